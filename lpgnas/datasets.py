@@ -1,0 +1,575 @@
+"""Node-classification datasets and graph statistics.
+
+``load_dataset(name, data_root=None, split=None, seed=0)`` returns a :class:`Dataset` (dense float32
+features, labels, PyG-style ``edge_index`` and boolean split masks) for the Planetoid citation graphs
+(Cora, CiteSeer, PubMed), the Amazon co-purchase graphs (Computers, Photo), the Coauthor graphs
+(CS, Physics), and Zachary's karate club (built in, no files needed).
+
+Where the files come from
+-------------------------
+* ``data_root`` argument, else the ``LPGNAS_DATA`` environment variable: a folder laid out as PyTorch
+  Geometric expects, ``ROOT/<Name>/raw/...``. It is treated as **read-only**: the raw files are linked
+  (or copied, where links are impossible) into a mirror under the writable cache and PyG processes them
+  there, so nothing is ever written into the data root. If a raw file is missing, :class:`DatasetError`
+  is raised *before* PyG is called, so no download is ever attempted for an explicit data root.
+* neither given: the cache folder itself is PyG's root and PyG downloads the files there on first use.
+
+The cache is ``$LPGNAS_CACHE/datasets`` when ``LPGNAS_CACHE`` is set, else
+``$XDG_CACHE_HOME/lpgnas/datasets`` (default ``~/.cache/lpgnas/datasets``).
+
+Splits
+------
+* ``"public"``: the Planetoid public split (Cora 140/500/1000, CiteSeer 120/500/1000, PubMed 60/500/1000).
+  Amazon, Coauthor and karate have none; asking for it raises :class:`DatasetError`.
+* ``"random-60-20-20"``: a seeded permutation; the first ``floor(0.6 N)`` nodes train, the next
+  ``floor(0.2 N)`` validate, the rest test.
+* ``"random-20-per-class"``: 20 training nodes per class, then 500 validation and 1000 test nodes from the
+  rest (as PyG's Planetoid ``"random"`` split), seeded.
+
+``split=None`` picks the dataset's default: ``"public"`` for Planetoid, ``"random-60-20-20"`` otherwise.
+Random splits use ``numpy.random.default_rng(seed)`` so they do not depend on torch's RNG.
+
+Features are as PyG gives them (binary bag-of-words for Cora/CiteSeer/Amazon/Coauthor, TF-IDF for PubMed),
+without row normalisation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from lpgnas.errors import DatasetError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch_geometric.data import Data
+
+__all__ = [
+    "SPLITS",
+    "Dataset",
+    "GraphStats",
+    "cache_dir",
+    "canonical_name",
+    "dataset_names",
+    "default_data_root",
+    "default_split",
+    "expected_raw_paths",
+    "graph_stats",
+    "load_dataset",
+    "make_split",
+]
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("public", "random-60-20-20", "random-20-per-class")
+
+_PLANETOID_SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str  # canonical name, also the folder name under the data root
+    family: str  # "planetoid" | "amazon" | "coauthor" | "builtin"
+    raw_files: tuple[str, ...]
+    default_split: str
+
+
+_SPECS: dict[str, _Spec] = {
+    s.name.lower(): s
+    for s in (
+        _Spec("Cora", "planetoid", tuple(f"ind.cora.{x}" for x in _PLANETOID_SUFFIXES), "public"),
+        _Spec("CiteSeer", "planetoid", tuple(f"ind.citeseer.{x}" for x in _PLANETOID_SUFFIXES), "public"),
+        _Spec("PubMed", "planetoid", tuple(f"ind.pubmed.{x}" for x in _PLANETOID_SUFFIXES), "public"),
+        _Spec("Computers", "amazon", ("amazon_electronics_computers.npz",), "random-60-20-20"),
+        _Spec("Photo", "amazon", ("amazon_electronics_photo.npz",), "random-60-20-20"),
+        _Spec("CS", "coauthor", ("ms_academic_cs.npz",), "random-60-20-20"),
+        _Spec("Physics", "coauthor", ("ms_academic_phy.npz",), "random-60-20-20"),
+        _Spec("karate", "builtin", (), "random-60-20-20"),
+    )
+}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Names and locations
+# --------------------------------------------------------------------------------------------------------
+
+
+def dataset_names(include_builtin: bool = True) -> list[str]:
+    """Canonical names of the known datasets, in a fixed order (the seven PyG ones, then ``karate``)."""
+    return [s.name for s in _SPECS.values() if include_builtin or s.family != "builtin"]
+
+
+def _spec(name: str) -> _Spec:
+    if not isinstance(name, str) or name.lower() not in _SPECS:
+        raise DatasetError(
+            f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())} (case-insensitive)"
+        )
+    return _SPECS[name.lower()]
+
+
+def canonical_name(name: str) -> str:
+    """``"cora"`` -> ``"Cora"``; raises :class:`DatasetError` listing the known names for unknown ones."""
+    return _spec(name).name
+
+
+def default_split(name: str) -> str:
+    """The split :func:`load_dataset` uses when ``split=None``."""
+    return _spec(name).default_split
+
+
+def cache_dir() -> Path:
+    """Writable folder where PyG's processed files (and downloads) live."""
+    env = os.environ.get("LPGNAS_CACHE")
+    if env:
+        base = Path(env).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "lpgnas"
+    return base / "datasets"
+
+
+def default_data_root() -> Path | None:
+    """``$LPGNAS_DATA`` if set (and non-empty), else ``None`` (meaning: download into the cache)."""
+    env = os.environ.get("LPGNAS_DATA")
+    return Path(env).expanduser() if env else None
+
+
+def expected_raw_paths(name: str, data_root: str | os.PathLike[str]) -> list[Path]:
+    """Raw files that ``load_dataset(name, data_root)`` reads (empty for built-in datasets)."""
+    spec = _spec(name)
+    return [Path(data_root) / spec.name / "raw" / f for f in spec.raw_files]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Data containers
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """One graph with node features, labels and a train/val/test split (boolean masks over nodes)."""
+
+    name: str
+    x: torch.Tensor  # float32 [N, F]
+    y: torch.Tensor  # int64 [N]
+    edge_index: torch.Tensor  # int64 [2, E]; row 0 = source, row 1 = target (PyG convention)
+    train_mask: torch.Tensor  # bool [N]
+    val_mask: torch.Tensor  # bool [N]
+    test_mask: torch.Tensor  # bool [N]
+    num_classes: int
+    split: str = "public"
+    seed: int = 0
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def num_features(self) -> int:
+        return int(self.x.shape[1])
+
+    @property
+    def num_edges(self) -> int:
+        """Directed edges as stored in ``edge_index`` (an undirected edge counts twice)."""
+        return int(self.edge_index.shape[1])
+
+    def split_sizes(self) -> tuple[int, int, int]:
+        return (int(self.train_mask.sum()), int(self.val_mask.sum()), int(self.test_mask.sum()))
+
+    def stats(self) -> GraphStats:
+        return graph_stats(self.edge_index, self.num_nodes, self.x)
+
+    def to_pyg(self) -> Data:
+        """The same graph as a ``torch_geometric.data.Data`` (tensors shared, not copied)."""
+        from torch_geometric.data import Data
+
+        return Data(
+            x=self.x,
+            y=self.y,
+            edge_index=self.edge_index,
+            train_mask=self.train_mask,
+            val_mask=self.val_mask,
+            test_mask=self.test_mask,
+            num_nodes=self.num_nodes,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Sizes as plain Python values (what ``lpgnas datasets`` prints)."""
+        tr, va, te = self.split_sizes()
+        return {
+            "name": self.name,
+            "nodes": self.num_nodes,
+            "edges": self.num_edges,
+            "features": self.num_features,
+            "classes": self.num_classes,
+            "split": self.split,
+            "seed": self.seed,
+            "train": tr,
+            "val": va,
+            "test": te,
+        }
+
+    def __repr__(self) -> str:
+        tr, va, te = self.split_sizes()
+        return (
+            f"Dataset({self.name}: {self.num_nodes} nodes, {self.num_edges} edges, {self.num_features} "
+            f"features, {self.num_classes} classes, split {self.split} seed {self.seed} {tr}/{va}/{te})"
+        )
+
+
+@dataclass
+class GraphStats:
+    """Graph statistics the cost model and the accelerator's buffer sizing need.
+
+    Degrees are in-degrees (messages flow ``edge_index[0] -> edge_index[1]``) after self-loop
+    normalisation: existing self loops removed, one added per node (as GCN/GAT aggregate).
+    """
+
+    num_nodes: int
+    num_edges: int  # directed edges as given
+    num_self_loops: int  # self loops present in the input
+    num_edges_with_self_loops: int  # num_edges - num_self_loops + num_nodes
+    max_degree: int
+    min_degree: int
+    mean_degree: float
+    degree_histogram: dict[int, int] = field(default_factory=dict)  # in-degree -> number of nodes
+    is_undirected: bool = True
+    num_features: int | None = None
+    feature_density: float | None = None  # fraction of nonzero entries of x
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (histogram keys become strings, as JSON requires)."""
+        return {
+            "num_nodes": self.num_nodes,
+            "num_edges": self.num_edges,
+            "num_self_loops": self.num_self_loops,
+            "num_edges_with_self_loops": self.num_edges_with_self_loops,
+            "max_degree": self.max_degree,
+            "min_degree": self.min_degree,
+            "mean_degree": self.mean_degree,
+            "degree_histogram": {str(k): v for k, v in self.degree_histogram.items()},
+            "is_undirected": self.is_undirected,
+            "num_features": self.num_features,
+            "feature_density": self.feature_density,
+        }
+
+
+def graph_stats(edge_index: torch.Tensor, num_nodes: int, x: torch.Tensor | None = None) -> GraphStats:
+    """Statistics of a graph given as a PyG ``edge_index`` (``[2, E]``)."""
+    ei = torch.as_tensor(edge_index)
+    if ei.dim() != 2 or ei.shape[0] != 2:
+        raise ValueError(f"edge_index must have shape [2, E], got {tuple(ei.shape)}")
+    ei = ei.to(torch.long)
+    num_edges = int(ei.shape[1])
+    if num_edges and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
+        raise ValueError(f"edge_index refers to nodes outside [0, {num_nodes})")
+    loop = ei[0] == ei[1]
+    num_loops = int(loop.sum())
+    kept = ei[:, ~loop]
+    indeg = torch.bincount(kept[1], minlength=num_nodes) + 1  # + the added self loop
+    hist_counts = torch.bincount(indeg) if num_nodes else torch.zeros(0, dtype=torch.long)
+    hist = {int(d): int(c) for d, c in enumerate(hist_counts.tolist()) if c}
+    e_sl = num_edges - num_loops + num_nodes
+
+    # undirected iff the multiset of (u, v) equals the multiset of (v, u)
+    if kept.shape[1]:
+        n = max(num_nodes, 1)
+        fwd = torch.sort(kept[0] * n + kept[1]).values
+        bwd = torch.sort(kept[1] * n + kept[0]).values
+        undirected = bool(torch.equal(fwd, bwd))
+    else:
+        undirected = True
+
+    nf = density = None
+    if x is not None:
+        nf = int(x.shape[1]) if x.dim() == 2 else 1
+        density = float(torch.count_nonzero(x)) / max(int(x.numel()), 1)
+
+    return GraphStats(
+        num_nodes=int(num_nodes),
+        num_edges=num_edges,
+        num_self_loops=num_loops,
+        num_edges_with_self_loops=e_sl,
+        max_degree=int(indeg.max()) if num_nodes else 0,
+        min_degree=int(indeg.min()) if num_nodes else 0,
+        mean_degree=e_sl / num_nodes if num_nodes else 0.0,
+        degree_histogram=hist,
+        is_undirected=undirected,
+        num_features=nf,
+        feature_density=density,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Splits
+# --------------------------------------------------------------------------------------------------------
+
+
+def make_split(
+    y: torch.Tensor, split: str, seed: int = 0, num_classes: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Seeded random split masks ``(train, val, test)`` for ``"random-60-20-20"`` or
+    ``"random-20-per-class"`` (the public split comes with the data, see :func:`load_dataset`)."""
+    n = int(y.shape[0])
+    rng = np.random.default_rng(seed)
+    train = torch.zeros(n, dtype=torch.bool)
+    val = torch.zeros(n, dtype=torch.bool)
+    test = torch.zeros(n, dtype=torch.bool)
+    if split == "random-60-20-20":
+        perm = torch.from_numpy(rng.permutation(n))
+        n_train, n_val = int(0.6 * n), int(0.2 * n)
+        train[perm[:n_train]] = True
+        val[perm[n_train : n_train + n_val]] = True
+        test[perm[n_train + n_val :]] = True
+    elif split == "random-20-per-class":
+        per_class, n_val, n_test = 20, 500, 1000
+        y_np = y.cpu().numpy()
+        c_total = int(num_classes if num_classes is not None else (y_np.max() + 1 if n else 0))
+        for c in range(c_total):
+            idx = np.flatnonzero(y_np == c)
+            train[torch.from_numpy(rng.permutation(idx)[:per_class])] = True
+        rest = np.flatnonzero(~train.numpy())
+        rest = torch.from_numpy(rng.permutation(rest))
+        val[rest[:n_val]] = True
+        test[rest[n_val : n_val + n_test]] = True
+    else:
+        raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if not (train.any() and val.any() and test.any()):
+        raise DatasetError(
+            f"split {split!r} leaves an empty train, validation or test set on a graph of {n} nodes; "
+            "use 'random-60-20-20'"
+        )
+    return train, val, test
+
+
+# --------------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------------
+
+
+def load_dataset(
+    name: str,
+    data_root: str | os.PathLike[str] | None = None,
+    split: str | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Load a dataset by (case-insensitive) name; see the module docstring for roots, cache and splits.
+
+    Raises :class:`DatasetError` for an unknown name or split, for missing raw files under an explicit
+    data root (naming the expected paths), and for a failed download.
+    """
+    spec = _spec(name)
+    split = spec.default_split if split is None else str(split).lower()
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if split == "public" and spec.family != "planetoid":
+        raise DatasetError(
+            f"{spec.name} has no public split (only Cora, CiteSeer and PubMed have one); "
+            f"use split 'random-60-20-20' (or 'random-20-per-class')"
+        )
+
+    if spec.family == "builtin":
+        x, y, edge_index, num_classes = _karate()
+        public = None
+    else:
+        data = _load_pyg(spec, data_root)
+        x = data.x.to(torch.float32).contiguous()
+        y = data.y.to(torch.long).view(-1).contiguous()
+        edge_index = data.edge_index.to(torch.long).contiguous()
+        num_classes = int(y.max()) + 1 if y.numel() else 0
+        public = (
+            (data.train_mask.clone(), data.val_mask.clone(), data.test_mask.clone())
+            if spec.family == "planetoid"
+            else None
+        )
+
+    if split == "public":
+        assert public is not None
+        train, val, test = public
+    else:
+        train, val, test = make_split(y, split, seed=seed, num_classes=num_classes)
+
+    return Dataset(
+        name=spec.name,
+        x=x,
+        y=y,
+        edge_index=edge_index,
+        train_mask=train,
+        val_mask=val,
+        test_mask=test,
+        num_classes=num_classes,
+        split=split,
+        seed=seed,
+    )
+
+
+def _karate() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Zachary's karate club: 34 nodes, 78 undirected edges (156 directed), one-hot node-id features,
+    labels from the ``club`` attribute (0 = 'Mr. Hi', 1 = 'Officer')."""
+    import networkx as nx
+
+    g = nx.karate_club_graph()
+    n = g.number_of_nodes()
+    clubs = sorted({d["club"] for _, d in g.nodes(data=True)})  # ['Mr. Hi', 'Officer']
+    y = torch.tensor([clubs.index(g.nodes[i]["club"]) for i in range(n)], dtype=torch.long)
+    pairs = {(u, v) for u, v in g.edges() if u != v} | {(v, u) for u, v in g.edges() if u != v}
+    edge_index = torch.tensor(sorted(pairs), dtype=torch.long).t().contiguous()
+    x = torch.eye(n, dtype=torch.float32)
+    return x, y, edge_index, len(clubs)
+
+
+def _pyg_class(family: str) -> type:
+    from torch_geometric import datasets as pyg_datasets
+
+    return {
+        "planetoid": pyg_datasets.Planetoid,
+        "amazon": pyg_datasets.Amazon,
+        "coauthor": pyg_datasets.Coauthor,
+    }[family]
+
+
+def _offline_class(family: str, spec: _Spec, root: Path) -> type:
+    """The PyG class with ``download`` replaced by one that raises (it is only reached if raw files vanish
+    between our check and PyG's)."""
+    base = _pyg_class(family)
+
+    def download(self: Any) -> None:
+        raise DatasetError(_missing_message(spec, root, expected_raw_paths(spec.name, root)))
+
+    return type(f"_Offline{base.__name__}", (base,), {"download": download})
+
+
+def _missing_message(spec: _Spec, root: Path, missing: list[Path]) -> str:
+    shown = "\n  ".join(str(p) for p in missing)
+    return (
+        f"dataset {spec.name}: raw file(s) missing under data root {root}:\n  {shown}\n"
+        f"Put the files there (layout ROOT/{spec.name}/raw/...), point --data-root or LPGNAS_DATA at a "
+        f"folder that has them, or unset both to allow the download into the cache ({cache_dir()})."
+    )
+
+
+def _fingerprint(paths: list[Path]) -> list[list[Any]]:
+    out = []
+    for p in paths:
+        st = p.stat()
+        out.append([p.name, st.st_size, st.st_mtime_ns])
+    return out
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Exclusive inter-process lock on ``path`` (no-op where fcntl is unavailable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX
+        yield
+        return
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _mirror(spec: _Spec, root: Path) -> Path:
+    """Link the raw files of ``spec`` from the read-only ``root`` into a writable mirror in the cache and
+    return the mirror (PyG root). Processed files from a previous, different set of raw files are dropped."""
+    sources = expected_raw_paths(spec.name, root)
+    missing = [p for p in sources if not p.is_file()]
+    if missing:
+        raise DatasetError(_missing_message(spec, root, missing))
+
+    resolved = root.resolve()
+    key = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    mirror = cache_dir() / f"from-{key}"
+    ds_dir = mirror / spec.name
+    raw_dir = ds_dir / "raw"
+    stamp = ds_dir / "raw-fingerprint.json"
+    fp = {"data_root": str(resolved), "files": _fingerprint(sources)}
+    with _locked(mirror / f".{spec.name}.mirror.lock"):
+        try:
+            current = json.loads(stamp.read_text())
+        except (OSError, ValueError):
+            current = None
+        if current != fp or not all((raw_dir / p.name).exists() for p in sources):
+            shutil.rmtree(ds_dir, ignore_errors=True)
+            raw_dir.mkdir(parents=True)
+            for src in sources:
+                dst = raw_dir / src.name
+                try:
+                    dst.symlink_to(src.resolve())
+                except OSError:  # pragma: no cover - filesystems without symlinks
+                    shutil.copy2(src, dst)
+            stamp.write_text(json.dumps(fp, indent=1))
+            (mirror / "SOURCE.txt").write_text(f"raw files linked from {resolved}\n")
+    return mirror
+
+
+@contextlib.contextmanager
+def _quiet_pyg() -> Iterator[None]:
+    """Drop PyG's 'Processing...' / 'Done!' lines; pass anything else PyG prints on to stderr."""
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buf):
+            yield
+    finally:
+        rest = [ln for ln in buf.getvalue().splitlines() if ln.strip() not in ("Processing...", "Done!")]
+        if rest:
+            print("\n".join(rest), file=sys.stderr)
+
+
+def _load_pyg(spec: _Spec, data_root: str | os.PathLike[str] | None) -> Data:
+    root = Path(data_root).expanduser() if data_root is not None else default_data_root()
+    if root is not None:
+        if not root.is_dir():
+            origin = "--data-root" if data_root is not None else "LPGNAS_DATA"
+            raise DatasetError(
+                f"data root {root} (from {origin}) does not exist or is not a folder; it should hold "
+                f"<Name>/raw/... for each dataset, e.g. {root / spec.name / 'raw' / spec.raw_files[0]}"
+            )
+        pyg_root = _mirror(spec, root)
+        cls = _offline_class(spec.family, spec, root)
+    else:
+        pyg_root = cache_dir()
+        pyg_root.mkdir(parents=True, exist_ok=True)
+        cls = _pyg_class(spec.family)
+
+    ds_dir = pyg_root / spec.name
+    with _locked(pyg_root / f".{spec.name}.lock"):
+        had_processed = any((ds_dir / "processed").glob("*.pt"))
+        have_raw = all((ds_dir / "raw" / f).is_file() for f in spec.raw_files)
+        if not had_processed:
+            log.info("preparing %s (first use; processed files go to %s)", spec.name, ds_dir)
+        try:
+            with _quiet_pyg():
+                ds = cls(str(pyg_root), spec.name)
+        except DatasetError:
+            raise
+        except Exception as exc:
+            if not have_raw:  # download mode and the download failed
+                raise DatasetError(
+                    f"could not download {spec.name} into {ds_dir / 'raw'} ({type(exc).__name__}: {exc}); "
+                    f"set --data-root or LPGNAS_DATA to a folder holding {spec.name}/raw/ with "
+                    f"{', '.join(spec.raw_files)}"
+                ) from exc
+            if not had_processed:
+                raise
+            # most likely a truncated processed file from an interrupted run: rebuild it once
+            log.warning("reprocessing %s after %s: %s", spec.name, type(exc).__name__, exc)
+            with _quiet_pyg():
+                ds = cls(str(pyg_root), spec.name, force_reload=True)
+    return ds[0]

@@ -1,0 +1,164 @@
+"""The golden integer model: what the hardware computes, defined with integers only.
+
+For each layer and head ``h`` (docs/number_formats.md gives the full contract):
+
+1. ``lin = requant(x @ W[h], in.frac + w.frac -> linear)``              transform unit
+2. ``acc[i] = sum_{j -> i} coef_ij * lin[j]``                           edge / aggregation unit
+   (``coef`` = 1 for ``const``; quantised ``1/sqrt(d_i d_j)`` for ``gcn``)
+3. ``mean``: ``acc[i] *= recip_i`` (quantised ``1/deg_i``)
+4. heads: concatenated, or summed and multiplied by the quantised ``1/heads``
+5. ``acc += bias << (acc_frac - bias.frac)``; ``agg = requant(acc -> aggregation)``
+6. ``out = requant(act(agg), aggregation.frac -> output)``
+
+Arithmetic is numpy int64 when the accumulator bound fits in 62 bits, Python ints otherwise, so no
+intermediate can overflow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from lpgnas.graph import CSRGraph, gcn_coefficients, head_mean_reciprocal, mean_reciprocals
+from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
+from lpgnas.numfmt import NumFormat, quantize_np, requantize_np
+
+_INT64_SAFE_BITS = 62
+
+
+def _magnitude_bits(fmt: NumFormat) -> int:
+    """Bits of the largest code magnitude of ``fmt`` (sign excluded)."""
+    return max(abs(fmt.qmin), abs(fmt.qmax)).bit_length()
+
+
+def _as_acc(a: np.ndarray, bound_bits: int) -> np.ndarray:
+    """int64 when ``bound_bits`` fits, else an object array of Python ints (exact at any width)."""
+    return a.astype(object) if bound_bits > _INT64_SAFE_BITS else a.astype(np.int64)
+
+
+# ---- edge coefficients per attention kind: (codes per CSR edge, frac) ------------------------------------
+
+def _const_coefficients(layer: LayerIR, graph: CSRGraph) -> tuple[np.ndarray, int]:
+    return np.ones(graph.num_edges, dtype=np.int64), 0
+
+
+def _gcn_coefficients(layer: LayerIR, graph: CSRGraph) -> tuple[np.ndarray, int]:
+    fmt = layer.formats["coef"]
+    return gcn_coefficients(graph, fmt), fmt.frac
+
+
+EDGE_COEFFICIENTS: dict[str, Callable[[LayerIR, CSRGraph], tuple[np.ndarray, int]]] = {
+    "const": _const_coefficients,
+    "gcn": _gcn_coefficients,
+}
+
+
+# ---- aggregation finalisers: (acc per node, frac) -> (acc, frac) -----------------------------------------
+
+def _add_finalise(layer: LayerIR, graph: CSRGraph, acc: np.ndarray, frac: int) -> tuple[np.ndarray, int]:
+    return acc, frac
+
+
+def _mean_finalise(layer: LayerIR, graph: CSRGraph, acc: np.ndarray, frac: int) -> tuple[np.ndarray, int]:
+    fmt = layer.formats["recip"]
+    return acc * mean_reciprocals(graph, fmt).astype(acc.dtype)[:, None], frac + fmt.frac
+
+
+AGGREGATION_FINALISERS: dict[str, Callable[..., tuple[np.ndarray, int]]] = {
+    "add": _add_finalise,
+    "mean": _mean_finalise,
+}
+
+
+# ---- activations on codes of the aggregation format (same format in and out) ---------------------------
+
+ACTIVATION_FUNCTIONS: dict[str, Callable[[np.ndarray, NumFormat], np.ndarray]] = {
+    "relu": lambda q, fmt: np.maximum(q, 0),
+    "identity": lambda q, fmt: q,
+}
+
+
+def _aggregate(graph: CSRGraph, coef: np.ndarray, lin: np.ndarray) -> np.ndarray:
+    """``acc[i] = sum over CSR row i of coef[e] * lin[col[e]]`` (every row has its self-loop)."""
+    products = coef.astype(lin.dtype)[:, None] * lin[graph.col_idx]
+    return np.add.reduceat(products, graph.row_ptr[:-1], axis=0)
+
+
+@dataclass
+class LayerTrace:
+    """Integer intermediates of one layer (for debugging hardware against the golden model)."""
+
+    linear: list[np.ndarray]
+    aggregation: np.ndarray
+    output: np.ndarray
+
+
+def run_layer(layer: LayerIR, graph: CSRGraph, x: np.ndarray) -> LayerTrace:
+    """Run one layer on integer codes ``x`` (N, in_features) of ``layer.formats['input']``."""
+    fm = layer.formats
+    n_terms = max(layer.in_features, 1)
+    lin_bound = _magnitude_bits(fm["input"]) + _magnitude_bits(fm["weight"]) + math.ceil(math.log2(n_terms)) + 1
+    xa = _as_acc(x, lin_bound)
+    coef, coef_frac = EDGE_COEFFICIENTS[layer.attention](layer, graph)
+    max_deg = int(graph.degrees.max()) if graph.num_nodes else 1
+    agg_bound = (
+        _magnitude_bits(fm["linear"])
+        + max(int(np.abs(coef).max()).bit_length() if coef.size else 1, 1)
+        + math.ceil(math.log2(max(max_deg, 1))) + 1
+        + (_magnitude_bits(fm["recip"]) if "recip" in fm else 0)
+        + (HEAD_MEAN_FRAC + 2 + 3 if layer.heads > 1 and not layer.concat else 0)
+        + (_magnitude_bits(fm["bias"]) + 1 if layer.bias is not None else 0)
+    )
+    lins, accs = [], []
+    for h in range(layer.heads):
+        acc = xa @ _as_acc(layer.weight[h], lin_bound)
+        lin = requantize_np(acc, linear_acc_frac(layer), fm["linear"])
+        lins.append(lin)
+        agg = _aggregate(graph, coef, _as_acc(lin, agg_bound))
+        agg, frac = AGGREGATION_FINALISERS[layer.aggregation](layer, graph, agg, fm["linear"].frac + coef_frac)
+        accs.append(agg)
+    if layer.concat:
+        acc = np.concatenate(accs, axis=1)
+    else:
+        acc = sum(accs[1:], accs[0])
+        if layer.heads > 1:
+            acc = acc * head_mean_reciprocal(layer.heads, HEAD_MEAN_FRAC)
+            frac += HEAD_MEAN_FRAC
+    assert frac == aggregation_frac(layer)
+    if layer.bias is not None:
+        shift = frac - fm["bias"].frac
+        acc = acc + (_as_acc(layer.bias, agg_bound) << shift)[None, :]
+    agg_q = requantize_np(acc, frac, fm["aggregation"])
+    act = ACTIVATION_FUNCTIONS[layer.activation](agg_q, fm["aggregation"])
+    out = requantize_np(act, fm["aggregation"].frac, fm["output"])
+    return LayerTrace(linear=lins, aggregation=agg_q, output=out.astype(np.int64))
+
+
+def quantize_features(ir: ModelIR, x: np.ndarray) -> np.ndarray:
+    """Host side: float input features -> codes of the first layer's input format."""
+    return quantize_np(np.asarray(x, dtype=np.float64), ir.layers[0].formats["input"])
+
+
+def run_model(ir: ModelIR, graph: CSRGraph, x_codes: np.ndarray) -> np.ndarray:
+    """Integer logits (N, num_classes) in the last layer's output format."""
+    return trace_model(ir, graph, x_codes)[-1].output
+
+
+def trace_model(ir: ModelIR, graph: CSRGraph, x_codes: np.ndarray) -> list[LayerTrace]:
+    """Every layer's integer intermediates."""
+    x = np.asarray(x_codes)
+    if x.shape != (graph.num_nodes, ir.in_features):
+        raise ValueError(f"input codes have shape {x.shape}, expected {(graph.num_nodes, ir.in_features)}")
+    traces = []
+    for layer in ir.layers:
+        traces.append(run_layer(layer, graph, x))
+        x = traces[-1].output
+    return traces
+
+
+def predict(ir: ModelIR, graph: CSRGraph, x_float: np.ndarray) -> np.ndarray:
+    """Class per node from float features: quantise on the host, then integers only."""
+    return np.argmax(run_model(ir, graph, quantize_features(ir, x_float)), axis=1)

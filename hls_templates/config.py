@@ -1,0 +1,87 @@
+"""The hardware configuration: what the generator needs beyond the IR.
+
+Per layer: ``p_in`` multipliers per dot-product lane, ``p_out`` lanes (the transform unit),
+``p_agg`` feature lanes of the edge/aggregation unit, and how multipliers map to hardware
+(``logic`` for binary/ternary operands, ``lut``, ``dsp``, or ``auto``). Global: the target device, the
+clock, and the capacity of the on-chip graph buffers (``max_nodes``, ``max_edges`` counting self-loops).
+Saved as ``hw_config.json`` in a generated hardware folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from lpgnas.errors import LpgnasError
+from lpgnas.ir import ModelIR
+
+MULT_MAPPINGS = ("auto", "logic", "lut", "dsp")
+
+
+@dataclass
+class LayerHW:
+    """Parallelism and multiplier mapping of one layer."""
+
+    p_in: int = 4
+    p_out: int = 4
+    p_agg: int = 4
+    mult: str = "auto"
+
+
+@dataclass
+class HardwareConfig:
+    """Everything the templates need that the IR does not say."""
+
+    device: str = "xc7z020"
+    clock_mhz: float = 100.0
+    max_nodes: int = 256
+    max_edges: int = 2048
+    layers: list[LayerHW] = field(default_factory=list)
+
+    def check(self, ir: ModelIR) -> HardwareConfig:
+        """Raise a clear error if this config does not fit ``ir``."""
+        if len(self.layers) != len(ir.layers):
+            raise LpgnasError(f"hardware config has {len(self.layers)} layers, the IR has {len(ir.layers)}")
+        for i, (hw, layer) in enumerate(zip(self.layers, ir.layers, strict=True)):
+            for key in ("p_in", "p_out", "p_agg"):
+                v = getattr(hw, key)
+                if not isinstance(v, int) or v < 1:
+                    raise LpgnasError(f"hardware config layers[{i}].{key}: must be a positive integer, got {v!r}")
+            if hw.p_in > layer.in_features or hw.p_out > layer.out_features:
+                raise LpgnasError(
+                    f"hardware config layers[{i}]: p_in={hw.p_in}/p_out={hw.p_out} exceed the layer's "
+                    f"{layer.in_features}x{layer.out_features} weights"
+                )
+            if hw.mult not in MULT_MAPPINGS:
+                raise LpgnasError(f"hardware config layers[{i}].mult: {hw.mult!r} is not one of {MULT_MAPPINGS}")
+        if self.max_nodes < 1 or self.max_edges < self.max_nodes:
+            raise LpgnasError("hardware config: max_nodes >= 1 and max_edges >= max_nodes (self-loops) are required")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> HardwareConfig:
+        layers = [LayerHW(**ld) for ld in d.get("layers", [])]
+        return HardwareConfig(**{k: v for k, v in d.items() if k != "layers"}, layers=layers)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @staticmethod
+    def load(path: str | Path) -> HardwareConfig:
+        try:
+            return HardwareConfig.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError, TypeError) as e:
+            raise LpgnasError(f"{path}: not a readable hardware config ({e})") from None
+
+
+def default_config(ir: ModelIR, max_nodes: int, max_edges: int, device: str = "xc7z020") -> HardwareConfig:
+    """A modest default: 4x4 transform, 4 aggregation lanes, clipped to each layer's shape."""
+    layers = [
+        LayerHW(p_in=min(4, layer.in_features), p_out=min(4, layer.out_features), p_agg=min(4, layer.out_features))
+        for layer in ir.layers
+    ]
+    return HardwareConfig(device=device, max_nodes=max_nodes, max_edges=max_edges, layers=layers)

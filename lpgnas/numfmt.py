@@ -144,12 +144,24 @@ def dequantize_np(q: np.ndarray, fmt: NumFormat) -> np.ndarray:
     return np.ldexp(np.asarray(q, dtype=np.float64), -fmt.frac)
 
 
+#: any value of magnitude >= 2**SATURATION_BITS saturates every format (bits <= 32)
+SATURATION_BITS = 34
+
+
 def shift_round_np(acc: np.ndarray, shift: int) -> np.ndarray:
-    """Exact ``acc * 2**-shift`` rounded half up: ``(acc + 2**(shift-1)) >> shift``; left shift if <= 0."""
+    """``acc * 2**-shift`` rounded half up (``(acc + 2**(shift-1)) >> shift``), for saturation next.
+
+    Left shifts (``shift < 0``) first clamp ``acc`` so that the result cannot overflow int64 yet still
+    saturates exactly as the unbounded result would.
+    """
     if shift > 0:
+        if shift > 61 and acc.dtype != object:
+            acc = acc.astype(object)
         return (acc + (1 << (shift - 1))) >> shift
     if shift < 0:
-        return acc << (-shift)
+        sh = min(-shift, SATURATION_BITS)
+        lim = 1 << (SATURATION_BITS - sh)
+        return np.clip(acc, -lim, lim) << sh
     return acc
 
 
@@ -189,12 +201,15 @@ def requantize_torch(acc: torch.Tensor, frac_in: int, fmt: NumFormat) -> torch.T
     if fmt.kind == "binary":
         return torch.where(acc >= 0, 1, -1).to(torch.int64)
     s = frac_in - fmt.frac
+    if s > 62:
+        return torch.zeros_like(acc).clamp(fmt.qmin, fmt.qmax)  # |acc| < 2**62 rounds to 0
     if s > 0:
         acc = torch.bitwise_right_shift(acc + (1 << (s - 1)), s)
     elif s < 0:
-        acc = torch.bitwise_left_shift(acc, -s)
-    out = torch.clamp(acc, fmt.qmin, fmt.qmax)
-    return out
+        sh = min(-s, SATURATION_BITS)
+        lim = 1 << (SATURATION_BITS - sh)
+        acc = torch.bitwise_left_shift(torch.clamp(acc, -lim, lim), sh)
+    return torch.clamp(acc, fmt.qmin, fmt.qmax)
 
 
 class _FakeQuantSTE(torch.autograd.Function):

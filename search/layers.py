@@ -63,6 +63,16 @@ ATTENTION_COEFFICIENTS: dict[str, Callable[[QuantGraphLayer, GraphTensors], torc
     "gcn": _gcn_coefficients,
 }
 
+def _mean_finalise(acc: torch.Tensor, g: GraphTensors) -> torch.Tensor:
+    return acc * g.constant("mean", MEAN_RECIP_FORMAT, mean_reciprocals)[:, None, None]
+
+
+#: training-time aggregation finalisers (the golden model's AGGREGATION_FINALISERS mirror)
+AGGREGATION_FINALISERS: dict[str, Callable[[torch.Tensor, GraphTensors], torch.Tensor]] = {
+    "add": lambda acc, g: acc,
+    "mean": _mean_finalise,
+}
+
 ACTIVATION_MODULES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
     "identity": lambda x: x,
@@ -135,8 +145,7 @@ class QuantGraphLayer(MessagePassing):
         lin = self.lin_q(torch.einsum("ni,hio->nho", x, w))
         coef = ATTENTION_COEFFICIENTS[self.attention](self, g)
         acc = self.propagate(g.edge_index, x=lin, coef=coef)
-        if self.aggregation == "mean":
-            acc = acc * g.constant("mean", MEAN_RECIP_FORMAT, mean_reciprocals)[:, None, None]
+        acc = AGGREGATION_FINALISERS[self.aggregation](acc, g)
         if self.concat:
             acc = acc.reshape(acc.shape[0], -1)
         else:

@@ -48,6 +48,7 @@ class TrainConfig:
     lr: float = 0.01
     weight_decay: float = 5e-4
     dropout: float = 0.5
+    normalize_features: bool = True
     seed: int = 0
 
     def check(self) -> None:
@@ -126,6 +127,11 @@ def evaluate(model: QuantGNN, ir: ModelIR, data: Dataset, g: GraphTensors) -> di
     }
 
 
+def row_normalize(x: torch.Tensor) -> torch.Tensor:
+    """Host-side preprocessing: each node's features divided by their sum (rows of zeros stay zero)."""
+    return x / x.sum(dim=1, keepdim=True).clamp(min=1e-12)
+
+
 def write_json_atomic(path: Path, obj: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as fh:
@@ -141,6 +147,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, data_root: str | None = 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     data = load_dataset(cfg.dataset, data_root=data_root, split=cfg.split, seed=cfg.seed)
+    if cfg.normalize_features:
+        data.x = row_normalize(data.x)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.x.shape[0]))
@@ -178,6 +186,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--no-normalize-features", dest="normalize_features", action="store_false",
+                   help="keep raw features (default: divide each node's features by their sum)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

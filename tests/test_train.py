@@ -1,0 +1,76 @@
+"""Fixed-architecture training: export, golden accuracy, the acceptance figures on Cora, errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lpgnas.errors import LpgnasError
+from lpgnas.golden import predict
+from lpgnas.ir import load_ir
+from search.train import TrainConfig, train
+
+
+def test_karate_train_exports_an_ir_the_golden_model_agrees_with(tmp_path):
+    m = train(TrainConfig(dataset="karate", epochs=30, hidden=8, wbits=4, abits=8), tmp_path, progress=False)
+    ir = load_ir(tmp_path / "model.ir.json")
+    assert [layer.formats["weight"].bits for layer in ir.layers] == [4, 4]
+    assert 0.0 <= m["test_accuracy_golden"] <= 1.0
+    # the torch model mirrors the integer pipeline: both predict the same classes on (almost) every node
+    assert m["golden_float_agreement"] >= 0.9
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["test_accuracy_golden"] == m["test_accuracy_golden"]
+    assert (tmp_path / "train_log.jsonl").read_text().count("\n") == 30
+
+
+@pytest.mark.parametrize("wbits, kind", [(1, "binary"), (2, "ternary")])
+def test_binary_and_ternary_weights(tmp_path, wbits, kind):
+    train(TrainConfig(dataset="karate", epochs=5, hidden=4, wbits=wbits), tmp_path, progress=False)
+    ir = load_ir(tmp_path / "model.ir.json")
+    assert {layer.formats["weight"].kind for layer in ir.layers} == {kind}
+    assert set(np.unique(ir.layers[0].weight)) <= {-1, 0, 1}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [({"wbits": 0}, "--wbits 0 is outside 1..32"), ({"abits": 1}, "--abits 1 is outside 2..32"),
+     ({"arch": "transformer"}, "--arch 'transformer' is unknown"), ({"aggregation": "median"}, "unknown"),
+     ({"dataset": "Imaginary"}, "Imaginary")],
+)
+def test_bad_training_options_say_what_is_wrong(tmp_path, change, message):
+    with pytest.raises(LpgnasError, match=message):
+        train(TrainConfig(**{"dataset": "karate", "epochs": 1, **change}), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def _cli_train(run, data_root, wbits, abits):
+    cmd = [sys.executable, "-m", "lpgnas", "train", "--dataset", "Cora", "--data-root", str(data_root),
+           "--arch", "gcn", "--layers", "2", "--hidden", "16", "--wbits", str(wbits), "--abits", str(abits),
+           "-o", str(run), "--quiet"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads((run / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wbits, abits, minimum", [(16, 16, None), (8, 8, 0.79), (4, 8, 0.77)])
+def test_cora_acceptance(tmp_path, data_root, wbits, abits, minimum):
+    """Issue 2: 16-bit golden within 0.5 points of float; W8A8 >= 79 %; W4A8 >= 77 % (public split)."""
+    m = _cli_train(tmp_path, data_root, wbits, abits)
+    ir = load_ir(tmp_path / "model.ir.json")
+    assert ir.layers[0].formats["weight"].bits == wbits
+    if minimum is None:
+        assert abs(m["test_accuracy_golden"] - m["test_accuracy_float"]) <= 0.005
+    else:
+        assert m["test_accuracy_golden"] >= minimum
+
+
+@pytest.mark.slow
+def test_reported_golden_accuracy_is_recomputable(cora_w8a8_run):
+    ir, data, metrics = cora_w8a8_run
+    from lpgnas.graph import CSRGraph
+
+    pred = predict(ir, CSRGraph.from_edge_index(data.edge_index.numpy(), data.x.shape[0]), data.x.numpy())
+    test = data.test_mask.numpy()
+    assert float((pred[test] == data.y.numpy()[test]).mean()) == metrics["test_accuracy_golden"]

@@ -1,0 +1,171 @@
+"""The LPGNAS search space: per-layer architecture and quantisation decisions.
+
+Each layer has two groups of decisions, each a tuple of options:
+
+* architecture (``ARCH_DECISIONS``): ``attention``, ``aggregation``, ``activation``, ``hidden`` (width per
+  head) and ``heads``. The last layer produces the logits: its width is the number of classes, it has
+  one head and the identity activation, so those decisions are fixed to one option there.
+* quantisation (``QUANT_DECISIONS``), the bitwidth of each tensor the golden model quantises:
+  ``q_weight`` (weights), ``q_input`` (the layer's input: for layer 0 the input features, for layer
+  ``i > 0`` the previous layer's output, which *is* this layer's input), ``q_linear`` (linear-transform
+  output), ``q_coef`` (precomputed edge coefficients, used by ``gcn``) and ``q_aggregation``
+  (aggregation output; the bias shares it, as ``QuantGraphLayer`` does with ``abits``).
+
+Bitwidth decisions
+------------------
+* Weights: {binary (1), ternary (2), 4, 8, 16}. The issue's "2 bits" for weights *is* ternary here:
+  ``lpgnas.numfmt.from_bits`` maps a signed 2-bit weight to the ternary format (codes -1, 0, +1, which
+  need no multiplier), so a separate 2-bit fix weight option would duplicate it.
+* Activations (input, linear, coefficients, aggregation): fix {2, 4, 8, 16}. Binary and ternary are not
+  offered for activations: the golden model's accumulate/requantise path and the IR validator only allow
+  fix formats for every non-weight tensor.
+* The binary point is not searched: the quantisers of ``search/quant.py`` calibrate it — activations
+  from an exponential moving average of the largest magnitude seen in training (frozen in eval), weights
+  from the current tensor (fix: its largest magnitude; binary/ternary: the power of two nearest its mean
+  magnitude). In the supernet one calibration per tensor is shared by all bitwidth candidates.
+
+The default space is filtered to the operator registry
+-------------------------------------------------------
+``KNOWN_*`` list every operator the LPGNAS paper's space has. :func:`default_space` offers only those in
+``lpgnas.operators`` (what the golden model and the hardware generator implement), plus any operator the
+registry gains that is not in these lists, so the space grows with the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lpgnas.errors import LpgnasError
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+
+KNOWN_ATTENTIONS: tuple[str, ...] = ("const", "gcn", "gat", "sym-gat", "cos", "linear", "gene-linear")
+KNOWN_AGGREGATIONS: tuple[str, ...] = ("add", "mean", "max")
+KNOWN_ACTIVATIONS: tuple[str, ...] = (
+    "relu", "identity", "elu", "tanh", "sigmoid", "leaky_relu", "relu6", "softplus",
+)
+HIDDEN_SIZES: tuple[int, ...] = (16, 32, 64, 128, 256)
+HEAD_COUNTS: tuple[int, ...] = (1, 2, 4, 8)
+#: weight bitwidths: 1 = binary, 2 = ternary, else signed fix
+WEIGHT_BITS: tuple[int, ...] = (1, 2, 4, 8, 16)
+#: activation bitwidths (fix only)
+ACT_BITS: tuple[int, ...] = (2, 4, 8, 16)
+
+ARCH_DECISIONS: tuple[str, ...] = ("attention", "aggregation", "activation", "hidden", "heads")
+QUANT_DECISIONS: tuple[str, ...] = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation")
+MAX_LAYERS = 4
+
+
+def _filtered(known: tuple[str, ...], registry: dict[str, Any]) -> tuple[str, ...]:
+    """``known`` restricted to ``registry`` (in ``known``'s order), then the registry's other names."""
+    return tuple(n for n in known if n in registry) + tuple(n for n in registry if n not in known)
+
+
+@dataclass(frozen=True)
+class LayerSpace:
+    """The options of every decision of one layer (a one-option tuple fixes the decision)."""
+
+    attention: tuple[str, ...]
+    aggregation: tuple[str, ...]
+    activation: tuple[str, ...]
+    hidden: tuple[int, ...]
+    heads: tuple[int, ...]
+    q_weight: tuple[int, ...] = WEIGHT_BITS
+    q_input: tuple[int, ...] = ACT_BITS
+    q_linear: tuple[int, ...] = ACT_BITS
+    q_coef: tuple[int, ...] = ACT_BITS
+    q_aggregation: tuple[int, ...] = ACT_BITS
+
+    def options(self, decision: str) -> tuple:
+        return getattr(self, decision)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Per-layer decision options; the last layer's ``hidden`` is the class count."""
+
+    layers: tuple[LayerSpace, ...]
+    num_classes: int
+    in_features: int
+    decision_keys: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        keys = tuple(f"layer{i}.{d}" for i in range(len(self.layers)) for d in ARCH_DECISIONS + QUANT_DECISIONS)
+        object.__setattr__(self, "decision_keys", keys)
+
+    def options(self, key: str) -> tuple:
+        """Options of a decision key ``layer<i>.<decision>``."""
+        layer, decision = key.split(".")
+        return self.layers[int(layer[len("layer"):])].options(decision)
+
+    def keys(self, group: str) -> list[str]:
+        """Decision keys of ``"arch"`` or ``"quant"``."""
+        names = ARCH_DECISIONS if group == "arch" else QUANT_DECISIONS
+        return [k for k in self.decision_keys if k.split(".")[1] in names]
+
+    def size(self) -> int:
+        """Number of distinct paths through the space."""
+        n = 1
+        for k in self.decision_keys:
+            n *= len(self.options(k))
+        return n
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """One layer of a derived architecture (bitwidths: 1 binary, 2 ternary for weights)."""
+
+    attention: str
+    aggregation: str
+    activation: str
+    hidden: int
+    heads: int
+    q_weight: int
+    q_input: int
+    q_linear: int
+    q_coef: int
+    q_aggregation: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_space(
+    in_features: int,
+    num_classes: int,
+    layers: int = 2,
+    *,
+    hidden: tuple[int, ...] = HIDDEN_SIZES,
+    heads: tuple[int, ...] = HEAD_COUNTS,
+    weight_bits: tuple[int, ...] = WEIGHT_BITS,
+    act_bits: tuple[int, ...] = ACT_BITS,
+) -> SearchSpace:
+    """The space over the registry's operators (see the module docstring)."""
+    if not 1 <= layers <= MAX_LAYERS:
+        raise LpgnasError(f"--layers {layers} is outside 1..{MAX_LAYERS}")
+    for name, bits in (("weight", weight_bits), ("activation", act_bits)):
+        lo = 1 if name == "weight" else 2
+        if not bits or any(not lo <= b <= 16 for b in bits):
+            raise LpgnasError(f"{name} bitwidths {bits} must be non-empty and within {lo}..16")
+    att = _filtered(KNOWN_ATTENTIONS, ATTENTIONS)
+    agg = _filtered(KNOWN_AGGREGATIONS, AGGREGATIONS)
+    act = _filtered(KNOWN_ACTIVATIONS, ACTIVATIONS)
+    out = []
+    for i in range(layers):
+        last = i == layers - 1
+        out.append(
+            LayerSpace(
+                attention=att, aggregation=agg,
+                activation=("identity",) if last else act,
+                hidden=(num_classes,) if last else tuple(hidden),
+                heads=(1,) if last else tuple(heads),
+                q_weight=tuple(weight_bits), q_input=tuple(act_bits), q_linear=tuple(act_bits),
+                q_coef=tuple(act_bits), q_aggregation=tuple(act_bits),
+            )
+        )
+    return SearchSpace(layers=tuple(out), num_classes=num_classes, in_features=in_features)
+
+
+def full_space_operators() -> dict[str, tuple[str, ...]]:
+    """Every operator the LPGNAS space knows, implemented or not (for documentation and tests)."""
+    return {"attention": KNOWN_ATTENTIONS, "aggregation": KNOWN_AGGREGATIONS, "activation": KNOWN_ACTIVATIONS}

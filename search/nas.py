@@ -1,0 +1,396 @@
+"""LPGNAS search: architecture and quantisation found together, then QAT-retrained and exported.
+
+``lpgnas search --dataset Cora --device xc7z020 [--lambda L] [--budget-kib K|device] [--epochs E]
+[--layers 2] -o RUN [--resume]``
+
+1. **Search** (``--epochs``, full batch): every epoch one weight step (supernet weights, cross-entropy on
+   the training nodes) and, after ``--warmup`` epochs of weights only, one controller step (controller
+   logits, cross-entropy on the validation nodes + ``lambda`` * normalised expected cost). Each step
+   samples one path with straight-through Gumbel-softmax at temperature ``tau``, annealed exponentially
+   from ``--tau-start`` to ``--tau-end``.
+2. **Derive** the argmax architecture (every decision's most likely option).
+3. **Retrain** it from scratch with QAT (``search.train.fit``), **export** the IR and report the golden
+   model's accuracy (``search.train.evaluate``).
+
+Writes ``RUN/search_log.jsonl`` (per epoch: losses, accuracy of the argmax path, expected cost, the
+controllers' probabilities), ``RUN/search.ckpt`` (every ``--checkpoint-every`` epochs, atomically),
+``RUN/train_log.jsonl``, ``RUN/model.ir.json`` (+ ``.npz``) and ``RUN/metrics.json``. ``--resume``
+continues from ``RUN/search.ckpt`` with the configuration saved there (the other options are ignored);
+a run killed during retraining repeats the retraining.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from lpgnas.datasets import Dataset, load_dataset
+from lpgnas.errors import LpgnasError
+from lpgnas.graph import CSRGraph
+from search.controllers import ArchController, QuantController, temperature
+from search.cost import (
+    KIB,
+    ExpectedCost,
+    buffer_size_bits,
+    cost_penalty,
+    float_gcn_size_bits,
+    model_size_bits,
+    resolve_budget,
+    uniform_probs,
+)
+from search.layers import GraphTensors, export_ir
+from search.space import LayerChoice, SearchSpace, default_space
+from search.supernet import SuperNet, architecture_from_choices, build_quant_gnn
+from search.train import TrainConfig, accuracy, evaluate, fit, row_normalize, write_json_atomic
+
+CHECKPOINT = "search.ckpt"
+SEARCH_LOG = "search_log.jsonl"
+#: test hook: SIGKILL the process right after this epoch (and its checkpoint, if one is due)
+KILL_ENV = "LPGNAS_SEARCH_KILL_AFTER_EPOCH"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in str(text).split(",") if t.strip())
+    except ValueError:
+        raise LpgnasError(f"{text!r}: expected comma-separated integers") from None
+
+
+@dataclass
+class SearchConfig:
+    """Everything that determines a search run (saved in the checkpoint and in metrics.json)."""
+
+    dataset: str = "Cora"
+    split: str | None = None
+    device: str = "xc7z020"
+    layers: int = 2
+    lam: float = 0.1
+    budget_kib: str | None = None
+    cost: str = "total"
+    epochs: int = 100
+    warmup: int = 20
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    arch_lr: float = 0.03
+    tau_start: float = 5.0
+    tau_end: float = 0.5
+    dropout: float = 0.5
+    hidden_sizes: str = "16,32,64,128,256"
+    head_counts: str = "1,2,4,8"
+    weight_bits: str = "1,2,4,8,16"
+    act_bits: str = "2,4,8,16"
+    normalize_features: bool = True
+    retrain_epochs: int = 200
+    checkpoint_every: int = 10
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.epochs < 1 or self.retrain_epochs < 1:
+            raise LpgnasError("--epochs and --retrain-epochs must be >= 1")
+        if not 0 <= self.warmup < self.epochs:
+            raise LpgnasError(f"--warmup {self.warmup} must be in 0..epochs-1 ({self.epochs - 1})")
+        if self.lam < 0:
+            raise LpgnasError(f"--lambda {self.lam} must be >= 0")
+        if self.cost not in ("model", "buffer", "total"):
+            raise LpgnasError(f"--cost {self.cost!r}: choose model, buffer or total")
+        if not 0 < self.tau_end <= self.tau_start:
+            raise LpgnasError("temperatures need 0 < --tau-end <= --tau-start")
+        if self.checkpoint_every < 1:
+            raise LpgnasError("--checkpoint-every must be >= 1")
+        resolve_budget(self.budget_kib, self.device)
+
+    def space(self, in_features: int, num_classes: int) -> SearchSpace:
+        return default_space(
+            in_features, num_classes, self.layers, hidden=_ints(self.hidden_sizes),
+            heads=_ints(self.head_counts), weight_bits=_ints(self.weight_bits), act_bits=_ints(self.act_bits),
+        )
+
+
+class Search:
+    """State of one search: data, supernet, controllers, optimisers, cost."""
+
+    def __init__(self, cfg: SearchConfig, data: Dataset) -> None:
+        self.cfg, self.data = cfg, data
+        self.g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
+        self.space = cfg.space(data.num_features, data.num_classes)
+        self.input_signed = bool((data.x < 0).any())
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        self.net = SuperNet(self.space, self.input_signed, cfg.dropout)
+        self.arch = ArchController(self.space)
+        self.quant = QuantController(self.space)
+        self.w_opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.c_opt = torch.optim.Adam([*self.arch.parameters(), *self.quant.parameters()], lr=cfg.arch_lr)
+        self.cost = ExpectedCost(self.space, self.g.csr.num_nodes, self.g.csr.num_edges)
+        self.budget_kib = resolve_budget(cfg.budget_kib, cfg.device)
+        with torch.no_grad():
+            self.reference_kib = float(self.cost.kib(uniform_probs(self.space))[cfg.cost])
+        self.epoch = 0
+        self.search_seconds = 0.0
+
+    def probs(self) -> dict[str, torch.Tensor]:
+        return {**self.arch.probs(), **self.quant.probs()}
+
+    def sample(self, tau: float) -> dict[str, torch.Tensor]:
+        return {**self.arch.sample(tau), **self.quant.sample(tau)}
+
+    def argmax_choices(self) -> dict[str, object]:
+        return {**self.arch.choices(), **self.quant.choices()}
+
+    def architecture(self) -> list[LayerChoice]:
+        return architecture_from_choices(self.space, self.argmax_choices())
+
+    def run_epoch(self, epoch: int) -> dict[str, Any]:
+        """One weight step, one controller step (after warm-up), evaluation of the argmax path."""
+        cfg, d, g = self.cfg, self.data, self.g
+        tau = temperature(epoch, cfg.epochs, cfg.tau_start, cfg.tau_end)
+        self.net.train()
+        self.w_opt.zero_grad()
+        out = self.net(d.x, g, self.sample(tau))
+        loss = F.cross_entropy(out[d.train_mask], d.y[d.train_mask])
+        loss.backward()
+        self.w_opt.step()
+        rec: dict[str, Any] = {"epoch": epoch, "tau": round(tau, 5), "train_loss": loss.item()}
+        if epoch >= cfg.warmup:
+            self.c_opt.zero_grad()
+            self.net.zero_grad(set_to_none=True)
+            out = self.net(d.x, g, self.sample(tau))
+            ce = F.cross_entropy(out[d.val_mask], d.y[d.val_mask])
+            penalty = cost_penalty(self.cost.kib(self.probs())[cfg.cost], cfg.lam, self.reference_kib,
+                                   self.budget_kib)
+            (ce + penalty).backward()
+            self.c_opt.step()
+            self.net.zero_grad(set_to_none=True)
+            rec |= {"val_loss": ce.item(), "penalty": penalty.item()}
+        self.net.eval()
+        with torch.no_grad():
+            pred = self.net(d.x, g, {**self.arch.argmax(), **self.quant.argmax()}).argmax(1).numpy()
+            probs = self.probs()
+            cost = {k: round(float(v), 3) for k, v in self.cost.kib(probs).items()}
+        y = d.y.numpy()
+        rec |= {
+            "train_accuracy": accuracy(pred, y, d.train_mask.numpy()),
+            "val_accuracy": accuracy(pred, y, d.val_mask.numpy()),
+            "expected_cost_kib": cost,
+            "argmax": self.argmax_choices(),
+            "probs": {k: [round(float(p), 4) for p in v] for k, v in probs.items()},
+        }
+        return rec
+
+    # ---- checkpoints ------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch, "config": asdict(self.cfg), "search_seconds": self.search_seconds,
+            "net": self.net.state_dict(), "arch": self.arch.state_dict(), "quant": self.quant.state_dict(),
+            "w_opt": self.w_opt.state_dict(), "c_opt": self.c_opt.state_dict(),
+            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+        }
+
+    def save(self, path: Path) -> None:
+        """Write the checkpoint atomically (temp file in the same folder, then ``os.replace``)."""
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        torch.save(self.state(), tmp)
+        os.replace(tmp, path)
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.arch.load_state_dict(state["arch"])
+        self.quant.load_state_dict(state["quant"])
+        self.w_opt.load_state_dict(state["w_opt"])
+        self.c_opt.load_state_dict(state["c_opt"])
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["numpy_rng"])
+        self.epoch, self.search_seconds = state["epoch"], state["search_seconds"]
+
+
+def _truncate_log(path: Path, epochs: int) -> None:
+    """Keep only the log lines of epochs ``< epochs`` (a killed run may have logged past its checkpoint)."""
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] < epochs]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(ln + "\n" for ln in keep))
+    os.replace(tmp, path)
+
+
+def load_search_data(cfg: SearchConfig, data_root: str | None = None) -> Dataset:
+    data = load_dataset(cfg.dataset, data_root=data_root, split=cfg.split, seed=cfg.seed)
+    if cfg.normalize_features:
+        data.x = row_normalize(data.x)
+    return data
+
+
+def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None = None, resume: bool = False,
+           progress: bool = True) -> dict[str, Any]:
+    """Search, derive, retrain, export and evaluate; returns the metrics written to ``RUN/metrics.json``."""
+    out = Path(out_dir)
+    ckpt_path, log_path = out / CHECKPOINT, out / SEARCH_LOG
+    state = None
+    if resume:
+        if not ckpt_path.is_file():
+            raise LpgnasError(f"--resume: no checkpoint {ckpt_path} (start the search without --resume)")
+        state = torch.load(ckpt_path, weights_only=False)
+        cfg = SearchConfig(**state["config"])
+    cfg.check()
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    data = load_search_data(cfg, data_root)
+    s = Search(cfg, data)
+    resumed_from = None
+    if state is not None:
+        s.load(state)
+        resumed_from = s.epoch
+        _truncate_log(log_path, s.epoch)
+    elif log_path.exists():
+        log_path.unlink()
+    kill_after = int(os.environ[KILL_ENV]) if os.environ.get(KILL_ENV) else None
+
+    bar = tqdm(range(s.epoch, cfg.epochs), desc="search", disable=not progress, leave=False,
+               initial=s.epoch, total=cfg.epochs)
+    with open(log_path, "a") as log:
+        for epoch in bar:
+            t_epoch = time.time()
+            rec = s.run_epoch(epoch)
+            s.search_seconds += time.time() - t_epoch
+            rec["seconds"] = round(s.search_seconds, 2)
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            s.epoch = epoch + 1
+            if s.epoch % cfg.checkpoint_every == 0 or s.epoch == cfg.epochs:
+                s.save(ckpt_path)
+            bar.set_postfix(val=f"{rec['val_accuracy']:.3f}", kib=f"{rec['expected_cost_kib'][cfg.cost]:.0f}")
+            if kill_after is not None and epoch >= kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    arch = s.architecture()
+    with torch.no_grad():
+        final_cost = {k: float(v) for k, v in s.cost.kib(s.probs()).items()}
+    searched_here = s.search_seconds - (state["search_seconds"] if state is not None else 0.0)
+    return _retrain(cfg, s, arch, out, t0, searched_here, resumed_from, final_cost, progress)
+
+
+def _retrain(cfg: SearchConfig, s: Search, arch: list[LayerChoice], out: Path, t0: float,
+             searched_here: float, resumed_from: int | None, final_cost: dict[str, float],
+             progress: bool) -> dict[str, Any]:
+    """QAT of the derived architecture from scratch, export, golden accuracy, metrics.json."""
+    t_train = time.time()
+    data, g = s.data, s.g
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    model = build_quant_gnn(arch, data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
+    tcfg = TrainConfig(
+        dataset=cfg.dataset, split=cfg.split, arch=arch[0].attention, aggregation=arch[0].aggregation,
+        layers=len(arch), epochs=cfg.retrain_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        dropout=cfg.dropout, seed=cfg.seed,
+    )
+    fit_info = fit(model, data, g, tcfg, out / "train_log.jsonl", progress)
+    arch_dicts = [c.to_dict() for c in arch]
+    ir = export_ir(model, f"{cfg.dataset}-lpgnas",
+                   metadata={"search_config": asdict(cfg), "architecture": arch_dicts})
+    ir.save(out / "model.ir.json")
+    n, e = g.csr.num_nodes, g.csr.num_edges
+    model_kib = model_size_bits(ir) / KIB
+    float_kib = float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB
+    metrics = {
+        "dataset": data.name, "split": data.split, "device": cfg.device,
+        **evaluate(model, ir, data, g), **fit_info,
+        "architecture": arch_dicts,
+        "model_size_kib": round(model_kib, 3),
+        "buffer_size_kib": round(buffer_size_bits(ir, n, e) / KIB, 3),
+        "float_gcn16_model_size_kib": round(float_kib, 3),
+        "model_compression_vs_float_gcn16": round(float_kib / model_kib, 2),
+        "expected_cost_kib": {k: round(v, 3) for k, v in final_cost.items()},
+        "reference_cost_kib": round(s.reference_kib, 3),
+        "budget_kib": s.budget_kib,
+        "resumed_from_epoch": resumed_from,
+        "search_seconds": round(s.search_seconds, 2),
+        "retrain_seconds": round(time.time() - t_train, 2),
+        # this process's wall time plus the search time of the runs it resumed
+        "total_seconds": round(time.time() - t0 + s.search_seconds - searched_here, 2),
+        "config": asdict(cfg),
+    }
+    write_json_atomic(out / "metrics.json", metrics)
+    return metrics
+
+
+# ---- command line -----------------------------------------------------------------------------------------
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``lpgnas search``."""
+    p = sub.add_parser("search", help="LPGNAS: search architecture and quantisation, retrain, export the IR",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = SearchConfig()
+    p.add_argument("--dataset", default=d.dataset)
+    p.add_argument("--data-root", default=None, help="dataset root (default: $LPGNAS_DATA or the user cache)")
+    p.add_argument("--split", default=None, help="public | random-60-20-20 | random-20-per-class")
+    p.add_argument("--device", default=d.device, help="target FPGA (recorded; sets --budget-kib device)")
+    p.add_argument("--layers", type=int, default=d.layers, help="1..4")
+    p.add_argument("--lambda", dest="lam", type=float, default=d.lam,
+                   help="weight of the normalised expected cost in the controller loss")
+    p.add_argument("--budget-kib", default=None,
+                   help="penalise only the cost above this many KiB ('device': the device's BRAM)")
+    p.add_argument("--cost", default=d.cost, choices=("model", "buffer", "total"),
+                   help="which size is the cost")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="search epochs")
+    p.add_argument("--warmup", type=int, default=d.warmup, help="epochs of weight steps only")
+    p.add_argument("--retrain-epochs", type=int, default=d.retrain_epochs)
+    p.add_argument("--lr", type=float, default=d.lr, help="weight learning rate (search and retraining)")
+    p.add_argument("--arch-lr", type=float, default=d.arch_lr, help="controller learning rate")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--tau-start", type=float, default=d.tau_start)
+    p.add_argument("--tau-end", type=float, default=d.tau_end)
+    p.add_argument("--hidden-sizes", default=d.hidden_sizes, help="hidden width options")
+    p.add_argument("--head-counts", default=d.head_counts, help="head count options")
+    p.add_argument("--weight-bits", default=d.weight_bits, help="weight bitwidths (1 binary, 2 ternary)")
+    p.add_argument("--act-bits", default=d.act_bits, help="activation bitwidths (2..16)")
+    p.add_argument("--no-normalize-features", dest="normalize_features", action="store_false")
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("-o", "--out", required=True, help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/search.ckpt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = SearchConfig(**{f.name: getattr(args, f.name) for f in fields(SearchConfig)})
+    m = search(cfg, args.out, data_root=args.data_root, resume=args.resume, progress=not args.quiet)
+    print("architecture:")
+    for i, c in enumerate(m["architecture"]):
+        print(f"  layer{i}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
+    print(f"test accuracy: float {m['test_accuracy_float']:.4f}, golden {m['test_accuracy_golden']:.4f}; "
+          f"model {m['model_size_kib']:.1f} KiB ({m['model_compression_vs_float_gcn16']}x smaller than a "
+          f"float GCN-16), buffers {m['buffer_size_kib']:.1f} KiB; search {m['search_seconds']:.0f} s")
+    print(f"wrote {Path(args.out) / 'model.ir.json'} and {Path(args.out) / 'metrics.json'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m search.nas [search options]`` (the same as ``lpgnas search``)."""
+    parser = argparse.ArgumentParser(prog="search.nas")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    add_parser(sub)
+    args = parser.parse_args(["search", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except LpgnasError as e:
+        print(f"lpgnas: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,6 +8,7 @@ by :func:`lpgnas.numfmt.quantize_np`.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,3 +80,26 @@ def mean_reciprocals(graph: CSRGraph, fmt: NumFormat) -> np.ndarray:
 def head_mean_reciprocal(heads: int, frac: int) -> int:
     """Quantised ``1/heads`` used when heads are averaged."""
     return int(quantize_np(1.0 / heads, NumFormat(frac + 2, frac, signed=False)))
+
+
+def bfs_nodes(graph: CSRGraph, count: int, start: int = 0) -> np.ndarray:
+    """Up to ``count`` nodes in breadth-first order from ``start`` (then from the next unvisited node),
+    so that a subgraph keeps neighbourhoods together."""
+    count = min(count, graph.num_nodes)
+    seen = np.zeros(graph.num_nodes, dtype=bool)
+    order: list[int] = []
+    for root in [start, *range(graph.num_nodes)]:
+        if len(order) >= count:
+            break
+        if seen[root]:
+            continue
+        seen[root] = True
+        queue = deque([root])
+        while queue and len(order) < count:
+            node = queue.popleft()
+            order.append(node)
+            for nb in graph.col_idx[graph.row_ptr[node]:graph.row_ptr[node + 1]]:
+                if not seen[nb]:
+                    seen[nb] = True
+                    queue.append(int(nb))
+    return np.array(order[:count], dtype=np.int64)

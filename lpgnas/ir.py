@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lpgnas.errors import FormatError, IRValidationError
+from lpgnas.fileio import atomic_path, write_json_atomic
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS, layer_format_names
 
@@ -102,11 +102,9 @@ class ModelIR:
             arrays[f"{layer.name}.weight"] = layer.weight.astype(np.int64)
             if layer.bias is not None:
                 arrays[f"{layer.name}.bias"] = layer.bias.astype(np.int64)
-        with _atomic(npz_path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-        with _atomic(json_path) as tmp:
-            Path(tmp).write_text(json.dumps(self.to_json_dict(), indent=2) + "\n")
+        with atomic_path(npz_path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        write_json_atomic(json_path, self.to_json_dict())
         return json_path
 
 
@@ -114,24 +112,6 @@ def tensors_path(json_path: str | os.PathLike) -> Path:
     """``model.ir.json`` -> ``model.ir.npz``."""
     p = Path(json_path)
     return p.with_name(p.name[: -len(".json")] + ".npz") if p.name.endswith(".json") else p.with_suffix(".npz")
-
-
-class _atomic:
-    """Context manager yielding a temp path in the target's folder, renamed over the target on success."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __enter__(self) -> str:
-        fd, self.tmp = tempfile.mkstemp(dir=self.target.parent, prefix=f".{self.target.name}.")
-        os.close(fd)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.target)
-        elif os.path.exists(self.tmp):
-            os.unlink(self.tmp)
 
 
 def load_ir(path: str | os.PathLike) -> ModelIR:
@@ -281,10 +261,14 @@ def _validate(ir: ModelIR) -> None:
                 raise IRValidationError(f"{w}.formats.{key}: missing format (required for this layer)")
         for key in layer.formats:
             if key not in required:
-                raise IRValidationError(f"{w}.formats.{key}: not a format of this layer; expected {', '.join(required)}")
+                raise IRValidationError(
+                    f"{w}.formats.{key}: not a format of this layer; expected {', '.join(required)}"
+                )
         fm = layer.formats
         if prev_out is not None and fm["input"] != prev_out:
-            raise IRValidationError(f"{w}.formats.input: {fm['input']} differs from the previous layer's output {prev_out}")
+            raise IRValidationError(
+                f"{w}.formats.input: {fm['input']} differs from the previous layer's output {prev_out}"
+            )
         for key in ("input", "linear", "aggregation", "output", "bias", "coef", "recip"):
             if key in fm and fm[key].kind != "fix":
                 raise IRValidationError(f"{w}.formats.{key}: must be a fix format, got {fm[key].kind}")
@@ -305,7 +289,9 @@ def _validate(ir: ModelIR) -> None:
         expected_in = layer.output_features
         prev_out = fm["output"]
     if expected_in != ir.num_classes:
-        raise IRValidationError(f"layers[{len(ir.layers) - 1}]: outputs {expected_in} features, num_classes is {ir.num_classes}")
+        raise IRValidationError(
+            f"layers[{len(ir.layers) - 1}]: outputs {expected_in} features, num_classes is {ir.num_classes}"
+        )
 
 
 #: format of the reciprocal of the head count used when heads are averaged

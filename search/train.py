@@ -10,7 +10,6 @@ import argparse
 import copy
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from tqdm import tqdm
 
 from lpgnas.datasets import Dataset, load_dataset
 from lpgnas.errors import LpgnasError
+from lpgnas.fileio import write_json_atomic
 from lpgnas.golden import predict
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import ModelIR
@@ -56,7 +56,9 @@ class TrainConfig:
         if self.arch not in ATTENTIONS:
             raise LpgnasError(f"--arch {self.arch!r} is unknown; choose one of: {', '.join(ATTENTIONS)}")
         if self.aggregation not in AGGREGATIONS:
-            raise LpgnasError(f"--aggregation {self.aggregation!r} is unknown; choose one of: {', '.join(AGGREGATIONS)}")
+            raise LpgnasError(
+                f"--aggregation {self.aggregation!r} is unknown; choose one of: {', '.join(AGGREGATIONS)}"
+            )
         if self.activation not in ACTIVATIONS:
             raise LpgnasError(f"--activation {self.activation!r} is unknown; choose one of: {', '.join(ACTIVATIONS)}")
         if not 1 <= self.wbits <= MAX_BITS:
@@ -130,14 +132,6 @@ def evaluate(model: QuantGNN, ir: ModelIR, data: Dataset, g: GraphTensors) -> di
 def row_normalize(x: torch.Tensor) -> torch.Tensor:
     """Host-side preprocessing: each node's features divided by their sum (rows of zeros stay zero)."""
     return x / x.sum(dim=1, keepdim=True).clamp(min=1e-12)
-
-
-def write_json_atomic(path: Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike, data_root: str | None = None, progress: bool = True) -> dict:

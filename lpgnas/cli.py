@@ -140,6 +140,7 @@ def _print_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> None:
 #: ``add_<cmd>_parser(subparsers)`` or a ``"module:function"`` string naming one.
 SUBCOMMANDS: list[Callable[[Any], None] | str] = [
     add_datasets_parser,
+    "search.train:add_parser",
 ]
 
 

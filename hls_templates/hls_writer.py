@@ -136,10 +136,10 @@ def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[s
     for what, bits in (("transform", lin_bits), ("aggregation", agg_bits)):
         if bits > INT64_SAFE_BITS:
             raise FormatError(
-                f"layer {layer.name!r}: the {what} accumulator needs {bits} bits (formats "
-                f"{_fmt_summary(layer)}, up to {max_deg} in-edges per node), more than the "
-                f"{INT64_SAFE_BITS} bits the generated C++ computes exactly in int64; "
-                "narrow the formats or the graph capacity (max_nodes)"
+                f"layer {layer.name!r}: formats too wide for the generated C++: the {what} accumulator "
+                f"needs {bits} bits ({_fmt_summary(layer)}; up to {max_deg} in-edges per node), the C++ "
+                f"computes exactly in int64 up to {INT64_SAFE_BITS} bits; narrow the formats or the graph "
+                "capacity (max_nodes)"
             )
     w_fmt = fm["weight"]
     agg_frac = aggregation_frac(layer)

@@ -1,0 +1,290 @@
+"""The generated HLS C++ (compiled with g++) against the golden integer model, bit for bit.
+
+The matrix covers every attention x aggregation x activation x weight bits x activation bits on random
+graphs (isolated nodes, self-loops) with random layer widths and random parallelism, so tile remainders
+occur. A representative subset that touches every value of every axis always runs; the rest is marked
+slow. Mutation tests show that a wrong kernel, or a lying testbench, is reported as not bit-exact.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pytest
+
+from hls_templates.config import HardwareConfig, LayerHW
+from hls_templates.env import make_env
+from hls_templates.hls_writer import hls_context, write_hls
+from hls_templates.images import graph_images, io_images
+from lpgnas.errors import FormatError, LpgnasError, ToolMissingError
+from lpgnas.golden import run_model
+from lpgnas.graph import CSRGraph
+from lpgnas.ir import ModelIR
+from lpgnas.testing import random_features, random_graph, random_ir
+from sim.csim import run_csim
+
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed (apt-get install g++)")
+
+#: tests compile at -O1 (faster builds, same code); `lpgnas verify --csim` uses -O2
+OPT = "-O1"
+
+ATTENTIONS = ("const", "gcn")
+AGGREGATIONS = ("add", "mean")
+ACTIVATIONS = ("relu", "identity")
+WBITS = (1, 2, 4, 8, 16)
+ABITS = (4, 8, 16)
+MATRIX = list(itertools.product(ATTENTIONS, AGGREGATIONS, ACTIVATIONS, WBITS, ABITS))
+
+# always run: every value of every axis, every attention x aggregation pair, binary/ternary with both
+# activations (WBITS[i % 5], ABITS[i % 3] spreads the widths over the 8 operator combinations)
+REPRESENTATIVE = {
+    (att, agg, act, WBITS[i % len(WBITS)], ABITS[i % len(ABITS)])
+    for i, (att, agg, act) in enumerate(itertools.product(ATTENTIONS, AGGREGATIONS, ACTIVATIONS))
+} | {("gcn", "mean", "relu", 16, 16), ("const", "add", "identity", 1, 4), ("gcn", "add", "relu", 2, 16)}
+
+
+def _case_id(case: tuple) -> str:
+    att, agg, act, wb, ab = case
+    return f"{att}-{agg}-{act}-w{wb}-a{ab}"
+
+
+def _random_hw(rng: np.random.Generator, ir: ModelIR, graph: CSRGraph) -> HardwareConfig:
+    """Random parallelism (1..4, not dividing the widths in general) and a little spare capacity."""
+    layers = [
+        LayerHW(
+            p_in=int(rng.integers(1, min(layer.in_features, 4) + 1)),
+            p_out=int(rng.integers(1, min(layer.out_features, 4) + 1)),
+            p_agg=int(rng.integers(1, 6)),
+        )
+        for layer in ir.layers
+    ]
+    extra = int(rng.integers(0, 4))
+    return HardwareConfig(max_nodes=graph.num_nodes + extra, max_edges=graph.num_edges + 2 * extra, layers=layers)
+
+
+def make_hw_dir(
+    out: Path, ir: ModelIR, graph: CSRGraph, x: np.ndarray, hw: HardwareConfig
+) -> Path:
+    """A hardware folder with what csim reads: ``data/*.txt`` (the shared memory images) and ``hls/``."""
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    hw.save(out / "hw_config.json")
+    for img in graph_images(ir, graph) + list(io_images(ir, graph, x)):
+        img.write_txt(out / "data")
+    write_hls(ir, hw, out / "hls")
+    return out
+
+
+def build_case(out: Path, seed: int, **ir_kw) -> tuple[Path, ModelIR, CSRGraph, np.ndarray]:
+    """Random IR (random widths), random graph of 10..64 nodes, random features and parallelism."""
+    rng = np.random.default_rng(seed)
+    kw = {
+        "in_features": int(rng.integers(3, 13)),
+        "hidden": int(rng.integers(3, 13)),
+        "num_classes": int(rng.integers(2, 6)),
+    } | ir_kw
+    ir = random_ir(rng, **kw)
+    graph = random_graph(rng, int(rng.integers(10, 65)))
+    x = random_features(rng, ir, graph.num_nodes)
+    return make_hw_dir(out, ir, graph, x, _random_hw(rng, ir, graph)), ir, graph, x
+
+
+def assert_bit_exact(hw_dir: Path, ir: ModelIR, graph: CSRGraph, x: np.ndarray) -> dict:
+    result = run_csim(hw_dir, opt=OPT)
+    golden = run_model(ir, graph, x).ravel().tolist()
+    assert result["outputs"] == golden, result["log"]
+    assert result["bit_exact"] and result["mismatches"] == 0 and result["tb_exit"] == 0
+    return result
+
+
+# ---- (a) the matrix ----------------------------------------------------------------------------------
+
+@needs_gxx
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, id=_case_id(c), marks=() if c in REPRESENTATIVE else pytest.mark.slow) for c in MATRIX],
+)
+def test_csim_matches_golden(tmp_path: Path, case: tuple) -> None:
+    att, agg, act, wb, ab = case
+    seed = MATRIX.index(case)
+    hw_dir, ir, graph, x = build_case(tmp_path / "hw", seed, attention=att, aggregation=agg, activation=act,
+                                      wbits=wb, abits=ab)
+    assert_bit_exact(hw_dir, ir, graph, x)
+    out = np.array(run_model(ir, graph, x))
+    assert len(np.unique(out)) > 1, "degenerate test data: every output is the same code"
+
+
+@needs_gxx
+@pytest.mark.parametrize("att", ATTENTIONS)
+@pytest.mark.parametrize("agg", AGGREGATIONS)
+@pytest.mark.parametrize("concat", [True, False], ids=["concat", "mean"])
+def test_csim_heads(tmp_path: Path, att: str, agg: str, concat: bool) -> None:
+    seed = 1000 + 4 * ATTENTIONS.index(att) + 2 * AGGREGATIONS.index(agg) + concat
+    wbits = (1, 2, 8, 4)[seed % 4]
+    hw_dir, ir, graph, x = build_case(tmp_path / "hw", seed, attention=att, aggregation=agg, heads=2 + seed % 2,
+                                      concat=concat, wbits=wbits, abits=8, num_layers=3)
+    assert ir.layers[0].heads > 1 and ir.layers[0].concat == concat
+    assert_bit_exact(hw_dir, ir, graph, x)
+
+
+@needs_gxx
+def test_csim_without_bias_and_single_layer(tmp_path: Path) -> None:
+    hw_dir, ir, graph, x = build_case(tmp_path / "hw", 7, num_layers=1, bias=False, aggregation="mean")
+    assert_bit_exact(hw_dir, ir, graph, x)
+
+
+# ---- (b) wrong designs are caught ---------------------------------------------------------------------
+
+ROUNDING = "(acc + (int64_t(1) << (shift - 1))) >> shift"
+SATURATION = "return acc < qmin ? qmin : acc > qmax ? qmax : acc;"
+TB_VERDICT = "return mismatches ? 1 : 0;"
+
+
+@pytest.fixture(scope="module")
+def good_design(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelIR, CSRGraph, np.ndarray]:
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed")
+    # seed 44: both the rounding offset and the saturation change outputs of this design
+    case = build_case(tmp_path_factory.mktemp("good") / "hw", 44, attention="gcn", aggregation="mean", abits=8)
+    assert_bit_exact(*case)
+    return case
+
+
+def _mutate(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not found in {path.name}: update the mutation test"
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    "mutations",
+    [
+        pytest.param([("hls/lpgnas_int.h", ROUNDING, "acc >> shift")], id="no-rounding-offset"),
+        pytest.param([("hls/lpgnas_int.h", SATURATION, "return acc;")], id="no-saturation"),
+        pytest.param([("hls/lpgnas_int.h", ROUNDING, "acc >> shift"), ("hls/tb.cpp", TB_VERDICT, "return 0;")],
+                     id="wrong-kernel-lying-testbench"),
+    ],
+)
+def test_wrong_kernel_is_not_bit_exact(tmp_path: Path, good_design: tuple, mutations: list) -> None:
+    hw_dir = tmp_path / "hw"
+    shutil.copytree(good_design[0], hw_dir)
+    for rel, old, new in mutations:
+        _mutate(hw_dir / rel, old, new)
+    result = run_csim(hw_dir, opt=OPT)
+    assert not result["bit_exact"]
+    assert result["mismatches"] > 0
+    lying = any(rel == "hls/tb.cpp" for rel, _, _ in mutations)
+    assert result["tb_exit"] == (0 if lying else 1)
+
+
+def test_one_wrong_expected_word_is_counted(tmp_path: Path, good_design: tuple) -> None:
+    hw_dir = tmp_path / "hw"
+    shutil.copytree(good_design[0], hw_dir)
+    path = hw_dir / "data" / "expected.txt"
+    words = path.read_text().split()
+    words[3] = str(int(words[3]) + 1)
+    path.write_text("\n".join(words) + "\n")
+    result = run_csim(hw_dir, opt=OPT)
+    assert (result["bit_exact"], result["mismatches"], result["tb_exit"]) == (False, 1, 1)
+    assert "MISMATCH node 0 class" in result["log"] or "MISMATCH node" in result["log"]
+
+
+def test_oversized_graph_is_a_clear_error(tmp_path: Path, good_design: tuple) -> None:
+    hw_dir = tmp_path / "hw"
+    shutil.copytree(good_design[0], hw_dir)
+    n = HardwareConfig.load(hw_dir / "hw_config.json").max_nodes
+    (hw_dir / "data" / "row_ptr.txt").write_text("\n".join(str(i) for i in range(n + 2)) + "\n")
+    with pytest.raises(LpgnasError, match="capacity"):
+        run_csim(hw_dir, opt=OPT)
+
+
+def test_missing_compiler_is_tool_missing(tmp_path: Path, good_design: tuple) -> None:
+    with pytest.raises(ToolMissingError, match="g\\+\\+"):
+        run_csim(good_design[0], cxx="no-such-compiler-lpgnas", build_dir=tmp_path)
+
+
+# ---- generation-time checks: widths, identifiers, templates, pragmas --------------------------------
+
+def test_too_wide_formats_are_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    ir = random_ir(rng, wbits=32, abits=32)
+    graph = random_graph(rng, 12)
+    hw = _random_hw(rng, ir, graph)
+    with pytest.raises(FormatError, match="too wide for the generated C\\+\\+.*transform accumulator needs"):
+        write_hls(ir, hw, tmp_path / "hls")
+    assert not (tmp_path / "hls").exists()
+
+
+@needs_gxx
+def test_odd_layer_names_render_to_valid_identifiers(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    ir = random_ir(rng, attention="gcn", aggregation="mean", num_layers=3)
+    for layer, name in zip(ir.layers, ["for", "schicht_\u00e4", "_9lives"], strict=True):
+        layer.name = name  # valid IR names (Python identifiers) but a C++ keyword and a non-ASCII letter
+    ir.validate()
+    graph = random_graph(rng, 20)
+    x = random_features(rng, ir, graph.num_nodes)
+    hw_dir = make_hw_dir(tmp_path / "hw", ir, graph, x, _random_hw(rng, ir, graph))
+    kernel = (hw_dir / "hls" / "kernel.cpp").read_text()
+    assert "schicht___coef" in kernel and "for_transform" in kernel and "\u00e4" not in kernel
+    assert (hw_dir / "data" / "schicht_\u00e4_coef.txt").is_file()  # the testbench opens it by its UTF-8 name
+    assert_bit_exact(hw_dir, ir, graph, x)
+
+
+def test_clashing_identifiers_are_refused() -> None:
+    rng = np.random.default_rng(6)
+    ir = random_ir(rng)
+    ir.layers[0].name, ir.layers[1].name = "a\u00e4", "a\u00f6"
+    ir.validate()
+    hw = HardwareConfig(max_nodes=16, max_edges=64, layers=[LayerHW(1, 1, 1), LayerHW(1, 1, 1)])
+    with pytest.raises(LpgnasError, match="clashing C identifiers"):
+        hls_context(ir, hw)
+
+
+def test_templates_are_strict_about_undefined_names() -> None:
+    rng = np.random.default_rng(8)
+    ir = random_ir(rng)
+    hw = HardwareConfig(max_nodes=16, max_edges=64, layers=[LayerHW(2, 2, 2), LayerHW(2, 2, 2)])
+    context = hls_context(ir, hw)
+    env = make_env("hls")
+    env.filters["cstr"] = str
+    without_layers = {k: v for k, v in context.items() if k != "layers"}
+    for name in ("kernel.cpp.j2", "kernel.h.j2", "weights.h.j2", "tb.cpp.j2", "run_hls.tcl.j2"):
+        env.get_template(name).render(**context)  # the writer's context is complete
+        if name != "run_hls.tcl.j2":
+            with pytest.raises(jinja2.UndefinedError):
+                env.get_template(name).render(**without_layers)
+    no_shift = [{k: v for k, v in L.items() if k != "lin_bits"} for L in context["layers"]]
+    with pytest.raises(jinja2.UndefinedError, match="lin_bits"):
+        env.get_template("kernel.cpp.j2").render(**dict(context, layers=no_shift))
+
+
+def test_pragmas_and_tcl_follow_the_hardware_config(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    ir = random_ir(rng, in_features=12, hidden=9, heads=2, concat=False)
+    hw = HardwareConfig(device="xc7z020", clock_mhz=200.0, max_nodes=32, max_edges=128,
+                        layers=[LayerHW(p_in=3, p_out=2, p_agg=5), LayerHW(p_in=4, p_out=1, p_agg=1)])
+    files = {p.name: p for p in write_hls(ir, hw, tmp_path / "hls")}
+    assert set(files) == {"lpgnas_int.h", "kernel.h", "kernel.cpp", "weights.h", "tb.cpp", "run_hls.tcl"}
+    kernel = files["kernel.cpp"].read_text()
+    for pragma in (
+        "ARRAY_PARTITION variable=layer0_weight cyclic factor=3 dim=2",
+        "ARRAY_PARTITION variable=layer0_weight cyclic factor=2 dim=3",
+        "ARRAY_PARTITION variable=layer0_lin complete dim=1",
+        "ARRAY_PARTITION variable=layer0_lin cyclic factor=5 dim=3",
+        "ARRAY_PARTITION variable=layer0_y cyclic factor=4 dim=2",
+        "ARRAY_PARTITION variable=layer1_weight cyclic factor=4 dim=2",
+        "INTERFACE ap_ctrl_hs port=return",
+        "INTERFACE ap_memory port=layer0_coef",
+        "INTERFACE ap_memory port=outputs",
+        "PIPELINE II=1",
+    ):
+        assert f"#pragma HLS {pragma}" in kernel, pragma
+    assert "layer1_weight cyclic factor=1" not in kernel
+    tcl = files["run_hls.tcl"].read_text()
+    for line in ("set_top lpgnas_top", "set_part xc7z020clg400-1", "create_clock -period 5.0", "csim_design",
+                 "csynth_design", "cosim_design", "export_design"):
+        assert line in tcl

@@ -1,0 +1,263 @@
+"""LPGNAS search: space conformance, controllers, supernet, cost, end-to-end search, kill and resume."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lpgnas import operators
+from lpgnas.datasets import load_dataset
+from lpgnas.golden import predict
+from lpgnas.graph import CSRGraph
+from lpgnas.ir import load_ir
+from search import space as space_mod
+from search.controllers import ArchController, QuantController, gumbel_straight_through, temperature
+from search.cost import (
+    DEVICE_BRAM_KIB,
+    ExpectedCost,
+    buffer_size_bits,
+    cost_penalty,
+    model_size_bits,
+    resolve_budget,
+    uniform_probs,
+)
+from search.layers import GraphTensors, export_ir
+from search.nas import CHECKPOINT, KILL_ENV, SEARCH_LOG, SearchConfig, add_parser, search
+from search.space import ACT_BITS, WEIGHT_BITS, default_space
+from search.supernet import (
+    SuperNet,
+    architecture_from_choices,
+    build_quant_gnn,
+    load_path_into,
+    onehots_for,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+# small search settings for karate (34 nodes): seconds, not minutes
+TINY = dict(dataset="karate", epochs=12, warmup=2, retrain_epochs=30, checkpoint_every=4,
+            hidden_sizes="4,8", head_counts="1,2")
+
+
+@pytest.fixture(scope="module")
+def karate():
+    d = load_dataset("karate")
+    g = GraphTensors(CSRGraph.from_edge_index(d.edge_index.numpy(), d.num_nodes))
+    return d, g
+
+
+def _random_arch(sp, rng: random.Random):
+    return architecture_from_choices(sp, {k: rng.choice(sp.options(k)) for k in sp.decision_keys})
+
+
+# ---- search space ------------------------------------------------------------------------------------------
+
+def test_default_space_is_within_the_operator_registry():
+    registries = {"attention": operators.ATTENTIONS, "aggregation": operators.AGGREGATIONS,
+                  "activation": operators.ACTIVATIONS}
+    for layers in (1, 2, 4):
+        sp = default_space(10, 3, layers)
+        assert len(sp.layers) == layers
+        for ls in sp.layers:
+            for decision, registry in registries.items():
+                offered = set(ls.options(decision))
+                assert offered <= set(registry), f"{decision}: {offered - set(registry)} not in lpgnas.operators"
+        # every registered operator is offered (the space grows with the registry)
+        for decision, registry in registries.items():
+            if decision != "activation":
+                assert set(sp.layers[0].options(decision)) == set(registry)
+        assert set(sp.layers[0].activation) == set(operators.ACTIVATIONS) or layers == 1
+
+
+def test_space_grows_with_registry_and_knows_the_paper_operators(monkeypatch):
+    known = space_mod.full_space_operators()
+    assert {"gat", "sym-gat", "cos", "linear", "gene-linear"} <= set(known["attention"])
+    assert "max" in known["aggregation"]
+    assert {"elu", "tanh", "sigmoid", "leaky_relu", "relu6", "softplus"} <= set(known["activation"])
+    monkeypatch.setitem(operators.ATTENTIONS, "gat", operators.AttentionSpec("gat", ("coef",), "test"))
+    monkeypatch.setitem(operators.ACTIVATIONS, "brand_new", operators.ActivationSpec("brand_new", "test"))
+    sp = default_space(10, 3, 2)
+    assert "gat" in sp.layers[0].attention and "brand_new" in sp.layers[0].activation
+    assert sp.layers[1].activation == ("identity",)  # logits layer
+
+
+def test_bitwidth_options_and_limits():
+    sp = default_space(10, 3, 2)
+    assert sp.layers[0].q_weight == WEIGHT_BITS and 1 in WEIGHT_BITS and 2 in WEIGHT_BITS
+    for d in ("q_input", "q_linear", "q_coef", "q_aggregation"):
+        assert sp.layers[0].options(d) == ACT_BITS and min(ACT_BITS) >= 2
+    assert sp.layers[-1].hidden == (3,) and sp.layers[-1].heads == (1,)
+    from lpgnas.errors import LpgnasError
+
+    with pytest.raises(LpgnasError, match="layers"):
+        default_space(10, 3, 5)
+    with pytest.raises(LpgnasError, match="activation bitwidths"):
+        default_space(10, 3, 2, act_bits=(1, 4))
+
+
+# ---- controllers ---------------------------------------------------------------------------------------------
+
+def test_gumbel_straight_through_is_one_hot_with_gradients():
+    torch.manual_seed(0)
+    logits = torch.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    counts = torch.zeros(3)
+    for _ in range(3000):
+        h = gumbel_straight_through(logits, tau=1.0)
+        assert torch.equal(h.detach(), torch.nn.functional.one_hot(h.detach().argmax(), 3).float())
+        counts += h.detach()
+    # hard samples follow softmax(logits)
+    assert torch.allclose(counts / counts.sum(), torch.softmax(logits.detach(), 0), atol=0.03)
+    h = gumbel_straight_through(logits, tau=0.7)
+    (h * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_task_loss_reaches_controller_logits(karate):
+    d, g = karate
+    sp = default_space(d.num_features, d.num_classes, 2, hidden=(4, 8), heads=(1, 2))
+    torch.manual_seed(1)
+    net, ac, qc = SuperNet(sp, False), ArchController(sp), QuantController(sp)
+    oh = {**ac.sample(1.0), **qc.sample(1.0)}
+    torch.nn.functional.cross_entropy(net(d.x, g, oh), d.y).backward()
+    for key in ("layer0.attention", "layer0.aggregation", "layer0.hidden", "layer0.heads", "layer1.attention"):
+        assert ac.logit(key).grad.abs().sum() > 0, key
+    for key in ("layer0.q_weight", "layer0.q_input", "layer0.q_linear", "layer1.q_weight"):
+        assert qc.logit(key).grad.abs().sum() > 0, key
+    assert temperature(0, 10, 5.0, 0.5) == 5.0 and abs(temperature(9, 10, 5.0, 0.5) - 0.5) < 1e-12
+
+
+# ---- supernet mirrors QuantGraphLayer; cost equals the fixed design's --------------------------------------
+
+def test_supernet_path_equals_built_model_and_cost_equals_fixed_design(karate):
+    d, g = karate
+    sp = default_space(d.num_features, d.num_classes, 2)
+    n, e = g.csr.num_nodes, g.csr.num_edges
+    cost = ExpectedCost(sp, n, e)
+    torch.manual_seed(0)
+    net = SuperNet(sp, input_signed=False)
+    rng = random.Random(0)
+    for _ in range(6):
+        arch = _random_arch(sp, rng)
+        oh = onehots_for(sp, arch)
+        net.train()
+        net(d.x, g, oh)  # calibrate the quantisers on this path
+        net.eval()
+        model = build_quant_gnn(arch, d.num_features, input_signed=False)
+        load_path_into(model, net, arch)
+        model.eval()
+        with torch.no_grad():
+            assert torch.equal(net(d.x, g, oh), model(d.x, g)), arch
+        ir = export_ir(model, "t")
+        bits = cost.bits(oh)
+        assert float(bits["model"]) == model_size_bits(ir)
+        assert float(bits["buffer"]) == buffer_size_bits(ir, n, e)
+        assert [lay.formats["weight"].bits for lay in ir.layers] == [c.q_weight for c in arch]
+        assert [lay.formats["input"].bits for lay in ir.layers] == [c.q_input for c in arch]
+
+
+def test_expected_cost_gradcheck():
+    sp = default_space(7, 3, 3, hidden=(4, 8, 16), heads=(1, 2))
+    cost = ExpectedCost(sp, num_nodes=11, num_edges=40)
+    keys = list(sp.decision_keys)
+    torch.manual_seed(0)
+    logits = [torch.randn(len(sp.options(k)), dtype=torch.double, requires_grad=True) for k in keys]
+
+    def f(*ls):
+        probs = {k: torch.softmax(lg, 0) for k, lg in zip(keys, ls, strict=True)}
+        b = cost.bits(probs)
+        return torch.stack([b["model"], b["buffer"]]) / 1000.0
+
+    assert torch.autograd.gradcheck(f, tuple(logits), eps=1e-6, atol=1e-5)
+    # expectation under uniform probabilities = mean over a sample of random paths, roughly
+    kib = cost.kib(uniform_probs(sp, torch.double))
+    assert kib["total"] > kib["model"] > 0
+
+
+def test_budget_penalty():
+    c = torch.tensor(100.0)
+    assert float(cost_penalty(c, 0.5, reference_kib=200.0, budget_kib=None)) == 0.25
+    assert float(cost_penalty(c, 0.5, reference_kib=200.0, budget_kib=150.0)) == 0.0
+    assert float(cost_penalty(c, 0.5, reference_kib=200.0, budget_kib=50.0)) == 0.5
+    assert resolve_budget("device", "xc7z020") == DEVICE_BRAM_KIB["xc7z020"] == 630.0
+    assert resolve_budget("12.5", "xc7z020") == 12.5 and resolve_budget(None, "x") is None
+
+
+# ---- end to end ------------------------------------------------------------------------------------------------
+
+def test_cli_parser_registers_search():
+    p = argparse.ArgumentParser()
+    add_parser(p.add_subparsers())
+    args = p.parse_args(["search", "--dataset", "Cora", "--device", "xc7z020", "--lambda", "0.3",
+                         "--budget-kib", "device", "--epochs", "7", "--layers", "3", "-o", "RUN", "--resume"])
+    assert (args.lam, args.budget_kib, args.epochs, args.layers, args.resume) == (0.3, "device", 7, 3, True)
+
+
+def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
+    d, g = karate
+    m = search(SearchConfig(**TINY), tmp_path, progress=False)
+    ir = load_ir(tmp_path / "model.ir.json")
+    assert len(ir.layers) == 2 and ir.num_classes == d.num_classes
+    assert [lay.heads for lay in ir.layers] == [c["heads"] for c in m["architecture"]]
+    assert [lay.attention for lay in ir.layers] == [c["attention"] for c in m["architecture"]]
+    assert [lay.formats["weight"].bits for lay in ir.layers] == [c["q_weight"] for c in m["architecture"]]
+    from search.train import row_normalize
+
+    pred = predict(ir, g.csr, row_normalize(d.x).numpy())
+    test = d.test_mask.numpy()
+    assert m["test_accuracy_golden"] == pytest.approx(float((pred[test] == d.y.numpy()[test]).mean()))
+    assert 0.0 <= m["test_accuracy_golden"] <= 1.0
+    assert m["model_size_kib"] == pytest.approx(model_size_bits(ir) / 8192, abs=1e-3)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("test_accuracy_float", "test_accuracy_golden", "architecture", "search_seconds", "total_seconds"):
+        assert key in saved
+    log = [json.loads(ln) for ln in (tmp_path / SEARCH_LOG).read_text().splitlines()]
+    assert [r["epoch"] for r in log] == list(range(TINY["epochs"]))
+    assert "val_loss" not in log[0] and "val_loss" in log[-1]  # warm-up: weights only
+    for key in ("train_loss", "val_accuracy", "expected_cost_kib", "probs", "argmax", "tau"):
+        assert key in log[-1]
+    assert (tmp_path / CHECKPOINT).is_file() and (tmp_path / "train_log.jsonl").is_file()
+
+
+def _cli(run: Path, extra_env: dict[str, str] | None = None, resume: bool = False) -> subprocess.CompletedProcess:
+    args = [sys.executable, "-m", "search.nas", "--quiet", "-o", str(run)]
+    for k, v in TINY.items():
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    if resume:
+        args.append("--resume")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               **(extra_env or {}))
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_killed_search_resumes_from_its_checkpoint(tmp_path):
+    run, ref = tmp_path / "run", tmp_path / "ref"
+    killed = _cli(run, {KILL_ENV: "6"})  # SIGKILL right after epoch 6; the last checkpoint is after epoch 3
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (run / "metrics.json").exists()
+    state = torch.load(run / CHECKPOINT, weights_only=False)
+    assert state["epoch"] == 4
+    assert len((run / SEARCH_LOG).read_text().splitlines()) == 7  # epochs 0..6 were logged before the kill
+
+    m = search(SearchConfig(dataset="ignored"), run, resume=True, progress=False)
+    assert m["resumed_from_epoch"] == 4
+    log = [json.loads(ln) for ln in (run / SEARCH_LOG).read_text().splitlines()]
+    assert [r["epoch"] for r in log] == list(range(TINY["epochs"]))  # 4..6 re-run, logged once
+    load_ir(run / "model.ir.json")
+
+    # the resumed search is the uninterrupted one (RNG states, optimisers and calibrations restored)
+    full = search(SearchConfig(**TINY), ref, progress=False)
+    ref_log = [json.loads(ln) for ln in (ref / SEARCH_LOG).read_text().splitlines()]
+    for a, b in zip(log, ref_log, strict=True):
+        a.pop("seconds"), b.pop("seconds")
+        assert a == b
+    assert m["architecture"] == full["architecture"]
+    assert m["test_accuracy_golden"] == full["test_accuracy_golden"]

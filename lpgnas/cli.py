@@ -141,6 +141,7 @@ def _print_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> None:
 SUBCOMMANDS: list[Callable[[Any], None] | str] = [
     add_datasets_parser,
     "search.train:add_parser",
+    "sim.cli:add_parsers",
 ]
 
 

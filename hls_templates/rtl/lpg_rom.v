@@ -1,0 +1,18 @@
+// lpg_rom: read-only memory initialised from a $readmemh file (one hex word per line),
+// synchronous read (data one cycle after the address). Holds the weights and biases.
+module lpg_rom #(
+    parameter W         = 8,
+    parameter D         = 16,
+    parameter AW        = 4,
+    parameter INIT_FILE = "rom.mem"
+) (
+    input  wire          clk,
+    input  wire [AW-1:0] addr,
+    output reg  [W-1:0]  q
+);
+    reg [W-1:0] mem [0:D-1];
+
+    initial $readmemh(INIT_FILE, mem);
+
+    always @(posedge clk) q <= mem[addr];
+endmodule

@@ -1,0 +1,244 @@
+// lpg_transform: the transform unit of one layer, lin[n, h, :] = requant(x[n, :] @ W[h]).
+// P_OUT dot-product lanes (lpg_dot) of P_IN multipliers each. Loop nest, one step per cycle:
+//   for n < num_nodes, for h < HEADS, for og < OG, for ig < IG
+// where IG = ceil(F_IN/P_IN) input groups and OG = ceil(F_OUT/P_OUT) output groups, so the unit
+// takes num_nodes * HEADS * OG * IG cycles plus the pipeline depth (6).
+// Pipeline: issue (row / weight addresses) -> memory data -> operand registers -> dot products ->
+// accumulators -> re-quantised group shifted into the row register; a finished row
+// (all OG groups of one (n, h)) is written to the linear-output buffer at n*HEADS + h.
+// The weight ROM word at (h*OG + og)*IG + ig holds W[h][ig*P_IN + k][og*P_OUT + j] at bits
+// [(j*P_IN + k)*WW +: WW] (zero beyond the layer's shape). Inputs beyond F_IN read as zero.
+// Unsigned operands are zero-extended by one bit, so all arithmetic is signed.
+module lpg_transform #(
+    parameter NW          = 8,    // width of num_nodes and of node addresses
+    parameter XW          = 8,    // stored input element width
+    parameter X_SIGNED    = 1,
+    parameter F_IN        = 8,
+    parameter P_IN        = 4,
+    parameter IG          = 2,
+    parameter F_OUT       = 8,
+    parameter P_OUT       = 4,
+    parameter OG          = 2,
+    parameter HEADS       = 1,
+    parameter WW          = 8,    // stored weight width (two's complement; binary 1, ternary 2)
+    parameter WKIND       = 0,    // 0 fix, 1 binary, 2 ternary
+    parameter MULT_MAP    = 0,    // 0 auto, 1 LUT, 2 DSP
+    parameter SW          = 24,   // dot-product sum width
+    parameter ACC_W       = 28,   // accumulator width
+    parameter SHIFT       = 0,    // acc frac - linear frac
+    parameter LW          = 8,    // linear output width
+    parameter L_SIGNED    = 1,
+    parameter ROUND       = 1,
+    parameter LAW         = 8,    // linear buffer address width
+    parameter WAW         = 4,    // weight ROM address width
+    parameter WEIGHT_FILE = "w.mem"
+) (
+    input  wire                  clk,
+    input  wire                  rst,
+    input  wire                  start,
+    output reg                   done,
+    input  wire [NW-1:0]         num_nodes,
+    output wire [NW-1:0]         x_raddr,
+    input  wire [F_IN*XW-1:0]    x_rdata,
+    output reg                   lin_we,
+    output reg  [LAW-1:0]        lin_waddr,
+    output wire [F_OUT*LW-1:0]   lin_wdata
+);
+    localparam XSW   = XW + (X_SIGNED != 0 ? 0 : 1);
+    localparam IGW   = (IG > 1) ? $clog2(IG) : 1;
+    localparam OGW   = (OG > 1) ? $clog2(OG) : 1;
+    localparam HW    = (HEADS > 1) ? $clog2(HEADS) : 1;
+    localparam WDEP  = HEADS * OG * IG;
+    localparam WROW  = P_OUT * P_IN * WW;
+    localparam XPAD  = IG * P_IN * XW;
+    localparam ROWW  = OG * P_OUT * LW;
+
+    localparam integer IG_LAST_I = IG - 1;
+    localparam integer OG_LAST_I = OG - 1;
+    localparam integer H_LAST_I  = HEADS - 1;
+    localparam integer HEADS_I   = HEADS;
+    localparam [IGW-1:0] IG_LAST = IG_LAST_I[IGW-1:0];
+    localparam [OGW-1:0] OG_LAST = OG_LAST_I[OGW-1:0];
+    localparam [HW-1:0]  H_LAST  = H_LAST_I[HW-1:0];
+    localparam [LAW-1:0] HEADS_C = HEADS_I[LAW-1:0];
+
+    // ---- issue stage: loop counters -------------------------------------------------------------
+    reg           running, active;
+    reg [NW-1:0]  n;
+    reg [HW-1:0]  h;
+    reg [OGW-1:0] og;
+    reg [IGW-1:0] ig;
+    reg [WAW-1:0] k;
+
+    wire last_ig = (ig == IG_LAST);
+    wire last_og = (og == OG_LAST);
+    wire last_h  = (h == H_LAST);
+    wire last_n  = (n == num_nodes - 1'b1);
+
+    always @(posedge clk) begin
+        if (rst) begin
+            running <= 1'b0;
+            n <= {NW{1'b0}}; h <= {HW{1'b0}}; og <= {OGW{1'b0}}; ig <= {IGW{1'b0}}; k <= {WAW{1'b0}};
+        end else if (start) begin
+            running <= (num_nodes != {NW{1'b0}});
+            n <= {NW{1'b0}}; h <= {HW{1'b0}}; og <= {OGW{1'b0}}; ig <= {IGW{1'b0}}; k <= {WAW{1'b0}};
+        end else if (running) begin
+            k <= k + 1'b1;
+            if (!last_ig) begin
+                ig <= ig + 1'b1;
+            end else begin
+                ig <= {IGW{1'b0}};
+                if (!last_og) begin
+                    og <= og + 1'b1;
+                end else begin
+                    og <= {OGW{1'b0}};
+                    if (!last_h) begin
+                        h <= h + 1'b1;
+                    end else begin
+                        h <= {HW{1'b0}};
+                        k <= {WAW{1'b0}};
+                        if (last_n) running <= 1'b0;
+                        else n <= n + 1'b1;
+                    end
+                end
+            end
+        end
+    end
+
+    assign x_raddr = n;
+
+    wire [WROW-1:0] w_q;
+    lpg_rom #(.W(WROW), .D(WDEP), .AW(WAW), .INIT_FILE(WEIGHT_FILE)) u_wrom (
+        .clk(clk), .addr(k), .q(w_q));
+
+    // ---- stage 1: memory data valid ---------------------------------------------------------------
+    reg           v1, first1, last1, lastog1;
+    reg [NW-1:0]  n1;
+    reg [HW-1:0]  h1;
+    reg [IGW-1:0] ig1;
+    always @(posedge clk) begin
+        v1 <= running & ~rst & ~start;
+        first1 <= (ig == {IGW{1'b0}});
+        last1 <= last_ig;
+        lastog1 <= last_og;
+        n1 <= n;
+        h1 <= h;
+        ig1 <= ig;
+    end
+
+    wire [XPAD-1:0] x_pad;
+    generate
+        if (XPAD > F_IN * XW) begin : g_xpad
+            assign x_pad = {{(XPAD - F_IN * XW){1'b0}}, x_rdata};
+        end else begin : g_xnopad
+            assign x_pad = x_rdata;
+        end
+    endgenerate
+
+    // ---- stage 2: operands ------------------------------------------------------------------------
+    reg              v2, first2, last2, lastog2;
+    reg [NW-1:0]     n2;
+    reg [HW-1:0]     h2;
+    reg [P_IN*XW-1:0] xs2;
+    reg [WROW-1:0]   w2;
+    always @(posedge clk) begin
+        v2 <= v1 & ~rst;
+        first2 <= first1; last2 <= last1; lastog2 <= lastog1; n2 <= n1; h2 <= h1;
+        xs2 <= x_pad[ig1 * (P_IN * XW) +: P_IN * XW];
+        w2 <= w_q;
+    end
+
+    // signed operands (unsigned inputs zero-extended by one bit)
+    wire [P_IN*XSW-1:0] xs2_s;
+    genvar gi, gj;
+    generate
+        for (gi = 0; gi < P_IN; gi = gi + 1) begin : g_xs
+            if (X_SIGNED != 0) begin : g_s
+                assign xs2_s[gi*XSW +: XSW] = xs2[gi*XW +: XW];
+            end else begin : g_u
+                assign xs2_s[gi*XSW +: XSW] = {1'b0, xs2[gi*XW +: XW]};
+            end
+        end
+    endgenerate
+
+    // ---- stage 3: dot products --------------------------------------------------------------------
+    reg                 v3, first3, last3, lastog3;
+    reg [NW-1:0]        n3;
+    reg [HW-1:0]        h3;
+    reg [P_OUT*SW-1:0]  dot3;
+    wire [P_OUT*SW-1:0] dot_w;
+    generate
+        for (gj = 0; gj < P_OUT; gj = gj + 1) begin : g_lane
+            lpg_dot #(.P(P_IN), .XW(XSW), .WW(WW), .WKIND(WKIND), .MULT_MAP(MULT_MAP), .SW(SW)) u_dot (
+                .x(xs2_s), .w(w2[gj*P_IN*WW +: P_IN*WW]), .sum(dot_w[gj*SW +: SW]));
+        end
+    endgenerate
+    always @(posedge clk) begin
+        v3 <= v2 & ~rst;
+        first3 <= first2; last3 <= last2; lastog3 <= lastog2; n3 <= n2; h3 <= h2;
+        dot3 <= dot_w;
+    end
+
+    // ---- stage 4: accumulators --------------------------------------------------------------------
+    reg                   v4, lastog4;
+    reg [NW-1:0]          n4;
+    reg [HW-1:0]          h4;
+    reg [P_OUT*ACC_W-1:0] acc;
+    generate
+        for (gj = 0; gj < P_OUT; gj = gj + 1) begin : g_acc
+            wire signed [SW-1:0]    d   = dot3[gj*SW +: SW];
+            wire signed [ACC_W-1:0] d_e = {{(ACC_W-SW){d[SW-1]}}, d};
+            always @(posedge clk) begin
+                if (v3) acc[gj*ACC_W +: ACC_W] <= first3 ? d_e : acc[gj*ACC_W +: ACC_W] + d_e;
+            end
+        end
+    endgenerate
+    always @(posedge clk) begin
+        v4 <= v3 & last3 & ~rst;
+        lastog4 <= lastog3; n4 <= n3; h4 <= h3;
+    end
+
+    // ---- stage 5: re-quantise the finished group, shift it into the row, write full rows ----------
+    wire [P_OUT*LW-1:0] q_grp;
+    generate
+        for (gj = 0; gj < P_OUT; gj = gj + 1) begin : g_rq
+            lpg_requant #(.IN_W(ACC_W), .SHIFT(SHIFT), .OUT_W(LW), .OUT_SIGNED(L_SIGNED), .ROUND(ROUND)) u_rq (
+                .d(acc[gj*ACC_W +: ACC_W]), .q(q_grp[gj*LW +: LW]));
+        end
+    endgenerate
+
+    // Lint waiver: lanes beyond F_OUT in the last group are computed on zero weights and dropped.
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [ROWW-1:0] row;
+    /* verilator lint_on UNUSEDSIGNAL */
+    generate
+        if (OG > 1) begin : g_row_shift
+            always @(posedge clk) if (v4) row <= {q_grp, row[ROWW-1:P_OUT*LW]};
+        end else begin : g_row_one
+            always @(posedge clk) if (v4) row <= q_grp;
+        end
+    endgenerate
+    wire [LAW-1:0] n4_e = {{(LAW-NW){1'b0}}, n4};
+    wire [LAW-1:0] h4_e = {{(LAW-HW){1'b0}}, h4};
+    always @(posedge clk) begin
+        lin_we <= v4 & lastog4 & ~rst;
+        lin_waddr <= n4_e * HEADS_C + h4_e;
+    end
+    assign lin_wdata = row[F_OUT*LW-1:0];
+
+    // ---- done: one-cycle pulse once the last row is written ----------------------------------------
+    always @(posedge clk) begin
+        if (rst) begin
+            active <= 1'b0;
+            done <= 1'b0;
+        end else if (start) begin
+            active <= 1'b1;
+            done <= 1'b0;
+        end else if (active && !running && !(v1 | v2 | v3 | v4 | lin_we)) begin
+            active <= 1'b0;
+            done <= 1'b1;
+        end else begin
+            done <= 1'b0;
+        end
+    end
+endmodule

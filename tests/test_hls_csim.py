@@ -143,6 +143,21 @@ def test_csim_without_bias_and_single_layer(tmp_path: Path) -> None:
     assert_bit_exact(hw_dir, ir, graph, x)
 
 
+@needs_gxx
+def test_generate_design_folder_runs_csim_at_O2(tmp_path: Path) -> None:
+    """The whole hardware folder as ``lpgnas generate`` writes it, checked with the default flags."""
+    from hls_templates.generate import generate_design
+
+    rng = np.random.default_rng(11)
+    ir = random_ir(rng, attention="gcn", aggregation="mean", wbits=2, abits=8, heads=2, concat=False)
+    graph = random_graph(rng, 40)
+    x = random_features(rng, ir, graph.num_nodes)
+    hw_dir = generate_design(ir, graph, x, tmp_path / "HW")
+    result = run_csim(hw_dir)
+    assert result["bit_exact"] and result["outputs"] == run_model(ir, graph, x).ravel().tolist()
+    assert (hw_dir / "csim" / "outputs.txt").is_file()
+
+
 # ---- (b) wrong designs are caught ---------------------------------------------------------------------
 
 ROUNDING = "(acc + (int64_t(1) << (shift - 1))) >> shift"

@@ -110,6 +110,58 @@ def write_testbench(hw_dir: Path, build_dir: Path) -> Path:
     return path
 
 
+#: Verilator runtime objects that do not depend on the design: compiled once, then copied into new builds
+_SUPPORT_OBJS = ("verilated", "verilated_dpi", "verilated_threads", "verilated_timing", "verilated_vpi")
+
+
+def _support_cache() -> Path:
+    """Folder of the cached Verilator runtime objects for this Verilator and these build flags."""
+    env = os.environ.get("LPGNAS_CACHE")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lpgnas"
+    verilator_bin = shutil.which("verilator") or ""
+    key = hashlib.sha256(f"{verilator_bin} {_BUILD_ARGS['verilator']}".encode()).hexdigest()[:16]
+    return base / "verilator-objs" / key
+
+
+def _store_support_objects(bdir: Path) -> None:
+    """After a build: keep its runtime objects in the cache for the next builds."""
+    cache = _support_cache()
+    names = [f"{o}.{ext}" for o in _SUPPORT_OBJS for ext in ("o", "d")]
+    if all((cache / n).exists() for n in names) or not all((bdir / n).exists() for n in names):
+        return
+    tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        shutil.copy2(bdir / n, tmp / n)
+    with contextlib.suppress(OSError):
+        tmp.rename(cache)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+_RESTORE = (
+    "import shutil, sys, pathlib\n"
+    "src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])\n"
+    "names = sys.argv[3:]\n"
+    "if all((src / n).exists() for n in names):\n"
+    "    [shutil.copyfile(src / n, dst / n) for n in names]\n"
+)
+
+
+def _verilator_runner() -> Any:
+    """cocotb's Verilator runner, plus one step between verilating and make: copy the cached runtime
+    objects into the build (fresh mtimes, newer than the regenerated makefile), so make skips them."""
+    from cocotb_tools.runner import Verilator
+
+    class CachedVerilator(Verilator):
+        def _build_command(self) -> list[list[str]]:
+            cmds = super()._build_command()
+            names = [f"{o}.{ext}" for o in _SUPPORT_OBJS for ext in ("o", "d")]
+            restore = [sys.executable, "-c", _RESTORE, str(_support_cache()), str(self.build_dir), *names]
+            return [cmds[0], restore, *cmds[1:]]
+
+    return CachedVerilator()
+
+
 def _sources(hw_dir: Path) -> list[Path]:
     rtl = json.loads((hw_dir / "rtl" / "rtl.json").read_text())
     return [hw_dir / "rtl" / name for name in rtl["sources"]]
@@ -175,7 +227,7 @@ def run_rtl(
     t_build = time.perf_counter()
     quiet = contextlib.nullcontext() if verbose else _quiet()
     with tool_env():
-        runner = get_runner(simulator)
+        runner = _verilator_runner() if simulator == "verilator" else get_runner(simulator)
         if rebuilt:
             stamp.unlink(missing_ok=True)
             with quiet:
@@ -185,6 +237,8 @@ def run_rtl(
                     log_file=str(bdir / "build.log"),
                 )
             stamp.write_text(digest)
+            if simulator == "verilator":
+                _store_support_objects(bdir)
         build_seconds = time.perf_counter() - t_build
         out_mem = bdir / "outputs_out.mem"
         out_mem.unlink(missing_ok=True)

@@ -34,8 +34,12 @@ def find_cxx(cxx: str | None = None) -> str:
 
 
 def compile_csim(hw_dir: Path, build_dir: Path, *, opt: str = "-O2", cxx: str | None = None,
-                 timeout: float = 300.0) -> Path:
-    """Compile the HLS kernel and testbench of ``hw_dir`` into ``build_dir/csim_tb``; return the binary."""
+                 timeout: float = 300.0, ap_types: str | Path | None = None) -> Path:
+    """Compile the HLS kernel and testbench of ``hw_dir`` into ``build_dir/csim_tb``; return the binary.
+
+    ``ap_types``: a folder with Xilinx's ``ap_int.h`` (e.g. hls4ml's ``templates/vivado/ap_types``) to
+    build with the ``ap_int`` types Vitis HLS uses (``-DLPGNAS_AP_INT``) instead of ``<cstdint>`` ones.
+    """
     hls = Path(hw_dir) / "hls"
     sources = [hls / "kernel.cpp", hls / "tb.cpp"]
     missing = [str(p) for p in sources if not p.is_file()]
@@ -44,7 +48,10 @@ def compile_csim(hw_dir: Path, build_dir: Path, *, opt: str = "-O2", cxx: str | 
     compiler = find_cxx(cxx)
     build_dir.mkdir(parents=True, exist_ok=True)
     exe = build_dir / "csim_tb"
-    cmd = [compiler, opt, *CXX_FLAGS, f"-I{hls}", *map(str, sources), "-o", str(exe)]
+    types = [] if ap_types is None else ["-DLPGNAS_AP_INT", f"-I{ap_types}"]
+    if ap_types is not None and not (Path(ap_types) / "ap_int.h").is_file():
+        raise ToolMissingError(f"{ap_types}: no ap_int.h there (hls4ml ships it in templates/vivado/ap_types)")
+    cmd = [compiler, opt, *CXX_FLAGS, *types, f"-I{hls}", *map(str, sources), "-o", str(exe)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -55,7 +62,7 @@ def compile_csim(hw_dir: Path, build_dir: Path, *, opt: str = "-O2", cxx: str | 
 
 
 def run_csim(hw_dir: str | Path, timeout: float = 300.0, *, opt: str = "-O2", cxx: str | None = None,
-             build_dir: str | Path | None = None) -> dict[str, Any]:
+             build_dir: str | Path | None = None, ap_types: str | Path | None = None) -> dict[str, Any]:
     """Compile and run the C simulation of ``hw_dir``; compare every output word with the golden model's.
 
     Returns ``{"bit_exact", "mismatches", "wall_seconds", "compile_seconds", "outputs", "expected_words",
@@ -63,7 +70,7 @@ def run_csim(hw_dir: str | Path, timeout: float = 300.0, *, opt: str = "-O2", cx
     counts differing words (a missing or extra word counts as one), ``tb_exit`` is the testbench's exit
     status (0 = it found no mismatch). Raises :class:`ToolMissingError` without g++ and
     :class:`LpgnasError` when the design does not compile, the data is unreadable, the testbench crashes
-    or ``timeout`` (seconds, for compile and run together) expires.
+    or ``timeout`` (seconds, for compile and run together) expires. ``ap_types``: see :func:`compile_csim`.
     """
     hw = Path(hw_dir)
     data = hw / "data"
@@ -72,7 +79,7 @@ def run_csim(hw_dir: str | Path, timeout: float = 300.0, *, opt: str = "-O2", cx
         raise LpgnasError(f"{hw}: {expected_path} is missing; regenerate the design (lpgnas generate)")
     build = Path(build_dir) if build_dir is not None else hw / "csim"
     t0 = time.perf_counter()
-    exe = compile_csim(hw, build, opt=opt, cxx=cxx, timeout=timeout)
+    exe = compile_csim(hw, build, opt=opt, cxx=cxx, timeout=timeout, ap_types=ap_types)
     compile_seconds = time.perf_counter() - t0
     out_path = build / "outputs.txt"
     out_path.unlink(missing_ok=True)

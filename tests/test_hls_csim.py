@@ -8,7 +8,9 @@ slow. Mutation tests show that a wrong kernel, or a lying testbench, is reported
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import os
 import shutil
 from pathlib import Path
 
@@ -156,6 +158,29 @@ def test_generate_design_folder_runs_csim_at_O2(tmp_path: Path) -> None:
     result = run_csim(hw_dir)
     assert result["bit_exact"] and result["outputs"] == run_model(ir, graph, x).ravel().tolist()
     assert (hw_dir / "csim" / "outputs.txt").is_file()
+
+
+def _ap_types_dir() -> Path | None:
+    """Xilinx ap_types headers: $LPGNAS_AP_TYPES, else those in an installed hls4ml, else None."""
+    if os.environ.get("LPGNAS_AP_TYPES"):
+        return Path(os.environ["LPGNAS_AP_TYPES"])
+    spec = importlib.util.find_spec("hls4ml")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "templates" / "vivado" / "ap_types"
+    return path if path.is_dir() else None
+
+
+@needs_gxx
+@pytest.mark.skipif(_ap_types_dir() is None, reason="no ap_types headers (set LPGNAS_AP_TYPES or install hls4ml)")
+@pytest.mark.parametrize("case", sorted(REPRESENTATIVE), ids=_case_id)
+def test_csim_with_vitis_ap_int_types(tmp_path: Path, case: tuple) -> None:
+    """The type path Vitis HLS compiles (ap_int widths from the writer) computes the same integers."""
+    att, agg, act, wb, ab = case
+    hw_dir, ir, graph, x = build_case(tmp_path / "hw", MATRIX.index(case), attention=att, aggregation=agg,
+                                      activation=act, wbits=wb, abits=ab)
+    result = run_csim(hw_dir, opt=OPT, ap_types=_ap_types_dir())
+    assert result["bit_exact"] and result["outputs"] == run_model(ir, graph, x).ravel().tolist()
 
 
 # ---- (b) wrong designs are caught ---------------------------------------------------------------------

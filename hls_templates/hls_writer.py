@@ -27,6 +27,7 @@ import numpy as np
 from hls_templates.config import HardwareConfig
 from hls_templates.env import TEMPLATE_ROOT, make_env, sanitize
 from lpgnas.errors import FormatError, LpgnasError
+from lpgnas.golden import _magnitude_bits as _mag  # the bound arithmetic counts bits as the golden model does
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.numfmt import NumFormat
@@ -182,11 +183,6 @@ def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[s
     return ctx
 
 
-def _mag(fmt: NumFormat) -> int:
-    """Bits of the largest code magnitude (as lpgnas.golden counts them)."""
-    return max(abs(fmt.qmin), abs(fmt.qmax)).bit_length()
-
-
 def _ctype(fmt: NumFormat) -> str:
     """Storage type of a format's codes (binary/ternary codes are stored as 2-bit signed)."""
     return f"lp_int<{max(fmt.bits, 2)}>" if fmt.signed else f"lp_uint<{fmt.bits}>"
@@ -213,7 +209,7 @@ def _c_array(a: np.ndarray, per_line: int = 24) -> str:
 
 
 def _c_int(v: int) -> str:
-    # -2^63 has no literal; every other value is a plain (long long) literal
+    """Decimal literal; values beyond 32 bits get the long long suffix."""
     return f"{v}LL" if abs(v) >= 1 << 31 else str(v)
 
 

@@ -148,13 +148,15 @@ _RESTORE = (
 
 
 def _verilator_runner() -> Any:
-    """cocotb's Verilator runner, plus one step between verilating and make: copy the cached runtime
-    objects into the build (fresh mtimes, newer than the regenerated makefile), so make skips them."""
+    """cocotb's Verilator runner without ``--public-flat-rw``, plus one step between verilating and make:
+    copy the cached runtime objects into the build (fresh mtimes, newer than the regenerated makefile)."""
     from cocotb_tools.runner import Verilator
 
     class CachedVerilator(Verilator):
         def _build_command(self) -> list[list[str]]:
             cmds = super()._build_command()
+            # only the wrapper's few control signals are public (marked in the wrapper): much less C++
+            cmds[0] = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
             names = [f"{o}.{ext}" for o in _SUPPORT_OBJS for ext in ("o", "d")]
             restore = [sys.executable, "-c", _RESTORE, str(_support_cache()), str(self.build_dir), *names]
             return [cmds[0], restore, *cmds[1:]]

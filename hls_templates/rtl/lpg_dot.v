@@ -17,7 +17,7 @@ module lpg_dot #(
     // leaves padded to a power of two; node i of the tree adds nodes 2i+1 and 2i+2
     localparam L = (P <= 1) ? 1 : (1 << $clog2(P));
 
-    wire signed [SW-1:0] node [0:2*L-2];
+    wire signed [SW-1:0] node [0:2*L-2] /* verilator split_var */;
 
     genvar k;
     generate

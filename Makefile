@@ -46,6 +46,8 @@ venv: sysdeps $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.lock
+	# hls4ml only for Xilinx's Apache-2.0 ap_types headers (C simulation with the real ap_int types)
+	$(PY) -m pip install -q --no-deps hls4ml==1.3.0
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 

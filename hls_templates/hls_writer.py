@@ -17,7 +17,6 @@ switches to Python ints) is refused with a :class:`FormatError`.
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import numpy as np
 from hls_templates.config import HardwareConfig
 from hls_templates.env import TEMPLATE_ROOT, make_env, sanitize
 from lpgnas.errors import FormatError, LpgnasError
-from lpgnas.golden import _magnitude_bits as _mag  # the bound arithmetic counts bits as the golden model does
+from lpgnas.golden import accumulator_bounds
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.numfmt import NumFormat
@@ -109,23 +108,8 @@ def hls_context(ir: ModelIR, hw: HardwareConfig) -> dict[str, Any]:
 
 
 def accumulator_bits(layer: LayerIR, max_deg: int) -> tuple[int, int]:
-    """Bounds (bits, sign included) of the transform and aggregation accumulators of ``layer``.
-
-    The transform bound is the golden model's; the aggregation bound is at least the golden model's for
-    any graph with in-degree <= ``max_deg`` and also covers the shifted bias, which the C++ adds in int64.
-    """
-    fm = layer.formats
-    lin = _mag(fm["input"]) + _mag(fm["weight"]) + math.ceil(math.log2(max(layer.in_features, 1))) + 1
-    agg = _mag(fm["linear"]) + (_mag(fm["coef"]) if "coef" in fm else 1)
-    agg += math.ceil(math.log2(max(max_deg, 1))) + 1
-    agg += _mag(fm["recip"]) if "recip" in fm else 0
-    if layer.heads > 1 and not layer.concat:  # heads summed, then times the quantised 1/heads
-        head_recip = head_mean_reciprocal(layer.heads, HEAD_MEAN_FRAC)
-        agg += math.ceil(math.log2(layer.heads)) + head_recip.bit_length()
-    if layer.bias is not None:
-        bias_shift = aggregation_frac(layer) - fm["bias"].frac
-        agg = max(agg, _mag(fm["bias"]) + bias_shift + 1) + 1
-    return lin, agg
+    """Bounds (bits, sign included) of the transform and aggregation accumulators: the golden model's."""
+    return accumulator_bounds(layer, max_deg)
 
 
 def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[str, Any]:

@@ -34,6 +34,23 @@ def _magnitude_bits(fmt: NumFormat) -> int:
     return max(abs(fmt.qmin), abs(fmt.qmax)).bit_length()
 
 
+def accumulator_bounds(layer: LayerIR, max_deg: int) -> tuple[int, int]:
+    """Worst-case bits (sign included) of the transform and aggregation accumulators of ``layer`` on any
+    graph whose in-degree (self-loop included) is at most ``max_deg``; the latter covers the shifted bias.
+    Every backend sizes its accumulators from this."""
+    fm = layer.formats
+    lin = _magnitude_bits(fm["input"]) + _magnitude_bits(fm["weight"]) + math.ceil(math.log2(max(layer.in_features, 1)))
+    agg = _magnitude_bits(fm["linear"]) + (_magnitude_bits(fm["coef"]) if "coef" in fm else 1)
+    agg += math.ceil(math.log2(max(max_deg, 1))) + 1
+    agg += _magnitude_bits(fm["recip"]) if "recip" in fm else 0
+    if layer.heads > 1 and not layer.concat:  # heads summed, then times the quantised 1/heads
+        agg += math.ceil(math.log2(layer.heads)) + head_mean_reciprocal(layer.heads, HEAD_MEAN_FRAC).bit_length()
+    if layer.bias is not None:
+        bias_shift = aggregation_frac(layer) - fm["bias"].frac
+        agg = max(agg, _magnitude_bits(fm["bias"]) + bias_shift + 1) + 1
+    return lin + 1, agg
+
+
 def _as_acc(a: np.ndarray, bound_bits: int) -> np.ndarray:
     """int64 when ``bound_bits`` fits, else an object array of Python ints (exact at any width)."""
     return a.astype(object) if bound_bits > _INT64_SAFE_BITS else a.astype(np.int64)
@@ -99,19 +116,10 @@ class LayerTrace:
 def run_layer(layer: LayerIR, graph: CSRGraph, x: np.ndarray) -> LayerTrace:
     """Run one layer on integer codes ``x`` (N, in_features) of ``layer.formats['input']``."""
     fm = layer.formats
-    n_terms = max(layer.in_features, 1)
-    lin_bound = _magnitude_bits(fm["input"]) + _magnitude_bits(fm["weight"]) + math.ceil(math.log2(n_terms)) + 1
+    max_deg = int(graph.degrees.max()) if graph.num_nodes else 1
+    lin_bound, agg_bound = accumulator_bounds(layer, max_deg)
     xa = _as_acc(x, lin_bound)
     coef, coef_frac = EDGE_COEFFICIENTS[layer.attention](layer, graph)
-    max_deg = int(graph.degrees.max()) if graph.num_nodes else 1
-    agg_bound = (
-        _magnitude_bits(fm["linear"])
-        + max(int(np.abs(coef).max()).bit_length() if coef.size else 1, 1)
-        + math.ceil(math.log2(max(max_deg, 1))) + 1
-        + (_magnitude_bits(fm["recip"]) if "recip" in fm else 0)
-        + (HEAD_MEAN_FRAC + 2 + 3 if layer.heads > 1 and not layer.concat else 0)
-        + (_magnitude_bits(fm["bias"]) + 1 if layer.bias is not None else 0)
-    )
     lins, accs = [], []
     for h in range(layer.heads):
         acc = xa @ _as_acc(layer.weight[h], lin_bound)

@@ -76,11 +76,11 @@ class SearchConfig:
     split: str | None = None
     device: str = "xc7z020"
     layers: int = 2
-    lam: float = 0.1
+    lam: float = 0.5
     budget_kib: str | None = None
     cost: str = "total"
     epochs: int = 100
-    warmup: int = 20
+    warmup: int = 50
     lr: float = 0.01
     weight_decay: float = 5e-4
     arch_lr: float = 0.03
@@ -91,7 +91,7 @@ class SearchConfig:
     head_counts: str = "1,2,4,8"
     weight_bits: str = "1,2,4,8,16"
     act_bits: str = "2,4,8,16"
-    normalize_features: bool = True
+    normalize_features: bool = False
     retrain_epochs: int = 200
     checkpoint_every: int = 10
     seed: int = 0
@@ -174,9 +174,8 @@ class Search:
             self.c_opt.step()
             self.net.zero_grad(set_to_none=True)
             rec |= {"val_loss": ce.item(), "penalty": penalty.item()}
-        self.net.eval()
+        pred = self.net.evaluate(d.x, g, {**self.arch.argmax(), **self.quant.argmax()}).argmax(1).numpy()
         with torch.no_grad():
-            pred = self.net(d.x, g, {**self.arch.argmax(), **self.quant.argmax()}).argmax(1).numpy()
             probs = self.probs()
             cost = {k: round(float(v), 3) for k, v in self.cost.kib(probs).items()}
         y = d.y.numpy()
@@ -357,7 +356,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-counts", default=d.head_counts, help="head count options")
     p.add_argument("--weight-bits", default=d.weight_bits, help="weight bitwidths (1 binary, 2 ternary)")
     p.add_argument("--act-bits", default=d.act_bits, help="activation bitwidths (2..16)")
-    p.add_argument("--no-normalize-features", dest="normalize_features", action="store_false")
+    p.add_argument("--normalize-features", action="store_true",
+                   help="divide each node's features by their sum (default: raw features; Cora's binary "
+                        "bag-of-words are exact at 2 bits, row-normalised ones need 8)")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("-o", "--out", required=True, help="run folder")

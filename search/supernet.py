@@ -4,11 +4,12 @@ Every layer holds one max-size weight ``(H_max, in_heads_max, in_width_max, D_ma
 ``(H_max, D_max)``; a path with ``heads=h``, ``hidden=d`` after a layer with ``(h', d')`` uses the slice
 ``[:h, :h', :d', :d]``, so an input unit (head, feature) always meets the same weight row whatever the
 widths. Weights are shared by all bitwidth candidates: the sampled bitwidth only changes the fake
-quantiser. Per step exactly one path runs (the controllers' hard one-hots); its computation mirrors
+quantiser; activation quantisers calibrate their binary point on the current pass
+(:data:`SUPERNET_MOMENTUM`). Per step exactly one path runs (the controllers' hard one-hots); its computation mirrors
 ``search.layers.QuantGraphLayer`` step by step (same quantisers, same host constants through
-``GraphTensors``, same ``ATTENTION_COEFFICIENTS`` / ``ACTIVATION_MODULES``), and at every point where a
-decision acts the chosen candidate's output is multiplied by its one-hot entry (1 in the forward pass) so
-the gradient reaches the controllers' logits (as in GDAS).
+``GraphTensors``, same ``ATTENTION_COEFFICIENTS`` / ``AGGREGATION_FINALISERS`` / ``ACTIVATION_MODULES``),
+and at every point where a decision acts the chosen candidate's output is multiplied by its one-hot entry
+(1 in the forward pass) so the gradient reaches the controllers' logits (as in GDAS).
 
 :func:`build_quant_gnn` turns a derived architecture (one :class:`LayerChoice` per layer) into a
 ``QuantGNN`` of ``QuantGraphLayer`` with the per-tensor bitwidths, for QAT retraining and export.
@@ -24,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
-from lpgnas.graph import mean_reciprocals
 from lpgnas.numfmt import NumFormat, fake_quant, fix, frac_for_range
 from search.layers import (
     ACTIVATION_MODULES,
+    AGGREGATION_FINALISERS,
     ATTENTION_COEFFICIENTS,
     MEAN_RECIP_FORMAT,
     NON_NEGATIVE_ACTIVATIONS,
@@ -40,6 +41,12 @@ from search.quant import ActQuant, FixedQuant, WeightQuant
 from search.space import ARCH_DECISIONS, QUANT_DECISIONS, LayerChoice, SearchSpace
 
 OneHots = dict[str, torch.Tensor]
+
+#: calibration of the supernet's activation quantisers: the current tensor's range (no running average).
+#: Paths differ in scale by orders of magnitude (``const``+``add`` sums up to max-degree neighbours,
+#: ``gcn`` normalises), so a running average shared by all paths would quantise one path with another's
+#: range and zero it out.
+SUPERNET_MOMENTUM = 1.0
 
 
 def pick(space: SearchSpace, onehots: OneHots, key: str) -> tuple[object, torch.Tensor]:
@@ -63,9 +70,9 @@ class SuperLayer(MessagePassing):
         nn.init.uniform_(self.weight, -bound, bound)
         self.bias = nn.Parameter(torch.zeros(self.h_max, self.d_max))
         self.w_q = WeightQuant(8)
-        self.lin_q = ActQuant(8)
-        self.agg_q = ActQuant(8)
-        self.out_q = ActQuant(8)
+        self.lin_q = ActQuant(8, momentum=SUPERNET_MOMENTUM)
+        self.agg_q = ActQuant(8, momentum=SUPERNET_MOMENTUM)
+        self.out_q = ActQuant(8, momentum=SUPERNET_MOMENTUM)
 
     def key(self, decision: str) -> str:
         return f"layer{self.index}.{decision}"
@@ -91,9 +98,7 @@ class SuperLayer(MessagePassing):
         if attention == "gcn":
             coef = m_cq * coef
         acc = self.propagate(g.edge_index, x=lin, coef=coef)
-        if aggregation == "mean":
-            acc = acc * g.constant("mean", MEAN_RECIP_FORMAT, mean_reciprocals)[:, None, None]
-        acc = m_agg * acc.reshape(acc.shape[0], -1)
+        acc = m_agg * AGGREGATION_FINALISERS[aggregation](acc, g).reshape(acc.shape[0], -1)
         acc_frac = self.lin_q.fmt().frac + (coef_q.fmt().frac if attention == "gcn" else 0)
         acc_frac += MEAN_RECIP_FORMAT.frac if aggregation == "mean" else 0
         b = self.bias[:h, :d].reshape(-1)
@@ -120,12 +125,22 @@ class SuperNet(nn.Module):
     def __init__(self, space: SearchSpace, input_signed: bool, dropout: float = 0.5) -> None:
         super().__init__()
         self.space, self.dropout = space, dropout
-        self.input_q = ActQuant(8, signed=input_signed)
+        self.input_q = ActQuant(8, signed=input_signed, momentum=SUPERNET_MOMENTUM)
         layers, in_heads, in_width = [], 1, space.in_features
         for i, ls in enumerate(space.layers):
             layers.append(SuperLayer(space, i, in_heads, in_width))
             in_heads, in_width = max(ls.heads), max(ls.hidden)
         self.layers = nn.ModuleList(layers)
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, g: GraphTensors, onehots: OneHots) -> torch.Tensor:
+        """Logits of a path without dropout, its quantisers calibrated on this pass (see SUPERNET_MOMENTUM)."""
+        dropout, self.dropout = self.dropout, 0.0
+        self.train()
+        try:
+            return self(x, g, onehots)
+        finally:
+            self.dropout = dropout
 
     def forward(self, x: torch.Tensor, g: GraphTensors, onehots: OneHots) -> torch.Tensor:
         """Logits of the path the one-hots select (``onehots`` holds every decision key)."""

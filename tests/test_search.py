@@ -209,9 +209,7 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     assert [lay.heads for lay in ir.layers] == [c["heads"] for c in m["architecture"]]
     assert [lay.attention for lay in ir.layers] == [c["attention"] for c in m["architecture"]]
     assert [lay.formats["weight"].bits for lay in ir.layers] == [c["q_weight"] for c in m["architecture"]]
-    from search.train import row_normalize
-
-    pred = predict(ir, g.csr, row_normalize(d.x).numpy())
+    pred = predict(ir, g.csr, d.x.numpy())  # the search's default: raw features
     test = d.test_mask.numpy()
     assert m["test_accuracy_golden"] == pytest.approx(float((pred[test] == d.y.numpy()[test]).mean()))
     assert 0.0 <= m["test_accuracy_golden"] <= 1.0

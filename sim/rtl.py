@@ -227,12 +227,14 @@ def run_rtl(
     stamp = bdir / "lpgnas_build.sha256"
     rebuilt = not (stamp.exists() and stamp.read_text() == digest)
     t_build = time.perf_counter()
-    quiet = contextlib.nullcontext() if verbose else _quiet()
+    def quiet() -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if verbose else _quiet()
+
     with tool_env():
         runner = _verilator_runner() if simulator == "verilator" else get_runner(simulator)
         if rebuilt:
             stamp.unlink(missing_ok=True)
-            with quiet:
+            with quiet():
                 runner.build(
                     sources=[str(s) for s in sources], hdl_toplevel=TB_NAME, build_dir=str(bdir),
                     build_args=_BUILD_ARGS[simulator], timescale=("1ns", "1ps"), always=True,
@@ -251,7 +253,7 @@ def run_rtl(
                     f"+max_cycles={max_cycles}", f"+{output}_out={out_mem}"]
         plusargs += [f"+{name}={hw / 'data' / (name + '.mem')}" for name in images if name != "expected"]
         t0 = time.perf_counter()
-        with quiet:
+        with quiet():
             runner.test(
                 test_module=TEST_MODULE, hdl_toplevel=TB_NAME, hdl_toplevel_lang="verilog", build_dir=str(bdir),
                 test_dir=str(bdir), plusargs=plusargs, extra_env={"LPGNAS_RTL_RESULT": str(result_json)},

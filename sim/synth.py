@@ -96,7 +96,7 @@ def run_synth(hw_dir: str | Path, family: str = "xc7", *, timeout: float = 3600.
     sources = " ".join(rtl["sources"])
     script.write_text(
         f"read_verilog -defer -DSYNTHESIS {sources}\n"
-        f"synth_xilinx -family {family} -top {rtl['top']}\n"
+        f"synth_xilinx -flatten -family {family} -top {rtl['top']}\n"
         f"tee -q -o {_rel(stat_json, rtl_dir)} stat -json\n"
     )
     env = dict(os.environ)

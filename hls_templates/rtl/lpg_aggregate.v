@@ -86,7 +86,9 @@ module lpg_aggregate #(
     localparam LPAD  = FG * P_AGG * LW;
     localparam ORW   = HO * FG * P_AGG * OW;  // padded output row
     localparam BDEP  = HO * FG;
-    localparam BAW   = (BDEP > 1) ? $clog2(BDEP) : 1;
+    localparam BAW0  = (BDEP > 1) ? $clog2(BDEP) : 1;
+    localparam BAW1  = (BAW0 > HW) ? BAW0 : HW;
+    localparam BAW   = ((BAW1 > FGW) ? BAW1 : FGW) + 1;   // bias address: room for h and fg (+1: no empty replications)
 
     localparam integer FG_LAST_I = FG - 1;
     localparam integer H_LAST_I  = HEADS - 1;
@@ -220,7 +222,10 @@ module lpg_aggregate #(
         end
     endgenerate
     wire [P_AGG*LW-1:0] lsl = lin_pad[fg2 * (P_AGG * LW) +: P_AGG * LW];
+    // Lint waiver: coef_s / recip_s are unused in layers without coefficients / mean reciprocals.
+    /* verilator lint_off UNUSEDSIGNAL */
     wire signed [CSW-1:0] coef_s = (C_SIGNED != 0) ? {{(CSW-CW){coef2[CW-1]}}, coef2} : {{(CSW-CW){1'b0}}, coef2};
+    /* verilator lint_on UNUSEDSIGNAL */
 
     reg                  v3, fin3, first3, lastrow3;
     reg [NW-1:0]         i3;
@@ -290,7 +295,9 @@ module lpg_aggregate #(
     endgenerate
 
     // ---- stage 4: mean reciprocal ---------------------------------------------------------------------
+    /* verilator lint_off UNUSEDSIGNAL */
     wire signed [RSW-1:0] recip_s = (R_SIGNED != 0) ? {{(RSW-RW){recip4[RW-1]}}, recip4} : {{(RSW-RW){1'b0}}, recip4};
+    /* verilator lint_on UNUSEDSIGNAL */
     reg                  v5, lastrow5;
     reg [NW-1:0]         i5;
     reg [P_AGG*M_W-1:0]  m5;

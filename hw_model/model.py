@@ -1,0 +1,267 @@
+"""The cost model of the whole accelerator: per unit, per layer, totals against a device budget.
+
+:func:`estimate` takes an IR (or a list of :class:`~hw_model.params.LayerSpec`), a
+:class:`~hls_templates.config.HardwareConfig`, the graph's size (``num_nodes``, ``num_edges`` with
+self-loops; a :class:`lpgnas.datasets.GraphStats` works) and a device, and returns an :class:`Estimate`.
+The microarchitecture is the generated RTL's (``hls_templates/rtl``): one load unit, per layer a
+transform unit (with its weight ROM) and an aggregation unit (with its bias ROM), the on-chip row
+buffers ``buf_k`` (``max_nodes`` words of a whole node row), the per-layer linear buffers
+(``max_nodes * heads`` words), a store unit and a sequencer that runs the steps one at a time. The
+graph (row pointers, column indices, GCN coefficients, mean reciprocals) stays in host memories
+behind ``ap_memory`` ports; its size is reported as ``graph_bits``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from hw_model import numeric as nm
+from hw_model.devices import Device, load_device
+from hw_model.memory import ram_cost
+from hw_model.params import (LayerSpec, aggregate_params, globals_for, spec_from_ir, stored_width,
+                             transform_params)
+from hw_model.units import aggregate as agg_unit
+from hw_model.units import io as io_unit
+from hw_model.units import transform as tr_unit
+
+RESOURCES = ("lut", "lutram", "ff", "dsp", "bram18", "bram36")
+CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
+
+#: used when calibration.json lacks a family/unit (rough structural defaults)
+DEFAULT_COEF = {
+    "transform": {"lut": {"mult_soft": 0.6, "mult_sign": 1.0, "tree_lut": 1.0, "tree_dsp": 0.5, "acc": 1.0,
+                          "requant": 0.8, "xmux": 0.5, "ctrl": 2.0, "rom": 1.0, "const": 20.0},
+                  "ff": {"operands": 1.0, "dot_lut": 1.0, "dot_dsp": 0.5, "acc": 1.0, "row": 1.0, "ctrl": 3.0,
+                         "rom": 1.0, "const": 10.0}},
+    "aggregate": {"lut": {"mult_soft": 0.6, "mult_dsp": 2.0, "linmux": 0.5, "acc": 1.2, "bias": 1.0,
+                          "requant": 0.8, "walker": 2.0, "rom": 1.0, "const": 30.0},
+                  "ff": {"prod": 1.0, "ring": 1.0, "mean": 1.0, "final": 1.0, "orow": 1.0, "side": 1.0,
+                         "walker": 1.5, "rom": 1.0, "const": 20.0}},
+}
+
+
+@lru_cache(maxsize=4)
+def _calibration(path: str) -> dict:
+    p = Path(path)
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def coefficients(family: str, unit: str, resource: str) -> dict[str, float]:
+    cal = _calibration(str(CALIBRATION_FILE))
+    try:
+        return cal["families"][family][unit][resource]["coef"]
+    except KeyError:
+        return DEFAULT_COEF[unit][resource]
+
+
+def calibration_info() -> dict:
+    cal = _calibration(str(CALIBRATION_FILE))
+    return {k: cal.get(k) for k in ("date", "yosys", "samples")}
+
+
+@dataclass
+class UnitCost:
+    """Resources and cycles of one unit or memory."""
+
+    name: str
+    kind: str
+    lut: Any = 0.0
+    lutram: Any = 0.0
+    ff: Any = 0.0
+    dsp: Any = 0.0
+    bram18: Any = 0.0
+    bram36: Any = 0.0
+    cycles: Any = 0.0
+    bits: Any = 0.0
+    layer: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "layer": self.layer,
+                **{k: nm.to_float(getattr(self, k)) for k in (*RESOURCES, "cycles", "bits")}}
+
+
+@dataclass
+class Estimate:
+    device: Device
+    clock_mhz: float
+    units: list[UnitCost] = field(default_factory=list)
+    model_bits: Any = 0.0
+    buffer_bits: Any = 0.0
+    graph_bits: Any = 0.0
+
+    def total(self, key: str):
+        return sum((getattr(u, key) for u in self.units), 0.0)
+
+    @property
+    def cycles(self):
+        return self.total("cycles") + io_unit.TOP_OVERHEAD
+
+    @property
+    def latency_us(self):
+        return self.cycles / self.clock_mhz
+
+    def totals(self) -> dict[str, Any]:
+        t = {k: self.total(k) for k in RESOURCES}
+        t["bram36_equiv"] = t["bram36"] + t["bram18"] / 2
+        t["lut_total"] = t["lut"] + t["lutram"]
+        t["cycles"] = self.cycles
+        t["latency_us"] = self.latency_us
+        t["model_bits"] = self.model_bits
+        t["buffer_bits"] = self.buffer_bits
+        return t
+
+    def usage(self) -> dict[str, tuple[float, float]]:
+        """resource -> (used, available) in the device's units."""
+        t = self.totals()
+        d = self.device
+        return {"lut": (nm.to_float(t["lut_total"]), d.lut), "ff": (nm.to_float(t["ff"]), d.ff),
+                "dsp": (nm.to_float(t["dsp"]), d.dsp), "bram36": (nm.to_float(t["bram36_equiv"]), d.bram36),
+                "lutram": (nm.to_float(t["lutram"]), d.budget()["lutram"])}
+
+    def overuse(self) -> dict[str, float]:
+        """resource -> how much over budget (only those over)."""
+        return {k: u - a for k, (u, a) in self.usage().items() if u > a}
+
+    @property
+    def fits(self) -> bool:
+        return not self.overuse()
+
+    def per_layer(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for u in self.units:
+            key = u.layer or "top"
+            row = out.setdefault(key, {k: 0.0 for k in (*RESOURCES, "cycles", "bits")})
+            for k in row:
+                row[k] += nm.to_float(getattr(u, k))
+        return out
+
+    def as_dict(self) -> dict:
+        return {
+            "device": self.device.to_dict(), "clock_mhz": self.clock_mhz,
+            "units": [u.as_dict() for u in self.units], "per_layer": self.per_layer(),
+            "totals": {k: nm.to_float(v) for k, v in self.totals().items()},
+            "graph_bits": nm.to_float(self.graph_bits),
+            "usage": {k: {"used": u, "available": a} for k, (u, a) in self.usage().items()},
+            "fits": self.fits, "overuse": self.overuse(), "calibration": calibration_info(),
+        }
+
+
+def _mem_unit(name, kind, width, depth, family, layer=None) -> UnitCost:
+    m = ram_cost(width, depth, family)
+    return UnitCost(name, kind, lut=m.lut, lutram=m.lutram, ff=m.ff, bram18=m.bram18, bram36=m.bram36,
+                    bits=width * depth, layer=layer)
+
+
+def layer_units(s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges) -> list[UnitCost]:
+    """Transform unit, linear buffer and aggregation unit of one layer."""
+    tp = transform_params(s, g)
+    ap = aggregate_params(s, g, max_nodes)
+    tb = tr_unit.bram_estimation(tp, family)
+    ab = agg_unit.bram_estimation(ap, family)
+    rom_t, rom_a = tr_unit.weight_rom(tp, family), agg_unit.bias_rom(ap, family)
+    t = UnitCost(f"{s.name}.transform", "transform", layer=s.name,
+                 lut=tr_unit.lut_estimation(tp, family, coefficients(family, "transform", "lut")),
+                 ff=tr_unit.ff_estimation(tp, family, coefficients(family, "transform", "ff")),
+                 dsp=tr_unit.dsp_estimation(tp, family), bram18=tb["bram18"], bram36=tb["bram36"],
+                 cycles=tr_unit.cycles(tp, num_nodes) + io_unit.STEP_OVERHEAD, bits=rom_t.bits)
+    lin = _mem_unit(f"{s.name}.lin_buffer", "buffer", s.out_features * stored_width(s.lin_bits, s.lin_signed),
+                    max_nodes * s.heads, family, s.name)
+    a = UnitCost(f"{s.name}.aggregate", "aggregate", layer=s.name,
+                 lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut")),
+                 ff=agg_unit.ff_estimation(ap, family, coefficients(family, "aggregate", "ff")),
+                 dsp=agg_unit.dsp_estimation(ap, family), bram18=ab["bram18"], bram36=ab["bram36"],
+                 cycles=agg_unit.cycles(ap, num_nodes, num_edges) + io_unit.STEP_OVERHEAD,
+                 bits=nm.where(nm.eq(s.has_bias, 1), rom_a.bits, 0.0))
+    return [t, lin, a]
+
+
+def model_bits(s: LayerSpec):
+    """Bits of weights and bias of a layer as the IR stores them (``heads * in * out * bits``)."""
+    wb = nm.where(nm.eq(s.w_kind, 0), s.w_bits, s.w_kind)
+    return s.heads * s.in_features * s.out_features * wb + nm.where(nm.eq(s.has_bias, 1),
+                                                                      s.output_features * s.bias_bits, 0.0)
+
+
+def graph_bits(specs: list[LayerSpec], num_nodes, num_edges):
+    """Host-side graph memories: row pointers, column indices, per-layer coefficients / reciprocals."""
+    n, e = num_nodes, num_edges
+    bits = (n + 1) * nm.bit_length(e) + e * nm.maximum(nm.bit_length(nm.maximum(n - 1, 1)), 1.0)
+    for s in specs:
+        bits = bits + nm.where(nm.eq(s.has_coef, 1), e * stored_width(s.coef_bits, s.coef_signed), 0.0)
+        bits = bits + nm.where(nm.eq(s.has_recip, 1), n * stored_width(s.recip_bits, s.recip_signed), 0.0)
+    return bits
+
+
+def estimate_specs(specs: list[LayerSpec], *, in_features, num_classes, max_nodes: int, max_edges: int,
+                   num_nodes, num_edges, device: Device | str, clock_mhz: float | None = None) -> Estimate:
+    """The cost of an accelerator given per-layer specs (numbers or tensors)."""
+    dev = load_device(device)
+    fam = dev.family
+    g = globals_for(max_nodes, max_edges)
+    est = Estimate(dev, float(clock_mhz or dev.clock_mhz))
+    s0 = specs[0]
+    fw = stored_width(s0.x_bits, s0.x_signed)
+    haw_in = max(1, (int(max_nodes * in_features) - 1).bit_length())
+    load_p = {"NW": g["nw"], "HAW": haw_in, "W": fw, "F": in_features}
+    est.units.append(UnitCost("load", "io", cycles=io_unit.load_cycles(num_nodes, in_features) + io_unit.STEP_OVERHEAD,
+                              lut=_lin(io_unit.load_lut_features(load_p), IO_COEF["load_lut"]),
+                              ff=_lin(io_unit.load_ff_features(load_p), IO_COEF["load_ff"])))
+    est.units.append(_mem_unit("buf_0", "buffer", in_features * fw, max_nodes, fam))
+    for i, s in enumerate(specs):
+        est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges))
+        est.units.append(_mem_unit(f"buf_{i + 1}", "buffer",
+                                   s.output_features * stored_width(s.out_bits, s.out_signed), max_nodes, fam))
+        est.model_bits = est.model_bits + model_bits(s)
+    sl = specs[-1]
+    ow = stored_width(sl.out_bits, sl.out_signed)
+    haw_out = max(1, (int(max_nodes * num_classes) - 1).bit_length())
+    store_p = {"NW": g["nw"], "HAW": haw_out, "W": ow, "F": num_classes}
+    est.units.append(UnitCost("store", "io", cycles=io_unit.store_cycles(num_nodes, num_classes) + io_unit.STEP_OVERHEAD,
+                              lut=_lin(io_unit.store_lut_features(store_p), IO_COEF["store_lut"]),
+                              ff=_lin(io_unit.store_ff_features(store_p), IO_COEF["store_ff"])))
+    nsteps = 2 + 2 * len(specs)
+    est.units.append(UnitCost("sequencer", "control", lut=io_unit.sequencer_luts(nsteps),
+                              ff=io_unit.sequencer_ffs(nsteps)))
+    est.buffer_bits = sum((u.bits for u in est.units if u.kind == "buffer"), 0.0)
+    est.graph_bits = graph_bits(specs, max_nodes, max_edges)
+    return est
+
+
+IO_COEF = {
+    "load_lut": {"ctrl": 1.0, "row": 0.0, "const": 6.0},
+    "load_ff": {"ctrl": 1.0, "row": 1.0, "const": 4.0},
+    "store_lut": {"ctrl": 1.0, "row": 1.0, "const": 6.0},
+    "store_ff": {"ctrl": 1.0, "row": 1.0, "const": 4.0},
+}
+
+
+def _lin(features: dict, coef: dict):
+    return sum(coef.get(k, 0.0) * v for k, v in features.items())
+
+
+def graph_size(stats_or_graph: Any) -> tuple[int, int]:
+    """(N, E with self-loops) of a GraphStats, a CSRGraph, a dict or a tuple."""
+    if isinstance(stats_or_graph, tuple):
+        return int(stats_or_graph[0]), int(stats_or_graph[1])
+    if isinstance(stats_or_graph, dict):
+        return int(stats_or_graph["num_nodes"]), int(stats_or_graph.get("num_edges_with_self_loops",
+                                                                      stats_or_graph.get("num_edges")))
+    if hasattr(stats_or_graph, "num_edges_with_self_loops"):
+        return int(stats_or_graph.num_nodes), int(stats_or_graph.num_edges_with_self_loops)
+    return int(stats_or_graph.num_nodes), int(stats_or_graph.num_edges)
+
+
+def estimate(ir, hw, stats, device: Device | str | None = None) -> Estimate:
+    """Cost of ``ir`` with hardware config ``hw`` running on a graph with ``stats`` on ``device``
+    (default: ``hw.device``). ``hw.max_nodes`` / ``hw.max_edges`` size the buffers; the graph's N and
+    E (self-loops included) set the cycles."""
+    hw.check(ir)
+    n, e = graph_size(stats)
+    specs = [spec_from_ir(layer, lhw) for layer, lhw in zip(ir.layers, hw.layers, strict=True)]
+    return estimate_specs(specs, in_features=ir.in_features, num_classes=ir.num_classes, max_nodes=hw.max_nodes,
+                          max_edges=hw.max_edges, num_nodes=n, num_edges=e, device=device or hw.device,
+                          clock_mhz=hw.clock_mhz)

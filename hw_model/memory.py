@@ -4,20 +4,21 @@ Block RAM shapes (UG473 for 7-series, UG573 for UltraScale+): a RAMB18 is 16Kx1,
 1Kx18 or (simple dual port) 512x36; a RAMB36 doubles each depth and adds 512x72. A memory of
 ``width x depth`` words tiles one shape: ``ceil(width / w) * ceil(depth / d)`` blocks.
 
-Which resource a memory takes is a cost comparison (fitted on Yosys 0.70 runs of ``lpg_ram``, see
-``hw_model/calibration.json`` and docs/cost_model.md):
+Which resource a memory takes is ``memory_libmap``'s cost comparison; the costs below were read from
+``debug synth_xilinx`` (Yosys 0.70) and checked on runs of ``lpg_ram`` / ``lpg_rom`` (tests):
 
-* block RAM: the cheapest shape, RAMB18 cost 128, RAMB36 cost 256 (a RAMB36 wins ties with two
-  RAMB18s);
-* distributed RAM (simple dual port RAMs: 7-series RAM64M = 64 x 3 bits, RAM32M = 32 x 6, cost 8 per
-  cell; UltraScale+ RAM64M8 = 64 x 7, RAM32M16 = 32 x 14, cost 16) costs in proportion to the bits
-  used (``widthscale``), times ``ceil(depth / 64)`` cascaded banks for depths above 64;
-* the memory goes to LUTRAM when its LUTRAM cost is strictly below its block-RAM cost, else to block RAM.
-  The threshold is therefore about 128 "cost units": 7-series, depth <= 64: LUTRAM up to 47 bits wide
-  ... 100s (block RAM would need several RAMB18); depth 256: LUTRAM below 12 bits wide.
-* ROMs (weights, biases) cannot use LUTRAM (``prune_rom``): block RAM, or logic when tiny
-  (``rom_logic_max_bits``): a random-content ROM of ``d <= 64`` words costs about one LUT6 per output
-  bit per 64 words.
+* block RAM: the cheapest uniform tiling; n RAMB18 cost ``129 n + 2``, n RAMB36 ``257 n + 2`` (so one
+  RAMB36 in 512x72 or 1Kx36 beats two RAMB18s);
+* distributed RAM (simple dual port; 7-series RAM32M = 32 x 6 bits, RAM64M = 64 x 3 bits, 4 LUTs each,
+  memlib cost 8 with ``widthscale 7``: a cell costs ``1 + 7 * used_bits / bits``; UltraScale+ RAM32M16 =
+  32 x 14, RAM64M8 = 64 x 7, 8 LUTs, cost 16 fully width-scaled); depths above 64 cascade
+  ``banks = ceil(depth / 64)`` banks and add ``0.5 * width * (banks - 1) + 0.5 * banks + 2`` for the read
+  mux and the write decoder;
+* **LUTRAM threshold**: a RAM goes to LUTRAM when its LUTRAM cost is strictly below its block-RAM cost,
+  i.e. below 131 when one RAMB18 would do: on 7-series always at depth <= 64 (LUTRAM is cheaper per bit
+  there), up to 21 bits wide at depth 128, 10 at depth 256, 4 at 512 (wider / deeper: block RAM);
+* ROMs (weights, biases) cannot use LUTRAM (``prune_rom``): they are lowered to logic when
+  ``width * depth / 64`` (the logic cost) is below the block-RAM cost, else block RAM.
 
 All functions here take plain numbers or torch tensors (see :mod:`hw_model.numeric`).
 """
@@ -31,14 +32,19 @@ from hw_model import numeric as nm
 #: (width, depth) shapes of a RAMB18 (simple dual port allows 36 bits) and of a RAMB36
 RAMB18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
 RAMB36_SHAPES = ((1, 32768), (2, 16384), (4, 8192), (9, 4096), (18, 2048), (36, 1024), (72, 512))
-BRAM18_COST = 128.0
-BRAM36_COST = 256.0
-#: distributed RAM cells (simple dual port): {family: ((depth, bits per cell, LUTs per cell), ...), cost}
+#: memory_libmap costs (Yosys 0.70, read from ``debug synth_xilinx``): n blocks cost 129 n + 2 (RAMB18)
+#: or 257 n + 2 (RAMB36); one bit of a ROM lowered to logic costs 1/64
+BRAM18_COST, BRAM36_COST, BRAM_COST0 = 129.0, 257.0, 2.0
+ROM_LOGIC_COST_PER_BIT = 1.0 / 64
+#: distributed RAM (simple dual port) per family: (depth, bits per cell, LUTs per cell) of the shallow and
+#: the deep cell, memlib ``cost`` and ``widthscale`` (cost of a cell = cost - ws + ws * used/bits)
 LUTRAM_CELLS = {
-    "xc7": (((32, 6, 4), (64, 3, 4)), 8.0),
-    "xcup": (((32, 14, 8), (64, 7, 8)), 16.0),
+    "xc7": (((32, 6, 4), (64, 3, 4)), 8.0, 7.0),     # RAM32M, RAM64M
+    "xcup": (((32, 14, 8), (64, 7, 8)), 16.0, 16.0),  # RAM32M16, RAM64M8
 }
-RAMB18_BITS = 18 * 1024
+#: cascading banks of 64 words: read mux (score W * (banks - 1)) and write demux (score banks), each
+#: costed 0.5 per unit, plus 2
+MUX_COST, DEMUX_COST, CASCADE_COST = 0.5, 0.5, 2.0
 URAM_SHAPE = (72, 4096)
 
 
@@ -74,23 +80,27 @@ def bram_choice(width, depth) -> tuple[object, object, object]:
     for s in RAMB36_SHAPES:
         n = bram_blocks(width, depth, s)
         best36 = n if best36 is None else nm.minimum(best36, n)
-    c18, c36 = best18 * BRAM18_COST, best36 * BRAM36_COST
-    use36 = nm.le(c36, c18)
+    c18, c36 = best18 * BRAM18_COST + BRAM_COST0, best36 * BRAM36_COST + BRAM_COST0
+    use36 = nm.lt(c36, c18)
     return nm.where(use36, 0.0, best18), nm.where(use36, best36, 0.0), nm.minimum(c18, c36)
 
 
 def lutram_choice(width, depth, family: str) -> tuple[object, object, object]:
-    """(LUTs as memory, read-mux LUTs, cost) of the cheapest distributed-RAM mapping."""
-    (shallow, deep), cell_cost = LUTRAM_CELLS[family]
+    """(LUTs as memory, read-mux LUTs, memory_libmap cost) of the cheapest distributed-RAM mapping."""
+    (shallow, deep), cell_cost, ws = LUTRAM_CELLS[family]
     d32, b32, l32 = shallow
     d64, b64, l64 = deep
-    cost32 = cell_cost * width / b32
-    banks = nm.ceil_div(depth, d64)
-    cost64 = cell_cost * width / b64 * banks
     small = nm.le(depth, d32)
-    luts = nm.where(small, nm.ceil_div(width, b32) * l32, nm.ceil_div(width, b64) * banks * l64)
-    # bank select: a (banks:1) mux per bit, one LUT6 per 4 inputs (+ MUXF7/F8 levels)
-    mux = nm.where(nm.gt(banks, 1), width * nm.ceil_div(banks, 4) + nm.where(nm.gt(banks, 4), width, 0.0), 0.0)
+    n32 = nm.ceil_div(width, b32)
+    cost32 = n32 * (cell_cost - ws) + ws * width / b32
+    banks = nm.ceil_div(depth, d64)
+    n64 = nm.ceil_div(width, b64)
+    cascade = nm.gt(banks, 1)
+    cost64 = banks * (n64 * (cell_cost - ws) + ws * width / b64) + nm.where(
+        cascade, MUX_COST * width * (banks - 1) + DEMUX_COST * banks + CASCADE_COST, 0.0)
+    luts = nm.where(small, n32 * l32, n64 * banks * l64)
+    # bank select: a banks:1 mux per bit (LUT6 + MUXF7/F8 per 4 banks) and a write decoder
+    mux = nm.where(cascade, width * nm.ceil_div(banks, 4) + banks + nm.where(nm.gt(banks, 2), 2.0, 0.0), 0.0)
     return luts, mux, nm.where(small, cost32, cost64)
 
 
@@ -98,7 +108,7 @@ def ram_cost(width, depth, family: str) -> MemoryCost:
     """A simple dual-port RAM with a registered read port (``lpg_ram``)."""
     b18, b36, bcost = bram_choice(width, depth)
     luts, mux, lcost = lutram_choice(width, depth, family)
-    use_lutram = nm.gt(bcost, lcost)
+    use_lutram = nm.lt(lcost, bcost)
     zero = 0.0
     return MemoryCost(
         bram18=nm.where(use_lutram, zero, b18), bram36=nm.where(use_lutram, zero, b36),
@@ -107,23 +117,21 @@ def ram_cost(width, depth, family: str) -> MemoryCost:
     )
 
 
-#: ROMs of at most this many bits (and at most 64 words... see rom_cost) are left to logic
-ROM_LOGIC_MAX_WORDS = 64
+def rom_cost(width, depth, family: str) -> MemoryCost:
+    """A ROM with a registered output (``lpg_rom``): block RAM, or logic when that costs less.
 
-
-def rom_cost(width, depth, family: str, rom_lut_per_bit_word: float = 1.0 / 64, logic_bits: float = 1024.0
-             ) -> MemoryCost:
-    """A ROM with a registered output (``lpg_rom``): block RAM, or LUT logic when small.
-
-    Yosys maps a ROM to block RAM when it saves cost; tiny ROMs (``width * depth < logic_bits`` or fewer
-    words than a BRAM row's worth) become LUTs: about ``width * depth / 64`` LUT6s for random contents plus
-    the output register.
+    ``memory_libmap`` cannot put ROMs in LUTRAM (``prune_rom``); it lowers a ROM to logic when
+    ``width * depth / 64`` is below the block-RAM cost. Random contents then take about one LUT per output
+    bit per 64 words (LUT6 + MUXF7/F8 above 64 words) plus the output register; ROMs of 2 or 4 words
+    have few distinct bit functions, which Yosys merges (a handful of LUTs / FFs).
     """
-    b18, b36, _ = bram_choice(width, depth)
-    small = nm.lt(width * depth, logic_bits)
-    luts = width * nm.maximum(nm.ceil_div(depth, 64), 1.0) * nm.where(nm.gt(depth, 64), 1.25, 1.0)
+    b18, b36, bcost = bram_choice(width, depth)
+    logic = nm.lt(width * depth * ROM_LOGIC_COST_PER_BIT, bcost)
+    tiny2, tiny4 = nm.le(depth, 2), nm.le(depth, 4)
+    luts = nm.where(tiny2, 0.0, nm.where(tiny4, nm.minimum(width, 10.0) * 0.3,
+                                          width * nm.ceil_div(depth, 64)))
+    ffs = nm.where(tiny2, nm.minimum(width, 2.0), nm.where(tiny4, nm.minimum(width, 14.0), width))
     return MemoryCost(
-        bram18=nm.where(small, 0.0, b18), bram36=nm.where(small, 0.0, b36),
-        lut=nm.where(small, luts * rom_lut_per_bit_word * 64, 0.0), ff=nm.where(small, width, 0.0),
-        bits=width * depth,
+        bram18=nm.where(logic, 0.0, b18), bram36=nm.where(logic, 0.0, b36),
+        lut=nm.where(logic, luts, 0.0), ff=nm.where(logic, ffs, 0.0), bits=width * depth,
     )

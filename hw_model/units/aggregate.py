@@ -12,7 +12,7 @@ from hw_model import numeric as nm
 from hw_model.memory import rom_cost
 from hw_model.units.multiplier import dsp_count, soft_mult_bits
 
-PIPELINE_DEPTH = 7
+PIPELINE_DEPTH = 8  # seven pipeline stages + done (RTL-measured)
 RUN_OVERHEAD = 3  # the walker's INIT0..INIT2 states
 
 

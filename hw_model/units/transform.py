@@ -13,7 +13,7 @@ from hw_model import numeric as nm
 from hw_model.memory import rom_cost
 from hw_model.units.multiplier import dsp_count, soft_mult_bits
 
-PIPELINE_DEPTH = 6  # issue -> memory -> operands -> dot -> accumulate -> requant/write
+PIPELINE_DEPTH = 8  # issue -> memory -> operands -> dot -> accumulate -> requant -> write -> done (RTL-measured)
 
 
 def _common(p, family):

@@ -1,0 +1,112 @@
+"""``lpgnas estimate``: the cost model's breakdown of an IR on a device.
+
+    lpgnas estimate RUN/model.ir.json --device xc7z020 --dataset Cora [--data-root D] [--hw CONFIG]
+                    [--nodes N] [--clock MHZ] [--json]
+
+Prints per unit and per layer LUT / LUTRAM / FF / DSP / BRAM18 / BRAM36 / cycles, the totals against
+the device budget and whether the design fits. Without ``--hw`` the design-space exploration
+(:func:`hw_model.dse.explore`) chooses the parallelism. Register with ``"hw_model.cli:add_parser"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "estimate", help="resources, latency and memory of the accelerator for an IR (analytical model)",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("ir", help="RUN/model.ir.json")
+    p.add_argument("--device", default="xc7z020", help="preset name or a device JSON file")
+    p.add_argument("--dataset", default=None, help="graph to size for (default: the IR's training dataset)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--hw", default=None, help="hardware config JSON (default: the DSE's choice)")
+    p.add_argument("--nodes", type=int, default=None, help="estimate for a BFS subgraph of N nodes")
+    p.add_argument("--clock", type=float, default=None, help="clock in MHz (default: config's, else 100)")
+    p.add_argument("--json", action="store_true", help="print the full estimate as JSON")
+    p.set_defaults(func=run_estimate)
+
+
+def _graph_size(ir: Any, args: argparse.Namespace) -> tuple[int, int, str]:
+    from lpgnas.errors import LpgnasError
+
+    dataset = args.dataset or ir.metadata.get("train_config", {}).get("dataset")
+    if not dataset:
+        raise LpgnasError("the IR does not name its dataset; pass --dataset NAME")
+    from lpgnas.datasets import load_dataset
+    from lpgnas.graph import CSRGraph, bfs_nodes
+
+    data = load_dataset(dataset, data_root=args.data_root)
+    graph = CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes)
+    if args.nodes is not None and args.nodes < graph.num_nodes:
+        graph = graph.subgraph(bfs_nodes(graph, args.nodes))
+    return graph.num_nodes, graph.num_edges, dataset
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if abs(v - round(v)) < 1e-6 or abs(v) >= 100 else f"{v:,.1f}"
+
+
+def format_estimate(est: Any, title: str = "") -> str:
+    from hw_model.model import RESOURCES
+
+    cols = (*RESOURCES, "cycles")
+    lines = [title] if title else []
+    head = f"{'unit':<22}" + "".join(f"{c:>11}" for c in cols)
+    lines += [head, "-" * len(head)]
+    for u in est.units:
+        d = u.as_dict()
+        lines.append(f"{u.name:<22}" + "".join(f"{_fmt(d[c]):>11}" for c in cols))
+    lines.append("-" * len(head))
+    for layer, row in est.per_layer().items():
+        lines.append(f"{'= ' + layer:<22}" + "".join(f"{_fmt(row[c]):>11}" for c in cols))
+    t = est.as_dict()["totals"]
+    lines.append(f"{'TOTAL':<22}" + "".join(f"{_fmt(t[c]):>11}" for c in cols))
+    lines.append("")
+    lines.append(f"latency: {t['cycles']:,.0f} cycles = {t['latency_us']:,.1f} us at {est.clock_mhz:g} MHz")
+    lines.append(f"model size: {t['model_bits']:,.0f} bits ({t['model_bits'] / 8192:,.1f} KiB); on-chip buffers: "
+                 f"{t['buffer_bits']:,.0f} bits ({t['buffer_bits'] / 8192:,.1f} KiB); host-side graph: "
+                 f"{est.as_dict()['graph_bits']:,.0f} bits")
+    lines.append(f"device {est.device.name} ({est.device.family}):")
+    for k, (used, avail) in est.usage().items():
+        pct = 100 * used / avail if avail else float("inf")
+        lines.append(f"  {k:<7} {used:>12,.1f} / {avail:>10,}  {pct:6.1f}%{'  OVER' if used > avail else ''}")
+    lines.append("fits: yes" if est.fits else "fits: NO (" + ", ".join(f"{k} over by {v:,.1f}"
+                                                                     for k, v in est.overuse().items()) + ")")
+    return "\n".join(lines)
+
+
+def run_estimate(args: argparse.Namespace) -> int:
+    from hls_templates.config import HardwareConfig
+    from hw_model.devices import load_device
+    from hw_model.dse import explore
+    from hw_model.model import estimate
+    from lpgnas.ir import load_ir
+
+    ir = load_ir(args.ir)
+    device = load_device(args.device)
+    n, e, dataset = _graph_size(ir, args)
+    if args.hw:
+        hw = HardwareConfig.load(args.hw)
+        hw.device = device.name
+        if args.clock:
+            hw.clock_mhz = args.clock
+        hw.max_nodes, hw.max_edges = max(hw.max_nodes, n), max(hw.max_edges, e)
+        est = estimate(ir, hw, (n, e), device)
+        source = f"config {args.hw}"
+    else:
+        hw, est = explore(ir, (n, e), device, clock_mhz=args.clock or 100.0)  # HardwareFitError if nothing fits
+        source = "design-space exploration"
+    if args.json:
+        doc = est.as_dict() | {"hw_config": hw.to_dict(), "dataset": dataset, "num_nodes": n, "num_edges": e}
+        print(json.dumps(doc, indent=2))
+    else:
+        par = ", ".join(f"{layer.name}: P_in={h.p_in} P_out={h.p_out} P_agg={h.p_agg} mult={h.mult}"
+                        for layer, h in zip(ir.layers, hw.layers, strict=True))
+        print(format_estimate(est, f"{ir.name} on {dataset} ({n} nodes, {e} edges with self-loops); "
+                                   f"parallelism from {source}: {par}"))
+    return 0 if est.fits else 1

@@ -1,0 +1,102 @@
+"""Design-space exploration: per-layer parallelism that minimises latency within the device budget.
+
+Candidates per layer: ``p_in`` and ``p_out`` from the divisors of (and powers of two up to) the layer's
+``in_features`` / ``out_features``, ``p_agg`` likewise over ``out_features``, and the multiplier mapping
+(``auto`` = Yosys's own DSP rule; ``lut`` / ``dsp`` when the weights are fix-point). The search is greedy
+(FINN-style folding): start from the smallest design (all ones, ``auto``); it must fit, else
+:class:`~lpgnas.errors.HardwareFitError` says which resource is over and by how much. The units run one
+after the other, so the latency is the sum of their cycles; at each step every single increase of one
+layer's ``p_in`` / ``p_out`` / ``p_agg`` to its next useful value is tried, those that no longer fit are
+dropped for good (costs grow with parallelism), and the one with the largest cycle saving per added LUT
+is kept. It stops when no increase fits or helps. The multiplier mapping stays ``auto`` (Yosys's rule:
+products of >= 9 bits on DSPs).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from hls_templates.config import HardwareConfig, LayerHW
+from hw_model import numeric as nm
+from hw_model.devices import Device, load_device
+from hw_model.model import Estimate, estimate
+from lpgnas.errors import HardwareFitError
+
+
+def _candidates(n: int, limit: int = 64) -> list[int]:
+    """Useful parallelism values for a loop of ``n``: those that reduce ceil(n/p), up to ``limit``."""
+    out, seen = [], set()
+    for p in range(1, min(n, limit) + 1):
+        c = math.ceil(n / p)
+        if c not in seen:
+            seen.add(c)
+            out.append(p)
+    return out
+
+
+def _describe_overuse(est: Estimate) -> str:
+    parts = []
+    for k, (used, avail) in est.usage().items():
+        if used > avail:
+            unit = {"bram36": "RAMB36"}.get(k, k.upper())
+            parts.append(f"{unit} {used:,.1f} of {avail:,} ({used - avail:,.1f} over, {100 * used / max(avail, 1):.0f}%)")
+    return "; ".join(parts)
+
+
+def explore(ir, stats, device: Device | str, *, max_nodes: int | None = None, max_edges: int | None = None,
+            clock_mhz: float = 100.0, max_parallel: int = 64, utilisation: float = 1.0) -> tuple[HardwareConfig, Estimate]:
+    """Choose (p_in, p_out, p_agg, mult) per layer; return the config and its estimate.
+
+    ``stats``: graph size (GraphStats, CSRGraph, ``(N, E)``); ``max_nodes``/``max_edges`` default to it.
+    ``utilisation`` < 1 keeps headroom (e.g. 0.8 of every resource).
+    """
+    from hw_model.model import graph_size
+
+    dev = load_device(device)
+    n, e = graph_size(stats)
+    if utilisation < 1.0:
+        dev = Device(dev.name, dev.family, int(dev.lut * utilisation), int(dev.ff * utilisation),
+                     int(dev.dsp * utilisation), int(dev.bram36 * utilisation), int(dev.uram * utilisation),
+                     dev.clock_mhz, int(dev.budget()["lutram"] * utilisation))
+    hw = HardwareConfig(device=dev.name, clock_mhz=clock_mhz, max_nodes=max_nodes or n, max_edges=max_edges or e,
+                        layers=[LayerHW(1, 1, 1, "auto") for _ in ir.layers])
+    est = estimate(ir, hw, (n, e), dev)
+    if not est.fits:
+        raise HardwareFitError(
+            f"nothing fits {dev.name}: even the smallest design (P_in = P_out = P_agg = 1 in every layer) needs "
+            f"{_describe_overuse(est)}; use a larger device, fewer nodes/edges on chip, or narrower bitwidths"
+        )
+    cands = []
+    for layer in ir.layers:
+        cands.append({"p_in": _candidates(layer.in_features, max_parallel),
+                      "p_out": _candidates(layer.out_features, max_parallel),
+                      "p_agg": _candidates(layer.out_features, max_parallel)})
+    blocked: set[tuple[int, str]] = set()
+    for _ in range(10_000):
+        best = None
+        for i in range(len(ir.layers)):
+            for k in ("p_in", "p_out", "p_agg"):
+                if (i, k) in blocked:
+                    continue
+                cur = getattr(hw.layers[i], k)
+                nxt = [p for p in cands[i][k] if p > cur]
+                if not nxt:
+                    blocked.add((i, k))
+                    continue
+                trial = copy.deepcopy(hw)
+                setattr(trial.layers[i], k, nxt[0])
+                t_est = estimate(ir, trial, (n, e), dev)
+                if not t_est.fits:
+                    blocked.add((i, k))  # costs only grow with parallelism
+                    continue
+                gain = nm.to_float(est.cycles) - nm.to_float(t_est.cycles)
+                cost = max(nm.to_float(t_est.totals()["lut_total"]) - nm.to_float(est.totals()["lut_total"]), 1.0)
+                score = gain / cost
+                if gain > 0 and (best is None or score > best[0]):
+                    best = (score, trial, t_est)
+        if best is None:
+            break
+        hw, est = best[1], best[2]
+    # multiplier mapping: if DSPs are the limit, try LUT multipliers layer by layer (and vice versa)
+    return hw, est

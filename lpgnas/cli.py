@@ -144,6 +144,7 @@ SUBCOMMANDS: list[Callable[[Any], None] | str] = [
     "search.nas:add_parser",
     "hw_model.cli:add_parser",
     "sim.cli:add_parsers",
+    "lpgnas.flow:add_parser",
 ]
 
 

@@ -41,13 +41,18 @@ def design_inputs(ir: Any, dataset: str, data_root: str | None, nodes: int | Non
     return graph, quantize_features(ir, x_np)
 
 
+def training_config(ir: Any) -> dict[str, Any]:
+    """The configuration the IR was trained with (by ``lpgnas train`` or ``lpgnas search``), if recorded."""
+    return ir.metadata.get("train_config") or ir.metadata.get("search_config") or {}
+
+
 def _source(ir: Any, args: argparse.Namespace) -> dict[str, Any]:
-    train_cfg = ir.metadata.get("train_config", {})
+    train_cfg = training_config(ir)
     dataset = args.dataset or train_cfg.get("dataset")
     if not dataset:
         raise LpgnasError("the IR does not name its dataset; pass --dataset NAME")
     return {"dataset": dataset, "data_root": args.data_root,
-            "normalize_features": bool(train_cfg.get("normalize_features", True))}
+            "normalize_features": bool(train_cfg.get("normalize_features", False))}
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -1,0 +1,344 @@
+"""``lpgnas flow``: dataset -> model (search or fixed architecture) -> design-space exploration ->
+HLS + Verilog -> C simulation -> RTL simulation -> (Yosys) -> report, in one run folder.
+
+Every stage records a fingerprint of its inputs (configuration and the hashes of the files it reads) in
+``RUN/.flow/<stage>.json`` once its outputs are written (atomically). A rerun skips a stage whose
+fingerprint and outputs are unchanged, so a run that was killed resumes at the stage it was in, and a
+changed option redoes exactly the stages it affects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lpgnas.errors import LpgnasError, ToolMissingError
+from lpgnas.fileio import write_json_atomic
+
+FLOW_DIR = ".flow"
+UNIFORM_BASELINES = [(16, 16), (8, 8), (4, 8), (2, 8)]
+
+
+@dataclass
+class FlowConfig:
+    """Options of a flow run (what the stages' fingerprints are made of)."""
+
+    dataset: str = "Cora"
+    device: str = "xc7z020"
+    data_root: str | None = None
+    arch: str | None = None  # a fixed architecture (attention name) instead of the search
+    layers: int = 2
+    hidden: int = 16
+    wbits: int = 8
+    abits: int = 8
+    epochs: int = 200
+    search_epochs: int = 60
+    lam: float = 0.5
+    nodes: int = 256
+    full: bool = False
+    rtl_sim: str = "verilator"
+    synth: bool = False
+    baselines: bool = True
+    seed: int = 0
+
+
+@dataclass
+class Stage:
+    name: str
+    outputs: list[str]
+    run: Callable[[Flow], None]
+    reads: list[str] = field(default_factory=list)
+    optional_reads: list[str] = field(default_factory=list)
+    keys: tuple[str, ...] = ()
+    enabled: Callable[[FlowConfig], bool] = lambda cfg: True
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file():
+                h.update(str(p.relative_to(path)).encode())
+                h.update(p.read_bytes())
+    else:
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+class Flow:
+    """One run folder and its stages."""
+
+    def __init__(self, cfg: FlowConfig, run_dir: str | Path, progress: bool = True) -> None:
+        self.cfg, self.run, self.progress = cfg, Path(run_dir), progress
+        self.log: list[str] = []
+
+    # ---- paths --------------------------------------------------------------------------------------
+    @property
+    def hw(self) -> Path:
+        return self.run / "hw"
+
+    def _stamp(self, stage: Stage) -> Path:
+        return self.run / FLOW_DIR / f"{stage.name}.json"
+
+    # ---- checks before any work --------------------------------------------------------------------
+    def preflight(self, stages: list[Stage]) -> None:
+        """Unknown dataset or device, missing tools, a folder that is not a run: say so before working."""
+        from hw_model.devices import load_device
+        from lpgnas.datasets import canonical_name
+
+        self.cfg.dataset = canonical_name(self.cfg.dataset)
+        load_device(self.cfg.device)
+        if self.run.exists() and any(self.run.iterdir()) and not (self.run / FLOW_DIR).is_dir():
+            raise LpgnasError(f"{self.run} exists and is not an lpgnas run folder (no {FLOW_DIR}/); "
+                              "choose a new -o folder or empty it")
+        names = {s.name for s in stages if s.enabled(self.cfg)}
+        if "csim" in names and shutil.which("g++") is None:
+            raise ToolMissingError("g++ is needed for the C simulation: apt-get install g++ (or make venv)")
+        if "rtl" in names:
+            from sim.rtl import check_simulator
+
+            check_simulator(self.cfg.rtl_sim)
+
+    # ---- stage bookkeeping ---------------------------------------------------------------------------
+    def fingerprint(self, stage: Stage) -> dict[str, Any]:
+        cfg = asdict(self.cfg)
+        reads = {}
+        for rel in stage.reads:
+            p = self.run / rel
+            if not p.exists():
+                raise LpgnasError(f"{p} is missing: the run folder is incomplete; rerun lpgnas flow")
+            reads[rel] = _sha(p)
+        for rel in stage.optional_reads:
+            p = self.run / rel
+            reads[rel] = _sha(p) if p.exists() else None
+        return {"config": {k: cfg[k] for k in stage.keys}, "reads": reads}
+
+    def is_done(self, stage: Stage) -> bool:
+        stamp = self._stamp(stage)
+        if not stamp.is_file():
+            return False
+        try:
+            rec = json.loads(stamp.read_text())
+        except json.JSONDecodeError:
+            self.say(f"{stage.name}: its record {stamp} is corrupt; redoing the stage")
+            return False
+        if rec.get("fingerprint") != self.fingerprint(stage):
+            return False
+        for rel, digest in rec.get("outputs", {}).items():
+            p = self.run / rel
+            if not p.exists() or _sha(p) != digest:
+                self.say(f"{stage.name}: {rel} is missing or was changed since the stage wrote it; redoing it")
+                return False
+        return True
+
+    def mark_done(self, stage: Stage, fp: dict[str, Any], seconds: float) -> None:
+        outputs = {rel: _sha(self.run / rel) for rel in stage.outputs}
+        write_json_atomic(self._stamp(stage), {"fingerprint": fp, "outputs": outputs, "seconds": round(seconds, 2),
+                                               "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def say(self, msg: str) -> None:
+        self.log.append(msg)
+        print(f"[flow] {msg}", file=sys.stderr)
+
+    def execute(self, stages: list[Stage]) -> dict[str, str]:
+        """Run what is not done yet; returns stage -> 'ran' | 'skipped' | 'disabled'."""
+        from tqdm import tqdm
+
+        self.preflight(stages)
+        (self.run / FLOW_DIR).mkdir(parents=True, exist_ok=True)
+        status = {}
+        bar = tqdm(stages, desc="flow", disable=not self.progress, unit="stage")
+        for stage in bar:
+            bar.set_postfix(stage=stage.name)
+            if not stage.enabled(self.cfg):
+                status[stage.name] = "disabled"
+                continue
+            if self.is_done(stage):
+                status[stage.name] = "skipped"
+                self.say(f"{stage.name}: up to date")
+                continue
+            self._stamp(stage).unlink(missing_ok=True)
+            fp = self.fingerprint(stage)
+            t0 = time.time()
+            self.say(f"{stage.name}: running")
+            stage.run(self)
+            self.mark_done(stage, fp, time.time() - t0)
+            status[stage.name] = "ran"
+        return status
+
+    # ---- shared inputs ------------------------------------------------------------------------------
+    def ir(self):
+        from lpgnas.ir import load_ir
+
+        return load_ir(self.run / "model.ir.json")
+
+    def source(self, ir) -> dict[str, Any]:
+        """Where the design's verification data come from (also saved as ``hw/source.json``)."""
+        from sim.cli import training_config
+
+        return {"dataset": self.cfg.dataset, "data_root": self.cfg.data_root,
+                "normalize_features": bool(training_config(ir).get("normalize_features", False))}
+
+    def design_graph(self, ir):
+        from sim.cli import design_inputs
+
+        src = self.source(ir)
+        return design_inputs(ir, src["dataset"], src["data_root"], None if self.cfg.full else self.cfg.nodes,
+                             src["normalize_features"])
+
+
+# ---- the stages ---------------------------------------------------------------------------------------
+
+def _model(flow: Flow) -> None:
+    cfg = flow.cfg
+    if cfg.arch:
+        from search.train import TrainConfig, train
+
+        train(TrainConfig(dataset=cfg.dataset, arch=cfg.arch, layers=cfg.layers, hidden=cfg.hidden,
+                          wbits=cfg.wbits, abits=cfg.abits, epochs=cfg.epochs, seed=cfg.seed),
+              flow.run, data_root=cfg.data_root, progress=flow.progress)
+    else:
+        from search.nas import SearchConfig, search
+
+        warmup = max(1, cfg.search_epochs // 2)
+        search(SearchConfig(dataset=cfg.dataset, device=cfg.device, layers=cfg.layers, lam=cfg.lam,
+                            epochs=cfg.search_epochs, warmup=warmup, retrain_epochs=cfg.epochs, seed=cfg.seed),
+               flow.run, data_root=cfg.data_root, progress=flow.progress)
+
+
+def _baselines(flow: Flow) -> None:
+    from search.train import TrainConfig, train
+
+    rows = []
+    for wbits, abits in UNIFORM_BASELINES:
+        sub = flow.run / "baselines" / f"gcn_w{wbits}a{abits}"
+        m = train(TrainConfig(dataset=flow.cfg.dataset, arch="gcn", layers=2, hidden=16, wbits=wbits, abits=abits,
+                              epochs=flow.cfg.epochs, seed=flow.cfg.seed),
+                  sub, data_root=flow.cfg.data_root, progress=False)
+        from lpgnas.ir import load_ir
+        from search.cost import model_size_bits
+
+        rows.append({"name": f"GCN W{wbits}A{abits}", "wbits": wbits, "abits": abits,
+                     "ir_path": str((sub / "model.ir.json").relative_to(flow.run)),
+                     "test_accuracy_golden": m["test_accuracy_golden"],
+                     "test_accuracy_float": m["test_accuracy_float"],
+                     "model_kib": model_size_bits(load_ir(sub / "model.ir.json")) / 8192})
+    write_json_atomic(flow.run / "baselines.json", rows)
+
+
+def _estimate(flow: Flow) -> None:
+    from hw_model.dse import explore
+
+    ir = flow.ir()
+    graph, _ = flow.design_graph(ir)
+    hw, est = explore(ir, graph, flow.cfg.device)
+    hw.save(flow.run / "hw_config.json")
+    write_json_atomic(flow.run / "estimate.json", est.as_dict())
+
+
+def _generate(flow: Flow) -> None:
+    from hls_templates.config import HardwareConfig
+    from hls_templates.generate import generate_design
+
+    ir = flow.ir()
+    graph, x = flow.design_graph(ir)
+    generate_design(ir, graph, x, flow.hw, hw=HardwareConfig.load(flow.run / "hw_config.json"))
+    write_json_atomic(flow.hw / "source.json", flow.source(ir) | {"nodes": graph.num_nodes})
+
+
+def _csim(flow: Flow) -> None:
+    from sim.csim import run_csim
+
+    r = run_csim(flow.hw, build_dir=flow.run / "build" / "csim")
+    write_json_atomic(flow.run / "verify_csim.json", {k: r[k] for k in ("bit_exact", "mismatches", "wall_seconds")})
+
+
+def _rtl(flow: Flow) -> None:
+    from sim.rtl import run_rtl
+
+    r = run_rtl(flow.hw, simulator=flow.cfg.rtl_sim, build_dir=flow.run / "build" / flow.cfg.rtl_sim)
+    write_json_atomic(flow.run / "verify_rtl.json", {k: r.get(k) for k in (
+        "simulator", "bit_exact", "mismatches", "cycles", "wall_seconds", "cycles_per_second")})
+
+
+def _synth(flow: Flow) -> None:
+    from hw_model.devices import load_device
+    from sim.synth import run_synth
+
+    r = run_synth(flow.hw, family=load_device(flow.cfg.device).family)
+    write_json_atomic(flow.run / "synth.json", r)
+
+
+def _report(flow: Flow) -> None:
+    from lpgnas.report import write_report
+
+    write_report(flow.run)
+
+
+MODEL_KEYS = ("dataset", "data_root", "arch", "layers", "hidden", "wbits", "abits", "epochs", "search_epochs",
+              "lam", "seed", "device")
+GRAPH_KEYS = ("dataset", "data_root", "nodes", "full", "device")
+
+STAGES: list[Stage] = [
+    Stage("model", ["model.ir.json", "model.ir.npz", "metrics.json"], _model, keys=MODEL_KEYS),
+    Stage("baselines", ["baselines.json"], _baselines, keys=("dataset", "data_root", "epochs", "seed", "baselines"),
+          enabled=lambda c: c.baselines),
+    Stage("estimate", ["hw_config.json", "estimate.json"], _estimate, reads=["model.ir.json", "model.ir.npz"],
+          keys=GRAPH_KEYS),
+    Stage("generate", ["hw/hls", "hw/rtl", "hw/data", "hw/design.json"], _generate,
+          reads=["model.ir.json", "model.ir.npz", "hw_config.json"], keys=GRAPH_KEYS),
+    Stage("csim", ["verify_csim.json"], _csim, reads=["hw/hls", "hw/data"]),
+    Stage("rtl", ["verify_rtl.json"], _rtl, reads=["hw/rtl", "hw/data"], keys=("rtl_sim",),
+          enabled=lambda c: c.rtl_sim != "none"),
+    Stage("synth", ["synth.json"], _synth, reads=["hw/rtl"], keys=("device",), enabled=lambda c: c.synth),
+    Stage("report", ["report.md", "report.html"], _report,
+          reads=["metrics.json", "estimate.json", "verify_csim.json"],
+          optional_reads=["baselines.json", "verify_rtl.json", "synth.json", "search_log.jsonl"]),
+]
+
+
+def run_flow(cfg: FlowConfig, run_dir: str | Path, progress: bool = True) -> dict[str, str]:
+    """Run (or resume) the flow; returns what each stage did."""
+    return Flow(cfg, run_dir, progress).execute(STAGES)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("flow", help="dataset -> model -> hardware -> verification -> report, resumable",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = FlowConfig()
+    p.add_argument("--dataset", default=d.dataset)
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--arch", default=None, help="train this fixed architecture (attention name) instead of searching")
+    p.add_argument("--layers", type=int, default=d.layers)
+    p.add_argument("--hidden", type=int, default=d.hidden, help="with --arch")
+    p.add_argument("--wbits", type=int, default=d.wbits, help="with --arch")
+    p.add_argument("--abits", type=int, default=d.abits, help="with --arch")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="training / retraining epochs")
+    p.add_argument("--search-epochs", type=int, default=d.search_epochs)
+    p.add_argument("--lambda", dest="lam", type=float, default=d.lam)
+    p.add_argument("--nodes", type=int, default=d.nodes, help="verify on a BFS subgraph of N nodes")
+    p.add_argument("--full", action="store_true", help="size and verify the design for the whole graph")
+    p.add_argument("--sim", dest="rtl_sim", choices=["verilator", "icarus", "none"], default=d.rtl_sim)
+    p.add_argument("--synth", action="store_true", help="also run Yosys synthesis")
+    p.add_argument("--no-baselines", dest="baselines", action="store_false")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("-o", "--out", required=True, help="run folder")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = FlowConfig(**{k: getattr(args, k) for k in FlowConfig.__dataclass_fields__})
+    status = run_flow(cfg, args.out, progress=not args.quiet)
+    print(", ".join(f"{k}: {v}" for k, v in status.items()))
+    print(f"open {Path(args.out) / 'report.html'} (or report.md)")
+    return 0

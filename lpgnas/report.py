@@ -95,7 +95,8 @@ def _plots(run: Path, ctx: dict[str, Any]) -> dict[str, str]:
     if est:
         units = [u for u in est["units"] if u["lut"] + u.get("lutram", 0) > 0]
         fig, ax = plt.subplots(figsize=(6, 0.25 * len(units) + 1))
-        names = [u['name'] if u['layer'] and u['name'].startswith(u['layer']) else f"{u['layer'] or 'top'}/{u['name']}" for u in units]
+        names = [u["name"] if u["layer"] and u["name"].startswith(u["layer"]) else f"{u['layer'] or 'top'}/{u['name']}"
+                 for u in units]
         ax.barh(names, [u["lut"] + u.get("lutram", 0) for u in units])
         ax.set_xlabel("LUT (estimated)")
         ax.tick_params(axis="y", labelsize=7)

@@ -140,7 +140,7 @@ def fit() -> dict:
                 names, X = None, []
                 y = []
                 for s in rows:
-                    f = fn(s["params"], fam)
+                    f = fn({k: float(v) for k, v in s["params"].items()}, fam)
                     names = list(f)
                     X.append([f[k] for k in names])
                     y.append(target(s["resources"], res))
@@ -160,6 +160,8 @@ def target(r: dict, res: str) -> float:
         return r["lut"]
     if res == "ff":
         return r["ff"]
+    if res == "srl":
+        return r["srl"]
     raise KeyError(res)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -66,7 +67,21 @@ def synth(
     base.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="run_", dir=base) as tmp:
         out = Path(tmp) / "stat.json"
-        cmds = [f"read_verilog -defer {' '.join(str(Path(s).resolve()) for s in sources)}"]
+        params = dict(params or {})
+        # chparam cannot parse negative numbers: patch their defaults into a copy of the sources instead
+        negative = {k: v for k, v in params.items() if not isinstance(v, str) and int(v) < 0}
+        srcs = []
+        for src in sources:
+            src = Path(src).resolve()
+            if negative:
+                text = src.read_text()
+                for k, v in negative.items():
+                    text = re.sub(rf"(parameter\s+{k}\s*=\s*)[^,\n)]+", rf"\g<1>{int(v)}", text)
+                src = Path(tmp) / src.name
+                src.write_text(text)
+            srcs.append(str(src))
+        params = {k: v for k, v in params.items() if k not in negative}
+        cmds = [f"read_verilog -defer {' '.join(srcs)}"]
         if params:
             cmds.append("chparam " + " ".join(f"-set {k} {_vlit(v)}" for k, v in params.items()) + f" {top}")
         cmds.append(f"hierarchy -top {top}")

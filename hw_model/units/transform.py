@@ -46,17 +46,24 @@ def bram_estimation(p, family):
 
 
 def lut_features(p, family):
+    """Structural LUT terms: soft multipliers (partial-product bits), sign/negate logic of binary and
+    ternary weights, adder-tree bits (in LUTs, or mostly absorbed into the DSP cascade), accumulators
+    (only when IG > 1), re-quantiser (rounding add, saturation compares, output mux), the IG:1 input
+    select mux, loop counters, the weight ROM when it is logic, and a constant."""
     xsw, fix, pw, dsp_per, on_dsp, lanes, wrow, wdep = _common(p, family)
     tree_bits = p["P_OUT"] * nm.pos(p["P_IN"] - 1) * (pw + nm.clog2(p["P_IN"]) / 2)
     rom = weight_rom(p, family)
+    accum = nm.where(nm.gt(p["IG"], 1), p["P_OUT"] * p["ACC_W"], 0.0)
+    keep = nm.maximum(p["ACC_W"] - nm.pos(p["SHIFT"]), 1.0)
     return {
         "mult_soft": nm.where(nm.logical_and(fix, nm.logical_not(on_dsp)), lanes * soft_mult_bits(xsw, p["WW"]), 0.0),
         "mult_sign": nm.where(fix, 0.0, lanes * (xsw + 1)),
         "tree_lut": nm.where(on_dsp, 0.0, tree_bits),
         "tree_dsp": nm.where(on_dsp, tree_bits, 0.0),
-        "acc": p["P_OUT"] * p["ACC_W"],
-        "requant": p["P_OUT"] * (p["ACC_W"] + p["LW"]),
-        "xmux": p["P_IN"] * p["XW"] * nm.pos(p["IG"] - 1),
+        "acc": nm.where(on_dsp, 0.0, accum),
+        "acc_dsp": nm.where(on_dsp, accum, 0.0),
+        "requant": p["P_OUT"] * (2 * keep + p["LW"]),
+        "xmux": p["P_IN"] * p["XW"] * nm.ceil_div(nm.pos(p["IG"] - 1) + 2, 3) * nm.where(nm.gt(p["IG"], 1), 1.0, 0.0),
         "ctrl": p["NW"] + p["WAW"] + p["LAW"] + nm.clog2(p["IG"]) + nm.clog2(p["OG"]) + nm.clog2(p["HEADS"]),
         "rom": rom.lut,
         "const": 1.0,
@@ -64,10 +71,15 @@ def lut_features(p, family):
 
 
 def ff_features(p, family):
+    """Register bits per pipeline stage (operands, dot products, accumulators, output row, counters,
+    ROM output register when the ROM is logic); registers Yosys packs into DSP slices have their own
+    terms."""
     xsw, fix, pw, dsp_per, on_dsp, lanes, wrow, wdep = _common(p, family)
     rom = weight_rom(p, family)
     return {
-        "operands": p["P_IN"] * p["XW"] + wrow,
+        "x_operands": p["P_IN"] * p["XW"],
+        "w_operands": nm.where(on_dsp, 0.0, wrow),
+        "w_operands_dsp": nm.where(on_dsp, wrow, 0.0),
         "dot_lut": nm.where(on_dsp, 0.0, p["P_OUT"] * p["SW"]),
         "dot_dsp": nm.where(on_dsp, p["P_OUT"] * p["SW"], 0.0),
         "acc": p["P_OUT"] * p["ACC_W"],

@@ -1,0 +1,249 @@
+"""Validation of hw_model on complete generated designs it was not fitted on.
+
+    python benchmarks/cost_model/validate.py [--designs 24] [--phase synth|sim|report|all]
+
+For each design (random IR from seeds >= 10_000, never used by ``hw_model/calibrate.py``; binary, ternary
+and 2..16-bit weights, 2..16-bit activations, gcn/const attention, add/mean aggregation, 1-2 heads,
+random parallelism; alternately xc7 and xcup):
+
+* ``synth``: ``generate_design`` writes the RTL; Yosys ``synth_xilinx -family F -flatten`` of the whole
+  top level gives LUT, LUTRAM (+SRL), FF, DSP, RAMB18, RAMB36; the layer-0 transform unit is also
+  synthesised alone, for the side-by-side with FINN-R's MVAU LUT formula;
+* ``sim``: the RTL runs under Verilator (``sim.rtl.run_rtl``), bit-exact check and cycles;
+* ``report``: predicted vs measured per design, error statistics, ``results.md`` and ``results.json``.
+
+FINN-R's LUT estimate of a matrix-vector unit (Blott et al., "FINN-R: An End-to-End Deep-Learning
+Framework for Fast Exploration of Quantized Neural Networks", ACM TRETS 11(3), 2018, Sec. 5; in the form
+FINN implements it in ``MatrixVectorActivation.lut_estimation``):
+``LUT = 300 + 1.1 * PE * (mult + addertree + acc) (+ c2)`` with ``mult = SIMD * (2 * ceil((W + A) / 6) - 1) *
+(W + A)`` (0 on DSPs), ``addertree = (W + A) * (2 * SIMD - 1)``, ``acc = acc_bits``, no thresholds (our
+re-quantiser is not a threshold unit), ``c2 = PE * SIMD * W * ceil(wmem / 64)`` for weights in LUTs
+(``wmem <= 128`` words), PE = P_out, SIMD = P_in, W / A = weight / input bits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+OUT = Path(__file__).resolve().parent
+WORK = ROOT / "cache" / "cost_model_validate"
+SEED0 = 10_000
+DEVICES = {"xc7": "xc7z020", "xcup": "xczu7ev"}
+
+
+def design_case(k: int):
+    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.testing import random_features, random_graph, random_ir
+
+    seed = SEED0 + k
+    rng = np.random.default_rng(seed)
+    wbits = [1, 2, 4, 8, 16, 3, 6, 12][k % 8]
+    abits = [8, 4, 6, 2, 8, 16, 4, 12, 3][k % 9]
+    ir = random_ir(rng, attention=["gcn", "const"][k % 2], aggregation=["add", "mean", "add"][k % 3],
+                   num_layers=2, in_features=int(rng.choice([6, 8, 12, 16, 24])),
+                   hidden=int(rng.choice([4, 6, 8, 12, 16])), num_classes=int(rng.choice([3, 4, 6])),
+                   heads=[1, 1, 2][k % 3], concat=bool(k % 4 < 2), wbits=wbits, abits=abits,
+                   bias=k % 7 != 3, name=f"val{seed}")
+    g = random_graph(rng, int(rng.choice([24, 32, 48, 64])))
+    x = random_features(rng, ir, g.num_nodes)
+    layers = [LayerHW(p_in=int(rng.integers(1, min(8, la.in_features) + 1)),
+                      p_out=int(rng.integers(1, min(6, la.out_features) + 1)),
+                      p_agg=int(rng.integers(1, min(6, la.out_features) + 1)),
+                      mult=str(rng.choice(["auto", "lut", "dsp"]))) for la in ir.layers]
+    family = "xc7" if k % 2 == 0 else "xcup"
+    slack = int(rng.choice([1, 2, 4]))
+    hw = HardwareConfig(device=DEVICES[family], max_nodes=g.num_nodes * slack, max_edges=g.num_edges * slack,
+                        layers=layers)
+    return seed, family, ir, g, x, hw
+
+
+def finnr_lut(p: dict) -> float:
+    """FINN-R MVAU LUT estimate for our transform unit's parameters (see the module docstring)."""
+    from hw_model.memory import rom_cost
+    from hw_model.units.multiplier import dsp_count
+
+    pe, simd = p["P_OUT"], p["P_IN"]
+    w = p["WW"]
+    a = p["XW"] + (1 - p["X_SIGNED"])
+    on_dsp = p["WKIND"] == 0 and dsp_count(a, w, "xc7") > 0
+    mult = 0 if on_dsp else simd * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
+    addertree = (w + a) * (2 * simd - 1)
+    acc = p["ACC_W"]
+    wmem = p["HEADS"] * p["OG"] * p["IG"]
+    c2 = pe * simd * w * math.ceil(wmem / 64) if wmem <= 128 else 0
+    return 300 + 1.1 * pe * (mult + addertree + acc) + c2
+
+
+def phase_synth(cases, force: bool = False) -> None:
+    from hls_templates.generate import generate_design
+    from hls_templates.rtl_writer import rtl_context
+    from hw_model.yosys import resource_counts, synth
+
+    for seed, family, ir, g, x, hw in cases:
+        d = WORK / f"d{seed}"
+        res_path = WORK / f"d{seed}.synth.json"
+        if res_path.exists() and not force:
+            continue
+        if not (d / "rtl" / "rtl.json").exists():
+            generate_design(ir, g, x, d, hw)
+        rtl = json.loads((d / "rtl" / "rtl.json").read_text())
+        t0 = time.time()
+        top = resource_counts(synth([d / "rtl" / s for s in rtl["sources"]], rtl["top"], family,
+                                    {"MEM_DIR": str((d / "rtl").resolve()) + "/"}))
+        t_top = time.time() - t0
+        L = rtl_context(ir, hw)["layers"][0]
+        tp = dict(L["t_params"])
+        tp["WEIGHT_FILE"] = str((d / "rtl" / f"{L['id']}_w.mem").resolve())
+        lib = ROOT / "hls_templates" / "rtl"
+        unit = resource_counts(synth([lib / f"lpg_{m}.v" for m in ("rom", "mul", "dot", "requant", "transform")],
+                                     "lpg_transform", family, tp))
+        res_path.write_text(json.dumps({"top": top, "transform0": unit, "transform0_params":
+                                        {k: v for k, v in tp.items() if k != "WEIGHT_FILE"},
+                                        "synth_seconds": t_top}, indent=1))
+        print(f"synth d{seed} {family}: {time.time() - t0:.0f} s", flush=True)
+
+
+def phase_sim(cases) -> None:
+    from hls_templates.generate import generate_design
+    from sim.rtl import run_rtl
+
+    for seed, family, ir, g, x, hw in cases:
+        d = WORK / f"d{seed}"
+        res_path = WORK / f"d{seed}.sim.json"
+        if res_path.exists():
+            continue
+        if not (d / "rtl" / "rtl.json").exists():
+            generate_design(ir, g, x, d, hw)
+        t0 = time.time()
+        r = run_rtl(d)
+        res_path.write_text(json.dumps({k: r[k] for k in ("bit_exact", "cycles", "mismatches")}))
+        print(f"sim d{seed}: {r['cycles']} cycles, bit_exact={r['bit_exact']} ({time.time() - t0:.0f} s)", flush=True)
+
+
+def _err(pred: float, meas: float) -> float:
+    return (pred - meas) / meas if meas else (0.0 if pred == 0 else float("inf"))
+
+
+def phase_report(cases) -> dict:
+    from hw_model.model import calibration_info, estimate
+    from hw_model.units import transform as tr
+
+    rows = []
+    for seed, family, ir, g, x, hw in cases:
+        sp, mp = WORK / f"d{seed}.synth.json", WORK / f"d{seed}.sim.json"
+        if not sp.exists():
+            continue
+        syn = json.loads(sp.read_text())
+        sim = json.loads(mp.read_text()) if mp.exists() else None
+        est = estimate(ir, hw, (g.num_nodes, g.num_edges), DEVICES[family])
+        t = est.totals()
+        y = syn["top"]
+        tp = {k: float(v) for k, v in syn["transform0_params"].items()}
+        from hw_model.model import coefficients
+
+        t_pred = tr.lut_estimation(tp, family, coefficients(family, "transform", "lut")) + tr.weight_rom(tp, family).lut * 0
+        row = {
+            "design": f"d{seed}", "family": family,
+            "shape": " / ".join(f"{la.in_features}->{la.heads}x{la.out_features}" for la in ir.layers),
+            "formats": f"w{ir.layers[0].formats['weight'].bits}{'b' if ir.layers[0].formats['weight'].kind == 'binary' else 't' if ir.layers[0].formats['weight'].kind == 'ternary' else ''} a{ir.layers[0].formats['input'].bits}",
+            "ops": f"{ir.layers[0].attention}/{ir.layers[0].aggregation}",
+            "par": " ".join(f"{h.p_in}x{h.p_out}/{h.p_agg}" for h in hw.layers),
+            "nodes": g.num_nodes, "edges": g.num_edges, "max_nodes": hw.max_nodes,
+            "pred": {"lut": float(t["lut"] + t["lutram"]), "ff": float(t["ff"]), "dsp": float(t["dsp"]),
+                     "bram18": float(t["bram18"]), "bram36": float(t["bram36"]), "cycles": float(t["cycles"])},
+            "yosys": {"lut": y["lut"] + y["lutram"] + y["srl"], "ff": y["ff"], "dsp": y["dsp"],
+                      "bram18": y["bram18"], "bram36": y["bram36"]},
+            "rtl_cycles": sim["cycles"] if sim else None, "bit_exact": sim["bit_exact"] if sim else None,
+            "transform0": {"yosys_lut": syn["transform0"]["lut"] + syn["transform0"]["lutram"] + syn["transform0"]["srl"],
+                           "model_lut": float(t_pred) + syn["transform0"]["srl"] * 0, "finnr_lut": finnr_lut(tp)},
+        }
+        rows.append(row)
+    summ = summarise(rows)
+    doc = {"calibration": calibration_info(), "designs": rows, "summary": summ}
+    (OUT / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (OUT / "results.md").write_text(markdown(rows, summ, doc["calibration"]))
+    return doc
+
+
+def summarise(rows) -> dict:
+    s: dict = {"designs": len(rows)}
+    for k in ("lut", "ff"):
+        errs = [abs(_err(r["pred"][k], r["yosys"][k])) for r in rows]
+        s[k] = {"mape": float(np.mean(errs)) if errs else None, "max": float(max(errs)) if errs else None,
+                "within_25pct": sum(e <= 0.25 for e in errs)}
+    for k in ("dsp", "bram18", "bram36"):
+        s[k] = {"exact": sum(r["pred"][k] == r["yosys"][k] for r in rows), "of": len(rows)}
+    cyc = [abs(_err(r["pred"]["cycles"], r["rtl_cycles"])) for r in rows if r["rtl_cycles"]]
+    s["cycles"] = {"mape": float(np.mean(cyc)) if cyc else None, "max": float(max(cyc)) if cyc else None,
+                   "within_2pct": sum(e <= 0.02 for e in cyc), "of": len(cyc),
+                   "exact": sum(r["pred"]["cycles"] == r["rtl_cycles"] for r in rows if r["rtl_cycles"])}
+    m = [abs(_err(r["transform0"]["model_lut"], r["transform0"]["yosys_lut"])) for r in rows]
+    f = [abs(_err(r["transform0"]["finnr_lut"], r["transform0"]["yosys_lut"])) for r in rows]
+    s["transform_unit_lut"] = {"model_mape": float(np.mean(m)) if m else None,
+                               "finnr_mape": float(np.mean(f)) if f else None}
+    return s
+
+
+def markdown(rows, s, cal) -> str:
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    lines = ["# Cost model validation (generated by benchmarks/cost_model/validate.py)", "",
+             f"Calibration: {cal}. Designs: {s['designs']} complete generated accelerators (seeds >= {SEED0}, "
+             "not used in fitting); Yosys `synth_xilinx -flatten` of the whole top level; cycles from Verilator.",
+             "", "## Summary", "",
+             "| metric | result | target |", "|---|---|---|",
+             f"| LUT (incl. LUTRAM/SRL) MAPE / worst | {pct(s['lut']['mape'])} / {pct(s['lut']['max'])} | <= 10% / <= 25% |",
+             f"| FF MAPE / worst | {pct(s['ff']['mape'])} / {pct(s['ff']['max'])} | <= 10% / <= 25% |",
+             f"| DSP exact | {s['dsp']['exact']} / {s['dsp']['of']} | all |",
+             f"| RAMB18 exact | {s['bram18']['exact']} / {s['bram18']['of']} | all |",
+             f"| RAMB36 exact | {s['bram36']['exact']} / {s['bram36']['of']} | all |",
+             f"| cycles within 2% of RTL | {s['cycles']['within_2pct']} / {s['cycles']['of']} (exact: {s['cycles']['exact']}; "
+             f"MAPE {pct(s['cycles']['mape'])}) | all |",
+             f"| transform-unit LUT MAPE: this model vs FINN-R | {pct(s['transform_unit_lut']['model_mape'])} vs "
+             f"{pct(s['transform_unit_lut']['finnr_mape'])} | model < FINN-R |",
+             "", "## Per design", "",
+             "| design | fam | shape | formats | att/agg | P_in x P_out / P_agg | N/E (cap) | LUT pred/yosys | FF pred/yosys | "
+             "DSP p/y | BRAM18 p/y | BRAM36 p/y | cycles pred/RTL | T0 LUT yosys / model / FINN-R |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        p, y, t = r["pred"], r["yosys"], r["transform0"]
+        lines.append(
+            f"| {r['design']} | {r['family']} | {r['shape']} | {r['formats']} | {r['ops']} | {r['par']} | "
+            f"{r['nodes']}/{r['edges']} ({r['max_nodes']}) | {p['lut']:.0f} / {y['lut']} ({100 * _err(p['lut'], y['lut']):+.0f}%) | "
+            f"{p['ff']:.0f} / {y['ff']} ({100 * _err(p['ff'], y['ff']):+.0f}%) | {p['dsp']:.0f}/{y['dsp']} | "
+            f"{p['bram18']:.0f}/{y['bram18']} | {p['bram36']:.0f}/{y['bram36']} | {p['cycles']:.0f} / {r['rtl_cycles']} | "
+            f"{t['yosys_lut']} / {t['model_lut']:.0f} / {t['finnr_lut']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--designs", type=int, default=24)
+    ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--phase", choices=("synth", "sim", "report", "all"), default="all")
+    args = ap.parse_args(argv)
+    WORK.mkdir(parents=True, exist_ok=True)
+    cases = [design_case(k) for k in range(args.first, args.first + args.designs)]
+    if args.phase in ("synth", "all"):
+        phase_synth(cases)
+    if args.phase in ("sim", "all"):
+        phase_sim(cases)
+    if args.phase in ("report", "all"):
+        doc = phase_report(cases)
+        print(json.dumps(doc["summary"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -266,3 +266,32 @@ def test_dsp_and_bram_equal_yosys(tmp_path, family, wbits, mult_p):
     est = estimate(ir, hw, (g.num_nodes, g.num_edges), "xc7z020" if family == "xc7" else "xczu7ev").totals()
     assert est["dsp"] == r["dsp"]
     assert (est["bram18"], est["bram36"]) == (r["bram18"], r["bram36"])
+
+
+# ---- CLI -----------------------------------------------------------------------------------------------
+
+def _run_cli(argv):
+    import argparse
+
+    from hw_model.cli import add_parser
+
+    p = argparse.ArgumentParser()
+    add_parser(p.add_subparsers())
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_estimate_karate(tmp_path, capsys):
+    ir = random_ir(np.random.default_rng(3), in_features=34, hidden=8, num_classes=4)
+    ir.metadata = {"train_config": {"dataset": "karate"}}
+    ir.save(tmp_path / "model.ir.json")
+    assert _run_cli(["estimate", str(tmp_path / "model.ir.json"), "--device", "xc7z020"]) == 0
+    out = capsys.readouterr().out
+    assert "layer0.transform" in out and "fits: yes" in out and "latency:" in out
+    hw = HardwareConfig(max_nodes=34, max_edges=200, layers=[LayerHW(2, 2, 2), LayerHW(2, 2, 2)])
+    hw.save(tmp_path / "hw.json")
+    assert _run_cli(["estimate", str(tmp_path / "model.ir.json"), "--device", "xczu3eg", "--hw",
+                     str(tmp_path / "hw.json"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["fits"] and doc["hw_config"]["layers"][0]["p_in"] == 2 and doc["device"]["family"] == "xcup"
+    assert doc["totals"]["cycles"] > 0 and doc["per_layer"]["layer0"]["cycles"] > 0

@@ -59,6 +59,8 @@ CHECKPOINT = "search.ckpt"
 SEARCH_LOG = "search_log.jsonl"
 #: test hook: SIGKILL the process right after this epoch (and its checkpoint, if one is due)
 KILL_ENV = "LPGNAS_SEARCH_KILL_AFTER_EPOCH"
+#: gradient-norm clip of the supernet's weight steps (unnormalised const+add paths give loss spikes)
+WEIGHT_GRAD_CLIP = 5.0
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -79,11 +81,11 @@ class SearchConfig:
     lam: float = 0.5
     budget_kib: str | None = None
     cost: str = "total"
-    epochs: int = 100
-    warmup: int = 50
+    epochs: int = 200
+    warmup: int = 100
     lr: float = 0.01
     weight_decay: float = 5e-4
-    arch_lr: float = 0.03
+    arch_lr: float = 0.05
     tau_start: float = 5.0
     tau_end: float = 0.5
     dropout: float = 0.5
@@ -161,6 +163,7 @@ class Search:
         out = self.net(d.x, g, self.sample(tau))
         loss = F.cross_entropy(out[d.train_mask], d.y[d.train_mask])
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), WEIGHT_GRAD_CLIP)
         self.w_opt.step()
         rec: dict[str, Any] = {"epoch": epoch, "tau": round(tau, 5), "train_loss": loss.item()}
         if epoch >= cfg.warmup:

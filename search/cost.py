@@ -117,7 +117,8 @@ class ExpectedCost:
             model = model + in_width * width * m("q_weight") + width * m("q_aggregation")
             buffer = buffer + n * in_width * m("q_input") + n * width * (m("q_linear") + m("q_aggregation"))
             p_coef = self._prob_of(probs, f"layer{i}.attention", lambda a: "coef" in ATTENTIONS[a].formats)
-            p_recip = self._prob_of(probs, f"layer{i}.aggregation", lambda a: "recip" in AGGREGATIONS[a].formats)
+            p_recip = self._prob_of(probs, f"layer{i}.aggregation",
+                                    lambda a: "recip" in AGGREGATIONS[a].formats)
             buffer = buffer + e * p_coef * m("q_coef") + n * MEAN_RECIP_FORMAT.bits * p_recip
             in_width = width
         last = len(self.space.layers) - 1

@@ -90,7 +90,8 @@ class SearchSpace:
     decision_keys: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        keys = tuple(f"layer{i}.{d}" for i in range(len(self.layers)) for d in ARCH_DECISIONS + QUANT_DECISIONS)
+        names = ARCH_DECISIONS + QUANT_DECISIONS
+        keys = tuple(f"layer{i}.{d}" for i in range(len(self.layers)) for d in names)
         object.__setattr__(self, "decision_keys", keys)
 
     def options(self, key: str) -> tuple:

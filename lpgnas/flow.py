@@ -57,7 +57,7 @@ class Stage:
     run: Callable[[Flow], None]
     reads: list[str] = field(default_factory=list)
     optional_reads: list[str] = field(default_factory=list)
-    keys: tuple[str, ...] = ()
+    keys: tuple[str, ...] | Callable[[FlowConfig], tuple[str, ...]] = ()
     enabled: Callable[[FlowConfig], bool] = lambda cfg: True
 
 
@@ -119,7 +119,8 @@ class Flow:
         for rel in stage.optional_reads:
             p = self.run / rel
             reads[rel] = _sha(p) if p.exists() else None
-        return {"config": {k: cfg[k] for k in stage.keys}, "reads": reads}
+        keys = stage.keys(self.cfg) if callable(stage.keys) else stage.keys
+        return {"config": {k: cfg[k] for k in keys}, "reads": reads}
 
     def is_done(self, stage: Stage) -> bool:
         stamp = self._stamp(stage)
@@ -283,12 +284,19 @@ def _report(flow: Flow) -> None:
     write_report(flow.run)
 
 
-MODEL_KEYS = ("dataset", "data_root", "arch", "layers", "hidden", "wbits", "abits", "epochs", "search_epochs",
-              "lam", "seed", "device")
+TRAIN_KEYS = ("dataset", "data_root", "arch", "layers", "hidden", "wbits", "abits", "epochs", "seed")
+SEARCH_KEYS = ("dataset", "data_root", "layers", "epochs", "search_epochs", "lam", "seed", "device")
+
+
+def _model_keys(cfg: FlowConfig) -> tuple[str, ...]:
+    """A fixed architecture does not depend on the device; the hardware-aware search does."""
+    return TRAIN_KEYS if cfg.arch else SEARCH_KEYS
+
+
 GRAPH_KEYS = ("dataset", "data_root", "nodes", "full", "device")
 
 STAGES: list[Stage] = [
-    Stage("model", ["model.ir.json", "model.ir.npz", "metrics.json"], _model, keys=MODEL_KEYS),
+    Stage("model", ["model.ir.json", "model.ir.npz", "metrics.json"], _model, keys=_model_keys),
     Stage("baselines", ["baselines.json"], _baselines, keys=("dataset", "data_root", "epochs", "seed", "baselines"),
           enabled=lambda c: c.baselines),
     Stage("estimate", ["hw_config.json", "estimate.json"], _estimate, reads=["model.ir.json", "model.ir.npz"],

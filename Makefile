@@ -4,7 +4,7 @@
 #                   apt-installs iverilog and g++ if they are missing
 #   make test       ruff check . && pytest -q (all tests, slow ones included: what CI runs)
 #   make test-fast  pytest -m "not slow"
-#   make demo       dataset table + a small 8-bit GCN on Cora into runs/demo
+#   make demo       the whole flow (search -> hardware -> bit-exact check -> report) on Cora into runs/demo
 #   make lint       ruff check .
 #   make clean      caches and build outputs (keeps .venv and runs/); `make distclean` also drops .venv
 
@@ -73,14 +73,11 @@ lint: venv
 
 demo: venv
 	@if [ -z "$$LPGNAS_DATA" ]; then \
-	  echo "LPGNAS_DATA is not set: showing the built-in karate graph only."; \
-	  echo "Set LPGNAS_DATA to a folder with <Name>/raw/... (e.g. ../shared/datasets) for the full demo."; \
-	  $(RUN) $(PY) -m lpgnas.cli datasets --names karate; \
+	  echo "LPGNAS_DATA is not set: running the flow on the built-in karate club graph."; \
+	  echo "Set LPGNAS_DATA to a folder with <Name>/raw/... (e.g. ../shared/datasets) for the Cora demo."; \
+	  $(RUN) $(PY) -m lpgnas flow --dataset karate --device xc7z020 -o runs/demo-karate; \
 	else \
-	  $(RUN) $(PY) -m lpgnas.cli datasets && \
-	  $(RUN) $(PY) -m lpgnas.cli train --dataset Cora --arch gcn --layers 2 --hidden 16 \
-	      --wbits 8 --abits 8 -o runs/demo && \
-	  echo && echo "Done. Open runs/demo/ for the trained model, its IR and the report:" && ls runs/demo; \
+	  $(RUN) $(PY) -m lpgnas flow --dataset Cora --device xc7z020 -o runs/demo; \
 	fi
 
 clean:

@@ -11,9 +11,9 @@ Which resource a memory takes is ``memory_libmap``'s cost comparison; the costs 
   RAMB36 in 512x72 or 1Kx36 beats two RAMB18s);
 * distributed RAM (simple dual port; 7-series RAM32M = 32 x 6 bits, RAM64M = 64 x 3 bits, 4 LUTs each,
   memlib cost 8 with ``widthscale 7``: a cell costs ``1 + 7 * used_bits / bits``; UltraScale+ RAM32M16 =
-  32 x 14, RAM64M8 = 64 x 7, 8 LUTs, cost 16 fully width-scaled); depths above 64 cascade
-  ``banks = ceil(depth / 64)`` banks and add ``0.5 * width * (banks - 1) + 0.5 * banks + 2`` for the read
-  mux and the write decoder;
+  32 x 14, RAM64M8 = 64 x 7, 8 LUTs, cost 16 fully width-scaled); deeper memories cascade
+  ``banks = ceil(depth / cell depth)`` banks of either cell and add ``0.5 * width * (banks - 1) +
+  0.5 * banks + 2`` for the read mux and the write decoder; the cheapest cell type wins;
 * **LUTRAM threshold**: a RAM goes to LUTRAM when its LUTRAM cost is strictly below its block-RAM cost,
   i.e. below 131 when one RAMB18 would do: on 7-series always at depth <= 64 (LUTRAM is cheaper per bit
   there), up to 21 bits wide at depth 128, 10 at depth 256, 4 at 512 (wider / deeper: block RAM);
@@ -86,22 +86,25 @@ def bram_choice(width, depth) -> tuple[object, object, object]:
 
 
 def lutram_choice(width, depth, family: str) -> tuple[object, object, object]:
-    """(LUTs as memory, read-mux LUTs, memory_libmap cost) of the cheapest distributed-RAM mapping."""
-    (shallow, deep), cell_cost, ws = LUTRAM_CELLS[family]
-    d32, b32, l32 = shallow
-    d64, b64, l64 = deep
-    small = nm.le(depth, d32)
-    n32 = nm.ceil_div(width, b32)
-    cost32 = n32 * (cell_cost - ws) + ws * width / b32
-    banks = nm.ceil_div(depth, d64)
-    n64 = nm.ceil_div(width, b64)
-    cascade = nm.gt(banks, 1)
-    cost64 = banks * (n64 * (cell_cost - ws) + ws * width / b64) + nm.where(
-        cascade, MUX_COST * width * (banks - 1) + DEMUX_COST * banks + CASCADE_COST, 0.0)
-    luts = nm.where(small, n32 * l32, n64 * banks * l64)
-    # bank select: a banks:1 mux per bit (LUT6 + MUXF7/F8 per 4 banks) and a write decoder
-    mux = nm.where(cascade, width * nm.ceil_div(banks, 4) + banks + nm.where(nm.gt(banks, 2), 2.0, 0.0), 0.0)
-    return luts, mux, nm.where(small, cost32, cost64)
+    """(LUTs as memory, read-mux LUTs, memory_libmap cost) of the cheapest distributed-RAM mapping: either
+    cell type (32-deep or 64-deep), cascaded in ``ceil(depth / cell depth)`` banks."""
+    cells, cell_cost, ws = LUTRAM_CELLS[family]
+    best = None
+    for d_c, b_c, l_c in cells:
+        banks = nm.ceil_div(depth, d_c)
+        n = nm.ceil_div(width, b_c)
+        cascade = nm.gt(banks, 1)
+        cost = banks * (n * (cell_cost - ws) + ws * width / b_c) + nm.where(
+            cascade, MUX_COST * width * (banks - 1) + DEMUX_COST * banks + CASCADE_COST, 0.0)
+        luts = n * banks * l_c
+        # bank select: a banks:1 mux per bit (LUT6 + MUXF7/F8 per 4 banks) and a write decoder
+        mux = nm.where(cascade, width * nm.ceil_div(banks, 4) + banks + nm.where(nm.gt(banks, 2), 2.0, 0.0), 0.0)
+        if best is None:
+            best = (luts, mux, cost)
+        else:
+            better = nm.lt(cost, best[2])
+            best = tuple(nm.where(better, new, old) for new, old in zip((luts, mux, cost), best, strict=True))
+    return best
 
 
 def ram_cost(width, depth, family: str) -> MemoryCost:

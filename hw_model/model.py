@@ -42,6 +42,8 @@ DEFAULT_COEF = {
                   "ff": {"prod": 1.0, "ring": 1.0, "mean": 1.0, "final": 1.0, "orow": 1.0, "side": 1.0,
                          "walker": 1.5, "rom": 1.0, "const": 20.0}},
 }
+for _u in DEFAULT_COEF.values():
+    _u["srl"] = {"nw": 1.0, "const": 2.0}
 
 
 @lru_cache(maxsize=4)
@@ -163,14 +165,19 @@ def layer_units(s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_ed
     tb = tr_unit.bram_estimation(tp, family)
     ab = agg_unit.bram_estimation(ap, family)
     rom_t, rom_a = tr_unit.weight_rom(tp, family), agg_unit.bias_rom(ap, family)
-    t = UnitCost(f"{s.name}.transform", "transform", layer=s.name,
+    from hw_model.units import FEATURES
+
+    def srl(unit, p):  # pipeline registers Yosys turns into SRL16E (LUTs used as memory)
+        return _lin(FEATURES[unit]["srl"](p, family), coefficients(family, unit, "srl"))
+
+    t = UnitCost(f"{s.name}.transform", "transform", layer=s.name, lutram=srl("transform", tp),
                  lut=tr_unit.lut_estimation(tp, family, coefficients(family, "transform", "lut")),
                  ff=tr_unit.ff_estimation(tp, family, coefficients(family, "transform", "ff")),
                  dsp=tr_unit.dsp_estimation(tp, family), bram18=tb["bram18"], bram36=tb["bram36"],
                  cycles=tr_unit.cycles(tp, num_nodes) + io_unit.STEP_OVERHEAD, bits=rom_t.bits)
     lin = _mem_unit(f"{s.name}.lin_buffer", "buffer", s.out_features * stored_width(s.lin_bits, s.lin_signed),
                     max_nodes * s.heads, family, s.name)
-    a = UnitCost(f"{s.name}.aggregate", "aggregate", layer=s.name,
+    a = UnitCost(f"{s.name}.aggregate", "aggregate", layer=s.name, lutram=srl("aggregate", ap),
                  lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut")),
                  ff=agg_unit.ff_estimation(ap, family, coefficients(family, "aggregate", "ff")),
                  dsp=agg_unit.dsp_estimation(ap, family), bram18=ab["bram18"], bram36=ab["bram36"],
@@ -224,18 +231,18 @@ def estimate_specs(specs: list[LayerSpec], *, in_features, num_classes, max_node
                               lut=_lin(io_unit.store_lut_features(store_p), IO_COEF["store_lut"]),
                               ff=_lin(io_unit.store_ff_features(store_p), IO_COEF["store_ff"])))
     nsteps = 2 + 2 * len(specs)
-    est.units.append(UnitCost("sequencer", "control", lut=io_unit.sequencer_luts(nsteps),
+    est.units.append(UnitCost("sequencer", "control", lut=io_unit.sequencer_luts(nsteps, g["nw"], g["ew_addr"], len(specs)),
                               ff=io_unit.sequencer_ffs(nsteps)))
     est.buffer_bits = sum((u.bits for u in est.units if u.kind == "buffer"), 0.0)
     est.graph_bits = graph_bits(specs, max_nodes, max_edges)
     return est
 
 
-IO_COEF = {
-    "load_lut": {"ctrl": 1.0, "row": 0.0, "const": 6.0},
-    "load_ff": {"ctrl": 1.0, "row": 1.0, "const": 4.0},
-    "store_lut": {"ctrl": 1.0, "row": 1.0, "const": 6.0},
-    "store_ff": {"ctrl": 1.0, "row": 1.0, "const": 4.0},
+IO_COEF = {  # see hw_model/units/io.py
+    "load_lut": {"const": 16.0},
+    "load_ff": {"ctrl": 1.0, "row": 1.0, "const": 6.0},
+    "store_lut": {"ctrl": 1.0, "row": 1.0, "const": 4.0},
+    "store_ff": {"ctrl": 1.0, "row": 1.0, "const": 5.0},
 }
 
 

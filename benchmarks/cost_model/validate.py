@@ -84,7 +84,7 @@ def finnr_lut(p: dict) -> float:
     return 300 + 1.1 * pe * (mult + addertree + acc) + c2
 
 
-def phase_synth(cases, force: bool = False) -> None:
+def phase_synth(cases, force: bool = False, units: bool = False) -> None:
     from hls_templates.generate import generate_design
     from hls_templates.rtl_writer import rtl_context
     from hw_model.yosys import resource_counts, synth
@@ -101,15 +101,17 @@ def phase_synth(cases, force: bool = False) -> None:
         top = resource_counts(synth([d / "rtl" / s for s in rtl["sources"]], rtl["top"], family,
                                     {"MEM_DIR": str((d / "rtl").resolve()) + "/"}))
         t_top = time.time() - t0
-        L = rtl_context(ir, hw)["layers"][0]
-        tp = dict(L["t_params"])
-        tp["WEIGHT_FILE"] = str((d / "rtl" / f"{L['id']}_w.mem").resolve())
-        lib = ROOT / "hls_templates" / "rtl"
-        unit = resource_counts(synth([lib / f"lpg_{m}.v" for m in ("rom", "mul", "dot", "requant", "transform")],
-                                     "lpg_transform", family, tp))
-        res_path.write_text(json.dumps({"top": top, "transform0": unit, "transform0_params":
-                                        {k: v for k, v in tp.items() if k != "WEIGHT_FILE"},
-                                        "synth_seconds": t_top}, indent=1))
+        doc = {"top": top, "synth_seconds": t_top}
+        if units:
+            L = rtl_context(ir, hw)["layers"][0]
+            tp = dict(L["t_params"])
+            tp["WEIGHT_FILE"] = str((d / "rtl" / f"{L['id']}_w.mem").resolve())
+            lib = ROOT / "hls_templates" / "rtl"
+            doc["transform0"] = resource_counts(synth([lib / f"lpg_{m}.v" for m in ("rom", "mul", "dot", "requant",
+                                                                                   "transform")],
+                                                      "lpg_transform", family, tp))
+            doc["transform0_params"] = {k: v for k, v in tp.items() if k != "WEIGHT_FILE"}
+        res_path.write_text(json.dumps(doc, indent=1))
         print(f"synth d{seed} {family}: {time.time() - t0:.0f} s", flush=True)
 
 
@@ -148,10 +150,6 @@ def phase_report(cases) -> dict:
         est = estimate(ir, hw, (g.num_nodes, g.num_edges), DEVICES[family])
         t = est.totals()
         y = syn["top"]
-        tp = {k: float(v) for k, v in syn["transform0_params"].items()}
-        from hw_model.model import coefficients
-
-        t_pred = tr.lut_estimation(tp, family, coefficients(family, "transform", "lut")) + tr.weight_rom(tp, family).lut * 0
         row = {
             "design": f"d{seed}", "family": family,
             "shape": " / ".join(f"{la.in_features}->{la.heads}x{la.out_features}" for la in ir.layers),
@@ -164,18 +162,38 @@ def phase_report(cases) -> dict:
             "yosys": {"lut": y["lut"] + y["lutram"] + y["srl"], "ff": y["ff"], "dsp": y["dsp"],
                       "bram18": y["bram18"], "bram36": y["bram36"]},
             "rtl_cycles": sim["cycles"] if sim else None, "bit_exact": sim["bit_exact"] if sim else None,
-            "transform0": {"yosys_lut": syn["transform0"]["lut"] + syn["transform0"]["lutram"] + syn["transform0"]["srl"],
-                           "model_lut": float(t_pred) + syn["transform0"]["srl"] * 0, "finnr_lut": finnr_lut(tp)},
         }
         rows.append(row)
-    summ = summarise(rows)
-    doc = {"calibration": calibration_info(), "designs": rows, "summary": summ}
+    units = transform_units_vs_finnr()
+    summ = summarise(rows, units)
+    doc = {"calibration": calibration_info(), "designs": rows, "transform_units": units, "summary": summ}
     (OUT / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (OUT / "results.md").write_text(markdown(rows, summ, doc["calibration"]))
+    (OUT / "results.md").write_text(markdown(rows, units, summ, doc["calibration"]))
     return doc
 
 
-def summarise(rows) -> dict:
+def transform_units_vs_finnr() -> list[dict]:
+    """Held-out single transform units (calibration samples with seed >= HOLDOUT_SEED, never fitted):
+    Yosys LUT vs this model vs FINN-R's MVAU formula."""
+    from hw_model.calibrate import HOLDOUT_SEED, load_samples
+    from hw_model.model import coefficients
+    from hw_model.units import transform as tr
+
+    out = []
+    for s in load_samples():
+        if s["unit"] != "transform" or s["seed"] < HOLDOUT_SEED:
+            continue
+        p = {k: float(v) for k, v in s["params"].items()}
+        fam = s["family"]
+        r = s["resources"]
+        out.append({"seed": s["seed"], "family": fam, "yosys_lut": r["lut"],
+                    "model_lut": float(tr.lut_estimation(p, fam, coefficients(fam, "transform", "lut"))),
+                    "finnr_lut": finnr_lut(p),
+                    "params": {k: s["params"][k] for k in ("P_IN", "P_OUT", "XW", "WW", "WKIND", "IG", "OG", "ACC_W")}})
+    return out
+
+
+def summarise(rows, units) -> dict:
     s: dict = {"designs": len(rows)}
     for k in ("lut", "ff"):
         errs = [abs(_err(r["pred"][k], r["yosys"][k])) for r in rows]
@@ -187,14 +205,14 @@ def summarise(rows) -> dict:
     s["cycles"] = {"mape": float(np.mean(cyc)) if cyc else None, "max": float(max(cyc)) if cyc else None,
                    "within_2pct": sum(e <= 0.02 for e in cyc), "of": len(cyc),
                    "exact": sum(r["pred"]["cycles"] == r["rtl_cycles"] for r in rows if r["rtl_cycles"])}
-    m = [abs(_err(r["transform0"]["model_lut"], r["transform0"]["yosys_lut"])) for r in rows]
-    f = [abs(_err(r["transform0"]["finnr_lut"], r["transform0"]["yosys_lut"])) for r in rows]
-    s["transform_unit_lut"] = {"model_mape": float(np.mean(m)) if m else None,
+    m = [abs(_err(u["model_lut"], u["yosys_lut"])) for u in units]
+    f = [abs(_err(u["finnr_lut"], u["yosys_lut"])) for u in units]
+    s["transform_unit_lut"] = {"units": len(units), "model_mape": float(np.mean(m)) if m else None,
                                "finnr_mape": float(np.mean(f)) if f else None}
     return s
 
 
-def markdown(rows, s, cal) -> str:
+def markdown(rows, units, s, cal) -> str:
     def pct(v):
         return "n/a" if v is None else f"{100 * v:.1f}%"
 
@@ -210,20 +228,27 @@ def markdown(rows, s, cal) -> str:
              f"| RAMB36 exact | {s['bram36']['exact']} / {s['bram36']['of']} | all |",
              f"| cycles within 2% of RTL | {s['cycles']['within_2pct']} / {s['cycles']['of']} (exact: {s['cycles']['exact']}; "
              f"MAPE {pct(s['cycles']['mape'])}) | all |",
-             f"| transform-unit LUT MAPE: this model vs FINN-R | {pct(s['transform_unit_lut']['model_mape'])} vs "
-             f"{pct(s['transform_unit_lut']['finnr_mape'])} | model < FINN-R |",
+             f"| transform-unit LUT MAPE ({s['transform_unit_lut']['units']} held-out units): this model vs FINN-R | "
+             f"{pct(s['transform_unit_lut']['model_mape'])} vs {pct(s['transform_unit_lut']['finnr_mape'])} | model < FINN-R |",
              "", "## Per design", "",
              "| design | fam | shape | formats | att/agg | P_in x P_out / P_agg | N/E (cap) | LUT pred/yosys | FF pred/yosys | "
-             "DSP p/y | BRAM18 p/y | BRAM36 p/y | cycles pred/RTL | T0 LUT yosys / model / FINN-R |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "DSP p/y | BRAM18 p/y | BRAM36 p/y | cycles pred/RTL |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        p, y, t = r["pred"], r["yosys"], r["transform0"]
+        p, y = r["pred"], r["yosys"]
         lines.append(
             f"| {r['design']} | {r['family']} | {r['shape']} | {r['formats']} | {r['ops']} | {r['par']} | "
             f"{r['nodes']}/{r['edges']} ({r['max_nodes']}) | {p['lut']:.0f} / {y['lut']} ({100 * _err(p['lut'], y['lut']):+.0f}%) | "
             f"{p['ff']:.0f} / {y['ff']} ({100 * _err(p['ff'], y['ff']):+.0f}%) | {p['dsp']:.0f}/{y['dsp']} | "
-            f"{p['bram18']:.0f}/{y['bram18']} | {p['bram36']:.0f}/{y['bram36']} | {p['cycles']:.0f} / {r['rtl_cycles']} | "
-            f"{t['yosys_lut']} / {t['model_lut']:.0f} / {t['finnr_lut']:.0f} |")
+            f"{p['bram18']:.0f}/{y['bram18']} | {p['bram36']:.0f}/{y['bram36']} | {p['cycles']:.0f} / {r['rtl_cycles']} |")
+    lines += ["", "## Transform unit alone: Yosys vs this model vs FINN-R (held-out units)", "",
+              "| seed | fam | P_in x P_out | x bits / w bits (kind) | IG x OG | LUT yosys | model | FINN-R |",
+              "|---|---|---|---|---|---|---|---|"]
+    for u in units:
+        q = u["params"]
+        lines.append(f"| {u['seed']} | {u['family']} | {q['P_IN']}x{q['P_OUT']} | {q['XW']} / {q['WW']} ({q['WKIND']}) | "
+                     f"{q['IG']}x{q['OG']} | {u['yosys_lut']} | {u['model_lut']:.0f} ({100 * _err(u['model_lut'], u['yosys_lut']):+.0f}%) | "
+                     f"{u['finnr_lut']:.0f} ({100 * _err(u['finnr_lut'], u['yosys_lut']):+.0f}%) |")
     return "\n".join(lines) + "\n"
 
 
@@ -232,13 +257,16 @@ def main(argv=None) -> int:
     ap.add_argument("--designs", type=int, default=24)
     ap.add_argument("--first", type=int, default=0)
     ap.add_argument("--phase", choices=("synth", "sim", "report", "all"), default="all")
+    ap.add_argument("--units", action="store_true", help="also synthesise each design's layer-0 transform unit alone")
+    ap.add_argument("--family", choices=("xc7", "xcup"), default=None, help="only designs of this family")
     args = ap.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     cases = [design_case(k) for k in range(args.first, args.first + args.designs)]
+    todo = [c for c in cases if args.family in (None, c[1])]
     if args.phase in ("synth", "all"):
-        phase_synth(cases)
+        phase_synth(todo, units=args.units)
     if args.phase in ("sim", "all"):
-        phase_sim(cases)
+        phase_sim(todo)
     if args.phase in ("report", "all"):
         doc = phase_report(cases)
         print(json.dumps(doc["summary"], indent=1))

@@ -6,18 +6,23 @@ function whose coefficients :mod:`hw_model.calibrate` fits."""
 
 from __future__ import annotations
 
+from hw_model import numeric as nm
 from hw_model.units import aggregate, transform
 
 
 def _srl_features_t(p, family):
-    return {"ctrl": p["NW"] + p["LAW"], "const": 1.0}
+    """Delay chains of >= 3 stages become SRL16E: node index n1..n4, head h1..h4, loop flags."""
+    return {"nw": p["NW"], "h": nm.clog2(p["HEADS"]), "ig": nm.where(nm.gt(p["IG"], 1), 1.0, 0.0),
+            "og": nm.where(nm.gt(p["OG"], 1), 1.0, 0.0), "const": 1.0}
 
 
 def _srl_features_a(p, family):
-    return {"ctrl": p["NW"] + p["RW"] * p["HAS_RECIP"], "const": 1.0}
+    """i1..i6, recip2..recip4, h1..h3, fg1..fg3 and flag chains."""
+    return {"nw": p["NW"], "recip": p["RW"] * p["HAS_RECIP"], "h": nm.clog2(p["HEADS"]),
+            "fg": nm.clog2(p["FG"]), "bias": nm.where(nm.eq(p["HAS_BIAS"], 1), 1.0, 0.0), "const": 1.0}
 
 
 FEATURES = {
     "transform": {"lut": transform.lut_features, "ff": transform.ff_features, "srl": _srl_features_t},
-    "aggregate": {"lut": aggregate.lut_features, "ff": aggregate.ff_features, "srl": _srl_features_a},
+    "aggregate": {"lut": aggregate.lut_features, "ff": aggregate.ff_features, "srl": aggregate.srl_features},
 }

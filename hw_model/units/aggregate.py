@@ -11,6 +11,7 @@ from __future__ import annotations
 from hw_model import numeric as nm
 from hw_model.memory import rom_cost
 from hw_model.units.multiplier import dsp_count, soft_mult_bits
+from hw_model.units.transform import requant_terms
 
 PIPELINE_DEPTH = 8  # seven pipeline stages + done (RTL-measured)
 RUN_OVERHEAD = 3  # the walker's INIT0..INIT2 states
@@ -62,13 +63,16 @@ def lut_features(p, family):
     lsw, csw, rsw, hrw, ho = _widths(p)
     dsp, soft = _mults(p, family)
     lanes = p["P_AGG"]
+    asw = p["AGG_W"] + (1 - p["AGG_SIGNED"])
+    rq1, rq2 = requant_terms(p["V_W"], p["AGG_SHIFT"], p["AGG_W"]), requant_terms(asw, p["OUT_SHIFT"], p["OW"])
     return {
         "mult_soft": lanes * soft,
         "mult_dsp": lanes * nm.where(nm.gt(dsp, 0), 1.0, 0.0),
         "linmux": lanes * p["LW"] * nm.pos(p["FG"] - 1),
         "acc": lanes * p["ACC_W"],
         "bias": nm.where(nm.eq(p["HAS_BIAS"], 1), lanes * p["V_W"], 0.0),
-        "requant": lanes * (p["V_W"] + p["AGG_W"] + p["OW"]),
+        "rq_round": lanes * (rq1[0] + rq2[0]),
+        "rq_sat": lanes * (rq1[1] + rq2[1]),
         "walker": p["EW"] * 4 + p["NW"] * 2 + p["LAW"],
         "rom": bias_rom(p, family).lut,
         "const": 1.0,
@@ -79,11 +83,13 @@ def ff_features(p, family):
     lsw, csw, rsw, hrw, ho = _widths(p)
     lanes = p["P_AGG"]
     has_r = nm.eq(p["HAS_RECIP"], 1)
+    plain = plain_copy(p)
     return {
         "prod": lanes * p["PRW"],
-        "ring": (p["FG"] + 1) * lanes * p["ACC_W"],
-        "mean": lanes * nm.where(has_r, p["M_W"], p["ACC_W"]),
-        "final": lanes * p["V_W"],
+        # the ring's middle groups are a pure delay line: Yosys makes them SRLs (see srl_features)
+        "ring": (nm.minimum(p["FG"], 2.0) + 1) * lanes * p["ACC_W"],
+        "mean": nm.where(plain, 0.0, lanes * nm.where(has_r, p["M_W"], p["ACC_W"])),
+        "final": nm.where(plain, 0.0, lanes * p["V_W"]),
         "orow": ho * p["FG"] * lanes * p["OW"],
         "side": nm.where(nm.eq(p["HAS_COEF"], 1), p["CW"], 0.0) + nm.where(has_r, 2 * p["RW"], 0.0)
         + nm.where(nm.eq(p["HAS_BIAS"], 1), lanes * p["BW"], 0.0),
@@ -91,6 +97,22 @@ def ff_features(p, family):
         "rom": bias_rom(p, family).ff,
         "const": 1.0,
     }
+
+
+def plain_copy(p):
+    """No mean reciprocal, no head mean, no bias: the finaliser's first stages only delay the sums."""
+    return nm.logical_and(nm.logical_and(nm.eq(p["HAS_RECIP"], 0), nm.eq(p["HAS_BIAS"], 0)), nm.eq(p["HEAD_MEAN"], 0))
+
+
+def srl_features(p, family):
+    """Delay chains of >= 3 registers become SRL16E/SRLC32E (LUTs used as memory): the accumulator ring's
+    middle groups (FG >= 3), the finaliser's copy stages when it has nothing to do, the node index and
+    flag pipelines."""
+    lanes = p["P_AGG"]
+    return {"ring": nm.where(nm.ge(p["FG"], 3), lanes * p["ACC_W"], 0.0),
+            "copy": nm.where(plain_copy(p), lanes * p["ACC_W"], 0.0),
+            "nw": p["NW"], "recip": p["RW"] * p["HAS_RECIP"], "h": nm.clog2(p["HEADS"]),
+            "fg": nm.clog2(p["FG"]), "const": 1.0}
 
 
 def cycles(p, num_nodes, num_edges):

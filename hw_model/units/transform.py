@@ -28,6 +28,16 @@ def _common(p, family):
     return xsw, fix, pw, dsp_per, on_dsp, lanes, wrow, wdep
 
 
+def requant_terms(in_w, shift, out_w):
+    """LUT-size terms of one ``lpg_requant``: the rounding increment over the kept bits (right shifts
+    only) and the saturation (compare the bits above the output, select the output)."""
+    kept = nm.maximum(in_w - nm.pos(shift), 1.0)
+    rnd = nm.where(nm.gt(shift, 0), kept + 1, 0.0)
+    over = nm.pos(kept + nm.pos(-shift) - out_w)
+    sat = nm.where(nm.gt(over, 0), over + out_w, 0.0)
+    return rnd, sat
+
+
 def weight_rom(p, family):
     _, _, _, _, _, _, wrow, wdep = _common(p, family)
     return rom_cost(wrow, wdep, family)
@@ -54,15 +64,17 @@ def lut_features(p, family):
     tree_bits = p["P_OUT"] * nm.pos(p["P_IN"] - 1) * (pw + nm.clog2(p["P_IN"]) / 2)
     rom = weight_rom(p, family)
     accum = nm.where(nm.gt(p["IG"], 1), p["P_OUT"] * p["ACC_W"], 0.0)
-    keep = nm.maximum(p["ACC_W"] - nm.pos(p["SHIFT"]), 1.0)
+    rq_round, rq_sat = requant_terms(p["ACC_W"], p["SHIFT"], p["LW"])
     return {
         "mult_soft": nm.where(nm.logical_and(fix, nm.logical_not(on_dsp)), lanes * soft_mult_bits(xsw, p["WW"]), 0.0),
-        "mult_sign": nm.where(fix, 0.0, lanes * (xsw + 1)),
+        "mult_binary": nm.where(nm.eq(p["WKIND"], 1), lanes * (xsw + 1), 0.0),
+        "mult_ternary": nm.where(nm.eq(p["WKIND"], 2), lanes * (xsw + 1), 0.0),
         "tree_lut": nm.where(on_dsp, 0.0, tree_bits),
         "tree_dsp": nm.where(on_dsp, tree_bits, 0.0),
         "acc": nm.where(on_dsp, 0.0, accum),
         "acc_dsp": nm.where(on_dsp, accum, 0.0),
-        "requant": p["P_OUT"] * (2 * keep + p["LW"]),
+        "rq_round": p["P_OUT"] * rq_round,
+        "rq_sat": p["P_OUT"] * rq_sat,
         "xmux": p["P_IN"] * p["XW"] * nm.ceil_div(nm.pos(p["IG"] - 1) + 2, 3) * nm.where(nm.gt(p["IG"], 1), 1.0, 0.0),
         "ctrl": p["NW"] + p["WAW"] + p["LAW"] + nm.clog2(p["IG"]) + nm.clog2(p["OG"]) + nm.clog2(p["HEADS"]),
         "rom": rom.lut,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import math
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +32,8 @@ CALIBRATION = HERE / "calibration.json"
 RTL_LIB = HERE.parent / "hls_templates" / "rtl"
 #: seeds of calibration samples; the validation benchmark uses seeds >= 10_000
 SEED_BASE = 1000
+#: fit regularisation: weight of the prior relative to the data, prior coefficient per term / constant
+RIDGE, PRIOR, PRIOR_CONST = 0.05, 1.0, 10.0
 #: unit samples with seeds from here on are held out of the fit (FINN-R comparison in the benchmark)
 HOLDOUT_SEED = 1055
 
@@ -50,15 +51,32 @@ def random_unit_case(seed: int):
     heads = int(rng.choice([1, 1, 2]))
     fin = int(rng.choice([4, 6, 8, 12, 16]))
     hid = int(rng.choice([4, 6, 8, 12, 16]))
-    ir = random_ir(rng, attention=att, aggregation=agg, num_layers=2, in_features=fin, hidden=hid,
-                   num_classes=int(rng.choice([3, 4, 5])), heads=heads, concat=bool(rng.integers(0, 2)),
-                   wbits=wbits, abits=abits, bias=bool(rng.integers(0, 4) > 0), name=f"cal{seed}")
+    ir = random_ir(
+        rng,
+        attention=att,
+        aggregation=agg,
+        num_layers=2,
+        in_features=fin,
+        hidden=hid,
+        num_classes=int(rng.choice([3, 4, 5])),
+        heads=heads,
+        concat=bool(rng.integers(0, 2)),
+        wbits=wbits,
+        abits=abits,
+        bias=bool(rng.integers(0, 4) > 0),
+        name=f"cal{seed}",
+    )
     layers = []
     for layer in ir.layers:
         mult = str(rng.choice(["auto", "lut", "dsp"]))
-        layers.append(LayerHW(p_in=int(rng.integers(1, min(8, layer.in_features) + 1)),
-                              p_out=int(rng.integers(1, min(8, layer.out_features) + 1)),
-                              p_agg=int(rng.integers(1, min(8, layer.out_features) + 1)), mult=mult))
+        layers.append(
+            LayerHW(
+                p_in=int(rng.integers(1, min(8, layer.in_features) + 1)),
+                p_out=int(rng.integers(1, min(8, layer.out_features) + 1)),
+                p_agg=int(rng.integers(1, min(8, layer.out_features) + 1)),
+                mult=mult,
+            )
+        )
     n = int(rng.choice([32, 64, 128, 256]))
     hw = HardwareConfig(max_nodes=n, max_edges=n * int(rng.choice([4, 8])), layers=layers)
     return ir, hw, int(rng.integers(0, 2))
@@ -107,9 +125,14 @@ def collect(families: list[str], count: int, start: int) -> None:
                         print(f"seed {seed} {unit} {fam}: {e}", file=sys.stderr)
                         continue
                     r = resource_counts(stat)
-                    rec = {"seed": seed, "family": fam, "unit": unit, "params": {k: v for k, v in params.items()
-                                                                               if not k.endswith("_FILE")},
-                           "resources": r, "yosys": version}
+                    rec = {
+                        "seed": seed,
+                        "family": fam,
+                        "unit": unit,
+                        "params": {k: v for k, v in params.items() if not k.endswith("_FILE")},
+                        "resources": r,
+                        "yosys": version,
+                    }
                     with open(SAMPLES, "a") as fh:
                         fh.write(json.dumps(rec) + "\n")
                     print(seed, fam, unit, {k: v for k, v in r.items() if k != "cells" and v}, flush=True)
@@ -129,8 +152,12 @@ def fit() -> dict:
     from hw_model.yosys import yosys_version
 
     samples = [s for s in load_samples() if s["seed"] < HOLDOUT_SEED]
-    out: dict = {"date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                 "yosys": yosys_version(), "samples": len(samples), "families": {}}
+    out: dict = {
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "yosys": yosys_version(),
+        "samples": len(samples),
+        "families": {},
+    }
     for fam in sorted({s["family"] for s in samples}):
         out["families"][fam] = {}
         for unit, feats in FEATURES.items():
@@ -147,7 +174,15 @@ def fit() -> dict:
                     X.append([f[k] for k in names])
                     y.append(target(s["resources"], res))
                 X, y = np.asarray(X, float), np.asarray(y, float)
-                coef, _ = nnls(X, y)
+                # non-negative least squares on relative errors, pulled towards the structural prior
+                # (one LUT / FF per term bit, PRIOR_CONST for the constant) so that few samples and
+                # collinear terms cannot produce unphysical coefficients
+                w = 1.0 / np.maximum(y, 10.0)
+                prior = np.array([PRIOR_CONST if k == "const" else PRIOR for k in names])
+                scale = np.sqrt(RIDGE * np.maximum((X * w[:, None]) ** 2, 0).sum(0) / len(y) + 1e-12)
+                Xa = np.vstack([X * w[:, None], np.diag(scale)])
+                ya = np.concatenate([y * w, scale * prior])
+                coef, _ = nnls(Xa, ya)
                 pred = X @ coef
                 mape = float(np.mean(np.abs(pred - y) / np.maximum(y, 1)))
                 entry[res] = {"coef": dict(zip(names, map(float, coef), strict=True)), "mape": mape}

@@ -17,7 +17,8 @@ from typing import Any
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "estimate", help="resources, latency and memory of the accelerator for an IR (analytical model)",
+        "estimate",
+        help="resources, latency and memory of the accelerator for an IR (analytical model)",
         description=__doc__.split("\n\n")[0],
     )
     p.add_argument("ir", help="RUN/model.ir.json")
@@ -68,15 +69,20 @@ def format_estimate(est: Any, title: str = "") -> str:
     lines.append(f"{'TOTAL':<22}" + "".join(f"{_fmt(t[c]):>11}" for c in cols))
     lines.append("")
     lines.append(f"latency: {t['cycles']:,.0f} cycles = {t['latency_us']:,.1f} us at {est.clock_mhz:g} MHz")
-    lines.append(f"model size: {t['model_bits']:,.0f} bits ({t['model_bits'] / 8192:,.1f} KiB); on-chip buffers: "
-                 f"{t['buffer_bits']:,.0f} bits ({t['buffer_bits'] / 8192:,.1f} KiB); host-side graph: "
-                 f"{est.as_dict()['graph_bits']:,.0f} bits")
+    lines.append(
+        f"model size: {t['model_bits']:,.0f} bits ({t['model_bits'] / 8192:,.1f} KiB); on-chip buffers: "
+        f"{t['buffer_bits']:,.0f} bits ({t['buffer_bits'] / 8192:,.1f} KiB); host-side graph: "
+        f"{est.as_dict()['graph_bits']:,.0f} bits"
+    )
     lines.append(f"device {est.device.name} ({est.device.family}):")
     for k, (used, avail) in est.usage().items():
         pct = 100 * used / avail if avail else float("inf")
         lines.append(f"  {k:<7} {used:>12,.1f} / {avail:>10,}  {pct:6.1f}%{'  OVER' if used > avail else ''}")
-    lines.append("fits: yes" if est.fits else "fits: NO (" + ", ".join(f"{k} over by {v:,.1f}"
-                                                                     for k, v in est.overuse().items()) + ")")
+    lines.append(
+        "fits: yes"
+        if est.fits
+        else "fits: NO (" + ", ".join(f"{k} over by {v:,.1f}" for k, v in est.overuse().items()) + ")"
+    )
     return "\n".join(lines)
 
 
@@ -105,8 +111,13 @@ def run_estimate(args: argparse.Namespace) -> int:
         doc = est.as_dict() | {"hw_config": hw.to_dict(), "dataset": dataset, "num_nodes": n, "num_edges": e}
         print(json.dumps(doc, indent=2))
     else:
-        par = ", ".join(f"{layer.name}: P_in={h.p_in} P_out={h.p_out} P_agg={h.p_agg} mult={h.mult}"
-                        for layer, h in zip(ir.layers, hw.layers, strict=True))
-        print(format_estimate(est, f"{ir.name} on {dataset} ({n} nodes, {e} edges with self-loops); "
-                                   f"parallelism from {source}: {par}"))
+        par = ", ".join(
+            f"{layer.name}: P_in={h.p_in} P_out={h.p_out} P_agg={h.p_agg} mult={h.mult}"
+            for layer, h in zip(ir.layers, hw.layers, strict=True)
+        )
+        print(
+            format_estimate(
+                est, f"{ir.name} on {dataset} ({n} nodes, {e} edges with self-loops); parallelism from {source}: {par}"
+            )
+        )
     return 0 if est.fits else 1

@@ -48,8 +48,14 @@ class Device:
         return 2 * self.bram36
 
     def budget(self) -> dict[str, float]:
-        return {"lut": self.lut, "ff": self.ff, "dsp": self.dsp, "bram36": self.bram36, "uram": self.uram,
-                "lutram": self.lutram_max if self.lutram_max is not None else self.lut // 2}
+        return {
+            "lut": self.lut,
+            "ff": self.ff,
+            "dsp": self.dsp,
+            "bram36": self.bram36,
+            "uram": self.uram,
+            "lutram": self.lutram_max if self.lutram_max is not None else self.lut // 2,
+        }
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,9 +102,17 @@ def load_device(name_or_path: str | Path) -> Device:
             v = doc.get(k, 0)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise LpgnasError(f"device file {s}: {k} must be a non-negative integer, got {v!r}")
-        return Device(name=str(doc.get("name", p.stem)), family=doc["family"], lut=doc["lut"], ff=doc["ff"],
-                      dsp=doc["dsp"], bram36=doc["bram36"], uram=doc.get("uram", 0),
-                      clock_mhz=float(doc.get("clock_mhz", 100.0)), lutram_max=doc.get("lutram_max"))
+        return Device(
+            name=str(doc.get("name", p.stem)),
+            family=doc["family"],
+            lut=doc["lut"],
+            ff=doc["ff"],
+            dsp=doc["dsp"],
+            bram36=doc["bram36"],
+            uram=doc.get("uram", 0),
+            clock_mhz=float(doc.get("clock_mhz", 100.0)),
+            lutram_max=doc.get("lutram_max"),
+        )
     key = s.lower()
     key = ALIASES.get(key, key)
     if key in PRESETS:

@@ -40,12 +40,23 @@ def _describe_overuse(est: Estimate) -> str:
     for k, (used, avail) in est.usage().items():
         if used > avail:
             unit = {"bram36": "RAMB36"}.get(k, k.upper())
-            parts.append(f"{unit} {used:,.1f} of {avail:,} ({used - avail:,.1f} over, {100 * used / max(avail, 1):.0f}%)")
+            parts.append(
+                f"{unit} {used:,.1f} of {avail:,} ({used - avail:,.1f} over, {100 * used / max(avail, 1):.0f}%)"
+            )
     return "; ".join(parts)
 
 
-def explore(ir, stats, device: Device | str, *, max_nodes: int | None = None, max_edges: int | None = None,
-            clock_mhz: float = 100.0, max_parallel: int = 64, utilisation: float = 1.0) -> tuple[HardwareConfig, Estimate]:
+def explore(
+    ir,
+    stats,
+    device: Device | str,
+    *,
+    max_nodes: int | None = None,
+    max_edges: int | None = None,
+    clock_mhz: float = 100.0,
+    max_parallel: int = 64,
+    utilisation: float = 1.0,
+) -> tuple[HardwareConfig, Estimate]:
     """Choose (p_in, p_out, p_agg, mult) per layer; return the config and its estimate.
 
     ``stats``: graph size (GraphStats, CSRGraph, ``(N, E)``); ``max_nodes``/``max_edges`` default to it.
@@ -56,11 +67,24 @@ def explore(ir, stats, device: Device | str, *, max_nodes: int | None = None, ma
     dev = load_device(device)
     n, e = graph_size(stats)
     if utilisation < 1.0:
-        dev = Device(dev.name, dev.family, int(dev.lut * utilisation), int(dev.ff * utilisation),
-                     int(dev.dsp * utilisation), int(dev.bram36 * utilisation), int(dev.uram * utilisation),
-                     dev.clock_mhz, int(dev.budget()["lutram"] * utilisation))
-    hw = HardwareConfig(device=dev.name, clock_mhz=clock_mhz, max_nodes=max_nodes or n, max_edges=max_edges or e,
-                        layers=[LayerHW(1, 1, 1, "auto") for _ in ir.layers])
+        dev = Device(
+            dev.name,
+            dev.family,
+            int(dev.lut * utilisation),
+            int(dev.ff * utilisation),
+            int(dev.dsp * utilisation),
+            int(dev.bram36 * utilisation),
+            int(dev.uram * utilisation),
+            dev.clock_mhz,
+            int(dev.budget()["lutram"] * utilisation),
+        )
+    hw = HardwareConfig(
+        device=dev.name,
+        clock_mhz=clock_mhz,
+        max_nodes=max_nodes or n,
+        max_edges=max_edges or e,
+        layers=[LayerHW(1, 1, 1, "auto") for _ in ir.layers],
+    )
     est = estimate(ir, hw, (n, e), dev)
     if not est.fits:
         raise HardwareFitError(
@@ -69,9 +93,13 @@ def explore(ir, stats, device: Device | str, *, max_nodes: int | None = None, ma
         )
     cands = []
     for layer in ir.layers:
-        cands.append({"p_in": _candidates(layer.in_features, max_parallel),
-                      "p_out": _candidates(layer.out_features, max_parallel),
-                      "p_agg": _candidates(layer.out_features, max_parallel)})
+        cands.append(
+            {
+                "p_in": _candidates(layer.in_features, max_parallel),
+                "p_out": _candidates(layer.out_features, max_parallel),
+                "p_agg": _candidates(layer.out_features, max_parallel),
+            }
+        )
     blocked: set[tuple[int, str]] = set()
     for _ in range(10_000):
         best = None

@@ -24,20 +24,26 @@ import torch
 
 from hls_templates.config import LayerHW
 from hw_model import numeric as nm
-from hw_model.model import estimate_specs
+from hw_model.model import estimate_specs, model_bits
 from hw_model.params import LayerSpec
+from hw_model.units.io import TOP_OVERHEAD
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
 
-DECISIONS = ("attention", "aggregation", "activation", "hidden", "heads",
-             "q_weight", "q_input", "q_linear", "q_coef", "q_aggregation")
+DECISIONS = (
+    "attention",
+    "aggregation",
+    "activation",
+    "hidden",
+    "heads",
+    "q_weight",
+    "q_input",
+    "q_linear",
+    "q_coef",
+    "q_aggregation",
+)
 #: cost keys returned by :class:`ExpectedHardwareCost`
 COST_KEYS = ("lut", "ff", "dsp", "bram36", "cycles", "latency_us", "model_bits", "buffer_bits")
 MEAN_RECIP_BITS = 17
-
-
-def _value(options: Sequence, decision: str, x):
-    """Numeric encoding of categorical options (per decision)."""
-    return x
 
 
 def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> LayerSpec:
@@ -56,15 +62,40 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
     coef_bits = get("q_coef", i)
     wb = nm.where(nm.eq(w_kind, 0), wq, w_kind)
     return LayerSpec(
-        in_features=in_f, out_features=hidden, heads=heads, concat=1, x_bits=x_bits, x_signed=1,
-        w_kind=w_kind, w_bits=wq, w_signed=1, lin_bits=lin_bits, lin_signed=1,
-        has_coef=has_coef, coef_bits=coef_bits, coef_signed=0, has_recip=has_recip,
-        recip_bits=MEAN_RECIP_BITS, recip_signed=0, has_bias=1, bias_bits=agg_bits, bias_signed=1,
-        agg_bits=agg_bits, agg_signed=1, out_bits=out_bits, out_signed=1, relu=relu,
+        in_features=in_f,
+        out_features=hidden,
+        heads=heads,
+        concat=1,
+        x_bits=x_bits,
+        x_signed=1,
+        w_kind=w_kind,
+        w_bits=wq,
+        w_signed=1,
+        lin_bits=lin_bits,
+        lin_signed=1,
+        has_coef=has_coef,
+        coef_bits=coef_bits,
+        coef_signed=0,
+        has_recip=has_recip,
+        recip_bits=MEAN_RECIP_BITS,
+        recip_signed=0,
+        has_bias=1,
+        bias_bits=agg_bits,
+        bias_signed=1,
+        agg_bits=agg_bits,
+        agg_signed=1,
+        out_bits=out_bits,
+        out_signed=1,
+        relu=relu,
         shift_lin=nm.maximum(x_bits + wb - lin_bits, 0.0),
-        shift_bias=has_coef * (coef_bits - 1) + has_recip * (MEAN_RECIP_BITS - 1), shift_agg=0, shift_out=0,
-        p_in=nm.minimum(hw.p_in, in_f), p_out=nm.minimum(hw.p_out, hidden), p_agg=nm.minimum(hw.p_agg, hidden),
-        mult=hw.mult, name=f"layer{i}",
+        shift_bias=has_coef * (coef_bits - 1) + has_recip * (MEAN_RECIP_BITS - 1),
+        shift_agg=0,
+        shift_out=0,
+        p_in=nm.minimum(hw.p_in, in_f),
+        p_out=nm.minimum(hw.p_out, hidden),
+        p_agg=nm.minimum(hw.p_agg, hidden),
+        mult=hw.mult,
+        name=f"layer{i}",
     )
 
 
@@ -76,28 +107,49 @@ class ExpectedHardwareCost:
     each path's shapes). Call with ``{key: probabilities}`` (1-D tensors, same order as the options).
     """
 
-    def __init__(self, options: Mapping[str, Sequence], *, in_features: int, num_classes: int,
-                 hw: Sequence[LayerHW], max_nodes: int, max_edges: int, num_nodes: int | None = None,
-                 num_edges: int | None = None, device: str = "xc7z020", clock_mhz: float | None = None):
+    def __init__(
+        self,
+        options: Mapping[str, Sequence],
+        *,
+        in_features: int,
+        num_classes: int,
+        hw: Sequence[LayerHW],
+        max_nodes: int,
+        max_edges: int,
+        num_nodes: int | None = None,
+        num_edges: int | None = None,
+        device: str = "xc7z020",
+        clock_mhz: float | None = None,
+    ):
         self.options = {k: tuple(v) for k, v in options.items()}
-        self.n_layers = 1 + max(int(k.split(".")[0][len("layer"):]) for k in self.options)
+        self.n_layers = 1 + max(int(k.split(".")[0][len("layer") :]) for k in self.options)
         for i in range(self.n_layers):
             for d in DECISIONS:
                 if f"layer{i}.{d}" not in self.options:
                     raise KeyError(f"missing decision layer{i}.{d}")
         self.keys = [f"layer{i}.{d}" for i in range(self.n_layers) for d in DECISIONS]
         self.axis = {k: j for j, k in enumerate(self.keys)}
-        self.kw = dict(in_features=in_features, num_classes=num_classes, max_nodes=max_nodes, max_edges=max_edges,
-                       num_nodes=num_nodes if num_nodes is not None else max_nodes,
-                       num_edges=num_edges if num_edges is not None else max_edges, device=device,
-                       clock_mhz=clock_mhz)
+        self.kw = dict(
+            in_features=in_features,
+            num_classes=num_classes,
+            max_nodes=max_nodes,
+            max_edges=max_edges,
+            num_nodes=num_nodes if num_nodes is not None else max_nodes,
+            num_edges=num_edges if num_edges is not None else max_edges,
+            device=device,
+            clock_mhz=clock_mhz,
+        )
         self.hw = list(hw)
         self._cache: list | None = None
 
     @classmethod
     def from_space(cls, space, **kw) -> ExpectedHardwareCost:
-        return cls({k: space.options(k) for k in space.decision_keys}, in_features=space.in_features,
-                   num_classes=space.num_classes, **kw)
+        return cls(
+            {k: space.options(k) for k in space.decision_keys},
+            in_features=space.in_features,
+            num_classes=space.num_classes,
+            **kw,
+        )
 
     # -- option tensors, one axis per decision --------------------------------------------------------
     def _axis_tensor(self, key: str, values: Sequence[float]) -> torch.Tensor:
@@ -108,10 +160,13 @@ class ExpectedHardwareCost:
     def _get_tensor(self, decision: str, i: int):
         key = lambda d: f"layer{i}.{d}"  # noqa: E731
         if decision == "has_coef":
-            return self._axis_tensor(key("attention"), ["coef" in ATTENTIONS[a].formats for a in self.options[key("attention")]])
+            return self._axis_tensor(
+                key("attention"), ["coef" in ATTENTIONS[a].formats for a in self.options[key("attention")]]
+            )
         if decision == "has_recip":
-            return self._axis_tensor(key("aggregation"),
-                                     ["recip" in AGGREGATIONS[a].formats for a in self.options[key("aggregation")]])
+            return self._axis_tensor(
+                key("aggregation"), ["recip" in AGGREGATIONS[a].formats for a in self.options[key("aggregation")]]
+            )
         if decision == "relu":
             return self._axis_tensor(key("activation"), [a == "relu" for a in self.options[key("activation")]])
         return self._axis_tensor(key(decision), self.options[key(decision)])
@@ -119,18 +174,25 @@ class ExpectedHardwareCost:
     def _unit_tensors(self):
         """Per-unit cost tensors (computed once; they do not depend on the probabilities)."""
         if self._cache is None:
-            specs = [spec_for_choice(self._get_tensor, i, self.n_layers, self.kw["in_features"], self.hw[i])
-                     for i in range(self.n_layers)]
+            specs = [
+                spec_for_choice(self._get_tensor, i, self.n_layers, self.kw["in_features"], self.hw[i])
+                for i in range(self.n_layers)
+            ]
             est = estimate_specs(specs, **self.kw)
             terms = []
             for u in est.units:
-                vals = {"lut": u.lut + u.lutram, "ff": u.ff, "dsp": u.dsp, "bram36": u.bram36 + u.bram18 / 2,
-                        "cycles": u.cycles, "buffer_bits": u.bits if u.kind == "buffer" else 0.0}
+                vals = {
+                    "lut": u.lut + u.lutram,
+                    "ff": u.ff,
+                    "dsp": u.dsp,
+                    "bram36": u.bram36 + u.bram18 / 2,
+                    "cycles": u.cycles,
+                    "buffer_bits": u.bits if u.kind == "buffer" else 0.0,
+                }
                 terms.append(vals)
             for s in specs:
-                from hw_model.model import model_bits
                 terms.append({"model_bits": model_bits(s)})
-            terms.append({"cycles": 1.0 * 0 + __import__("hw_model.units.io", fromlist=["x"]).TOP_OVERHEAD})
+            terms.append({"cycles": float(TOP_OVERHEAD)})
             self._clock = est.clock_mhz
             self._cache = terms
         return self._cache
@@ -163,6 +225,7 @@ class ExpectedHardwareCost:
 
     def fixed(self, choice: Mapping[str, Any]) -> dict[str, float]:
         """Cost of one path (``{key: option}``) through the same formulas with plain numbers."""
+
         def get(decision, i):
             key = lambda d: f"layer{i}.{d}"  # noqa: E731
             if decision == "has_coef":
@@ -172,14 +235,24 @@ class ExpectedHardwareCost:
             if decision == "relu":
                 return float(choice[key("activation")] == "relu")
             return float(choice[key(decision)])
-        specs = [spec_for_choice(get, i, self.n_layers, self.kw["in_features"], self.hw[i]) for i in range(self.n_layers)]
+
+        specs = [
+            spec_for_choice(get, i, self.n_layers, self.kw["in_features"], self.hw[i]) for i in range(self.n_layers)
+        ]
         est = estimate_specs(specs, **self.kw)
         t = est.totals()
-        return {"lut": nm.to_float(t["lut_total"]), "ff": nm.to_float(t["ff"]), "dsp": nm.to_float(t["dsp"]),
-                "bram36": nm.to_float(t["bram36_equiv"]), "cycles": nm.to_float(t["cycles"]),
-                "latency_us": nm.to_float(t["latency_us"]), "model_bits": nm.to_float(t["model_bits"]),
-                "buffer_bits": nm.to_float(t["buffer_bits"])}
+        return {
+            "lut": nm.to_float(t["lut_total"]),
+            "ff": nm.to_float(t["ff"]),
+            "dsp": nm.to_float(t["dsp"]),
+            "bram36": nm.to_float(t["bram36_equiv"]),
+            "cycles": nm.to_float(t["cycles"]),
+            "latency_us": nm.to_float(t["latency_us"]),
+            "model_bits": nm.to_float(t["model_bits"]),
+            "buffer_bits": nm.to_float(t["buffer_bits"]),
+        }
 
     def one_hot(self, choice: Mapping[str, Any], dtype=torch.float64) -> dict[str, torch.Tensor]:
-        return {k: torch.tensor([1.0 if o == choice[k] else 0.0 for o in self.options[k]], dtype=dtype)
-                for k in self.keys}
+        return {
+            k: torch.tensor([1.0 if o == choice[k] else 0.0 for o in self.options[k]], dtype=dtype) for k in self.keys
+        }

@@ -39,7 +39,7 @@ ROM_LOGIC_COST_PER_BIT = 1.0 / 64
 #: distributed RAM (simple dual port) per family: (depth, bits per cell, LUTs per cell) of the shallow and
 #: the deep cell, memlib ``cost`` and ``widthscale`` (cost of a cell = cost - ws + ws * used/bits)
 LUTRAM_CELLS = {
-    "xc7": (((32, 6, 4), (64, 3, 4)), 8.0, 7.0),     # RAM32M, RAM64M
+    "xc7": (((32, 6, 4), (64, 3, 4)), 8.0, 7.0),  # RAM32M, RAM64M
     "xcup": (((32, 14, 8), (64, 7, 8)), 16.0, 16.0),  # RAM32M16, RAM64M8
 }
 #: cascading banks of 64 words: read mux (score W * (banks - 1)) and write demux (score banks), each
@@ -55,8 +55,8 @@ class MemoryCost:
     bram18: object = 0.0
     bram36: object = 0.0
     lutram: object = 0.0  # LUTs used as memory
-    lut: object = 0.0     # LUTs of read multiplexers / ROM logic
-    ff: object = 0.0      # output register when not inside the RAM primitive
+    lut: object = 0.0  # LUTs of read multiplexers / ROM logic
+    ff: object = 0.0  # output register when not inside the RAM primitive
     bits: object = 0.0
 
     @property
@@ -95,7 +95,8 @@ def lutram_choice(width, depth, family: str) -> tuple[object, object, object]:
         n = nm.ceil_div(width, b_c)
         cascade = nm.gt(banks, 1)
         cost = banks * (n * (cell_cost - ws) + ws * width / b_c) + nm.where(
-            cascade, MUX_COST * width * (banks - 1) + DEMUX_COST * banks + CASCADE_COST, 0.0)
+            cascade, MUX_COST * width * (banks - 1) + DEMUX_COST * banks + CASCADE_COST, 0.0
+        )
         luts = n * banks * l_c
         # bank select: a banks:1 mux per bit (LUT6 + MUXF7/F8 per 4 banks) and a write decoder
         mux = nm.where(cascade, width * nm.ceil_div(banks, 4) + banks + nm.where(nm.gt(banks, 2), 2.0, 0.0), 0.0)
@@ -114,9 +115,12 @@ def ram_cost(width, depth, family: str) -> MemoryCost:
     use_lutram = nm.lt(lcost, bcost)
     zero = 0.0
     return MemoryCost(
-        bram18=nm.where(use_lutram, zero, b18), bram36=nm.where(use_lutram, zero, b36),
-        lutram=nm.where(use_lutram, luts, zero), lut=nm.where(use_lutram, mux, zero),
-        ff=nm.where(use_lutram, width, zero), bits=width * depth,
+        bram18=nm.where(use_lutram, zero, b18),
+        bram36=nm.where(use_lutram, zero, b36),
+        lutram=nm.where(use_lutram, luts, zero),
+        lut=nm.where(use_lutram, mux, zero),
+        ff=nm.where(use_lutram, width, zero),
+        bits=width * depth,
     )
 
 
@@ -131,10 +135,12 @@ def rom_cost(width, depth, family: str) -> MemoryCost:
     b18, b36, bcost = bram_choice(width, depth)
     logic = nm.lt(width * depth * ROM_LOGIC_COST_PER_BIT, bcost)
     tiny2, tiny4 = nm.le(depth, 2), nm.le(depth, 4)
-    luts = nm.where(tiny2, 0.0, nm.where(tiny4, nm.minimum(width, 10.0) * 0.3,
-                                          width * nm.ceil_div(depth, 64)))
+    luts = nm.where(tiny2, 0.0, nm.where(tiny4, nm.minimum(width, 10.0) * 0.3, width * nm.ceil_div(depth, 64)))
     ffs = nm.where(tiny2, nm.minimum(width, 2.0), nm.where(tiny4, nm.minimum(width, 14.0), width))
     return MemoryCost(
-        bram18=nm.where(logic, 0.0, b18), bram36=nm.where(logic, 0.0, b36),
-        lut=nm.where(logic, luts, 0.0), ff=nm.where(logic, ffs, 0.0), bits=width * depth,
+        bram18=nm.where(logic, 0.0, b18),
+        bram36=nm.where(logic, 0.0, b36),
+        lut=nm.where(logic, luts, 0.0),
+        ff=nm.where(logic, ffs, 0.0),
+        bits=width * depth,
     )

@@ -22,8 +22,7 @@ from typing import Any
 from hw_model import numeric as nm
 from hw_model.devices import Device, load_device
 from hw_model.memory import ram_cost
-from hw_model.params import (LayerSpec, aggregate_params, globals_for, spec_from_ir, stored_width,
-                             transform_params)
+from hw_model.params import LayerSpec, aggregate_params, globals_for, spec_from_ir, stored_width, transform_params
 from hw_model.units import aggregate as agg_unit
 from hw_model.units import io as io_unit
 from hw_model.units import transform as tr_unit
@@ -33,14 +32,54 @@ CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 #: used when calibration.json lacks a family/unit (rough structural defaults)
 DEFAULT_COEF = {
-    "transform": {"lut": {"mult_soft": 0.6, "mult_sign": 1.0, "tree_lut": 1.0, "tree_dsp": 0.5, "acc": 1.0,
-                          "requant": 0.8, "xmux": 0.5, "ctrl": 2.0, "rom": 1.0, "const": 20.0},
-                  "ff": {"operands": 1.0, "dot_lut": 1.0, "dot_dsp": 0.5, "acc": 1.0, "row": 1.0, "ctrl": 3.0,
-                         "rom": 1.0, "const": 10.0}},
-    "aggregate": {"lut": {"mult_soft": 0.6, "mult_dsp": 2.0, "linmux": 0.5, "acc": 1.2, "bias": 1.0,
-                          "requant": 0.8, "walker": 2.0, "rom": 1.0, "const": 30.0},
-                  "ff": {"prod": 1.0, "ring": 1.0, "mean": 1.0, "final": 1.0, "orow": 1.0, "side": 1.0,
-                         "walker": 1.5, "rom": 1.0, "const": 20.0}},
+    "transform": {
+        "lut": {
+            "mult_soft": 0.6,
+            "mult_sign": 1.0,
+            "tree_lut": 1.0,
+            "tree_dsp": 0.5,
+            "acc": 1.0,
+            "requant": 0.8,
+            "xmux": 0.5,
+            "ctrl": 2.0,
+            "rom": 1.0,
+            "const": 20.0,
+        },
+        "ff": {
+            "operands": 1.0,
+            "dot_lut": 1.0,
+            "dot_dsp": 0.5,
+            "acc": 1.0,
+            "row": 1.0,
+            "ctrl": 3.0,
+            "rom": 1.0,
+            "const": 10.0,
+        },
+    },
+    "aggregate": {
+        "lut": {
+            "mult_soft": 0.6,
+            "mult_dsp": 2.0,
+            "linmux": 0.5,
+            "acc": 1.2,
+            "bias": 1.0,
+            "requant": 0.8,
+            "walker": 2.0,
+            "rom": 1.0,
+            "const": 30.0,
+        },
+        "ff": {
+            "prod": 1.0,
+            "ring": 1.0,
+            "mean": 1.0,
+            "final": 1.0,
+            "orow": 1.0,
+            "side": 1.0,
+            "walker": 1.5,
+            "rom": 1.0,
+            "const": 20.0,
+        },
+    },
 }
 for _u in DEFAULT_COEF.values():
     _u["srl"] = {"nw": 1.0, "const": 2.0}
@@ -82,8 +121,12 @@ class UnitCost:
     layer: str | None = None
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "layer": self.layer,
-                **{k: nm.to_float(getattr(self, k)) for k in (*RESOURCES, "cycles", "bits")}}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "layer": self.layer,
+            **{k: nm.to_float(getattr(self, k)) for k in (*RESOURCES, "cycles", "bits")},
+        }
 
 
 @dataclass
@@ -120,9 +163,13 @@ class Estimate:
         """resource -> (used, available) in the device's units."""
         t = self.totals()
         d = self.device
-        return {"lut": (nm.to_float(t["lut_total"]), d.lut), "ff": (nm.to_float(t["ff"]), d.ff),
-                "dsp": (nm.to_float(t["dsp"]), d.dsp), "bram36": (nm.to_float(t["bram36_equiv"]), d.bram36),
-                "lutram": (nm.to_float(t["lutram"]), d.budget()["lutram"])}
+        return {
+            "lut": (nm.to_float(t["lut_total"]), d.lut),
+            "ff": (nm.to_float(t["ff"]), d.ff),
+            "dsp": (nm.to_float(t["dsp"]), d.dsp),
+            "bram36": (nm.to_float(t["bram36_equiv"]), d.bram36),
+            "lutram": (nm.to_float(t["lutram"]), d.budget()["lutram"]),
+        }
 
     def overuse(self) -> dict[str, float]:
         """resource -> how much over budget (only those over)."""
@@ -143,19 +190,32 @@ class Estimate:
 
     def as_dict(self) -> dict:
         return {
-            "device": self.device.to_dict(), "clock_mhz": self.clock_mhz,
-            "units": [u.as_dict() for u in self.units], "per_layer": self.per_layer(),
+            "device": self.device.to_dict(),
+            "clock_mhz": self.clock_mhz,
+            "units": [u.as_dict() for u in self.units],
+            "per_layer": self.per_layer(),
             "totals": {k: nm.to_float(v) for k, v in self.totals().items()},
             "graph_bits": nm.to_float(self.graph_bits),
             "usage": {k: {"used": u, "available": a} for k, (u, a) in self.usage().items()},
-            "fits": self.fits, "overuse": self.overuse(), "calibration": calibration_info(),
+            "fits": self.fits,
+            "overuse": self.overuse(),
+            "calibration": calibration_info(),
         }
 
 
 def _mem_unit(name, kind, width, depth, family, layer=None) -> UnitCost:
     m = ram_cost(width, depth, family)
-    return UnitCost(name, kind, lut=m.lut, lutram=m.lutram, ff=m.ff, bram18=m.bram18, bram36=m.bram36,
-                    bits=width * depth, layer=layer)
+    return UnitCost(
+        name,
+        kind,
+        lut=m.lut,
+        lutram=m.lutram,
+        ff=m.ff,
+        bram18=m.bram18,
+        bram36=m.bram36,
+        bits=width * depth,
+        layer=layer,
+    )
 
 
 def layer_units(s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges) -> list[UnitCost]:
@@ -170,27 +230,49 @@ def layer_units(s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_ed
     def srl(unit, p):  # pipeline registers Yosys turns into SRL16E (LUTs used as memory)
         return _lin(FEATURES[unit]["srl"](p, family), coefficients(family, unit, "srl"))
 
-    t = UnitCost(f"{s.name}.transform", "transform", layer=s.name, lutram=srl("transform", tp),
-                 lut=tr_unit.lut_estimation(tp, family, coefficients(family, "transform", "lut")),
-                 ff=tr_unit.ff_estimation(tp, family, coefficients(family, "transform", "ff")),
-                 dsp=tr_unit.dsp_estimation(tp, family), bram18=tb["bram18"], bram36=tb["bram36"],
-                 cycles=tr_unit.cycles(tp, num_nodes) + io_unit.STEP_OVERHEAD, bits=rom_t.bits)
-    lin = _mem_unit(f"{s.name}.lin_buffer", "buffer", s.out_features * stored_width(s.lin_bits, s.lin_signed),
-                    max_nodes * s.heads, family, s.name)
-    a = UnitCost(f"{s.name}.aggregate", "aggregate", layer=s.name, lutram=srl("aggregate", ap),
-                 lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut")),
-                 ff=agg_unit.ff_estimation(ap, family, coefficients(family, "aggregate", "ff")),
-                 dsp=agg_unit.dsp_estimation(ap, family), bram18=ab["bram18"], bram36=ab["bram36"],
-                 cycles=agg_unit.cycles(ap, num_nodes, num_edges) + io_unit.STEP_OVERHEAD,
-                 bits=nm.where(nm.eq(s.has_bias, 1), rom_a.bits, 0.0))
+    t = UnitCost(
+        f"{s.name}.transform",
+        "transform",
+        layer=s.name,
+        lutram=srl("transform", tp),
+        lut=tr_unit.lut_estimation(tp, family, coefficients(family, "transform", "lut")),
+        ff=tr_unit.ff_estimation(tp, family, coefficients(family, "transform", "ff")),
+        dsp=tr_unit.dsp_estimation(tp, family),
+        bram18=tb["bram18"],
+        bram36=tb["bram36"],
+        cycles=tr_unit.cycles(tp, num_nodes) + io_unit.STEP_OVERHEAD,
+        bits=rom_t.bits,
+    )
+    lin = _mem_unit(
+        f"{s.name}.lin_buffer",
+        "buffer",
+        s.out_features * stored_width(s.lin_bits, s.lin_signed),
+        max_nodes * s.heads,
+        family,
+        s.name,
+    )
+    a = UnitCost(
+        f"{s.name}.aggregate",
+        "aggregate",
+        layer=s.name,
+        lutram=srl("aggregate", ap),
+        lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut")),
+        ff=agg_unit.ff_estimation(ap, family, coefficients(family, "aggregate", "ff")),
+        dsp=agg_unit.dsp_estimation(ap, family),
+        bram18=ab["bram18"],
+        bram36=ab["bram36"],
+        cycles=agg_unit.cycles(ap, num_nodes, num_edges) + io_unit.STEP_OVERHEAD,
+        bits=nm.where(nm.eq(s.has_bias, 1), rom_a.bits, 0.0),
+    )
     return [t, lin, a]
 
 
 def model_bits(s: LayerSpec):
     """Bits of weights and bias of a layer as the IR stores them (``heads * in * out * bits``)."""
     wb = nm.where(nm.eq(s.w_kind, 0), s.w_bits, s.w_kind)
-    return s.heads * s.in_features * s.out_features * wb + nm.where(nm.eq(s.has_bias, 1),
-                                                                      s.output_features * s.bias_bits, 0.0)
+    return s.heads * s.in_features * s.out_features * wb + nm.where(
+        nm.eq(s.has_bias, 1), s.output_features * s.bias_bits, 0.0
+    )
 
 
 def graph_bits(specs: list[LayerSpec], num_nodes, num_edges):
@@ -203,8 +285,18 @@ def graph_bits(specs: list[LayerSpec], num_nodes, num_edges):
     return bits
 
 
-def estimate_specs(specs: list[LayerSpec], *, in_features, num_classes, max_nodes: int, max_edges: int,
-                   num_nodes, num_edges, device: Device | str, clock_mhz: float | None = None) -> Estimate:
+def estimate_specs(
+    specs: list[LayerSpec],
+    *,
+    in_features,
+    num_classes,
+    max_nodes: int,
+    max_edges: int,
+    num_nodes,
+    num_edges,
+    device: Device | str,
+    clock_mhz: float | None = None,
+) -> Estimate:
     """The cost of an accelerator given per-layer specs (numbers or tensors)."""
     dev = load_device(device)
     fam = dev.family
@@ -214,25 +306,46 @@ def estimate_specs(specs: list[LayerSpec], *, in_features, num_classes, max_node
     fw = stored_width(s0.x_bits, s0.x_signed)
     haw_in = max(1, (int(max_nodes * in_features) - 1).bit_length())
     load_p = {"NW": g["nw"], "HAW": haw_in, "W": fw, "F": in_features}
-    est.units.append(UnitCost("load", "io", cycles=io_unit.load_cycles(num_nodes, in_features) + io_unit.STEP_OVERHEAD,
-                              lut=_lin(io_unit.load_lut_features(load_p), IO_COEF["load_lut"]),
-                              ff=_lin(io_unit.load_ff_features(load_p), IO_COEF["load_ff"])))
+    est.units.append(
+        UnitCost(
+            "load",
+            "io",
+            cycles=io_unit.load_cycles(num_nodes, in_features) + io_unit.STEP_OVERHEAD,
+            lut=_lin(io_unit.load_lut_features(load_p), IO_COEF["load_lut"]),
+            ff=_lin(io_unit.load_ff_features(load_p), IO_COEF["load_ff"]),
+        )
+    )
     est.units.append(_mem_unit("buf_0", "buffer", in_features * fw, max_nodes, fam))
     for i, s in enumerate(specs):
         est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges))
-        est.units.append(_mem_unit(f"buf_{i + 1}", "buffer",
-                                   s.output_features * stored_width(s.out_bits, s.out_signed), max_nodes, fam))
+        est.units.append(
+            _mem_unit(
+                f"buf_{i + 1}", "buffer", s.output_features * stored_width(s.out_bits, s.out_signed), max_nodes, fam
+            )
+        )
         est.model_bits = est.model_bits + model_bits(s)
     sl = specs[-1]
     ow = stored_width(sl.out_bits, sl.out_signed)
     haw_out = max(1, (int(max_nodes * num_classes) - 1).bit_length())
     store_p = {"NW": g["nw"], "HAW": haw_out, "W": ow, "F": num_classes}
-    est.units.append(UnitCost("store", "io", cycles=io_unit.store_cycles(num_nodes, num_classes) + io_unit.STEP_OVERHEAD,
-                              lut=_lin(io_unit.store_lut_features(store_p), IO_COEF["store_lut"]),
-                              ff=_lin(io_unit.store_ff_features(store_p), IO_COEF["store_ff"])))
+    est.units.append(
+        UnitCost(
+            "store",
+            "io",
+            cycles=io_unit.store_cycles(num_nodes, num_classes) + io_unit.STEP_OVERHEAD,
+            lut=_lin(io_unit.store_lut_features(store_p), IO_COEF["store_lut"]),
+            ff=_lin(io_unit.store_ff_features(store_p), IO_COEF["store_ff"]),
+        )
+    )
     nsteps = 2 + 2 * len(specs)
-    est.units.append(UnitCost("sequencer", "control", lut=io_unit.sequencer_luts(nsteps, g["nw"], g["ew_addr"], len(specs)),
-                              ff=io_unit.sequencer_ffs(nsteps)))
+    est.units.append(
+        UnitCost(
+            "sequencer",
+            "control",
+            lut=io_unit.sequencer_luts(nsteps, g["nw"], g["ew_addr"], len(specs)),
+            ff=io_unit.sequencer_ffs(nsteps),
+        )
+    )
     est.buffer_bits = sum((u.bits for u in est.units if u.kind == "buffer"), 0.0)
     est.graph_bits = graph_bits(specs, max_nodes, max_edges)
     return est
@@ -255,8 +368,9 @@ def graph_size(stats_or_graph: Any) -> tuple[int, int]:
     if isinstance(stats_or_graph, tuple):
         return int(stats_or_graph[0]), int(stats_or_graph[1])
     if isinstance(stats_or_graph, dict):
-        return int(stats_or_graph["num_nodes"]), int(stats_or_graph.get("num_edges_with_self_loops",
-                                                                      stats_or_graph.get("num_edges")))
+        return int(stats_or_graph["num_nodes"]), int(
+            stats_or_graph.get("num_edges_with_self_loops", stats_or_graph.get("num_edges"))
+        )
     if hasattr(stats_or_graph, "num_edges_with_self_loops"):
         return int(stats_or_graph.num_nodes), int(stats_or_graph.num_edges_with_self_loops)
     return int(stats_or_graph.num_nodes), int(stats_or_graph.num_edges)
@@ -269,6 +383,14 @@ def estimate(ir, hw, stats, device: Device | str | None = None) -> Estimate:
     hw.check(ir)
     n, e = graph_size(stats)
     specs = [spec_from_ir(layer, lhw) for layer, lhw in zip(ir.layers, hw.layers, strict=True)]
-    return estimate_specs(specs, in_features=ir.in_features, num_classes=ir.num_classes, max_nodes=hw.max_nodes,
-                          max_edges=hw.max_edges, num_nodes=n, num_edges=e, device=device or hw.device,
-                          clock_mhz=hw.clock_mhz)
+    return estimate_specs(
+        specs,
+        in_features=ir.in_features,
+        num_classes=ir.num_classes,
+        max_nodes=hw.max_nodes,
+        max_edges=hw.max_edges,
+        num_nodes=n,
+        num_edges=e,
+        device=device or hw.device,
+        clock_mhz=hw.clock_mhz,
+    )

@@ -27,8 +27,8 @@ class LayerSpec:
     concat: Any = 1
     x_bits: Any = 8
     x_signed: Any = 1
-    w_kind: Any = 0          # 0 fix, 1 binary, 2 ternary
-    w_bits: Any = 8          # fix weights: bits of the (signed) code
+    w_kind: Any = 0  # 0 fix, 1 binary, 2 ternary
+    w_bits: Any = 8  # fix weights: bits of the (signed) code
     w_signed: Any = 1
     lin_bits: Any = 8
     lin_signed: Any = 1
@@ -46,10 +46,10 @@ class LayerSpec:
     out_bits: Any = 8
     out_signed: Any = 1
     relu: Any = 1
-    shift_lin: Any = 4       # linear acc frac - linear frac
-    shift_bias: Any = 0      # aggregation acc frac - bias frac
-    shift_agg: Any = 0       # aggregation acc frac - aggregation frac
-    shift_out: Any = 0       # aggregation frac - output frac
+    shift_lin: Any = 4  # linear acc frac - linear frac
+    shift_bias: Any = 0  # aggregation acc frac - bias frac
+    shift_agg: Any = 0  # aggregation acc frac - aggregation frac
+    shift_out: Any = 0  # aggregation frac - output frac
     p_in: Any = 4
     p_out: Any = 4
     p_agg: Any = 4
@@ -86,20 +86,35 @@ def spec_from_ir(layer, lhw=None) -> LayerSpec:
     w = fm["weight"]
     acc_frac = aggregation_frac(layer)
     s = LayerSpec(
-        in_features=layer.in_features, out_features=layer.out_features, heads=layer.heads,
-        concat=int(layer.concat), x_bits=fm["input"].bits, x_signed=int(fm["input"].signed),
-        w_kind=WKIND[w.kind], w_bits=w.bits, w_signed=int(w.signed),
-        lin_bits=fm["linear"].bits, lin_signed=int(fm["linear"].signed),
-        has_coef=int("coef" in fm), coef_bits=fm["coef"].bits if "coef" in fm else 2,
+        in_features=layer.in_features,
+        out_features=layer.out_features,
+        heads=layer.heads,
+        concat=int(layer.concat),
+        x_bits=fm["input"].bits,
+        x_signed=int(fm["input"].signed),
+        w_kind=WKIND[w.kind],
+        w_bits=w.bits,
+        w_signed=int(w.signed),
+        lin_bits=fm["linear"].bits,
+        lin_signed=int(fm["linear"].signed),
+        has_coef=int("coef" in fm),
+        coef_bits=fm["coef"].bits if "coef" in fm else 2,
         coef_signed=int(fm["coef"].signed) if "coef" in fm else 0,
-        has_recip=int("recip" in fm), recip_bits=fm["recip"].bits if "recip" in fm else 2,
+        has_recip=int("recip" in fm),
+        recip_bits=fm["recip"].bits if "recip" in fm else 2,
         recip_signed=int(fm["recip"].signed) if "recip" in fm else 0,
-        has_bias=int(layer.bias is not None), bias_bits=fm["bias"].bits, bias_signed=int(fm["bias"].signed),
-        agg_bits=fm["aggregation"].bits, agg_signed=int(fm["aggregation"].signed),
-        out_bits=fm["output"].bits, out_signed=int(fm["output"].signed), relu=int(layer.activation == "relu"),
+        has_bias=int(layer.bias is not None),
+        bias_bits=fm["bias"].bits,
+        bias_signed=int(fm["bias"].signed),
+        agg_bits=fm["aggregation"].bits,
+        agg_signed=int(fm["aggregation"].signed),
+        out_bits=fm["output"].bits,
+        out_signed=int(fm["output"].signed),
+        relu=int(layer.activation == "relu"),
         shift_lin=linear_acc_frac(layer) - fm["linear"].frac,
         shift_bias=acc_frac - fm["bias"].frac if layer.bias is not None else 0,
-        shift_agg=acc_frac - fm["aggregation"].frac, shift_out=fm["aggregation"].frac - fm["output"].frac,
+        shift_agg=acc_frac - fm["aggregation"].frac,
+        shift_out=fm["aggregation"].frac - fm["output"].frac,
         name=layer.name,
     )
     if lhw is not None:
@@ -108,8 +123,12 @@ def spec_from_ir(layer, lhw=None) -> LayerSpec:
 
 
 def globals_for(max_nodes, max_edges) -> dict:
-    return {"nw": max(int(max_nodes).bit_length(), 1), "ew": max(int(max_edges).bit_length(), 1),
-            "ew_addr": max(1, (int(max_edges) - 1).bit_length()), "recip_aw": max(1, (int(max_nodes) - 1).bit_length())}
+    return {
+        "nw": max(int(max_nodes).bit_length(), 1),
+        "ew": max(int(max_edges).bit_length(), 1),
+        "ew_addr": max(1, (int(max_edges) - 1).bit_length()),
+        "recip_aw": max(1, (int(max_nodes) - 1).bit_length()),
+    }
 
 
 def _headrec(heads):
@@ -120,7 +139,7 @@ def _headrec(heads):
         import torch
 
         ht = torch.as_tensor(heads, dtype=torch.float64)
-        return torch.floor((2.0 ** HEAD_MEAN_FRAC) / ht + 0.5)
+        return torch.floor((2.0**HEAD_MEAN_FRAC) / ht + 0.5)
     return float(head_mean_reciprocal(int(heads), HEAD_MEAN_FRAC)) if heads > 1 else 0.0
 
 
@@ -132,13 +151,26 @@ def transform_params(s: LayerSpec, g: dict) -> dict:
     ig = nm.ceil_div(s.in_features, s.p_in)
     og = nm.ceil_div(s.out_features, s.p_out)
     return {
-        "NW": g["nw"], "XW": stored_width(s.x_bits, s.x_signed), "X_SIGNED": s.x_signed,
-        "F_IN": s.in_features, "P_IN": s.p_in, "IG": ig, "F_OUT": s.out_features, "P_OUT": s.p_out, "OG": og,
-        "HEADS": s.heads, "WW": ww, "WKIND": s.w_kind,
+        "NW": g["nw"],
+        "XW": stored_width(s.x_bits, s.x_signed),
+        "X_SIGNED": s.x_signed,
+        "F_IN": s.in_features,
+        "P_IN": s.p_in,
+        "IG": ig,
+        "F_OUT": s.out_features,
+        "P_OUT": s.p_out,
+        "OG": og,
+        "HEADS": s.heads,
+        "WW": ww,
+        "WKIND": s.w_kind,
         "MULT_MAP": nm.where(fix, {"auto": 0, "logic": 0, "lut": 1, "dsp": 2}[s.mult], 0.0),
-        "SW": pw + nm.clog2(s.p_in), "ACC_W": pw + nm.clog2(ig * s.p_in) + 1, "SHIFT": s.shift_lin,
-        "LW": stored_width(s.lin_bits, s.lin_signed), "L_SIGNED": s.lin_signed,
-        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0), "WAW": nm.maximum(nm.clog2(s.heads * og * ig), 1.0),
+        "SW": pw + nm.clog2(s.p_in),
+        "ACC_W": pw + nm.clog2(ig * s.p_in) + 1,
+        "SHIFT": s.shift_lin,
+        "LW": stored_width(s.lin_bits, s.lin_signed),
+        "L_SIGNED": s.lin_signed,
+        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
+        "WAW": nm.maximum(nm.clog2(s.heads * og * ig), 1.0),
     }
 
 
@@ -155,15 +187,39 @@ def aggregate_params(s: LayerSpec, g: dict, max_nodes) -> dict:
     bias_shift = nm.where(has_b, s.shift_bias, 0.0)
     v_w = nm.maximum(m_w + nm.where(head_mean, hrw, 0.0), bw + bias_shift) + 2
     return {
-        "NW": g["nw"], "EW": g["ew"], "EAW": g["ew_addr"], "RAW": g["recip_aw"], "CIW": g["nw"],
-        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0), "LW": stored_width(s.lin_bits, s.lin_signed), "L_SIGNED": s.lin_signed,
-        "F_OUT": s.out_features, "P_AGG": s.p_agg, "FG": nm.ceil_div(s.out_features, s.p_agg), "HEADS": s.heads,
-        "CONCAT": s.concat, "HAS_COEF": s.has_coef, "CW": nm.where(has_c, stored_width(s.coef_bits, s.coef_signed), 2.0),
-        "C_SIGNED": nm.where(has_c, s.coef_signed, 0.0), "HAS_RECIP": s.has_recip,
+        "NW": g["nw"],
+        "EW": g["ew"],
+        "EAW": g["ew_addr"],
+        "RAW": g["recip_aw"],
+        "CIW": g["nw"],
+        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
+        "LW": stored_width(s.lin_bits, s.lin_signed),
+        "L_SIGNED": s.lin_signed,
+        "F_OUT": s.out_features,
+        "P_AGG": s.p_agg,
+        "FG": nm.ceil_div(s.out_features, s.p_agg),
+        "HEADS": s.heads,
+        "CONCAT": s.concat,
+        "HAS_COEF": s.has_coef,
+        "CW": nm.where(has_c, stored_width(s.coef_bits, s.coef_signed), 2.0),
+        "C_SIGNED": nm.where(has_c, s.coef_signed, 0.0),
+        "HAS_RECIP": s.has_recip,
         "RW": nm.where(has_r, stored_width(s.recip_bits, s.recip_signed), 2.0),
-        "R_SIGNED": nm.where(has_r, s.recip_signed, 0.0), "HEAD_MEAN": nm.where(head_mean, 1.0, 0.0),
-        "HEADREC": headrec, "HAS_BIAS": s.has_bias, "BW": bw, "BIAS_SHIFT": bias_shift,
-        "PRW": prw, "ACC_W": acc, "M_W": m_w, "V_W": v_w, "AGG_SHIFT": s.shift_agg,
-        "AGG_W": stored_width(s.agg_bits, s.agg_signed), "AGG_SIGNED": s.agg_signed, "RELU": s.relu,
-        "OUT_SHIFT": s.shift_out, "OW": stored_width(s.out_bits, s.out_signed), "O_SIGNED": s.out_signed,
+        "R_SIGNED": nm.where(has_r, s.recip_signed, 0.0),
+        "HEAD_MEAN": nm.where(head_mean, 1.0, 0.0),
+        "HEADREC": headrec,
+        "HAS_BIAS": s.has_bias,
+        "BW": bw,
+        "BIAS_SHIFT": bias_shift,
+        "PRW": prw,
+        "ACC_W": acc,
+        "M_W": m_w,
+        "V_W": v_w,
+        "AGG_SHIFT": s.shift_agg,
+        "AGG_W": stored_width(s.agg_bits, s.agg_signed),
+        "AGG_SIGNED": s.agg_signed,
+        "RELU": s.relu,
+        "OUT_SHIFT": s.shift_out,
+        "OW": stored_width(s.out_bits, s.out_signed),
+        "O_SIGNED": s.out_signed,
     }

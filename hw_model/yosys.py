@@ -20,9 +20,21 @@ from lpgnas.errors import ToolMissingError
 
 #: LUTs that one distributed-RAM cell occupies (Xilinx UG474 / UG574: RAM64M = 4 LUT6, ...)
 LUTRAM_CELLS = {
-    "RAM16X1S": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
-    "RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
-    "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X16DR8": 8,
+    "RAM16X1S": 1,
+    "RAM32X1S": 1,
+    "RAM64X1S": 1,
+    "RAM128X1S": 2,
+    "RAM256X1S": 4,
+    "RAM16X1D": 2,
+    "RAM32X1D": 2,
+    "RAM64X1D": 2,
+    "RAM128X1D": 4,
+    "RAM256X1D": 8,
+    "RAM32M": 4,
+    "RAM64M": 4,
+    "RAM32M16": 8,
+    "RAM64M8": 8,
+    "RAM32X16DR8": 8,
 }
 SRL_CELLS = {"SRL16E": 1, "SRLC32E": 1, "SRLC16E": 1}
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "FDRE_1", "FDSE_1", "FDCE_1", "FDPE_1", "LDCE", "LDPE")
@@ -102,8 +114,7 @@ def synth(
 def resource_counts(stat: dict[str, Any]) -> dict[str, int]:
     """Fold ``stat -json`` cell types into cost-model resources."""
     cells: dict[str, int] = stat.get("num_cells_by_type", {})
-    r = {"lut": 0, "lutram": 0, "srl": 0, "ff": 0, "dsp": 0, "bram18": 0, "bram36": 0, "uram": 0,
-         "carry": 0, "muxf": 0}
+    r = {"lut": 0, "lutram": 0, "srl": 0, "ff": 0, "dsp": 0, "bram18": 0, "bram36": 0, "uram": 0, "carry": 0, "muxf": 0}
     for name, n in cells.items():
         t = name.lstrip("\\$")
         if t.startswith("LUT") and t[3:].isdigit():

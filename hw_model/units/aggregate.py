@@ -42,9 +42,11 @@ def _mults(p, family):
     hm = nm.logical_and(nm.eq(p["HEAD_MEAN"], 1), nm.logical_not(nm.is_pow2(nm.maximum(p["HEADREC"], 1.0))))
     d_c, d_r, d_h = dsp_count(lsw, csw, family), dsp_count(p["ACC_W"], rsw, family), dsp_count(p["M_W"], hrw, family)
     dsp = nm.where(has_c, d_c, 0.0) + nm.where(has_r, d_r, 0.0) + nm.where(hm, d_h, 0.0)
-    soft = (nm.where(nm.logical_and(has_c, nm.eq(d_c, 0)), soft_mult_bits(lsw, csw), 0.0)
-            + nm.where(nm.logical_and(has_r, nm.eq(d_r, 0)), soft_mult_bits(p["ACC_W"], rsw), 0.0)
-            + nm.where(nm.logical_and(hm, nm.eq(d_h, 0)), soft_mult_bits(p["M_W"], hrw), 0.0))
+    soft = (
+        nm.where(nm.logical_and(has_c, nm.eq(d_c, 0)), soft_mult_bits(lsw, csw), 0.0)
+        + nm.where(nm.logical_and(has_r, nm.eq(d_r, 0)), soft_mult_bits(p["ACC_W"], rsw), 0.0)
+        + nm.where(nm.logical_and(hm, nm.eq(d_h, 0)), soft_mult_bits(p["M_W"], hrw), 0.0)
+    )
     return dsp, soft
 
 
@@ -84,14 +86,21 @@ def ff_features(p, family):
     lanes = p["P_AGG"]
     has_r = nm.eq(p["HAS_RECIP"], 1)
     plain = plain_copy(p)
+    lsw, csw, rsw, hrw, ho = _widths(p)
+    c_dsp = nm.logical_and(nm.eq(p["HAS_COEF"], 1), nm.gt(dsp_count(lsw, csw, family), 0))
+    r_dsp = nm.logical_and(has_r, nm.gt(dsp_count(p["ACC_W"], rsw, family), 0))
     return {
-        "prod": lanes * p["PRW"],
+        # products on DSPs: Yosys packs their pipeline registers into the slice (MREG / PREG)
+        "prod": nm.where(c_dsp, 0.0, lanes * p["PRW"]),
+        "prod_dsp": nm.where(c_dsp, lanes * p["PRW"], 0.0),
+        "mean_dsp": nm.where(r_dsp, lanes * p["M_W"], 0.0),
         # the ring's middle groups are a pure delay line: Yosys makes them SRLs (see srl_features)
         "ring": (nm.minimum(p["FG"], 2.0) + 1) * lanes * p["ACC_W"],
-        "mean": nm.where(plain, 0.0, lanes * nm.where(has_r, p["M_W"], p["ACC_W"])),
+        "mean": nm.where(nm.logical_or(plain, r_dsp), 0.0, lanes * nm.where(has_r, p["M_W"], p["ACC_W"])),
         "final": nm.where(plain, 0.0, lanes * p["V_W"]),
         "orow": ho * p["FG"] * lanes * p["OW"],
-        "side": nm.where(nm.eq(p["HAS_COEF"], 1), p["CW"], 0.0) + nm.where(has_r, 2 * p["RW"], 0.0)
+        "side": nm.where(nm.eq(p["HAS_COEF"], 1), p["CW"], 0.0)
+        + nm.where(has_r, 2 * p["RW"], 0.0)
         + nm.where(nm.eq(p["HAS_BIAS"], 1), lanes * p["BW"], 0.0),
         "walker": p["EW"] * 4 + p["NW"] * 2 + p["LAW"],
         "rom": bias_rom(p, family).ff,
@@ -109,10 +118,15 @@ def srl_features(p, family):
     middle groups (FG >= 3), the finaliser's copy stages when it has nothing to do, the node index and
     flag pipelines."""
     lanes = p["P_AGG"]
-    return {"ring": nm.where(nm.ge(p["FG"], 3), lanes * p["ACC_W"], 0.0),
-            "copy": nm.where(plain_copy(p), lanes * p["ACC_W"], 0.0),
-            "nw": p["NW"], "recip": p["RW"] * p["HAS_RECIP"], "h": nm.clog2(p["HEADS"]),
-            "fg": nm.clog2(p["FG"]), "const": 1.0}
+    return {
+        "ring": nm.where(nm.ge(p["FG"], 3), lanes * p["ACC_W"], 0.0),
+        "copy": nm.where(plain_copy(p), lanes * p["ACC_W"], 0.0),
+        "nw": p["NW"],
+        "recip": p["RW"] * p["HAS_RECIP"],
+        "h": nm.clog2(p["HEADS"]),
+        "fg": nm.clog2(p["FG"]),
+        "const": 1.0,
+    }
 
 
 def cycles(p, num_nodes, num_edges):

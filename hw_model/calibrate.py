@@ -106,7 +106,7 @@ def unit_sources(ir, hw, index: int, workdir: Path) -> dict:
     return {"transform": t, "aggregate": a}
 
 
-def collect(families: list[str], count: int, start: int) -> None:
+def collect(families: list[str], count: int, start: int, units: tuple[str, ...] = ("transform", "aggregate")) -> None:
     from hw_model.yosys import resource_counts, synth, yosys_version
 
     version = yosys_version()
@@ -115,9 +115,11 @@ def collect(families: list[str], count: int, start: int) -> None:
     for seed in range(SEED_BASE + start, SEED_BASE + start + count):
         ir, hw, index = random_unit_case(seed)
         with tempfile.TemporaryDirectory(dir=base) as tmp:
-            units = unit_sources(ir, hw, index, Path(tmp))
+            sources = unit_sources(ir, hw, index, Path(tmp))
             for fam in families:
-                for unit, params in units.items():
+                for unit, params in sources.items():
+                    if unit not in units:
+                        continue
                     srcs = [RTL_LIB / f"lpg_{m}.v" for m in ("ram", "rom", "mul", "dot", "requant", unit)]
                     try:
                         stat = synth(srcs, f"lpg_{unit}", fam, params)
@@ -209,10 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--family", default="both", choices=("xc7", "xcup", "both"))
     c.add_argument("--count", type=int, default=20)
     c.add_argument("--start", type=int, default=0)
+    c.add_argument("--units", default="transform,aggregate", help="comma-separated units to synthesise")
     sub.add_parser("fit")
     args = p.parse_args(argv)
     if args.cmd == "collect":
-        collect(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start)
+        collect(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start,
+                tuple(args.units.split(",")))
     else:
         res = fit()
         for fam, units in res["families"].items():

@@ -288,29 +288,33 @@ def markdown(rows, units, s, cal) -> str:
         "",
         "| metric | result | target |",
         "|---|---|---|",
-        f"| LUT (incl. LUTRAM/SRL) MAPE / worst | {pct(s['lut']['mape'])} / {pct(s['lut']['max'])} | <= 10% / <= 25% |",
+        f"| LUT (incl. LUTRAM/SRL) MAPE / worst | {pct(s['lut']['mape'])} / {pct(s['lut']['max'])} "
+        "| <= 10% / <= 25% |",
         f"| FF MAPE / worst | {pct(s['ff']['mape'])} / {pct(s['ff']['max'])} | <= 10% / <= 25% |",
         f"| DSP exact | {s['dsp']['exact']} / {s['dsp']['of']} | all |",
         f"| RAMB18 exact | {s['bram18']['exact']} / {s['bram18']['of']} | all |",
         f"| RAMB36 exact | {s['bram36']['exact']} / {s['bram36']['of']} | all |",
-        f"| cycles within 2% of RTL | {s['cycles']['within_2pct']} / {s['cycles']['of']} (exact: {s['cycles']['exact']}; "
-        f"MAPE {pct(s['cycles']['mape'])}) | all |",
+        f"| cycles within 2% of RTL | {s['cycles']['within_2pct']} / {s['cycles']['of']} "
+        f"(exact: {s['cycles']['exact']}; MAPE {pct(s['cycles']['mape'])}) | all |",
         f"| transform-unit LUT MAPE ({s['transform_unit_lut']['units']} held-out units): this model vs FINN-R | "
-        f"{pct(s['transform_unit_lut']['model_mape'])} vs {pct(s['transform_unit_lut']['finnr_mape'])} | model < FINN-R |",
+        f"{pct(s['transform_unit_lut']['model_mape'])} vs {pct(s['transform_unit_lut']['finnr_mape'])} "
+        "| model < FINN-R |",
         "",
         "## Per design",
         "",
-        "| design | fam | shape | formats | att/agg | P_in x P_out / P_agg | N/E (cap) | LUT pred/yosys | FF pred/yosys | "
-        "DSP p/y | BRAM18 p/y | BRAM36 p/y | cycles pred/RTL |",
+        "| design | fam | shape | formats | att/agg | P_in x P_out / P_agg | N/E (cap) | LUT pred/yosys | "
+        "FF pred/yosys | DSP p/y | BRAM18 p/y | BRAM36 p/y | cycles pred/RTL |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p, y = r["pred"], r["yosys"]
         lines.append(
             f"| {r['design']} | {r['family']} | {r['shape']} | {r['formats']} | {r['ops']} | {r['par']} | "
-            f"{r['nodes']}/{r['edges']} ({r['max_nodes']}) | {p['lut']:.0f} / {y['lut']} ({100 * _err(p['lut'], y['lut']):+.0f}%) | "
+            f"{r['nodes']}/{r['edges']} ({r['max_nodes']}) | "
+            f"{p['lut']:.0f} / {y['lut']} ({100 * _err(p['lut'], y['lut']):+.0f}%) | "
             f"{p['ff']:.0f} / {y['ff']} ({100 * _err(p['ff'], y['ff']):+.0f}%) | {p['dsp']:.0f}/{y['dsp']} | "
-            f"{p['bram18']:.0f}/{y['bram18']} | {p['bram36']:.0f}/{y['bram36']} | {p['cycles']:.0f} / {r['rtl_cycles']} |"
+            f"{p['bram18']:.0f}/{y['bram18']} | {p['bram36']:.0f}/{y['bram36']} | "
+            f"{p['cycles']:.0f} / {r['rtl_cycles']} |"
         )
     lines += [
         "",
@@ -323,7 +327,8 @@ def markdown(rows, units, s, cal) -> str:
         q = u["params"]
         lines.append(
             f"| {u['seed']} | {u['family']} | {q['P_IN']}x{q['P_OUT']} | {q['XW']} / {q['WW']} ({q['WKIND']}) | "
-            f"{q['IG']}x{q['OG']} | {u['yosys_lut']} | {u['model_lut']:.0f} ({100 * _err(u['model_lut'], u['yosys_lut']):+.0f}%) | "
+            f"{q['IG']}x{q['OG']} | {u['yosys_lut']} | "
+            f"{u['model_lut']:.0f} ({100 * _err(u['model_lut'], u['yosys_lut']):+.0f}%) | "
             f"{u['finnr_lut']:.0f} ({100 * _err(u['finnr_lut'], u['yosys_lut']):+.0f}%) |"
         )
     return "\n".join(lines) + "\n"

@@ -191,7 +191,6 @@ def _layer_context(
         "coef_q": f"{ident}_coef_q0" if has_coef else f"{{{cw}{{1'b0}}}}",
         "recip_q": f"{ident}_recip_q0" if has_recip else f"{{{rw}{{1'b0}}}}",
         "coef_w": cw, "recip_w": rw, "out_width": heads_out * layer.out_features * _stored_width(fout),
-        "cycles": {"ig": ig_n, "og": og_n, "fg": fg_n, "heads": heads, "heads_out": heads_out},
     }
 
 

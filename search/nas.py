@@ -81,8 +81,8 @@ class SearchConfig:
     lam: float = 0.5
     budget_kib: str | None = None
     cost: str = "total"
-    epochs: int = 200
-    warmup: int = 100
+    epochs: int = 120
+    warmup: int = 60
     lr: float = 0.01
     weight_decay: float = 5e-4
     arch_lr: float = 0.05

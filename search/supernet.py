@@ -8,8 +8,9 @@ quantiser; activation quantisers calibrate their binary point on the current pas
 (:data:`SUPERNET_MOMENTUM`). Per step exactly one path runs (the controllers' hard one-hots); its computation mirrors
 ``search.layers.QuantGraphLayer`` step by step (same quantisers, same host constants through
 ``GraphTensors``, same ``ATTENTION_COEFFICIENTS`` / ``AGGREGATION_FINALISERS`` / ``ACTIVATION_MODULES``),
-and at every point where a decision acts the chosen candidate's output is multiplied by its one-hot entry
-(1 in the forward pass) so the gradient reaches the controllers' logits (as in GDAS).
+and at every point where a decision acts the chosen candidate's output goes through :func:`gate` with its
+one-hot entry (identity in the forward pass) so the gradient reaches the controllers' logits (as GDAS's
+multiplication by the one-hot, normalised by the output's scale).
 
 :func:`build_quant_gnn` turns a derived architecture (one :class:`LayerChoice` per layer) into a
 ``QuantGNN`` of ``QuantGraphLayer`` with the per-tensor bitwidths, for QAT retraining and export.
@@ -47,6 +48,18 @@ OneHots = dict[str, torch.Tensor]
 #: ``gcn`` normalises), so a running average shared by all paths would quantise one path with another's
 #: range and zero it out.
 SUPERNET_MOMENTUM = 1.0
+
+
+def gate(y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``y`` unchanged in the forward pass; the gradient to the one-hot entry ``m`` is
+    ``<dL/dy, y> / rms(y)``.
+
+    A plain ``m * y`` gives ``<dL/dy, y>``, which grows with the scale of the candidate's output, so the
+    controller drifts toward candidates with large outputs (unnormalised ``const`` + ``add`` sums over
+    up to max-degree neighbours) whatever their accuracy; dividing by the output's RMS removes that bias.
+    """
+    rms = y.detach().pow(2).mean().sqrt().clamp_min(1e-12)
+    return y * (1.0 + (m - m.detach()) / rms)
 
 
 def pick(space: SearchSpace, onehots: OneHots, key: str) -> tuple[object, torch.Tensor]:
@@ -90,24 +103,24 @@ class SuperLayer(MessagePassing):
         ih, iw = in_hd
         w = self.weight[:h, :ih, :iw, :d].reshape(h, ih * iw, d)
         self.w_q.bits = wbits
-        w = (m_d * m_h * m_wq) * self.w_q(w)
+        w = gate(self.w_q(w), m_d * m_h * m_wq)
         self.lin_q.bits = lbits
-        lin = m_lq * self.lin_q(torch.einsum("ni,hio->nho", x, w))
+        lin = gate(self.lin_q(torch.einsum("ni,hio->nho", x, w)), m_lq)
         coef_q = FixedQuant(coef_format(cbits))
-        coef = m_att * ATTENTION_COEFFICIENTS[attention](SimpleNamespace(coef_q=coef_q), g)
+        coef = gate(ATTENTION_COEFFICIENTS[attention](SimpleNamespace(coef_q=coef_q), g), m_att)
         if attention == "gcn":
-            coef = m_cq * coef
+            coef = gate(coef, m_cq)
         acc = self.propagate(g.edge_index, x=lin, coef=coef)
-        acc = m_agg * AGGREGATION_FINALISERS[aggregation](acc, g).reshape(acc.shape[0], -1)
+        acc = gate(AGGREGATION_FINALISERS[aggregation](acc, g).reshape(acc.shape[0], -1), m_agg)
         acc_frac = self.lin_q.fmt().frac + (coef_q.fmt().frac if attention == "gcn" else 0)
         acc_frac += MEAN_RECIP_FORMAT.frac if aggregation == "mean" else 0
         b = self.bias[:h, :d].reshape(-1)
         acc = acc + fake_quant(b, _bias_format(b, abits, acc_frac))
         self.agg_q.bits = abits
-        agg = m_aq * self.agg_q(acc)
-        a = m_act * ACTIVATION_MODULES[activation](agg)
+        agg = gate(self.agg_q(acc), m_aq)
+        a = gate(ACTIVATION_MODULES[activation](agg), m_act)
         self.out_q.bits, self.out_q.signed = out_bits[0], activation not in NON_NEGATIVE_ACTIVATIONS
-        return out_bits[1] * self.out_q(a), (h, d)
+        return gate(self.out_q(a), out_bits[1]), (h, d)
 
     def message(self, x_j: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
         return coef.view(-1, 1, 1) * x_j
@@ -146,7 +159,7 @@ class SuperNet(nn.Module):
         """Logits of the path the one-hots select (``onehots`` holds every decision key)."""
         bits, m = pick(self.space, onehots, "layer0.q_input")
         self.input_q.bits = bits
-        x = m * self.input_q(x)
+        x = gate(self.input_q(x), m)
         hd = (1, self.space.in_features)
         n = len(self.layers)
         for i, layer in enumerate(self.layers):

@@ -140,6 +140,54 @@ def collect(families: list[str], count: int, start: int, units: tuple[str, ...] 
                     print(seed, fam, unit, {k: v for k, v in r.items() if k != "cells" and v}, flush=True)
 
 
+#: seeds of whole-design calibration samples (integration terms); validation uses seeds >= 10_000
+DESIGN_SEED_BASE = 2000
+
+
+def random_design_case(seed: int):
+    """(ir, graph, x, hw) of a small complete design for the integration terms."""
+    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.testing import random_features, random_graph, random_ir
+
+    rng = np.random.default_rng(seed)
+    ir = random_ir(rng, attention=str(rng.choice(["gcn", "const"])), aggregation=str(rng.choice(["add", "mean"])),
+                   num_layers=2, in_features=int(rng.choice([6, 8, 12, 16])), hidden=int(rng.choice([4, 8, 12, 16])),
+                   num_classes=int(rng.choice([3, 4, 6])), heads=int(rng.choice([1, 1, 2])),
+                   concat=bool(rng.integers(0, 2)), wbits=int(rng.choice([1, 2, 4, 8, 16, 6])),
+                   abits=int(rng.choice([2, 4, 8, 12])), bias=bool(rng.integers(0, 4) > 0), name=f"cald{seed}")
+    g = random_graph(rng, int(rng.choice([24, 32, 48, 64])))
+    x = random_features(rng, ir, g.num_nodes)
+    layers = [LayerHW(p_in=int(rng.integers(1, min(8, la.in_features) + 1)),
+                      p_out=int(rng.integers(1, min(6, la.out_features) + 1)),
+                      p_agg=int(rng.integers(1, min(6, la.out_features) + 1)), mult="auto") for la in ir.layers]
+    slack = int(rng.choice([1, 2, 4]))
+    hw = HardwareConfig(max_nodes=g.num_nodes * slack, max_edges=g.num_edges * slack, layers=layers)
+    return ir, g, x, hw
+
+
+def collect_designs(families: list[str], count: int, start: int) -> None:
+    """Whole generated designs: Yosys totals next to the model's per-kind sums (for integration terms)."""
+    from hls_templates.generate import generate_design
+    from hw_model.yosys import resource_counts, synth, yosys_version
+
+    version = yosys_version()
+    work = HERE.parent / "cache" / "calibration_designs"
+    for seed in range(DESIGN_SEED_BASE + start, DESIGN_SEED_BASE + start + count):
+        ir, g, x, hw = random_design_case(seed)
+        d = work / f"d{seed}"
+        if not (d / "rtl" / "rtl.json").exists():
+            generate_design(ir, g, x, d, hw)
+        rtl = json.loads((d / "rtl" / "rtl.json").read_text())
+        for fam in families:
+            r = resource_counts(synth([d / "rtl" / s for s in rtl["sources"]], rtl["top"], fam,
+                                      {"MEM_DIR": str((d / "rtl").resolve()) + "/"}))
+            rec = {"seed": seed, "family": fam, "unit": "design", "hw": hw.to_dict(), "nodes": g.num_nodes,
+                   "edges": g.num_edges, "resources": r, "yosys": version}
+            with open(SAMPLES, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            print(seed, fam, "design", {k: v for k, v in r.items() if k != "cells" and v}, flush=True)
+
+
 def load_samples() -> list[dict]:
     if not SAMPLES.exists():
         return []
@@ -176,10 +224,11 @@ def fit() -> dict:
                     X.append([f[k] for k in names])
                     y.append(target(s["resources"], res))
                 X, y = np.asarray(X, float), np.asarray(y, float)
-                # non-negative least squares on relative errors, pulled towards the structural prior
+                # non-negative least squares weighted by 1/sqrt(y) (between absolute and relative
+                # errors), pulled towards the structural prior
                 # (one LUT / FF per term bit, PRIOR_CONST for the constant) so that few samples and
                 # collinear terms cannot produce unphysical coefficients
-                w = 1.0 / np.maximum(y, 10.0)
+                w = 1.0 / np.sqrt(np.maximum(y, 10.0))
                 prior = np.array([PRIOR_CONST if k == "const" else PRIOR for k in names])
                 scale = np.sqrt(RIDGE * np.maximum((X * w[:, None]) ** 2, 0).sum(0) / len(y) + 1e-12)
                 Xa = np.vstack([X * w[:, None], np.diag(scale)])
@@ -190,7 +239,42 @@ def fit() -> dict:
                 entry[res] = {"coef": dict(zip(names, map(float, coef), strict=True)), "mape": mape}
             out["families"][fam][unit] = entry
     CALIBRATION.write_text(json.dumps(out, indent=2) + "\n")
+    fit_integration(out)
+    CALIBRATION.write_text(json.dumps(out, indent=2) + "\n")
     return out
+
+
+def fit_integration(out: dict) -> None:
+    """Whole-design terms: Yosys's LUT (as logic) and FF of complete designs against the sum of the units'
+    estimates, ``yosys = a * model + b`` per family (least squares), from the ``design`` samples."""
+    from hw_model.model import _calibration, estimate
+
+    _calibration.cache_clear()
+    for fam in out["families"]:
+        rows = [s for s in load_samples() if s["unit"] == "design" and s["family"] == fam]
+        if len(rows) < 3:
+            continue
+        from hls_templates.config import HardwareConfig
+
+        pred = {"lut": [], "ff": []}
+        meas = {"lut": [], "ff": []}
+        for s in rows:
+            ir, g, _x, _hw = random_design_case(s["seed"])
+            hw = HardwareConfig.from_dict(s["hw"])
+            t = estimate(ir, hw, (s["nodes"], s["edges"]), "xc7z020" if fam == "xc7" else "xczu7ev",
+                         integration=False).totals()
+            pred["lut"].append(float(t["lut"]))
+            pred["ff"].append(float(t["ff"]))
+            meas["lut"].append(float(s["resources"]["lut"]))
+            meas["ff"].append(float(s["resources"]["ff"]))
+        entry = {"n": len(rows)}
+        for k in ("lut", "ff"):
+            x, y = np.array(pred[k]), np.array(meas[k])
+            a = float(np.sum(x * y) / np.sum(x * x))  # through the origin: a pure scale, robust with few samples
+            entry[k] = {"scale": a, "mape_before": float(np.mean(np.abs(x - y) / y)),
+                        "mape_after": float(np.mean(np.abs(a * x - y) / y))}
+        out["families"][fam]["integration"] = entry
+    _calibration.cache_clear()
 
 
 def target(r: dict, res: str) -> float:
@@ -212,9 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--count", type=int, default=20)
     c.add_argument("--start", type=int, default=0)
     c.add_argument("--units", default="transform,aggregate", help="comma-separated units to synthesise")
+    cd = sub.add_parser("collect-designs")
+    cd.add_argument("--family", default="both", choices=("xc7", "xcup", "both"))
+    cd.add_argument("--count", type=int, default=4)
+    cd.add_argument("--start", type=int, default=0)
     sub.add_parser("fit")
     args = p.parse_args(argv)
-    if args.cmd == "collect":
+    if args.cmd == "collect-designs":
+        collect_designs(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start)
+    elif args.cmd == "collect":
         collect(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start,
                 tuple(args.units.split(",")))
     else:

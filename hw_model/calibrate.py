@@ -271,8 +271,10 @@ def fit_integration(out: dict) -> None:
         for k in ("lut", "ff"):
             x, y = np.array(pred[k]), np.array(meas[k])
             a = float(np.sum(x * y) / np.sum(x * x))  # through the origin: a pure scale, robust with few samples
-            entry[k] = {"scale": a, "mape_before": float(np.mean(np.abs(x - y) / y)),
-                        "mape_after": float(np.mean(np.abs(a * x - y) / y))}
+            before, after = float(np.mean(np.abs(x - y) / y)), float(np.mean(np.abs(a * x - y) / y))
+            # kept only where it helps on these calibration designs
+            entry[k] = {"scale": a if after < before else 1.0, "fitted_scale": a, "mape_before": before,
+                        "mape_after": min(after, before)}
         out["families"][fam]["integration"] = entry
     _calibration.cache_clear()
 
@@ -311,7 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         res = fit()
         for fam, units in res["families"].items():
             for unit, e in units.items():
-                print(fam, unit, e["n"], {k: round(v["mape"], 3) for k, v in e.items() if k != "n"})
+                if unit == "integration":
+                    print(fam, unit, e["n"], {k: {m: round(x, 3) for m, x in v.items()} for k, v in e.items() if k != "n"})
+                else:
+                    print(fam, unit, e["n"], {k: round(v["mape"], 3) for k, v in e.items() if k != "n"})
     return 0
 
 

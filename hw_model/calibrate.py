@@ -314,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         for fam, units in res["families"].items():
             for unit, e in units.items():
                 if unit == "integration":
-                    print(fam, unit, e["n"], {k: {m: round(x, 3) for m, x in v.items()} for k, v in e.items() if k != "n"})
+                    rounded = {k: {m: round(x, 3) for m, x in v.items()} for k, v in e.items() if k != "n"}
+                    print(fam, unit, e["n"], rounded)
                 else:
                     print(fam, unit, e["n"], {k: round(v["mape"], 3) for k, v in e.items() if k != "n"})
     return 0

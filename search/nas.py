@@ -93,6 +93,9 @@ class SearchConfig:
     head_counts: str = "1,2,4,8"
     weight_bits: str = "1,2,4,8,16"
     act_bits: str = "2,4,8,16"
+    attentions: str | None = None
+    aggregations: str | None = None
+    activations: str | None = None
     normalize_features: bool = False
     retrain_epochs: int = 200
     checkpoint_every: int = 10
@@ -117,6 +120,8 @@ class SearchConfig:
         return default_space(
             in_features, num_classes, self.layers, hidden=_ints(self.hidden_sizes),
             heads=_ints(self.head_counts), weight_bits=_ints(self.weight_bits), act_bits=_ints(self.act_bits),
+            operators={k: tuple(v.split(",")) for k, v in (("attention", self.attentions),
+                       ("aggregation", self.aggregations), ("activation", self.activations)) if v},
         )
 
 
@@ -359,6 +364,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-counts", default=d.head_counts, help="head count options")
     p.add_argument("--weight-bits", default=d.weight_bits, help="weight bitwidths (1 binary, 2 ternary)")
     p.add_argument("--act-bits", default=d.act_bits, help="activation bitwidths (2..16)")
+    p.add_argument("--attentions", default=None, help="restrict attention options (default: the registry's)")
+    p.add_argument("--aggregations", default=None, help="restrict aggregation options")
+    p.add_argument("--activations", default=None, help="restrict hidden activation options")
     p.add_argument("--normalize-features", action="store_true",
                    help="divide each node's features by their sum (default: raw features; Cora's binary "
                         "bag-of-words are exact at 2 bits, row-normalised ones need 8)")

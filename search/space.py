@@ -140,8 +140,12 @@ def default_space(
     heads: tuple[int, ...] = HEAD_COUNTS,
     weight_bits: tuple[int, ...] = WEIGHT_BITS,
     act_bits: tuple[int, ...] = ACT_BITS,
+    operators: dict[str, tuple[str, ...]] | None = None,
 ) -> SearchSpace:
-    """The space over the registry's operators (see the module docstring)."""
+    """The space over the registry's operators (see the module docstring).
+
+    ``operators`` (e.g. ``{"attention": ("gcn",)}``) restricts a decision to a subset of the registry.
+    """
     if not 1 <= layers <= MAX_LAYERS:
         raise LpgnasError(f"--layers {layers} is outside 1..{MAX_LAYERS}")
     for name, bits in (("weight", weight_bits), ("activation", act_bits)):
@@ -151,6 +155,16 @@ def default_space(
     att = _filtered(KNOWN_ATTENTIONS, ATTENTIONS)
     agg = _filtered(KNOWN_AGGREGATIONS, AGGREGATIONS)
     act = _filtered(KNOWN_ACTIVATIONS, ACTIVATIONS)
+    for kind, allowed in (operators or {}).items():
+        offered = {"attention": att, "aggregation": agg, "activation": act}[kind]
+        if not allowed or any(op not in offered for op in allowed):
+            raise LpgnasError(f"{kind} operators {allowed} must be a non-empty subset of {offered}")
+        if kind == "attention":
+            att = tuple(allowed)
+        elif kind == "aggregation":
+            agg = tuple(allowed)
+        else:
+            act = tuple(allowed)
     out = []
     for i in range(layers):
         last = i == layers - 1

@@ -102,6 +102,10 @@ def test_bitwidth_options_and_limits():
         default_space(10, 3, 5)
     with pytest.raises(LpgnasError, match="activation bitwidths"):
         default_space(10, 3, 2, act_bits=(1, 4))
+    sp = default_space(10, 3, 2, operators={"attention": ("gcn",)})
+    assert all(ls.attention == ("gcn",) for ls in sp.layers)
+    with pytest.raises(LpgnasError, match="attention operators"):
+        default_space(10, 3, 2, operators={"attention": ("gat",)})  # known to the space, not in the registry
 
 
 # ---- controllers ---------------------------------------------------------------------------------------------

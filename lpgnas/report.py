@@ -171,10 +171,11 @@ def _markdown(run: Path, ctx: dict[str, Any]) -> str:
     if est:
         lines += ["", f"## Resources on {est['device']['name']} (estimated{', and Yosys' if ctx['synth'] else ''})", "",
                   "| resource | estimated | Yosys | available |", "|---|---|---|---|"]
-        synth = ctx["synth"] or {}
-        ymap = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram36": "BRAM36"}
+        synth = (ctx["synth"] or {}).get("resources", {})
+        yosys = {"lut": synth.get("LUT", 0) + synth.get("LUTRAM", 0), "ff": synth.get("FF"), "dsp": synth.get("DSP"),
+                 "bram36": synth.get("BRAM36", 0) + synth.get("BRAM18", 0) / 2, "lutram": synth.get("LUTRAM")}
         for k, u in est["usage"].items():
-            y = synth.get(ymap.get(k, k.upper()), "–") if synth else "–"
+            y = f"{yosys[k]:,.0f}" if synth and yosys.get(k) is not None else "–"
             lines.append(f"| {k} | {u['used']:,.0f} | {y} | {u['available']:,} |")
         lines += ["", f"Fits: **{'yes' if est['fits'] else 'NO'}**.", "", "## Latency", "",
                   f"Estimated {est['totals']['cycles']:,.0f} cycles ({est['totals']['latency_us']:,.1f} µs at "

@@ -19,21 +19,23 @@ def _cfg(**kw) -> FlowConfig:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("flow") / "run"
-    status = run_flow(_cfg(rtl_sim="verilator", baselines=True), run, progress=False)
+    status = run_flow(_cfg(rtl_sim="verilator", baselines=True, synth=True), run, progress=False)
     return run, status
 
 
 def test_flow_runs_every_stage_and_reports(finished_run):
     run, status = finished_run
     assert status == {"model": "ran", "baselines": "ran", "estimate": "ran", "generate": "ran", "csim": "ran",
-                      "rtl": "ran", "synth": "disabled", "report": "ran"}
+                      "rtl": "ran", "synth": "ran", "report": "ran"}
     assert json.loads((run / "verify_csim.json").read_text())["bit_exact"] is True
     rtl = json.loads((run / "verify_rtl.json").read_text())
     assert rtl["bit_exact"] is True and rtl["cycles"] > 0
     md = (run / "report.md").read_text()
     for needle in ("test accuracy (golden, integer)", "C simulation: bit-exact", "RTL simulation (verilator): bit-exact",
-                   "Fits: **yes**", "GCN W4A8", "RTL simulation: "):
+                   "Fits: **yes**", "GCN W4A8", "RTL simulation: ", "(estimated, and Yosys)"):
         assert needle in md, needle
+    dsp_row = next(line for line in md.splitlines() if line.startswith("| dsp |"))
+    assert dsp_row.split("|")[3].strip() != "–"  # the Yosys column is filled
     page = (run / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 4 and "<table>" in page and "src='http" not in page
 
@@ -41,7 +43,7 @@ def test_flow_runs_every_stage_and_reports(finished_run):
 def test_rerun_skips_every_finished_stage(finished_run):
     run, _ = finished_run
     before = (run / "report.md").read_text()
-    status = run_flow(_cfg(rtl_sim="verilator", baselines=True), run, progress=False)
+    status = run_flow(_cfg(rtl_sim="verilator", baselines=True, synth=True), run, progress=False)
     assert set(status.values()) <= {"skipped", "disabled"}
     assert (run / "report.md").read_text() == before
 

@@ -35,10 +35,10 @@ OUTPUT_PORT = "outputs"
 #: the module library, in dependency order
 LIBRARY = (
     "lpg_ram.v", "lpg_rom.v", "lpg_mul.v", "lpg_dot.v", "lpg_requant.v",
-    "lpg_load_rows.v", "lpg_store_rows.v", "lpg_transform.v", "lpg_aggregate.v",
+    "lpg_store_rows.v", "lpg_transform.v", "lpg_aggregate.v",
 )
 #: test-only mutations of the generated RTL (the testbench must catch them)
-MUTATIONS = ("no_round_offset", "csr_off_by_one")
+MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask")
 MULT_MAP = {"auto": 0, "logic": 0, "lut": 1, "dsp": 2}
 
 
@@ -143,6 +143,9 @@ def _layer_context(
         "WW": ww, "WKIND": wkind, "MULT_MAP": MULT_MAP[mult], "SW": sw, "ACC_W": acc_w,
         "SHIFT": linear_acc_frac(layer) - flin.frac, "LW": _stored_width(flin), "L_SIGNED": int(flin.signed),
         "ROUND": rnd, "LAW": law, "WAW": clog2(heads * og_n * ig_n),
+        # layer 0 reads the host's features through P_in banked ports (address n*IG + ig), the others buf_k
+        "DIRECT": int(index == 0), "HAW": clog2(hw.max_nodes * ig_n) if index == 0 else 1,
+        "MASK_MUT": int(mutation == "no_input_mask" and index == 0),
         "WEIGHT_FILE": f'{{MEM_DIR, "{ident}_w.mem"}}',
     }
 
@@ -185,7 +188,7 @@ def _layer_context(
     return {
         "index": index, "name": layer.name, "id": ident, "summary": summary,
         "t_params": list(t_params.items()), "a_params": list(a_params.items()),
-        "t_step": 2 * index + 1, "a_step": 2 * index + 2,
+        "t_step": 2 * index, "a_step": 2 * index + 1, "p_in": lhw.p_in, "ig": ig_n,
         "law": law, "lin_width": layer.out_features * _stored_width(flin), "lin_depth": hw.max_nodes * heads,
         "raw": g["recip_aw"], "has_coef": has_coef, "has_recip": has_recip,
         "coef_q": f"{ident}_coef_q0" if has_coef else f"{{{cw}{{1'b0}}}}",
@@ -213,11 +216,16 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
               for i, (la, lhw) in enumerate(zip(ir.layers, hw.layers, strict=True))]
     fin0, fout = ir.layers[0].formats["input"], ir.layers[-1].formats["output"]
     features_w, outputs_w = _stored_width(fin0), _stored_width(fout)
-    features_aw, outputs_aw = clog2(hw.max_nodes * ir.in_features), clog2(hw.max_nodes * ir.num_classes)
-    ports = [
-        {"dir": "output", "name": "features_address0", "width": features_aw},
-        {"dir": "output", "name": "features_ce0", "width": 1},
-        {"dir": "input ", "name": "features_q0", "width": features_w},
+    # features: an interface array partitioned cyclic by layer 0's P_in (Vitis HLS style): bank k holds
+    # element (n, ig*P_in + k) at address n*IG + ig, IG = ceil(F_in/P_in); layer 0's transform reads them
+    p_in0, ig0 = layers[0]["p_in"], layers[0]["ig"]
+    features_aw, outputs_aw = clog2(hw.max_nodes * ig0), clog2(hw.max_nodes * ir.num_classes)
+    ports = []
+    for k in range(p_in0):
+        ports += [{"dir": "output", "name": f"features_{k}_address0", "width": features_aw},
+                  {"dir": "output", "name": f"features_{k}_ce0", "width": 1},
+                  {"dir": "input ", "name": f"features_{k}_q0", "width": features_w}]
+    ports += [
         {"dir": "output", "name": "row_ptr_address0", "width": g["nw"]},
         {"dir": "output", "name": "row_ptr_ce0", "width": 1},
         {"dir": "input ", "name": "row_ptr_q0", "width": g["ew"]},
@@ -236,15 +244,15 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
                       {"dir": "input ", "name": f"{L['id']}_recip_q0", "width": L["recip_w"]}]
     ports += [{"dir": "output", "name": f"{OUTPUT_PORT}_address0", "width": outputs_aw},
               {"dir": "output", "name": f"{OUTPUT_PORT}_d0", "width": outputs_w}]
-    buffers = [{"name": "buf_0", "width": ir.in_features * features_w}]
-    buffers += [{"name": f"buf_{L['index'] + 1}", "width": L["out_width"]} for L in layers]
-    steps = ["load"] + [f"{L['id']}_{u}" for L in layers for u in ("transform", "aggregate")] + ["store"]
+    buffers = [{"name": f"buf_{L['index'] + 1}", "width": L["out_width"]} for L in layers]
+    steps = [f"{L['id']}_{u}" for L in layers for u in ("transform", "aggregate")] + ["store"]
     return {
         "top": TOP_NAME, "model_name": ir.name, "output_port": OUTPUT_PORT,
         "max_nodes": hw.max_nodes, "max_edges": hw.max_edges,
         "in_features": ir.in_features, "num_classes": ir.num_classes,
         "nw": g["nw"], "ew": g["ew"], "ew_addr": g["ew_addr"],
-        "features_w": features_w, "features_aw": features_aw, "outputs_w": outputs_w, "outputs_aw": outputs_aw,
+        "features_w": features_w, "features_aw": features_aw, "features_banks": p_in0, "features_ig": ig0,
+        "outputs_w": outputs_w, "outputs_aw": outputs_aw,
         "ports": ports, "buffers": buffers, "layers": layers, "steps": steps,
     }
 
@@ -278,6 +286,11 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
             {"name": f"{OUTPUT_PORT}_we0", "dir": "output", "width": 1},
         ],
         "steps": ctx["steps"],
+        # host arrays split into banks: bank k of <name> is ports <name>_<k>_*, element (n, ig*banks + k) of
+        # the flat row-major image (row length row) at address n*groups + ig; padding beyond row reads as zero
+        "banked": {"features": {"banks": ctx["features_banks"], "groups": ctx["features_ig"],
+                                "row": ctx["in_features"],
+                                "flat_aw": clog2(hw.max_nodes * ctx["in_features"])}},
         "mutation": mutation,
     }
     (out / "rtl.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -286,14 +299,14 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
 
 
 def ideal_cycles(ir: ModelIR, hw: HardwareConfig, num_nodes: int, num_edges: int) -> dict[str, int]:
-    """Cycle counts of DESIGN.md's formulas per unit (no pipeline fill, no host load/store) and their sum.
+    """Cycle counts of docs/rtl.md's formulas per unit (no pipeline fill) and their sum.
 
-    ``transform``: N * heads * ceil(F_in/P_in) * ceil(F_out/P_out); ``aggregate``:
-    (E * heads + N * heads_out) * ceil(F_out/P_agg), E counting self-loops; ``load`` / ``store``: one
-    element per cycle.
+    ``transform``: N * heads * ceil(F_in/P_in) * ceil(F_out/P_out) (layer 0 reads the host's features
+    directly, there is no load step); ``aggregate``: (E * heads + N * heads_out) * ceil(F_out/P_agg), E
+    counting self-loops; ``store``: one element per cycle.
     """
     n, e = num_nodes, num_edges
-    out = {"load": n * ir.in_features}
+    out: dict[str, int] = {}
     for layer, lhw in zip(ir.layers, hw.layers, strict=True):
         ident = sanitize(layer.name)
         ig_n, og_n = math.ceil(layer.in_features / lhw.p_in), math.ceil(layer.out_features / lhw.p_out)

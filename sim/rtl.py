@@ -79,16 +79,33 @@ def check_simulator(simulator: str) -> None:
 
 
 def _mem_entries(rtl: dict[str, Any]) -> list[dict[str, Any]]:
-    """Host memories of the wrapper, from the top level's ap_memory ports in rtl.json."""
+    """Host memories of the wrapper, from the top level's ap_memory ports in rtl.json.
+
+    A banked array (rtl.json ``banked``: ports ``<name>_<k>_*``) is one flat memory holding the row-major
+    image ``data/<name>.mem``; the wrapper serves bank k's address a from flat index
+    (a / groups) * row + (a % groups) * banks + k, and all ones for padding positions
+    ((a % groups) * banks + k >= row): the design must mask them itself.
+    """
     ports = {p["name"]: p for p in rtl["ports"]}
+    banked = rtl.get("banked", {})
+    bank_ports = {f"{name}_{k}": name for name, b in banked.items() for k in range(b["banks"])}
     mems = []
     for name, p in ports.items():
         if not name.endswith("_address0"):
             continue
         base = name[: -len("_address0")]
+        if base in bank_ports:
+            if base != f"{bank_ports[base]}_0":
+                continue
+            arr, b = bank_ports[base], banked[bank_ports[base]]
+            mems.append({"name": arr, "aw": b["flat_aw"], "depth": 1 << b["flat_aw"],
+                         "width": ports[f"{base}_q0"]["width"], "output": False,
+                         "banks": b["banks"], "bank_aw": p["width"], "groups": b["groups"], "row": b["row"]})
+            continue
         output = f"{base}_d0" in ports
         width = ports[f"{base}_d0" if output else f"{base}_q0"]["width"]
-        mems.append({"name": base, "aw": p["width"], "depth": 1 << p["width"], "width": width, "output": output})
+        mems.append({"name": base, "aw": p["width"], "depth": 1 << p["width"], "width": width, "output": output,
+                     "banks": 0})
     return mems
 
 

@@ -7,8 +7,9 @@
   too, ~14 designs per build (``run_rtl_batch``), so it costs 8 builds instead of ~110
   (``LPGNAS_RTL_MATRIX_SIM=icarus`` runs it under Icarus instead).
 * Multi-head layers (concatenated, averaged); Icarus agrees with Verilator on outputs and cycle counts.
-* Mutations: the same testbench reports a design with truncating re-quantisers, and one whose CSR walker
-  drops each row's last edge, as not bit-exact.
+* Mutations: the same testbench reports a design with truncating re-quantisers, one whose CSR walker
+  drops each row's last edge, and one whose layer-0 transform does not mask the padding lanes of the
+  banked feature ports (the wrapper serves all ones there), as not bit-exact.
 * Lint: ``verilator --lint-only -Wall`` is silent on several generated designs.
 * Synthesis smoke test: Yosys counts are sane; DSPs appear for 16-bit multipliers mapped to DSP, none for
   a binary-weight design without edge coefficients.
@@ -195,11 +196,13 @@ def mutation_design(tmp_path_factory) -> Path:
 
 
 @needs_verilator
-@pytest.mark.parametrize("mutation", ["no_round_offset", "csr_off_by_one"])
+@pytest.mark.parametrize("mutation", ["no_round_offset", "csr_off_by_one", "no_input_mask"])
 def test_mutated_rtl_is_caught(mutation_design, mutation, tmp_path):
     mutant = tmp_path / "hw"
     shutil.copytree(mutation_design, mutant)
     ir, hw = load_ir(mutant / "model.ir.json"), HardwareConfig.load(mutant / "hw_config.json")
+    if mutation == "no_input_mask":  # the design must have padding lanes for the mutation to matter
+        assert ir.layers[0].in_features % hw.layers[0].p_in != 0
     write_rtl(ir, hw, mutant / "rtl", mutation=mutation)
     report = run_rtl(mutant, "verilator")
     assert not report["bit_exact"] and report["mismatches"] > 0

@@ -9,6 +9,13 @@
 // The weight ROM word at (h*OG + og)*IG + ig holds W[h][ig*P_IN + k][og*P_OUT + j] at bits
 // [(j*P_IN + k)*WW +: WW] (zero beyond the layer's shape). Inputs beyond F_IN read as zero.
 // Unsigned operands are zero-extended by one bit, so all arithmetic is signed.
+// Input source (DIRECT):
+//   0: an on-chip row buffer, one node row per word (x_raddr = n, x_rdata = the whole row of F_IN
+//      elements); the P_IN slice of group ig is selected with a multiplexer.
+//   1: the host memory itself, P_IN banked ap_memory read ports sharing one address (an interface array
+//      partitioned cyclic by P_IN): bank k holds element (n, ig*P_IN + k) at n*IG + ig, so
+//      x_raddr = n*IG + ig (HAW bits) and x_rdata = the P_IN bank outputs (bank k at [k*XW +: XW]).
+//      Lanes beyond F_IN in the last group (padding words of the host array) are masked to zero here.
 module lpg_transform #(
     parameter NW          = 8,    // width of num_nodes and of node addresses
     parameter XW          = 8,    // stored input element width
@@ -31,6 +38,9 @@ module lpg_transform #(
     parameter ROUND       = 1,
     parameter LAW         = 8,    // linear buffer address width
     parameter WAW         = 4,    // weight ROM address width
+    parameter DIRECT      = 0,    // 1: read P_IN banked host ports (layer 0), 0: an on-chip row buffer
+    parameter HAW         = 8,    // host address width (DIRECT = 1)
+    parameter MASK_MUT    = 0,    // test-only mutation: 1 drops the padding-lane mask (DIRECT = 1)
     parameter WEIGHT_FILE = "w.mem"
 ) (
     input  wire                  clk,
@@ -38,8 +48,8 @@ module lpg_transform #(
     input  wire                  start,
     output reg                   done,
     input  wire [NW-1:0]         num_nodes,
-    output wire [NW-1:0]         x_raddr,
-    input  wire [F_IN*XW-1:0]    x_rdata,
+    output wire [(DIRECT != 0 ? HAW : NW)-1:0]       x_raddr,
+    input  wire [(DIRECT != 0 ? P_IN : F_IN)*XW-1:0] x_rdata,
     output reg                   lin_we,
     output reg  [LAW-1:0]        lin_waddr,
     output wire [F_OUT*LW-1:0]   lin_wdata
@@ -50,7 +60,6 @@ module lpg_transform #(
     localparam HW    = (HEADS > 1) ? $clog2(HEADS) : 1;
     localparam WDEP  = HEADS * OG * IG;
     localparam WROW  = P_OUT * P_IN * WW;
-    localparam XPAD  = IG * P_IN * XW;
     localparam ROWW  = OG * P_OUT * LW;
 
     localparam integer IG_LAST_I = IG - 1;
@@ -69,6 +78,7 @@ module lpg_transform #(
     reg [OGW-1:0] og;
     reg [IGW-1:0] ig;
     reg [WAW-1:0] k;
+    genvar gm;
 
     wire last_ig = (ig == IG_LAST);
     wire last_og = (og == OG_LAST);
@@ -105,7 +115,27 @@ module lpg_transform #(
         end
     end
 
-    assign x_raddr = n;
+    // x_raddr: node row (buffer) or n*IG + ig (host banks; the base n*IG steps by IG with n)
+    generate
+        if (DIRECT != 0) begin : g_haddr
+            localparam integer IG_I = IG;
+            localparam [HAW-1:0] IG_C = IG_I[HAW-1:0];
+            reg [HAW-1:0] base;
+            always @(posedge clk) begin
+                if (rst || start) base <= {HAW{1'b0}};
+                else if (running && last_ig && last_og && last_h && !last_n) base <= base + IG_C;
+            end
+            if (IG == 1) begin : g_ig1
+                assign x_raddr = base;
+            end else if (HAW > IGW) begin : g_igx
+                assign x_raddr = base + {{(HAW-IGW){1'b0}}, ig};
+            end else begin : g_igs
+                assign x_raddr = base + ig[HAW-1:0];
+            end
+        end else begin : g_raddr
+            assign x_raddr = n;
+        end
+    endgenerate
 
     wire [WROW-1:0] w_q;
     lpg_rom #(.W(WROW), .D(WDEP), .AW(WAW), .INIT_FILE(WEIGHT_FILE)) u_wrom (
@@ -126,15 +156,6 @@ module lpg_transform #(
         ig1 <= ig;
     end
 
-    wire [XPAD-1:0] x_pad;
-    generate
-        if (XPAD > F_IN * XW) begin : g_xpad
-            assign x_pad = {{(XPAD - F_IN * XW){1'b0}}, x_rdata};
-        end else begin : g_xnopad
-            assign x_pad = x_rdata;
-        end
-    endgenerate
-
     // ---- stage 2: operands ------------------------------------------------------------------------
     reg              v2, first2, last2, lastog2;
     reg [NW-1:0]     n2;
@@ -144,9 +165,28 @@ module lpg_transform #(
     always @(posedge clk) begin
         v2 <= v1 & ~rst;
         first2 <= first1; last2 <= last1; lastog2 <= lastog1; n2 <= n1; h2 <= h1;
-        xs2 <= x_pad[ig1 * (P_IN * XW) +: P_IN * XW];
         w2 <= w_q;
     end
+    generate
+        if (DIRECT != 0) begin : g_xdirect
+            // host banks: lanes k with (IG-1)*P_IN + k >= F_IN of the last group are padding -> zero
+            localparam integer LAST_LANES = F_IN - (IG - 1) * P_IN;
+            wire [P_IN*XW-1:0] last_mask;
+            for (gm = 0; gm < P_IN; gm = gm + 1) begin : g_mask
+                assign last_mask[gm*XW +: XW] = (gm < LAST_LANES || MASK_MUT != 0) ? {XW{1'b1}} : {XW{1'b0}};
+            end
+            always @(posedge clk) xs2 <= (ig1 == IG_LAST) ? (x_rdata & last_mask) : x_rdata;
+        end else begin : g_xbuf
+            localparam XPAD = IG * P_IN * XW;
+            wire [XPAD-1:0] x_pad;
+            if (XPAD > F_IN * XW) begin : g_xpad
+                assign x_pad = {{(XPAD - F_IN * XW){1'b0}}, x_rdata};
+            end else begin : g_xnopad
+                assign x_pad = x_rdata;
+            end
+            always @(posedge clk) xs2 <= x_pad[ig1 * (P_IN * XW) +: P_IN * XW];
+        end
+    endgenerate
 
     // signed operands (unsigned inputs zero-extended by one bit)
     wire [P_IN*XSW-1:0] xs2_s;

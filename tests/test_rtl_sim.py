@@ -195,22 +195,32 @@ def mutation_design(tmp_path_factory) -> Path:
     return hw
 
 
+@pytest.fixture(scope="module")
+def mask_mutation_design(tmp_path_factory) -> Path:
+    """Binary weights (no zero to hide garbage behind) and F_in % P_in != 0 (padding lanes in layer 0's
+    last input group): only the design's lane mask keeps the banked ports' padding words out."""
+    hw = make_design(tmp_path_factory.mktemp("mask") / "hw", ("gcn", "add", "identity", 1, 8), seed=24,
+                     nodes=(40, 50))
+    ir, hwc = load_ir(hw / "model.ir.json"), HardwareConfig.load(hw / "hw_config.json")
+    assert ir.layers[0].in_features % hwc.layers[0].p_in != 0
+    return hw
+
+
 @needs_verilator
 @pytest.mark.parametrize("mutation", ["no_round_offset", "csr_off_by_one", "no_input_mask"])
-def test_mutated_rtl_is_caught(mutation_design, mutation, tmp_path):
+def test_mutated_rtl_is_caught(mutation_design, mask_mutation_design, mutation, tmp_path):
     mutant = tmp_path / "hw"
-    shutil.copytree(mutation_design, mutant)
+    shutil.copytree(mask_mutation_design if mutation == "no_input_mask" else mutation_design, mutant)
     ir, hw = load_ir(mutant / "model.ir.json"), HardwareConfig.load(mutant / "hw_config.json")
-    if mutation == "no_input_mask":  # the design must have padding lanes for the mutation to matter
-        assert ir.layers[0].in_features % hw.layers[0].p_in != 0
     write_rtl(ir, hw, mutant / "rtl", mutation=mutation)
     report = run_rtl(mutant, "verilator")
     assert not report["bit_exact"] and report["mismatches"] > 0
 
 
 @needs_verilator
-def test_unmutated_mutation_design_passes(mutation_design):
+def test_unmutated_mutation_design_passes(mutation_design, mask_mutation_design):
     _check(run_rtl(mutation_design, "verilator"))
+    _check(run_rtl(mask_mutation_design, "verilator"))
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 :func:`estimate` takes an IR (or a list of :class:`~hw_model.params.LayerSpec`), a
 :class:`~hls_templates.config.HardwareConfig`, the graph's size (``num_nodes``, ``num_edges`` with
 self-loops; a :class:`lpgnas.datasets.GraphStats` works) and a device, and returns an :class:`Estimate`.
-The microarchitecture is the generated RTL's (``hls_templates/rtl``): one load unit, per layer a
-transform unit (with its weight ROM) and an aggregation unit (with its bias ROM), the on-chip row
-buffers ``buf_k`` (``max_nodes`` words of a whole node row), the per-layer linear buffers
+The microarchitecture is the generated RTL's (``hls_templates/rtl``): per layer a transform unit (with
+its weight ROM) and an aggregation unit (with its bias ROM), the on-chip row buffers ``buf_k``, k >= 1
+(``max_nodes`` words of a whole node row; layer 0's transform reads the input features directly from
+P_in banked host ports, so there is no load step and no ``buf_0``), the per-layer linear buffers
 (``max_nodes * heads`` words), a store unit and a sequencer that runs the steps one at a time. The
 graph (row pointers, column indices, GCN coefficients, mean reciprocals) stays in host memories
 behind ``ap_memory`` ports; its size is reported as ``graph_bits``.
@@ -227,9 +228,10 @@ def _mem_unit(name, kind, width, depth, family, layer=None) -> UnitCost:
     )
 
 
-def layer_units(s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges) -> list[UnitCost]:
-    """Transform unit, linear buffer and aggregation unit of one layer."""
-    tp = transform_params(s, g)
+def layer_units(s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges, index: int = 1) -> list[UnitCost]:
+    """Transform unit, linear buffer and aggregation unit of one layer (``index`` 0: the transform reads
+    the host's input features directly, see :mod:`hw_model.units.transform`)."""
+    tp = transform_params(s, g, max_nodes, direct=index == 0)
     ap = aggregate_params(s, g, max_nodes)
     tb = tr_unit.bram_estimation(tp, family)
     ab = agg_unit.bram_estimation(ap, family)
@@ -313,22 +315,8 @@ def estimate_specs(
     fam = dev.family
     g = globals_for(max_nodes, max_edges)
     est = Estimate(dev, float(clock_mhz or dev.clock_mhz))
-    s0 = specs[0]
-    fw = stored_width(s0.x_bits, s0.x_signed)
-    haw_in = max(1, (int(max_nodes * in_features) - 1).bit_length())
-    load_p = {"NW": g["nw"], "HAW": haw_in, "W": fw, "F": in_features}
-    est.units.append(
-        UnitCost(
-            "load",
-            "io",
-            cycles=io_unit.load_cycles(num_nodes, in_features) + io_unit.STEP_OVERHEAD,
-            lut=_lin(io_unit.load_lut_features(load_p), IO_COEF["load_lut"]),
-            ff=_lin(io_unit.load_ff_features(load_p), IO_COEF["load_ff"]),
-        )
-    )
-    est.units.append(_mem_unit("buf_0", "buffer", in_features * fw, max_nodes, fam))
     for i, s in enumerate(specs):
-        est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges))
+        est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges, index=i))
         est.units.append(
             _mem_unit(
                 f"buf_{i + 1}", "buffer", s.output_features * stored_width(s.out_bits, s.out_signed), max_nodes, fam
@@ -348,7 +336,7 @@ def estimate_specs(
             ff=_lin(io_unit.store_ff_features(store_p), IO_COEF["store_ff"]),
         )
     )
-    nsteps = 2 + 2 * len(specs)
+    nsteps = 1 + 2 * len(specs)  # per layer transform and aggregate, store (no load step)
     est.units.append(
         UnitCost(
             "sequencer",
@@ -368,8 +356,6 @@ def estimate_specs(
 
 
 IO_COEF = {  # see hw_model/units/io.py
-    "load_lut": {"const": 16.0},
-    "load_ff": {"ctrl": 1.0, "row": 1.0, "const": 6.0},
     "store_lut": {"ctrl": 1.0, "row": 1.0, "const": 4.0},
     "store_ff": {"ctrl": 1.0, "row": 1.0, "const": 5.0},
 }

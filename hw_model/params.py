@@ -143,7 +143,10 @@ def _headrec(heads):
     return float(head_mean_reciprocal(int(heads), HEAD_MEAN_FRAC)) if heads > 1 else 0.0
 
 
-def transform_params(s: LayerSpec, g: dict) -> dict:
+def transform_params(s: LayerSpec, g: dict, max_nodes=None, direct=False) -> dict:
+    """``lpg_transform``'s parameters as ``hls_templates.rtl_writer`` sets them. ``direct``: layer 0, which
+    reads the host's input features through P_in banked ports (``DIRECT = 1``, host address width
+    ``HAW = clog2(max_nodes * IG)``); the other layers read an on-chip row buffer (``DIRECT = 0``, ``HAW = 1``)."""
     fix = nm.eq(s.w_kind, 0)
     ww = nm.where(fix, signed_width(s.w_bits, s.w_signed), s.w_kind)  # binary 1, ternary 2
     xsw = signed_width(s.x_bits, s.x_signed)
@@ -171,6 +174,9 @@ def transform_params(s: LayerSpec, g: dict) -> dict:
         "L_SIGNED": s.lin_signed,
         "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
         "WAW": nm.maximum(nm.clog2(s.heads * og * ig), 1.0),
+        "DIRECT": 1 if direct else 0,
+        "HAW": nm.maximum(nm.clog2(max_nodes * ig), 1.0) if direct else 1,
+        "MASK_MUT": 0,
     }
 
 

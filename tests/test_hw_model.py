@@ -144,10 +144,10 @@ def test_params_equal_rtl_writer():
             ],
         )
         ctx, g = rtl_context(ir, hw), globals_for(100, 700)
-        for L, layer, lhw in zip(ctx["layers"], ir.layers, hw.layers, strict=True):
+        for i, (L, layer, lhw) in enumerate(zip(ctx["layers"], ir.layers, hw.layers, strict=True)):
             s = spec_from_ir(layer, lhw)
             for mine, ref in (
-                (transform_params(s, g), dict(L["t_params"])),
+                (transform_params(s, g, 100, direct=i == 0), dict(L["t_params"])),
                 (aggregate_params(s, g, 100), dict(L["a_params"])),
             ):
                 for k, v in mine.items():
@@ -211,6 +211,20 @@ def test_cycles_formula():
     by = {u.name: u.cycles for u in est.units}
     assert by["layer0.transform"] == n * 4 * 4 + 8 + 1
     assert by["layer0.aggregate"] == (e + n) * 4 + 3 + 8 + 1
+    assert "load" not in by  # layer 0's transform reads the host's features directly
+
+
+def test_cycles_equal_ideal_plus_fill():
+    """No load step: total = ideal (rtl_writer) + 21 per layer (transform 8 + 1, aggregate 12) + 5 (store
+    fill + step) + 2 (top), the RTL-measured count (docs/rtl.md)."""
+    from hls_templates.rtl_writer import ideal_cycles
+
+    for p in ((1, 1, 1), (3, 2, 4), (4, 4, 4)):
+        ir, hw = _design(p=p)
+        n, e = 90, 500
+        est = estimate(ir, hw, (n, e), "xc7z020")
+        assert est.cycles == ideal_cycles(ir, hw, n, e)["total"] + 21 * len(ir.layers) + 7
+        assert not any(u.name in ("load", "buf_0") for u in est.units)
 
 
 # ---- expected cost -------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """One module per hardware unit of the RTL library, each with its estimate functions (FINN style):
 ``transform`` (lpg_transform + lpg_dot + lpg_mul + lpg_requant + weight ROM), ``aggregate``
-(lpg_aggregate + bias ROM), ``io`` (lpg_load_rows, lpg_store_rows, the sequencer), ``multiplier``
+(lpg_aggregate + bias ROM), ``io`` (lpg_store_rows, the sequencer; no load unit), ``multiplier``
 (product mapping rules). :data:`FEATURES` lists, per unit and fitted resource, the structural-term
 function whose coefficients :mod:`hw_model.calibrate` fits."""
 

@@ -1,11 +1,13 @@
-"""Host load / store units (``lpg_load_rows``, ``lpg_store_rows``) and the top-level sequencer.
+"""Host store unit (``lpg_store_rows``) and the top-level sequencer.
 
-Load: one element per cycle from the host's ``ap_memory`` buffer, shifted into a row register and
-written to the first on-chip row buffer: ``N * F_in + 4`` cycles (RTL-measured, done included).
-Store: ``N * C + 4``. The sequencer
-runs the steps one after the other (load, per layer transform and aggregate, store) with one cycle
-from a unit's ``done`` to the next ``start`` (``STEP_OVERHEAD``) and ``TOP_OVERHEAD`` cycles around
-the whole run (ap_start sampling, ap_done).
+There is no load unit: layer 0's transform reads its P_in input features per cycle directly from the
+host's features array, partitioned cyclic by P_in into P_in banked ``ap_memory`` ports (see
+:mod:`hw_model.units.transform`), so there is neither a load step nor an on-chip ``buf_0``.
+Store: one element per cycle to the host's ``ap_memory`` buffer, ``N * C + 4`` cycles (RTL-measured,
+done included). The sequencer runs the steps one after the other (per layer transform and aggregate,
+then store) with one cycle from a unit's ``done`` to the next ``start`` (``STEP_OVERHEAD``) and
+``TOP_OVERHEAD`` cycles around the whole run (ap_start sampling, ap_done). Total:
+``sum_layers[(N heads OG IG + 8 + 1) + (aggregate + 12)] + (N C + 4 + 1) + 2``.
 """
 
 from __future__ import annotations
@@ -17,29 +19,12 @@ STEP_OVERHEAD = 1
 TOP_OVERHEAD = 2
 
 
-def load_cycles(num_nodes, features):
-    return num_nodes * features + UNIT_OVERHEAD
-
-
 def store_cycles(num_nodes, classes):
     return num_nodes * classes + UNIT_OVERHEAD
 
 
-# LUT / FF terms fitted by hand on Yosys runs of lpg_load_rows / lpg_store_rows (4 shapes each, xc7):
-# load FF = 3 NW + clog2(F) + HAW + F W + (F - 1) W + 6 (exact on all four), LUT ~ 16;
+# LUT / FF terms fitted by hand on Yosys runs of lpg_store_rows (4 shapes, xc7):
 # store FF = NW + 2 clog2(F) + 3 HAW + W + 5 (+-1), LUT ~ W ceil(F / 4) + NW + HAW + 4.
-def load_lut_features(p):
-    return {"const": 1.0}
-
-
-def load_ff_features(p):
-    return {
-        "ctrl": 3 * p["NW"] + nm.clog2(p["F"]) + p["HAW"],
-        "row": p["F"] * p["W"] + p["W"] * (p["F"] - 1),
-        "const": 1.0,
-    }
-
-
 def store_lut_features(p):
     return {"ctrl": p["NW"] + p["HAW"], "row": p["W"] * nm.ceil_div(p["F"], 4), "const": 1.0}
 

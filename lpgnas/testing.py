@@ -13,7 +13,7 @@ import numpy as np
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import LayerIR, ModelIR
 from lpgnas.numfmt import NumFormat, fix, from_bits
-from lpgnas.operators import layer_format_names
+from lpgnas.operators import ATTENTIONS, layer_format_names
 
 
 def random_codes(rng: np.random.Generator, fmt: NumFormat, shape: tuple[int, ...]) -> np.ndarray:
@@ -66,6 +66,17 @@ def random_ir(
         fm = {"input": in_fmt, "weight": w_fmt, "linear": lin_fmt}
         acc_frac = lin_fmt.frac
         names = layer_format_names(attention, aggregation)
+        att_tensors = {}
+        if ATTENTIONS[attention].softmax:
+            # attention vectors scaled so that node scores span about +-8 (the tables' range)
+            lin_int_bits = lin_fmt.bits - 1 - lin_fmt.frac
+            att_frac = lin_int_bits + abits - 1 + math.ceil(math.log2(out_f) / 2) - 5 + int(rng.integers(-1, 2))
+            if attention in ("cos", "gene-linear"):  # element-wise products: no sum over features
+                att_frac -= math.ceil(math.log2(out_f) / 2) + 2
+            fm["att_weight"] = fix(abits, att_frac)
+            fm["score"] = fix(abits, abits - 4 + int(rng.integers(-1, 2)))
+            fm["exp"] = fix(abits, abits - 1, signed=False)
+            att_tensors = {k: random_codes(rng, fm["att_weight"], (h, out_f)) for k in ATTENTIONS[attention].tensors}
         if "coef" in names:
             fm["coef"] = fix(abits, abits - 1, signed=False)
             acc_frac += abits - 1
@@ -85,6 +96,7 @@ def random_ir(
                 attention=attention, aggregation=aggregation, activation="identity" if last else activation,
                 formats=fm, weight=random_codes(rng, w_fmt, (h, width, out_f)),
                 bias=random_codes(rng, fm["bias"], (out_width,)) if bias else None,
+                attention_tensors=att_tensors,
             )
         )
         width, in_fmt = out_width, fm["output"]

@@ -25,7 +25,7 @@ import torch
 from hls_templates.config import LayerHW
 from hw_model import numeric as nm
 from hw_model.model import estimate_specs, model_bits
-from hw_model.params import LayerSpec
+from hw_model.params import ACT_CODE, AGG_CODE, ATT_CODE, LayerSpec
 from hw_model.units.io import TOP_OVERHEAD
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
 
@@ -44,12 +44,28 @@ DECISIONS = (
 #: cost keys returned by :class:`ExpectedHardwareCost`
 COST_KEYS = ("lut", "ff", "dsp", "bram36", "cycles", "latency_us", "model_bits", "buffer_bits")
 MEAN_RECIP_BITS = 17
+#: nominal integer bits above the binary point of scores and aggregation codes (binary points are not
+#: searched; ``lpgnas.testing.random_ir``'s rule): they size the exp / tanh / activation tables
+NOMINAL_INT_BITS = 4
+
+#: quantities derived from a categorical decision: name -> (decision, option -> value)
+DERIVED: dict[str, tuple[str, Any]] = {
+    "has_coef": ("attention", lambda a: float("coef" in ATTENTIONS[a].formats)),
+    "att_kind": ("attention", lambda a: ATT_CODE[a]),
+    "has_recip": ("aggregation", lambda a: float("recip" in AGGREGATIONS[a].formats)),
+    "agg_kind": ("aggregation", lambda a: AGG_CODE[a]),
+    "relu": ("activation", lambda a: float(a == "relu")),
+    "act_kind": ("activation", lambda a: ACT_CODE[a]),
+}
 
 
 def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> LayerSpec:
     """Spec of layer ``i`` from decision values; ``get(decision, layer)`` returns numbers or tensors.
 
-    Categorical decisions arrive pre-encoded: ``has_coef``, ``has_recip`` and ``relu`` flags.
+    Categorical decisions arrive pre-encoded (:data:`DERIVED`): ``has_coef``, ``has_recip`` and ``relu``
+    flags and the operator codes ``att_kind``, ``agg_kind``, ``act_kind``. The softmax attentions'
+    formats follow nominal rules: attention vectors and scores at the linear bitwidth, exp at the
+    coefficient bitwidth, binary points :data:`NOMINAL_INT_BITS` below the top.
     """
     last = i == n_layers - 1
     hidden, heads = get("hidden", i), get("heads", i)
@@ -87,6 +103,14 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
         out_bits=out_bits,
         out_signed=1,
         relu=relu,
+        att_kind=get("att_kind", i),
+        agg_kind=get("agg_kind", i),
+        act_kind=get("act_kind", i),
+        att_bits=lin_bits,
+        score_bits=lin_bits,
+        score_frac=lin_bits - NOMINAL_INT_BITS,
+        exp_bits=coef_bits,
+        agg_frac=agg_bits - NOMINAL_INT_BITS,
         shift_lin=nm.maximum(x_bits + wb - lin_bits, 0.0),
         shift_bias=has_coef * (coef_bits - 1) + has_recip * (MEAN_RECIP_BITS - 1),
         shift_agg=0,
@@ -159,16 +183,9 @@ class ExpectedHardwareCost:
 
     def _get_tensor(self, decision: str, i: int):
         key = lambda d: f"layer{i}.{d}"  # noqa: E731
-        if decision == "has_coef":
-            return self._axis_tensor(
-                key("attention"), ["coef" in ATTENTIONS[a].formats for a in self.options[key("attention")]]
-            )
-        if decision == "has_recip":
-            return self._axis_tensor(
-                key("aggregation"), ["recip" in AGGREGATIONS[a].formats for a in self.options[key("aggregation")]]
-            )
-        if decision == "relu":
-            return self._axis_tensor(key("activation"), [a == "relu" for a in self.options[key("activation")]])
+        if decision in DERIVED:
+            src, fn = DERIVED[decision]
+            return self._axis_tensor(key(src), [fn(a) for a in self.options[key(src)]])
         return self._axis_tensor(key(decision), self.options[key(decision)])
 
     def _unit_tensors(self):
@@ -228,12 +245,9 @@ class ExpectedHardwareCost:
 
         def get(decision, i):
             key = lambda d: f"layer{i}.{d}"  # noqa: E731
-            if decision == "has_coef":
-                return float("coef" in ATTENTIONS[choice[key("attention")]].formats)
-            if decision == "has_recip":
-                return float("recip" in AGGREGATIONS[choice[key("aggregation")]].formats)
-            if decision == "relu":
-                return float(choice[key("activation")] == "relu")
+            if decision in DERIVED:
+                src, fn = DERIVED[decision]
+                return float(fn(choice[key(src)]))
             return float(choice[key(decision)])
 
         specs = [

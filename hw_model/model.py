@@ -23,8 +23,19 @@ from typing import Any
 from hw_model import numeric as nm
 from hw_model.devices import Device, load_device
 from hw_model.memory import ram_cost
-from hw_model.params import LayerSpec, aggregate_params, globals_for, spec_from_ir, stored_width, transform_params
+from hw_model.params import (
+    ATT_CODE,
+    LayerSpec,
+    aggregate_params,
+    attention_params,
+    globals_for,
+    spec_from_ir,
+    stored_width,
+    transform_params,
+)
+from hw_model.units import activation as act_unit
 from hw_model.units import aggregate as agg_unit
+from hw_model.units import attention as att_unit
 from hw_model.units import io as io_unit
 from hw_model.units import transform as tr_unit
 
@@ -82,6 +93,7 @@ DEFAULT_COEF = {
         },
     },
 }
+DEFAULT_COEF["attention"] = {"lut": {}, "ff": {}}  # structural priors (hw_model/units/attention.py)
 for _u in DEFAULT_COEF.values():
     _u["srl"] = {"nw": 1.0, "const": 2.0}
 
@@ -228,14 +240,20 @@ def _mem_unit(name, kind, width, depth, family, layer=None) -> UnitCost:
     )
 
 
-def layer_units(s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges, index: int = 1) -> list[UnitCost]:
-    """Transform unit, linear buffer and aggregation unit of one layer (``index`` 0: the transform reads
-    the host's input features directly, see :mod:`hw_model.units.transform`)."""
+def layer_units(
+    s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges, index: int = 1, max_edges=None
+) -> list[UnitCost]:
+    """Transform unit, linear buffer, attention unit and its memories (softmax attentions only; zero
+    otherwise) and aggregation unit of one layer (``index`` 0: the transform reads the host's input
+    features directly, see :mod:`hw_model.units.transform`)."""
+    max_edges = max_edges if max_edges is not None else max_nodes * 8
     tp = transform_params(s, g, max_nodes, direct=index == 0)
     ap = aggregate_params(s, g, max_nodes)
+    xp = attention_params(s, g, max_nodes, max_edges)
     tb = tr_unit.bram_estimation(tp, family)
     ab = agg_unit.bram_estimation(ap, family)
     rom_t, rom_a = tr_unit.weight_rom(tp, family), agg_unit.bias_rom(ap, family)
+    act = act_unit.activation_cost(ap, family)
     from hw_model.units import FEATURES
 
     def srl(unit, p):  # pipeline registers Yosys turns into SRL16E (LUTs used as memory)
@@ -262,27 +280,50 @@ def layer_units(s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_ed
         family,
         s.name,
     )
+    sm = att_unit.softmax(xp)
+    xc = att_unit.softmax_cost(xp, family, {r: coefficients(family, "attention", r) for r in ("lut", "ff")})
+    att = UnitCost(
+        f"{s.name}.attention",
+        "attention",
+        layer=s.name,
+        lut=xc["lut"],
+        lutram=xc["lutram"],
+        ff=xc["ff"],
+        dsp=xc["dsp"],
+        bram18=xc["bram18"],
+        bram36=xc["bram36"],
+        cycles=att_unit.attention_cycles(xp, num_nodes, num_edges) + nm.where(sm, io_unit.STEP_OVERHEAD, 0.0),
+        bits=att_unit.rom_bits(xp, family),
+    )
+    att_buffers = UnitCost(
+        f"{s.name}.attention_buffers", "buffer", layer=s.name, bits=att_unit.buffer_bits(xp, family)
+    )
     a = UnitCost(
         f"{s.name}.aggregate",
         "aggregate",
         layer=s.name,
         lutram=srl("aggregate", ap),
-        lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut")),
-        ff=agg_unit.ff_estimation(ap, family, coefficients(family, "aggregate", "ff")),
+        lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut"))
+        + act["lut"]
+        + act["rom_lut"],
+        ff=agg_unit.ff_estimation(ap, family, coefficients(family, "aggregate", "ff")) + act["ff"] + act["rom_ff"],
         dsp=agg_unit.dsp_estimation(ap, family),
-        bram18=ab["bram18"],
-        bram36=ab["bram36"],
+        bram18=ab["bram18"] + act["bram18"],
+        bram36=ab["bram36"] + act["bram36"],
         cycles=agg_unit.cycles(ap, num_nodes, num_edges) + io_unit.STEP_OVERHEAD,
-        bits=nm.where(nm.eq(s.has_bias, 1), rom_a.bits, 0.0),
+        bits=nm.where(nm.eq(s.has_bias, 1), rom_a.bits, 0.0) + act["rom_bits"],
     )
-    return [t, lin, a]
+    return [t, lin, att, att_buffers, a]
 
 
 def model_bits(s: LayerSpec):
-    """Bits of weights and bias of a layer as the IR stores them (``heads * in * out * bits``)."""
+    """Bits of weights, bias and attention vectors of a layer as the IR stores them (``heads * in * out *
+    bits`` + bias + ``vectors * heads * out * att_bits`` for softmax attentions)."""
     wb = nm.where(nm.eq(s.w_kind, 0), s.w_bits, s.w_kind)
-    return s.heads * s.in_features * s.out_features * wb + nm.where(
-        nm.eq(s.has_bias, 1), s.output_features * s.bias_bits, 0.0
+    return (
+        s.heads * s.in_features * s.out_features * wb
+        + nm.where(nm.eq(s.has_bias, 1), s.output_features * s.bias_bits, 0.0)
+        + att_unit.vector_count(s.att_kind) * s.heads * s.out_features * s.att_bits
     )
 
 
@@ -291,7 +332,8 @@ def graph_bits(specs: list[LayerSpec], num_nodes, num_edges):
     n, e = num_nodes, num_edges
     bits = (n + 1) * nm.bit_length(e) + e * nm.maximum(nm.bit_length(nm.maximum(n - 1, 1)), 1.0)
     for s in specs:
-        bits = bits + nm.where(nm.eq(s.has_coef, 1), e * stored_width(s.coef_bits, s.coef_signed), 0.0)
+        host_coef = nm.eq(s.att_kind, ATT_CODE["gcn"])  # softmax coefficients are computed on chip
+        bits = bits + nm.where(host_coef, e * stored_width(s.coef_bits, s.coef_signed), 0.0)
         bits = bits + nm.where(nm.eq(s.has_recip, 1), n * stored_width(s.recip_bits, s.recip_signed), 0.0)
     return bits
 
@@ -316,7 +358,7 @@ def estimate_specs(
     g = globals_for(max_nodes, max_edges)
     est = Estimate(dev, float(clock_mhz or dev.clock_mhz))
     for i, s in enumerate(specs):
-        est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges, index=i))
+        est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges, index=i, max_edges=max_edges))
         est.units.append(
             _mem_unit(
                 f"buf_{i + 1}", "buffer", s.output_features * stored_width(s.out_bits, s.out_signed), max_nodes, fam
@@ -336,7 +378,8 @@ def estimate_specs(
             ff=_lin(io_unit.store_ff_features(store_p), IO_COEF["store_ff"]),
         )
     )
-    nsteps = 1 + 2 * len(specs)  # per layer transform and aggregate, store (no load step)
+    # per layer transform, attention (softmax attentions) and aggregate, store (no load step)
+    nsteps = 1 + 2 * len(specs) + sum((nm.where(att_unit.is_softmax(s.att_kind), 1.0, 0.0) for s in specs), 0.0)
     est.units.append(
         UnitCost(
             "sequencer",

@@ -15,8 +15,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hw_model import numeric as nm
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
 WKIND = {"fix": 0, "binary": 1, "ternary": 2}
+#: numeric codes of the registry's operators (their order in ``lpgnas.operators``): a spec field holds the
+#: code (a number, or a tensor over a search decision's options), cost functions select with ``nm.eq``
+ATT_CODE = {name: float(k) for k, name in enumerate(ATTENTIONS)}
+AGG_CODE = {name: float(k) for k, name in enumerate(AGGREGATIONS)}
+ACT_CODE = {name: float(k) for k, name in enumerate(ACTIVATIONS)}
 
 
 @dataclass
@@ -46,6 +52,14 @@ class LayerSpec:
     out_bits: Any = 8
     out_signed: Any = 1
     relu: Any = 1
+    att_kind: Any = 0.0  # ATT_CODE (0: const)
+    agg_kind: Any = 0.0  # AGG_CODE (0: add)
+    act_kind: Any = 0.0  # ACT_CODE (0: relu)
+    att_bits: Any = 8  # softmax attentions: attention vectors (signed fix)
+    score_bits: Any = 8  # node / edge scores (signed fix)
+    score_frac: Any = 4  # binary point of the scores (sizes the exp / tanh tables)
+    exp_bits: Any = 8  # exp-table output (unsigned, frac = bits - 1)
+    agg_frac: Any = 4  # binary point of the aggregation format (sizes the activation tables)
     shift_lin: Any = 4  # linear acc frac - linear frac
     shift_bias: Any = 0  # aggregation acc frac - bias frac
     shift_agg: Any = 0  # aggregation acc frac - aggregation frac
@@ -111,6 +125,14 @@ def spec_from_ir(layer, lhw=None) -> LayerSpec:
         out_bits=fm["output"].bits,
         out_signed=int(fm["output"].signed),
         relu=int(layer.activation == "relu"),
+        att_kind=ATT_CODE[layer.attention],
+        agg_kind=AGG_CODE[layer.aggregation],
+        act_kind=ACT_CODE[layer.activation],
+        att_bits=fm["att_weight"].bits if "att_weight" in fm else 2,
+        score_bits=fm["score"].bits if "score" in fm else 2,
+        score_frac=fm["score"].frac if "score" in fm else 0,
+        exp_bits=fm["exp"].bits if "exp" in fm else 2,
+        agg_frac=fm["aggregation"].frac,
         shift_lin=linear_acc_frac(layer) - fm["linear"].frac,
         shift_bias=acc_frac - fm["bias"].frac if layer.bias is not None else 0,
         shift_agg=acc_frac - fm["aggregation"].frac,
@@ -225,7 +247,53 @@ def aggregate_params(s: LayerSpec, g: dict, max_nodes) -> dict:
         "AGG_W": stored_width(s.agg_bits, s.agg_signed),
         "AGG_SIGNED": s.agg_signed,
         "RELU": s.relu,
+        "ACT": s.act_kind,
+        "ACT_FRAC": s.agg_frac,
+        "AGG_MAX": nm.where(nm.eq(s.agg_kind, AGG_CODE["max"]), 1.0, 0.0),
         "OUT_SHIFT": s.shift_out,
         "OW": stored_width(s.out_bits, s.out_signed),
         "O_SIGNED": s.out_signed,
     }
+
+
+#: parameters the model derives that the RTL does not (yet) have under that name (skipped when the tests
+#: compare with ``rtl_writer``)
+MODEL_ONLY_PARAMS = frozenset({"ACT", "ACT_FRAC", "AGG_MAX"})
+
+
+def attention_params(s: LayerSpec, g: dict, max_nodes, max_edges) -> dict:
+    """The attention unit's parameters (zero-cost for const / gcn)."""
+    from hw_model.units.attention import elementwise
+    from lpgnas.tables import SOFTMAX_RECIP_FRAC
+
+    lsw = signed_width(s.lin_bits, s.lin_signed)
+    log_f = nm.clog2(s.out_features)
+    score_mag = s.score_bits - 1
+    dacc = nm.maximum(nm.maximum(lsw - 1 + s.att_bits - 1, 2 * score_mag), score_mag + s.att_bits - 1) + log_f + 1
+    p = {
+        "KIND": s.att_kind,
+        "NW": g["nw"],
+        "EW": g["ew"],
+        "EAW": g["ew_addr"],
+        "MAXN": max_nodes,
+        "MAXE": max_edges,
+        "HEADS": s.heads,
+        "F_OUT": s.out_features,
+        "LW": stored_width(s.lin_bits, s.lin_signed),
+        "L_SIGNED": s.lin_signed,
+        "AW": nm.maximum(s.att_bits, 2),
+        "SW": nm.maximum(s.score_bits, 2),
+        "SFRAC": s.score_frac,
+        "EXW": s.exp_bits,
+        "CW": stored_width(s.coef_bits, s.coef_signed),
+        "LANES": s.p_agg,
+        "FG": nm.ceil_div(s.out_features, s.p_agg),
+        "NVEC": nm.where(nm.eq(s.att_kind, ATT_CODE["linear"]), 1.0,
+                         nm.where(nm.eq(s.att_kind, ATT_CODE["gene-linear"]), 3.0, 2.0)),
+        "DACC_W": dacc,
+        "SUMW": s.exp_bits + g["nw"],
+        "RCW": float(SOFTMAX_RECIP_FRAC + 1),
+        "DIV_CYCLES": s.exp_bits + g["nw"],
+    }
+    p["ELEMENTWISE"] = nm.where(elementwise(p), 1.0, 0.0)
+    return p

@@ -1,13 +1,24 @@
 """One module per hardware unit of the RTL library, each with its estimate functions (FINN style):
 ``transform`` (lpg_transform + lpg_dot + lpg_mul + lpg_requant + weight ROM), ``aggregate``
-(lpg_aggregate + bias ROM), ``io`` (lpg_store_rows, the sequencer; no load unit), ``multiplier``
-(product mapping rules). :data:`FEATURES` lists, per unit and fitted resource, the structural-term
-function whose coefficients :mod:`hw_model.calibrate` fits."""
+(lpg_aggregate + bias ROM; add / mean / max), ``activation`` (the finaliser's activation per lane:
+compares, shift-add, table ROMs), ``attention`` (lpg_attention: the GAT family's softmax unit and its
+memories), ``io`` (lpg_store_rows, the sequencer; no load unit), ``multiplier`` (product mapping
+rules). :data:`FEATURES` lists, per unit and fitted resource, the structural-term function whose
+coefficients :mod:`hw_model.calibrate` fits.
+
+Per registry operator (``lpgnas.operators``; ``tests/test_conformance.py`` checks the coverage):
+:data:`ATTENTION_COSTS`, :data:`AGGREGATION_COSTS`, :data:`ACTIVATION_COSTS` map each name to its
+estimate function."""
 
 from __future__ import annotations
 
 from hw_model import numeric as nm
-from hw_model.units import aggregate, transform
+from hw_model.units import aggregate, attention, transform
+from hw_model.units.activation import ACTIVATION_COSTS
+from hw_model.units.aggregate import AGGREGATION_COSTS
+from hw_model.units.attention import ATTENTION_COSTS
+
+__all__ = ["ACTIVATION_COSTS", "AGGREGATION_COSTS", "ATTENTION_COSTS", "FEATURES"]
 
 
 def _srl_features_t(p, family):
@@ -36,4 +47,5 @@ def _srl_features_a(p, family):
 FEATURES = {
     "transform": {"lut": transform.lut_features, "ff": transform.ff_features, "srl": _srl_features_t},
     "aggregate": {"lut": aggregate.lut_features, "ff": aggregate.ff_features, "srl": aggregate.srl_features},
+    "attention": {"lut": attention.lut_features, "ff": attention.ff_features},
 }

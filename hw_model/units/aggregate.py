@@ -67,11 +67,13 @@ def lut_features(p, family):
     lanes = p["P_AGG"]
     asw = p["AGG_W"] + (1 - p["AGG_SIGNED"])
     rq1, rq2 = requant_terms(p["V_W"], p["AGG_SHIFT"], p["AGG_W"]), requant_terms(asw, p["OUT_SHIFT"], p["OW"])
+    is_max = _is_max(p)
     return {
         "mult_soft": lanes * soft,
         "mult_dsp": lanes * nm.where(nm.gt(dsp, 0), 1.0, 0.0),
         "linmux": lanes * p["LW"] * nm.pos(p["FG"] - 1),
-        "acc": lanes * p["ACC_W"],
+        "acc": nm.where(is_max, 0.0, lanes * p["ACC_W"]),
+        "max": nm.where(is_max, lanes * p["ACC_W"], 0.0),
         "bias": nm.where(nm.eq(p["HAS_BIAS"], 1), lanes * p["V_W"], 0.0),
         "rq_round": lanes * (rq1[0] + rq2[0]),
         "rq_sat": lanes * (rq1[1] + rq2[1]),
@@ -108,6 +110,11 @@ def ff_features(p, family):
     }
 
 
+def _is_max(p):
+    """Max aggregation: a compare and a select per lane instead of the adder (``AGG_MAX``)."""
+    return nm.eq(p.get("AGG_MAX", 0.0), 1)
+
+
 def plain_copy(p):
     """No mean reciprocal, no head mean, no bias: the finaliser's first stages only delay the sums."""
     return nm.logical_and(nm.logical_and(nm.eq(p["HAS_RECIP"], 0), nm.eq(p["HAS_BIAS"], 0)), nm.eq(p["HEAD_MEAN"], 0))
@@ -135,9 +142,42 @@ def cycles(p, num_nodes, num_edges):
     return (num_edges * p["HEADS"] + num_nodes * ho) * p["FG"] + RUN_OVERHEAD + PIPELINE_DEPTH
 
 
+#: structural priors of terms the stored calibration may predate (used when a coefficient is missing)
+PRIOR = {"max": 2.5}
+
+
 def lut_estimation(p, family, coef):
-    return sum(coef.get(k, 0.0) * v for k, v in lut_features(p, family).items())
+    return sum(coef.get(k, PRIOR.get(k, 0.0)) * v for k, v in lut_features(p, family).items())
 
 
 def ff_estimation(p, family, coef):
-    return sum(coef.get(k, 0.0) * v for k, v in ff_features(p, family).items())
+    return sum(coef.get(k, PRIOR.get(k, 0.0)) * v for k, v in ff_features(p, family).items())
+
+
+def aggregate_cost(p, family, coef=None) -> dict:
+    """Resources of the whole unit (``coef``: ``{"lut": {...}, "ff": {...}}``, the fitted coefficients)."""
+    coef = coef or {}
+    b = bram_estimation(p, family)
+    return {
+        "lut": lut_estimation(p, family, coef.get("lut", {})),
+        "ff": ff_estimation(p, family, coef.get("ff", {})),
+        "dsp": dsp_estimation(p, family),
+        "bram18": b["bram18"],
+        "bram36": b["bram36"],
+    }
+
+
+def _with(**over):
+    def cost(p, family, coef=None):
+        return aggregate_cost({**p, **over}, family, coef)
+
+    return cost
+
+
+#: registry aggregation -> estimate function of the unit with that reducer / finaliser: add (adders),
+#: mean (adders + the reciprocal product), max (compare-select instead of the adders)
+AGGREGATION_COSTS = {
+    "add": _with(HAS_RECIP=0.0, AGG_MAX=0.0),
+    "mean": _with(HAS_RECIP=1.0, AGG_MAX=0.0),
+    "max": _with(HAS_RECIP=0.0, AGG_MAX=1.0),
+}

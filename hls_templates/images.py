@@ -16,6 +16,7 @@ from lpgnas.golden import run_model
 from lpgnas.graph import CSRGraph, gcn_coefficients, mean_reciprocals
 from lpgnas.ir import ModelIR
 from lpgnas.numfmt import NumFormat
+from lpgnas.operators import ATTENTIONS
 
 
 @dataclass
@@ -59,13 +60,14 @@ def _fmt_image(name: str, data: np.ndarray, fmt: NumFormat) -> MemoryImage:
 
 
 def graph_images(ir: ModelIR, graph: CSRGraph) -> list[MemoryImage]:
-    """CSR row pointers and column indices, plus per-layer edge coefficients and mean reciprocals."""
+    """CSR row pointers and column indices, plus per-layer edge coefficients (gcn; the GAT family's are
+    computed on chip by the attention unit) and mean reciprocals."""
     images = [
         MemoryImage("row_ptr", graph.row_ptr, _width_of(graph.row_ptr, False), False),
         MemoryImage("col_idx", graph.col_idx, _width_of(graph.col_idx, False), False),
     ]
     for layer in ir.layers:
-        if "coef" in layer.formats:
+        if "coef" in layer.formats and not ATTENTIONS[layer.attention].softmax:  # gcn; softmax: on chip
             images.append(_fmt_image(f"{layer.name}_coef", gcn_coefficients(graph, layer.formats["coef"]),
                                      layer.formats["coef"]))
         if "recip" in layer.formats:

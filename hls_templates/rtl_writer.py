@@ -23,6 +23,14 @@ import numpy as np
 
 from hls_templates.config import HardwareConfig, LayerHW
 from hls_templates.env import TEMPLATE_ROOT, make_env, sanitize
+from hls_templates.rtl_attention import (
+    ATTENTION_MUTATIONS,
+    RTL_ATTENTIONS,
+    attention_ideal_cycles,
+    attention_images,
+    attention_params,
+    has_attention_unit,
+)
 from lpgnas.errors import LpgnasError
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
@@ -40,6 +48,9 @@ LIBRARY = (
 #: test-only mutations of the generated RTL (the testbench must catch them)
 MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask")
 MULT_MAP = {"auto": 0, "logic": 0, "lut": 1, "dsp": 2}
+#: the GAT-family attention unit (rtl_attention.py) and its mutations
+LIBRARY = (*LIBRARY, "lpg_att_lut.v", "lpg_attention.v")
+MUTATIONS = (*MUTATIONS, *ATTENTION_MUTATIONS)
 
 
 def clog2(n: int) -> int:
@@ -112,6 +123,19 @@ def bias_words(layer: LayerIR, lhw: LayerHW) -> tuple[list[int], int]:
     padded[:, : layer.out_features] = b
     words = [_pack(padded[h, fg * p_agg:(fg + 1) * p_agg].tolist(), bw) for h in range(heads_out) for fg in range(fg_n)]
     return words, p_agg * bw
+
+
+def _acoef_context(layer: LayerIR, ident: str, hw: HardwareConfig, g: dict[str, int], hwb: int) -> dict[str, Any]:
+    """Shape and read address of the attention unit's coefficient RAM (word e*heads + h)."""
+    caw = clog2(hw.max_edges * layer.heads)
+
+    def pad(sig: str, w: int) -> str:
+        return sig if w == caw else "{{" + str(caw - w) + "{1'b0}}, " + sig + "}"
+
+    addr = pad(f"{ident}_coef_address", g["ew_addr"])
+    if layer.heads > 1:
+        addr = f"{addr} * {caw}'d{layer.heads} + {pad(f'{ident}_coef_head', hwb)}"
+    return {"caw": caw, "acoef_depth": hw.max_edges * layer.heads, "acoef_raddr": addr}
 
 
 def _layer_context(
@@ -190,8 +214,15 @@ def _layer_context(
         "t_params": list(t_params.items()), "a_params": list(a_params.items()),
         "t_step": 2 * index, "a_step": 2 * index + 1, "p_in": lhw.p_in, "ig": ig_n,
         "law": law, "lin_width": layer.out_features * _stored_width(flin), "lin_depth": hw.max_nodes * heads,
-        "raw": g["recip_aw"], "has_coef": has_coef, "has_recip": has_recip,
-        "coef_q": f"{ident}_coef_q0" if has_coef else f"{{{cw}{{1'b0}}}}",
+        "raw": g["recip_aw"], "has_coef": RTL_ATTENTIONS[layer.attention]["coef"] == "host",
+        "has_recip": has_recip,
+        "coef_q": (f"{ident}_acoef_q" if has_attention_unit(layer) else f"{ident}_coef_q0" if has_coef
+                   else f"{{{cw}{{1'b0}}}}"),
+        # the attention unit (GAT family): its parameters, the coefficient RAM's shape
+        "attention": has_attention_unit(layer), "heads": heads, "hwb": hwb,
+        "att_params": list(attention_params(layer, ident, hw.max_nodes, hw.max_edges, g, law, mutation).items())
+        if has_attention_unit(layer) else [],
+        **_acoef_context(layer, ident, hw, g, hwb),
         "recip_q": f"{ident}_recip_q0" if has_recip else f"{{{rw}{{1'b0}}}}",
         "coef_w": cw, "recip_w": rw, "out_width": heads_out * layer.out_features * _stored_width(fout),
     }
@@ -245,7 +276,19 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
     ports += [{"dir": "output", "name": f"{OUTPUT_PORT}_address0", "width": outputs_aw},
               {"dir": "output", "name": f"{OUTPUT_PORT}_d0", "width": outputs_w}]
     buffers = [{"name": f"buf_{L['index'] + 1}", "width": L["out_width"]} for L in layers]
-    steps = [f"{L['id']}_{u}" for L in layers for u in ("transform", "aggregate")] + ["store"]
+    steps = []
+    for L in layers:  # per layer: transform, attention (GAT family), aggregate
+        L["t_step"] = len(steps)
+        steps.append(f"{L['id']}_transform")
+        if L["attention"]:
+            L["att_step"] = len(steps)
+            steps.append(f"{L['id']}_attention")
+        L["a_step"] = len(steps)
+        steps.append(f"{L['id']}_aggregate")
+    steps.append("store")
+    # units that drive the shared CSR ports (row_ptr, col_idx), by step
+    csr_users = [u for L in layers for u in ([(L["att_step"], f"{L['id']}_att")] if L["attention"] else [])
+                 + [(L["a_step"], L["id"])]]
     return {
         "top": TOP_NAME, "model_name": ir.name, "output_port": OUTPUT_PORT,
         "max_nodes": hw.max_nodes, "max_edges": hw.max_edges,
@@ -253,7 +296,7 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
         "nw": g["nw"], "ew": g["ew"], "ew_addr": g["ew_addr"],
         "features_w": features_w, "features_aw": features_aw, "features_banks": p_in0, "features_ig": ig0,
         "outputs_w": outputs_w, "outputs_aw": outputs_aw,
-        "ports": ports, "buffers": buffers, "layers": layers, "steps": steps,
+        "ports": ports, "buffers": buffers, "layers": layers, "steps": steps, "csr_users": csr_users,
     }
 
 
@@ -275,6 +318,9 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
         if layer.bias is not None:
             words, width = bias_words(layer, lhw)
             written.append(_write_words(out / f"{L['id']}_b.mem", words, width))
+        if L["attention"]:
+            for suffix, (words, width) in attention_images(layer, mutation).items():
+                written.append(_write_words(out / f"{L['id']}_{suffix}.mem", words, width))
     manifest = {
         "top": TOP_NAME,
         "sources": [*LIBRARY, top.name],
@@ -313,6 +359,8 @@ def ideal_cycles(ir: ModelIR, hw: HardwareConfig, num_nodes: int, num_edges: int
         fg_n = math.ceil(layer.out_features / lhw.p_agg)
         heads_out = layer.heads if layer.concat else 1
         out[f"{ident}_transform"] = n * layer.heads * ig_n * og_n
+        if has_attention_unit(layer):
+            out[f"{ident}_attention"] = attention_ideal_cycles(layer, n, e)
         out[f"{ident}_aggregate"] = (e * layer.heads + n * heads_out) * fg_n
     out["store"] = n * ir.num_classes
     out["total"] = sum(out.values())

@@ -64,6 +64,7 @@ module lpg_aggregate #(
     // Lint waiver: coef / recip ports exist on every instance; layers without them leave them unused.
     /* verilator lint_off UNUSEDSIGNAL */
     output wire [EAW-1:0]               coef_address,
+    output wire [((HEADS > 1) ? $clog2(HEADS) : 1)-1:0] coef_head,   // head of coef_address (attention RAM)
     output wire                         coef_ce,
     input  wire [CW-1:0]                coef_q,
     output wire [RAW-1:0]               recip_address,
@@ -184,6 +185,7 @@ module lpg_aggregate #(
     assign col_idx_address = e[EAW-1:0];
     assign col_idx_ce      = run;
     assign coef_address    = e[EAW-1:0];
+    assign coef_head       = h;
     assign coef_ce         = run & (HAS_COEF != 0);
     assign recip_address   = i[RAW-1:0];
     assign recip_ce        = run & (HAS_RECIP != 0);

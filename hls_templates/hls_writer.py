@@ -4,8 +4,9 @@
 
     lpgnas_int.h   integer types and the re-quantiser (static; g++ without Vitis, ap_int under Vitis)
     kernel.h       sizes, port types and the top function ``lpgnas_top``
-    kernel.cpp     the accelerator: per layer a transform unit and an edge/aggregation unit
-    weights.h      weight ROMs and biases as integer constants
+    kernel.cpp     the accelerator: per layer a transform unit, an attention unit (GAT family only) and an
+                   edge/aggregation unit; per-operator code comes from the macros of operators.j2
+    weights.h      weight ROMs, biases, attention vectors and function tables as integer constants
     tb.cpp         testbench: reads ``data/*.txt``, runs the kernel, compares with ``expected``
     run_hls.tcl    csim, csynth, cosim, export for Vitis HLS
 
@@ -13,6 +14,10 @@ The integers are those of :mod:`lpgnas.golden`; every number the templates need 
 bounds, widths) is computed here from the IR with the golden model's own helpers. Accumulators are
 int64 in C simulation, so a layer whose accumulator bound exceeds 62 bits (where the golden model
 switches to Python ints) is refused with a :class:`FormatError`.
+
+``HLS_ATTENTIONS``, ``HLS_AGGREGATIONS`` and ``HLS_ACTIVATIONS`` map every operator of the registry
+(:mod:`lpgnas.operators`) to the ``operators.j2`` macro that emits its C++; an operator missing there is
+refused with an :class:`LpgnasError` naming it.
 """
 
 from __future__ import annotations
@@ -26,10 +31,20 @@ import numpy as np
 from hls_templates.config import HardwareConfig
 from hls_templates.env import TEMPLATE_ROOT, make_env, sanitize
 from lpgnas.errors import FormatError, LpgnasError
-from lpgnas.golden import accumulator_bounds
+from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.numfmt import NumFormat
+from lpgnas.operators import ACTIVATIONS, ATTENTIONS
+from lpgnas.tables import (
+    ACTIVATION_LEAKY_CODE,
+    ATTENTION_LEAKY_CODE,
+    LEAKY_FRAC,
+    SOFTMAX_RECIP_FRAC,
+    function_table,
+    relu6_max_code,
+    table_index,
+)
 
 #: accumulator bound (bits, sign included) up to which int64 arithmetic is exact; as in lpgnas.golden
 INT64_SAFE_BITS = 62
@@ -51,8 +66,56 @@ PARTS = {
     "xcu250": "xcu250-figd2104-2L-e",
 }
 
+#: attention -> operators.j2 macro: the edge coefficient (const, gcn) or the per-edge score of the
+#: attention unit (GAT family; its coefficients are then the softmax's, read by ``coef_softmax``)
+HLS_ATTENTIONS: dict[str, str] = {
+    "const": "coef_const",
+    "gcn": "coef_port",
+    "gat": "score_gat",
+    "sym-gat": "score_sym_gat",
+    "cos": "score_cos",
+    "linear": "score_linear",
+    "gene-linear": "score_gene_linear",
+}
+
+#: aggregation -> operators.j2 macro reducing one weighted message into a lane's accumulator
+#: (mean: a sum, then times the 1/deg port in the finalise step)
+HLS_AGGREGATIONS: dict[str, str] = {"add": "reduce_add", "mean": "reduce_mean", "max": "reduce_max"}
+
+#: activation -> operators.j2 macro computing it on the aggregation code ``q`` (tables as ROMs in weights.h)
+HLS_ACTIVATIONS: dict[str, str] = {
+    "relu": "act_relu",
+    "identity": "act_identity",
+    "elu": "act_elu",
+    "tanh": "act_table",
+    "sigmoid": "act_table",
+    "leaky_relu": "act_leaky_relu",
+    "relu6": "act_relu6",
+    "softplus": "act_softplus",
+}
+
+#: per-node score kind of each softmax attention: ``dot`` = lin . att per node (``tanh`` after it for
+#: linear), ``elementwise`` = lin * att per node and feature (cos, gene-linear)
+_NODE_SCORES = {"gat": "dot", "sym-gat": "dot", "linear": "dot_tanh", "cos": "elementwise",
+                "gene-linear": "elementwise"}
+
 _TEMPLATES = ("kernel.h", "kernel.cpp", "weights.h", "tb.cpp", "run_hls.tcl")
 _STATIC_FILES = ("lpgnas_int.h",)
+
+
+def check_operators(layer: LayerIR) -> None:
+    """Raise :class:`LpgnasError` if the HLS backend has no implementation of one of ``layer``'s operators."""
+    for kind, name, table in (
+        ("attention", layer.attention, HLS_ATTENTIONS),
+        ("aggregation", layer.aggregation, HLS_AGGREGATIONS),
+        ("activation", layer.activation, HLS_ACTIVATIONS),
+    ):
+        if name not in table:
+            raise LpgnasError(
+                f"layer {layer.name!r}: the HLS backend has no implementation of {kind} {name!r} "
+                f"(it implements {', '.join(sorted(table))}); add it to HLS_{kind.upper()}S in "
+                "hls_templates/hls_writer.py and its macro to hls_templates/hls/operators.j2"
+            )
 
 
 def write_hls(ir: ModelIR, hw: HardwareConfig, out_dir: Path) -> list[Path]:
@@ -113,6 +176,7 @@ def accumulator_bits(layer: LayerIR, max_deg: int) -> tuple[int, int]:
 
 
 def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[str, Any]:
+    check_operators(layer)
     fm = layer.formats
     for key in ("input", "linear", "aggregation", "output"):
         if fm[key].kind != "fix":  # the IR validates this; the re-quantiser below relies on it
@@ -129,6 +193,8 @@ def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[s
     w_fmt = fm["weight"]
     agg_frac = aggregation_frac(layer)
     head_mean = layer.heads > 1 and not layer.concat
+    softmax = ATTENTIONS[layer.attention].softmax
+    coef_port = "coef" in fm and not softmax  # gcn: precomputed on the host, one word per edge
     ctx: dict[str, Any] = {
         "name": layer.name,
         "in_f": layer.in_features,
@@ -155,16 +221,109 @@ def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[s
         "lin": _requant(linear_acc_frac(layer), fm["linear"]),
         "agg": _requant(agg_frac, fm["aggregation"]),
         "out": _requant(fm["aggregation"].frac, fm["output"]),
-        "coef_t": _ctype(fm["coef"]) if "coef" in fm else None,
+        "coef_t": _ctype(fm["coef"]) if coef_port else None,
         "recip_t": _ctype(fm["recip"]) if "recip" in fm else None,
         "head_recip": head_mean_reciprocal(layer.heads, HEAD_MEAN_FRAC) if head_mean else None,
         "bias": None,
+        # operators: the operators.j2 macros that emit them
+        "coef_macro": "coef_softmax" if softmax else HLS_ATTENTIONS[layer.attention],
+        "reduce_macro": HLS_AGGREGATIONS[layer.aggregation],
+        "act_macro": HLS_ACTIVATIONS[layer.activation],
+        # max with averaged heads keeps one accumulator per head (the heads' maxima are summed)
+        "per_head_acc": head_mean and layer.aggregation == "max",
+        "agg_init": -(1 << (agg_bits - 1)) if layer.aggregation == "max" else 0,
+        "att": _attention_context(layer, lhw, max_deg) if softmax else None,
+        "act": _activation_context(layer, lhw),
     }
     if layer.bias is not None:
         ctx["bias"] = _c_array(np.asarray(layer.bias, dtype=np.int64))
         ctx["bias_t"] = _ctype(fm["bias"])
         ctx["bias_shift"] = agg_frac - fm["bias"].frac
     return ctx
+
+
+def _attention_context(layer: LayerIR, lhw: Any, max_deg: int) -> dict[str, Any]:
+    """The attention unit of a GAT-family layer: node scores, edge scores, softmax (lpgnas.golden)."""
+    fm = layer.formats
+    att_fmt, score, exp, coef = fm["att_weight"], fm["score"], fm["exp"], fm["coef"]
+    score_bits = score_accumulator_bits(layer)
+    if score_bits > INT64_SAFE_BITS:
+        raise FormatError(
+            f"layer {layer.name!r}: formats too wide for the generated C++: the attention score accumulator "
+            f"needs {score_bits} bits ({_fmt_summary(layer)}), the C++ computes exactly in int64 up to "
+            f"{INT64_SAFE_BITS} bits; narrow the formats"
+        )
+    node = _NODE_SCORES[layer.attention]
+    ti = table_index(score.frac)
+    ctx: dict[str, Any] = {
+        "kind": layer.attention,
+        "score_macro": HLS_ATTENTIONS[layer.attention],
+        "node": node,
+        "acc_bits": score_bits,
+        "att_t": _ctype(att_fmt),
+        "score_t": _ctype(score),
+        # per-edge scores: gat has one extra integer bit (a sum of two scores), sym-gat two
+        "edge_t": f"lp_int<{score.bits + 2}>",
+        "edge_min": -(1 << (score.bits + 1)),
+        "exp_t": _ctype(exp),
+        "coef_t": _ctype(coef),
+        "recip_t": f"lp_uint<{SOFTMAX_RECIP_FRAC + 1}>",
+        "recip_frac": SOFTMAX_RECIP_FRAC,
+        "sum_bits": exp.bits + max(max_deg, 1).bit_length(),
+        "tensors": [
+            {"key": key, "init": _c_array(np.asarray(layer.attention_tensors[key], dtype=np.int64))}
+            for key in ATTENTIONS[layer.attention].tensors
+        ],
+        "node_rq": _requant(fm["linear"].frac + att_fmt.frac, score),
+        "cos_rq": _requant(2 * score.frac, score),
+        "gene_rq": _requant(score.frac + att_fmt.frac, score),
+        "leaky_code": ATTENTION_LEAKY_CODE,
+        "leaky_frac": LEAKY_FRAC,
+        "score_index": {"shift": ti.shift, "lo": ti.lo, "hi": ti.hi},
+        # exp(d) for d = e - max <= 0 only: the table's entries lo..0
+        "exp_table": _c_array(function_table("exp", score.frac, exp)[: -ti.lo + 1]),
+        "exp_size": -ti.lo + 1,
+        "recip_num2": 2 << (exp.frac + SOFTMAX_RECIP_FRAC),
+        "coef_rq": _requant(exp.frac + SOFTMAX_RECIP_FRAC, coef),
+        "tanh_table": None,
+        "tanh_rom": "rom_1p",
+    }
+    if layer.attention in ("linear", "gene-linear"):
+        ctx["tanh_table"] = _c_array(function_table("tanh", score.frac, score))
+        ctx["tanh_size"] = ti.size
+        # gene-linear looks up one tanh per feature lane and cycle
+        ctx["tanh_rom"] = _rom_type(lhw.p_agg if layer.attention == "gene-linear" else 1)
+    return ctx
+
+
+def _activation_context(layer: LayerIR, lhw: Any) -> dict[str, Any]:
+    """Constants of the activation on aggregation codes (tables: lpgnas.tables.function_table)."""
+    fmt = layer.formats["aggregation"]
+    ti = table_index(fmt.frac)
+    ctx: dict[str, Any] = {
+        "kind": layer.activation,
+        "table": None,
+        "index": {"shift": ti.shift, "lo": ti.lo, "hi": ti.hi},
+        "t": _ctype(fmt),
+        "rom": _rom_type(lhw.p_agg),  # one lookup per feature lane in the finalise step
+        "leaky_code": ACTIVATION_LEAKY_CODE,
+        "leaky_frac": LEAKY_FRAC,
+        "relu6_max": relu6_max_code(fmt),
+    }
+    function = ACTIVATIONS[layer.activation].table
+    if function is not None:
+        table = function_table(function, fmt.frac, fmt)
+        if layer.activation == "elu":  # used for q < 0 only: entries lo..-1
+            table = table[: -ti.lo]
+            ctx["index"]["hi"] = -1
+        ctx["table"] = _c_array(table)
+        ctx["size"] = int(table.size)
+    return ctx
+
+
+def _rom_type(lookups_per_cycle: int) -> str:
+    """Vitis HLS storage type of a table read ``lookups_per_cycle`` times per cycle."""
+    return "rom_1p" if lookups_per_cycle <= 1 else "rom_2p" if lookups_per_cycle == 2 else "rom_np"
 
 
 def _ctype(fmt: NumFormat) -> str:

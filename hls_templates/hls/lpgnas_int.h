@@ -53,4 +53,15 @@ static inline int64_t lp_requant(int64_t acc, int shift, int64_t qmin, int64_t q
     return acc < qmin ? qmin : acc > qmax ? qmax : acc;
 }
 
+// Entry of a function table (lpgnas/tables.py): clamp(q >> shift, lo, hi) - lo (arithmetic shift = floor).
+static inline int lp_table_index(int64_t q, int shift, int64_t lo, int64_t hi) {
+    const int64_t k = q >> shift;
+    return int((k < lo ? lo : k > hi ? hi : k) - lo);
+}
+
+// Leaky ReLU with a fixed-point slope: q if q >= 0 else round_half_up(q * slope / 2^frac).
+static inline int64_t lp_leaky(int64_t q, int64_t slope, int frac) {
+    return q >= 0 ? q : (q * slope + (int64_t(1) << (frac - 1))) >> frac;
+}
+
 #endif  // LPGNAS_INT_H

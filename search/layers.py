@@ -1,29 +1,74 @@
-"""Quantisation-aware training modules that mirror the golden integer model step by step.
+"""Quantisation-aware training modules whose forward pass *is* the golden integer model.
 
 ``QuantGraphLayer`` is one PyG ``MessagePassing`` layer whose attention, aggregation and activation are
-chosen by name from the operator registry (``lpgnas.operators``); every tensor the golden model
-quantises is fake-quantised here at the same point, with the same format, so the exported IR computes
-what was trained. ``export_ir`` turns a trained ``QuantGNN`` into the IR with integer tensors.
+chosen by name from the operator registry (``lpgnas.operators``). Each step runs twice, in lock step:
+
+* the **exact** path computes the integer codes the golden model (``lpgnas.golden``) computes, with int64
+  torch ops (float64 for the transform's matrix product where its accumulator bound fits 52 bits, so it
+  is exact too) and the same tables (``lpgnas.tables``);
+* the **surrogate** path computes the same step in float from the exact values of the previous step
+  (fake quantisers with the straight-through estimator, torch softmax of the dequantised scores, the
+  smooth functions the tables sample).
+
+At every point where the golden model quantises, the step's value is ``y_float + (y_exact - y_float)``
+with the difference detached (:func:`exact_value`): the forward pass yields the golden model's codes bit
+for bit, the backward pass the surrogate's gradient. So the trained torch model and the exported IR
+predict the same classes on every node (``tests/test_layers_ops.py`` checks every registry operator).
+
+Per-operator training implementations live in three registries keyed by operator name
+(``ATTENTION_COEFFICIENTS``, ``AGGREGATION_FINALISERS``, ``ACTIVATION_MODULES``); each entry is
+callable with its historical float signature (``rule(layer, g)`` -> coefficient values,
+``finaliser(acc, g)``, ``activation(x)``) and has an ``exact``/``quantised`` method for the integer path.
+``export_ir`` turns a trained ``QuantGNN`` into the IR with integer tensors.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import softmax as edge_softmax
 
+from lpgnas.errors import LpgnasError
+from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import CSRGraph, gcn_coefficients, head_mean_reciprocal, mean_reciprocals
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR
-from lpgnas.numfmt import NumFormat, dequantize_np, fake_quant, fix, frac_for_range, quantize_np
+from lpgnas.numfmt import (
+    NumFormat,
+    dequantize_np,
+    fake_quant,
+    fix,
+    frac_for_range,
+    quantize_np,
+    quantize_torch,
+    requantize_torch,
+)
+from lpgnas.operators import ATTENTIONS, layer_format_names
+from lpgnas.tables import (
+    ACTIVATION_LEAKY_CODE,
+    ATTENTION_LEAKY_CODE,
+    LEAKY_FRAC,
+    SOFTMAX_RECIP_FRAC,
+    function_table,
+    relu6_max_code,
+    table_index,
+)
 from search.quant import ActQuant, FixedQuant, WeightQuant
 
 #: format of the per-node reciprocal of the degree used by ``mean`` aggregation
 MEAN_RECIP_FORMAT = fix(17, 16, signed=False)
+
+#: widest accumulator the int64 exact path computes (the golden model switches to Python ints beyond)
+_INT64_SAFE_BITS = 62
+#: widest matrix-product accumulator computed in float64 (exact below 2**53)
+_FLOAT64_EXACT_BITS = 52
 
 
 def coef_format(bits: int) -> NumFormat:
@@ -31,9 +76,53 @@ def coef_format(bits: int) -> NumFormat:
     return fix(bits, bits - 1, signed=False)
 
 
+def exp_format(bits: int) -> NumFormat:
+    """Format of the softmax's exp-table output: unsigned, ``frac = bits - 1`` (exp(0) = 1 is its top power)."""
+    return fix(bits, bits - 1, signed=False)
+
+
+# ---- the exact/surrogate pair ------------------------------------------------------------------------------
+
+class _Replace(torch.autograd.Function):
+    """Forward: the exact values; backward: the gradient goes to the surrogate unchanged."""
+
+    @staticmethod
+    def forward(ctx, surrogate: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return exact.to(surrogate.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        return grad, None
+
+
+def dequantize_torch(codes: torch.Tensor, frac: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Values ``codes * 2**-frac`` (exact in float32 for codes of at most 24 bits)."""
+    return torch.ldexp(codes.to(torch.float64), torch.tensor(-frac, dtype=torch.int32)).to(dtype)
+
+
+def exact_value(surrogate: torch.Tensor, codes: torch.Tensor, frac: int) -> torch.Tensor:
+    """``surrogate + (codes * 2**-frac - surrogate).detach()``, computed so the forward value is exact."""
+    return _Replace.apply(surrogate, dequantize_torch(codes, frac, surrogate.dtype))
+
+
+@dataclass
+class QTensor:
+    """One step's result: differentiable ``value`` (= ``codes * 2**-frac`` in the forward pass), int64 codes."""
+
+    value: torch.Tensor
+    codes: torch.Tensor
+    frac: int
+
+
+def _quantised(surrogate: torch.Tensor, codes: torch.Tensor, frac: int) -> QTensor:
+    return QTensor(exact_value(surrogate, codes, frac), codes, frac)
+
+
+# ---- the graph -------------------------------------------------------------------------------------------
+
 @dataclass
 class GraphTensors:
-    """The normalised graph as torch tensors, with host constants dequantised from their integer codes."""
+    """The normalised graph as torch tensors, with host constants as codes (and dequantised values)."""
 
     csr: CSRGraph
     edge_index: torch.Tensor = field(init=False)
@@ -42,47 +131,286 @@ class GraphTensors:
     def __post_init__(self) -> None:
         self.edge_index = torch.from_numpy(np.stack([self.csr.col_idx, self.csr.dst_idx]))
 
+    @property
+    def src(self) -> torch.Tensor:
+        """Source node of every CSR edge."""
+        return self.edge_index[0]
+
+    @property
+    def dst(self) -> torch.Tensor:
+        """Destination node of every CSR edge."""
+        return self.edge_index[1]
+
+    @property
+    def max_degree(self) -> int:
+        return int(self.csr.degrees.max()) if self.csr.num_nodes else 1
+
+    def codes(self, key: str, fmt: NumFormat, make: Callable[[CSRGraph, NumFormat], np.ndarray]) -> torch.Tensor:
+        """Integer codes from ``make`` (one of lpgnas.graph's host functions), cached."""
+        if ("codes", key, fmt) not in self._cache:
+            self._cache[("codes", key, fmt)] = torch.from_numpy(np.asarray(make(self.csr, fmt), dtype=np.int64))
+        return self._cache[("codes", key, fmt)]
+
     def constant(self, key: str, fmt: NumFormat, make: Callable[[CSRGraph, NumFormat], np.ndarray]) -> torch.Tensor:
-        """Codes from ``make`` (one of lpgnas.graph's host functions), dequantised and cached."""
+        """Codes from ``make``, dequantised and cached."""
         if (key, fmt) not in self._cache:
             self._cache[(key, fmt)] = torch.from_numpy(dequantize_np(make(self.csr, fmt), fmt)).float()
         return self._cache[(key, fmt)]
 
 
-def _const_coefficients(layer: QuantGraphLayer, g: GraphTensors) -> torch.Tensor:
-    return torch.ones(g.csr.num_edges)
+def _scatter(values: torch.Tensor, index: torch.Tensor, num_nodes: int, reduce: str) -> torch.Tensor:
+    """Reduce rows of ``values`` (E, ...) into ``num_nodes`` rows by ``index`` (every node has a row)."""
+    out = values.new_zeros((num_nodes, *values.shape[1:]))
+    if reduce == "sum":
+        return out.index_add_(0, index, values)
+    idx = index.view(-1, *([1] * (values.dim() - 1))).expand_as(values)
+    return out.scatter_reduce_(0, idx, values, "amax", include_self=False)
 
 
-def _gcn_coefficients(layer: QuantGraphLayer, g: GraphTensors) -> torch.Tensor:
-    return g.constant("gcn", layer.coef_q.fmt(), gcn_coefficients)
+# ---- tables ----------------------------------------------------------------------------------------------
+
+_TABLES: dict[tuple[str, int, NumFormat], torch.Tensor] = {}
+
+
+def table_lookup(function: str, q: torch.Tensor, in_frac: int, out_fmt: NumFormat) -> torch.Tensor:
+    """``lpgnas.tables.lookup`` with torch ops: codes ``q`` (int64) -> table output codes."""
+    key = (function, in_frac, out_fmt)
+    if key not in _TABLES:
+        _TABLES[key] = torch.from_numpy(function_table(function, in_frac, out_fmt).astype(np.int64))
+    ti = table_index(in_frac)
+    idx = torch.clamp(torch.bitwise_right_shift(q, ti.shift), ti.lo, ti.hi) - ti.lo
+    return _TABLES[key][idx]
+
+
+def leaky_codes(q: torch.Tensor, slope_code: int) -> torch.Tensor:
+    """``lpgnas.tables.leaky`` with torch ops."""
+    neg = torch.bitwise_right_shift(q * slope_code + (1 << (LEAKY_FRAC - 1)), LEAKY_FRAC)
+    return torch.where(q >= 0, q, neg)
+
+
+# ---- attention: edge coefficients ------------------------------------------------------------------------
+
+class HostCoefficients:
+    """Coefficients computed once on the host from the graph (``const``: 1; ``gcn``)."""
+
+    def __init__(self, key: str | None, make: Callable[[CSRGraph, NumFormat], np.ndarray] | None) -> None:
+        self.key, self.make = key, make
+
+    def __call__(self, layer, g: GraphTensors, lin=None) -> torch.Tensor:
+        """Coefficient values per CSR edge, shape (E,) (``layer`` needs only ``coef_q``)."""
+        if self.make is None:
+            return torch.ones(g.csr.num_edges)
+        return g.constant(self.key, layer.coef_q.fmt(), self.make)
+
+    def quantised(self, layer, g: GraphTensors, lin: QTensor) -> QTensor:
+        """Codes (E, 1) (the same for every head) and their values."""
+        if self.make is None:
+            codes = torch.ones(g.csr.num_edges, 1, dtype=torch.int64)
+            return QTensor(torch.ones(g.csr.num_edges, 1), codes, 0)
+        fmt = layer.coef_q.fmt()
+        codes = g.codes(self.key, fmt, self.make)[:, None]
+        return QTensor(dequantize_torch(codes, fmt.frac), codes, fmt.frac)
+
+
+def _node_scores(layer, lin: QTensor, key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float ``lin . att`` (N, heads) and the exact accumulator (binary point lin.frac + att_weight.frac)."""
+    att = layer.attention_vector(key)
+    return (lin.value * att.value).sum(-1), (lin.codes * att.codes).sum(-1)
+
+
+def _elementwise_scores(layer, lin: QTensor, key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float ``lin * att`` (N, heads, out) and the exact products."""
+    att = layer.attention_vector(key)
+    return lin.value * att.value, lin.codes * att.codes
+
+
+def _to_score(layer, surrogate: torch.Tensor, acc: torch.Tensor, acc_frac: int, fmt: NumFormat) -> QTensor:
+    return layer.exact(layer.fq(surrogate, fmt), requantize_torch(acc, acc_frac, fmt), fmt.frac)
+
+
+def _gat_pair(layer, lin: QTensor) -> tuple[QTensor, QTensor, NumFormat]:
+    (src_f, src_a), (dst_f, dst_a) = _node_scores(layer, lin, "att_src"), _node_scores(layer, lin, "att_dst")
+    fmt = layer.score_format(src_f, dst_f)
+    acc_frac = lin.frac + layer.att_format().frac
+    return _to_score(layer, src_f, src_a, acc_frac, fmt), _to_score(layer, dst_f, dst_a, acc_frac, fmt), fmt
+
+
+def _leaky_edge(a: QTensor, b: QTensor, ia: torch.Tensor, ib: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    slope = ATTENTION_LEAKY_CODE / (1 << LEAKY_FRAC)
+    return (F.leaky_relu(a.value[ia] + b.value[ib], slope),
+            leaky_codes(a.codes[ia] + b.codes[ib], ATTENTION_LEAKY_CODE))
+
+
+def _gat_scores(layer, g: GraphTensors, lin: QTensor) -> QTensor:
+    src, dst, fmt = _gat_pair(layer, lin)
+    e_f, e_c = _leaky_edge(dst, src, g.dst, g.src)
+    return layer.exact(e_f, e_c, fmt.frac)
+
+
+def _sym_gat_scores(layer, g: GraphTensors, lin: QTensor) -> QTensor:
+    src, dst, fmt = _gat_pair(layer, lin)
+    a_f, a_c = _leaky_edge(dst, src, g.dst, g.src)
+    b_f, b_c = _leaky_edge(dst, src, g.src, g.dst)
+    return layer.exact(a_f + b_f, a_c + b_c, fmt.frac)
+
+
+def _u_pair(layer, g: GraphTensors, lin: QTensor, preview: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+    """Element-wise terms of cos / gene-linear quantised to the score format, calibrated on the terms and on
+    the edge scores ``preview(u_dst[i], u_src[j])`` they lead to."""
+    (us_f, us_a), (ud_f, ud_a) = (_elementwise_scores(layer, lin, "att_src"),
+                                  _elementwise_scores(layer, lin, "att_dst"))
+    with torch.no_grad():
+        e_preview = preview(ud_f[g.dst], us_f[g.src])
+    fmt = layer.score_format(us_f, ud_f, e_preview)
+    acc_frac = lin.frac + layer.att_format().frac
+    return _to_score(layer, us_f, us_a, acc_frac, fmt), _to_score(layer, ud_f, ud_a, acc_frac, fmt), fmt
+
+
+def _cos_scores(layer, g: GraphTensors, lin: QTensor) -> QTensor:
+    u_src, u_dst, fmt = _u_pair(layer, g, lin, lambda d, s: (d * s).sum(-1))
+    e_f = (u_dst.value[g.dst] * u_src.value[g.src]).sum(-1)
+    e_a = (u_dst.codes[g.dst] * u_src.codes[g.src]).sum(-1)
+    return _to_score(layer, e_f, e_a, 2 * fmt.frac, fmt)
+
+
+def _linear_scores(layer, g: GraphTensors, lin: QTensor) -> QTensor:
+    src_f, src_a = _node_scores(layer, lin, "att_src")
+    fmt = layer.score_format(src_f)
+    src = _to_score(layer, src_f, src_a, lin.frac + layer.att_format().frac, fmt)
+    t = layer.exact(layer.fq(torch.tanh(src.value), fmt), table_lookup("tanh", src.codes, fmt.frac, fmt), fmt.frac)
+    return QTensor(t.value[g.src], t.codes[g.src], fmt.frac)
+
+
+def _gene_linear_scores(layer, g: GraphTensors, lin: QTensor) -> QTensor:
+    gene = layer.attention_vector("att_gene")
+    u_src, u_dst, fmt = _u_pair(layer, g, lin, lambda d, s: (torch.tanh(d + s) * gene.value).sum(-1))
+    t_f = layer.fq(torch.tanh(u_dst.value[g.dst] + u_src.value[g.src]), fmt)
+    t = layer.exact(t_f, table_lookup("tanh", u_dst.codes[g.dst] + u_src.codes[g.src], fmt.frac, fmt), fmt.frac)
+    return _to_score(layer, (t.value * gene.value).sum(-1), (t.codes * gene.codes).sum(-1),
+                     fmt.frac + layer.att_format().frac, fmt)
+
+
+class SoftmaxCoefficients:
+    """The GAT family: per-head softmax over each node's in-edges of the edge scores ``scores`` computes.
+
+    Exact path: ``lpgnas.golden.softmax_trace`` (running max, exp table, sum, reciprocal, re-quantised
+    product); surrogate: torch softmax of the dequantised scores. ``layer`` must be a
+    :class:`QuantGraphLayer` (or hold the same attention vectors and quantisers).
+    """
+
+    def __init__(self, scores: Callable[..., QTensor]) -> None:
+        self.scores = scores
+
+    def __call__(self, layer, g: GraphTensors, lin: torch.Tensor | QTensor) -> torch.Tensor:
+        """Coefficient values (E, heads) from the linear output ``lin`` (values of ``layer.lin_q.fmt()``)."""
+        if not isinstance(lin, QTensor):
+            frac = layer.lin_q.fmt().frac
+            codes = torch.round(torch.ldexp(lin.detach().double(), torch.tensor(frac))).long()
+            lin = QTensor(lin, codes, frac)
+        return self.quantised(layer, g, lin).value
+
+    def quantised(self, layer, g: GraphTensors, lin: QTensor) -> QTensor:
+        e = self.scores(layer, g, lin)
+        n = g.csr.num_nodes
+        s_fmt, e_fmt, c_fmt = layer.score_q.fmt(), layer.exp_format(), layer.coef_q.fmt()
+        m = _scatter(e.codes, g.dst, n, "amax")
+        p = table_lookup("exp", e.codes - m[g.dst], s_fmt.frac, e_fmt)
+        total = _scatter(p, g.dst, n, "sum")
+        num = 1 << (e_fmt.frac + SOFTMAX_RECIP_FRAC)
+        recip = torch.div(2 * num + total, 2 * total, rounding_mode="floor")
+        codes = requantize_torch(p * recip[g.dst], e_fmt.frac + SOFTMAX_RECIP_FRAC, c_fmt)
+        surrogate = layer.fq(edge_softmax(e.value, g.dst, num_nodes=n, dim=0), c_fmt)
+        return _quantised(surrogate, codes, c_fmt.frac)
 
 
 #: training-time edge coefficients per attention kind (the golden model's EDGE_COEFFICIENTS mirror)
-ATTENTION_COEFFICIENTS: dict[str, Callable[[QuantGraphLayer, GraphTensors], torch.Tensor]] = {
-    "const": _const_coefficients,
-    "gcn": _gcn_coefficients,
+ATTENTION_COEFFICIENTS: dict[str, HostCoefficients | SoftmaxCoefficients] = {
+    "const": HostCoefficients(None, None),
+    "gcn": HostCoefficients("gcn", gcn_coefficients),
+    "gat": SoftmaxCoefficients(_gat_scores),
+    "sym-gat": SoftmaxCoefficients(_sym_gat_scores),
+    "cos": SoftmaxCoefficients(_cos_scores),
+    "linear": SoftmaxCoefficients(_linear_scores),
+    "gene-linear": SoftmaxCoefficients(_gene_linear_scores),
 }
 
-def _mean_finalise(acc: torch.Tensor, g: GraphTensors) -> torch.Tensor:
-    return acc * g.constant("mean", MEAN_RECIP_FORMAT, mean_reciprocals)[:, None, None]
+
+# ---- aggregation -------------------------------------------------------------------------------------------
+
+class Aggregation:
+    """How messages are reduced (``reduce``: "sum" or "amax") and finalised.
+
+    Called as ``finaliser(acc, g)`` on float accumulators (N, heads, out); ``exact(acc, frac, g)`` on
+    int64 ones returns ``(codes, frac)`` like ``lpgnas.golden.AGGREGATION_FINALISERS``.
+    """
+
+    def __init__(self, reduce: str, recip: bool) -> None:
+        self.reduce, self.recip = reduce, recip
+
+    def __call__(self, acc: torch.Tensor, g: GraphTensors) -> torch.Tensor:
+        if not self.recip:
+            return acc
+        return acc * g.constant("mean", MEAN_RECIP_FORMAT, mean_reciprocals)[:, None, None]
+
+    def exact(self, acc: torch.Tensor, frac: int, g: GraphTensors) -> tuple[torch.Tensor, int]:
+        if not self.recip:
+            return acc, frac
+        recip = g.codes("mean", MEAN_RECIP_FORMAT, mean_reciprocals)
+        return acc * recip[:, None, None], frac + MEAN_RECIP_FORMAT.frac
 
 
-#: training-time aggregation finalisers (the golden model's AGGREGATION_FINALISERS mirror)
-AGGREGATION_FINALISERS: dict[str, Callable[[torch.Tensor, GraphTensors], torch.Tensor]] = {
-    "add": lambda acc, g: acc,
-    "mean": _mean_finalise,
+#: training-time aggregations (the golden model's AGGREGATION_REDUCERS / AGGREGATION_FINALISERS mirror)
+AGGREGATION_FINALISERS: dict[str, Aggregation] = {
+    "add": Aggregation("sum", recip=False),
+    "mean": Aggregation("sum", recip=True),
+    "max": Aggregation("amax", recip=False),
 }
 
-ACTIVATION_MODULES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": F.relu,
-    "identity": lambda x: x,
+
+# ---- activations -------------------------------------------------------------------------------------------
+
+class Activation:
+    """Called as ``act(x)``: the smooth float surrogate; ``exact(q, fmt)``: codes of ``fmt`` -> codes of
+    ``fmt`` (``lpgnas.golden.ACTIVATION_FUNCTIONS`` with torch ops)."""
+
+    def __init__(self, surrogate: Callable[[torch.Tensor], torch.Tensor],
+                 exact: Callable[[torch.Tensor, NumFormat], torch.Tensor], non_negative: bool = False) -> None:
+        self.surrogate, self.exact, self.non_negative = surrogate, exact, non_negative
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.surrogate(x)
+
+
+def _softplus_codes(q: torch.Tensor, fmt: NumFormat) -> torch.Tensor:
+    ti = table_index(fmt.frac)
+    return torch.where(torch.bitwise_right_shift(q, ti.shift) > ti.hi, q, table_lookup("softplus", q, fmt.frac, fmt))
+
+
+ACTIVATION_MODULES: dict[str, Activation] = {
+    "relu": Activation(F.relu, lambda q, fmt: torch.clamp(q, min=0), non_negative=True),
+    "identity": Activation(lambda x: x, lambda q, fmt: q),
+    "elu": Activation(F.elu, lambda q, fmt: torch.where(q >= 0, q, table_lookup("elu", q, fmt.frac, fmt))),
+    "tanh": Activation(torch.tanh, lambda q, fmt: table_lookup("tanh", q, fmt.frac, fmt)),
+    "sigmoid": Activation(torch.sigmoid, lambda q, fmt: table_lookup("sigmoid", q, fmt.frac, fmt),
+                          non_negative=True),
+    "leaky_relu": Activation(lambda x: F.leaky_relu(x, ACTIVATION_LEAKY_CODE / (1 << LEAKY_FRAC)),
+                             lambda q, fmt: leaky_codes(q, ACTIVATION_LEAKY_CODE)),
+    "relu6": Activation(F.relu6, lambda q, fmt: torch.clamp(q, 0, relu6_max_code(fmt)), non_negative=True),
+    "softplus": Activation(F.softplus, _softplus_codes, non_negative=True),
 }
 
-NON_NEGATIVE_ACTIVATIONS = {"relu"}
+#: activations whose output is never negative (their output quantiser is unsigned)
+NON_NEGATIVE_ACTIVATIONS = {name for name, act in ACTIVATION_MODULES.items() if act.non_negative}
 
+
+# ---- the layer ---------------------------------------------------------------------------------------------
 
 class QuantGraphLayer(MessagePassing):
-    """Linear transform per head -> edge coefficients -> add/mean aggregation -> bias -> activation."""
+    """Linear transform per head -> edge coefficients -> aggregation -> heads -> bias -> activation.
+
+    ``attention_dropout`` (training only) drops softmax coefficients like GAT: kept ones are scaled by
+    ``1/(1-p)`` and re-rounded to integer codes, so the exact path stays an integer pipeline.
+    """
 
     def __init__(
         self,
@@ -97,20 +425,46 @@ class QuantGraphLayer(MessagePassing):
         wbits: int = 8,
         abits: int = 8,
         bias: bool = True,
+        attention_dropout: float = 0.0,
     ) -> None:
         super().__init__(aggr="add", node_dim=0)
         self.in_features, self.out_features, self.heads, self.concat = in_features, out_features, heads, concat
         self.attention, self.aggregation, self.activation = attention, aggregation, activation
-        self.abits = abits
+        self.abits, self.attention_dropout = abits, attention_dropout
+        self.quantise = True
         self.weight = nn.Parameter(torch.empty(heads, in_features, out_features))
         nn.init.xavier_uniform_(self.weight.view(heads * in_features, out_features))
         out_width = heads * out_features if concat else out_features
         self.bias = nn.Parameter(torch.zeros(out_width)) if bias else None
+        self.att = nn.ParameterDict()
+        for key in ATTENTIONS[attention].tensors:
+            p = nn.Parameter(torch.empty(heads, out_features))
+            nn.init.xavier_uniform_(p.view(1, heads, out_features) if heads > 1 else p)
+            self.att[key] = p
         self.w_q = WeightQuant(wbits)
         self.lin_q = ActQuant(abits)
         self.coef_q = FixedQuant(coef_format(abits))
+        self.score_q = ActQuant(abits)
         self.agg_q = ActQuant(abits)
-        self.out_q = ActQuant(abits, signed=activation not in NON_NEGATIVE_ACTIVATIONS)
+        self.out_q = ActQuant(abits, signed=not ACTIVATION_MODULES[activation].non_negative)
+        self.codes: dict[str, torch.Tensor] = {}
+
+    # ---- formats ----
+    @property
+    def softmax(self) -> bool:
+        return ATTENTIONS[self.attention].softmax
+
+    def att_format(self) -> NumFormat:
+        """``att_weight``: ``abits``-bit fix covering every attention vector of the layer."""
+        m = max((float(p.detach().abs().max()) for p in self.att.values()), default=0.0)
+        return fix(self.abits, frac_for_range(m, self.abits))
+
+    def exp_format(self) -> NumFormat:
+        return exp_format(self.score_q.bits)
+
+    def score_format(self, *tensors: torch.Tensor) -> NumFormat:
+        """Calibrate the score format on ``tensors`` (training) and return it."""
+        return self.score_q.observe(*tensors)
 
     def formats(self, input_fmt: NumFormat) -> dict[str, NumFormat]:
         """The IR formats of this layer given the format of its input."""
@@ -121,10 +475,15 @@ class QuantGraphLayer(MessagePassing):
             "aggregation": self.agg_q.fmt(),
             "output": self.out_q.fmt(),
         }
-        if self.attention == "gcn":
+        names = layer_format_names(self.attention, self.aggregation)
+        if "coef" in names:
             fm["coef"] = self.coef_q.fmt()
-        if self.aggregation == "mean":
+        if "recip" in names:
             fm["recip"] = MEAN_RECIP_FORMAT
+        if self.softmax:
+            fm["att_weight"] = self.att_format()
+            fm["score"] = self.score_q.fmt()
+            fm["exp"] = self.exp_format()
         fm["bias"] = self.bias_format()
         return fm
 
@@ -132,33 +491,147 @@ class QuantGraphLayer(MessagePassing):
     def output_width(self) -> int:
         return self.heads * self.out_features if self.concat else self.out_features
 
+    def accumulator_frac(self) -> int:
+        """Binary point of the aggregation accumulator (``lpgnas.ir.aggregation_frac``)."""
+        names = layer_format_names(self.attention, self.aggregation)
+        frac = self.lin_q.fmt().frac + (self.coef_q.fmt().frac if "coef" in names else 0)
+        frac += MEAN_RECIP_FORMAT.frac if "recip" in names else 0
+        return frac + (HEAD_MEAN_FRAC if self.heads > 1 and not self.concat else 0)
+
     def bias_format(self) -> NumFormat:
         """``abits``-bit fix covering the bias, binary point at most the aggregation accumulator's."""
-        acc_frac = self.lin_q.fmt().frac + (self.coef_q.fmt().frac if self.attention == "gcn" else 0)
-        acc_frac += MEAN_RECIP_FORMAT.frac if self.aggregation == "mean" else 0
-        acc_frac += HEAD_MEAN_FRAC if self.heads > 1 and not self.concat else 0
         max_abs = float(self.bias.detach().abs().max()) if self.bias is not None else 0.0
-        return fix(self.abits, min(frac_for_range(max_abs, self.abits), acc_frac))
+        return fix(self.abits, min(frac_for_range(max_abs, self.abits), self.accumulator_frac()))
 
-    def forward(self, x: torch.Tensor, g: GraphTensors) -> torch.Tensor:
-        w = self.w_q(self.weight)
-        lin = self.lin_q(torch.einsum("ni,hio->nho", x, w))
-        coef = ATTENTION_COEFFICIENTS[self.attention](self, g)
-        acc = self.propagate(g.edge_index, x=lin, coef=coef)
-        acc = AGGREGATION_FINALISERS[self.aggregation](acc, g)
-        if self.concat:
-            acc = acc.reshape(acc.shape[0], -1)
-        else:
-            acc = acc.sum(dim=1)
-            if self.heads > 1:
-                acc = acc * head_mean_reciprocal(self.heads, HEAD_MEAN_FRAC) * 2.0**-HEAD_MEAN_FRAC
+    # ---- pieces of the forward pass ----
+    def exact(self, surrogate: torch.Tensor, codes: torch.Tensor, frac: int) -> QTensor:
+        """The step's exact values with the surrogate's gradient (the surrogate alone when unquantised)."""
+        return _quantised(surrogate, codes, frac) if self.quantise else QTensor(surrogate, codes, frac)
+
+    def fq(self, x: torch.Tensor, fmt: NumFormat) -> torch.Tensor:
+        """Fake quantisation (identity when the layer runs unquantised)."""
+        return fake_quant(x, fmt) if self.quantise else x
+
+    def attention_vector(self, key: str) -> QTensor:
+        """Attention vector ``key`` (heads, out): STE-quantised values, codes of ``att_weight``."""
+        fmt = self.att_format()
+        p = self.att[key]
+        codes = quantize_torch(p.detach().double(), fmt).long()
+        return self.exact(self.fq(p, fmt), codes, fmt.frac)
+
+    def _check_bounds(self, g: GraphTensors, input_fmt: NumFormat | None) -> None:
+        fm = {k: v for k, v in self.formats(input_fmt or fix(24, 0)).items()}
+        ns = SimpleNamespace(formats=fm, in_features=self.in_features, out_features=self.out_features,
+                             heads=self.heads, concat=self.concat, bias=self.bias)
+        agg_bits = accumulator_bounds(ns, g.max_degree)[1]  # type: ignore[arg-type]
+        if max(agg_bits, score_accumulator_bits(ns)) > _INT64_SAFE_BITS:  # type: ignore[arg-type]
+            raise LpgnasError(
+                f"the exact quantised forward needs accumulators of at most {_INT64_SAFE_BITS} bits; this layer "
+                f"needs {max(agg_bits, score_accumulator_bits(ns))} (use narrower formats, e.g. --abits <= 20)"
+            )
+
+    def _linear_codes(self, x: torch.Tensor, input_fmt: NumFormat | None, w_codes: torch.Tensor,
+                      w_fmt: NumFormat, lin_fmt: NumFormat) -> torch.Tensor:
+        """``requant(x @ W[h], in.frac + w.frac -> linear)`` (N, heads, out), exact when ``x`` lies on the
+        input format's grid (always outside training: dropout moves it off the grid)."""
+        if input_fmt is not None:
+            xc = torch.ldexp(x.detach().double(), torch.tensor(input_fmt.frac, dtype=torch.int32))
+            if torch.equal(xc, torch.round(xc)):
+                mag = max(abs(input_fmt.qmin), abs(input_fmt.qmax)).bit_length()
+                mag += max(abs(w_fmt.qmin), abs(w_fmt.qmax)).bit_length()
+                mag += math.ceil(math.log2(max(self.in_features, 1)))
+                if mag <= _FLOAT64_EXACT_BITS:
+                    acc = torch.einsum("ni,hio->nho", xc, w_codes.double()).long()
+                else:
+                    acc = torch.einsum("ni,hio->nho", xc.long(), w_codes)
+                return requantize_torch(acc, input_fmt.frac + w_fmt.frac, lin_fmt)
+        # off the grid (training with dropout): the float64 product, quantised by the shared rule
+        acc = torch.einsum("ni,hio->nho", x.detach().double(), w_codes.double())
+        return quantize_torch(torch.ldexp(acc, torch.tensor(-w_fmt.frac, dtype=torch.int32)), lin_fmt).long()
+
+    def forward(self, x: torch.Tensor, g: GraphTensors, input_fmt: NumFormat | None = None) -> torch.Tensor:
+        """``x``: values of ``input_fmt`` (N, in_features) -> output values (N, output_width).
+
+        The int64 codes of every step are kept in ``self.codes`` (linear, coefficients, aggregation,
+        output) to compare with ``lpgnas.golden.trace_model``.
+        """
+        if not self.quantise:
+            return self._forward_float(x, g)
+        n = g.csr.num_nodes
+        w_fmt = self.w_q.fmt_for(self.weight)
+        w_codes = quantize_torch(self.weight.detach().double(), w_fmt).long()
+        lin_f = self.lin_q(torch.einsum("ni,hio->nho", x, self.w_q(self.weight)))
+        lin_fmt = self.lin_q.fmt()
+        self._check_bounds(g, input_fmt)
+        lin = _quantised(lin_f, self._linear_codes(x, input_fmt, w_codes, w_fmt, lin_fmt), lin_fmt.frac)
+
+        coef = ATTENTION_COEFFICIENTS[self.attention].quantised(self, g, lin)
+        if self.training and self.softmax and self.attention_dropout > 0:
+            keep = 1.0 - self.attention_dropout
+            mask = (torch.rand(coef.codes.shape) < keep).double() / keep
+            codes = torch.floor(coef.codes.double() * mask + 0.5).long()
+            coef = _quantised(coef.value * mask.float(), codes, coef.frac)
+
+        agg_rule = AGGREGATION_FINALISERS[self.aggregation]
+        acc_f = _scatter(coef.value[:, :, None] * lin.value[g.src], g.dst, n, agg_rule.reduce)
+        acc_c = _scatter(coef.codes[:, :, None] * lin.codes[g.src], g.dst, n, agg_rule.reduce)
+        acc_f = agg_rule(acc_f, g)
+        acc_c, frac = agg_rule.exact(acc_c, lin.frac + coef.frac, g)
+        acc_f, acc_c, frac = self._combine_heads(acc_f, acc_c, frac)
         if self.bias is not None:
-            acc = acc + fake_quant(self.bias, self.bias_format())
-        agg = self.agg_q(acc)
-        return self.out_q(ACTIVATION_MODULES[self.activation](agg))
+            b_fmt = self.bias_format()
+            b_codes = quantize_torch(self.bias.detach().double(), b_fmt).long()
+            acc_f = acc_f + fake_quant(self.bias, b_fmt)
+            acc_c = acc_c + torch.bitwise_left_shift(b_codes, frac - b_fmt.frac)[None, :]
+        assert frac == self.accumulator_frac()
+        agg_f = self.agg_q(acc_f)
+        agg_fmt = self.agg_q.fmt()
+        agg = _quantised(agg_f, requantize_torch(acc_c, frac, agg_fmt), agg_fmt.frac)
+        act_rule = ACTIVATION_MODULES[self.activation]
+        act = _quantised(act_rule(agg.value), act_rule.exact(agg.codes, agg_fmt), agg_fmt.frac)
+        out_f = self.out_q(act.value)
+        out_fmt = self.out_q.fmt()
+        out = _quantised(out_f, requantize_torch(act.codes, agg_fmt.frac, out_fmt), out_fmt.frac)
+        self.codes = {"linear": lin.codes, "coefficients": coef.codes, "aggregation": agg.codes,
+                      "output": out.codes}
+        return out.value
+
+    def _combine_heads(self, acc_f: torch.Tensor, acc_c: torch.Tensor, frac: int):
+        if self.concat:
+            return acc_f.reshape(acc_f.shape[0], -1), acc_c.reshape(acc_c.shape[0], -1), frac
+        acc_f, acc_c = acc_f.sum(dim=1), acc_c.sum(dim=1)
+        if self.heads > 1:
+            r = head_mean_reciprocal(self.heads, HEAD_MEAN_FRAC)
+            acc_f, acc_c, frac = acc_f * (r * 2.0**-HEAD_MEAN_FRAC), acc_c * r, frac + HEAD_MEAN_FRAC
+        return acc_f, acc_c, frac
+
+    def _forward_float(self, x: torch.Tensor, g: GraphTensors) -> torch.Tensor:
+        """The unquantised model with the same parameters (every quantiser bypassed, exact softmax and
+        activation functions): the float reference the quantised model is compared with."""
+        n = g.csr.num_nodes
+        lin = torch.einsum("ni,hio->nho", x, self.weight)
+        rule = ATTENTION_COEFFICIENTS[self.attention]
+        lin_q = QTensor(lin, torch.zeros(lin.shape, dtype=torch.int64), 0)
+        if self.softmax:
+            coef = edge_softmax(rule.scores(self, g, lin_q).value, g.dst, num_nodes=n, dim=0)
+            if self.training and self.attention_dropout > 0:
+                coef = F.dropout(coef, self.attention_dropout)
+        elif rule.make is None:
+            coef = torch.ones(g.csr.num_edges, 1)
+        else:
+            deg = torch.from_numpy(g.csr.degrees.astype(np.float64)).float()
+            coef = (deg[g.dst] * deg[g.src]).rsqrt()[:, None]
+        agg_rule = AGGREGATION_FINALISERS[self.aggregation]
+        acc = _scatter(coef[:, :, None] * lin[g.src], g.dst, n, agg_rule.reduce)
+        if agg_rule.recip:
+            acc = acc / torch.from_numpy(g.csr.degrees.astype(np.float64)).float()[:, None, None]
+        acc = acc.reshape(n, -1) if self.concat else acc.mean(dim=1)
+        if self.bias is not None:
+            acc = acc + self.bias
+        return ACTIVATION_MODULES[self.activation](acc)
 
     def message(self, x_j: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
-        return coef.view(-1, 1, 1) * x_j
+        return coef.view(coef.shape[0], -1, 1) * x_j
 
 
 class QuantGNN(nn.Module):
@@ -170,11 +643,21 @@ class QuantGNN(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.dropout = dropout
 
+    def set_quantise(self, on: bool) -> None:
+        """``False``: run every layer unquantised (the float reference of the same parameters)."""
+        for layer in self.layers:
+            layer.quantise = on
+
     def forward(self, x: torch.Tensor, g: GraphTensors) -> torch.Tensor:
-        x = self.input_q(x)
+        quantise = all(layer.quantise for layer in self.layers)
+        fmt = None
+        if quantise:
+            x = self.input_q(x)
+            fmt = self.input_q.fmt()
         for layer in self.layers:
             x = F.dropout(x, self.dropout, self.training)
-            x = layer(x, g)
+            x = layer(x, g, fmt)
+            fmt = layer.out_q.fmt()
         return x
 
 
@@ -187,23 +670,27 @@ def build_gnn(
     layers: int = 2,
     hidden: int = 16,
     heads: int = 1,
+    out_heads: int = 1,
     wbits: int = 8,
     abits: int = 8,
     input_signed: bool = False,
     dropout: float = 0.5,
+    attention_dropout: float = 0.0,
     activation: str = "relu",
 ) -> QuantGNN:
-    """A fixed architecture: ``layers`` layers, hidden width ``hidden`` per head, logits at the end."""
+    """A fixed architecture: ``layers`` layers, ``heads`` x ``hidden`` concatenated in the hidden layers,
+    logits at the end from ``out_heads`` heads (averaged when more than one), identity activation."""
     mods = []
     width = in_features
     for i in range(layers):
         last = i == layers - 1
         out = num_classes if last else hidden
+        h = out_heads if last else heads
         mods.append(
             QuantGraphLayer(
                 width, out, attention=attention, aggregation=aggregation,
-                activation="identity" if last else activation, heads=1 if last else heads,
-                concat=True, wbits=wbits, abits=abits,
+                activation="identity" if last else activation, heads=h,
+                concat=not (last and h > 1), wbits=wbits, abits=abits, attention_dropout=attention_dropout,
             )
         )
         width = out if last else out * heads
@@ -211,13 +698,14 @@ def build_gnn(
 
 
 def export_ir(model: QuantGNN, name: str, metadata: dict | None = None) -> ModelIR:
-    """Integer IR of a trained model: the same formats its fake quantisers use."""
+    """Integer IR of a trained model: the same formats and codes its quantised forward pass uses."""
     layers = []
     in_fmt = model.input_q.fmt()
     for i, layer in enumerate(model.layers):
         fm = layer.formats(in_fmt)
         w = layer.weight.detach().double().numpy()
         b = layer.bias.detach().double().numpy() if layer.bias is not None else None
+        att = {k: quantize_np(p.detach().double().numpy(), fm["att_weight"]) for k, p in layer.att.items()}
         layers.append(
             LayerIR(
                 name=f"layer{i}", in_features=layer.in_features, out_features=layer.out_features,
@@ -225,6 +713,7 @@ def export_ir(model: QuantGNN, name: str, metadata: dict | None = None) -> Model
                 heads=layer.heads, concat=layer.concat, formats=fm,
                 weight=quantize_np(w, fm["weight"]),
                 bias=quantize_np(b, fm["bias"]) if b is not None else None,
+                attention_tensors=att,
             )
         )
         in_fmt = fm["output"]

@@ -26,14 +26,18 @@ class ActQuant(nn.Module):
     def fmt(self) -> NumFormat:
         return fix(self.bits, frac_for_range(float(self.max_abs), self.bits, self.signed), self.signed)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def observe(self, *tensors: torch.Tensor) -> NumFormat:
+        """In training, update the running range with the largest magnitude of ``tensors``; the format."""
         if self.training:
-            m = x.detach().abs().max() if x.numel() else torch.tensor(0.0)
+            m = max((float(t.detach().abs().max()) for t in tensors if t.numel()), default=0.0)
             if float(self.max_abs) == 0.0:
-                self.max_abs.copy_(m)
+                self.max_abs.fill_(m)
             else:
                 self.max_abs.mul_(1 - self.momentum).add_(self.momentum * m)
-        return fake_quant(x, self.fmt())
+        return self.fmt()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fake_quant(x, self.observe(x))
 
 
 class WeightQuant(nn.Module):

@@ -97,7 +97,7 @@ class _Replace(torch.autograd.Function):
 
 def dequantize_torch(codes: torch.Tensor, frac: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Values ``codes * 2**-frac`` (exact in float32 for codes of at most 24 bits)."""
-    return torch.ldexp(codes.to(torch.float64), torch.tensor(-frac, dtype=torch.int32)).to(dtype)
+    return (codes.to(torch.float64) * 2.0**-frac).to(dtype)
 
 
 def exact_value(surrogate: torch.Tensor, codes: torch.Tensor, frac: int) -> torch.Tensor:
@@ -305,7 +305,7 @@ class SoftmaxCoefficients:
         """Coefficient values (E, heads) from the linear output ``lin`` (values of ``layer.lin_q.fmt()``)."""
         if not isinstance(lin, QTensor):
             frac = layer.lin_q.fmt().frac
-            codes = torch.round(torch.ldexp(lin.detach().double(), torch.tensor(frac))).long()
+            codes = torch.round(lin.detach().double() * 2.0**frac).long()
             lin = QTensor(lin, codes, frac)
         return self.quantised(layer, g, lin).value
 
@@ -535,7 +535,7 @@ class QuantGraphLayer(MessagePassing):
         """``requant(x @ W[h], in.frac + w.frac -> linear)`` (N, heads, out), exact when ``x`` lies on the
         input format's grid (always outside training: dropout moves it off the grid)."""
         if input_fmt is not None:
-            xc = torch.ldexp(x.detach().double(), torch.tensor(input_fmt.frac, dtype=torch.int32))
+            xc = x.detach().double() * 2.0**input_fmt.frac
             if torch.equal(xc, torch.round(xc)):
                 mag = max(abs(input_fmt.qmin), abs(input_fmt.qmax)).bit_length()
                 mag += max(abs(w_fmt.qmin), abs(w_fmt.qmax)).bit_length()
@@ -547,7 +547,7 @@ class QuantGraphLayer(MessagePassing):
                 return requantize_torch(acc, input_fmt.frac + w_fmt.frac, lin_fmt)
         # off the grid (training with dropout): the float64 product, quantised by the shared rule
         acc = torch.einsum("ni,hio->nho", x.detach().double(), w_codes.double())
-        return quantize_torch(torch.ldexp(acc, torch.tensor(-w_fmt.frac, dtype=torch.int32)), lin_fmt).long()
+        return quantize_torch(acc * 2.0**-w_fmt.frac, lin_fmt).long()
 
     def forward(self, x: torch.Tensor, g: GraphTensors, input_fmt: NumFormat | None = None) -> torch.Tensor:
         """``x``: values of ``input_fmt`` (N, in_features) -> output values (N, output_width).

@@ -1,0 +1,139 @@
+"""Every registry operator trains, and the trained torch model's forward pass is the golden integer model:
+the codes of every layer (linear output per head, edge coefficients per head, aggregation, output) equal
+``lpgnas.golden.trace_model`` on the exported IR, bit for bit, at several bitwidths."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lpgnas.golden import predict, quantize_features, trace_model
+from lpgnas.ir import load_ir
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+from lpgnas.testing import random_graph
+from search.layers import GraphTensors, build_gnn, export_ir
+
+NODES, FEATURES, CLASSES = 40, 12, 3
+SOFTMAX = [name for name, spec in ATTENTIONS.items() if spec.softmax]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: threads only add overhead (and the machine is shared)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _trained(attention="gcn", aggregation="add", activation="relu", wbits=8, abits=8, heads=2, out_heads=1,
+             seed=0, steps=5):
+    """A 2-layer model trained a few steps on a random graph (with feature and attention dropout), in eval."""
+    rng = np.random.default_rng(seed)
+    csr = random_graph(rng, NODES, 3.0)
+    g = GraphTensors(csr)
+    torch.manual_seed(seed)
+    x = torch.randn(NODES, FEATURES)
+    y = torch.randint(0, CLASSES, (NODES,))
+    model = build_gnn(FEATURES, CLASSES, attention=attention, aggregation=aggregation, activation=activation,
+                      hidden=6, heads=heads, out_heads=out_heads, wbits=wbits, abits=abits, input_signed=True,
+                      dropout=0.3, attention_dropout=0.3)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(steps):
+        model.train()
+        opt.zero_grad()
+        F.cross_entropy(model(x, g), y).backward()
+        opt.step()
+    model.eval()
+    return model, csr, g, x
+
+
+def _assert_forward_is_golden(model, csr, g, x):
+    """Torch forward codes == golden codes, layer by layer; returns the golden traces."""
+    with torch.no_grad():
+        out = model(x, g)
+    ir = export_ir(model, "t")
+    traces = trace_model(ir, csr, quantize_features(ir, x.numpy()))
+    for i, (layer, tr) in enumerate(zip(model.layers, traces, strict=True)):
+        for h in range(layer.heads):
+            assert np.array_equal(layer.codes["linear"][:, h].numpy(), tr.linear[h]), (i, h, "linear")
+            coef = layer.codes["coefficients"]
+            assert np.array_equal(coef[:, min(h, coef.shape[1] - 1)].numpy(), tr.coefficients[h]), (i, h, "coef")
+        assert np.array_equal(layer.codes["aggregation"].numpy(), tr.aggregation), (i, "aggregation")
+        assert np.array_equal(layer.codes["output"].numpy(), tr.output), (i, "output")
+    frac = ir.layers[-1].formats["output"].frac
+    assert np.array_equal(out.double().numpy() * 2.0**frac, traces[-1].output.astype(np.float64))
+    return ir, traces
+
+
+@pytest.mark.parametrize("bits", [4, 8, 16])
+@pytest.mark.parametrize("attention", list(ATTENTIONS))
+def test_every_attention_forward_is_golden(attention, bits):
+    model, csr, g, x = _trained(attention=attention, wbits=bits, abits=bits)
+    ir, traces = _assert_forward_is_golden(model, csr, g, x)
+    if ATTENTIONS[attention].softmax:
+        assert set(ir.layers[0].attention_tensors) == set(ATTENTIONS[attention].tensors)
+        # the softmax is not degenerate: coefficients differ between edges of a head
+        assert len(np.unique(traces[0].coefficients[0])) > 3
+
+
+@pytest.mark.parametrize("bits", [4, 8, 16])
+@pytest.mark.parametrize("aggregation", list(AGGREGATIONS))
+def test_every_aggregation_forward_is_golden(aggregation, bits):
+    _assert_forward_is_golden(*_trained(attention="gcn", aggregation=aggregation, wbits=bits, abits=bits))
+    _assert_forward_is_golden(*_trained(attention="gat", aggregation=aggregation, wbits=bits, abits=bits, seed=1))
+
+
+@pytest.mark.parametrize("bits", [4, 8, 16])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_every_activation_forward_is_golden(activation, bits):
+    model, csr, g, x = _trained(attention="gat", aggregation="mean", activation=activation, wbits=bits, abits=bits)
+    _, traces = _assert_forward_is_golden(model, csr, g, x)
+    agg = traces[0].aggregation
+    assert (agg < 0).any() and (agg > 0).any()  # both branches of the activation are exercised
+
+
+@pytest.mark.parametrize("wbits", [1, 2])
+@pytest.mark.parametrize("attention", ["gcn", "gat", "gene-linear"])
+def test_binary_and_ternary_weights_forward_is_golden(attention, wbits):
+    model, csr, g, x = _trained(attention=attention, aggregation="max", activation="tanh", wbits=wbits, abits=8)
+    ir, _ = _assert_forward_is_golden(model, csr, g, x)
+    assert ir.layers[0].formats["weight"].kind == {1: "binary", 2: "ternary"}[wbits]
+
+
+@pytest.mark.parametrize("attention", ["gcn", "sym-gat", "cos"])
+def test_averaged_heads_and_saturating_formats_are_golden(attention):
+    model, csr, g, x = _trained(attention=attention, aggregation="mean", activation="softplus", heads=3,
+                                out_heads=2)
+    assert not model.layers[-1].concat
+    with torch.no_grad():  # formats too narrow for the data: every re-quantisation saturates somewhere
+        for layer in model.layers:
+            for q in (layer.lin_q, layer.score_q, layer.agg_q, layer.out_q):
+                q.max_abs.mul_(0.3)
+    _, traces = _assert_forward_is_golden(model, csr, g, x)
+    fmt = model.layers[0].agg_q.fmt()
+    assert (traces[0].aggregation == fmt.qmax).any() or (traces[0].aggregation == fmt.qmin).any()
+
+
+def test_exported_gat_round_trips_and_predicts_like_torch(tmp_path):
+    model, csr, g, x = _trained(attention="gat", activation="elu", heads=4, wbits=8, abits=8, steps=10)
+    export_ir(model, "gat").save(tmp_path / "m.ir.json")
+    ir = load_ir(tmp_path / "m.ir.json")
+    with torch.no_grad():
+        pred = model(x, g).argmax(1).numpy()
+    assert np.array_equal(predict(ir, csr, x.numpy()), pred)
+
+
+@pytest.mark.parametrize("attention", SOFTMAX)
+def test_attention_vectors_learn_and_the_unquantised_reference_runs(attention):
+    model, csr, g, x = _trained(attention=attention, steps=1)
+    model.train()
+    model.zero_grad()
+    model(x, g).square().sum().backward()
+    for key, p in model.layers[0].att.items():
+        assert p.grad is not None and p.grad.abs().sum() > 0, key
+    model.eval()
+    model.set_quantise(False)
+    with torch.no_grad():
+        out = model(x, g)
+    assert out.shape == (NODES, CLASSES) and torch.isfinite(out).all()

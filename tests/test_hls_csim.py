@@ -1,9 +1,14 @@
 """The generated HLS C++ (compiled with g++) against the golden integer model, bit for bit.
 
-The matrix covers every attention x aggregation x activation x weight bits x activation bits on random
-graphs (isolated nodes, self-loops) with random layer widths and random parallelism, so tile remainders
-occur. A representative subset that touches every value of every axis always runs; the rest is marked
-slow. Mutation tests show that a wrong kernel, or a lying testbench, is reported as not bit-exact.
+The matrix covers every operator of the registry (lpgnas.operators: attention x aggregation x
+activation) and the formats (weight bits x activation bits) with a pairwise covering design: every pair
+of values of any two axes occurs in some case (57 cases instead of the 2520 of the full product). The
+axes are read from the registry, so a new operator joins the matrix by itself. Graphs are random
+(isolated nodes, self-loops), and so are the layer widths and the parallelism, so tile remainders occur.
+A subset holding every attention x aggregation pair (and so every value of every axis) always runs; the
+rest of the design is marked slow. Multi-head layers (1..8 heads, concatenated and averaged) are checked
+for gat and, with 2..4 heads, for every attention. Mutation tests show that a wrong kernel (rounding,
+saturation, the softmax's reciprocal or exp table), or a lying testbench, is reported as not bit-exact.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import importlib.util
 import itertools
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -20,12 +26,13 @@ import pytest
 
 from hls_templates.config import HardwareConfig, LayerHW
 from hls_templates.env import make_env
-from hls_templates.hls_writer import hls_context, write_hls
+from hls_templates.hls_writer import HLS_ACTIVATIONS, HLS_AGGREGATIONS, HLS_ATTENTIONS, hls_context, write_hls
 from hls_templates.images import graph_images, io_images
 from lpgnas.errors import FormatError, LpgnasError, ToolMissingError
 from lpgnas.golden import run_model
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import ModelIR
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_features, random_graph, random_ir
 from sim.csim import run_csim
 
@@ -34,19 +41,63 @@ needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not i
 #: tests compile at -O1 (faster builds, same code); `lpgnas verify --csim` uses -O2
 OPT = "-O1"
 
-ATTENTIONS = ("const", "gcn")
-AGGREGATIONS = ("add", "mean")
-ACTIVATIONS = ("relu", "identity")
 WBITS = (1, 2, 4, 8, 16)
 ABITS = (4, 8, 16)
-MATRIX = list(itertools.product(ATTENTIONS, AGGREGATIONS, ACTIVATIONS, WBITS, ABITS))
+AXES: tuple[tuple, ...] = (tuple(ATTENTIONS), tuple(AGGREGATIONS), tuple(ACTIVATIONS), WBITS, ABITS)
 
-# always run: every value of every axis, every attention x aggregation pair, binary/ternary with both
-# activations (WBITS[i % 5], ABITS[i % 3] spreads the widths over the 8 operator combinations)
-REPRESENTATIVE = {
-    (att, agg, act, WBITS[i % len(WBITS)], ABITS[i % len(ABITS)])
-    for i, (att, agg, act) in enumerate(itertools.product(ATTENTIONS, AGGREGATIONS, ACTIVATIONS))
-} | {("gcn", "mean", "relu", 16, 16), ("const", "add", "identity", 1, 4), ("gcn", "add", "relu", 2, 16)}
+
+def _pair(a: int, va: object, b: int, vb: object) -> tuple:
+    """A pair of (axis, value) in canonical order (lower axis first)."""
+    return (a, va, b, vb) if a < b else (b, vb, a, va)
+
+
+def covering_design(axes: Sequence[Sequence]) -> list[tuple]:
+    """Cases (one value per axis) such that every pair of values of any two axes occurs in one of them.
+
+    Greedy and deterministic: each new case starts from the first uncovered pair and fills the other axes
+    with the value covering most uncovered pairs (ties: the value used least so far, then the first)."""
+    k = len(axes)
+    uncovered = {(a, va, b, vb) for a, b in itertools.combinations(range(k), 2) for va in axes[a] for vb in axes[b]}
+    used = [dict.fromkeys(axis, 0) for axis in axes]
+    cases: list[tuple] = []
+    while uncovered:
+        a, va, b, vb = min(uncovered, key=lambda p: (p[0], axes[p[0]].index(p[1]), p[2], axes[p[2]].index(p[3])))
+        case: dict[int, object] = {a: va, b: vb}
+        for c in range(k):
+            if c in case:
+                continue
+            scores = [
+                (sum(_pair(c, v, d, w) in uncovered for d, w in case.items()), -used[c][v], -i)
+                for i, v in enumerate(axes[c])
+            ]
+            case[c] = axes[c][-max(scores)[2]]
+        full = tuple(case[c] for c in range(k))
+        for c, v in enumerate(full):
+            used[c][v] += 1
+        cases.append(full)
+        uncovered -= {(a, full[a], b, full[b]) for a, b in itertools.combinations(range(k), 2)}
+    return cases
+
+
+MATRIX = covering_design(AXES)
+
+
+
+def _representative(matrix: list[tuple]) -> set[tuple]:
+    """One case per attention x aggregation pair, chosen so that together they hold every value of the
+    other axes too (greedy: the case adding most values not yet held, the first one on ties)."""
+    chosen: set[tuple] = set()
+    held: set[tuple] = set()
+    for pair in itertools.product(*AXES[:2]):
+        cases = [c for c in matrix if c[:2] == pair]
+        best = max(cases, key=lambda c: len({(i, v) for i, v in enumerate(c)} - held))
+        chosen.add(best)
+        held |= set(enumerate(best))
+    return chosen
+
+
+# always run (checked by test_matrix_covers_every_pair)
+REPRESENTATIVE = _representative(MATRIX)
 
 
 def _case_id(case: tuple) -> str:
@@ -126,16 +177,52 @@ def test_csim_matches_golden(tmp_path: Path, case: tuple) -> None:
     assert_bit_exact(hw_dir, ir, graph, x)
 
 
+def test_matrix_covers_every_pair() -> None:
+    """The design holds every pair of values of any two axes; the always-run subset every attention x
+    aggregation pair and every value of every axis; the backend has an entry for every operator."""
+    for a, b in itertools.combinations(range(len(AXES)), 2):
+        assert {(c[a], c[b]) for c in MATRIX} == set(itertools.product(AXES[a], AXES[b])), (a, b)
+    assert {c[:2] for c in REPRESENTATIVE} == set(itertools.product(*AXES[:2]))
+    for i, axis in enumerate(AXES):
+        assert {c[i] for c in REPRESENTATIVE} == set(axis), i
+    for registry, table in ((ATTENTIONS, HLS_ATTENTIONS), (AGGREGATIONS, HLS_AGGREGATIONS),
+                            (ACTIVATIONS, HLS_ACTIVATIONS)):
+        assert set(table) == set(registry)
+
+
+#: heads x concatenated/averaged for every attention: 2..4 heads, 3 layers, the aggregation cycling so that
+#: every (aggregation, concat) pair occurs
+HEAD_CASES = [(att, concat) for att in ATTENTIONS for concat in (False, True)]
+
+
 @needs_gxx
-@pytest.mark.parametrize("att", ATTENTIONS)
-@pytest.mark.parametrize("agg", AGGREGATIONS)
-@pytest.mark.parametrize("concat", [True, False], ids=["concat", "mean"])
-def test_csim_heads(tmp_path: Path, att: str, agg: str, concat: bool) -> None:
-    seed = 1000 + 4 * ATTENTIONS.index(att) + 2 * AGGREGATIONS.index(agg) + concat
-    wbits = (1, 2, 8, 4)[seed % 4]
-    hw_dir, ir, graph, x = build_case(tmp_path / "hw", seed, attention=att, aggregation=agg, heads=2 + seed % 2,
-                                      concat=concat, wbits=wbits, abits=8, num_layers=3)
+@pytest.mark.parametrize("att, concat", HEAD_CASES, ids=[f"{a}-{'concat' if c else 'mean'}" for a, c in HEAD_CASES])
+def test_csim_heads(tmp_path: Path, att: str, concat: bool) -> None:
+    i = HEAD_CASES.index((att, concat))
+    agg, act = tuple(AGGREGATIONS)[i % len(AGGREGATIONS)], tuple(ACTIVATIONS)[i % len(ACTIVATIONS)]
+    wbits = WBITS[i % len(WBITS)]
+    hw_dir, ir, graph, x = build_case(tmp_path / "hw", 1000 + i, attention=att, aggregation=agg, activation=act,
+                                      heads=2 + i % 3, concat=concat, wbits=wbits, abits=8, num_layers=3)
     assert ir.layers[0].heads > 1 and ir.layers[0].concat == concat
+    assert_bit_exact(hw_dir, ir, graph, x)
+
+
+#: gat with 1..8 heads, concatenated and averaged, at W8A8 (add, max) ; 2 and 8 heads always run
+GAT_HEADS = [(heads, concat) for heads in range(1, 9) for concat in (True, False)]
+
+
+@needs_gxx
+@pytest.mark.parametrize(
+    "heads, concat",
+    [pytest.param(h, c, id=f"h{h}-{'concat' if c else 'mean'}", marks=() if h in (2, 8) else pytest.mark.slow)
+     for h, c in GAT_HEADS],
+)
+def test_csim_gat_heads(tmp_path: Path, heads: int, concat: bool) -> None:
+    agg = "max" if heads % 2 else "add"
+    hw_dir, ir, graph, x = build_case(tmp_path / "hw", 2000 + GAT_HEADS.index((heads, concat)), attention="gat",
+                                      aggregation=agg, activation="elu", heads=heads, concat=concat, wbits=8,
+                                      abits=8)
+    assert ir.layers[0].heads == heads and ir.layers[0].concat == concat
     assert_bit_exact(hw_dir, ir, graph, x)
 
 
@@ -171,14 +258,22 @@ def _ap_types_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+#: the ap_int type path: a multi-head GAT always, and one case per other attention (slow)
+AP_INT_CASES = [(att, tuple(AGGREGATIONS)[i % len(AGGREGATIONS)], tuple(ACTIVATIONS)[(3 * i + 2) % len(ACTIVATIONS)])
+                for i, att in enumerate(ATTENTIONS)]
+
+
 @needs_gxx
 @pytest.mark.skipif(_ap_types_dir() is None, reason="no ap_types headers (set LPGNAS_AP_TYPES or install hls4ml)")
-@pytest.mark.parametrize("case", sorted(REPRESENTATIVE), ids=_case_id)
-def test_csim_with_vitis_ap_int_types(tmp_path: Path, case: tuple) -> None:
+@pytest.mark.parametrize(
+    "att, agg, act",
+    [pytest.param(*c, id="-".join(c), marks=() if c[0] == "gat" else pytest.mark.slow) for c in AP_INT_CASES],
+)
+def test_csim_with_vitis_ap_int_types(tmp_path: Path, att: str, agg: str, act: str) -> None:
     """The type path Vitis HLS compiles (ap_int widths from the writer) computes the same integers."""
-    att, agg, act, wb, ab = case
-    hw_dir, ir, graph, x = build_case(tmp_path / "hw", MATRIX.index(case), attention=att, aggregation=agg,
-                                      activation=act, wbits=wb, abits=ab)
+    i = AP_INT_CASES.index((att, agg, act))
+    hw_dir, ir, graph, x = build_case(tmp_path / "hw", 3000 + i, attention=att, aggregation=agg, activation=act,
+                                      wbits=WBITS[i % len(WBITS)], abits=8, heads=2 + i % 2, concat=i % 3 == 0)
     result = run_csim(hw_dir, opt=OPT, ap_types=_ap_types_dir())
     assert result["bit_exact"] and result["outputs"] == run_model(ir, graph, x).ravel().tolist()
 
@@ -225,6 +320,40 @@ def test_wrong_kernel_is_not_bit_exact(tmp_path: Path, good_design: tuple, mutat
     assert result["mismatches"] > 0
     lying = any(rel == "hls/tb.cpp" for rel, _, _ in mutations)
     assert result["tb_exit"] == (0 if lying else 1)
+
+
+#: the softmax of the attention unit: the reciprocal's divisor, the exp table's index, the running max
+#: (the reciprocal's rounding alone hardly ever moves an 8-bit coefficient: r has 16 fractional bits)
+RECIPROCAL = "int64_t(sum)) / s2;"
+EXP_INDEX = "int64_t(score[e - e_begin]) - m,"
+RUNNING_MAX = "m = s > m ? s : m;"
+
+
+@pytest.fixture(scope="module")
+def good_gat_design(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelIR, CSRGraph, np.ndarray]:
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed")
+    # seed 45: each softmax mutation below changes outputs of this design
+    case = build_case(tmp_path_factory.mktemp("good_gat") / "hw", 45, attention="gat", aggregation="add",
+                      heads=2, abits=8)
+    assert_bit_exact(*case)
+    return case
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        pytest.param(RECIPROCAL, "int64_t(sum)) / (s2 + 2);", id="reciprocal-of-sum-plus-one"),
+        pytest.param(EXP_INDEX, "int64_t(score[e - e_begin]) - m - 1,", id="exp-table-off-by-one"),
+        pytest.param(RUNNING_MAX, "m = s < m ? s : m;", id="running-min-not-max"),
+    ],
+)
+def test_wrong_softmax_is_not_bit_exact(tmp_path: Path, good_gat_design: tuple, old: str, new: str) -> None:
+    hw_dir = tmp_path / "hw"
+    shutil.copytree(good_gat_design[0], hw_dir)
+    _mutate(hw_dir / "hls" / "kernel.cpp", old, new)
+    result = run_csim(hw_dir, opt=OPT)
+    assert not result["bit_exact"] and result["mismatches"] > 0 and result["tb_exit"] == 1
 
 
 def test_one_wrong_expected_word_is_counted(tmp_path: Path, good_design: tuple) -> None:
@@ -335,3 +464,43 @@ def test_pragmas_and_tcl_follow_the_hardware_config(tmp_path: Path) -> None:
     for line in ("set_top lpgnas_top", "set_part xc7z020clg400-1", "create_clock -period 5.0", "csim_design",
                  "csynth_design", "cosim_design", "export_design"):
         assert line in tcl
+
+
+def test_attention_unit_pragmas_and_ports(tmp_path: Path) -> None:
+    """Softmax layers: no coefficient port (the kernel computes them), tables bound to ROMs, the attention
+    loops pipelined, attention vectors in weights.h banked like the lanes reading them."""
+    rng = np.random.default_rng(12)
+    ir = random_ir(rng, attention="gene-linear", aggregation="max", activation="softplus", in_features=6, hidden=9,
+                   heads=3, concat=False)
+    hw = HardwareConfig(max_nodes=32, max_edges=128, layers=[LayerHW(p_in=2, p_out=3, p_agg=3), LayerHW(2, 2, 2)])
+    files = {p.name: p for p in write_hls(ir, hw, tmp_path / "hls")}
+    kernel, weights = files["kernel.cpp"].read_text(), files["weights.h"].read_text()
+    for pragma in (
+        "BIND_STORAGE variable=layer0_exp_table type=rom_1p",
+        "BIND_STORAGE variable=layer0_tanh_table type=rom_np",  # 3 lanes look up tanh per cycle
+        "BIND_STORAGE variable=layer1_tanh_table type=rom_2p",
+        "BIND_STORAGE variable=layer0_act_table type=rom_np",
+        "ARRAY_PARTITION variable=layer0_att_gene cyclic factor=3 dim=2",
+        "ARRAY_PARTITION variable=layer0_att_coef complete dim=1",
+    ):
+        assert f"#pragma HLS {pragma}" in kernel, pragma
+    attention = kernel[kernel.index("static void layer0_attention"):kernel.index("static void layer0_aggregate")]
+    for loop in ("node_scores:", "edge_score:", "feature:", "edge_exp:", "edge_coef:"):
+        assert loop in attention, loop
+    assert attention.count("#pragma HLS PIPELINE II=1") == 4  # node tiles, feature tiles, exp, coef
+    assert "layer0_coef" not in files["kernel.h"].read_text()  # no host port for softmax coefficients
+    for name in ("layer0_att_src[3][9]", "layer0_att_dst[3][9]", "layer0_att_gene[3][9]", "layer0_exp_table[",
+                 "layer0_tanh_table[", "layer0_act_table["):
+        assert name in weights, name
+
+
+def test_unknown_operator_is_a_clear_error() -> None:
+    rng = np.random.default_rng(13)
+    ir = random_ir(rng)
+    hw = HardwareConfig(max_nodes=16, max_edges=64, layers=[LayerHW(1, 1, 1), LayerHW(1, 1, 1)])
+    ir.layers[0].activation = "swish"  # not in the registry: the IR would refuse it, the writer must too
+    with pytest.raises(LpgnasError, match="no implementation of activation 'swish'.*HLS_ACTIVATIONS"):
+        hls_context(ir, hw)
+    ir.layers[0].activation, ir.layers[1].aggregation = "relu", "median"
+    with pytest.raises(LpgnasError, match="no implementation of aggregation 'median'"):
+        hls_context(ir, hw)

@@ -2,6 +2,16 @@
 
 ``lpgnas train --dataset Cora --arch gcn --layers 2 --hidden 16 --wbits 8 --abits 8 -o RUN`` writes
 ``RUN/model.ir.json`` (+ ``.npz``), ``RUN/metrics.json`` and ``RUN/train_log.jsonl``.
+
+``--arch`` (alias ``--attention``) is any attention of the registry; ``--aggregation`` and
+``--activation`` (hidden layers) likewise. The GAT family (gat, sym-gat, cos, linear, gene-linear) defaults
+to Velickovic et al.'s layout: ``lpgnas train --arch gat --heads 8`` trains 8 heads x 8 hidden units
+concatenated with elu, one output head (``--out-heads K`` averages K), dropout 0.6 on features and
+attention coefficients, lr 0.005; any option given explicitly wins.
+
+The torch model's forward pass is the golden integer model (search/layers.py), so ``test_accuracy_float``
+(the trained quantised torch model) equals ``test_accuracy_golden``; ``test_accuracy_unquantised`` is the
+same parameters with every quantiser bypassed (float softmax, float activations).
 """
 
 from __future__ import annotations
@@ -42,12 +52,14 @@ class TrainConfig:
     layers: int = 2
     hidden: int = 16
     heads: int = 1
+    out_heads: int = 1
     wbits: int = 8
     abits: int = 8
     epochs: int = 200
     lr: float = 0.01
     weight_decay: float = 5e-4
     dropout: float = 0.5
+    attention_dropout: float = 0.0
     normalize_features: bool = True
     seed: int = 0
 
@@ -69,8 +81,24 @@ class TrainConfig:
             raise LpgnasError(f"--layers {self.layers} is outside 1..8")
         if not 1 <= self.heads <= 8:
             raise LpgnasError(f"--heads {self.heads} is outside 1..8")
+        if not 1 <= self.out_heads <= 8:
+            raise LpgnasError(f"--out-heads {self.out_heads} is outside 1..8")
+        for name in ("dropout", "attention_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise LpgnasError(f"--{name.replace('_', '-')} {getattr(self, name)} is outside [0, 1)")
         if self.hidden < 1 or self.epochs < 1:
             raise LpgnasError("--hidden and --epochs must be >= 1")
+
+
+#: defaults of the GAT family (Velickovic et al. 2018, Cora): 8 heads x 8 hidden, elu, dropout 0.6
+SOFTMAX_PRESET: dict = {"heads": 8, "hidden": 8, "activation": "elu", "dropout": 0.6, "attention_dropout": 0.6,
+                        "lr": 0.005, "weight_decay": 5e-4}
+
+
+def preset_config(arch: str, **given) -> TrainConfig:
+    """A config for ``arch``: the GAT family's defaults (:data:`SOFTMAX_PRESET`) under the given values."""
+    base = SOFTMAX_PRESET if arch in ATTENTIONS and ATTENTIONS[arch].softmax else {}
+    return TrainConfig(arch=arch, **(base | {k: v for k, v in given.items() if v is not None}))
 
 
 def accuracy(pred: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
@@ -120,9 +148,16 @@ def evaluate(model: QuantGNN, ir: ModelIR, data: Dataset, g: GraphTensors) -> di
     with torch.no_grad():
         pred_float = model(data.x, g).argmax(1).numpy()
     pred_golden = predict(ir, g.csr, data.x.numpy())
+    model.set_quantise(False)
+    try:
+        with torch.no_grad():
+            pred_unquantised = model(data.x, g).argmax(1).numpy()
+    finally:
+        model.set_quantise(True)
     y, test = data.y.numpy(), data.test_mask.numpy()
     return {
         "test_accuracy_float": accuracy(pred_float, y, test),
+        "test_accuracy_unquantised": accuracy(pred_unquantised, y, test),
         "test_accuracy_golden": accuracy(pred_golden, y, test),
         "val_accuracy_golden": accuracy(pred_golden, y, data.val_mask.numpy()),
         "golden_float_agreement": float((pred_float == pred_golden).mean()),
@@ -148,8 +183,9 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, data_root: str | None = 
     g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.x.shape[0]))
     model = build_gnn(
         data.x.shape[1], data.num_classes, attention=cfg.arch, aggregation=cfg.aggregation,
-        layers=cfg.layers, hidden=cfg.hidden, heads=cfg.heads, wbits=cfg.wbits, abits=cfg.abits,
-        input_signed=bool((data.x < 0).any()), dropout=cfg.dropout, activation=cfg.activation,
+        layers=cfg.layers, hidden=cfg.hidden, heads=cfg.heads, out_heads=cfg.out_heads, wbits=cfg.wbits,
+        abits=cfg.abits, input_signed=bool((data.x < 0).any()), dropout=cfg.dropout,
+        attention_dropout=cfg.attention_dropout, activation=cfg.activation,
     )
     fit_info = fit(model, data, g, cfg, out / "train_log.jsonl", progress)
     ir = export_ir(model, f"{cfg.dataset}-{cfg.arch}", metadata={"train_config": asdict(cfg)})
@@ -168,18 +204,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default="Cora")
     p.add_argument("--data-root", default=None, help="dataset root (default: $LPGNAS_DATA or the user cache)")
     p.add_argument("--split", default=None, help="public | random-60-20-20 | random-20-per-class (default per dataset)")
-    p.add_argument("--arch", default="gcn", help=f"attention: {', '.join(ATTENTIONS)}")
-    p.add_argument("--aggregation", default="add", help=f"{', '.join(AGGREGATIONS)}")
-    p.add_argument("--activation", default="relu", help=f"hidden activation: {', '.join(ACTIVATIONS)}")
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=16)
-    p.add_argument("--heads", type=int, default=1)
-    p.add_argument("--wbits", type=int, default=8, help="weight bits (1 = binary, 2 = ternary)")
-    p.add_argument("--abits", type=int, default=8, help="activation bits (2..32)")
-    p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--arch", "--attention", dest="arch", default="gcn", help=f"attention: {', '.join(ATTENTIONS)}")
+    p.add_argument("--aggregation", default=None, help=f"{', '.join(AGGREGATIONS)} (default add)")
+    p.add_argument("--activation", default=None,
+                   help=f"hidden activation: {', '.join(ACTIVATIONS)} (default relu; GAT family elu)")
+    p.add_argument("--layers", type=int, default=None, help="default 2")
+    p.add_argument("--hidden", type=int, default=None, help="hidden units per head (default 16; GAT family 8)")
+    p.add_argument("--heads", type=int, default=None, help="hidden-layer heads, concatenated (default 1; GAT family 8)")
+    p.add_argument("--out-heads", type=int, default=None, help="heads of the output layer, averaged (default 1)")
+    p.add_argument("--wbits", type=int, default=None, help="weight bits (1 = binary, 2 = ternary; default 8)")
+    p.add_argument("--abits", type=int, default=None, help="activation bits (2..32; default 8)")
+    p.add_argument("--epochs", type=int, default=None, help="default 200")
+    p.add_argument("--lr", type=float, default=None, help="default 0.01; GAT family 0.005")
+    p.add_argument("--weight-decay", type=float, default=None, help="default 5e-4")
+    p.add_argument("--dropout", type=float, default=None, help="feature dropout (default 0.5; GAT family 0.6)")
+    p.add_argument("--attention-dropout", type=float, default=None,
+                   help="dropout of softmax coefficients, training only (default 0; GAT family 0.6)")
     p.add_argument("--no-normalize-features", dest="normalize_features", action="store_false",
                    help="keep raw features (default: divide each node's features by their sum)")
     p.add_argument("--seed", type=int, default=0)
@@ -189,10 +229,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    keys = TrainConfig.__dataclass_fields__
-    cfg = TrainConfig(**{k: getattr(args, k) for k in keys})
+    keys = [k for k in TrainConfig.__dataclass_fields__ if k != "arch"]
+    cfg = preset_config(args.arch, **{k: getattr(args, k) for k in keys})
     m = train(cfg, args.out, data_root=args.data_root, progress=not args.quiet)
     print(f"test accuracy: float {m['test_accuracy_float']:.4f}, golden {m['test_accuracy_golden']:.4f} "
-          f"(agreement {m['golden_float_agreement']:.4f})")
+          f"(agreement {m['golden_float_agreement']:.4f}); unquantised {m['test_accuracy_unquantised']:.4f}")
     print(f"wrote {Path(args.out) / 'model.ir.json'} and {Path(args.out) / 'metrics.json'}")
     return 0

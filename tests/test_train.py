@@ -33,10 +33,39 @@ def test_binary_and_ternary_weights(tmp_path, wbits, kind):
     assert set(np.unique(ir.layers[0].weight)) <= {-1, 0, 1}
 
 
+def test_cli_trains_a_gat_with_the_velickovic_layout(tmp_path):
+    """``--arch gat --heads 8``: 8 heads x 8 hidden concatenated with elu, one output head; the torch model's
+    forward is the golden model, so float and golden accuracies are equal."""
+    cmd = [sys.executable, "-m", "lpgnas", "train", "--dataset", "karate", "--arch", "gat", "--heads", "8",
+           "--epochs", "3", "-o", str(tmp_path), "--quiet"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    ir = load_ir(tmp_path / "model.ir.json")
+    l0, l1 = ir.layers
+    assert (l0.attention, l0.heads, l0.out_features, l0.concat, l0.activation) == ("gat", 8, 8, True, "elu")
+    assert (l1.heads, l1.in_features, l1.activation) == (1, 64, "identity")
+    assert set(l0.attention_tensors) == {"att_src", "att_dst"} and l0.attention_tensors["att_src"].shape == (8, 8)
+    assert m["config"]["dropout"] == 0.6 and m["config"]["attention_dropout"] == 0.6
+    assert m["golden_float_agreement"] == 1.0 and m["test_accuracy_float"] == m["test_accuracy_golden"]
+
+
+def test_operators_and_averaged_output_heads_are_options(tmp_path):
+    cfg = TrainConfig(dataset="karate", epochs=3, arch="gene-linear", aggregation="max", activation="softplus",
+                      heads=2, out_heads=3, hidden=4, wbits=4, abits=6)
+    m = train(cfg, tmp_path, progress=False)
+    ir = load_ir(tmp_path / "model.ir.json")
+    assert [(lay.attention, lay.aggregation, lay.heads, lay.concat) for lay in ir.layers] == [
+        ("gene-linear", "max", 2, True), ("gene-linear", "max", 3, False)]
+    assert ir.layers[0].activation == "softplus" and ir.layers[0].formats["exp"].bits == 6
+    assert m["golden_float_agreement"] == 1.0
+
+
 @pytest.mark.parametrize(
     "change, message",
     [({"wbits": 0}, "--wbits 0 is outside 1..32"), ({"abits": 1}, "--abits 1 is outside 2..32"),
      ({"arch": "transformer"}, "--arch 'transformer' is unknown"), ({"aggregation": "median"}, "unknown"),
+     ({"out_heads": 9}, "--out-heads 9 is outside 1..8"),
+     ({"attention_dropout": 1.0}, r"--attention-dropout 1.0 is outside \[0, 1\)"),
      ({"dataset": "Imaginary"}, "Imaginary")],
 )
 def test_bad_training_options_say_what_is_wrong(tmp_path, change, message):

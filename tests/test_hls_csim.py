@@ -394,6 +394,20 @@ def test_too_wide_formats_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "hls").exists()
 
 
+def test_too_wide_attention_scores_are_refused(tmp_path: Path) -> None:
+    from lpgnas.golden import score_accumulator_bits
+    from lpgnas.numfmt import fix
+
+    rng = np.random.default_rng(4)
+    ir = random_ir(rng, attention="cos", wbits=4, abits=8)
+    fm = ir.layers[0].formats
+    fm["linear"], fm["att_weight"], fm["score"] = fix(32, 20), fix(32, 20), fix(32, 24)
+    assert score_accumulator_bits(ir.layers[0]) > 62
+    hw = HardwareConfig(max_nodes=16, max_edges=64, layers=[LayerHW(1, 1, 1), LayerHW(1, 1, 1)])
+    with pytest.raises(FormatError, match="attention score accumulator needs"):
+        write_hls(ir, hw, tmp_path / "hls")
+
+
 @needs_gxx
 def test_odd_layer_names_render_to_valid_identifiers(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)

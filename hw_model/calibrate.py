@@ -82,9 +82,55 @@ def random_unit_case(seed: int):
     return ir, hw, int(rng.integers(0, 2))
 
 
+#: seeds of the operator samples (GAT-family attention units, aggregation units with max / table and shift
+#: activations); below HOLDOUT_SEED, so they are fitted
+OP_SEED_BASE = 500
+
+
+def random_op_case(seed: int):
+    """(ir, hw, layer index) of a small layer with a GAT-family attention and a random aggregation and
+    activation (attention kinds and activations cycle with the seed so that a few samples cover them)."""
+    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.operators import ACTIVATIONS, ATTENTIONS
+    from lpgnas.testing import random_ir
+
+    rng = np.random.default_rng(seed)
+    k = seed - OP_SEED_BASE
+    softmax = [n for n, sp in ATTENTIONS.items() if sp.softmax]
+    acts = [a for a in ACTIVATIONS if a not in ("relu", "identity")]
+    ir = random_ir(
+        rng,
+        attention=softmax[k % len(softmax)],
+        aggregation=["max", "add", "mean", "max"][k % 4],
+        activation=acts[k % len(acts)],
+        num_layers=2,
+        in_features=int(rng.choice([4, 6, 8, 12])),
+        hidden=int(rng.choice([4, 6, 8, 12, 16])),
+        num_classes=int(rng.choice([3, 4, 5])),
+        heads=int(rng.choice([1, 2, 3, 4])),
+        concat=bool(rng.integers(0, 2)),
+        wbits=int(rng.choice([2, 4, 8])),
+        abits=int(rng.choice([3, 4, 6, 8, 12, 16])),
+        bias=bool(rng.integers(0, 4) > 0),
+        name=f"op{seed}",
+    )
+    layers = [
+        LayerHW(
+            p_in=int(rng.integers(1, min(6, la.in_features) + 1)),
+            p_out=int(rng.integers(1, min(6, la.out_features) + 1)),
+            p_agg=int(rng.integers(1, min(6, la.out_features) + 1)),
+        )
+        for la in ir.layers
+    ]
+    n = int(rng.choice([32, 64, 128, 256]))
+    hw = HardwareConfig(max_nodes=n, max_edges=n * int(rng.choice([4, 8])), layers=layers)
+    return ir, hw, 0
+
+
 def unit_sources(ir, hw, index: int, workdir: Path) -> dict:
-    """Parameters and memory files of one layer's two units, as the full design would have them."""
-    from hls_templates.rtl_writer import bias_words, rtl_context, weight_words
+    """Parameters and memory files of one layer's units (transform, attention for the GAT family,
+    aggregation), as the full design would have them."""
+    from hls_templates.rtl_writer import activation_table, bias_words, rtl_context, weight_words
 
     ctx = rtl_context(ir, hw)
     L = ctx["layers"][index]
@@ -103,24 +149,59 @@ def unit_sources(ir, hw, index: int, workdir: Path) -> dict:
         a["BIAS_FILE"] = str(bfile)
     else:
         a["BIAS_FILE"] = "none.mem"
-    return {"transform": t, "aggregate": a}
+    table = activation_table(layer)
+    if table is not None:
+        words, width = table
+        afile = workdir / f"{L['id']}_act.mem"
+        afile.write_text("".join(format(w, f"0{(width + 3) // 4}x") + "\n" for w in words))
+        a["TABLE_FILE"] = str(afile)
+    elif "TABLE_FILE" in a:
+        a["TABLE_FILE"] = "none.mem"
+    out = {"transform": t, "aggregate": a}
+    if L.get("attention"):
+        from hls_templates.rtl_attention import attention_images
+
+        x = dict(L["att_params"])
+        files = {"att": "ATT_FILE", "exp": "EXP_FILE", "tanh": "TANH_FILE"}
+        for suffix, (words, width) in attention_images(layer, None).items():
+            f = workdir / f"{L['id']}_{suffix}.mem"
+            f.write_text("".join(format(w, f"0{(width + 3) // 4}x") + "\n" for w in words))
+            x[files[suffix]] = str(f)
+        x.setdefault("TANH_FILE", "none.mem")
+        if not x["TANH_FILE"].startswith("/"):
+            x["TANH_FILE"] = "none.mem"
+        out["attention"] = x
+    return out
 
 
-def collect(families: list[str], count: int, start: int, units: tuple[str, ...] = ("transform", "aggregate")) -> None:
+#: Verilog sources of each unit (hls_templates/rtl)
+UNIT_SOURCES = {
+    "transform": ("ram", "rom", "mul", "dot", "requant", "transform"),
+    "aggregate": ("ram", "rom", "requant", "table", "act", "aggregate"),
+    "attention": ("ram", "rom", "requant", "att_lut", "attention"),
+}
+
+
+def collect(
+    families: list[str], count: int, start: int, units: tuple[str, ...] = ("transform", "aggregate"),
+    ops: bool = False,
+) -> None:
+    """Synthesise units of random layers (``ops``: the operator cases, :func:`random_op_case`)."""
     from hw_model.yosys import resource_counts, synth, yosys_version
 
     version = yosys_version()
     base = HERE.parent / "cache" / "yosys_runs"
     base.mkdir(parents=True, exist_ok=True)
-    for seed in range(SEED_BASE + start, SEED_BASE + start + count):
-        ir, hw, index = random_unit_case(seed)
+    seed0, case = (OP_SEED_BASE, random_op_case) if ops else (SEED_BASE, random_unit_case)
+    for seed in range(seed0 + start, seed0 + start + count):
+        ir, hw, index = case(seed)
         with tempfile.TemporaryDirectory(dir=base) as tmp:
             sources = unit_sources(ir, hw, index, Path(tmp))
             for fam in families:
                 for unit, params in sources.items():
                     if unit not in units:
                         continue
-                    srcs = [RTL_LIB / f"lpg_{m}.v" for m in ("ram", "rom", "mul", "dot", "requant", unit)]
+                    srcs = [RTL_LIB / f"lpg_{m}.v" for m in UNIT_SOURCES[unit]]
                     try:
                         stat = synth(srcs, f"lpg_{unit}", fam, params)
                     except Exception as e:  # keep collecting; report the failure
@@ -298,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--count", type=int, default=20)
     c.add_argument("--start", type=int, default=0)
     c.add_argument("--units", default="transform,aggregate", help="comma-separated units to synthesise")
+    c.add_argument("--ops", action="store_true", help="operator cases (GAT family, max, table activations)")
     cd = sub.add_parser("collect-designs")
     cd.add_argument("--family", default="both", choices=("xc7", "xcup", "both"))
     cd.add_argument("--count", type=int, default=4)
@@ -308,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         collect_designs(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start)
     elif args.cmd == "collect":
         collect(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start,
-                tuple(args.units.split(",")))
+                tuple(args.units.split(",")), ops=args.ops)
     else:
         res = fit()
         for fam, units in res["families"].items():

@@ -33,7 +33,6 @@ from hw_model.params import (
     stored_width,
     transform_params,
 )
-from hw_model.units import activation as act_unit
 from hw_model.units import aggregate as agg_unit
 from hw_model.units import attention as att_unit
 from hw_model.units import io as io_unit
@@ -93,9 +92,9 @@ DEFAULT_COEF = {
         },
     },
 }
-DEFAULT_COEF["attention"] = {"lut": {}, "ff": {}}  # structural priors (hw_model/units/attention.py)
+DEFAULT_COEF["attention"] = {"lut": {}, "ff": {}, "srl": {}}  # priors: hw_model/units/attention.py
 for _u in DEFAULT_COEF.values():
-    _u["srl"] = {"nw": 1.0, "const": 2.0}
+    _u.setdefault("srl", {"nw": 1.0, "const": 2.0})
 
 
 @lru_cache(maxsize=4)
@@ -253,7 +252,6 @@ def layer_units(
     tb = tr_unit.bram_estimation(tp, family)
     ab = agg_unit.bram_estimation(ap, family)
     rom_t, rom_a = tr_unit.weight_rom(tp, family), agg_unit.bias_rom(ap, family)
-    act = act_unit.activation_cost(ap, family)
     from hw_model.units import FEATURES
 
     def srl(unit, p):  # pipeline registers Yosys turns into SRL16E (LUTs used as memory)
@@ -281,7 +279,7 @@ def layer_units(
         s.name,
     )
     sm = att_unit.softmax(xp)
-    xc = att_unit.softmax_cost(xp, family, {r: coefficients(family, "attention", r) for r in ("lut", "ff")})
+    xc = att_unit.softmax_cost(xp, family, {r: coefficients(family, "attention", r) for r in ("lut", "ff", "srl")})
     att = UnitCost(
         f"{s.name}.attention",
         "attention",
@@ -303,15 +301,13 @@ def layer_units(
         "aggregate",
         layer=s.name,
         lutram=srl("aggregate", ap),
-        lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut"))
-        + act["lut"]
-        + act["rom_lut"],
-        ff=agg_unit.ff_estimation(ap, family, coefficients(family, "aggregate", "ff")) + act["ff"] + act["rom_ff"],
+        lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut")),
+        ff=agg_unit.ff_estimation(ap, family, coefficients(family, "aggregate", "ff")),
         dsp=agg_unit.dsp_estimation(ap, family),
-        bram18=ab["bram18"] + act["bram18"],
-        bram36=ab["bram36"] + act["bram36"],
+        bram18=ab["bram18"],
+        bram36=ab["bram36"],
         cycles=agg_unit.cycles(ap, num_nodes, num_edges) + io_unit.STEP_OVERHEAD,
-        bits=nm.where(nm.eq(s.has_bias, 1), rom_a.bits, 0.0) + act["rom_bits"],
+        bits=nm.where(nm.eq(s.has_bias, 1), rom_a.bits, 0.0) + agg_unit.table_bits(ap),
     )
     return [t, lin, att, att_buffers, a]
 

@@ -127,3 +127,8 @@ def pos(x: Num) -> Num:
 
 def logical_not(a: Any) -> Any:
     return torch.logical_not(torch.as_tensor(a)) if is_tensor(a) else not a
+
+
+def exp2(x: Num) -> Num:
+    """``2 ** x``."""
+    return torch.exp2(torch.as_tensor(x, dtype=torch.float64)) if is_tensor(x) else 2.0**x

@@ -56,9 +56,13 @@ class LayerSpec:
     agg_kind: Any = 0.0  # AGG_CODE (0: add)
     act_kind: Any = 0.0  # ACT_CODE (0: relu)
     att_bits: Any = 8  # softmax attentions: attention vectors (signed fix)
+    att_frac: Any = 6
     score_bits: Any = 8  # node / edge scores (signed fix)
+    score_signed: Any = 1
     score_frac: Any = 4  # binary point of the scores (sizes the exp / tanh tables)
     exp_bits: Any = 8  # exp-table output (unsigned, frac = bits - 1)
+    coef_frac: Any = 7
+    ns_shift: Any = 0  # node scores: linear.frac + att_weight.frac - score.frac
     agg_frac: Any = 4  # binary point of the aggregation format (sizes the activation tables)
     shift_lin: Any = 4  # linear acc frac - linear frac
     shift_bias: Any = 0  # aggregation acc frac - bias frac
@@ -129,9 +133,13 @@ def spec_from_ir(layer, lhw=None) -> LayerSpec:
         agg_kind=AGG_CODE[layer.aggregation],
         act_kind=ACT_CODE[layer.activation],
         att_bits=fm["att_weight"].bits if "att_weight" in fm else 2,
+        att_frac=fm["att_weight"].frac if "att_weight" in fm else 0,
         score_bits=fm["score"].bits if "score" in fm else 2,
+        score_signed=int(fm["score"].signed) if "score" in fm else 1,
         score_frac=fm["score"].frac if "score" in fm else 0,
         exp_bits=fm["exp"].bits if "exp" in fm else 2,
+        coef_frac=fm["coef"].frac if "coef" in fm else 0,
+        ns_shift=fm["linear"].frac + fm["att_weight"].frac - fm["score"].frac if "score" in fm else 0,
         agg_frac=fm["aggregation"].frac,
         shift_lin=linear_acc_frac(layer) - fm["linear"].frac,
         shift_bias=acc_frac - fm["bias"].frac if layer.bias is not None else 0,
@@ -246,54 +254,98 @@ def aggregate_params(s: LayerSpec, g: dict, max_nodes) -> dict:
         "AGG_SHIFT": s.shift_agg,
         "AGG_W": stored_width(s.agg_bits, s.agg_signed),
         "AGG_SIGNED": s.agg_signed,
-        "RELU": s.relu,
-        "ACT": s.act_kind,
-        "ACT_FRAC": s.agg_frac,
         "AGG_MAX": nm.where(nm.eq(s.agg_kind, AGG_CODE["max"]), 1.0, 0.0),
+        "RELU": s.relu,
+        **activation_params(s),
         "OUT_SHIFT": s.shift_out,
         "OW": stored_width(s.out_bits, s.out_signed),
         "O_SIGNED": s.out_signed,
     }
 
 
-#: parameters the model derives that the RTL does not (yet) have under that name (skipped when the tests
-#: compare with ``rtl_writer``)
-MODEL_ONLY_PARAMS = frozenset({"ACT", "ACT_FRAC", "AGG_MAX"})
+#: parameters the model derives that the RTL does not have (skipped when the tests compare with
+#: ``rtl_writer``); none: the tables' binary points follow from their indexing parameters
+#: (:func:`hw_model.units.activation.table_frac`)
+MODEL_ONLY_PARAMS: frozenset[str] = frozenset()
+
+
+def _log2c(n):
+    """``ceil(log2(max(n, 2)))`` (``rtl_attention._log2c``)."""
+    return nm.clog2(nm.maximum(n, 2.0))
+
+
+def activation_params(s: LayerSpec) -> dict:
+    """``lpg_act``'s parameters (through ``lpg_aggregate``), as ``rtl_writer._activation_params``: the
+    table's indexing (``TSHIFT``, ``THB``: ``2**THB = -lo``) and depth ``TD`` (elu: the negative half)."""
+    from hw_model.units.activation import table_depth
+    from lpgnas.tables import ACTIVATION_LEAKY_CODE, LEAKY_FRAC, TABLE_FRAC
+
+    tab = nm.logical_or(
+        nm.logical_or(nm.eq(s.act_kind, ACT_CODE["elu"]), nm.eq(s.act_kind, ACT_CODE["tanh"])),
+        nm.logical_or(nm.eq(s.act_kind, ACT_CODE["sigmoid"]), nm.eq(s.act_kind, ACT_CODE["softplus"])),
+    )
+    size = table_depth(s.agg_frac)
+    half = nm.eq(s.act_kind, ACT_CODE["elu"])
+    qmax = nm.where(nm.eq(s.agg_signed, 1), nm.exp2(s.agg_bits - 1) - 1, nm.exp2(s.agg_bits) - 1)
+    six = nm.floor(6 * nm.exp2(s.agg_frac))
+    return {
+        "ACT": s.act_kind,
+        "LEAKY": float(ACTIVATION_LEAKY_CODE),
+        "LEAKY_FRAC": float(LEAKY_FRAC),
+        "R6MAX": nm.minimum(six, qmax),
+        "TSHIFT": nm.where(tab, nm.pos(s.agg_frac - TABLE_FRAC), 0.0),
+        "THB": nm.where(tab, nm.clog2(size / 2), 0.0),
+        "TD": nm.where(tab, nm.where(half, size / 2, size), 1.0),
+    }
 
 
 def attention_params(s: LayerSpec, g: dict, max_nodes, max_edges) -> dict:
-    """The attention unit's parameters (zero-cost for const / gcn)."""
-    from hw_model.units.attention import elementwise
+    """``lpg_attention``'s parameters as ``hls_templates.rtl_attention.attention_params`` sets them
+    (``KIND`` = the registry code - 2: gat 0, sym-gat 1, cos 2, linear 3, gene-linear 4; negative for
+    const / gcn, which have no attention unit and cost nothing)."""
+    from hw_model.units.activation import table_depth
+    from hw_model.units.attention import vector_count
     from lpgnas.tables import SOFTMAX_RECIP_FRAC
 
+    kind = s.att_kind - 2
     lsw = signed_width(s.lin_bits, s.lin_signed)
-    log_f = nm.clog2(s.out_features)
-    score_mag = s.score_bits - 1
-    dacc = nm.maximum(nm.maximum(lsw - 1 + s.att_bits - 1, 2 * score_mag), score_mag + s.att_bits - 1) + log_f + 1
-    p = {
-        "KIND": s.att_kind,
+    aw = signed_width(s.att_bits, 1)
+    ssw = signed_width(s.score_bits, s.score_signed)
+    f = s.out_features
+    tlo = table_depth(s.score_frac) / 2
+    cos, gene = nm.eq(kind, 2), nm.eq(kind, 4)
+    return {
         "NW": g["nw"],
         "EW": g["ew"],
         "EAW": g["ew_addr"],
-        "MAXN": max_nodes,
-        "MAXE": max_edges,
+        "CIW": g["nw"],
+        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
         "HEADS": s.heads,
-        "F_OUT": s.out_features,
+        "F_OUT": f,
         "LW": stored_width(s.lin_bits, s.lin_signed),
         "L_SIGNED": s.lin_signed,
-        "AW": nm.maximum(s.att_bits, 2),
-        "SW": nm.maximum(s.score_bits, 2),
-        "SFRAC": s.score_frac,
-        "EXW": s.exp_bits,
+        "KIND": kind,
+        "AW": aw,
+        "NVEC": vector_count(s.att_kind),
+        "SW": stored_width(s.score_bits, s.score_signed),
+        "S_SIGNED": s.score_signed,
+        "NS_SHIFT": s.ns_shift,
+        "DOT_W": lsw + aw + _log2c(f) + 1,
+        "E_SHIFT": nm.where(cos, s.score_frac, nm.where(gene, s.att_frac, 0.0)),
+        "EDOT_W": nm.where(
+            nm.logical_or(cos, gene), nm.where(cos, 2 * ssw, ssw + aw) + _log2c(f) + 1, 2.0
+        ),
+        "TS": nm.pos(s.score_frac - 5),
+        "TLO": tlo,
+        "TAW": nm.maximum(nm.clog2(2 * tlo), 1.0),
+        "XAW": nm.maximum(nm.clog2(tlo + 1), 1.0),
+        "XW": s.exp_bits,
+        "FE": s.exp_bits - 1,
+        "SUMW": s.exp_bits + nm.bit_length(max_edges) + 1,
         "CW": stored_width(s.coef_bits, s.coef_signed),
-        "LANES": s.p_agg,
-        "FG": nm.ceil_div(s.out_features, s.p_agg),
-        "NVEC": nm.where(nm.eq(s.att_kind, ATT_CODE["linear"]), 1.0,
-                         nm.where(nm.eq(s.att_kind, ATT_CODE["gene-linear"]), 3.0, 2.0)),
-        "DACC_W": dacc,
-        "SUMW": s.exp_bits + g["nw"],
-        "RCW": float(SOFTMAX_RECIP_FRAC + 1),
-        "DIV_CYCLES": s.exp_bits + g["nw"],
+        "C_SIGNED": s.coef_signed,
+        "COEF_SHIFT": s.exp_bits - 1 + SOFTMAX_RECIP_FRAC - s.coef_frac,
+        "CAW": nm.maximum(nm.clog2(max_edges * s.heads), 1.0),
+        "NODE_D": max_nodes * s.heads,
+        "EDGE_D": max_edges,
     }
-    p["ELEMENTWISE"] = nm.where(elementwise(p), 1.0, 0.0)
-    return p

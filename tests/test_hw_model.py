@@ -385,3 +385,203 @@ def test_cli_estimate_karate(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["fits"] and doc["hw_config"]["layers"][0]["p_in"] == 2 and doc["device"]["family"] == "xcup"
     assert doc["totals"]["cycles"] > 0 and doc["per_layer"]["layer0"]["cycles"] > 0
+
+
+# ---- every registry operator: GAT-family attention, max aggregation, table / shift activations --------
+
+
+def test_cost_dicts_cover_the_registry():
+    from hw_model.units import ACTIVATION_COSTS, AGGREGATION_COSTS, ATTENTION_COSTS
+    from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+
+    assert set(ATTENTION_COSTS) == set(ATTENTIONS)
+    assert set(AGGREGATION_COSTS) == set(AGGREGATIONS)
+    assert set(ACTIVATION_COSTS) == set(ACTIVATIONS)
+
+
+def _op_ir(seed, attention, aggregation="add", activation="relu", heads=2, concat=True, wbits=8, abits=8):
+    return random_ir(
+        np.random.default_rng(seed), attention=attention, aggregation=aggregation, activation=activation,
+        heads=heads, concat=concat, wbits=wbits, abits=abits,
+    )
+
+
+def test_operator_params_equal_rtl_writer():
+    """Aggregation (AGG_MAX, activation table indexing) and attention parameters mirror rtl_writer /
+    rtl_attention for every operator."""
+    from hls_templates.rtl_writer import rtl_context
+    from hw_model.params import attention_params
+    from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+
+    atts, aggs, acts = list(ATTENTIONS), list(AGGREGATIONS), list(ACTIVATIONS)
+    for seed in range(len(acts) * 2):
+        ir = _op_ir(
+            seed, atts[seed % len(atts)], aggs[seed % len(aggs)], acts[seed % len(acts)],
+            heads=[1, 2, 3, 4][seed % 4], concat=seed % 3 != 0, wbits=[2, 4, 8, 16][seed % 4],
+            abits=[3, 4, 8, 12, 16][seed % 5],
+        )
+        hw = HardwareConfig(max_nodes=60, max_edges=300, layers=[LayerHW(2, 2, 3) for _ in ir.layers])
+        ctx, g = rtl_context(ir, hw), globals_for(60, 300)
+        for L, layer, lhw in zip(ctx["layers"], ir.layers, hw.layers, strict=True):
+            s = spec_from_ir(layer, lhw)
+            pairs = [(aggregate_params(s, g, 60), dict(L["a_params"]))]
+            if L["attention"]:
+                pairs.append((attention_params(s, g, 60, 300), dict(L["att_params"])))
+            for mine, ref in pairs:
+                for k, v in mine.items():
+                    if k not in MODEL_ONLY_PARAMS:
+                        assert float(v) == float(ref[k]), (seed, layer.attention, layer.activation, k)
+
+
+def test_attention_cycles_equal_rtl_formula():
+    from hls_templates.rtl_attention import attention_cycles
+    from hw_model.params import attention_params
+    from hw_model.units import attention as att
+
+    g = globals_for(60, 300)
+    for seed, kind in enumerate(att.KINDS):
+        layer = _op_ir(seed, kind, heads=1 + seed % 4).layers[0]
+        p = attention_params(spec_from_ir(layer), g, 60, 300)
+        for n, e in ((10, 40), (60, 300), (1, 1)):
+            assert att.attention_cycles(p, n, e) == attention_cycles(layer, n, e), (kind, n, e)
+    gcn = spec_from_ir(_op_ir(0, "gcn").layers[0])
+    assert att.attention_cycles(attention_params(gcn, g, 60, 300), 60, 300) == 0
+
+
+@pytest.mark.parametrize("family", ["xc7", "xcup"])
+@pytest.mark.parametrize("kind", ["gat", "sym-gat", "cos", "linear", "gene-linear"])
+@pytest.mark.parametrize("field", ["lin_bits", "att_bits", "score_bits", "exp_bits", "coef_bits"])
+def test_attention_unit_monotonic_in_bitwidths(family, kind, field):
+    """A wider format never makes the attention unit smaller: FF (without the memories, which may switch from
+    LUTRAM to block RAM), DSP, memory bits, and the LUTs of a wider datapath input (linear, attention
+    vector, exp), which may drop only where a product moves to DSP slices (Yosys's mul2dsp rule at 9
+    product bits). Wider score / coefficient *outputs* can need less saturation logic, so their LUTs are
+    not monotonic. The score's binary point stays fixed so that the tables keep their size."""
+    from hw_model.model import coefficients
+    from hw_model.params import ATT_CODE, LayerSpec, attention_params
+    from hw_model.units import attention as att
+
+    g = globals_for(128, 1024)
+    coef = {r: coefficients(family, "attention", r) for r in ("lut", "ff", "srl")}
+    prev = None
+    for bits in (3, 4, 6, 8, 12, 16):
+        kw = {"coef_bits": 8, "exp_bits": 8, field: bits}
+        s = LayerSpec(in_features=16, out_features=8, heads=2, att_kind=ATT_CODE[kind], has_coef=1, score_frac=2, **kw)
+        p = attention_params(s, g, 128, 1024)
+        logic = {r: {**coef[r], "mem": 0.0} for r in ("lut", "ff")}
+        cur = (
+            float(att.attention_lut(p, family, logic["lut"])),
+            float(att.attention_ff(p, family, logic["ff"])),
+            float(att.attention_dsp(p, family)),
+            float(att.rom_bits(p, family) + att.buffer_bits(p, family)),
+        )
+        if prev is not None:
+            assert all(a >= b - 1e-9 for a, b in zip(cur[1:], prev[1:], strict=True)), (bits, cur, prev)
+            if field in ("lin_bits", "att_bits", "exp_bits"):
+                assert cur[0] >= prev[0] - 1e-9 or cur[2] > prev[2], (bits, cur, prev)
+        prev = cur
+
+
+@pytest.mark.parametrize("activation", ["elu", "tanh", "sigmoid", "softplus", "leaky_relu", "relu6"])
+def test_activation_cost_monotonic_in_bitwidth(activation):
+    from hw_model.params import ACT_CODE, LayerSpec, aggregate_params
+    from hw_model.units import ACTIVATION_COSTS
+
+    prev = None
+    for bits in (4, 6, 8, 10, 12, 16):
+        s = LayerSpec(in_features=8, out_features=8, p_agg=2, agg_bits=bits, agg_frac=3,
+                      act_kind=ACT_CODE[activation], relu=0)
+        c = ACTIVATION_COSTS[activation](aggregate_params(s, globals_for(64, 256), 64), "xc7")
+        if prev is not None:
+            assert c["lut"] >= prev - 1e-9, (bits, c["lut"], prev)
+        prev = c["lut"]
+    assert prev > 0
+
+
+def test_tables_sized_as_lpgnas_tables():
+    from hw_model.units.activation import table_depth, table_frac
+    from lpgnas.tables import table_index
+
+    for frac in range(-3, 12):
+        ti = table_index(frac)
+        assert table_depth(frac) == ti.size == float(table_depth(torch.tensor(float(frac))))
+        assert table_frac((-ti.lo).bit_length() - 1, ti.shift) == frac
+
+
+def test_model_and_buffer_bits_of_attention():
+    """Model size counts the attention vectors; buffer size the node-score, edge and coefficient RAMs."""
+    from hw_model.params import attention_params
+    from hw_model.units import attention as att
+
+    for kind, nvec in (("gat", 2), ("linear", 1), ("gene-linear", 3)):
+        ir = _op_ir(5, kind, heads=3)
+        hw = HardwareConfig(max_nodes=64, max_edges=256, layers=[LayerHW(2, 2, 2) for _ in ir.layers])
+        est = estimate(ir, hw, (50, 200), "xc7z020")
+        ref = sum(
+            la.heads * la.in_features * la.out_features * la.formats["weight"].bits
+            + (la.bias.size * la.formats["bias"].bits if la.bias is not None else 0)
+            + sum(t.size for t in la.attention_tensors.values()) * la.formats["att_weight"].bits
+            for la in ir.layers
+        )
+        assert est.model_bits == ref
+        assert sum(t.size for t in ir.layers[0].attention_tensors.values()) == nvec * 3 * ir.layers[0].out_features
+        la = ir.layers[0]
+        p = attention_params(spec_from_ir(la), globals_for(64, 256), 64, 256)
+        assert att.buffer_bits(p, "xc7") >= 256 * 3 * p["CW"]  # the per-edge coefficient RAM
+        by = {u.name: u for u in est.units}
+        assert by["layer0.attention_buffers"].bits == att.buffer_bits(p, "xc7")
+        assert est.buffer_bits >= by["layer0.attention_buffers"].bits
+
+
+def test_gcn_and_const_have_no_attention_unit():
+    ir = _op_ir(1, "gcn")
+    hw = HardwareConfig(max_nodes=64, max_edges=256, layers=[LayerHW(2, 2, 2) for _ in ir.layers])
+    by = {u.name: u for u in estimate(ir, hw, (50, 200), "xc7z020").units}
+    a = by["layer0.attention"]
+    assert (a.lut, a.ff, a.dsp, a.bram18, a.bram36, a.cycles) == (0, 0, 0, 0, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def expected_cost_all_ops():
+    """Every registry operator in every layer (the default space offers only those the supernet trains)."""
+    from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+
+    opts = {}
+    for i in range(2):
+        last = i == 1
+        opts.update({
+            f"layer{i}.attention": tuple(ATTENTIONS), f"layer{i}.aggregation": tuple(AGGREGATIONS),
+            f"layer{i}.activation": ("identity",) if last else tuple(ACTIVATIONS),
+            f"layer{i}.hidden": (3,) if last else (8, 16), f"layer{i}.heads": (1,) if last else (1, 2, 4),
+            f"layer{i}.q_weight": (1, 4, 8), f"layer{i}.q_input": (4, 8), f"layer{i}.q_linear": (4, 8),
+            f"layer{i}.q_coef": (4, 8), f"layer{i}.q_aggregation": (4, 8),
+        })
+    return opts, ExpectedHardwareCost(
+        opts, in_features=12, num_classes=3, hw=[LayerHW(4, 4, 4), LayerHW(4, 2, 2)], max_nodes=64,
+        max_edges=400, device="xc7z020",
+    )
+
+
+def test_expected_all_operators_equals_fixed_at_one_hot(expected_cost_all_ops):
+    opts, ec = expected_cost_all_ops
+    rng = np.random.default_rng(1)
+    for t in range(8):
+        choice = {k: v[int(rng.integers(len(v)))] for k, v in opts.items()}
+        choice["layer0.attention"] = ("gat", "sym-gat", "cos", "linear", "gene-linear", "gcn", "const", "gat")[t]
+        got, ref = ec(ec.one_hot(choice)), ec.fixed(choice)
+        for k, v in ref.items():
+            assert float(got[k]) == pytest.approx(v, rel=1e-9, abs=1e-9), (k, choice)
+
+
+def test_expected_all_operators_gradcheck(expected_cost_all_ops):
+    opts, ec = expected_cost_all_ops
+    keys = [k for k, v in opts.items() if len(v) > 1]
+    logits = [torch.randn(len(opts[k]), dtype=torch.float64, requires_grad=True) for k in keys]
+
+    def f(*ls):
+        probs = {k: torch.softmax(lg, 0) for k, lg in zip(keys, ls, strict=True)}
+        probs.update({k: torch.ones(1, dtype=torch.float64) for k, v in opts.items() if len(v) == 1})
+        out = ec(probs)
+        return torch.stack([out["lut"] / 1000, out["dsp"], out["bram36"], out["cycles"] / 1e4, out["model_bits"] / 1e3])
+
+    assert torch.autograd.gradcheck(f, tuple(logits), eps=1e-6, atol=1e-4)

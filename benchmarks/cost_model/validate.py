@@ -1,10 +1,13 @@
 """Validation of hw_model on complete generated designs it was not fitted on.
 
-    python benchmarks/cost_model/validate.py [--designs 24] [--phase synth|sim|report|all]
+    python benchmarks/cost_model/validate.py [--designs 36] [--phase synth|sim|report|all]
 
 For each design (random IR from seeds >= 10_000, never used by ``hw_model/calibrate.py``; binary, ternary
-and 2..16-bit weights, 2..16-bit activations, gcn/const attention, add/mean aggregation, 1-2 heads,
-random parallelism; alternately xc7 and xcup):
+and 2..16-bit weights, 2..16-bit activations, random parallelism; alternately xc7 and xcup): designs
+0..23 have gcn/const attention, add/mean aggregation, relu, 1-2 heads; designs 24.. (``OPS0``) the GAT
+family: every softmax attention (gat, sym-gat, cos, linear, gene-linear), 1..4 heads concatenated or
+averaged, add / max / mean, table and shift activations (elu, tanh, sigmoid, softplus, leaky_relu, relu6)
+and relu. The report gives the summary over all designs and over the GAT-family designs alone.
 
 * ``synth``: ``generate_design`` writes the RTL; Yosys ``synth_xilinx -family F -flatten`` of the whole
   top level gives LUT, LUTRAM (+SRL), FF, DSP, RAMB18, RAMB36; with ``--units`` the layer-0 transform
@@ -43,10 +46,62 @@ SEED0 = 10_000
 DEVICES = {"xc7": "xc7z020", "xcup": "xczu7ev"}
 
 
+#: designs 0..23: gcn / const with add / mean and relu (the original set); from OPS0 on: the GAT family
+#: (every softmax attention, several bitwidths, 1..4 heads, max / add / mean, table and shift activations)
+OPS0 = 24
+SOFTMAX = ("gat", "sym-gat", "cos", "linear", "gene-linear")
+OP_ACTIVATIONS = ("elu", "tanh", "leaky_relu", "sigmoid", "relu6", "softplus", "relu")
+
+
+def op_design_case(k: int):
+    """A GAT-family design (k >= OPS0): attention kinds cycle, then bitwidths, heads, reducers, activations."""
+    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.testing import random_features, random_graph, random_ir
+
+    seed = SEED0 + k
+    j = k - OPS0
+    rng = np.random.default_rng(seed)
+    ir = random_ir(
+        rng,
+        attention=SOFTMAX[j % len(SOFTMAX)],
+        aggregation=["add", "max", "mean"][j % 3],
+        activation=OP_ACTIVATIONS[j % len(OP_ACTIVATIONS)],
+        num_layers=2,
+        in_features=int(rng.choice([6, 8, 12, 16])),
+        hidden=int(rng.choice([4, 6, 8])),
+        num_classes=int(rng.choice([3, 4])),
+        heads=[1, 2, 4, 3][j % 4],
+        concat=bool(j % 5 < 3),
+        wbits=[8, 4, 2, 6, 16, 1][j % 6],
+        abits=[8, 6, 4, 12, 3, 16, 8][j % 7],
+        bias=j % 6 != 4,
+        name=f"val{seed}",
+    )
+    g = random_graph(rng, int(rng.choice([24, 32, 48])))
+    x = random_features(rng, ir, g.num_nodes)
+    layers = [
+        LayerHW(
+            p_in=int(rng.integers(1, min(6, la.in_features) + 1)),
+            p_out=int(rng.integers(1, min(4, la.out_features) + 1)),
+            p_agg=int(rng.integers(1, min(4, la.out_features) + 1)),
+            mult=str(rng.choice(["auto", "lut", "dsp"])),
+        )
+        for la in ir.layers
+    ]
+    family = "xc7" if k % 2 == 0 else "xcup"
+    slack = int(rng.choice([1, 2]))
+    hw = HardwareConfig(
+        device=DEVICES[family], max_nodes=g.num_nodes * slack, max_edges=g.num_edges * slack, layers=layers
+    )
+    return seed, family, ir, g, x, hw
+
+
 def design_case(k: int):
     from hls_templates.config import HardwareConfig, LayerHW
     from lpgnas.testing import random_features, random_graph, random_ir
 
+    if k >= OPS0:
+        return op_design_case(k)
     seed = SEED0 + k
     rng = np.random.default_rng(seed)
     wbits = [1, 2, 4, 8, 16, 3, 6, 12][k % 8]
@@ -212,6 +267,8 @@ def phase_report(cases) -> dict:
             "shape": " / ".join(f"{la.in_features}->{la.heads}x{la.out_features}" for la in ir.layers),
             "formats": _formats(ir),
             "ops": f"{ir.layers[0].attention}/{ir.layers[0].aggregation}",
+            "activation": ir.layers[0].activation,
+            "gat_family": ir.layers[0].attention in SOFTMAX,
             "par": " ".join(f"{h.p_in}x{h.p_out}/{h.p_agg}" for h in hw.layers),
             "nodes": g.num_nodes,
             "edges": g.num_edges,
@@ -237,6 +294,10 @@ def phase_report(cases) -> dict:
         rows.append(row)
     units = transform_units_vs_finnr()
     summ = summarise(rows, units)
+    gat_rows = [r for r in rows if r["gat_family"]]
+    if gat_rows:
+        summ["gat_family"] = summarise(gat_rows, [])
+        summ["original"] = summarise([r for r in rows if not r["gat_family"]], [])
     direct = layer0_units(cases)
     if direct:
         e = [abs(_err(u["model_lut"], u["yosys_lut"])) for u in direct]
@@ -383,16 +444,37 @@ def markdown(rows, units, s, cal, direct=()) -> str:
         f"(FINN-R form with c0, c1 refitted on our calibration units: "
         f"{pct(s['transform_unit_lut']['finnr_refit_mape'])}) | model < FINN-R |",
         "",
+    ]
+    for key, title in (("gat_family", "GAT-family designs (softmax attention unit)"),
+                       ("original", "gcn / const designs")):
+        if key not in s:
+            continue
+        q = s[key]
+        lines += [
+            f"### {title}: {q['designs']} designs",
+            "",
+            "| metric | result | target |",
+            "|---|---|---|",
+            f"| LUT MAPE / worst | {pct(q['lut']['mape'])} / {pct(q['lut']['max'])} | <= 10% / <= 25% |",
+            f"| FF MAPE / worst | {pct(q['ff']['mape'])} / {pct(q['ff']['max'])} | <= 10% / <= 25% |",
+            f"| DSP / RAMB18 / RAMB36 exact | {q['dsp']['exact']} / {q['bram18']['exact']} / {q['bram36']['exact']} "
+            f"of {q['dsp']['of']} | all |",
+            f"| cycles exact | {q['cycles']['exact']} / {q['cycles']['of']} (MAPE {pct(q['cycles']['mape'])}) | "
+            "all within 2% |",
+            "",
+        ]
+    lines += [
         "## Per design",
         "",
-        "| design | fam | shape | formats | att/agg | P_in x P_out / P_agg | N/E (cap) | LUT pred/yosys | "
+        "| design | fam | shape | formats | att/agg/act | P_in x P_out / P_agg | N/E (cap) | LUT pred/yosys | "
         "FF pred/yosys | DSP p/y | BRAM18 p/y | BRAM36 p/y | cycles pred/RTL |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p, y = r["pred"], r["yosys"]
         lines.append(
-            f"| {r['design']} | {r['family']} | {r['shape']} | {r['formats']} | {r['ops']} | {r['par']} | "
+            f"| {r['design']} | {r['family']} | {r['shape']} | {r['formats']} | "
+            f"{r['ops']}/{r.get('activation', 'relu')} | {r['par']} | "
             f"{r['nodes']}/{r['edges']} ({r['max_nodes']}) | "
             f"{p['lut']:.0f} / {y['lut']} ({100 * _err(p['lut'], y['lut']):+.0f}%) | "
             f"{p['ff']:.0f} / {y['ff']} ({100 * _err(p['ff'], y['ff']):+.0f}%) | {p['dsp']:.0f}/{y['dsp']} | "
@@ -447,7 +529,7 @@ def markdown(rows, units, s, cal, direct=()) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--designs", type=int, default=24)
+    ap.add_argument("--designs", type=int, default=36)
     ap.add_argument("--first", type=int, default=0)
     ap.add_argument("--phase", choices=("synth", "sim", "report", "all"), default="all")
     ap.add_argument("--units", action="store_true", help="also synthesise each design's layer-0 transform unit alone")

@@ -6,25 +6,32 @@ Each lane of ``lpg_aggregate``'s finaliser applies the activation to the re-quan
 
 * ``relu``, ``identity``: a sign test and a zeroing mux (relu) or wires; part of the aggregation unit's
   fitted terms, nothing extra here;
-* ``leaky_relu``: ``x >= 0 ? x : (x * 10 + 512) >> 10``: a shift-add constant product (``x*8 + x*2``),
-  the rounding adder and the select (``shift`` logic);
+* ``leaky_relu``: ``x >= 0 ? x : (x * 10 + 512) >>> 10``: a product by the constant 10, which Yosys maps
+  to a DSP slice like any product (``mul2dsp`` rule: both operands >= 2 bits, result >= 9 bits), the
+  rounding add and the select;
 * ``relu6``: two compares and a clamp mux (``min(max(x, 0), six)``);
-* ``elu``, ``tanh``, ``sigmoid``, ``softplus``: a lookup table (``lpgnas.tables``) per lane: the index
-  ``clamp(x >> shift, lo, hi) - lo`` (two compares, an index mux) and a ROM of ``table_depth(frac)``
-  words of ``AGG_W`` bits (block RAM or logic, :func:`hw_model.memory.rom_cost`); ``elu`` selects
-  ``x`` for ``x >= 0``, ``softplus`` selects ``x`` above the table's range.
+* ``elu``, ``tanh``, ``sigmoid``, ``softplus``: a table (``lpgnas.tables``) per lane, ``lpg_table``: the
+  index ``clamp(x >>> TSHIFT, -2**THB, 2**THB - 1) + 2**THB`` (compares, an index mux) and an
+  *asynchronous* ROM of ``TD`` words of ``AGG_W`` bits (elu: the negative half) that Yosys lowers to logic
+  (never block RAM or LUTRAM). Its size depends on the contents (monotonic, saturating functions leave
+  many output bits constant over long runs): :func:`table_logic` counts the non-constant (bit, 8-entry
+  block) pairs of the actual table; ``elu`` selects ``x`` for ``x >= 0``, ``softplus`` above the range.
 
 ``p`` holds the aggregation unit's parameters (``P_AGG``, ``AGG_W``, ``AGG_SIGNED``, ``ACT``: the
-activation's code, ``ACT_FRAC``: the aggregation format's binary point); values may be tensors.
-Every function returns per-unit (all lanes) figures; :data:`ACTIVATION_COSTS` maps each registry
-activation to its function.
+activation's code, ``THB``, ``TSHIFT``: the table's indexing); values may be tensors.
+:data:`ACTIVATION_FEATURES` gives each activation's per-lane structural terms (fitted with the aggregation
+unit), :data:`ACTIVATION_COSTS` each one's estimate function.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import numpy as np
+
 from hw_model import numeric as nm
-from hw_model.memory import MemoryCost, rom_cost
 from hw_model.params import ACT_CODE
+from hw_model.units.multiplier import dsp_count, soft_mult_bits
 from lpgnas.tables import TABLE_FRAC, TABLE_RANGE
 
 #: activations that look up a table (lpgnas.operators.ACTIVATIONS[...].table)
@@ -49,98 +56,134 @@ def index_bits(frac):
     return nm.clog2(table_depth(frac))
 
 
+#: rows of the blocks in which :func:`table_logic` counts non-constant output bits
+TABLE_BLOCK = 8
+
+
+@lru_cache(maxsize=4096)
+def _table_blocks(function: str, bits: int, frac: int, signed: int, half: int) -> float:
+    """Non-constant (output bit, block of TABLE_BLOCK consecutive entries) pairs of a table's contents."""
+    from lpgnas.numfmt import fix
+    from lpgnas.tables import function_table
+
+    fmt = fix(bits, frac, signed=bool(signed))
+    t = np.asarray(function_table(function, frac, fmt), dtype=np.int64)
+    if half:
+        t = t[: len(t) // 2]
+    u = t & ((1 << bits) - 1)
+    pad = (-len(u)) % TABLE_BLOCK
+    u = np.concatenate([u, np.repeat(u[-1:], pad)]).reshape(-1, TABLE_BLOCK)
+    n = 0
+    for b in range(bits):
+        bit = (u >> b) & 1
+        n += int(np.sum(bit.min(axis=1) != bit.max(axis=1)))
+    return float(n)
+
+
+def table_logic(function: str, bits, frac, signed=1, half=0):
+    """Size of a table's logic (an asynchronous LUT ROM: Yosys lowers it to LUT / MUXF trees): the number
+    of (output bit, TABLE_BLOCK-entry block) pairs that are not constant, from the table's contents
+    (``lpgnas.tables.function_table``, deterministic given the format). Numbers or tensors (element-wise)."""
+    if not nm.is_tensor(bits, frac, signed, half):
+        return _table_blocks(function, int(round(bits)), int(round(frac)), int(round(signed)), int(round(half)))
+    import torch
+
+    ts = torch.broadcast_tensors(*(torch.as_tensor(v, dtype=torch.float64) for v in (bits, frac, signed, half)))
+    flat = [t.reshape(-1).tolist() for t in ts]
+    vals = [
+        _table_blocks(function, int(round(b)), int(round(f)), int(round(sg)), int(round(hf)))
+        if b >= 2
+        else 0.0
+        for b, f, sg, hf in zip(*flat, strict=True)
+    ]
+    return torch.tensor(vals, dtype=torch.float64).reshape(ts[0].shape)
+
+
+def table_frac(hb, shift):
+    """The binary point of a table's input codes from its indexing parameters (``-lo = 2**hb``, ``shift``):
+    ``lpgnas.tables.table_index`` has ``-lo = TABLE_RANGE << t``, ``t = frac - shift``."""
+    return hb - nm.clog2(TABLE_RANGE) + shift
+
+
 def _asw(p):
     return p["AGG_W"] + (1 - p["AGG_SIGNED"])
 
 
-def table_rom(p, family) -> MemoryCost:
-    """One lane's table ROM (``table_depth`` words of ``AGG_W`` bits)."""
-    return rom_cost(p["AGG_W"], table_depth(p["ACT_FRAC"]), family)
+def _table_features(function: str, select: float, half: int = 0):
+    def feats(p, family):
+        w = _asw(p)
+        return {
+            "act_table": table_logic(function, p["AGG_W"], table_frac(p["THB"], p["TSHIFT"]), p["AGG_SIGNED"], half),
+            "act_logic": (2 + select) * w + p["THB"] + 1,
+            "act_dsp": 0.0,
+        }
+
+    return feats
 
 
-def _zero(p):
-    return {"lut": 0.0, "ff": 0.0, "bram18": 0.0, "bram36": 0.0, "rom_bits": 0.0, "rom_lut": 0.0, "rom_ff": 0.0}
+def _relu_features(p, family):
+    return {"act_table": 0.0, "act_logic": 0.0, "act_dsp": 0.0}
 
 
-def relu_cost(p, family):
-    return _zero(p)
-
-
-def identity_cost(p, family):
-    return _zero(p)
-
-
-def leaky_relu_cost(p, family):
-    """x*10 = (x << 3) + (x << 1), + 512, >> 10, select: two (ASW + 4)-bit adders and an ASW mux per lane."""
+def _leaky_features(p, family):
+    """``(q * 10 + 512) >>> 10`` (a constant product: a DSP when Yosys's mul2dsp rule says so) and the
+    select."""
     w = _asw(p)
-    c = _zero(p)
-    c["lut"] = p["P_AGG"] * (2 * (w + 4) + w)
-    return c
-
-
-def relu6_cost(p, family):
-    """Two compares (against 0 and six) and a 3:1 clamp mux per lane."""
-    w = _asw(p)
-    c = _zero(p)
-    c["lut"] = p["P_AGG"] * 2 * w
-    return c
-
-
-def _table_cost(p, family, select: float):
-    """Index clamp (two compares on the shifted code, an index mux), the ROM, ``select`` extra ASW-bit
-    selects per lane (elu: x >= 0; softplus: above the range)."""
-    w = _asw(p)
-    ib = index_bits(p["ACT_FRAC"])
-    rom = table_rom(p, family)
-    lanes = p["P_AGG"]
+    d = dsp_count(w, float(LEAKY_CONST_BITS), family)
     return {
-        "lut": lanes * (2 * w + ib + select * w),
-        "ff": 0.0,
-        "bram18": lanes * rom.bram18,
-        "bram36": lanes * rom.bram36,
-        "rom_bits": lanes * rom.bits,
-        "rom_lut": lanes * rom.lut,
-        "rom_ff": lanes * rom.ff,
+        "act_table": 0.0,
+        "act_logic": w + nm.where(nm.eq(d, 0), soft_mult_bits(w, float(LEAKY_CONST_BITS)), 0.0),
+        "act_dsp": d,
     }
 
 
-def elu_cost(p, family):
-    return _table_cost(p, family, 1.0)
+def _relu6_features(p, family):
+    """Two compares and a clamp mux."""
+    return {"act_table": 0.0, "act_logic": _asw(p), "act_dsp": 0.0}
 
 
-def tanh_cost(p, family):
-    return _table_cost(p, family, 0.0)
+#: signed width of the leaky_relu slope 10 as a constant operand (after Yosys's wreduce)
+LEAKY_CONST_BITS = 5
 
-
-def sigmoid_cost(p, family):
-    return _table_cost(p, family, 0.0)
-
-
-def softplus_cost(p, family):
-    return _table_cost(p, family, 2.0)
-
-
-#: registry activation -> its estimate function ``(p, family) -> {lut, ff, bram18, bram36, rom_bits, ...}``
-ACTIVATION_COSTS = {
-    "relu": relu_cost,
-    "identity": identity_cost,
-    "elu": elu_cost,
-    "tanh": tanh_cost,
-    "sigmoid": sigmoid_cost,
-    "leaky_relu": leaky_relu_cost,
-    "relu6": relu6_cost,
-    "softplus": softplus_cost,
+#: registry activation -> its per-lane structural terms (``act_table``: table logic blocks,
+#: ``act_logic``: compare / select / index bits, ``act_dsp``: DSP slices)
+ACTIVATION_FEATURES = {
+    "relu": _relu_features,
+    "identity": _relu_features,
+    "elu": _table_features("elu", 1.0, half=1),
+    "tanh": _table_features("tanh", 0.0),
+    "sigmoid": _table_features("sigmoid", 0.0),
+    "leaky_relu": _leaky_features,
+    "relu6": _relu6_features,
+    "softplus": _table_features("softplus", 1.0),
 }
 
+#: structural priors of the activation terms (LUTs per term unit), used until calibration.json has them
+PRIOR = {"act_table": 0.6, "act_logic": 1.0}
 
-def activation_cost(p, family) -> dict:
-    """The cost of the activation coded ``p["ACT"]`` (a number or a tensor over activation options)."""
-    out = None
-    for name, fn in ACTIVATION_COSTS.items():
-        c = fn(p, family)
+
+def activation_features(p, family) -> dict:
+    """Per-lane terms of the activation coded ``p["ACT"]`` (a number or a tensor over activation options)."""
+    out = {"act_table": 0.0, "act_logic": 0.0, "act_dsp": 0.0}
+    for name, fn in ACTIVATION_FEATURES.items():
         sel = nm.eq(p["ACT"], ACT_CODE[name])
-        if out is None:
-            out = {k: nm.where(sel, v, 0.0) for k, v in c.items()}
-        else:
-            out = {k: out[k] + nm.where(sel, v, 0.0) for k, v in c.items()}
+        for k, v in fn(p, family).items():
+            out[k] = out[k] + nm.where(sel, v, 0.0)
     return out
+
+
+def _cost(name):
+    def cost(p, family, coef=None):
+        """Resources of the activation over the unit's P_AGG lanes (LUT from ``coef`` or the priors)."""
+        coef = coef or {}
+        f = ACTIVATION_FEATURES[name](p, family)
+        lut = sum(coef.get(k, PRIOR[k]) * f[k] for k in ("act_table", "act_logic"))
+        return {"lut": p["P_AGG"] * lut, "dsp": p["P_AGG"] * f["act_dsp"], "ff": 0.0, "bram18": 0.0, "bram36": 0.0}
+
+    cost.__name__ = f"{name}_cost"
+    return cost
+
+
+#: registry activation -> its estimate function ``(p, family, coef) -> {lut, dsp, ff, bram18, bram36}``
+#: (the tables are asynchronous LUT ROMs: never block RAM)
+ACTIVATION_COSTS = {name: _cost(name) for name in ACTIVATION_FEATURES}

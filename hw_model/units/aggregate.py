@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from hw_model import numeric as nm
 from hw_model.memory import rom_cost
+from hw_model.params import ACT_CODE
+from hw_model.units.activation import PRIOR as ACT_PRIOR
+from hw_model.units.activation import TABLE_ACTIVATIONS, activation_features
 from hw_model.units.multiplier import dsp_count, soft_mult_bits
 from hw_model.units.transform import requant_terms
 
@@ -50,10 +53,26 @@ def _mults(p, family):
     return dsp, soft
 
 
+def _act(p, family):
+    """Per-lane activation terms (no ``ACT`` parameter: relu / identity, as the unit samples predating
+    lpg_act)."""
+    if "ACT" not in p:
+        return {"act_table": 0.0, "act_logic": 0.0, "act_dsp": 0.0}
+    return activation_features(p, family)
+
+
 def dsp_estimation(p, family):
     dsp, _ = _mults(p, family)
     addr = nm.where(nm.logical_and(nm.logical_not(nm.is_pow2(p["HEADS"])), nm.ge(p["LAW"], 9)), 1.0, 0.0)
-    return p["P_AGG"] * dsp + addr
+    return p["P_AGG"] * (dsp + _act(p, family)["act_dsp"]) + addr
+
+
+def table_bits(p):
+    """Bits of the activation tables (``TD`` words of ``AGG_W`` bits per lane; 0 without a table)."""
+    if "TD" not in p:
+        return 0.0
+    tab = sum((nm.where(nm.eq(p["ACT"], ACT_CODE[n]), 1.0, 0.0) for n in TABLE_ACTIVATIONS), 0.0)
+    return tab * p["P_AGG"] * p["TD"] * p["AGG_W"]
 
 
 def bram_estimation(p, family):
@@ -68,12 +87,15 @@ def lut_features(p, family):
     asw = p["AGG_W"] + (1 - p["AGG_SIGNED"])
     rq1, rq2 = requant_terms(p["V_W"], p["AGG_SHIFT"], p["AGG_W"]), requant_terms(asw, p["OUT_SHIFT"], p["OW"])
     is_max = _is_max(p)
+    act = _act(p, family)
     return {
         "mult_soft": lanes * soft,
         "mult_dsp": lanes * nm.where(nm.gt(dsp, 0), 1.0, 0.0),
         "linmux": lanes * p["LW"] * nm.pos(p["FG"] - 1),
-        "acc": nm.where(is_max, 0.0, lanes * p["ACC_W"]),
+        "acc": nm.where(is_max, 0.0, lanes * p["ACC_W"]) + nm.where(_maxsum(p), lanes * p["ACC_W"], 0.0),
         "max": nm.where(is_max, lanes * p["ACC_W"], 0.0),
+        "act_table": lanes * act["act_table"],
+        "act_logic": lanes * act["act_logic"],
         "bias": nm.where(nm.eq(p["HAS_BIAS"], 1), lanes * p["V_W"], 0.0),
         "rq_round": lanes * (rq1[0] + rq2[0]),
         "rq_sat": lanes * (rq1[1] + rq2[1]),
@@ -96,8 +118,10 @@ def ff_features(p, family):
         "prod": nm.where(c_dsp, 0.0, lanes * p["PRW"]),
         "prod_dsp": nm.where(c_dsp, lanes * p["PRW"], 0.0),
         "mean_dsp": nm.where(r_dsp, lanes * p["M_W"], 0.0),
-        # the ring's middle groups are a pure delay line: Yosys makes them SRLs (see srl_features)
-        "ring": (nm.minimum(p["FG"], 2.0) + 1) * lanes * p["ACC_W"],
+        # the ring's middle groups are a pure delay line: Yosys makes them SRLs (see srl_features); max over
+        # averaged heads has a second ring summing the heads' maxima
+        "ring": (nm.minimum(p["FG"], 2.0) + 1) * lanes * p["ACC_W"]
+        + nm.where(_maxsum(p), nm.minimum(p["FG"], 2.0) * lanes * p["ACC_W"], 0.0),
         "mean": nm.where(nm.logical_or(plain, r_dsp), 0.0, lanes * nm.where(has_r, p["M_W"], p["ACC_W"])),
         "final": nm.where(plain, 0.0, lanes * p["V_W"]),
         "orow": ho * p["FG"] * lanes * p["OW"],
@@ -115,6 +139,11 @@ def _is_max(p):
     return nm.eq(p.get("AGG_MAX", 0.0), 1)
 
 
+def _maxsum(p):
+    """Max aggregation over averaged heads: a second accumulator ring sums the heads' maxima."""
+    return nm.logical_and(_is_max(p), nm.eq(p["HEAD_MEAN"], 1))
+
+
 def plain_copy(p):
     """No mean reciprocal, no head mean, no bias: the finaliser's first stages only delay the sums."""
     return nm.logical_and(nm.logical_and(nm.eq(p["HAS_RECIP"], 0), nm.eq(p["HAS_BIAS"], 0)), nm.eq(p["HEAD_MEAN"], 0))
@@ -126,7 +155,8 @@ def srl_features(p, family):
     flag pipelines."""
     lanes = p["P_AGG"]
     return {
-        "ring": nm.where(nm.ge(p["FG"], 3), lanes * p["ACC_W"], 0.0),
+        "ring": nm.where(nm.ge(p["FG"], 3), lanes * p["ACC_W"], 0.0)
+        * nm.where(_maxsum(p), 2.0, 1.0),
         "copy": nm.where(plain_copy(p), lanes * p["ACC_W"], 0.0),
         "nw": p["NW"],
         "recip": p["RW"] * p["HAS_RECIP"],
@@ -143,7 +173,7 @@ def cycles(p, num_nodes, num_edges):
 
 
 #: structural priors of terms the stored calibration may predate (used when a coefficient is missing)
-PRIOR = {"max": 2.5}
+PRIOR = {"max": 2.5, **ACT_PRIOR}
 
 
 def lut_estimation(p, family, coef):

@@ -1,43 +1,60 @@
-"""Attention unit of the GAT family (``lpg_attention``): per-edge softmax coefficients.
+"""Attention unit of the GAT family (``lpg_attention``) and its memories; one estimate function per
+resource (``attention_dsp``, ``attention_bram``, ``attention_lut`` / ``attention_ff`` (fitted structural
+terms), ``attention_cycles``) and :data:`ATTENTION_COSTS` over the registry.
 
-DRAFT structure (aligned to the RTL in a later commit): node scores from the linear buffer, per-edge
-scores, running max, exp table, sum, reciprocal, coefficient product into a per-edge coefficient RAM that
-the aggregation unit reads instead of the host's coefficient port.
+The unit (``hls_templates/rtl/lpg_attention.v``, parameters from ``hls_templates.rtl_attention``, mirrored
+by :func:`hw_model.params.attention_params`) runs as its own sequencer step between the layer's transform
+and aggregation:
 
-``p`` holds the unit's parameters (:func:`hw_model.params.attention_params`), numbers or tensors.
+* phase A, one linear row per cycle (``N * HEADS`` cycles): ``F_OUT`` parallel products ``lin * att``
+  per attention vector read (gat, sym-gat, cos, gene-linear: src and dst; linear: src), summed by adder
+  chains and re-quantised (gat, sym-gat, linear; linear then looks up tanh) or re-quantised per element
+  (cos, gene-linear), written to the node-score RAM (``NODE_D = max_nodes * HEADS`` words);
+* phase B, per node and head, three passes over the CSR row (edge score + running max into the edge RAM,
+  exp table + sum, coefficient ``p * r`` into the coefficient RAM) and a restoring divider (1 + 17
+  cycles) for ``r = 2**(FE + 16) / sum``. The edge score: gat one LeakyReLU (a constant product by 205),
+  sym-gat two, cos ``F_OUT`` products and an adder chain, gene-linear ``F_OUT`` tanh tables (asynchronous
+  LUT ROMs), ``F_OUT`` products and an adder chain, linear nothing;
+* memories: node-score RAM, edge RAM (``max_edges`` words), attention-vector ROM (``HEADS`` words of
+  ``NVEC * F_OUT * AW`` bits), exp ROM (``TLO + 1`` words), tanh LUT ROMs; and in the top level the
+  per-edge coefficient RAM (``max_edges * HEADS`` words of ``CW`` bits) that the aggregation unit reads.
+
+Cycles (``rtl_attention.attention_cycles``): ``N*H + 3*H*E + H*N*(1 + 3*3 + 18) + 2*N + 7``.
+``p`` holds the RTL parameters (numbers or tensors); ``KIND < 0`` (const, gcn) costs nothing.
 """
 
 from __future__ import annotations
 
 from hw_model import numeric as nm
-from hw_model.memory import ram_cost, rom_cost
+from hw_model.memory import MemoryCost, ram_cost, rom_cost
 from hw_model.params import ATT_CODE
-from hw_model.units.activation import table_depth
+from hw_model.units.activation import table_frac, table_logic
 from hw_model.units.multiplier import dsp_count, soft_mult_bits
+from hw_model.units.transform import requant_terms
 
-SOFTMAX_KINDS = ("gat", "sym-gat", "cos", "linear", "gene-linear")
-PIPELINE_DEPTH = 8
-RUN_OVERHEAD = 3
+#: registry names of the softmax attentions and lpg_attention's KIND codes (= registry code - 2)
+KINDS = {"gat": 0, "sym-gat": 1, "cos": 2, "linear": 3, "gene-linear": 4}
+#: quotient bits of the reciprocal divider and its cycles per (node, head)
+RECIP_BITS = 17
+DIV_CYCLES = 1 + RECIP_BITS
+#: per (node, head): one set-up cycle, three passes with 3 drain cycles each, the divider
+NODE_HEAD_OVERHEAD = 1 + 3 * 3 + DIV_CYCLES
+#: the GAT LeakyReLU slope 205 / 1024 as a signed constant operand (9 bits)
+LEAKY_CONST_BITS = 9
 
 
 def _kind(p, name):
-    return nm.eq(p["KIND"], ATT_CODE[name])
-
-
-def _any(p, names):
-    out = False
-    for n in names:
-        out = nm.logical_or(out, _kind(p, n))
-    return out
+    return nm.eq(p["KIND"], KINDS[name])
 
 
 def softmax(p):
-    return _any(p, SOFTMAX_KINDS)
+    """The layer has an attention unit (a GAT-family attention)."""
+    return nm.ge(p["KIND"], 0)
 
 
 def is_softmax(att_kind):
-    """The attention coded ``att_kind`` is a softmax attention (GAT family)."""
-    return softmax({"KIND": att_kind})
+    """The attention coded ``att_kind`` (registry code) is a softmax attention."""
+    return nm.ge(att_kind, ATT_CODE["gat"])
 
 
 def vector_count(att_kind):
@@ -51,37 +68,41 @@ def vector_count(att_kind):
 
 
 def elementwise(p):
-    """cos / gene-linear keep per-feature node terms (u = lin * att), the others one score per node."""
-    return _any(p, ("cos", "gene-linear"))
+    """cos / gene-linear keep ``F_OUT`` scores per node (``u = lin * att``), the others one per vector."""
+    return nm.logical_or(_kind(p, "cos"), _kind(p, "gene-linear"))
 
 
-def memories(p, family) -> dict:
-    """Name -> MemoryCost of the unit's memories (all zero for const / gcn)."""
-    sm = softmax(p)
-    el = elementwise(p)
-    nvec = p["NVEC"]
-    # attention-vector ROMs: one per vector, HEADS * FG words of LANES elements
-    att = rom_cost(p["LANES"] * p["AW"], p["HEADS"] * p["FG"], family)
-    node_w = nm.where(el, p["F_OUT"] * p["SW"], p["SW"])
-    node = ram_cost(node_w, p["MAXN"] * p["HEADS"], family)
-    coef = ram_cost(p["CW"], p["MAXE"] * p["HEADS"], family)
-    exp_t = rom_cost(p["EXW"], table_depth(p["SFRAC"]), family)
-    tanh_t = rom_cost(p["SW"], table_depth(p["SFRAC"]), family)
-    ntanh = nm.where(_kind(p, "linear"), 1.0, nm.where(_kind(p, "gene-linear"), p["LANES"], 0.0))
-    out = {}
-    for name, m, n in (
-        ("att_rom", att, nvec),
-        ("node_scores", node, nm.where(_kind(p, "linear"), 1.0, nvec)),
-        ("coef_ram", coef, 1.0),
-        ("exp_table", exp_t, 1.0),
-        ("tanh_table", tanh_t, ntanh),
-    ):
-        out[name] = _scale(m, nm.where(sm, n, 0.0))
-    return out
+def _w(p):
+    """Signed widths: linear element, score, node-score field, edge score, node-RAM word, edge-RAM word."""
+    lsw = p["LW"] + (1 - p["L_SIGNED"])
+    ssw = p["SW"] + (1 - p["S_SIGNED"])
+    fw = nm.where(elementwise(p), p["F_OUT"] * ssw, ssw)
+    nf = nm.where(_kind(p, "linear"), 1.0, 2.0)
+    esw = ssw + 2
+    ebw = nm.maximum(esw, p["XW"])
+    return lsw, ssw, fw, nf, esw, ebw
 
 
-ROMS = ("att_rom", "exp_table", "tanh_table")
-BUFFERS = ("node_scores", "coef_ram")
+def _scale(m: MemoryCost, k) -> MemoryCost:
+    return MemoryCost(**{f: getattr(m, f) * k for f in ("bram18", "bram36", "lutram", "lut", "ff", "bits")})
+
+
+def memories(p, family) -> dict[str, MemoryCost]:
+    """The unit's memories and the top level's coefficient RAM (all zero without an attention unit)."""
+    lsw, ssw, fw, nf, esw, ebw = _w(p)
+    on = nm.where(softmax(p), 1.0, 0.0)
+    return {
+        "node_scores": _scale(ram_cost(nf * fw, p["NODE_D"], family), on),
+        "edge_ram": _scale(ram_cost(ebw, p["EDGE_D"], family), on),
+        "coef_ram": _scale(ram_cost(p["CW"], p["EDGE_D"] * p["HEADS"], family), on),
+        "att_rom": _scale(rom_cost(p["NVEC"] * p["F_OUT"] * p["AW"], p["HEADS"], family), on),
+        "exp_rom": _scale(rom_cost(p["XW"], p["TLO"] + 1, family), on),
+    }
+
+
+#: memories that hold constants (model-derived ROMs) and those that hold run-time data (buffers)
+ROMS = ("att_rom", "exp_rom")
+BUFFERS = ("node_scores", "edge_ram", "coef_ram")
 
 
 def rom_bits(p, family):
@@ -94,19 +115,36 @@ def buffer_bits(p, family):
     return sum((ms[k].bits for k in BUFFERS), 0.0)
 
 
-def _scale(m, k):
-    from hw_model.memory import MemoryCost
+def _products(p, family):
+    """(count, a_w, b_w) of each product group: phase-A node scores, cos / gene-linear edge products, the
+    LeakyReLU constant products, the coefficient ``p * r``."""
+    lsw, ssw, fw, nf, esw, ebw = _w(p)
+    f = p["F_OUT"]
+    return {
+        "node": (nm.where(_kind(p, "linear"), 1.0, 2.0) * f, lsw, p["AW"]),
+        "cos": (nm.where(_kind(p, "cos"), f, 0.0), ssw, ssw),
+        "gene": (nm.where(_kind(p, "gene-linear"), f, 0.0), ssw, p["AW"]),
+        "leaky": (nm.where(_kind(p, "gat"), 1.0, nm.where(_kind(p, "sym-gat"), 2.0, 0.0)), ssw + 1,
+                  float(LEAKY_CONST_BITS)),
+        "coef": (1.0, p["XW"] + 1, float(RECIP_BITS + 1)),
+    }
 
-    return MemoryCost(**{f: getattr(m, f) * k for f in ("bram18", "bram36", "lutram", "lut", "ff", "bits")})
+
+def _addr_dsp(p):
+    """Constant products ``* HEADS`` of the node-score read addresses (j and i) and the coefficient-RAM
+    write address in the unit and the coefficient-RAM read address in the top level: DSPs when HEADS is
+    not a power of two and the address is at least 9 bits wide (as in the aggregation unit)."""
+    npow2 = nm.logical_not(nm.is_pow2(p["HEADS"]))
+    law = nm.where(nm.logical_and(npow2, nm.ge(p["LAW"], 9)), 2.0, 0.0)
+    caw = nm.where(nm.logical_and(npow2, nm.ge(p["CAW"], 9)), 2.0, 0.0)
+    return law + caw
 
 
 def attention_dsp(p, family):
-    lsw = p["LW"] + (1 - p["L_SIGNED"])
-    dot = dsp_count(lsw, p["AW"], family) * p["LANES"]
-    cos = nm.where(_kind(p, "cos"), dsp_count(p["SW"], p["SW"], family) * p["LANES"], 0.0)
-    gene = nm.where(_kind(p, "gene-linear"), dsp_count(p["SW"], p["AW"], family) * p["LANES"], 0.0)
-    cf = dsp_count(p["EXW"] + 1, p["RCW"] + 1, family)
-    return nm.where(softmax(p), dot + cos + gene + cf, 0.0)
+    dsp = _addr_dsp(p)
+    for n, a, b in _products(p, family).values():
+        dsp = dsp + n * dsp_count(a, b, family)
+    return nm.where(softmax(p), dsp, 0.0)
 
 
 def attention_bram(p, family):
@@ -117,89 +155,138 @@ def attention_bram(p, family):
     }
 
 
-def lut_features(p, family):
-    sm = nm.where(softmax(p), 1.0, 0.0)
-    lsw = p["LW"] + (1 - p["L_SIGNED"])
-    soft = nm.where(nm.eq(dsp_count(lsw, p["AW"], family), 0), soft_mult_bits(lsw, p["AW"]), 0.0) * p["LANES"]
-    ms = memories(p, family)
-    return {
-        "mult_soft": sm * soft,
-        "adders": sm * p["LANES"] * p["DACC_W"],
-        "score": sm * 4 * p["SW"],
-        "exp": sm * (p["SW"] + 2 + p["EXW"]),
-        "sum": sm * p["SUMW"],
-        "div": sm * p["SUMW"] * 2,
-        "walker": sm * (p["EW"] * 4 + p["NW"] * 2),
-        "mem": sum((m.lut for m in ms.values()), 0.0),
-        "const": sm,
-    }
-
-
-def ff_features(p, family):
-    sm = nm.where(softmax(p), 1.0, 0.0)
-    ms = memories(p, family)
-    return {
-        "dot": sm * p["LANES"] * p["DACC_W"],
-        "score": sm * 4 * p["SW"],
-        "sum": sm * (p["SUMW"] + p["RCW"] + p["EXW"]),
-        "walker": sm * (p["EW"] * 4 + p["NW"] * 3),
-        "mem": sum((m.ff for m in ms.values()), 0.0),
-        "const": sm,
-    }
-
-
 def lutram(p, family):
     ms = memories(p, family)
     return sum((m.lutram for m in ms.values()), 0.0)
 
 
-def attention_cycles(p, num_nodes, num_edges):
-    """DRAFT: node phase N*H*FG; edge phase E*H*(2*EFG + 1); reciprocal per node and head."""
-    efg = nm.where(elementwise(p), p["FG"], 1.0)
-    c = (
-        num_nodes * p["HEADS"] * p["FG"]
-        + num_edges * p["HEADS"] * (2 * efg + 1)
-        + num_nodes * p["HEADS"] * p["DIV_CYCLES"]
-        + RUN_OVERHEAD
-        + PIPELINE_DEPTH
-    )
-    return nm.where(softmax(p), c, 0.0)
+def _tanh_tables(p):
+    """tanh LUT ROMs: one (linear, phase A) or F_OUT (gene-linear, per edge feature); their logic."""
+    n = nm.where(_kind(p, "linear"), 1.0, nm.where(_kind(p, "gene-linear"), p["F_OUT"], 0.0))
+    frac = table_frac(nm.clog2(p["TLO"]), p["TS"])
+    return n, table_logic("tanh", p["SW"], frac, p["S_SIGNED"])
 
 
-def attention_lut(p, family, coef):
-    return sum(coef.get(k, 1.0 if k != "const" else 30.0) * v for k, v in lut_features(p, family).items())
-
-
-def attention_ff(p, family, coef):
-    return sum(coef.get(k, 1.0 if k != "const" else 20.0) * v for k, v in ff_features(p, family).items())
-
-
-def _none(p, family, coef=None):
-    return {"lut": 0.0, "ff": 0.0, "dsp": 0.0, "bram18": 0.0, "bram36": 0.0, "lutram": 0.0}
-
-
-def softmax_cost(p, family, coef=None):
-    """Resources of the attention unit of a softmax attention (``p["KIND"]`` picks the score rule)."""
-    coef = coef or {}
-    b = attention_bram(p, family)
+def lut_features(p, family):
+    """Structural LUT terms (a softmax attention; all zero otherwise)."""
+    on = nm.where(softmax(p), 1.0, 0.0)
+    lsw, ssw, fw, nf, esw, ebw = _w(p)
+    f = p["F_OUT"]
+    soft = 0.0
+    on_dsp_bits = 0.0
+    for key, (n, a, b) in _products(p, family).items():
+        d = dsp_count(a, b, family)
+        soft = soft + nm.where(nm.eq(d, 0), n * soft_mult_bits(a, b), 0.0)
+        if key in ("node", "cos", "gene"):
+            on_dsp_bits = on_dsp_bits + nm.where(nm.gt(d, 0), n, 0.0)
+    vec = nm.where(elementwise(p), 1.0, 0.0)
+    n_node = nm.where(_kind(p, "linear"), 1.0, 2.0)
+    # adder chains: phase A (gat, sym-gat, linear), edge dot products (cos, gene-linear)
+    chain_a = (1 - vec) * n_node * f * p["DOT_W"]
+    chain_e = vec * f * p["EDOT_W"]
+    rq_a = requant_terms(nm.where(nm.eq(vec, 1), lsw + p["AW"], p["DOT_W"]), p["NS_SHIFT"], p["SW"])
+    rq_e = requant_terms(p["EDOT_W"], p["E_SHIFT"], p["SW"])
+    rq_c = requant_terms(p["XW"] + RECIP_BITS + 1, p["COEF_SHIFT"], p["CW"])
+    n_rq_a = nm.where(nm.eq(vec, 1), 2 * f, n_node)
+    ntanh, tanh_logic = _tanh_tables(p)
+    ms = memories(p, family)
+    sumw = p["SUMW"]
     return {
-        "lut": attention_lut(p, family, coef.get("lut", {})),
-        "ff": attention_ff(p, family, coef.get("ff", {})),
-        "dsp": attention_dsp(p, family),
-        "bram18": b["bram18"],
-        "bram36": b["bram36"],
-        "lutram": lutram(p, family),
+        "mult_soft": on * soft,
+        "chain": on * (chain_a + chain_e),
+        "chain_dsp": on * on_dsp_bits,
+        "requant": on * (n_rq_a * (rq_a[0] + rq_a[1]) + vec * (rq_e[0] + rq_e[1]) + rq_c[0] + rq_c[1]),
+        "tables": on * ntanh * (tanh_logic + p["TAW"] + ssw),
+        "edge": on * (nm.where(_kind(p, "sym-gat"), 2.0, nm.where(_kind(p, "gat"), 1.0, 0.0)) * (esw + 12)
+                      + vec * 0.0 + nm.where(_kind(p, "gene-linear"), f * (ssw + 1), 0.0)),
+        "softmax": on * (2 * esw + (esw + 1) + p["TAW"] + sumw),
+        "divider": on * (2 * (sumw + 2) + RECIP_BITS),
+        "ctrl": on * (2 * p["NW"] + 3 * p["EW"] + 2 * p["LAW"] + p["CAW"]),
+        "mem": sum((m.lut for m in ms.values()), 0.0),
+        "const": on,
     }
 
 
-#: registry attention -> estimate function ``(p, family, coef) -> resources``; const has no unit, gcn's
-#: coefficients come precomputed from the host (their product is in the aggregation unit)
-ATTENTION_COSTS = {
-    "const": _none,
-    "gcn": _none,
-    "gat": softmax_cost,
-    "sym-gat": softmax_cost,
-    "cos": softmax_cost,
-    "linear": softmax_cost,
-    "gene-linear": softmax_cost,
+def ff_features(p, family):
+    """Register bits: node-score write word and node i's captured word, edge pipeline (score, p, coef
+    write), running max and sum, divider (remainder, dividend shift, quotient), counters and addresses."""
+    on = nm.where(softmax(p), 1.0, 0.0)
+    lsw, ssw, fw, nf, esw, ebw = _w(p)
+    gene = nm.where(_kind(p, "gene-linear"), 1.0, 0.0)
+    ms = memories(p, family)
+    sumw = p["SUMW"]
+    return {
+        "node_word": on * 2 * nf * fw,
+        "att_word": on * gene * p["F_OUT"] * p["AW"],
+        "edge": on * (2 * esw + p["XW"] + p["CW"] + p["CAW"] + (p["XW"] + RECIP_BITS + 1)),
+        "divider": on * (sumw + (sumw + 2) + 2 * RECIP_BITS + 6),
+        "ctrl": on * (4 * p["NW"] + 4 * p["EW"] + 3 * p["LAW"] + 3 * p["EAW"]),
+        "mem": sum((m.ff for m in ms.values()), 0.0),
+        "const": on,
+    }
+
+
+def srl_features(p, family):
+    on = nm.where(softmax(p), 1.0, 0.0)
+    return {"const": on}
+
+
+#: structural priors where the stored calibration has no attention coefficients
+PRIOR = {
+    "lut": {"mult_soft": 1.0, "chain": 1.0, "chain_dsp": 0.0, "requant": 0.7, "tables": 1.0, "edge": 1.0,
+            "softmax": 1.0, "divider": 1.0, "ctrl": 1.0, "mem": 1.0, "const": 30.0},
+    "ff": {"node_word": 1.0, "att_word": 1.0, "edge": 1.0, "divider": 1.0, "ctrl": 1.0, "mem": 1.0,
+           "const": 20.0},
+    "srl": {"const": 0.0},
 }
+
+
+def _lin(features, coef, prior):
+    return sum((coef.get(k, prior.get(k, 0.0)) * v for k, v in features.items()), 0.0)
+
+
+def attention_lut(p, family, coef=None):
+    return _lin(lut_features(p, family), coef or {}, PRIOR["lut"])
+
+
+def attention_ff(p, family, coef=None):
+    return _lin(ff_features(p, family), coef or {}, PRIOR["ff"])
+
+
+def attention_srl(p, family, coef=None):
+    return _lin(srl_features(p, family), coef or {}, PRIOR["srl"])
+
+
+def attention_cycles(p, num_nodes, num_edges):
+    """One run, start to done (``rtl_attention.attention_cycles``); 0 without an attention unit."""
+    h = p["HEADS"]
+    c = num_nodes * h + 3 * h * num_edges + h * num_nodes * NODE_HEAD_OVERHEAD + 2 * num_nodes + 7
+    return nm.where(softmax(p), c, 0.0)
+
+
+def softmax_cost(p, family, coef=None) -> dict:
+    """Resources of the attention unit and its memories (``coef``: ``{"lut": {...}, "ff": {...}, "srl":
+    {...}}``); zero for const / gcn."""
+    coef = coef or {}
+    b = attention_bram(p, family)
+    return {
+        "lut": attention_lut(p, family, coef.get("lut")),
+        "ff": attention_ff(p, family, coef.get("ff")),
+        "dsp": attention_dsp(p, family),
+        "bram18": b["bram18"],
+        "bram36": b["bram36"],
+        "lutram": lutram(p, family) + attention_srl(p, family, coef.get("srl")),
+    }
+
+
+def _with_kind(name):
+    def cost(p, family, coef=None):
+        return softmax_cost({**p, "KIND": float(KINDS[name]) if name in KINDS else -1.0}, family, coef)
+
+    cost.__name__ = f"{name.replace('-', '_')}_cost"
+    return cost
+
+
+#: registry attention -> estimate function ``(p, family, coef) -> resources``: const has no unit; gcn's
+#: coefficients come from the host (their product is the aggregation unit's); the GAT family's unit
+ATTENTION_COSTS = {name: _with_kind(name) for name in ATT_CODE}

@@ -48,6 +48,7 @@ from lpgnas.numfmt import (
     frac_for_range,
     quantize_np,
     quantize_torch,
+    requantize_np,
     requantize_torch,
 )
 from lpgnas.operators import ATTENTIONS, layer_format_names
@@ -519,38 +520,71 @@ class QuantGraphLayer(MessagePassing):
         codes = quantize_torch(p.detach().double(), fmt).long()
         return self.exact(self.fq(p, fmt), codes, fmt.frac)
 
-    def _check_bounds(self, g: GraphTensors, input_fmt: NumFormat | None) -> None:
-        fm = {k: v for k, v in self.formats(input_fmt or fix(24, 0)).items()}
+    def _wide(self, g: GraphTensors, input_fmt: NumFormat | None) -> bool:
+        """Whether the aggregation accumulator may exceed int64 (then it is computed with Python ints, as
+        the golden model does); the attention unit's accumulators must fit."""
+        fm = self.formats(input_fmt or fix(24, 0))
         ns = SimpleNamespace(formats=fm, in_features=self.in_features, out_features=self.out_features,
                              heads=self.heads, concat=self.concat, bias=self.bias)
-        agg_bits = accumulator_bounds(ns, g.max_degree)[1]  # type: ignore[arg-type]
-        if max(agg_bits, score_accumulator_bits(ns)) > _INT64_SAFE_BITS:  # type: ignore[arg-type]
-            raise LpgnasError(
-                f"the exact quantised forward needs accumulators of at most {_INT64_SAFE_BITS} bits; this layer "
-                f"needs {max(agg_bits, score_accumulator_bits(ns))} (use narrower formats, e.g. --abits <= 20)"
-            )
+        score_bits = score_accumulator_bits(ns)  # type: ignore[arg-type]
+        if score_bits > _INT64_SAFE_BITS:
+            raise LpgnasError(f"the attention unit's accumulators need {score_bits} bits, more than the "
+                              f"{_INT64_SAFE_BITS} training supports (use narrower formats, e.g. --abits <= 24)")
+        return accumulator_bounds(ns, g.max_degree)[1] > _INT64_SAFE_BITS  # type: ignore[arg-type]
 
-    def _linear_codes(self, x: torch.Tensor, input_fmt: NumFormat | None, w_codes: torch.Tensor,
-                      w_fmt: NumFormat, lin_fmt: NumFormat) -> torch.Tensor:
-        """``requant(x @ W[h], in.frac + w.frac -> linear)`` (N, heads, out), exact when ``x`` lies on the
-        input format's grid (always outside training: dropout moves it off the grid)."""
+    def _wide_aggregation(self, g: GraphTensors, coef: torch.Tensor, lin: torch.Tensor, frac: int,
+                          agg_fmt: NumFormat) -> torch.Tensor:
+        """Aggregation codes (N, width) computed with Python ints (object arrays), for accumulators wider
+        than int64: the golden model's aggregate, finalise, heads, bias and re-quantisation."""
+        csr, reducer = g.csr, np.add if AGGREGATION_FINALISERS[self.aggregation].reduce == "sum" else np.maximum
+        starts = csr.row_ptr[:-1]
+        accs = []
+        for h in range(self.heads):
+            products = coef[:, min(h, coef.shape[1] - 1)].numpy().astype(object)[:, None]
+            products = products * lin[:, h].numpy().astype(object)[csr.col_idx]
+            acc = reducer.reduceat(products, starts, axis=0)
+            if AGGREGATION_FINALISERS[self.aggregation].recip:
+                acc = acc * mean_reciprocals(csr, MEAN_RECIP_FORMAT).astype(object)[:, None]
+            accs.append(acc)
+        if self.concat:
+            acc = np.concatenate(accs, axis=1)
+        else:
+            acc = sum(accs[1:], accs[0])
+            if self.heads > 1:
+                acc = acc * head_mean_reciprocal(self.heads, HEAD_MEAN_FRAC)
+        if self.bias is not None:
+            b_fmt = self.bias_format()
+            b = quantize_np(self.bias.detach().double().numpy(), b_fmt).astype(object)
+            acc = acc + (b << (frac - b_fmt.frac))[None, :]
+        return torch.from_numpy(requantize_np(acc, frac, agg_fmt).astype(np.int64))
+
+    def _linear_codes(self, x: torch.Tensor, input_fmt: NumFormat | None, input_codes: torch.Tensor | None,
+                      w_codes: torch.Tensor, w_fmt: NumFormat, lin_fmt: NumFormat) -> torch.Tensor:
+        """``requant(x @ W[h], in.frac + w.frac -> linear)`` (N, heads, out), exact when the input codes are
+        given or ``x`` lies on the input format's grid (always outside training: dropout moves it off)."""
         if input_fmt is not None:
-            xc = x.detach().double() * 2.0**input_fmt.frac
-            if torch.equal(xc, torch.round(xc)):
+            xc = input_codes.double() if input_codes is not None else x.detach().double() * 2.0**input_fmt.frac
+            if input_codes is not None or torch.equal(xc, torch.round(xc)):
                 mag = max(abs(input_fmt.qmin), abs(input_fmt.qmax)).bit_length()
                 mag += max(abs(w_fmt.qmin), abs(w_fmt.qmax)).bit_length()
                 mag += math.ceil(math.log2(max(self.in_features, 1)))
                 if mag <= _FLOAT64_EXACT_BITS:
                     acc = torch.einsum("ni,hio->nho", xc, w_codes.double()).long()
-                else:
+                elif mag <= _INT64_SAFE_BITS:
                     acc = torch.einsum("ni,hio->nho", xc.long(), w_codes)
+                else:  # Python ints, as the golden model
+                    xo, wo = xc.long().numpy().astype(object), w_codes.numpy().astype(object)
+                    lin = [requantize_np(xo @ wo[h], input_fmt.frac + w_fmt.frac, lin_fmt) for h in range(self.heads)]
+                    return torch.from_numpy(np.stack(lin, axis=1).astype(np.int64))
                 return requantize_torch(acc, input_fmt.frac + w_fmt.frac, lin_fmt)
         # off the grid (training with dropout): the float64 product, quantised by the shared rule
         acc = torch.einsum("ni,hio->nho", x.detach().double(), w_codes.double())
         return quantize_torch(acc * 2.0**-w_fmt.frac, lin_fmt).long()
 
-    def forward(self, x: torch.Tensor, g: GraphTensors, input_fmt: NumFormat | None = None) -> torch.Tensor:
-        """``x``: values of ``input_fmt`` (N, in_features) -> output values (N, output_width).
+    def forward(self, x: torch.Tensor, g: GraphTensors, input_fmt: NumFormat | None = None,
+                input_codes: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: values of ``input_fmt`` (N, in_features) -> output values (N, output_width). ``input_codes``
+        (int64, optional) are ``x``'s codes (needed for exactness when codes are wider than float32's 24 bits).
 
         The int64 codes of every step are kept in ``self.codes`` (linear, coefficients, aggregation,
         output) to compare with ``lpgnas.golden.trace_model``.
@@ -562,8 +596,8 @@ class QuantGraphLayer(MessagePassing):
         w_codes = quantize_torch(self.weight.detach().double(), w_fmt).long()
         lin_f = self.lin_q(torch.einsum("ni,hio->nho", x, self.w_q(self.weight)))
         lin_fmt = self.lin_q.fmt()
-        self._check_bounds(g, input_fmt)
-        lin = _quantised(lin_f, self._linear_codes(x, input_fmt, w_codes, w_fmt, lin_fmt), lin_fmt.frac)
+        wide = self._wide(g, input_fmt)
+        lin = _quantised(lin_f, self._linear_codes(x, input_fmt, input_codes, w_codes, w_fmt, lin_fmt), lin_fmt.frac)
 
         coef = ATTENTION_COEFFICIENTS[self.attention].quantised(self, g, lin)
         if self.training and self.softmax and self.attention_dropout > 0:
@@ -574,19 +608,23 @@ class QuantGraphLayer(MessagePassing):
 
         agg_rule = AGGREGATION_FINALISERS[self.aggregation]
         acc_f = _scatter(coef.value[:, :, None] * lin.value[g.src], g.dst, n, agg_rule.reduce)
-        acc_c = _scatter(coef.codes[:, :, None] * lin.codes[g.src], g.dst, n, agg_rule.reduce)
+        acc_c = coef.codes.new_zeros((n, self.heads, 1)) if wide else \
+            _scatter(coef.codes[:, :, None] * lin.codes[g.src], g.dst, n, agg_rule.reduce)
         acc_f = agg_rule(acc_f, g)
         acc_c, frac = agg_rule.exact(acc_c, lin.frac + coef.frac, g)
         acc_f, acc_c, frac = self._combine_heads(acc_f, acc_c, frac)
         if self.bias is not None:
             b_fmt = self.bias_format()
-            b_codes = quantize_torch(self.bias.detach().double(), b_fmt).long()
             acc_f = acc_f + fake_quant(self.bias, b_fmt)
-            acc_c = acc_c + torch.bitwise_left_shift(b_codes, frac - b_fmt.frac)[None, :]
+            if not wide:
+                b_codes = quantize_torch(self.bias.detach().double(), b_fmt).long()
+                acc_c = acc_c + torch.bitwise_left_shift(b_codes, frac - b_fmt.frac)[None, :]
         assert frac == self.accumulator_frac()
         agg_f = self.agg_q(acc_f)
         agg_fmt = self.agg_q.fmt()
-        agg = _quantised(agg_f, requantize_torch(acc_c, frac, agg_fmt), agg_fmt.frac)
+        agg_c = self._wide_aggregation(g, coef.codes, lin.codes, frac, agg_fmt) if wide else \
+            requantize_torch(acc_c, frac, agg_fmt)
+        agg = _quantised(agg_f, agg_c, agg_fmt.frac)
         act_rule = ACTIVATION_MODULES[self.activation]
         act = _quantised(act_rule(agg.value), act_rule.exact(agg.codes, agg_fmt), agg_fmt.frac)
         out_f = self.out_q(act.value)
@@ -650,14 +688,17 @@ class QuantGNN(nn.Module):
 
     def forward(self, x: torch.Tensor, g: GraphTensors) -> torch.Tensor:
         quantise = all(layer.quantise for layer in self.layers)
-        fmt = None
+        fmt, codes = None, None
         if quantise:
+            features = x
             x = self.input_q(x)
             fmt = self.input_q.fmt()
+            codes = quantize_torch(features.detach().double(), fmt).long()  # as the host quantises
+        dropout = self.training and self.dropout > 0
         for layer in self.layers:
             x = F.dropout(x, self.dropout, self.training)
-            x = layer(x, g, fmt)
-            fmt = layer.out_q.fmt()
+            x = layer(x, g, fmt, None if dropout or not quantise else codes)
+            fmt, codes = layer.out_q.fmt(), layer.codes.get("output")
         return x
 
 

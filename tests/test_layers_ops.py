@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lpgnas.golden import predict, quantize_features, trace_model
+from lpgnas.golden import accumulator_bounds, predict, quantize_features, trace_model
 from lpgnas.ir import load_ir
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_graph
@@ -113,6 +113,22 @@ def test_averaged_heads_and_saturating_formats_are_golden(attention):
     _, traces = _assert_forward_is_golden(model, csr, g, x)
     fmt = model.layers[0].agg_q.fmt()
     assert (traces[0].aggregation == fmt.qmax).any() or (traces[0].aggregation == fmt.qmin).any()
+
+
+@pytest.mark.parametrize("attention, aggregation, bits, out_heads", [("gat", "mean", 16, 3), ("gcn", "max", 32, 2)])
+def test_accumulators_wider_than_int64_are_exact(attention, aggregation, bits, out_heads):
+    """Mean x averaged heads at 16 bits needs a > 62-bit aggregation accumulator, 32-bit formats a > 62-bit
+    transform accumulator (and codes wider than float32): both are computed with Python ints."""
+    model, csr, g, x = _trained(attention=attention, aggregation=aggregation, wbits=bits, abits=bits,
+                                out_heads=out_heads)
+    ir = export_ir(model, "t")
+    assert max(accumulator_bounds(layer, int(csr.degrees.max()))[1] for layer in ir.layers) > 62
+    with torch.no_grad():
+        model(x, g)
+    traces = trace_model(ir, csr, quantize_features(ir, x.numpy()))
+    for layer, tr in zip(model.layers, traces, strict=True):
+        assert np.array_equal(layer.codes["aggregation"].numpy(), tr.aggregation)
+        assert np.array_equal(layer.codes["output"].numpy(), tr.output)
 
 
 def test_exported_gat_round_trips_and_predicts_like_torch(tmp_path):

@@ -284,6 +284,7 @@ def _attention_context(layer: LayerIR, lhw: Any, max_deg: int) -> dict[str, Any]
         "exp_table": _c_array(function_table("exp", score.frac, exp)[: -ti.lo + 1]),
         "exp_size": -ti.lo + 1,
         "recip_num2": 2 << (exp.frac + SOFTMAX_RECIP_FRAC),
+        "num_bits": exp.frac + SOFTMAX_RECIP_FRAC + 2,  # 2^(Fe+17) + sum < 2^(Fe+18)
         "coef_rq": _requant(exp.frac + SOFTMAX_RECIP_FRAC, coef),
         "tanh_table": None,
         "tanh_rom": "rom_1p",

@@ -130,18 +130,22 @@ def _products(p, family):
     }
 
 
-def _addr_dsp(p):
-    """Constant products ``* HEADS`` of the node-score read addresses (j and i) and the coefficient-RAM
-    write address in the unit and the coefficient-RAM read address in the top level: DSPs when HEADS is
-    not a power of two and the address is at least 9 bits wide (as in the aggregation unit)."""
+def unit_addr_dsp(p):
+    """Constant products ``* HEADS`` of the unit's addresses (node-score reads of j and i, coefficient-RAM
+    write e*HEADS + h) when HEADS is not a power of two: Yosys shares the mutually exclusive ones (``share``)
+    and maps the survivor to one DSP when its result has >= 9 bits (measured on unit runs)."""
     npow2 = nm.logical_not(nm.is_pow2(p["HEADS"]))
-    law = nm.where(nm.logical_and(npow2, nm.ge(p["LAW"], 9)), 2.0, 0.0)
-    caw = nm.where(nm.logical_and(npow2, nm.ge(p["CAW"], 9)), 2.0, 0.0)
-    return law + caw
+    return nm.where(nm.logical_and(npow2, nm.ge(nm.maximum(p["LAW"], p["CAW"]), 9)), 1.0, 0.0)
+
+
+def top_addr_dsp(p):
+    """The top level's coefficient-RAM read address ``e * HEADS + h`` (CAW bits)."""
+    npow2 = nm.logical_not(nm.is_pow2(p["HEADS"]))
+    return nm.where(nm.logical_and(npow2, nm.ge(p["CAW"], 9)), 1.0, 0.0)
 
 
 def attention_dsp(p, family):
-    dsp = _addr_dsp(p)
+    dsp = unit_addr_dsp(p) + top_addr_dsp(p)
     for n, a, b in _products(p, family).values():
         dsp = dsp + n * dsp_count(a, b, family)
     return nm.where(softmax(p), dsp, 0.0)

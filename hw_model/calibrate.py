@@ -282,7 +282,7 @@ def fit() -> dict:
     from hw_model.units import FEATURES
     from hw_model.yosys import yosys_version
 
-    samples = [s for s in load_samples() if s["seed"] < HOLDOUT_SEED]
+    samples = [s for s in load_samples() if s["seed"] < HOLDOUT_SEED and not degenerate(s)]
     out: dict = {
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "yosys": yosys_version(),
@@ -358,6 +358,23 @@ def fit_integration(out: dict) -> None:
                         "mape_after": min(after, before)}
         out["families"][fam]["integration"] = entry
     _calibration.cache_clear()
+
+
+def degenerate(sample: dict) -> bool:
+    """A unit whose output Yosys proves constant (a tanh / sigmoid table whose every entry is the same code,
+    e.g. a 3-bit format with binary point -1): its whole datapath is removed, which no structural term
+    describes; such samples are left out of the fit."""
+    from hw_model.units.activation import table_frac
+    from lpgnas.numfmt import fix
+    from lpgnas.tables import function_table
+
+    p = sample.get("params", {})
+    if sample["unit"] != "aggregate" or p.get("ACT") not in (3, 4):
+        return False
+    frac = int(table_frac(p["THB"], p["TSHIFT"]))
+    fmt = fix(p["AGG_W"], frac, signed=bool(p["AGG_SIGNED"]))
+    t = function_table("tanh" if p["ACT"] == 3 else "sigmoid", frac, fmt)
+    return int(t.min()) == int(t.max())
 
 
 def target(r: dict, res: str) -> float:

@@ -110,6 +110,8 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
         score_bits=lin_bits,
         score_frac=lin_bits - NOMINAL_INT_BITS,
         exp_bits=coef_bits,
+        coef_frac=coef_bits - 1,
+        att_frac=lin_bits - NOMINAL_INT_BITS,
         agg_frac=agg_bits - NOMINAL_INT_BITS,
         shift_lin=nm.maximum(x_bits + wb - lin_bits, 0.0),
         shift_bias=has_coef * (coef_bits - 1) + has_recip * (MEAN_RECIP_BITS - 1),

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -176,15 +177,42 @@ def finnr_refit() -> dict[str, tuple[float, float]]:
     return out
 
 
+def library_hash(design_dir: Path) -> str:
+    """Hash of the module library a generated design was synthesised with (stale results are re-run)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted((design_dir / "rtl").glob("lpg_*.v")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def current_library_hash() -> str:
+    import hashlib
+
+    from hls_templates.rtl_writer import LIBRARY
+
+    h = hashlib.sha256()
+    for name in sorted(LIBRARY):
+        h.update(name.encode() + (ROOT / "hls_templates" / "rtl" / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def phase_synth(cases, force: bool = False, units: bool = False) -> None:
     from hls_templates.generate import generate_design
     from hls_templates.rtl_writer import rtl_context
     from hw_model.yosys import resource_counts, synth
 
+    current = current_library_hash()
     for seed, family, ir, g, x, hw in cases:
         d = WORK / f"d{seed}"
         res_path = WORK / f"d{seed}.synth.json"
         old = json.loads(res_path.read_text()) if res_path.exists() and not force else None
+        if old is not None and old.get("rtl_library", current) != current:  # the library changed: redo
+            print(f"d{seed}: module library changed since its synthesis, redoing", flush=True)
+            old = None
+            shutil.rmtree(d, ignore_errors=True)
+            (WORK / f"d{seed}.sim.json").unlink(missing_ok=True)
         if old is not None and (not units or "transform0" in old):
             continue
         if not (d / "rtl" / "rtl.json").exists():
@@ -202,7 +230,7 @@ def phase_synth(cases, force: bool = False, units: bool = False) -> None:
                     {"MEM_DIR": str((d / "rtl").resolve()) + "/"},
                 )
             )
-            doc = {"top": top, "synth_seconds": time.time() - t0}
+            doc = {"top": top, "synth_seconds": time.time() - t0, "rtl_library": library_hash(d)}
         if units:
             L = rtl_context(ir, hw)["layers"][0]
             tp = dict(L["t_params"])

@@ -47,5 +47,5 @@ def _srl_features_a(p, family):
 FEATURES = {
     "transform": {"lut": transform.lut_features, "ff": transform.ff_features, "srl": _srl_features_t},
     "aggregate": {"lut": aggregate.lut_features, "ff": aggregate.ff_features, "srl": aggregate.srl_features},
-    "attention": {"lut": attention.lut_features, "ff": attention.ff_features},
+    "attention": {"lut": attention.lut_features, "ff": attention.ff_features, "srl": attention.srl_features},
 }

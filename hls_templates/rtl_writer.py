@@ -2,10 +2,11 @@
 
 ``write_rtl`` copies the module library (``hls_templates/rtl/lpg_*.v``: RAM, ROM, multiplier, dot
 product, re-quantiser, transform unit, aggregation unit, host load/store), renders the generated top
-level (``rtl/top.v.j2``) and writes the weight and bias ROM images (``<layer>_w.mem``,
-``<layer>_b.mem``, ``$readmemh`` format) beside them. Everything the template needs is computed here,
-in :func:`rtl_context`: widths of every datapath stage (wide enough never to overflow), binary-point
-shifts of every re-quantiser, memory shapes. docs/rtl.md describes the microarchitecture.
+level (``rtl/top.v.j2``) and writes the weight, bias and activation-table ROM images
+(``<layer>_w.mem``, ``<layer>_b.mem``, ``<layer>_act.mem``, ``$readmemh`` format) beside them. Everything
+the template needs is computed here, in :func:`rtl_context`: widths of every datapath stage (wide enough
+never to overflow), binary-point shifts of every re-quantiser, memory shapes. docs/rtl.md describes the
+microarchitecture.
 
 The top level's interface is the one of the Vitis HLS kernel of ``hls_writer`` (``lpgnas_top``:
 ``ap_ctrl_hs``, ``ap_memory`` host buffers, ``num_nodes`` / ``num_edges``), so one testbench drives both.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,8 @@ from lpgnas.errors import LpgnasError
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.numfmt import NumFormat
+from lpgnas.operators import ACTIVATIONS
+from lpgnas.tables import ACTIVATION_LEAKY_CODE, LEAKY_FRAC, function_table, relu6_max_code, table_index
 
 #: module name of the generated top level (the same as the HLS kernel's top function)
 TOP_NAME = "lpgnas_top"
@@ -43,14 +47,48 @@ OUTPUT_PORT = "outputs"
 #: the module library, in dependency order
 LIBRARY = (
     "lpg_ram.v", "lpg_rom.v", "lpg_mul.v", "lpg_dot.v", "lpg_requant.v",
-    "lpg_store_rows.v", "lpg_transform.v", "lpg_aggregate.v",
+    "lpg_store_rows.v", "lpg_transform.v", "lpg_table.v", "lpg_act.v", "lpg_aggregate.v",
 )
 #: test-only mutations of the generated RTL (the testbench must catch them)
-MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask")
+MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add", "table_entry")
 MULT_MAP = {"auto": 0, "logic": 0, "lut": 1, "dsp": 2}
 #: the GAT-family attention unit (rtl_attention.py) and its mutations
 LIBRARY = (*LIBRARY, "lpg_att_lut.v", "lpg_attention.v")
 MUTATIONS = (*MUTATIONS, *ATTENTION_MUTATIONS)
+
+#: aggregation -> the lpg_aggregate parameters that select its reducer and finaliser (``AGG_MAX``: the
+#: element-wise maximum replaces the sum; ``HAS_RECIP``: the mean's reciprocal product)
+RTL_AGGREGATIONS: dict[str, dict[str, int]] = {
+    "add": {"AGG_MAX": 0, "HAS_RECIP": 0},
+    "mean": {"AGG_MAX": 0, "HAS_RECIP": 1},
+    "max": {"AGG_MAX": 1, "HAS_RECIP": 0},
+}
+
+
+@dataclass(frozen=True)
+class RtlActivation:
+    """How ``lpg_act`` computes an activation: ``act`` is its ``ACT`` code (the activation's position in
+    ``lpgnas.operators.ACTIVATIONS``, as ``hw_model.params.ACT_CODE``), ``table`` the ``lpgnas.tables``
+    function in the layer's table ROM (``<layer>_act.mem``), ``half``: the ROM holds only the entries of
+    negative inputs (elu: ``x >= 0`` passes through)."""
+
+    act: int
+    table: str | None = None
+    half: bool = False
+
+
+RTL_ACTIVATIONS: dict[str, RtlActivation] = {
+    "relu": RtlActivation(0),
+    "identity": RtlActivation(1),
+    "elu": RtlActivation(2, "elu", half=True),
+    "tanh": RtlActivation(3, "tanh"),
+    "sigmoid": RtlActivation(4, "sigmoid"),
+    "leaky_relu": RtlActivation(5),
+    "relu6": RtlActivation(6),
+    "softplus": RtlActivation(7, "softplus"),
+}
+assert all(RTL_ACTIVATIONS[n].act == k and RTL_ACTIVATIONS[n].table == s.table for k, (n, s) in
+           enumerate(ACTIVATIONS.items())), "RTL_ACTIVATIONS must follow lpgnas.operators.ACTIVATIONS"
 
 
 def clog2(n: int) -> int:
@@ -125,6 +163,41 @@ def bias_words(layer: LayerIR, lhw: LayerHW) -> tuple[list[int], int]:
     return words, p_agg * bw
 
 
+def activation_table(layer: LayerIR, mutation: str | None = None) -> tuple[list[int], int] | None:
+    """The words of ``layer``'s activation table ROM (``lpgnas.tables.function_table`` on the aggregation
+    format, element ``clamp(q >> shift, lo, hi) - lo``; elu: the negative half only) and the word width;
+    None for activations without a table. ``table_entry`` (a test mutation) replaces the entry of input 0
+    (elu: of the largest negative input) by the format's code farthest from it."""
+    spec = RTL_ACTIVATIONS[layer.activation]
+    if spec.table is None:
+        return None
+    fmt = layer.formats["aggregation"]
+    codes = [int(c) for c in function_table(spec.table, fmt.frac, fmt)]
+    if spec.half:
+        codes = codes[: len(codes) // 2]
+    if mutation == "table_entry":
+        k = len(codes) - 1 if spec.half else len(codes) // 2
+        codes[k] = fmt.qmax if 2 * codes[k] < fmt.qmin + fmt.qmax else fmt.qmin
+    width = _stored_width(fmt)
+    return [c & ((1 << width) - 1) for c in codes], width
+
+
+def _activation_params(layer: LayerIR, ident: str) -> dict[str, Any]:
+    """lpg_act's parameters of ``layer`` (through lpg_aggregate)."""
+    fagg = layer.formats["aggregation"]
+    spec = RTL_ACTIVATIONS[layer.activation]
+    tshift, thb, td = 0, 0, 1
+    if spec.table is not None:
+        ti = table_index(fagg.frac)
+        thb = (-ti.lo).bit_length() - 1
+        assert -ti.lo == 1 << thb, ti  # tables span +-2^thb index steps
+        tshift, td = ti.shift, ti.size // 2 if spec.half else ti.size
+    return {
+        "ACT": spec.act, "LEAKY": ACTIVATION_LEAKY_CODE, "LEAKY_FRAC": LEAKY_FRAC, "R6MAX": relu6_max_code(fagg),
+        "TSHIFT": tshift, "THB": thb, "TD": td, "TABLE_FILE": f'{{MEM_DIR, "{ident}_act.mem"}}',
+    }
+
+
 def _acoef_context(layer: LayerIR, ident: str, hw: HardwareConfig, g: dict[str, int], hwb: int) -> dict[str, Any]:
     """Shape and read address of the attention unit's coefficient RAM (word e*heads + h)."""
     caw = clog2(hw.max_edges * layer.heads)
@@ -178,6 +251,8 @@ def _layer_context(
     fg_n = math.ceil(layer.out_features / p_agg)
     lsw = _signed_width(flin)
     has_coef, has_recip, has_bias = "coef" in fm, "recip" in fm, layer.bias is not None
+    agg_sel = RTL_AGGREGATIONS[layer.aggregation]
+    assert agg_sel["HAS_RECIP"] == int(has_recip), layer.aggregation
     cw = _stored_width(fm["coef"]) if has_coef else 2
     rw = _stored_width(fm["recip"]) if has_recip else 2
     prw = lsw + (_signed_width(fm["coef"]) if has_coef else 0)
@@ -201,7 +276,9 @@ def _layer_context(
         "BIAS_FILE": f'{{MEM_DIR, "{ident}_b.mem"}}',
         "PRW": prw, "ACC_W": agg_acc, "M_W": m_w, "V_W": v_w,
         "AGG_SHIFT": acc_frac - fagg.frac, "AGG_W": _stored_width(fagg), "AGG_SIGNED": int(fagg.signed),
+        "AGG_MAX": 0 if mutation == "max_as_add" else agg_sel["AGG_MAX"],
         "RELU": int(layer.activation == "relu"),
+        **_activation_params(layer, ident),
         "OUT_SHIFT": fagg.frac - fout.frac, "OW": _stored_width(fout), "O_SIGNED": int(fout.signed),
         "ROUND": rnd, "CSR_MUT": int(mutation == "csr_off_by_one"),
     }
@@ -321,6 +398,9 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
         if L["attention"]:
             for suffix, (words, width) in attention_images(layer, mutation).items():
                 written.append(_write_words(out / f"{L['id']}_{suffix}.mem", words, width))
+        table = activation_table(layer, mutation)
+        if table is not None:
+            written.append(_write_words(out / f"{L['id']}_act.mem", *table))
     manifest = {
         "top": TOP_NAME,
         "sources": [*LIBRARY, top.name],

@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,14 @@ import pytest
 
 from hls_templates.config import HardwareConfig, LayerHW
 from hls_templates.generate import generate_design
-from hls_templates.rtl_writer import ideal_cycles, write_rtl
+from hls_templates.rtl_writer import RTL_ACTIVATIONS, RTL_AGGREGATIONS, activation_table, ideal_cycles, write_rtl
 from lpgnas.errors import ToolMissingError
-from lpgnas.golden import run_model
+from lpgnas.golden import ACTIVATION_FUNCTIONS, run_layer, run_model, trace_model
 from lpgnas.ir import load_ir
+from lpgnas.numfmt import requantize_np
+from lpgnas.operators import ACTIVATIONS as ACTIVATION_REGISTRY
+from lpgnas.operators import AGGREGATIONS as AGGREGATION_REGISTRY
+from lpgnas.tables import table_index
 from lpgnas.testing import random_features, random_graph, random_ir
 from sim import rtl as rtl_mod
 from sim.rtl import run_rtl, run_rtl_batch, tool_env
@@ -74,9 +79,10 @@ def _case_id(case: tuple) -> str:
 
 def make_design(
     out: Path, case: tuple, seed: int, *, heads: int = 1, concat: bool = True, mult: str = "auto",
-    nodes: tuple[int, int] = (10, 65), widths: tuple[int, int] = (3, 12),
+    nodes: tuple[int, int] = (10, 65), widths: tuple[int, int] = (3, 12), accept=None,
 ) -> Path:
-    """Generate a hardware folder for one matrix case (redrawn until the golden output is not constant)."""
+    """Generate a hardware folder for one matrix case (redrawn until the golden output is not constant and
+    ``accept(ir, graph, x)``, if given, holds)."""
     att, agg, act, wb, ab = case
     for attempt in range(20):
         rng = np.random.default_rng(seed * 1000 + attempt)
@@ -88,7 +94,7 @@ def make_design(
         )
         graph = random_graph(rng, n)
         x = random_features(rng, ir, n)
-        if np.unique(run_model(ir, graph, x)).size > 2:
+        if np.unique(run_model(ir, graph, x)).size > 2 and (accept is None or accept(ir, graph, x)):
             break
     layers = [
         LayerHW(
@@ -269,3 +275,134 @@ def test_synth_counts_are_sane(tmp_path):
     binary = make_design(tmp_path / "bin", ("const", "add", "relu", 1, 8), seed=6, **small)
     rep = run_synth(binary, "xc7")["resources"]
     assert rep["DSP"] == 0 and rep["LUT"] > 0 and rep["FF"] > 0
+
+
+# --------------------------------------------------------------------------------------------------------
+# (e) every aggregation x every activation: max aggregation, table and shift-add activations
+# --------------------------------------------------------------------------------------------------------
+
+def _operator_cases() -> list[tuple]:
+    """A covering design of the registries' aggregation x activation (every pair once, 24 designs): each
+    activation and each aggregation meets activations of 4, 8 and 16 bits and both const / gcn
+    coefficients; weights cycle through binary, ternary, 4, 8 and 16 bits (every aggregation meets all)."""
+    aggs, acts = list(AGGREGATION_REGISTRY), list(ACTIVATION_REGISTRY)
+    cases = []
+    for i, agg in enumerate(aggs):
+        for j, act in enumerate(acts):
+            k = i * len(acts) + j
+            cases.append((ATTENTIONS[(i + j) % 2], agg, act, WBITS[k % len(WBITS)], ABITS[(i + j) % len(ABITS)]))
+    return cases
+
+
+OPERATOR_CASES = _operator_cases()
+#: max over several heads: averaged (the heads' maxima summed in a second ring) and concatenated
+OPERATOR_HEAD_CASES = [
+    (("gcn", "max", "elu", 8, 8), {"heads": 3, "concat": False}),
+    (("const", "max", "sigmoid", 4, 16), {"heads": 2, "concat": True}),
+    (("const", "max", "leaky_relu", 2, 8), {"heads": 4, "concat": False}),
+]
+OPERATOR_BATCHES = 2
+
+
+def _exercises_activation(ir, graph, x) -> bool:
+    """The hidden layer's aggregation codes reach the activation's own path: at least 4 distinct table
+    entries for table activations (elu: among negative inputs), else a code where the activation differs
+    from both identity and relu whenever the format has one (leaky_relu at 4 bits rounds to relu)."""
+    layer = ir.layers[0]
+    fmt = layer.formats["aggregation"]
+    q = trace_model(ir, graph, x)[0].aggregation
+    if np.unique(q).size < 4:
+        return False
+    act = layer.activation
+    if RTL_ACTIVATIONS[act].table is not None:
+        read = q[q < 0] if act == "elu" else q
+        return np.unique(table_index(fmt.frac).index(read)).size >= 4
+    codes = np.arange(fmt.qmin, fmt.qmax + 1, dtype=np.int64)
+    f = ACTIVATION_FUNCTIONS[act]
+    own = (f(codes, fmt) != codes) & (f(codes, fmt) != np.maximum(codes, 0))
+    if not own.any():  # relu, identity, or the format cannot tell the activation from relu
+        own = codes < 0
+    return bool(np.isin(q, codes[own]).any() and (q > 0).any())
+
+
+def _operator_design(out: Path, case: tuple, seed: int, predicate=None, **kw) -> Path:
+    """make_design redrawn until ``predicate`` (default: the data exercises the activation) holds; fails
+    if no draw of 20 satisfies it."""
+    predicate = predicate or _exercises_activation
+    verdicts = []
+
+    def accept(ir, graph, x) -> bool:
+        verdicts.append(predicate(ir, graph, x))
+        return verdicts[-1]
+
+    hw = make_design(out, case, seed=seed, accept=accept, **kw)
+    assert verdicts and verdicts[-1], f"{_case_id(case)}: no draw satisfies {predicate.__name__}"
+    return hw
+
+
+@needs_verilator
+@pytest.mark.parametrize("batch", range(OPERATOR_BATCHES), ids=lambda b: f"batch{b}")
+def test_rtl_operators_match_golden(batch, tmp_path):
+    """golden == RTL for every aggregation x activation of the registries (and max over heads), batched
+    Verilator builds; every design is lint-clean and its data exercises its activation."""
+    assert set(RTL_AGGREGATIONS) == set(AGGREGATION_REGISTRY) and set(RTL_ACTIVATIONS) == set(ACTIVATION_REGISTRY)
+    specs = [(c, {}) for c in OPERATOR_CASES] + OPERATOR_HEAD_CASES
+    mine = [(k, c, kw) for k, (c, kw) in enumerate(specs)][batch::OPERATOR_BATCHES]
+    dirs = [_operator_design(tmp_path / f"{_case_id(c)}-{k}", c, 3000 + k, **kw) for k, c, kw in mine]
+    for d in dirs:
+        ir = load_ir(d / "model.ir.json")
+        _lint(d / "rtl", [str(d / "rtl" / "lpgnas_top.v")], ["--top-module", "lpgnas_top"])
+        assert (d / "rtl" / f"{ir.layers[0].name}_act.mem").exists() == (RTL_ACTIVATIONS[ir.layers[0].activation].table
+                                                                         is not None)
+    reports = run_rtl_batch(dirs, tmp_path / "build", "verilator", quick_build=True)
+    failed = {d.name: (r["mismatches"], r["first_mismatches"][:3]) for d, r in zip(dirs, reports, strict=True)
+              if not r["bit_exact"]}
+    assert not failed, failed
+    for d, r in zip(dirs, reports, strict=True):  # same loop, same cycles as add / relu
+        ir, hwc = load_ir(d / "model.ir.json"), HardwareConfig.load(d / "hw_config.json")
+        design = json.loads((d / "design.json").read_text())
+        ideal = ideal_cycles(ir, hwc, design["num_nodes"], design["num_edges"])["total"]
+        assert r["cycles"] == ideal + 21 * len(ir.layers) + 7, d.name
+
+
+def _mutations_observable(ir, graph, x) -> bool:
+    """By the golden model, the operator mutations change the outputs on this data: max computed as a sum
+    (``max_as_add``), and the hidden layer's tanh table with the ``table_entry`` corruption."""
+    if not _exercises_activation(ir, graph, x):
+        return False
+    out = run_model(ir, graph, x)
+    as_add = replace(ir, layers=[replace(la, aggregation="add") for la in ir.layers])
+    if np.array_equal(run_model(as_add, graph, x), out):
+        return False
+    layer0, fmt = ir.layers[0], ir.layers[0].formats["aggregation"]
+    words, width = activation_table(layer0, mutation="table_entry")
+    table = np.array([w - (1 << width) if fmt.signed and w >> (width - 1) else w for w in words], dtype=np.int64)
+    y = table[table_index(fmt.frac).index(trace_model(ir, graph, x)[0].aggregation)]
+    x1 = requantize_np(y, fmt.frac, layer0.formats["output"])
+    return not np.array_equal(run_layer(ir.layers[1], graph, x1).output, out)
+
+
+@pytest.fixture(scope="module")
+def operator_mutation_design(tmp_path_factory) -> Path:
+    hw = _operator_design(tmp_path_factory.mktemp("opmut") / "hw", ("gcn", "max", "tanh", 8, 8), 4000,
+                          _mutations_observable, nodes=(40, 50))
+    ir = load_ir(hw / "model.ir.json")
+    assert ir.layers[0].aggregation == "max" and ir.layers[0].activation == "tanh" and len(ir.layers) == 2
+    return hw
+
+
+@needs_verilator
+def test_operator_mutations_are_caught(operator_mutation_design, tmp_path):
+    """One Verilator build: the clean design passes; max computed as a sum (``max_as_add``) and one wrong
+    table entry (``table_entry``: the entry of input 0) are reported as not bit-exact."""
+    dirs = [operator_mutation_design]
+    for mutation in ("max_as_add", "table_entry"):
+        mutant = tmp_path / mutation
+        shutil.copytree(operator_mutation_design, mutant)
+        ir, hw = load_ir(mutant / "model.ir.json"), HardwareConfig.load(mutant / "hw_config.json")
+        write_rtl(ir, hw, mutant / "rtl", mutation=mutation)
+        dirs.append(mutant)
+    clean, *mutants = run_rtl_batch(dirs, tmp_path / "build", "verilator", quick_build=True)
+    _check(clean)
+    for mutation, r in zip(("max_as_add", "table_entry"), mutants, strict=True):
+        assert not r["bit_exact"] and r["mismatches"] > 0, mutation

@@ -2,9 +2,10 @@
 // A CSR walker reads row_ptr / col_idx (and per-edge coefficients) from the host buffers and
 // accumulates coef * lin[col] over each node's in-edges, P_AGG feature lanes per cycle:
 //   for i < num_nodes, for h < HEADS, for e in row i, for fg < FG:  acc[fg] += coef[e] * lin[col[e], h, fg]
-// then, per head (concat) or once after all heads (mean of heads), FG finalise steps:
-//   mean aggregation: * recip[i]; mean of heads: * HEADREC; + bias << BIAS_SHIFT;
-//   requant -> aggregation format; relu / identity; requant -> output format.
+// (AGG_MAX: acc[fg] = max(acc[fg], coef[e] * lin[...]), the first edge of a row loads its product), then, per
+// head (concat) or once after all heads (mean of heads; MAX: the heads' maxima are summed), FG finalise
+// steps: mean aggregation: * recip[i]; mean of heads: * HEADREC; + bias << BIAS_SHIFT;
+//   requant -> aggregation format; activation (lpg_act: ACT); requant -> output format.
 // Cycles: (E * HEADS + N * (HEADS if concat else 1)) * FG + 3 per run (+ pipeline depth 7),
 // E counting self-loops. Accumulators form a ring of FG groups that rotates by one group per step,
 // so group fg is always at the head when its step arrives (no wide multiplexer).
@@ -43,7 +44,16 @@ module lpg_aggregate #(
     parameter AGG_SHIFT  = 0,
     parameter AGG_W      = 8,
     parameter AGG_SIGNED = 1,
-    parameter RELU       = 0,
+    parameter AGG_MAX    = 0,     // 1: max aggregation (element-wise maximum instead of sum)
+    parameter RELU       = 0,     // 1: relu, the same as ACT = 0 (kept: hw_model.params mirrors it)
+    parameter ACT        = 1,     // activation: its position in lpgnas.operators.ACTIVATIONS (lpg_act.v)
+    parameter LEAKY      = 10,    // leaky_relu slope code, binary point LEAKY_FRAC
+    parameter LEAKY_FRAC = 10,
+    parameter R6MAX      = 0,     // relu6: the code of 6.0 (capped at the largest code)
+    parameter TSHIFT     = 0,     // table activations: index = clamp(q >>> TSHIFT, -2^THB, 2^THB - 1) + 2^THB
+    parameter THB        = 8,
+    parameter TD         = 512,   // table words (2^(THB+1), or 2^THB for elu's negative half)
+    parameter TABLE_FILE = "table.mem",
     parameter OUT_SHIFT  = 0,
     parameter OW         = 8,
     parameter O_SIGNED   = 1,
@@ -180,6 +190,7 @@ module lpg_aggregate #(
     end
 
     wire first0   = ~fin & (e == e_start) & ((CONCAT != 0) | (h == {HW{1'b0}}));
+    wire hfirst0  = ~fin & (e == e_start);   // first edge of each head (max of averaged heads)
     wire lastrow0 = fin & last_fg & last_h;
 
     assign col_idx_address = e[EAW-1:0];
@@ -191,20 +202,20 @@ module lpg_aggregate #(
     assign recip_ce        = run & (HAS_RECIP != 0);
 
     // ---- stage 1: col / coef / recip words valid; read the neighbour's linear row ---------------------
-    reg           v1, fin1, first1, lastrow1;
+    reg           v1, fin1, first1, hfirst1, lastrow1;
     reg [NW-1:0]  i1;
     reg [HW-1:0]  h1;
     reg [FGW-1:0] fg1;
     always @(posedge clk) begin
         v1 <= run & ~rst;
-        fin1 <= fin; first1 <= first0; lastrow1 <= lastrow0; i1 <= i; h1 <= h; fg1 <= fg;
+        fin1 <= fin; first1 <= first0; hfirst1 <= hfirst0; lastrow1 <= lastrow0; i1 <= i; h1 <= h; fg1 <= fg;
     end
     wire [LAW-1:0] col_e = {{(LAW-CIW){1'b0}}, col_idx_q};
     wire [LAW-1:0] h1_e  = {{(LAW-HW){1'b0}}, h1};
     assign lin_raddr = col_e * HEADS_C + h1_e;
 
     // ---- stage 2: products lin * coef ---------------------------------------------------------------
-    reg           v2, fin2, first2, lastrow2;
+    reg           v2, fin2, first2, hfirst2, lastrow2;
     reg [NW-1:0]  i2;
     reg [HW-1:0]  h2;
     reg [FGW-1:0] fg2;
@@ -212,7 +223,7 @@ module lpg_aggregate #(
     reg [RW-1:0]  recip2;
     always @(posedge clk) begin
         v2 <= v1 & ~rst;
-        fin2 <= fin1; first2 <= first1; lastrow2 <= lastrow1; i2 <= i1; h2 <= h1; fg2 <= fg1;
+        fin2 <= fin1; first2 <= first1; hfirst2 <= hfirst1; lastrow2 <= lastrow1; i2 <= i1; h2 <= h1; fg2 <= fg1;
         coef2 <= coef_q; recip2 <= recip_q;
     end
     wire [LPAD-1:0] lin_pad;
@@ -229,7 +240,7 @@ module lpg_aggregate #(
     wire signed [CSW-1:0] coef_s = (C_SIGNED != 0) ? {{(CSW-CW){coef2[CW-1]}}, coef2} : {{(CSW-CW){1'b0}}, coef2};
     /* verilator lint_on UNUSEDSIGNAL */
 
-    reg                  v3, fin3, first3, lastrow3;
+    reg                  v3, fin3, first3, hfirst3, lastrow3;
     reg [NW-1:0]         i3;
     reg [HW-1:0]         h3;
     reg [FGW-1:0]        fg3;
@@ -250,25 +261,53 @@ module lpg_aggregate #(
     endgenerate
     always @(posedge clk) begin
         v3 <= v2 & ~rst;
-        fin3 <= fin2; first3 <= first2; lastrow3 <= lastrow2; i3 <= i2; h3 <= h2; fg3 <= fg2;
+        fin3 <= fin2; first3 <= first2; hfirst3 <= hfirst2; lastrow3 <= lastrow2; i3 <= i2; h3 <= h2; fg3 <= fg2;
         recip3 <= recip2;
     end
 
     // ---- stage 3: accumulator ring ------------------------------------------------------------------
+    // AGG_MAX: the first edge of a row (of each head) loads its product, later edges keep the larger value.
+    // AGG_MAX over averaged heads: a second ring (hring, rotating with ring) sums the finished heads' maxima;
+    // the first edge of head h > 0 adds head h-1's maximum to it, the finaliser takes ring + hring.
+    localparam MAXSUM = (AGG_MAX != 0) && (HEAD_MEAN != 0);
     reg [FG*GW-1:0] ring;
     wire [GW-1:0]   head = ring[GW-1:0];
     wire [GW-1:0]   head_new;
+    wire [GW-1:0]   head_fin;   // the finished group handed to the finaliser
+    wire            load3 = MAXSUM ? hfirst3 : first3;
     generate
         for (gk = 0; gk < P_AGG; gk = gk + 1) begin : g_acc
             wire signed [PRW-1:0]   p   = prod3[gk*PRW +: PRW];
             wire signed [ACC_W-1:0] p_e = {{(ACC_W-PRW){p[PRW-1]}}, p};
             wire signed [ACC_W-1:0] a   = head[gk*ACC_W +: ACC_W];
-            assign head_new[gk*ACC_W +: ACC_W] = first3 ? p_e : a + p_e;
+            if (AGG_MAX != 0) begin : g_max
+                assign head_new[gk*ACC_W +: ACC_W] = (load3 || p_e > a) ? p_e : a;
+            end else begin : g_add
+                assign head_new[gk*ACC_W +: ACC_W] = load3 ? p_e : a + p_e;
+            end
         end
         if (FG > 1) begin : g_ring
             always @(posedge clk) if (v3) ring <= {(fin3 ? head : head_new), ring[FG*GW-1:GW]};
         end else begin : g_ring1
             always @(posedge clk) if (v3) ring <= fin3 ? head : head_new;
+        end
+        if (MAXSUM) begin : g_hsum
+            reg  [FG*GW-1:0] hring;
+            wire [GW-1:0]    hhead = hring[GW-1:0];
+            wire [GW-1:0]    hhead_new;
+            for (gk = 0; gk < P_AGG; gk = gk + 1) begin : g_hs
+                wire signed [ACC_W-1:0] sm = hhead[gk*ACC_W +: ACC_W];
+                wire signed [ACC_W-1:0] a  = head[gk*ACC_W +: ACC_W];
+                assign hhead_new[gk*ACC_W +: ACC_W] = first3 ? {ACC_W{1'b0}} : hfirst3 ? sm + a : sm;
+                assign head_fin[gk*ACC_W +: ACC_W]  = sm + a;
+            end
+            if (FG > 1) begin : g_hring
+                always @(posedge clk) if (v3) hring <= {hhead_new, hring[FG*GW-1:GW]};
+            end else begin : g_hring1
+                always @(posedge clk) if (v3) hring <= hhead_new;
+            end
+        end else begin : g_nohsum
+            assign head_fin = head;
         end
     endgenerate
 
@@ -279,7 +318,7 @@ module lpg_aggregate #(
     always @(posedge clk) begin
         v4 <= v3 & fin3 & ~rst;
         lastrow4 <= lastrow3; i4 <= i3; recip4 <= recip3;
-        fin4 <= head;
+        fin4 <= head_fin;
     end
 
     // bias ROM: word (h * FG + fg) holds P_AGG biases (concat) or word fg (shared by all heads)
@@ -343,14 +382,17 @@ module lpg_aggregate #(
     end
 
     // ---- stage 6: requant -> activation -> requant; output row ------------------------------------------
+    localparam ACT_K = (RELU != 0) ? 0 : ACT;
     wire [P_AGG*OW-1:0] o_grp;
     generate
         for (gk = 0; gk < P_AGG; gk = gk + 1) begin : g_out
             wire [AGG_W-1:0]      a;
             lpg_requant #(.IN_W(V_W), .SHIFT(AGG_SHIFT), .OUT_W(AGG_W), .OUT_SIGNED(AGG_SIGNED), .ROUND(ROUND)) u_agg (
                 .d(v6d[gk*V_W +: V_W]), .q(a));
-            wire signed [ASW-1:0] a_s = (AGG_SIGNED != 0) ? {{(ASW-AGG_W){a[AGG_W-1]}}, a} : {{(ASW-AGG_W){1'b0}}, a};
-            wire signed [ASW-1:0] act = (RELU != 0 && a_s[ASW-1]) ? {ASW{1'b0}} : a_s;
+            wire signed [ASW-1:0] act;
+            lpg_act #(.AGG_W(AGG_W), .AGG_SIGNED(AGG_SIGNED), .ACT(ACT_K), .LEAKY(LEAKY), .LEAKY_FRAC(LEAKY_FRAC),
+                      .R6MAX(R6MAX), .TSHIFT(TSHIFT), .THB(THB), .TD(TD), .TABLE_FILE(TABLE_FILE)) u_act (
+                .a(a), .y(act));
             lpg_requant #(.IN_W(ASW), .SHIFT(OUT_SHIFT), .OUT_W(OW), .OUT_SIGNED(O_SIGNED), .ROUND(ROUND)) u_out (
                 .d(act), .q(o_grp[gk*OW +: OW]));
         end

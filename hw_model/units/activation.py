@@ -6,9 +6,8 @@ Each lane of ``lpg_aggregate``'s finaliser applies the activation to the re-quan
 
 * ``relu``, ``identity``: a sign test and a zeroing mux (relu) or wires; part of the aggregation unit's
   fitted terms, nothing extra here;
-* ``leaky_relu``: ``x >= 0 ? x : (x * 10 + 512) >>> 10``: a product by the constant 10, which Yosys maps
-  to a DSP slice like any product (``mul2dsp`` rule: both operands >= 2 bits, result >= 9 bits), the
-  rounding add and the select;
+* ``leaky_relu``: ``x >= 0 ? x : (x * 10 + 512) >>> 10`` as shift-adds (the RTL spells out the constant
+  product, so it never takes a DSP slice) and the select;
 * ``relu6``: two compares and a clamp mux (``min(max(x, 0), six)``);
 * ``elu``, ``tanh``, ``sigmoid``, ``softplus``: a table (``lpgnas.tables``) per lane, ``lpg_table``: the
   index ``clamp(x >>> TSHIFT, -2**THB, 2**THB - 1) + 2**THB`` (compares, an index mux) and an
@@ -31,8 +30,7 @@ import numpy as np
 
 from hw_model import numeric as nm
 from hw_model.params import ACT_CODE
-from hw_model.units.multiplier import dsp_count, soft_mult_bits
-from lpgnas.tables import TABLE_FRAC, TABLE_RANGE
+from lpgnas.tables import ACTIVATION_LEAKY_CODE, TABLE_FRAC, TABLE_RANGE
 
 #: activations that look up a table (lpgnas.operators.ACTIVATIONS[...].table)
 TABLE_ACTIVATIONS = ("elu", "tanh", "sigmoid", "softplus")
@@ -126,15 +124,11 @@ def _relu_features(p, family):
 
 
 def _leaky_features(p, family):
-    """``(q * 10 + 512) >>> 10`` (a constant product: a DSP when Yosys's mul2dsp rule says so) and the
-    select."""
+    """``(q * LEAKY + 2**(LEAKY_FRAC-1)) >>> LEAKY_FRAC`` as shift-adds (one adder per set bit of the slope
+    code 10 = 0b1010: two, ``ASW + LEAKY_FRAC + 2`` bits wide, of which the bits below the rounding offset
+    are free) and the select."""
     w = _asw(p)
-    d = dsp_count(w, float(LEAKY_CONST_BITS), family)
-    return {
-        "act_table": 0.0,
-        "act_logic": w + nm.where(nm.eq(d, 0), soft_mult_bits(w, float(LEAKY_CONST_BITS)), 0.0),
-        "act_dsp": d,
-    }
+    return {"act_table": 0.0, "act_logic": LEAKY_ADDERS * (w + 4) + w, "act_dsp": 0.0}
 
 
 def _relu6_features(p, family):
@@ -142,8 +136,8 @@ def _relu6_features(p, family):
     return {"act_table": 0.0, "act_logic": _asw(p), "act_dsp": 0.0}
 
 
-#: signed width of the leaky_relu slope 10 as a constant operand (after Yosys's wreduce)
-LEAKY_CONST_BITS = 5
+#: adders of the leaky_relu slope's shift-add (set bits of ACTIVATION_LEAKY_CODE = 10)
+LEAKY_ADDERS = bin(ACTIVATION_LEAKY_CODE).count("1")
 
 #: registry activation -> its per-lane structural terms (``act_table``: table logic blocks,
 #: ``act_logic``: compare / select / index bits, ``act_dsp``: DSP slices)

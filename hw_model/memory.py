@@ -94,8 +94,11 @@ def lutram_choice(width, depth, family: str) -> tuple[object, object, object]:
         banks = nm.ceil_div(depth, d_c)
         n = nm.ceil_div(width, b_c)
         cascade = nm.gt(banks, 1)
+        # read-mux score: W * (banks - 1) on 7-series (measured up to 8 banks); on UltraScale+ (MUXF9) the
+        # measured threshold fits W * ceil(log2(banks)) (a 256 x 12 RAM goes to LUTRAM on xcup, BRAM on xc7)
+        mux_levels = nm.clog2(banks) if family == "xcup" else banks - 1
         cost = banks * (n * (cell_cost - ws) + ws * width / b_c) + nm.where(
-            cascade, MUX_COST * width * (banks - 1) + DEMUX_COST * banks + CASCADE_COST, 0.0
+            cascade, MUX_COST * width * mux_levels + DEMUX_COST * banks + CASCADE_COST, 0.0
         )
         luts = n * banks * l_c
         # bank select: a banks:1 mux per bit (LUT6 + MUXF7/F8 per 4 banks) and a write decoder

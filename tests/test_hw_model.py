@@ -63,6 +63,7 @@ def test_bram_tiling_matches_yosys(width, depth, b18, b36):
         (300, 64, "xc7", 400),
         (1, 512, "xc7", 32),
         (8, 256, "xcup", 64),
+        (12, 256, "xcup", 64),  # lpg_attention's node-score RAM (linear, 12-bit scores), Yosys 0.70 xcup
     ],
 )
 def test_small_memories_go_to_lutram(width, depth, family, lutram):

@@ -246,15 +246,48 @@ def random_design_case(seed: int):
     return ir, g, x, hw
 
 
-def collect_designs(families: list[str], count: int, start: int) -> None:
+#: seeds of whole GAT-family calibration designs (the attention unit's integration factor)
+OP_DESIGN_SEED_BASE = 2100
+
+
+def random_op_design_case(seed: int):
+    """(ir, graph, x, hw) of a small complete GAT-family design (attention kinds cycle with the seed)."""
+    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.operators import ATTENTIONS
+    from lpgnas.testing import random_features, random_graph, random_ir
+
+    rng = np.random.default_rng(seed)
+    softmax = [n for n, sp in ATTENTIONS.items() if sp.softmax]
+    k = seed - OP_DESIGN_SEED_BASE
+    ir = random_ir(rng, attention=softmax[k % len(softmax)], aggregation=str(rng.choice(["add", "max", "mean"])),
+                   activation=str(rng.choice(["relu", "elu", "tanh", "leaky_relu"])), num_layers=2,
+                   in_features=int(rng.choice([6, 8, 12])), hidden=int(rng.choice([4, 6, 8])),
+                   num_classes=int(rng.choice([3, 4])), heads=int(rng.choice([1, 2, 4])),
+                   concat=bool(rng.integers(0, 2)), wbits=int(rng.choice([2, 4, 8])),
+                   abits=int(rng.choice([4, 6, 8, 12])), bias=True, name=f"calo{seed}")
+    g = random_graph(rng, int(rng.choice([24, 32, 48])))
+    x = random_features(rng, ir, g.num_nodes)
+    layers = [LayerHW(p_in=int(rng.integers(1, min(6, la.in_features) + 1)),
+                      p_out=int(rng.integers(1, min(4, la.out_features) + 1)),
+                      p_agg=int(rng.integers(1, min(4, la.out_features) + 1))) for la in ir.layers]
+    hw = HardwareConfig(max_nodes=g.num_nodes, max_edges=g.num_edges, layers=layers)
+    return ir, g, x, hw
+
+
+def design_case_for(seed: int):
+    return random_op_design_case(seed) if seed >= OP_DESIGN_SEED_BASE else random_design_case(seed)
+
+
+def collect_designs(families: list[str], count: int, start: int, ops: bool = False) -> None:
     """Whole generated designs: Yosys totals next to the model's per-kind sums (for integration terms)."""
     from hls_templates.generate import generate_design
     from hw_model.yosys import resource_counts, synth, yosys_version
 
     version = yosys_version()
     work = HERE.parent / "cache" / "calibration_designs"
-    for seed in range(DESIGN_SEED_BASE + start, DESIGN_SEED_BASE + start + count):
-        ir, g, x, hw = random_design_case(seed)
+    base = OP_DESIGN_SEED_BASE if ops else DESIGN_SEED_BASE
+    for seed in range(base + start, base + start + count):
+        ir, g, x, hw = design_case_for(seed)
         d = work / f"d{seed}"
         if not (d / "rtl" / "rtl.json").exists():
             generate_design(ir, g, x, d, hw)
@@ -327,7 +360,10 @@ def fit() -> dict:
 
 def fit_integration(out: dict) -> None:
     """Whole-design terms: Yosys's LUT (as logic) and FF of complete designs against the sum of the units'
-    estimates, ``yosys = a * model + b`` per family (least squares), from the ``design`` samples."""
+    estimates, per family, from the ``design`` samples: ``scale`` (through the origin) on the designs
+    without an attention unit, then ``attention_scale`` for the attention units on the GAT-family designs
+    (``yosys - scale * others = attention_scale * attention``); each kept only where it helps."""
+    from hls_templates.config import HardwareConfig
     from hw_model.model import _calibration, estimate
 
     _calibration.cache_clear()
@@ -335,27 +371,38 @@ def fit_integration(out: dict) -> None:
         rows = [s for s in load_samples() if s["unit"] == "design" and s["family"] == fam]
         if len(rows) < 3:
             continue
-        from hls_templates.config import HardwareConfig
-
         pred = {"lut": [], "ff": []}
+        patt = {"lut": [], "ff": []}
         meas = {"lut": [], "ff": []}
         for s in rows:
-            ir, g, _x, _hw = random_design_case(s["seed"])
+            ir, g, _x, _hw = design_case_for(s["seed"])
             hw = HardwareConfig.from_dict(s["hw"])
-            t = estimate(ir, hw, (s["nodes"], s["edges"]), "xc7z020" if fam == "xc7" else "xczu7ev",
-                         integration=False).totals()
-            pred["lut"].append(float(t["lut"]))
-            pred["ff"].append(float(t["ff"]))
-            meas["lut"].append(float(s["resources"]["lut"]))
-            meas["ff"].append(float(s["resources"]["ff"]))
+            est = estimate(ir, hw, (s["nodes"], s["edges"]), "xc7z020" if fam == "xc7" else "xczu7ev",
+                           integration=False)
+            for k in ("lut", "ff"):
+                att = sum(float(getattr(u, k)) for u in est.units if u.kind == "attention")
+                pred[k].append(float(est.totals()[k]) - att)
+                patt[k].append(att)
+                meas[k].append(float(s["resources"][k]))
         entry = {"n": len(rows)}
         for k in ("lut", "ff"):
-            x, y = np.array(pred[k]), np.array(meas[k])
-            a = float(np.sum(x * y) / np.sum(x * x))  # through the origin: a pure scale, robust with few samples
-            before, after = float(np.mean(np.abs(x - y) / y)), float(np.mean(np.abs(a * x - y) / y))
-            # kept only where it helps on these calibration designs
-            entry[k] = {"scale": a if after < before else 1.0, "fitted_scale": a, "mape_before": before,
-                        "mape_after": min(after, before)}
+            x, xa, y = np.array(pred[k]), np.array(patt[k]), np.array(meas[k])
+            plain = xa == 0
+            a = float(np.sum(x[plain] * y[plain]) / np.sum(x[plain] ** 2))
+            before = float(np.mean(np.abs(x[plain] - y[plain]) / y[plain]))
+            after = float(np.mean(np.abs(a * x[plain] - y[plain]) / y[plain]))
+            scale = a if after < before else 1.0  # kept only where it helps on these calibration designs
+            e = {"scale": scale, "fitted_scale": a, "mape_before": before, "mape_after": min(after, before)}
+            if (~plain).any():
+                r = y[~plain] - scale * x[~plain]
+                b = float(np.sum(r * xa[~plain]) / np.sum(xa[~plain] ** 2))
+                tot = scale * x[~plain]
+                b_before = float(np.mean(np.abs(tot + scale * xa[~plain] - y[~plain]) / y[~plain]))
+                b_after = float(np.mean(np.abs(tot + b * xa[~plain] - y[~plain]) / y[~plain]))
+                e.update({"attention_scale": b if b_after < b_before and b > 0 else scale, "attention_fitted": b,
+                          "attention_designs": int((~plain).sum()), "attention_mape_before": b_before,
+                          "attention_mape_after": min(b_after, b_before)})
+            entry[k] = e
         out["families"][fam]["integration"] = entry
     _calibration.cache_clear()
 
@@ -401,10 +448,12 @@ def main(argv: list[str] | None = None) -> int:
     cd.add_argument("--family", default="both", choices=("xc7", "xcup", "both"))
     cd.add_argument("--count", type=int, default=4)
     cd.add_argument("--start", type=int, default=0)
+    cd.add_argument("--ops", action="store_true", help="GAT-family designs (seeds from OP_DESIGN_SEED_BASE)")
     sub.add_parser("fit")
     args = p.parse_args(argv)
     if args.cmd == "collect-designs":
-        collect_designs(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start)
+        collect_designs(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start,
+                        ops=args.ops)
     elif args.cmd == "collect":
         collect(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start,
                 tuple(args.units.split(",")), ops=args.ops)

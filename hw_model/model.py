@@ -111,13 +111,15 @@ def coefficients(family: str, unit: str, resource: str) -> dict[str, float]:
         return DEFAULT_COEF[unit][resource]
 
 
-def integration_scale(family: str, resource: str) -> float:
-    """Whole-design factor on the units' LUT (logic) / FF sums, fitted on complete calibration designs."""
+def integration_scale(family: str, resource: str, kind: str = "") -> float:
+    """Whole-design factor on the units' LUT (logic) / FF sums, fitted on complete calibration designs
+    (``kind`` "attention": the attention units' own factor, fitted on GAT-family calibration designs)."""
     cal = _calibration(str(CALIBRATION_FILE))
     try:
-        return float(cal["families"][family]["integration"][resource]["scale"])
+        e = cal["families"][family]["integration"][resource]
     except KeyError:
         return 1.0
+    return float(e.get("attention_scale", e["scale"]) if kind == "attention" else e["scale"])
 
 
 def calibration_info() -> dict:
@@ -385,10 +387,9 @@ def estimate_specs(
         )
     )
     if integration:  # whole-design factors (cross-unit optimisation by Yosys), see hw_model/calibrate.py
-        k_lut, k_ff = integration_scale(fam, "lut"), integration_scale(fam, "ff")
         for u in est.units:
-            u.lut = u.lut * k_lut
-            u.ff = u.ff * k_ff
+            u.lut = u.lut * integration_scale(fam, "lut", u.kind)
+            u.ff = u.ff * integration_scale(fam, "ff", u.kind)
     est.buffer_bits = sum((u.bits for u in est.units if u.kind == "buffer"), 0.0)
     est.graph_bits = graph_bits(specs, max_nodes, max_edges)
     return est

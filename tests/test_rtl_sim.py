@@ -11,6 +11,9 @@
   drops each row's last edge, and one whose layer-0 transform does not mask the padding lanes of the
   banked feature ports (the wrapper serves all ones there), as not bit-exact.
 * Lint: ``verilator --lint-only -Wall`` is silent on several generated designs.
+* Operators: every aggregation x activation of the registries (covering design, 2 batched builds; max over
+  averaged / concatenated heads), the ``max_as_add`` / ``table_entry`` mutations, and ``lpg_act`` against
+  the golden activations code by code under Icarus.
 * Synthesis smoke test: Yosys counts are sane; DSPs appear for 16-bit multipliers mapped to DSP, none for
   a binary-weight design without edge coefficients.
 """
@@ -406,3 +409,59 @@ def test_operator_mutations_are_caught(operator_mutation_design, tmp_path):
     _check(clean)
     for mutation, r in zip(("max_as_add", "table_entry"), mutants, strict=True):
         assert not r["bit_exact"] and r["mismatches"] > 0, mutation
+
+
+#: aggregation formats for the code-level activation test: 4..16 bits, signed and unsigned, index shifts
+#: 0..5, negative binary points down to the one-entry half table (frac -4: lo = -1)
+ACT_UNIT_FORMATS = [(4, 2, True), (4, -1, True), (6, -4, True), (8, 4, True), (8, 7, False), (8, 0, False),
+                    (12, 9, True), (16, 10, True)]
+
+
+@needs_icarus
+def test_lpg_act_matches_golden_codes(tmp_path):
+    """lpg_act (with its lpg_table) == lpgnas.golden.ACTIVATION_FUNCTIONS for every registry activation on
+    each format of ACT_UNIT_FORMATS: every code up to 8 bits; 12 / 16 bits: every code of [-512, 511] and
+    of both ends, every 61st code elsewhere. One Icarus testbench with an instance per pair."""
+    from types import SimpleNamespace
+
+    from hls_templates.rtl_writer import _activation_params, _stored_width, _write_words
+    from lpgnas.numfmt import fix
+
+    lib = Path(__file__).resolve().parents[1] / "hls_templates" / "rtl"
+    decl, sweep, expected = [], [], {}
+    for k, ((bits, frac, signed), act) in enumerate(itertools.product(ACT_UNIT_FORMATS, ACTIVATION_REGISTRY)):
+        fmt = fix(bits, frac, signed=signed)
+        layer = SimpleNamespace(activation=act, formats={"aggregation": fmt})
+        params = _activation_params(layer, f"t{k}")
+        table = activation_table(layer)
+        params["TABLE_FILE"] = f'"{_write_words(tmp_path / f"t{k}.mem", *table)}"' if table else '"none.mem"'
+        w = _stored_width(fmt)
+        asw = w + (0 if signed else 1)
+        plist = ", ".join(f".{n}({v})" for n, v in {"AGG_W": w, "AGG_SIGNED": int(signed), **params}.items())
+        decl.append(f"    reg [{w - 1}:0] a{k}; wire signed [{asw - 1}:0] y{k};\n"
+                    f"    lpg_act #({plist}) u{k} (.a(a{k}), .y(y{k}));")
+        # every code up to 8 bits; wider: every code within +-512 and at both ends, every 61st elsewhere
+        spans = ([(fmt.qmin, fmt.qmax, 1)] if bits <= 8 else
+                 [(max(fmt.qmin, -512), 511, 1), (fmt.qmin, fmt.qmin + 63, 1), (fmt.qmax - 63, fmt.qmax, 1),
+                  (fmt.qmin, fmt.qmax, 61)])
+        codes = np.unique(np.concatenate([np.arange(a, b + 1, st, dtype=np.int64) for a, b, st in spans]))
+        sweep += [f"        for (c = {a}; c <= {b}; c = c + {st}) begin a{k} = c; #1; "
+                  f"$fdisplay(fd, \"{k} %0d %0d\", c, y{k}); end" for a, b, st in spans]
+        expected[k] = dict(zip(codes.tolist(), ACTIVATION_FUNCTIONS[act](codes, fmt).tolist(), strict=True))
+    tb = tmp_path / "tb.v"
+    tb.write_text("module tb;\n    integer fd, c;\n" + "\n".join(decl) + "\n    initial begin\n"
+                  f"        fd = $fopen(\"{tmp_path / 'out.txt'}\", \"w\");\n" + "\n".join(sweep)
+                  + "\n        $fclose(fd); $finish;\n    end\nendmodule\n")
+    srcs = [str(lib / "lpg_table.v"), str(lib / "lpg_act.v"), str(tb)]
+    subprocess.run(["iverilog", "-g2005", "-o", str(tmp_path / "tb.vvp"), *srcs], check=True, capture_output=True)
+    subprocess.run(["vvp", "-n", str(tmp_path / "tb.vvp")], check=True, capture_output=True, cwd=tmp_path)
+    got: dict[int, dict[int, int]] = {k: {} for k in expected}
+    for line in (tmp_path / "out.txt").read_text().split("\n"):
+        if line:
+            k, c, y = (int(v) for v in line.split())
+            got[k][c] = y
+    pairs = list(itertools.product(ACT_UNIT_FORMATS, ACTIVATION_REGISTRY))
+    bad = {f"{pairs[k][1]} {pairs[k][0]}": sum(got[k].get(c) != v for c, v in e.items())
+           for k, e in expected.items() if got[k] != e}
+    assert sum(len(e) for e in expected.values()) > 10000
+    assert not bad, bad

@@ -3,7 +3,7 @@
 Until the analytical cost model (``hw_model/``) lands, the cost is memory, in bits (reported in KiB):
 
 * **model size**: every layer's weights ``heads * in * out * weight.bits`` plus its bias
-  ``len(bias) * bias.bits``;
+  ``len(bias) * bias.bits`` and, for softmax attentions, its attention vectors ``heads * out * att.bits``;
 * **buffer size**: per layer the input buffer ``N * in * input.bits``, the linear-output buffer
   ``N * heads * out * linear.bits`` and the aggregation buffer ``N * heads * out * aggregation.bits``;
   the logits buffer ``N * classes * output.bits``; the graph in CSR (``N + 1`` row pointers of
@@ -25,6 +25,10 @@ import math
 
 import torch
 
+from hls_templates.config import LayerHW
+from hw_model.devices import PRESETS, load_device
+from hw_model.expected import ExpectedHardwareCost
+from lpgnas.errors import LpgnasError
 from lpgnas.ir import ModelIR
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
 from search.layers import MEAN_RECIP_FORMAT
@@ -32,16 +36,19 @@ from search.space import SearchSpace
 
 KIB = 8 * 1024
 
-#: on-chip block RAM of device presets, in KiB (RAMB36 count * 36 Kib; URAM not counted), until hw_model's
-#: device presets land
-DEVICE_BRAM_KIB: dict[str, float] = {
-    "xc7z020": 140 * 36 / 8,
-    "xc7z045": 545 * 36 / 8,
-    "xczu3eg": 216 * 36 / 8,
-    "xczu7ev": 312 * 36 / 8,
-    "xczu9eg": 912 * 36 / 8,
-    "xcu250": 2688 * 36 / 8,
+#: on-chip block RAM of the device presets (``hw_model.devices``), in KiB (RAMB36 count * 36 Kib; URAM
+#: not counted)
+DEVICE_BRAM_KIB: dict[str, float] = {name: d.bram36 * 36 / 8 for name, d in PRESETS.items()}
+
+#: terms of the search's cost: memory (KiB) and the hardware model's resources / latency
+COST_TERMS: tuple[str, ...] = ("model", "buffer", "lut", "dsp", "bram", "latency")
+COST_ALIASES: dict[str, tuple[str, ...]] = {
+    "total": ("model", "buffer"),
+    "memory": ("model", "buffer"),
+    "hw": COST_TERMS,
 }
+#: nominal parallelism of every layer when the search costs a path (the flow's DSE picks the real one)
+NOMINAL_HW = LayerHW(4, 4, 4)
 
 
 def _index_bits(n: int) -> int:
@@ -61,6 +68,8 @@ def model_size_bits(ir: ModelIR) -> int:
         bits += layer.heads * layer.in_features * layer.out_features * layer.formats["weight"].bits
         if layer.bias is not None:
             bits += layer.output_features * layer.formats["bias"].bits
+        for t in (getattr(layer, "attention_tensors", None) or {}).values():  # softmax attentions' vectors
+            bits += int(t.size) * layer.formats["att_weight"].bits
     return bits
 
 
@@ -151,20 +160,101 @@ def cost_penalty(cost_kib: torch.Tensor, lam: float, reference_kib: float, budge
     return lam * torch.relu(cost_kib - budget_kib) / budget_kib
 
 
-def resolve_budget(budget: str | float | None, device: str) -> float | None:
-    """``None``, a number of KiB, or ``"device"`` (the device's BRAM, :data:`DEVICE_BRAM_KIB`)."""
+def resolve_budget(budget: str | float | None, device: str, float_gcn_kib: float | None = None) -> float | None:
+    """``None``, a number of KiB, ``"device"`` (the device's BRAM, :data:`DEVICE_BRAM_KIB`) or ``"gcn8"``
+    (1/8 of the 32-bit float GCN 2x16's model size, ``float_gcn_kib``, the issue's target)."""
     if budget is None:
         return None
+    if isinstance(budget, str) and budget.lower() == "gcn8":
+        return None if float_gcn_kib is None else float_gcn_kib / 8
     if isinstance(budget, str) and budget.lower() == "device":
-        if device not in DEVICE_BRAM_KIB:
-            from lpgnas.errors import LpgnasError
-
-            raise LpgnasError(f"--budget-kib device: no BRAM figure for device {device!r}; "
-                              f"known: {', '.join(DEVICE_BRAM_KIB)}")
-        return DEVICE_BRAM_KIB[device]
-    value = float(budget)
+        return load_device(device).bram36 * 36 / 8
+    try:
+        value = float(budget)
+    except ValueError:
+        raise LpgnasError(f"--budget-kib {budget!r}: a number of KiB or 'device'") from None
     if value <= 0:
-        from lpgnas.errors import LpgnasError
-
         raise LpgnasError(f"--budget-kib {budget}: must be > 0 KiB (or 'device')")
     return value
+
+
+def cost_terms(spec: str) -> tuple[str, ...]:
+    """``"hw"``, ``"total"``, ``"model"``, ``"lut,dsp"``... -> the terms (in :data:`COST_TERMS` order)."""
+    terms: set[str] = set()
+    for part in str(spec).split(","):
+        part = part.strip()
+        if part in COST_ALIASES:
+            terms |= set(COST_ALIASES[part])
+        elif part in COST_TERMS:
+            terms.add(part)
+        else:
+            raise LpgnasError(f"--cost {spec!r}: {part!r} is not one of {', '.join((*COST_ALIASES, *COST_TERMS))}")
+    return tuple(t for t in COST_TERMS if t in terms)
+
+
+class SearchCost:
+    """The controllers' cost: expected model / buffer size and the hardware model's expected LUT, DSP,
+    BRAM and latency (``hw_model.expected.ExpectedHardwareCost``: exact, differentiable expectation under
+    the controllers' probabilities, one-hot = the fixed design's estimate).
+
+    :meth:`values` gives every term in natural units (KiB, LUTs, DSPs, RAMB36, microseconds).
+    :meth:`penalty`, plain mode: ``lam * mean_t C_t(p) / C_t(uniform)`` over the selected terms (``lam``
+    nats of task loss buy the whole reference cost); budget mode: ``lam * sum_t relu(C_t - B_t) / B_t``,
+    only what exceeds the budget: LUT / DSP / BRAM against the device's (``hw_model.devices``), the buffers
+    against the device's BRAM in KiB, the model size against ``budget_kib`` (default: the device's BRAM in
+    KiB); latency has no budget and is ignored in budget mode.
+    """
+
+    def __init__(self, space: SearchSpace, num_nodes: int, num_edges: int, device: str, terms: str = "hw",
+                 budget_kib: float | None = None, budget_mode: bool = False) -> None:
+        self.space, self.terms = space, cost_terms(terms)
+        self.device = load_device(device)
+        self.hw = ExpectedHardwareCost.from_space(
+            space, hw=[NOMINAL_HW] * len(space.layers), max_nodes=num_nodes, max_edges=num_edges,
+            device=self.device.name)
+        self.budget_mode = budget_mode or budget_kib is not None
+        dev = self.device
+        bram_kib = dev.bram36 * 36 / 8
+        self.budget = {"model": budget_kib if budget_kib is not None else bram_kib, "buffer": bram_kib,
+                       "lut": float(dev.lut), "dsp": float(dev.dsp), "bram": float(dev.bram36)}
+        with torch.no_grad():
+            u = self.values(uniform_probs(space, torch.float64))
+        self.reference = {k: max(float(v), 1e-9) for k, v in u.items()}
+
+    def values(self, probs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Expected ``model`` / ``buffer`` (KiB), ``lut``, ``dsp``, ``bram`` (RAMB36), ``latency`` (us)."""
+        p64 = {k: v.double() for k, v in probs.items()}
+        e = self.hw(p64)
+        return {"model": e["model_bits"] / KIB, "buffer": e["buffer_bits"] / KIB, "lut": e["lut"],
+                "dsp": e["dsp"], "bram": e["bram36"], "latency": e["latency_us"]}
+
+    def penalty(self, probs: dict[str, torch.Tensor], lam: float) -> torch.Tensor:
+        v = self.values(probs)
+        if not self.budget_mode:
+            return lam * sum(v[t] / self.reference[t] for t in self.terms) / len(self.terms)
+        out = torch.zeros((), dtype=torch.float64)
+        for t in self.terms:
+            if t in self.budget:
+                out = out + torch.relu(v[t] - self.budget[t]) / self.budget[t]
+        return lam * out
+
+
+def hardware_estimate(ir: ModelIR, num_nodes: int, num_edges: int, device: str) -> dict:
+    """``hw_model.model.estimate`` of an exported design at the search's nominal parallelism, buffers sized
+    for the whole graph: LUT (incl. LUTRAM), FF, DSP, BRAM36 equivalent, cycles, latency, on-chip buffer
+    KiB, and whether it fits ``device``."""
+    from hls_templates.config import HardwareConfig
+    from hw_model import numeric as nm
+    from hw_model.model import estimate
+
+    hw = HardwareConfig(device=load_device(device).name, max_nodes=num_nodes, max_edges=num_edges,
+                        layers=[LayerHW(min(NOMINAL_HW.p_in, lay.in_features), min(NOMINAL_HW.p_out, lay.out_features),
+                                        min(NOMINAL_HW.p_agg, lay.out_features)) for lay in ir.layers])
+    est = estimate(ir, hw, (num_nodes, num_edges), device)
+    t = {k: nm.to_float(v) for k, v in est.totals().items()}
+    return {
+        "lut": round(t["lut_total"]), "ff": round(t["ff"]), "dsp": round(t["dsp"]),
+        "bram36": round(t["bram36_equiv"], 1), "cycles": round(t["cycles"]),
+        "latency_us": round(t["latency_us"], 1), "buffer_size_kib": round(t["buffer_bits"] / KIB, 3),
+        "fits_device": bool(est.fits),
+    }

@@ -28,7 +28,10 @@ The default space is filtered to the operator registry
 -------------------------------------------------------
 ``KNOWN_*`` list every operator the LPGNAS paper's space has. :func:`default_space` offers only those in
 ``lpgnas.operators`` (what the golden model and the hardware generator implement), plus any operator the
-registry gains that is not in these lists, so the space grows with the registry.
+registry gains that is not in these lists, so the space grows with the registry. An operator is offered
+once it also has a quantisation-aware training implementation (``search.layers``'
+``ATTENTION_COEFFICIENTS`` / ``AGGREGATION_FINALISERS`` / ``ACTIVATION_MODULES``): the golden model may
+gain an operator before the training modules do, and the search cannot train what it cannot run.
 """
 
 from __future__ import annotations
@@ -56,9 +59,22 @@ QUANT_DECISIONS: tuple[str, ...] = ("q_weight", "q_input", "q_linear", "q_coef",
 MAX_LAYERS = 4
 
 
-def _filtered(known: tuple[str, ...], registry: dict[str, Any]) -> tuple[str, ...]:
-    """``known`` restricted to ``registry`` (in ``known``'s order), then the registry's other names."""
-    return tuple(n for n in known if n in registry) + tuple(n for n in registry if n not in known)
+def _filtered(known: tuple[str, ...], registry: dict[str, Any], trainable: Any = None) -> tuple[str, ...]:
+    """``known`` restricted to ``registry`` (in ``known``'s order), then the registry's other names; only
+    names in ``trainable`` (when given)."""
+    names = tuple(n for n in known if n in registry) + tuple(n for n in registry if n not in known)
+    return names if trainable is None else tuple(n for n in names if n in trainable)
+
+
+def trainable_operators() -> dict[str, tuple[str, ...]]:
+    """Registry operators with a training implementation in ``search.layers`` (the default space)."""
+    from search import layers
+
+    return {
+        "attention": _filtered(KNOWN_ATTENTIONS, ATTENTIONS, layers.ATTENTION_COEFFICIENTS),
+        "aggregation": _filtered(KNOWN_AGGREGATIONS, AGGREGATIONS, layers.AGGREGATION_FINALISERS),
+        "activation": _filtered(KNOWN_ACTIVATIONS, ACTIVATIONS, layers.ACTIVATION_MODULES),
+    }
 
 
 @dataclass(frozen=True)
@@ -152,9 +168,8 @@ def default_space(
         lo = 1 if name == "weight" else 2
         if not bits or any(not lo <= b <= 16 for b in bits):
             raise LpgnasError(f"{name} bitwidths {bits} must be non-empty and within {lo}..16")
-    att = _filtered(KNOWN_ATTENTIONS, ATTENTIONS)
-    agg = _filtered(KNOWN_AGGREGATIONS, AGGREGATIONS)
-    act = _filtered(KNOWN_ACTIVATIONS, ACTIVATIONS)
+    ops = trainable_operators()
+    att, agg, act = ops["attention"], ops["aggregation"], ops["activation"]
     for kind, allowed in (operators or {}).items():
         offered = {"attention": att, "aggregation": agg, "activation": act}[kind]
         if not allowed or any(op not in offered for op in allowed):

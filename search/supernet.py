@@ -8,9 +8,11 @@ quantiser; activation quantisers calibrate their binary point on the current pas
 (:data:`SUPERNET_MOMENTUM`). Per step exactly one path runs (the controllers' hard one-hots); its computation mirrors
 ``search.layers.QuantGraphLayer`` step by step (same quantisers, same host constants through
 ``GraphTensors``, same ``ATTENTION_COEFFICIENTS`` / ``AGGREGATION_FINALISERS`` / ``ACTIVATION_MODULES``),
-and at every point where a decision acts the chosen candidate's output goes through :func:`gate` with its
-one-hot entry (identity in the forward pass) so the gradient reaches the controllers' logits (as GDAS's
-multiplication by the one-hot, normalised by the output's scale).
+and at every point where a decision acts, :func:`mix` passes the chosen candidate's output on unchanged
+while the gradient reaches the one-hot entry of *every* option of that decision through cheap candidate
+outputs (the same tensor at every bitwidth, every attention's coefficients, every finaliser and
+activation on the same accumulator, narrower widths as masks): a first-order estimate of the loss of
+switching, instead of GDAS's gradient to the chosen entry only.
 
 :func:`build_quant_gnn` turns a derived architecture (one :class:`LayerChoice` per layer) into a
 ``QuantGNN`` of ``QuantGraphLayer`` with the per-tensor bitwidths, for QAT retraining and export.
@@ -19,14 +21,14 @@ multiplication by the one-hot, normalised by the output's scale).
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.nn import MessagePassing
 
+from lpgnas.errors import LpgnasError
 from lpgnas.numfmt import NumFormat, fake_quant, fix, frac_for_range
+from lpgnas.operators import ATTENTIONS, layer_format_names
 from search.layers import (
     ACTIVATION_MODULES,
     AGGREGATION_FINALISERS,
@@ -34,8 +36,11 @@ from search.layers import (
     MEAN_RECIP_FORMAT,
     NON_NEGATIVE_ACTIVATIONS,
     GraphTensors,
+    HostCoefficients,
     QuantGNN,
     QuantGraphLayer,
+    SoftmaxCoefficients,
+    _scatter,
     coef_format,
 )
 from search.quant import ActQuant, FixedQuant, WeightQuant
@@ -50,16 +55,77 @@ OneHots = dict[str, torch.Tensor]
 SUPERNET_MOMENTUM = 1.0
 
 
-def gate(y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """``y`` unchanged in the forward pass; the gradient to the one-hot entry ``m`` is
-    ``<dL/dy, y> / rms(y)``.
+def unsupported_operators(space: SearchSpace) -> list[str]:
+    """Operators of ``space`` the supernet cannot run, each with the reason (empty: all supported).
 
-    A plain ``m * y`` gives ``<dL/dy, y>``, which grows with the scale of the candidate's output, so the
-    controller drifts toward candidates with large outputs (unnormalised ``const`` + ``add`` sums over
-    up to max-degree neighbours) whatever their accuracy; dividing by the output's RMS removes that bias.
+    The supernet runs any attention whose ``search.layers.ATTENTION_COEFFICIENTS`` rule is host
+    coefficients (``HostCoefficients``) or a softmax over scores (``SoftmaxCoefficients``), any aggregation
+    with a ``reduce`` ("sum" / "amax") and any activation of ``ACTIVATION_MODULES``."""
+    bad = []
+    for i, ls in enumerate(space.layers):
+        for a in ls.attention:
+            rule = ATTENTION_COEFFICIENTS.get(a)
+            if not isinstance(rule, HostCoefficients | SoftmaxCoefficients):
+                bad.append(f"layer{i} attention {a!r}: no host or softmax coefficient rule in search.layers")
+        for a in ls.aggregation:
+            rule = AGGREGATION_FINALISERS.get(a)
+            if rule is None or getattr(rule, "reduce", None) not in ("sum", "amax"):
+                bad.append(f"layer{i} aggregation {a!r}: no sum/amax aggregation rule in search.layers")
+        for a in ls.activation:
+            if a not in ACTIVATION_MODULES:
+                bad.append(f"layer{i} activation {a!r}: no training implementation in search.layers")
+    return bad
+
+
+class _PathView:
+    """What ``search.layers``' coefficient rules read from a layer, for one path of a :class:`SuperLayer`:
+    the path's slices of the attention vectors and its quantisers (methods borrowed from QuantGraphLayer)."""
+
+    quantise = True
+    att_format = QuantGraphLayer.att_format
+    exp_format = QuantGraphLayer.exp_format
+    score_format = QuantGraphLayer.score_format
+    fq = QuantGraphLayer.fq
+    exact = QuantGraphLayer.exact
+    attention_vector = QuantGraphLayer.attention_vector
+
+    def __init__(self, att: dict[str, torch.Tensor], abits: int, lin_q: ActQuant, coef_q: FixedQuant,
+                 score_q: ActQuant) -> None:
+        self.att, self.abits, self.lin_q, self.coef_q, self.score_q = att, abits, lin_q, coef_q, score_q
+
+
+def mix(y: torch.Tensor, h: torch.Tensor, candidates) -> torch.Tensor:
+    """``y`` (the chosen candidate's output) in the forward pass; the gradient to one-hot entry ``h[k]`` is
+    ``<dL/dy, candidates[k]>`` for *every* option ``k``.
+
+    ``h`` is a straight-through one-hot: its forward value is exactly one-hot, its gradient that of the
+    tempered softmax, whose Jacobian turns these into ``<dL/dy, c_k - E[c]>``: the first-order estimate of
+    the loss change when the decision switches to option ``k``. Only the chosen path's weights get a
+    gradient (``candidates`` are detached): single-path training, with a signal for every option.
+    Candidates are cheap: the same tensor quantised at every bitwidth, coefficients of every attention,
+    every finaliser / activation applied to the same accumulator.
     """
-    rms = y.detach().pow(2).mean().sqrt().clamp_min(1e-12)
-    return y * (1.0 + (m - m.detach()) / rms)
+    if len(h) == 1 or not h.requires_grad:
+        return y
+    if callable(candidates):  # built only when a controller gradient is wanted
+        candidates = candidates()
+    c = torch.stack([t.detach().expand_as(y) for t in candidates])
+    dh = (h - h.detach()).to(y.dtype)
+    return y + torch.tensordot(dh, c, dims=1)
+
+
+def _scaled(candidates: list[torch.Tensor], ref: torch.Tensor) -> list[torch.Tensor]:
+    """Candidates rescaled to ``ref``'s RMS: operator choices are compared by shape, not output scale
+    (an unnormalised ``const``+``add`` sum is orders of magnitude larger than ``gcn``'s, and the downstream
+    quantisers recalibrate to it; GDAS's plain product drove the controller to ``const``+``add``)."""
+    r = ref.detach().pow(2).mean().sqrt()
+    return [c * (r / c.detach().pow(2).mean().sqrt().clamp_min(1e-12)) for c in candidates]
+
+
+def _act_candidates(x: torch.Tensor, q: ActQuant, options) -> list[torch.Tensor]:
+    """``x`` quantised at every bitwidth option, binary point calibrated from ``q``'s current range."""
+    m = float(q.max_abs)
+    return [fake_quant(x.detach(), fix(b, frac_for_range(m, b, q.signed), q.signed)) for b in options]
 
 
 def pick(space: SearchSpace, onehots: OneHots, key: str) -> tuple[object, torch.Tensor]:
@@ -69,11 +135,11 @@ def pick(space: SearchSpace, onehots: OneHots, key: str) -> tuple[object, torch.
     return space.options(key)[idx], h[idx]
 
 
-class SuperLayer(MessagePassing):
+class SuperLayer(nn.Module):
     """All candidates of one layer, run one path at a time."""
 
     def __init__(self, space: SearchSpace, index: int, in_heads: int, in_width: int) -> None:
-        super().__init__(aggr="add", node_dim=0)
+        super().__init__()
         self.space, self.index = space, index
         ls = space.layers[index]
         self.h_max, self.d_max = max(ls.heads), max(ls.hidden)
@@ -82,6 +148,12 @@ class SuperLayer(MessagePassing):
         bound = math.sqrt(6.0 / (fan_in + fan_out))
         nn.init.uniform_(self.weight, -bound, bound)
         self.bias = nn.Parameter(torch.zeros(self.h_max, self.d_max))
+        self.att = nn.ParameterDict()
+        for key in sorted({t for a in ls.attention for t in ATTENTIONS[a].tensors}):
+            p = nn.Parameter(torch.empty(self.h_max, self.d_max))
+            nn.init.xavier_uniform_(p.view(1, self.h_max, self.d_max) if self.h_max > 1 else p)
+            self.att[key] = p
+        self.score_q = ActQuant(8, momentum=SUPERNET_MOMENTUM)
         self.w_q = WeightQuant(8)
         self.lin_q = ActQuant(8, momentum=SUPERNET_MOMENTUM)
         self.agg_q = ActQuant(8, momentum=SUPERNET_MOMENTUM)
@@ -91,39 +163,84 @@ class SuperLayer(MessagePassing):
         return f"layer{self.index}.{decision}"
 
     def forward(self, x: torch.Tensor, g: GraphTensors, onehots: OneHots, in_hd: tuple[int, int],
-                out_bits: tuple[int, torch.Tensor]) -> tuple[torch.Tensor, tuple[int, int]]:
-        """``x`` (N, h'*d') -> (N, h*d) output codes' values; returns the output and its (h, d)."""
-        c = {d: pick(self.space, onehots, self.key(d)) for d in ARCH_DECISIONS + QUANT_DECISIONS}
-        attention, m_att = c["attention"]
-        aggregation, m_agg = c["aggregation"]
-        activation, m_act = c["activation"]
-        (d, m_d), (h, m_h) = c["hidden"], c["heads"]
-        (wbits, m_wq), (lbits, m_lq), (cbits, m_cq), (abits, m_aq) = (
-            c["q_weight"], c["q_linear"], c["q_coef"], c["q_aggregation"])
+                out_key: str) -> tuple[torch.Tensor, tuple[int, int]]:
+        """``x`` (N, h'*d') -> (N, h*d) output codes' values; returns the output and its (h, d).
+
+        ``out_key``: the decision that sets this layer's output bitwidth (next layer's ``q_input``, or
+        this layer's ``q_aggregation`` for the logits)."""
+        sp, oh = self.space, onehots
+        opt = lambda d: pick(sp, oh, self.key(d))[0]  # noqa: E731
+        attention, aggregation, activation = opt("attention"), opt("aggregation"), opt("activation")
+        d, h, wbits, lbits, cbits, abits = (opt(k) for k in ("hidden", "heads", "q_weight", "q_linear",
+                                                              "q_coef", "q_aggregation"))
         ih, iw = in_hd
         w = self.weight[:h, :ih, :iw, :d].reshape(h, ih * iw, d)
         self.w_q.bits = wbits
-        w = gate(self.w_q(w), m_d * m_h * m_wq)
+        wq = self.w_q(w)
+        wq = mix(wq, oh[self.key("q_weight")], lambda: [
+            fake_quant(w.detach(), WeightQuant(b).fmt_for(w)) for b in sp.options(self.key("q_weight"))])
         self.lin_q.bits = lbits
-        lin = gate(self.lin_q(torch.einsum("ni,hio->nho", x, w)), m_lq)
+        pre = torch.einsum("ni,hio->nho", x, wq)
+        lin = mix(self.lin_q(pre), oh[self.key("q_linear")],
+                  lambda: _act_candidates(pre, self.lin_q, sp.options(self.key("q_linear"))))
+        # width and heads: a narrower candidate is the chosen output with columns / heads masked out; a wider
+        # one is not computed (its candidate is the chosen output, so it only gains through the cost)
+        lin = mix(lin, oh[self.key("hidden")], lambda: [lin * (torch.arange(d) < dd).to(lin.dtype) if dd < d else lin
+                                                for dd in sp.options(self.key("hidden"))])
+        lin = mix(lin, oh[self.key("heads")], lambda: [lin * (torch.arange(h) < hh).to(lin.dtype)[:, None] if hh < h
+                                               else lin for hh in sp.options(self.key("heads"))])
         coef_q = FixedQuant(coef_format(cbits))
-        coef = gate(ATTENTION_COEFFICIENTS[attention](SimpleNamespace(coef_q=coef_q), g), m_att)
-        if attention == "gcn":
-            coef = gate(coef, m_cq)
-        acc = self.propagate(g.edge_index, x=lin, coef=coef)
-        acc = gate(AGGREGATION_FINALISERS[aggregation](acc, g).reshape(acc.shape[0], -1), m_agg)
-        acc_frac = self.lin_q.fmt().frac + (coef_q.fmt().frac if attention == "gcn" else 0)
-        acc_frac += MEAN_RECIP_FORMAT.frac if aggregation == "mean" else 0
+        has_coef = "coef" in layer_format_names(attention, aggregation)
+        agg_rule = AGGREGATION_FINALISERS[aggregation]
+        self.score_q.bits = abits  # QuantGraphLayer's score_q and att_weight use the layer's abits
+        view = _PathView({k: p[:h, :d] for k, p in self.att.items()}, abits, self.lin_q, coef_q, self.score_q)
+        n_edges = g.csr.num_edges
+
+        def coefficients(att: str, v: _PathView) -> torch.Tensor:
+            """(E, h) coefficient values of attention ``att`` on this path."""
+            c = ATTENTION_COEFFICIENTS[att](v, g, lin)
+            return c.reshape(n_edges, -1).expand(n_edges, h)
+
+        att_opts = sp.options(self.key("attention"))
+        if len(att_opts) > 1 and oh[self.key("attention")].requires_grad:
+            with torch.no_grad():  # before the chosen one: the candidates also calibrate score_q
+                cands = [coefficients(a, view) for a in att_opts]
+        else:
+            cands = []
+        coef = coefficients(attention, view)
+        coef = mix(coef, oh[self.key("attention")], _scaled(cands, coef)) if cands else coef
+        if has_coef:  # the coefficient bitwidth acts only where the attention has a coef format
+            coef = mix(coef, oh[self.key("q_coef")], lambda: [
+                fake_quant(coef.detach(), coef_format(b)) if ATTENTIONS[attention].softmax
+                else coefficients(attention, _PathView(view.att, abits, self.lin_q, FixedQuant(coef_format(b)),
+                                                       self.score_q))
+                for b in sp.options(self.key("q_coef"))])
+        msgs = coef[:, :, None] * lin[g.src]
+        n = g.csr.num_nodes
+        fin = agg_rule(_scatter(msgs, g.dst, n, agg_rule.reduce), g).reshape(n, -1)
+        aggs = sp.options(self.key("aggregation"))
+        if len(aggs) > 1 and oh[self.key("aggregation")].requires_grad:
+            with torch.no_grad():
+                cands = [AGGREGATION_FINALISERS[a](_scatter(msgs, g.dst, n, AGGREGATION_FINALISERS[a].reduce), g)
+                         .reshape(n, -1) for a in aggs]
+            acc = mix(fin, oh[self.key("aggregation")], _scaled(cands, fin))
+        else:
+            acc = fin
+        acc_frac = self.lin_q.fmt().frac + (coef_q.fmt().frac if has_coef else 0)
+        acc_frac += MEAN_RECIP_FORMAT.frac if agg_rule.recip else 0
         b = self.bias[:h, :d].reshape(-1)
         acc = acc + fake_quant(b, _bias_format(b, abits, acc_frac))
         self.agg_q.bits = abits
-        agg = gate(self.agg_q(acc), m_aq)
-        a = gate(ACTIVATION_MODULES[activation](agg), m_act)
-        self.out_q.bits, self.out_q.signed = out_bits[0], activation not in NON_NEGATIVE_ACTIVATIONS
-        return gate(self.out_q(a), out_bits[1]), (h, d)
+        agg = self.agg_q(acc)
+        agg = mix(agg, oh[self.key("q_aggregation")],
+                  lambda: _act_candidates(acc, self.agg_q, sp.options(self.key("q_aggregation"))))
+        a = ACTIVATION_MODULES[activation](agg)
+        a = mix(a, oh[self.key("activation")], lambda: _scaled([ACTIVATION_MODULES[f](agg.detach())
+                                                        for f in sp.options(self.key("activation"))], a))
+        self.out_q.bits, self.out_q.signed = pick(sp, oh, out_key)[0], activation not in NON_NEGATIVE_ACTIVATIONS
+        y = self.out_q(a)
+        return mix(y, oh[out_key], lambda: _act_candidates(a, self.out_q, sp.options(out_key))), (h, d)
 
-    def message(self, x_j: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
-        return coef.view(-1, 1, 1) * x_j
 
 
 def _bias_format(b: torch.Tensor, bits: int, acc_frac: int) -> NumFormat:
@@ -137,6 +254,10 @@ class SuperNet(nn.Module):
 
     def __init__(self, space: SearchSpace, input_signed: bool, dropout: float = 0.5) -> None:
         super().__init__()
+        bad = unsupported_operators(space)
+        if bad:
+            raise LpgnasError("the supernet cannot run: " + "; ".join(bad)
+                              + " (restrict the space with --attentions/--aggregations/--activations)")
         self.space, self.dropout = space, dropout
         self.input_q = ActQuant(8, signed=input_signed, momentum=SUPERNET_MOMENTUM)
         layers, in_heads, in_width = [], 1, space.in_features
@@ -157,9 +278,10 @@ class SuperNet(nn.Module):
 
     def forward(self, x: torch.Tensor, g: GraphTensors, onehots: OneHots) -> torch.Tensor:
         """Logits of the path the one-hots select (``onehots`` holds every decision key)."""
-        bits, m = pick(self.space, onehots, "layer0.q_input")
-        self.input_q.bits = bits
-        x = gate(self.input_q(x), m)
+        key = "layer0.q_input"
+        self.input_q.bits = pick(self.space, onehots, key)[0]
+        raw = x
+        x = mix(self.input_q(x), onehots[key], lambda: _act_candidates(raw, self.input_q, self.space.options(key)))
         hd = (1, self.space.in_features)
         n = len(self.layers)
         for i, layer in enumerate(self.layers):
@@ -167,7 +289,7 @@ class SuperNet(nn.Module):
             # the output quantiser of layer i is the input quantiser of layer i+1; the logits keep the
             # last layer's aggregation bitwidth
             nxt = f"layer{i + 1}.q_input" if i + 1 < n else f"layer{i}.q_aggregation"
-            x, hd = layer(x, g, onehots, hd, pick(self.space, onehots, nxt))
+            x, hd = layer(x, g, onehots, hd, nxt)
         return x
 
 
@@ -223,6 +345,8 @@ def load_path_into(model: QuantGNN, net: SuperNet, arch: list[LayerChoice]) -> N
         for layer, sl, c in zip(model.layers, net.layers, arch, strict=True):
             layer.weight.copy_(sl.weight[: c.heads, :ih, :iw, : c.hidden].reshape(c.heads, ih * iw, c.hidden))
             layer.bias.copy_(sl.bias[: c.heads, : c.hidden].reshape(-1))
-            for name in ("lin_q", "agg_q", "out_q"):
+            for key, p in layer.att.items():
+                p.copy_(sl.att[key][: c.heads, : c.hidden])
+            for name in ("lin_q", "agg_q", "out_q", "score_q"):
                 getattr(layer, name).max_abs.copy_(getattr(sl, name).max_abs)
             ih, iw = c.heads, c.hidden

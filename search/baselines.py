@@ -1,0 +1,193 @@
+"""Baselines for the LPGNAS search, in the same harness and on the same splits.
+
+* **Float** GCN, GAT and GraphSAGE built from PyG's ``GCNConv`` / ``GATConv`` / ``SAGEConv`` (32-bit float,
+  accuracy of the torch model; there is no integer model of a float network).
+* **Uniformly quantised** GCN (and GAT once ``"gat"`` is in ``lpgnas.operators.ATTENTIONS`` with a training
+  implementation in ``search.layers``) at W8A8, W4A8 and W2A8 (2-bit weights are ternary in lpgnas) through
+  the QAT path of ``lpgnas train`` (``search.train``): exported IR, golden integer accuracy, model size,
+  hardware estimate.
+* **Random search** with the LPGNAS search's compute budget: architectures and bitwidths sampled uniformly
+  from the same space, each trained briefly (``short_epochs``) until the budget (seconds) is spent, the best
+  by the search's own objective (validation cross-entropy + ``lambda`` * the same normalised cost of that
+  path) retrained from scratch like the search's result, exported, golden test accuracy.
+
+Every baseline uses the search's data pipeline (raw features unless ``normalize_features``), the best
+validation epoch (``search.train.fit``), and never looks at the test nodes before the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lpgnas.datasets import Dataset
+from lpgnas.graph import CSRGraph
+from lpgnas.operators import ATTENTIONS
+from search.cost import KIB, SearchCost, float_gcn_size_bits, hardware_estimate, model_size_bits
+from search.layers import ATTENTION_COEFFICIENTS, GraphTensors, build_gnn, export_ir
+from search.nas import SearchConfig
+from search.space import LayerChoice
+from search.supernet import architecture_from_choices, build_quant_gnn, onehots_for
+from search.train import TrainConfig, accuracy, evaluate, fit
+
+#: uniform quantisation settings of the baselines (weight bits, activation bits); 2 = ternary weights
+UNIFORM_BITS: tuple[tuple[int, int], ...] = ((8, 8), (4, 8), (2, 8))
+
+
+def quantised_archs() -> list[str]:
+    """Attentions the uniformly quantised baselines cover: GCN, and GAT once lpgnas trains it."""
+    return [a for a in ("gcn", "gat") if a in ATTENTIONS and a in ATTENTION_COEFFICIENTS]
+
+
+# ---- float baselines ------------------------------------------------------------------------------------------
+
+class FloatGNN(nn.Module):
+    """Two PyG layers: GCN 16 hidden, GAT 8 heads x 8 (dropout 0.6, as Velickovic et al.), SAGE 16 (mean)."""
+
+    def __init__(self, kind: str, in_features: int, num_classes: int) -> None:
+        super().__init__()
+        from torch_geometric.nn import GATConv, GCNConv, SAGEConv
+
+        self.kind = kind
+        if kind == "gcn":
+            self.c1, self.c2, self.p = GCNConv(in_features, 16), GCNConv(16, num_classes), 0.5
+        elif kind == "gat":
+            self.c1 = GATConv(in_features, 8, heads=8, dropout=0.6)
+            self.c2 = GATConv(64, num_classes, heads=1, concat=False, dropout=0.6)
+            self.p = 0.6
+        elif kind == "sage":
+            self.c1, self.c2, self.p = SAGEConv(in_features, 16), SAGEConv(16, num_classes), 0.5
+        else:
+            raise ValueError(kind)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        x = F.dropout(x, self.p, self.training)
+        x = self.c1(x, edge_index)
+        x = F.elu(x) if self.kind == "gat" else F.relu(x)
+        x = F.dropout(x, self.p, self.training)
+        return self.c2(x, edge_index)
+
+
+FLOAT_HPARAMS = {"gcn": (0.01, 5e-4), "gat": (0.005, 5e-4), "sage": (0.01, 5e-4)}
+
+
+def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 200) -> dict[str, Any]:
+    """Train a float PyG model (best validation epoch), test accuracy of that epoch."""
+    t0 = time.time()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    model = FloatGNN(kind, data.num_features, data.num_classes)
+    lr, wd = FLOAT_HPARAMS[kind]
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
+    ei, y = data.edge_index, data.y
+    best, best_state = (-1.0, float("inf")), None
+    for _ in range(epochs):
+        model.train()
+        opt.zero_grad()
+        F.cross_entropy(model(data.x, ei)[data.train_mask], y[data.train_mask]).backward()
+        opt.step()
+        model.eval()
+        with torch.no_grad():
+            out = model(data.x, ei)
+        val_loss = float(F.cross_entropy(out[data.val_mask], y[data.val_mask]))
+        val_acc = accuracy(out.argmax(1).numpy(), y.numpy(), data.val_mask.numpy())
+        if (val_acc, -val_loss) > (best[0], -best[1]):
+            best, best_state = (val_acc, val_loss), copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        pred = model(data.x, ei).argmax(1).numpy()
+    params = sum(p.numel() for p in model.parameters())
+    return {
+        "method": f"float-{kind}", "test_accuracy": accuracy(pred, y.numpy(), data.test_mask.numpy()),
+        "val_accuracy": best[0], "model_size_kib": round(32 * params / KIB, 3), "seconds": round(time.time() - t0, 2),
+    }
+
+
+# ---- uniformly quantised baselines ------------------------------------------------------------------------------
+
+def quantised_baseline(arch: str, wbits: int, abits: int, data: Dataset, seed: int, device: str,
+                       epochs: int = 200) -> dict[str, Any]:
+    """QAT of a 2-layer GCN-16 (GAT: 8 heads x 8) at ``wbits``/``abits`` everywhere; golden accuracy."""
+    t0 = time.time()
+    g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    heads, hidden = (8, 8) if arch == "gat" else (1, 16)
+    model = build_gnn(data.num_features, data.num_classes, attention=arch, layers=2, hidden=hidden, heads=heads,
+                      wbits=wbits, abits=abits, input_signed=bool((data.x < 0).any()),
+                      dropout=0.6 if arch == "gat" else 0.5,
+                      activation="elu" if arch == "gat" and "elu" in _activations() else "relu")
+    tcfg = TrainConfig(dataset=data.name, arch=arch, layers=2, hidden=hidden, heads=heads, wbits=wbits,
+                       abits=abits, epochs=epochs, lr=0.005 if arch == "gat" else 0.01, seed=seed)
+    fit(model, data, g, tcfg, None, progress=False)
+    ir = export_ir(model, f"{data.name}-{arch}-w{wbits}a{abits}")
+    n, e = g.csr.num_nodes, g.csr.num_edges
+    ev = evaluate(model, ir, data, g)
+    return {
+        "method": f"{arch}-w{wbits}a{abits}", "test_accuracy": ev["test_accuracy_golden"],
+        "test_accuracy_float": ev["test_accuracy_float"], "val_accuracy": ev["val_accuracy_golden"],
+        "model_size_kib": round(model_size_bits(ir) / KIB, 3), "hardware": hardware_estimate(ir, n, e, device),
+        "seconds": round(time.time() - t0, 2),
+    }
+
+
+def _activations() -> set[str]:
+    from search.layers import ACTIVATION_MODULES
+
+    return set(ACTIVATION_MODULES)
+
+
+# ---- random search ----------------------------------------------------------------------------------------------
+
+def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short_epochs: int = 50,
+                  max_candidates: int = 200) -> dict[str, Any]:
+    """Uniform samples of the search space, each trained ``short_epochs`` until ``budget_seconds`` are spent
+    (at least one); the best by validation cross-entropy + the search's cost penalty is retrained for
+    ``cfg.retrain_epochs`` from scratch, exported and evaluated with the golden model."""
+    t0 = time.time()
+    g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
+    space = cfg.space(data.num_features, data.num_classes)
+    cost = SearchCost(space, g.csr.num_nodes, g.csr.num_edges, cfg.device, cfg.cost)
+    signed = bool((data.x < 0).any())
+    rng = random.Random(cfg.seed)
+    tried: list[dict[str, Any]] = []
+    while len(tried) < max_candidates and (not tried or time.time() - t0 < budget_seconds):
+        arch = architecture_from_choices(space, {k: rng.choice(space.options(k)) for k in space.decision_keys})
+        torch.manual_seed(cfg.seed + len(tried))
+        model = build_quant_gnn(arch, data.num_features, input_signed=signed, dropout=cfg.dropout)
+        tcfg = TrainConfig(epochs=short_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed)
+        fit(model, data, g, tcfg, None, progress=False)
+        with torch.no_grad():
+            out = model(data.x, g)
+            val_ce = float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))
+            pen = float(cost.penalty({k: v.double() for k, v in onehots_for(space, arch).items()}, cfg.lam))
+        tried.append({"arch": arch, "val_ce": val_ce, "penalty": pen, "score": val_ce + pen})
+    search_seconds = time.time() - t0
+    best = min(tried, key=lambda r: r["score"])
+    arch: list[LayerChoice] = best["arch"]
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    model = build_quant_gnn(arch, data.num_features, input_signed=signed, dropout=cfg.dropout)
+    tcfg = TrainConfig(epochs=cfg.retrain_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed)
+    fit(model, data, g, tcfg, None, progress=False)
+    ir = export_ir(model, f"{data.name}-random")
+    ev = evaluate(model, ir, data, g)
+    n, e = g.csr.num_nodes, g.csr.num_edges
+    return {
+        "method": "random-search", "test_accuracy": ev["test_accuracy_golden"],
+        "val_accuracy": ev["val_accuracy_golden"], "model_size_kib": round(model_size_bits(ir) / KIB, 3),
+        "hardware": hardware_estimate(ir, n, e, cfg.device), "architecture": [c.to_dict() for c in arch],
+        "candidates": len(tried), "budget_seconds": round(budget_seconds, 1),
+        "search_seconds": round(search_seconds, 2), "seconds": round(time.time() - t0, 2),
+        "float_gcn16_model_size_kib": round(float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB, 3),
+        "config": asdict(cfg),
+    }

@@ -54,15 +54,22 @@ SOFTMAX = ("gat", "sym-gat", "cos", "linear", "gene-linear")
 OP_ACTIVATIONS = ("elu", "tanh", "leaky_relu", "sigmoid", "relu6", "softplus", "relu")
 
 
-def op_design_case(k: int):
-    """A GAT-family design (k >= OPS0): attention kinds cycle, then bitwidths, heads, reducers, activations."""
-    from hls_templates.config import HardwareConfig, LayerHW
-    from lpgnas.testing import random_features, random_graph, random_ir
+def constant_layer(ir) -> bool:
+    """A layer whose tanh / sigmoid table holds one code only (e.g. 12 bits at binary point -1): its output
+    is a constant, so Yosys removes it and everything it feeds; such a draw is not a useful design."""
+    from hls_templates.rtl_writer import activation_table
 
-    seed = SEED0 + k
-    j = k - OPS0
-    rng = np.random.default_rng(seed)
-    ir = random_ir(
+    for layer in ir.layers:
+        t = activation_table(layer)
+        if t is not None and layer.activation in ("tanh", "sigmoid") and len(set(t[0])) == 1:
+            return True
+    return False
+
+
+def _draw_op_ir(rng, j: int, seed: int):
+    from lpgnas.testing import random_ir
+
+    return random_ir(
         rng,
         attention=SOFTMAX[j % len(SOFTMAX)],
         aggregation=["add", "max", "mean"][j % 3],
@@ -78,6 +85,21 @@ def op_design_case(k: int):
         bias=j % 6 != 4,
         name=f"val{seed}",
     )
+
+
+def op_design_case(k: int):
+    """A GAT-family design (k >= OPS0): attention kinds cycle, then bitwidths, heads, reducers, activations;
+    a draw with a constant layer (:func:`constant_layer`) is redrawn from the same stream."""
+    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.testing import random_features, random_graph
+
+    seed = SEED0 + k
+    j = k - OPS0
+    rng = np.random.default_rng(seed)
+    while True:
+        ir = _draw_op_ir(rng, j, seed)
+        if not constant_layer(ir):
+            break
     g = random_graph(rng, int(rng.choice([24, 32, 48])))
     x = random_features(rng, ir, g.num_nodes)
     layers = [

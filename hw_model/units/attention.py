@@ -177,17 +177,21 @@ def lut_features(p, family):
     lsw, ssw, fw, nf, esw, ebw = _w(p)
     f = p["F_OUT"]
     soft = 0.0
-    on_dsp_bits = 0.0
-    for key, (n, a, b) in _products(p, family).items():
-        d = dsp_count(a, b, family)
-        soft = soft + nm.where(nm.eq(d, 0), n * soft_mult_bits(a, b), 0.0)
-        if key in ("node", "cos", "gene"):
-            on_dsp_bits = on_dsp_bits + nm.where(nm.gt(d, 0), n, 0.0)
+    prods = _products(p, family)
+    for _key, (n, a, b) in prods.items():
+        soft = soft + nm.where(nm.eq(dsp_count(a, b, family), 0), n * soft_mult_bits(a, b), 0.0)
     vec = nm.where(elementwise(p), 1.0, 0.0)
     n_node = nm.where(_kind(p, "linear"), 1.0, 2.0)
-    # adder chains: phase A (gat, sym-gat, linear), edge dot products (cos, gene-linear)
+    # adder chains: phase A (gat, sym-gat, linear), edge dot products (cos, gene-linear); next to DSP
+    # products Yosys packs most of a chain into the slices' post-adders (xilinx_dsp), like the transform's tree
+    node_dsp = nm.gt(dsp_count(*prods["node"][1:], family), 0)
+    edge_dsp = nm.gt(dsp_count(*prods["cos"][1:], family), 0) * nm.where(_kind(p, "cos"), 1.0, 0.0) + nm.gt(
+        dsp_count(*prods["gene"][1:], family), 0
+    ) * nm.where(_kind(p, "gene-linear"), 1.0, 0.0)
     chain_a = (1 - vec) * n_node * f * p["DOT_W"]
     chain_e = vec * f * p["EDOT_W"]
+    chain_lut = nm.where(node_dsp, 0.0, chain_a) + nm.where(nm.gt(edge_dsp, 0), 0.0, chain_e)
+    chain_dsp = nm.where(node_dsp, chain_a, 0.0) + nm.where(nm.gt(edge_dsp, 0), chain_e, 0.0)
     rq_a = requant_terms(nm.where(nm.eq(vec, 1), lsw + p["AW"], p["DOT_W"]), p["NS_SHIFT"], p["SW"])
     rq_e = requant_terms(p["EDOT_W"], p["E_SHIFT"], p["SW"])
     rq_c = requant_terms(p["XW"] + RECIP_BITS + 1, p["COEF_SHIFT"], p["CW"])
@@ -197,8 +201,8 @@ def lut_features(p, family):
     sumw = p["SUMW"]
     return {
         "mult_soft": on * soft,
-        "chain": on * (chain_a + chain_e),
-        "chain_dsp": on * on_dsp_bits,
+        "chain": on * chain_lut,
+        "chain_dsp": on * chain_dsp,
         "requant": on * (n_rq_a * (rq_a[0] + rq_a[1]) + vec * (rq_e[0] + rq_e[1]) + rq_c[0] + rq_c[1]),
         "tables": on * ntanh * (tanh_logic + p["TAW"] + ssw),
         "edge": on * (nm.where(_kind(p, "sym-gat"), 2.0, nm.where(_kind(p, "gat"), 1.0, 0.0)) * (esw + 12)

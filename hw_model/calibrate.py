@@ -82,6 +82,10 @@ def random_unit_case(seed: int):
     return ir, hw, int(rng.integers(0, 2))
 
 
+#: pooled units with fewer samples than FEW_SAMPLES are pulled harder towards the structural prior
+FEW_SAMPLES, RIDGE_FEW = 20, 1.0
+#: units whose LUT / FF / SRL terms are fitted on the samples of both families together
+POOLED_UNITS = ("attention",)
 #: seeds of the operator samples (GAT-family attention units, aggregation units with max / table and shift
 #: activations); below HOLDOUT_SEED, so they are fitted
 OP_SEED_BASE = 500
@@ -246,6 +250,8 @@ def random_design_case(seed: int):
     return ir, g, x, hw
 
 
+#: GAT-family calibration designs needed (per family) before the attention units get their own factor
+MIN_ATTENTION_DESIGNS = 2
 #: seeds of whole GAT-family calibration designs (the attention unit's integration factor)
 OP_DESIGN_SEED_BASE = 2100
 
@@ -325,7 +331,9 @@ def fit() -> dict:
     for fam in sorted({s["family"] for s in samples}):
         out["families"][fam] = {}
         for unit, feats in FEATURES.items():
-            rows = [s for s in samples if s["family"] == fam and s["unit"] == unit]
+            # units with few samples per family (the attention unit) pool both families: the same logic in LUT6
+            pooled = unit in POOLED_UNITS
+            rows = [s for s in samples if (pooled or s["family"] == fam) and s["unit"] == unit]
             if not rows:
                 continue
             entry = {"n": len(rows)}
@@ -333,7 +341,7 @@ def fit() -> dict:
                 names, X = None, []
                 y = []
                 for s in rows:
-                    f = fn({k: float(v) for k, v in s["params"].items()}, fam)
+                    f = fn({k: float(v) for k, v in s["params"].items()}, s["family"])
                     names = list(f)
                     X.append([f[k] for k in names])
                     y.append(target(s["resources"], res))
@@ -344,7 +352,8 @@ def fit() -> dict:
                 # collinear terms cannot produce unphysical coefficients
                 w = 1.0 / np.sqrt(np.maximum(y, 10.0))
                 prior = np.array([PRIOR_CONST if k == "const" else PRIOR for k in names])
-                scale = np.sqrt(RIDGE * np.maximum((X * w[:, None]) ** 2, 0).sum(0) / len(y) + 1e-12)
+                ridge = RIDGE_FEW if pooled and len(rows) < FEW_SAMPLES else RIDGE
+                scale = np.sqrt(ridge * np.maximum((X * w[:, None]) ** 2, 0).sum(0) / len(y) + 1e-12)
                 Xa = np.vstack([X * w[:, None], np.diag(scale)])
                 ya = np.concatenate([y * w, scale * prior])
                 coef, _ = nnls(Xa, ya)
@@ -393,7 +402,7 @@ def fit_integration(out: dict) -> None:
             after = float(np.mean(np.abs(a * x[plain] - y[plain]) / y[plain]))
             scale = a if after < before else 1.0  # kept only where it helps on these calibration designs
             e = {"scale": scale, "fitted_scale": a, "mape_before": before, "mape_after": min(after, before)}
-            if (~plain).any():
+            if (~plain).sum() >= MIN_ATTENTION_DESIGNS:
                 r = y[~plain] - scale * x[~plain]
                 b = float(np.sum(r * xa[~plain]) / np.sum(xa[~plain] ** 2))
                 tot = scale * x[~plain]

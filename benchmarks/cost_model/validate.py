@@ -55,13 +55,17 @@ OP_ACTIVATIONS = ("elu", "tanh", "leaky_relu", "sigmoid", "relu6", "softplus", "
 
 
 def constant_layer(ir) -> bool:
-    """A layer whose tanh / sigmoid table holds one code only (e.g. 12 bits at binary point -1): its output
-    is a constant, so Yosys removes it and everything it feeds; such a draw is not a useful design."""
+    """A layer whose output is a constant: a tanh / sigmoid table holding one code only (e.g. 12 bits at
+    binary point -1), relu6 whose six rounds to code 0 (binary point <= -3). Yosys removes such a layer and
+    everything it feeds; such a draw is not a useful design."""
     from hls_templates.rtl_writer import activation_table
+    from lpgnas.tables import relu6_max_code
 
     for layer in ir.layers:
         t = activation_table(layer)
         if t is not None and layer.activation in ("tanh", "sigmoid") and len(set(t[0])) == 1:
+            return True
+        if layer.activation == "relu6" and relu6_max_code(layer.formats["aggregation"]) == 0:
             return True
     return False
 

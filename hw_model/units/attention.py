@@ -191,7 +191,6 @@ def lut_features(p, family):
     chain_a = (1 - vec) * n_node * f * p["DOT_W"]
     chain_e = vec * f * p["EDOT_W"]
     chain_lut = nm.where(node_dsp, 0.0, chain_a) + nm.where(nm.gt(edge_dsp, 0), 0.0, chain_e)
-    chain_dsp = nm.where(node_dsp, chain_a, 0.0) + nm.where(nm.gt(edge_dsp, 0), chain_e, 0.0)
     rq_a = requant_terms(nm.where(nm.eq(vec, 1), lsw + p["AW"], p["DOT_W"]), p["NS_SHIFT"], p["SW"])
     rq_e = requant_terms(p["EDOT_W"], p["E_SHIFT"], p["SW"])
     rq_c = requant_terms(p["XW"] + RECIP_BITS + 1, p["COEF_SHIFT"], p["CW"])
@@ -199,14 +198,15 @@ def lut_features(p, family):
     ntanh, tanh_logic = _tanh_tables(p)
     ms = memories(p, family)
     sumw = p["SUMW"]
+    # adder chains next to DSP products are left out: Yosys packs them into the slices' post-adders / cascade
+    # (xilinx_dsp), as the transform's adder tree next to DSPs (its tree_dsp fits to 0 on xc7)
     return {
         "mult_soft": on * soft,
         "chain": on * chain_lut,
-        "chain_dsp": on * chain_dsp,
         "requant": on * (n_rq_a * (rq_a[0] + rq_a[1]) + vec * (rq_e[0] + rq_e[1]) + rq_c[0] + rq_c[1]),
         "tables": on * ntanh * (tanh_logic + p["TAW"] + ssw),
         "edge": on * (nm.where(_kind(p, "sym-gat"), 2.0, nm.where(_kind(p, "gat"), 1.0, 0.0)) * (esw + 12)
-                      + vec * 0.0 + nm.where(_kind(p, "gene-linear"), f * (ssw + 1), 0.0)),
+                      + nm.where(_kind(p, "gene-linear"), f * (ssw + 1), 0.0)),
         "softmax": on * (2 * esw + (esw + 1) + p["TAW"] + sumw),
         "divider": on * (2 * (sumw + 2) + RECIP_BITS),
         "ctrl": on * (2 * p["NW"] + 3 * p["EW"] + 2 * p["LAW"] + p["CAW"]),
@@ -241,8 +241,8 @@ def srl_features(p, family):
 
 #: structural priors where the stored calibration has no attention coefficients
 PRIOR = {
-    "lut": {"mult_soft": 1.0, "chain": 1.0, "chain_dsp": 0.0, "requant": 0.7, "tables": 1.0, "edge": 1.0,
-            "softmax": 1.0, "divider": 1.0, "ctrl": 1.0, "mem": 1.0, "const": 30.0},
+    "lut": {"mult_soft": 1.0, "chain": 1.0, "requant": 0.7, "tables": 1.0, "edge": 1.0, "softmax": 1.0,
+            "divider": 1.0, "ctrl": 1.0, "mem": 1.0, "const": 30.0},
     "ff": {"node_word": 1.0, "att_word": 1.0, "edge": 1.0, "divider": 1.0, "ctrl": 1.0, "mem": 1.0,
            "const": 20.0},
     "srl": {"const": 0.0},

@@ -482,6 +482,13 @@ def markdown(rows, units, s, cal, direct=()) -> str:
         f"Calibration: {cal}. Designs: {s['designs']} complete generated accelerators (seeds >= {SEED0}, "
         "not used in fitting); Yosys `synth_xilinx -flatten` of the whole top level; cycles from Verilator.",
         "",
+        f"Designs d{SEED0}..d{SEED0 + OPS0 - 1} (gcn / const) were synthesised and simulated before the module "
+        "library gained the GAT-family attention unit, max aggregation and lpg_act (their add / mean / relu "
+        "datapath is unchanged); the GAT-family designs from d"
+        f"{SEED0 + OPS0} on with library {current_library_hash()}. A GAT-family draw whose layer output is a "
+        "constant (a one-code tanh / sigmoid table, relu6 with six = code 0) is redrawn (`constant_layer`): "
+        "Yosys removes such a layer and everything it feeds.",
+        "",
         "## Summary",
         "",
         "| metric | result | target |",

@@ -344,7 +344,7 @@ def fit() -> dict:
                     f = fn({k: float(v) for k, v in s["params"].items()}, s["family"])
                     names = list(f)
                     X.append([f[k] for k in names])
-                    y.append(target(s["resources"], res))
+                    y.append(target(s["resources"], res) - _lanes_activation(s, unit, res, out["families"][fam]))
                 X, y = np.asarray(X, float), np.asarray(y, float)
                 # non-negative least squares weighted by 1/sqrt(y) (between absolute and relative
                 # errors), pulled towards the structural prior
@@ -416,6 +416,58 @@ def fit_integration(out: dict) -> None:
     _calibration.cache_clear()
 
 
+def _lanes_activation(sample: dict, unit: str, res: str, fitted: dict) -> float:
+    """The aggregation unit's activation LUTs (lpg_act per lane), from the activation fit just made: the
+    aggregation unit's own terms are fitted on the rest."""
+    from hw_model.units.activation import activation_lut
+
+    if unit != "aggregate" or res != "lut" or "activation" not in fitted:
+        return 0.0
+    p = {k: float(v) for k, v in sample["params"].items()}
+    return float(activation_lut(p, sample["family"], fitted["activation"]["lut"]["coef"]))
+
+
+#: the activation lanes synthesised alone (lpg_act + lpg_table): activation x width x binary point
+ACT_GRID = [(act, bits, frac) for act in ("elu", "tanh", "sigmoid", "softplus", "leaky_relu", "relu6")
+            for bits, frac in ((4, 1), (6, 2), (8, 4), (8, 0), (12, 6), (16, 10), (16, 4))]
+
+
+def collect_activations(families: list[str]) -> None:
+    """One lpg_act lane per (activation, width, binary point) of ACT_GRID, parameterised as rtl_writer does
+    (unit ``activation``; seeds 100 + grid index, fitted)."""
+    from hls_templates.rtl_writer import RTL_ACTIVATIONS
+    from hw_model.params import ACT_CODE, LayerSpec, activation_params
+    from hw_model.yosys import resource_counts, synth, yosys_version
+    from lpgnas.numfmt import fix
+    from lpgnas.tables import function_table
+
+    version = yosys_version()
+    base = HERE.parent / "cache" / "yosys_runs"
+    base.mkdir(parents=True, exist_ok=True)
+    for i, (act, bits, frac) in enumerate(ACT_GRID):
+        s = LayerSpec(in_features=4, out_features=4, agg_bits=bits, agg_signed=1, agg_frac=frac,
+                      act_kind=ACT_CODE[act], relu=0, p_agg=1)
+        params = {k: int(v) for k, v in activation_params(s).items()}
+        params.update({"AGG_W": bits, "AGG_SIGNED": 1})
+        spec = RTL_ACTIVATIONS[act]
+        with tempfile.TemporaryDirectory(dir=base) as tmp:
+            if spec.table is not None:
+                t = [int(c) for c in function_table(spec.table, frac, fix(bits, frac))]
+                if spec.half:
+                    t = t[: len(t) // 2]
+                f = Path(tmp) / "act.mem"
+                f.write_text("".join(format(c & ((1 << bits) - 1), f"0{(bits + 3) // 4}x") + "\n" for c in t))
+                params["TABLE_FILE"] = str(f)
+            for fam in families:
+                r = resource_counts(synth([RTL_LIB / "lpg_table.v", RTL_LIB / "lpg_act.v"], "lpg_act", fam, params))
+                rec = {"seed": 100 + i, "family": fam, "unit": "activation",
+                       "params": {k: v for k, v in params.items() if not k.endswith("_FILE")} | {"P_AGG": 1},
+                       "resources": r, "yosys": version}
+                with open(SAMPLES, "a") as fh:
+                    fh.write(json.dumps(rec) + "\n")
+                print(100 + i, fam, act, bits, frac, {k: v for k, v in r.items() if k != "cells" and v}, flush=True)
+
+
 def degenerate(sample: dict) -> bool:
     """A unit whose output Yosys proves constant (a tanh / sigmoid table whose every entry is the same code,
     e.g. a 3-bit format with binary point -1): its whole datapath is removed, which no structural term
@@ -458,9 +510,13 @@ def main(argv: list[str] | None = None) -> int:
     cd.add_argument("--count", type=int, default=4)
     cd.add_argument("--start", type=int, default=0)
     cd.add_argument("--ops", action="store_true", help="GAT-family designs (seeds from OP_DESIGN_SEED_BASE)")
+    ca = sub.add_parser("collect-activations")
+    ca.add_argument("--family", default="both", choices=("xc7", "xcup", "both"))
     sub.add_parser("fit")
     args = p.parse_args(argv)
-    if args.cmd == "collect-designs":
+    if args.cmd == "collect-activations":
+        collect_activations(["xc7", "xcup"] if args.family == "both" else [args.family])
+    elif args.cmd == "collect-designs":
         collect_designs(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start,
                         ops=args.ops)
     elif args.cmd == "collect":

@@ -33,6 +33,7 @@ from hw_model.params import (
     stored_width,
     transform_params,
 )
+from hw_model.units import activation as act_unit
 from hw_model.units import aggregate as agg_unit
 from hw_model.units import attention as att_unit
 from hw_model.units import io as io_unit
@@ -93,6 +94,7 @@ DEFAULT_COEF = {
     },
 }
 DEFAULT_COEF["attention"] = {"lut": {}, "ff": {}, "srl": {}}  # priors: hw_model/units/attention.py
+DEFAULT_COEF["activation"] = {"lut": {}}  # priors: hw_model/units/activation.py
 for _u in DEFAULT_COEF.values():
     _u.setdefault("srl", {"nw": 1.0, "const": 2.0})
 
@@ -303,7 +305,8 @@ def layer_units(
         "aggregate",
         layer=s.name,
         lutram=srl("aggregate", ap),
-        lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut")),
+        lut=agg_unit.lut_estimation(ap, family, coefficients(family, "aggregate", "lut"))
+        + act_unit.activation_lut(ap, family, coefficients(family, "activation", "lut")),
         ff=agg_unit.ff_estimation(ap, family, coefficients(family, "aggregate", "ff")),
         dsp=agg_unit.dsp_estimation(ap, family),
         bram18=ab["bram18"],

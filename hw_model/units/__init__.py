@@ -13,7 +13,7 @@ estimate function."""
 from __future__ import annotations
 
 from hw_model import numeric as nm
-from hw_model.units import aggregate, attention, transform
+from hw_model.units import activation, aggregate, attention, transform
 from hw_model.units.activation import ACTIVATION_COSTS
 from hw_model.units.aggregate import AGGREGATION_COSTS
 from hw_model.units.attention import ATTENTION_COSTS
@@ -45,6 +45,8 @@ def _srl_features_a(p, family):
 
 
 FEATURES = {
+    # activation before aggregate: the aggregation unit's fit subtracts its lanes' activations
+    "activation": {"lut": activation.unit_lut_features},
     "transform": {"lut": transform.lut_features, "ff": transform.ff_features, "srl": _srl_features_t},
     "aggregate": {"lut": aggregate.lut_features, "ff": aggregate.ff_features, "srl": aggregate.srl_features},
     "attention": {"lut": attention.lut_features, "ff": attention.ff_features, "srl": attention.srl_features},

@@ -153,7 +153,7 @@ ACTIVATION_FEATURES = {
 }
 
 #: structural priors of the activation terms (LUTs per term unit), used until calibration.json has them
-PRIOR = {"act_table": 0.6, "act_logic": 1.0}
+PRIOR = {"act_table": 0.6, "act_logic": 1.0, "const": 0.0}
 
 
 def activation_features(p, family) -> dict:
@@ -166,13 +166,28 @@ def activation_features(p, family) -> dict:
     return out
 
 
+def unit_lut_features(p, family) -> dict:
+    """The fitted terms of one ``lpg_act`` lane (calibration: ``lpg_act`` synthesised alone)."""
+    f = activation_features(p, family)
+    return {"act_table": f["act_table"], "act_logic": f["act_logic"], "const": 1.0}
+
+
+def activation_lut(p, family, coef=None):
+    """LUTs of the P_AGG lanes' activations (no ``ACT`` parameter: relu, nothing extra); the fitted constant
+    of a lane run alone (its ports) is left out."""
+    if "ACT" not in p:
+        return 0.0
+    coef = coef or {}
+    f = activation_features(p, family)
+    return p["P_AGG"] * sum(coef.get(k, PRIOR[k]) * f[k] for k in ("act_table", "act_logic"))
+
+
 def _cost(name):
     def cost(p, family, coef=None):
         """Resources of the activation over the unit's P_AGG lanes (LUT from ``coef`` or the priors)."""
-        coef = coef or {}
-        f = ACTIVATION_FEATURES[name](p, family)
-        lut = sum(coef.get(k, PRIOR[k]) * f[k] for k in ("act_table", "act_logic"))
-        return {"lut": p["P_AGG"] * lut, "dsp": p["P_AGG"] * f["act_dsp"], "ff": 0.0, "bram18": 0.0, "bram36": 0.0}
+        q = {**p, "ACT": ACT_CODE[name]}
+        dsp = p["P_AGG"] * ACTIVATION_FEATURES[name](q, family)["act_dsp"]
+        return {"lut": activation_lut(q, family, coef), "dsp": dsp, "ff": 0.0, "bram18": 0.0, "bram36": 0.0}
 
     cost.__name__ = f"{name}_cost"
     return cost

@@ -11,7 +11,6 @@ from __future__ import annotations
 from hw_model import numeric as nm
 from hw_model.memory import rom_cost
 from hw_model.params import ACT_CODE
-from hw_model.units.activation import PRIOR as ACT_PRIOR
 from hw_model.units.activation import TABLE_ACTIVATIONS, activation_features
 from hw_model.units.multiplier import dsp_count, soft_mult_bits
 from hw_model.units.transform import requant_terms
@@ -87,15 +86,12 @@ def lut_features(p, family):
     asw = p["AGG_W"] + (1 - p["AGG_SIGNED"])
     rq1, rq2 = requant_terms(p["V_W"], p["AGG_SHIFT"], p["AGG_W"]), requant_terms(asw, p["OUT_SHIFT"], p["OW"])
     is_max = _is_max(p)
-    act = _act(p, family)
     return {
         "mult_soft": lanes * soft,
         "mult_dsp": lanes * nm.where(nm.gt(dsp, 0), 1.0, 0.0),
         "linmux": lanes * p["LW"] * nm.pos(p["FG"] - 1),
         "acc": nm.where(is_max, 0.0, lanes * p["ACC_W"]) + nm.where(_maxsum(p), lanes * p["ACC_W"], 0.0),
         "max": nm.where(is_max, lanes * p["ACC_W"], 0.0),
-        "act_table": lanes * act["act_table"],
-        "act_logic": lanes * act["act_logic"],
         "bias": nm.where(nm.eq(p["HAS_BIAS"], 1), lanes * p["V_W"], 0.0),
         "rq_round": lanes * (rq1[0] + rq2[0]),
         "rq_sat": lanes * (rq1[1] + rq2[1]),
@@ -173,7 +169,7 @@ def cycles(p, num_nodes, num_edges):
 
 
 #: structural priors of terms the stored calibration may predate (used when a coefficient is missing)
-PRIOR = {"max": 2.5, **ACT_PRIOR}
+PRIOR = {"max": 2.5}
 
 
 def lut_estimation(p, family, coef):

@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baselines", default="cora-public,citeseer-public",
                    help="configurations that also run the baselines")
     p.add_argument("--device", default=d.device)
-    p.add_argument("--lambda", dest="lam", type=float, default=d.lam)
+    p.add_argument("--lambda", dest="lam", type=float, default=1.0)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--warmup", type=int, default=d.warmup)
     p.add_argument("--weight-steps", type=int, default=d.weight_steps)
@@ -282,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="model-size budget of the search (budget mode): gcn8x0.9 = 0.9 * 1/8 of the float GCN "
                         "2x16's size (a margin: the budget bounds the *expected* size), a number of KiB, or "
                         "'none' (plain mode)")
-    p.add_argument("--cost", default=d.cost)
+    p.add_argument("--cost", default="model",
+                   help="cost terms of the search (default: model, with the model-size budget)")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args(argv)
     if args.report_only:

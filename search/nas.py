@@ -81,10 +81,11 @@ class SearchConfig:
     lam: float = 0.5
     budget_kib: str | None = None
     cost: str = "hw"
-    weight_steps: int = 1
-    epochs: int = 120
-    warmup: int = 60
+    weight_steps: int = 3
+    epochs: int = 90
+    warmup: int = 30
     lr: float = 0.01
+    supernet_lr: float = 0.03
     weight_decay: float = 5e-4
     arch_lr: float = 0.05
     tau_start: float = 5.0
@@ -140,7 +141,7 @@ class Search:
         self.net = SuperNet(self.space, self.input_signed, cfg.dropout)
         self.arch = ArchController(self.space)
         self.quant = QuantController(self.space)
-        self.w_opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.w_opt = torch.optim.Adam(self.net.parameters(), lr=cfg.supernet_lr, weight_decay=cfg.weight_decay)
         self.c_opt = torch.optim.Adam([*self.arch.parameters(), *self.quant.parameters()], lr=cfg.arch_lr)
         float_kib = float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB
         self.budget_kib = resolve_budget(cfg.budget_kib, cfg.device, float_kib)
@@ -154,6 +155,16 @@ class Search:
 
     def sample(self, tau: float) -> dict[str, torch.Tensor]:
         return {**self.arch.sample(tau), **self.quant.sample(tau)}
+
+    def widest_bits(self, path: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``path`` with every bitwidth decision at its widest option (the warm-up's weight steps: the shared
+        weights first learn the task at high precision on sampled architectures; a random low-bit path,
+        e.g. 2-bit row-normalised features, which round to zero, mostly teaches them noise)."""
+        out = dict(path)
+        for k in self.quant.keys:
+            opts = self.space.options(k)
+            out[k] = F.one_hot(torch.tensor(max(range(len(opts)), key=lambda j: opts[j])), len(opts)).float()
+        return out
 
     def argmax_choices(self) -> dict[str, object]:
         return {**self.arch.choices(), **self.quant.choices()}
@@ -170,6 +181,8 @@ class Search:
             self.w_opt.zero_grad()
             with torch.no_grad():
                 path = self.sample(tau)  # constant one-hots: the weight step does not touch the controllers
+                if epoch < cfg.warmup:
+                    path = self.widest_bits(path)
             out = self.net(d.x, g, path)
             loss = F.cross_entropy(out[d.train_mask], d.y[d.train_mask])
             loss.backward()
@@ -366,7 +379,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs, help="search epochs")
     p.add_argument("--warmup", type=int, default=d.warmup, help="epochs of weight steps only")
     p.add_argument("--retrain-epochs", type=int, default=d.retrain_epochs)
-    p.add_argument("--lr", type=float, default=d.lr, help="weight learning rate (search and retraining)")
+    p.add_argument("--lr", type=float, default=d.lr, help="weight learning rate of the retraining")
+    p.add_argument("--supernet-lr", type=float, default=d.supernet_lr,
+                   help="weight learning rate of the supernet (each path gets a share of the steps)")
     p.add_argument("--arch-lr", type=float, default=d.arch_lr, help="controller learning rate")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--dropout", type=float, default=d.dropout)

@@ -1,0 +1,65 @@
+"""Baselines of the search (float PyG models, uniformly quantised QAT, random search) and the benchmark's
+resumable bookkeeping, on karate (seconds)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from lpgnas.datasets import load_dataset
+from search import baselines as bl
+from search.nas import SearchConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def karate():
+    return load_dataset("karate")
+
+
+@pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
+def test_float_baselines(karate, kind):
+    r = bl.float_baseline(kind, karate, seed=0, epochs=20)
+    assert r["method"] == f"float-{kind}" and 0.0 <= r["test_accuracy"] <= 1.0 and r["model_size_kib"] > 0
+
+
+def test_quantised_baseline_reports_golden_accuracy_size_and_hardware(karate):
+    r = bl.quantised_baseline("gcn", 4, 8, karate, seed=0, device="xc7z020", epochs=20)
+    assert r["method"] == "gcn-w4a8" and 0.0 <= r["test_accuracy"] <= 1.0
+    # 34x16 and 16x2 weights at 4 bits, biases at 8 bits
+    assert r["model_size_kib"] == pytest.approx((4 * (34 * 16 + 16 * 2) + 8 * (16 + 2)) / 8192, abs=1e-3)
+    assert r["hardware"]["lut"] > 0 and r["hardware"]["fits_device"]
+    assert "gcn" in bl.quantised_archs()
+
+
+def test_random_search_spends_its_budget_and_selects_on_validation(karate):
+    cfg = SearchConfig(dataset="karate", hidden_sizes="4,8", head_counts="1,2", retrain_epochs=10)
+    r = bl.random_search(cfg, karate, budget_seconds=0.0, short_epochs=5)
+    assert r["candidates"] == 1 and 0.0 <= r["test_accuracy"] <= 1.0 and len(r["architecture"]) == 2
+
+
+def test_benchmark_report_from_run_files(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("search_bench", REPO / "benchmarks" / "search_bench.py")
+    sb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sb)
+    monkeypatch.setattr(sb, "RESULTS", tmp_path)
+    monkeypatch.setattr(sb, "RUNS", tmp_path / "runs")
+    (tmp_path / "runs").mkdir()
+    arch = [{"attention": "gcn", "aggregation": "add", "activation": "relu", "hidden": 16, "heads": 1,
+             "q_weight": 4, "q_input": 8, "q_linear": 8, "q_coef": 8, "q_aggregation": 8},
+            {"attention": "gcn", "aggregation": "add", "activation": "identity", "hidden": 7, "heads": 1,
+             "q_weight": 2, "q_input": 8, "q_linear": 8, "q_coef": 8, "q_aggregation": 8}]
+    for seed, acc in ((0, 0.8), (1, 0.82)):
+        (tmp_path / "runs" / f"cora-public__lpgnas__s{seed}.json").write_text(json.dumps({
+            "config": "cora-public", "method": "lpgnas", "seed": seed, "test_accuracy": acc, "model_size_kib": 10.0,
+            "buffer_size_kib": 50.0, "hardware": {"lut": 100, "dsp": 4, "bram36": 2.0}, "search_seconds": 60.0,
+            "architecture": arch}))
+    doc = sb.report()
+    (row,) = doc["rows"]
+    assert row["seeds"] == [0, 1] and row["test_accuracy"] == "81.0 ± 1.4"
+    assert doc["quantisation"]["all"]["q_weight"] == {"4": 2, "2": 2}
+    assert "| cora-public | lpgnas | 2 (0,1) | 81.0 ± 1.4 |" in (tmp_path / "search_bench.md").read_text()

@@ -111,16 +111,22 @@ def _table_features(function: str, select: float, half: int = 0):
     def feats(p, family):
         w = _asw(p)
         return {
+            **ZERO,
             "act_table": table_logic(function, p["AGG_W"], table_frac(p["THB"], p["TSHIFT"]), p["AGG_SIGNED"], half),
-            "act_logic": (2 + select) * w + p["THB"] + 1,
-            "act_dsp": 0.0,
+            "act_index": (2 + select) * w + p["THB"] + 1,
         }
 
     return feats
 
 
+#: the per-lane terms: table logic blocks, table index / select bits, leaky_relu shift-add bits, relu6 clamp
+#: bits (each its own fitted coefficient), DSP slices
+ZERO = {"act_table": 0.0, "act_index": 0.0, "act_shift": 0.0, "act_clamp": 0.0, "act_dsp": 0.0}
+LUT_TERMS = ("act_table", "act_index", "act_shift", "act_clamp")
+
+
 def _relu_features(p, family):
-    return {"act_table": 0.0, "act_logic": 0.0, "act_dsp": 0.0}
+    return dict(ZERO)
 
 
 def _leaky_features(p, family):
@@ -128,19 +134,18 @@ def _leaky_features(p, family):
     code 10 = 0b1010: two, ``ASW + LEAKY_FRAC + 2`` bits wide, of which the bits below the rounding offset
     are free) and the select."""
     w = _asw(p)
-    return {"act_table": 0.0, "act_logic": LEAKY_ADDERS * (w + 4) + w, "act_dsp": 0.0}
+    return {**ZERO, "act_shift": LEAKY_ADDERS * (w + 4) + w}
 
 
 def _relu6_features(p, family):
     """Two compares and a clamp mux."""
-    return {"act_table": 0.0, "act_logic": _asw(p), "act_dsp": 0.0}
+    return {**ZERO, "act_clamp": _asw(p)}
 
 
 #: adders of the leaky_relu slope's shift-add (set bits of ACTIVATION_LEAKY_CODE = 10)
 LEAKY_ADDERS = bin(ACTIVATION_LEAKY_CODE).count("1")
 
-#: registry activation -> its per-lane structural terms (``act_table``: table logic blocks,
-#: ``act_logic``: compare / select / index bits, ``act_dsp``: DSP slices)
+#: registry activation -> its per-lane structural terms (see ZERO)
 ACTIVATION_FEATURES = {
     "relu": _relu_features,
     "identity": _relu_features,
@@ -153,12 +158,12 @@ ACTIVATION_FEATURES = {
 }
 
 #: structural priors of the activation terms (LUTs per term unit), used until calibration.json has them
-PRIOR = {"act_table": 0.6, "act_logic": 1.0, "const": 0.0}
+PRIOR = {"act_table": 0.6, "act_index": 0.5, "act_shift": 0.8, "act_clamp": 1.0, "const": 0.0}
 
 
 def activation_features(p, family) -> dict:
     """Per-lane terms of the activation coded ``p["ACT"]`` (a number or a tensor over activation options)."""
-    out = {"act_table": 0.0, "act_logic": 0.0, "act_dsp": 0.0}
+    out = dict(ZERO)
     for name, fn in ACTIVATION_FEATURES.items():
         sel = nm.eq(p["ACT"], ACT_CODE[name])
         for k, v in fn(p, family).items():
@@ -169,7 +174,7 @@ def activation_features(p, family) -> dict:
 def unit_lut_features(p, family) -> dict:
     """The fitted terms of one ``lpg_act`` lane (calibration: ``lpg_act`` synthesised alone)."""
     f = activation_features(p, family)
-    return {"act_table": f["act_table"], "act_logic": f["act_logic"], "const": 1.0}
+    return {**{k: f[k] for k in LUT_TERMS}, "const": 1.0}
 
 
 def activation_lut(p, family, coef=None):
@@ -179,7 +184,7 @@ def activation_lut(p, family, coef=None):
         return 0.0
     coef = coef or {}
     f = activation_features(p, family)
-    return p["P_AGG"] * sum(coef.get(k, PRIOR[k]) * f[k] for k in ("act_table", "act_logic"))
+    return p["P_AGG"] * sum(coef.get(k, PRIOR[k]) * f[k] for k in LUT_TERMS)
 
 
 def _cost(name):

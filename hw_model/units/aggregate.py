@@ -56,7 +56,7 @@ def _act(p, family):
     """Per-lane activation terms (no ``ACT`` parameter: relu / identity, as the unit samples predating
     lpg_act)."""
     if "ACT" not in p:
-        return {"act_table": 0.0, "act_logic": 0.0, "act_dsp": 0.0}
+        return {"act_dsp": 0.0}
     return activation_features(p, family)
 
 

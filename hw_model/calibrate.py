@@ -82,10 +82,10 @@ def random_unit_case(seed: int):
     return ir, hw, int(rng.integers(0, 2))
 
 
-#: pooled units with fewer samples than FEW_SAMPLES are pulled harder towards the structural prior
-FEW_SAMPLES, RIDGE_FEW = 20, 1.0
+#: these units, while they have fewer samples than FEW_SAMPLES, are pulled harder towards the structural prior
+FEW_SAMPLES, RIDGE_FEW, FEW_SAMPLE_UNITS = 20, 1.0, ("attention",)
 #: units whose LUT / FF / SRL terms are fitted on the samples of both families together
-POOLED_UNITS = ("attention",)
+POOLED_UNITS: tuple[str, ...] = ("attention",)
 #: seeds of the operator samples (GAT-family attention units, aggregation units with max / table and shift
 #: activations); below HOLDOUT_SEED, so they are fitted
 OP_SEED_BASE = 500
@@ -352,7 +352,7 @@ def fit() -> dict:
                 # collinear terms cannot produce unphysical coefficients
                 w = 1.0 / np.sqrt(np.maximum(y, 10.0))
                 prior = np.array([PRIOR_CONST if k == "const" else PRIOR for k in names])
-                ridge = RIDGE_FEW if pooled and len(rows) < FEW_SAMPLES else RIDGE
+                ridge = RIDGE_FEW if unit in FEW_SAMPLE_UNITS and len(rows) < FEW_SAMPLES else RIDGE
                 scale = np.sqrt(ridge * np.maximum((X * w[:, None]) ** 2, 0).sum(0) / len(y) + 1e-12)
                 Xa = np.vstack([X * w[:, None], np.diag(scale)])
                 ya = np.concatenate([y * w, scale * prior])

@@ -73,7 +73,7 @@ def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace)
     return SearchConfig(dataset=dataset, split=split, seed=seed, device=args.device, lam=args.lam,
                         epochs=args.epochs, warmup=args.warmup, retrain_epochs=args.retrain_epochs,
                         weight_steps=args.weight_steps, checkpoint_every=10, budget_kib=budget, cost=args.cost,
-                        tau_start=args.tau_start)
+                        tau_start=args.tau_start, hidden_sizes=args.hidden_sizes, head_counts=args.head_counts)
 
 
 def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -136,7 +136,8 @@ def run_all(args: argparse.Namespace) -> None:
             if args.only in ("all", "lpgnas"):
                 jobs.append((config, "lpgnas", seed))
             if config in base_configs and args.only in ("all", "baselines"):
-                jobs += [(config, m, seed) for m in baseline_methods()]
+                skip = tuple(x for x in args.skip.split(",") if x)
+                jobs += [(config, m, seed) for m in baseline_methods() if not (skip and m.startswith(skip))]
     for config, method, seed in jobs:
         path = _run_file(config, method, seed)
         if path.is_file():
@@ -272,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=d.warmup)
     p.add_argument("--weight-steps", type=int, default=d.weight_steps)
     p.add_argument("--tau-start", type=float, default=d.tau_start)
+    p.add_argument("--hidden-sizes", default="16",
+                   help="hidden width options (default 16: with widths shared by slicing, the supernet did not "
+                        "train on Cora when widths 16..256 x heads 1..8 were searched; see docs/search.md)")
+    p.add_argument("--head-counts", default="1")
     p.add_argument("--retrain-epochs", type=int, default=d.retrain_epochs)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: best on a shared 2-core machine)")
     p.add_argument("--data-root", default=os.environ.get("LPGNAS_DATA"))
@@ -284,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                         "'none' (plain mode)")
     p.add_argument("--cost", default="model",
                    help="cost terms of the search (default: model, with the model-size budget)")
+    p.add_argument("--skip", default="", help="comma-separated method prefixes to leave out (e.g. gat-)")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args(argv)
     if args.report_only:

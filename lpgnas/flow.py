@@ -36,7 +36,8 @@ class FlowConfig:
     data_root: str | None = None
     arch: str | None = None  # a fixed architecture (attention name) instead of the search
     layers: int = 2
-    hidden: int = 16
+    hidden: int | None = None  # None: the architecture's default (GCN 16; GAT family 8 per head)
+    heads: int | None = None  # None: the architecture's default (GCN 1; GAT family 8)
     wbits: int = 8
     abits: int = 8
     epochs: int = 200
@@ -201,10 +202,10 @@ class Flow:
 def _model(flow: Flow) -> None:
     cfg = flow.cfg
     if cfg.arch:
-        from search.train import TrainConfig, train
+        from search.train import preset_config, train
 
-        train(TrainConfig(dataset=cfg.dataset, arch=cfg.arch, layers=cfg.layers, hidden=cfg.hidden,
-                          wbits=cfg.wbits, abits=cfg.abits, epochs=cfg.epochs, seed=cfg.seed),
+        train(preset_config(cfg.arch, dataset=cfg.dataset, layers=cfg.layers, hidden=cfg.hidden, heads=cfg.heads,
+                            wbits=cfg.wbits, abits=cfg.abits, epochs=cfg.epochs, seed=cfg.seed),
               flow.run, data_root=cfg.data_root, progress=flow.progress)
     else:
         from search.nas import SearchConfig, search
@@ -284,7 +285,7 @@ def _report(flow: Flow) -> None:
     write_report(flow.run)
 
 
-TRAIN_KEYS = ("dataset", "data_root", "arch", "layers", "hidden", "wbits", "abits", "epochs", "seed")
+TRAIN_KEYS = ("dataset", "data_root", "arch", "layers", "hidden", "heads", "wbits", "abits", "epochs", "seed")
 SEARCH_KEYS = ("dataset", "data_root", "layers", "epochs", "search_epochs", "lam", "seed", "device")
 
 
@@ -327,7 +328,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", default=None)
     p.add_argument("--arch", default=None, help="train this fixed architecture (attention name) instead of searching")
     p.add_argument("--layers", type=int, default=d.layers)
-    p.add_argument("--hidden", type=int, default=d.hidden, help="with --arch")
+    p.add_argument("--hidden", type=int, default=d.hidden,
+                   help="with --arch: width per head (default: GCN 16, GAT family 8 as Velickovic et al.)")
+    p.add_argument("--heads", type=int, default=d.heads, help="with --arch (default: GCN 1, GAT family 8)")
     p.add_argument("--wbits", type=int, default=d.wbits, help="with --arch")
     p.add_argument("--abits", type=int, default=d.abits, help="with --arch")
     p.add_argument("--epochs", type=int, default=d.epochs, help="training / retraining epochs")

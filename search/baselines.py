@@ -31,7 +31,7 @@ from torch import nn
 from lpgnas.datasets import Dataset
 from lpgnas.graph import CSRGraph
 from lpgnas.operators import ATTENTIONS
-from search.cost import KIB, SearchCost, float_gcn_size_bits, hardware_estimate, model_size_bits
+from search.cost import KIB, SearchCost, float_gcn_size_bits, hardware_estimate, model_size_bits, resolve_budget
 from search.layers import ATTENTION_COEFFICIENTS, GraphTensors, build_gnn, export_ir
 from search.nas import SearchConfig
 from search.space import LayerChoice
@@ -156,7 +156,9 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     t0 = time.time()
     g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
     space = cfg.space(data.num_features, data.num_classes)
-    cost = SearchCost(space, g.csr.num_nodes, g.csr.num_edges, cfg.device, cfg.cost)
+    float_kib = float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB
+    cost = SearchCost(space, g.csr.num_nodes, g.csr.num_edges, cfg.device, cfg.cost,
+                      budget_kib=resolve_budget(cfg.budget_kib, cfg.device, float_kib))  # the search's objective
     signed = bool((data.x < 0).any())
     rng = random.Random(cfg.seed)
     tried: list[dict[str, Any]] = []

@@ -91,6 +91,45 @@ POOLED_UNITS: tuple[str, ...] = ("attention",)
 OP_SEED_BASE = 500
 
 
+#: seeds of transform units with binary / ternary weights over wide inputs (the sign / negate logic of
+#: ``lpg_mul``: the random unit cases draw few of them, mostly with narrow inputs); below HOLDOUT_SEED
+SIGN_SEED_BASE = 700
+
+
+def random_sign_unit_case(seed: int):
+    """(ir, hw, layer index) of a layer with binary (even seeds) or ternary (odd) weights and 3..16-bit
+    inputs (fitted like the random unit cases)."""
+    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.testing import random_ir
+
+    rng = np.random.default_rng(seed)
+    k = seed - SIGN_SEED_BASE
+    ir = random_ir(rng, attention=str(rng.choice(["gcn", "const"])), aggregation="add", num_layers=2,
+                   in_features=int(rng.choice([4, 6, 8, 12, 16])), hidden=int(rng.choice([4, 6, 8, 12])),
+                   num_classes=int(rng.choice([3, 4, 5])), heads=1, concat=True, wbits=1 + k % 2,
+                   abits=[16, 12, 8, 6, 3, 16, 4, 12][(k // 2) % 8], bias=True, name=f"cals{seed}")
+    layers = [LayerHW(p_in=int(rng.integers(1, min(8, la.in_features) + 1)),
+                      p_out=int(rng.integers(1, min(8, la.out_features) + 1)),
+                      p_agg=int(rng.integers(1, min(8, la.out_features) + 1))) for la in ir.layers]
+    n = int(rng.choice([32, 64, 128]))
+    hw = HardwareConfig(max_nodes=n, max_edges=n * 4, layers=layers)
+    return ir, hw, int(rng.integers(0, 2))
+
+
+#: seeds of unit samples drawn from wide-coverage GAT-family designs (:func:`random_wide_op_design_case` of
+#: seed ``WIDE_UNIT_DESIGN_SEED + k``, never synthesised whole); below HOLDOUT_SEED, so they are fitted
+WIDE_UNIT_SEED_BASE = 800
+WIDE_UNIT_DESIGN_SEED = 2300
+
+
+def random_wide_unit_case(seed: int):
+    """(ir, hw, layer index) of one layer of a wide-coverage GAT-family design (16-bit, binary weights,
+    mean with wide reciprocal products, every activation)."""
+    k = seed - WIDE_UNIT_SEED_BASE
+    ir, _g, _x, hw = random_wide_op_design_case(WIDE_UNIT_DESIGN_SEED + k)
+    return ir, hw, k % 2
+
+
 def random_op_case(seed: int):
     """(ir, hw, layer index) of a small layer with a GAT-family attention and a random aggregation and
     activation (attention kinds and activations cycle with the seed so that a few samples cover them)."""
@@ -196,7 +235,9 @@ def collect(
     version = yosys_version()
     base = HERE.parent / "cache" / "yosys_runs"
     base.mkdir(parents=True, exist_ok=True)
-    seed0, case = (OP_SEED_BASE, random_op_case) if ops else (SEED_BASE, random_unit_case)
+    seed0, case = {"sign": (SIGN_SEED_BASE, random_sign_unit_case),
+                   "wide": (WIDE_UNIT_SEED_BASE, random_wide_unit_case)}.get(
+        ops, (OP_SEED_BASE, random_op_case) if ops else (SEED_BASE, random_unit_case))
     for seed in range(seed0 + start, seed0 + start + count):
         ir, hw, index = case(seed)
         with tempfile.TemporaryDirectory(dir=base) as tmp:
@@ -280,7 +321,60 @@ def random_op_design_case(seed: int):
     return ir, g, x, hw
 
 
+#: seeds of the wide-coverage GAT-family calibration designs (the attention factor): every activation,
+#: binary .. 16-bit weights, 3 .. 16-bit activations, 1..4 heads, auto / lut / dsp products, memory slack --
+#: the range the validation designs (seeds >= 10_000, never fitted) draw from, with their own seeds
+WIDE_DESIGN_SEED_BASE = 2200
+
+
+def _constant_layer(ir) -> bool:
+    """A layer whose output Yosys proves constant (a one-code tanh / sigmoid table, relu6 with six = 0)."""
+    from hls_templates.rtl_writer import activation_table
+    from lpgnas.tables import relu6_max_code
+
+    for layer in ir.layers:
+        t = activation_table(layer)
+        if t is not None and layer.activation in ("tanh", "sigmoid") and len(set(t[0])) == 1:
+            return True
+        if layer.activation == "relu6" and relu6_max_code(layer.formats["aggregation"]) == 0:
+            return True
+    return False
+
+
+def random_wide_op_design_case(seed: int):
+    """(ir, graph, x, hw) of a GAT-family calibration design over the validation's whole range (a draw
+    with a constant layer is redrawn from the same stream)."""
+    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.operators import ACTIVATIONS, ATTENTIONS
+    from lpgnas.testing import random_features, random_graph, random_ir
+
+    rng = np.random.default_rng(seed)
+    softmax = [n for n, sp in ATTENTIONS.items() if sp.softmax]
+    k = seed - WIDE_DESIGN_SEED_BASE
+    while True:
+        ir = random_ir(rng, attention=softmax[k % len(softmax)], aggregation=str(rng.choice(["add", "max", "mean"])),
+                       activation=str(rng.choice(sorted(ACTIVATIONS))), num_layers=2,
+                       in_features=int(rng.choice([6, 8, 12, 16])), hidden=int(rng.choice([4, 6, 8])),
+                       num_classes=int(rng.choice([3, 4])), heads=int(rng.choice([1, 2, 3, 4])),
+                       concat=bool(rng.integers(0, 2)), wbits=int(rng.choice([1, 2, 4, 6, 8, 16])),
+                       abits=int(rng.choice([3, 4, 6, 8, 12, 16])), bias=bool(rng.integers(0, 4) > 0),
+                       name=f"calw{seed}")
+        if not _constant_layer(ir):
+            break
+    g = random_graph(rng, int(rng.choice([24, 32, 48])))
+    x = random_features(rng, ir, g.num_nodes)
+    layers = [LayerHW(p_in=int(rng.integers(1, min(6, la.in_features) + 1)),
+                      p_out=int(rng.integers(1, min(4, la.out_features) + 1)),
+                      p_agg=int(rng.integers(1, min(4, la.out_features) + 1)),
+                      mult=str(rng.choice(["auto", "lut", "dsp"]))) for la in ir.layers]
+    slack = int(rng.choice([1, 2]))
+    hw = HardwareConfig(max_nodes=g.num_nodes * slack, max_edges=g.num_edges * slack, layers=layers)
+    return ir, g, x, hw
+
+
 def design_case_for(seed: int):
+    if seed >= WIDE_DESIGN_SEED_BASE:
+        return random_wide_op_design_case(seed)
     return random_op_design_case(seed) if seed >= OP_DESIGN_SEED_BASE else random_design_case(seed)
 
 
@@ -291,7 +385,7 @@ def collect_designs(families: list[str], count: int, start: int, ops: bool = Fal
 
     version = yosys_version()
     work = HERE.parent / "cache" / "calibration_designs"
-    base = OP_DESIGN_SEED_BASE if ops else DESIGN_SEED_BASE
+    base = (WIDE_DESIGN_SEED_BASE if ops == "wide" else OP_DESIGN_SEED_BASE) if ops else DESIGN_SEED_BASE
     for seed in range(base + start, base + start + count):
         ir, g, x, hw = design_case_for(seed)
         d = work / f"d{seed}"
@@ -505,11 +599,15 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--start", type=int, default=0)
     c.add_argument("--units", default="transform,aggregate", help="comma-separated units to synthesise")
     c.add_argument("--ops", action="store_true", help="operator cases (GAT family, max, table activations)")
+    c.add_argument("--sign", action="store_true", help="binary / ternary weights over wide inputs")
+    c.add_argument("--wide", action="store_true", help="layers of wide-coverage GAT-family designs")
     cd = sub.add_parser("collect-designs")
     cd.add_argument("--family", default="both", choices=("xc7", "xcup", "both"))
     cd.add_argument("--count", type=int, default=4)
     cd.add_argument("--start", type=int, default=0)
     cd.add_argument("--ops", action="store_true", help="GAT-family designs (seeds from OP_DESIGN_SEED_BASE)")
+    cd.add_argument("--wide", action="store_true",
+                    help="wide-coverage GAT-family designs (seeds from WIDE_DESIGN_SEED_BASE)")
     ca = sub.add_parser("collect-activations")
     ca.add_argument("--family", default="both", choices=("xc7", "xcup", "both"))
     sub.add_parser("fit")
@@ -518,10 +616,10 @@ def main(argv: list[str] | None = None) -> int:
         collect_activations(["xc7", "xcup"] if args.family == "both" else [args.family])
     elif args.cmd == "collect-designs":
         collect_designs(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start,
-                        ops=args.ops)
+                        ops="wide" if args.wide else args.ops)
     elif args.cmd == "collect":
         collect(["xc7", "xcup"] if args.family == "both" else [args.family], args.count, args.start,
-                tuple(args.units.split(",")), ops=args.ops)
+                tuple(args.units.split(",")), ops="sign" if args.sign else "wide" if args.wide else args.ops)
     else:
         res = fit()
         for fam, units in res["families"].items():

@@ -620,3 +620,42 @@ def test_cycles_exact_against_rtl_on_small_gat_designs(tmp_path):
     for (ir, g, hw, _d), rep in zip(cases, reports, strict=True):
         assert rep["bit_exact"], ir.layers[0].attention
         assert estimate(ir, hw, (g.num_nodes, g.num_edges), "xc7z020").cycles == rep["cycles"], ir.layers[0].attention
+
+
+def test_split_product_adders():
+    """A product wider than one DSP slice is split by mul2dsp: n slices, n - 1 fabric adders of the product's
+    width; one slice or a LUT product has none. The aggregation unit counts them for its mean product."""
+    from hw_model.units import aggregate as agg_unit
+    from hw_model.units.multiplier import split_adder_bits
+
+    assert dsp_count(41, 17, "xcup") == 2 and split_adder_bits(41, 17, "xcup") == 58
+    assert dsp_count(16, 16, "xcup") == 1 and split_adder_bits(16, 16, "xcup") == 0
+    assert split_adder_bits(3, 3, "xc7") == 0  # stays in LUTs
+    assert dsp_count(26, 18, "xc7") == 2 and split_adder_bits(26, 18, "xc7") == 44
+    ir = random_ir(np.random.default_rng(3), attention="gat", aggregation="mean", wbits=16, abits=16,
+                   in_features=6, hidden=4, num_classes=3)
+    s = spec_from_ir(ir.layers[0], LayerHW(2, 2, 3))
+    p = aggregate_params(s, globals_for(64, 256), 64)
+    lsw, csw, rsw, hrw, _ = agg_unit._widths(p)
+    want = 3 * float(split_adder_bits(p["ACC_W"], rsw, "xcup") + split_adder_bits(lsw, csw, "xcup"))
+    assert want > 0
+    assert float(agg_unit.lut_features(p, "xcup")["mult_split"]) == want
+
+
+def test_wide_calibration_designs_are_not_validation_designs():
+    """The wide-coverage GAT calibration designs and unit cases use their own seeds (never the validation's
+    >= 10_000), cover binary and 16-bit formats, and never hold a constant (removed) layer."""
+    from hw_model import calibrate as cal
+
+    assert cal.WIDE_DESIGN_SEED_BASE < 10_000 and cal.WIDE_UNIT_DESIGN_SEED < 10_000
+    assert cal.WIDE_UNIT_SEED_BASE + 100 < cal.HOLDOUT_SEED and cal.SIGN_SEED_BASE + 100 <= cal.WIDE_UNIT_SEED_BASE
+    wbits, abits = set(), set()
+    for seed in range(cal.WIDE_DESIGN_SEED_BASE, cal.WIDE_DESIGN_SEED_BASE + 20):
+        ir, _g, _x, _hw = cal.design_case_for(seed)
+        assert not cal._constant_layer(ir)
+        assert ir.layers[0].attention in ("gat", "sym-gat", "cos", "linear", "gene-linear")
+        wbits.add(ir.layers[0].formats["weight"].bits)
+        abits.add(ir.layers[0].formats["input"].bits)
+    assert 1 in wbits and 16 in abits
+    ir, _hw, _i = cal.random_sign_unit_case(cal.SIGN_SEED_BASE)
+    assert ir.layers[0].formats["weight"].kind == "binary"

@@ -12,7 +12,7 @@ from hw_model import numeric as nm
 from hw_model.memory import rom_cost
 from hw_model.params import ACT_CODE
 from hw_model.units.activation import TABLE_ACTIVATIONS, activation_features
-from hw_model.units.multiplier import dsp_count, soft_mult_bits
+from hw_model.units.multiplier import dsp_count, soft_mult_bits, split_adder_bits
 from hw_model.units.transform import requant_terms
 
 PIPELINE_DEPTH = 8  # seven pipeline stages + done (RTL-measured)
@@ -52,6 +52,18 @@ def _mults(p, family):
     return dsp, soft
 
 
+def _split_bits(p, family):
+    """Per lane: adder bits summing the partial products of the coefficient, mean and head-mean products
+    that span several DSP slices (:func:`split_adder_bits`; the mean product ``ACC_W x RSW`` of a wide
+    accumulator is the usual one)."""
+    lsw, csw, rsw, hrw, _ = _widths(p)
+    has_c, has_r = nm.eq(p["HAS_COEF"], 1), nm.eq(p["HAS_RECIP"], 1)
+    hm = nm.logical_and(nm.eq(p["HEAD_MEAN"], 1), nm.logical_not(nm.is_pow2(nm.maximum(p["HEADREC"], 1.0))))
+    return (nm.where(has_c, split_adder_bits(lsw, csw, family), 0.0)
+            + nm.where(has_r, split_adder_bits(p["ACC_W"], rsw, family), 0.0)
+            + nm.where(hm, split_adder_bits(p["M_W"], hrw, family), 0.0))
+
+
 def _act(p, family):
     """Per-lane activation terms (no ``ACT`` parameter: relu / identity, as the unit samples predating
     lpg_act)."""
@@ -89,6 +101,7 @@ def lut_features(p, family):
     return {
         "mult_soft": lanes * soft,
         "mult_dsp": lanes * nm.where(nm.gt(dsp, 0), 1.0, 0.0),
+        "mult_split": lanes * _split_bits(p, family),
         "linmux": lanes * p["LW"] * nm.pos(p["FG"] - 1),
         "acc": nm.where(is_max, 0.0, lanes * p["ACC_W"]) + nm.where(_maxsum(p), lanes * p["ACC_W"], 0.0),
         "max": nm.where(is_max, lanes * p["ACC_W"], 0.0),
@@ -169,7 +182,7 @@ def cycles(p, num_nodes, num_edges):
 
 
 #: structural priors of terms the stored calibration may predate (used when a coefficient is missing)
-PRIOR = {"max": 2.5}
+PRIOR = {"max": 2.5, "mult_split": 1.0}
 
 
 def lut_estimation(p, family, coef):

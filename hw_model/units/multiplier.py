@@ -40,6 +40,14 @@ def dsp_count(a_w, b_w, family: str):
     return nm.where(uses_dsp(a_w, b_w), na * nb, 0.0)
 
 
+def split_adder_bits(a_w, b_w, family: str):
+    """Fabric adder bits of a product wider than one DSP slice: ``mul2dsp`` splits the wider operand into
+    ``n`` slices and sums the ``n`` partial products with ``n - 1`` adders of about the product's width
+    (``a_w + b_w`` bits) outside the slices; 0 for a product in one slice or in LUTs."""
+    n = dsp_count(a_w, b_w, family)
+    return nm.where(nm.gt(n, 1), (n - 1) * (a_w + b_w), 0.0)
+
+
 def dsp_count_packed(a_w, b_w, family: str):
     """Two products sharing an operand in one DSP48E2 when both are <= 8 bits (what-if only)."""
     base = dsp_count(a_w, b_w, family)

@@ -63,7 +63,7 @@ sysdeps:
 
 test: venv
 	$(RUN) $(PY) -m ruff check .
-	$(RUN) $(PY) -m pytest -q
+	$(RUN) $(PY) -m pytest -q -rfE --durations=25
 
 test-fast: venv
 	$(RUN) $(PY) -m pytest -q -m "not slow"

@@ -327,8 +327,10 @@ def random_op_design_case(seed: int):
 WIDE_DESIGN_SEED_BASE = 2200
 
 
-def _constant_layer(ir) -> bool:
-    """A layer whose output Yosys proves constant (a one-code tanh / sigmoid table, relu6 with six = 0)."""
+def constant_layer(ir) -> bool:
+    """A layer whose output is a constant: a tanh / sigmoid table holding one code only (e.g. 12 bits at
+    binary point -1), relu6 whose six rounds to code 0 (binary point <= -3). Yosys removes such a layer and
+    everything it feeds; such a draw is not a useful design."""
     from hls_templates.rtl_writer import activation_table
     from lpgnas.tables import relu6_max_code
 
@@ -359,7 +361,7 @@ def random_wide_op_design_case(seed: int):
                        concat=bool(rng.integers(0, 2)), wbits=int(rng.choice([1, 2, 4, 6, 8, 16])),
                        abits=int(rng.choice([3, 4, 6, 8, 12, 16])), bias=bool(rng.integers(0, 4) > 0),
                        name=f"calw{seed}")
-        if not _constant_layer(ir):
+        if not constant_layer(ir):
             break
     g = random_graph(rng, int(rng.choice([24, 32, 48])))
     x = random_features(rng, ir, g.num_nodes)

@@ -54,22 +54,6 @@ SOFTMAX = ("gat", "sym-gat", "cos", "linear", "gene-linear")
 OP_ACTIVATIONS = ("elu", "tanh", "leaky_relu", "sigmoid", "relu6", "softplus", "relu")
 
 
-def constant_layer(ir) -> bool:
-    """A layer whose output is a constant: a tanh / sigmoid table holding one code only (e.g. 12 bits at
-    binary point -1), relu6 whose six rounds to code 0 (binary point <= -3). Yosys removes such a layer and
-    everything it feeds; such a draw is not a useful design."""
-    from hls_templates.rtl_writer import activation_table
-    from lpgnas.tables import relu6_max_code
-
-    for layer in ir.layers:
-        t = activation_table(layer)
-        if t is not None and layer.activation in ("tanh", "sigmoid") and len(set(t[0])) == 1:
-            return True
-        if layer.activation == "relu6" and relu6_max_code(layer.formats["aggregation"]) == 0:
-            return True
-    return False
-
-
 def _draw_op_ir(rng, j: int, seed: int):
     from lpgnas.testing import random_ir
 
@@ -93,8 +77,9 @@ def _draw_op_ir(rng, j: int, seed: int):
 
 def op_design_case(k: int):
     """A GAT-family design (k >= OPS0): attention kinds cycle, then bitwidths, heads, reducers, activations;
-    a draw with a constant layer (:func:`constant_layer`) is redrawn from the same stream."""
+    a draw with a constant layer (:func:`hw_model.calibrate.constant_layer`) is redrawn from the same stream."""
     from hls_templates.config import HardwareConfig, LayerHW
+    from hw_model.calibrate import constant_layer
     from lpgnas.testing import random_features, random_graph
 
     seed = SEED0 + k

@@ -228,6 +228,14 @@ class SearchCost:
         return {"model": e["model_bits"] / KIB, "buffer": e["buffer_bits"] / KIB, "lut": e["lut"],
                 "dsp": e["dsp"], "bram": e["bram36"], "latency": e["latency_us"]}
 
+    def over_budget(self, probs: dict[str, torch.Tensor]) -> list[str]:
+        """The budgeted terms whose (expected) value exceeds the budget; always empty outside budget mode."""
+        if not self.budget_mode:
+            return []
+        with torch.no_grad():
+            v = self.values(probs)
+        return [t for t in self.terms if t in self.budget and float(v[t]) > self.budget[t]]
+
     def penalty(self, probs: dict[str, torch.Tensor], lam: float) -> torch.Tensor:
         v = self.values(probs)
         if not self.budget_mode:

@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # small search settings for karate (34 nodes): seconds, not minutes
 TINY = dict(dataset="karate", epochs=12, warmup=2, retrain_epochs=30, checkpoint_every=4,
-            hidden_sizes="4,8", head_counts="1,2")
+            hidden_sizes="4,8", head_counts="1,2", candidates=3)
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +280,43 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     assert "val_loss" not in log[0] and "val_loss" in log[-1]  # warm-up: weights only
     for key in ("train_loss", "val_accuracy", "expected_cost", "probs", "argmax", "tau"):
         assert key in log[-1]
-    assert (tmp_path / CHECKPOINT).is_file() and (tmp_path / "train_log.jsonl").is_file()
+    assert (tmp_path / CHECKPOINT).is_file()
+    # candidates: the argmax first, all distinct, each retrained; the best validation accuracy is exported
+    cands = m["candidates"]
+    assert len(cands) == TINY["candidates"]
+    arch_keys = [k for k in log[-1]["argmax"]]
+    assert [cands[0]["architecture"][int(k[5])][k.split(".")[1]] for k in arch_keys] == \
+        [log[-1]["argmax"][k] for k in arch_keys]
+    assert len({json.dumps(c["architecture"]) for c in cands}) == len(cands)
+    best = max(cands, key=lambda c: (c["val_accuracy"], -c["cost"]["model"]))
+    assert m["chosen_candidate"] == best["index"] and m["architecture"] == best["architecture"]
+    assert m["val_accuracy_float"] == best["val_accuracy"]
+    for c in cands:
+        assert (tmp_path / "candidates" / f"{c['index']}.train_log.jsonl").is_file()
+
+    # a rerun with --resume after the end reuses the retrained candidates it finds and redoes a missing one
+    (tmp_path / "metrics.json").unlink()
+    (tmp_path / "candidates" / "1.pt").unlink()
+    again = search(SearchConfig(dataset="ignored"), tmp_path, resume=True, progress=False)
+    assert [c["seconds"] for i, c in enumerate(again["candidates"]) if i != 1] == \
+        [c["seconds"] for i, c in enumerate(cands) if i != 1]
+    assert again["architecture"] == m["architecture"]
+    assert again["test_accuracy_golden"] == m["test_accuracy_golden"]
+
+
+def test_budget_mode_candidates_fit_the_budget(karate):
+    """Every candidate drawn in budget mode fits the model-size budget; without a budget they need not."""
+    from search.nas import Search, candidate_architectures, load_search_data
+
+    free = Search(SearchConfig(**{**TINY, "candidates": 8}), load_search_data(SearchConfig(**TINY)))
+    sizes = [float(free.cost.values(onehots_for(free.space, a))["model"]) for a in candidate_architectures(free)]
+    assert len(sizes) == 8
+    budget = sorted(sizes)[3] + 1e-9  # a budget half the unconstrained draws exceed
+    cfg = SearchConfig(**{**TINY, "candidates": 8, "budget_kib": f"{budget}", "cost": "model"})
+    tight = Search(cfg, load_search_data(cfg))
+    cands = candidate_architectures(tight)
+    assert cands and all(float(tight.cost.values(onehots_for(tight.space, a))["model"]) <= budget for a in cands)
+    assert max(sizes) > budget
 
 
 def _cli(run: Path, extra_env: dict[str, str] | None = None, resume: bool = False) -> subprocess.CompletedProcess:

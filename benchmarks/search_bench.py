@@ -283,12 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--deadline", type=float, default=None, help="unix time after which no new run starts")
     p.add_argument("--only", default="all", choices=("all", "lpgnas", "baselines"),
                    help="run only the LPGNAS searches or only the baselines (e.g. in two processes)")
-    p.add_argument("--budget-kib", default="gcn8x0.9",
-                   help="model-size budget of the search (budget mode): gcn8x0.9 = 0.9 * 1/8 of the float GCN "
-                        "2x16's size (a margin: the budget bounds the *expected* size), a number of KiB, or "
-                        "'none' (plain mode)")
-    p.add_argument("--cost", default="model",
-                   help="cost terms of the search (default: model, with the model-size budget)")
+    p.add_argument("--budget-kib", default="gcn8",
+                   help="model-size budget of the search (budget mode): gcn8 = 1/8 of the float GCN 2x16's size "
+                        "(the target; every candidate the search retrains fits it exactly), gcn8x0.9 = 0.9 of "
+                        "that, a number of KiB, or 'none' (plain mode)")
+    p.add_argument("--cost", default="hw",
+                   help="cost terms of the search (default: hw = model size against the budget, buffers, LUT, "
+                        "DSP and BRAM against the device's)")
     p.add_argument("--skip", default="", help="comma-separated method prefixes to leave out (e.g. gat-)")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args(argv)

@@ -3,8 +3,11 @@
 ``lpgnas search --dataset Cora --device xc7z020 [--lambda L] [--budget-kib K|device] [--epochs E]
 [--layers 2] -o RUN [--resume]``
 
-1. **Search** (``--epochs``, full batch): every epoch one weight step (supernet weights, cross-entropy on
-   the training nodes) and, after ``--warmup`` epochs of weights only, one controller step (controller
+1. **Search** (``--epochs``, full batch): every epoch ``--weight-steps`` weight steps (supernet weights,
+   cross-entropy on the training nodes; architecture decisions drawn uniformly, single-path one-shot
+   style, unless ``--controller-weights``: a supernet trained on the controller's favourite path rates
+   the other operators through weights that never served them, and the favourite wins by default) and,
+   after ``--warmup`` epochs of weights only, one controller step (controller
    logits, cross-entropy on the validation nodes + ``lambda`` * normalised expected cost). Each step
    samples one path with straight-through Gumbel-softmax at temperature ``tau``, annealed exponentially
    from ``--tau-start`` to ``--tau-end``.
@@ -111,6 +114,7 @@ class SearchConfig:
     aggregations: str | None = None
     activations: str | None = None
     normalize_features: bool = True
+    fair_weights: bool = True
     retrain_epochs: int = 200
     candidates: int = 4
     checkpoint_every: int = 10
@@ -169,6 +173,11 @@ class Search:
     def sample(self, tau: float) -> dict[str, torch.Tensor]:
         return {**self.arch.sample(tau), **self.quant.sample(tau)}
 
+    def uniform_arch(self) -> dict[str, torch.Tensor]:
+        """A uniformly drawn one-hot for every architecture decision (``--fair-weights``)."""
+        return {k: F.one_hot(torch.randint(len(self.space.options(k)), ()), len(self.space.options(k))).float()
+                for k in self.arch.keys}
+
     def widest_bits(self, path: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``path`` with every bitwidth decision at its widest option (the warm-up's weight steps: the shared
         weights first learn the task at high precision on sampled architectures; a random low-bit path,
@@ -194,6 +203,8 @@ class Search:
             self.w_opt.zero_grad()
             with torch.no_grad():
                 path = self.sample(tau)  # constant one-hots: the weight step does not touch the controllers
+                if cfg.fair_weights:
+                    path |= self.uniform_arch()
                 if epoch < cfg.warmup:
                     path = self.widest_bits(path)
             out = self.net(d.x, g, path)
@@ -478,6 +489,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-normalize-features", dest="normalize_features", action="store_false",
                    help="keep raw features (default: divide each node's features by their sum, as lpgnas "
                         "train; on Cora a W4A8 GCN-16 reaches 81.9%% golden with, 78.5%% without)")
+    p.add_argument("--controller-weights", dest="fair_weights", action="store_false",
+                   help="weight steps follow the controllers' architecture samples (default: uniform draws, "
+                        "so the shared weights do not specialise to the early favourite and every operator "
+                        "stays comparable; the quantisation decisions follow the controller either way)")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("-o", "--out", required=True, help="run folder")

@@ -12,20 +12,22 @@
    samples one path with straight-through Gumbel-softmax at temperature ``tau``, annealed exponentially
    from ``--tau-start`` to ``--tau-end``.
 2. **Derive** ``--candidates`` architectures: the argmax (every decision's most likely option), then
-   distinct draws from the controllers' distributions sharpened to temperature ``SELECT_TAU``; in budget
-   mode only designs whose cost fits every budget (the argmax too, unless nothing drawn fits).
-3. **Retrain** each from scratch with QAT (``search.train.fit``, ``--retrain-epochs``), keep the one with
-   the best validation accuracy (ties: the smaller model), **export** its IR and report the golden model's
-   accuracy (``search.train.evaluate``). Why more than the argmax: the shared supernet weights tell the
-   bad options (e.g. ``max`` aggregation, 2-bit inputs) from the good ones, but rank the good ones poorly
-   (on Cora, after warm-up, ``const``+``add``+``tanh`` scores above ``gcn``+``add``+``relu`` through the
-   shared weights, 77.6 vs 75.8% validation; trained alone they reach 76.4 and 81.5% test). Selecting
-   among a few likely designs by their own validation accuracy removes that bias; with
-   ``--candidates 1`` this is the plain argmax derivation.
+   distinct draws from the controllers' distributions (temperature ``SELECT_TAU``); in budget mode only
+   designs whose cost fits every budget (the argmax too, unless nothing drawn fits).
+3. **Select and retrain** (successive halving): QAT of every candidate from scratch for
+   ``--screen-epochs``; the ``--finalists`` best by validation accuracy (ties: the smaller model) again
+   from scratch for ``--retrain-epochs`` (``search.train.fit``); the best finalist is **exported** and its
+   golden accuracy reported (``search.train.evaluate``). Why more than the argmax: the shared supernet
+   weights tell the bad options (``max`` aggregation, ``sigmoid``, 2-bit inputs: the controllers learn to
+   avoid them) from the good ones, but rank the good ones poorly (on Cora after warm-up,
+   ``const``+``add``+``tanh`` scores above ``gcn``+``add``+``relu`` through the shared weights, 77.6 vs
+   75.8% validation; trained alone they reach 76.4 and 81.5% test). The controllers propose, the
+   candidates' own validation accuracy decides; ``--candidates 1`` is the plain argmax derivation.
 
 Writes ``RUN/search_log.jsonl`` (per epoch: losses, accuracy of the argmax path, expected cost, the
 controllers' probabilities), ``RUN/search.ckpt`` (every ``--checkpoint-every`` epochs, atomically),
-``RUN/candidates/<i>.json`` + ``<i>.pt`` (each retrained candidate, atomically: a resumed run skips them),
+``RUN/candidates/{screen,final}/<i>.json`` + ``<i>.pt`` (every trained candidate, atomically: a resumed
+run skips them),
 ``RUN/model.ir.json`` (+ ``.npz``) and ``RUN/metrics.json``. ``--resume`` continues from
 ``RUN/search.ckpt`` with the configuration saved there (the other options are ignored).
 """
@@ -71,7 +73,7 @@ SEARCH_LOG = "search_log.jsonl"
 #: test hook: SIGKILL the process right after this epoch (and its checkpoint, if one is due)
 KILL_ENV = "LPGNAS_SEARCH_KILL_AFTER_EPOCH"
 #: temperature of the controllers' distributions when drawing candidates (< 1: sharper than learned)
-SELECT_TAU = 0.5
+SELECT_TAU = 1.0
 #: candidate draws tried per wanted candidate before giving up (budget mode rejects draws)
 DRAWS_PER_CANDIDATE = 50
 #: gradient-norm clip of the supernet's weight steps (unnormalised const+add paths give loss spikes)
@@ -116,13 +118,16 @@ class SearchConfig:
     normalize_features: bool = True
     fair_weights: bool = True
     retrain_epochs: int = 200
-    candidates: int = 4
+    candidates: int = 12
+    screen_epochs: int = 50
+    finalists: int = 3
     checkpoint_every: int = 10
     seed: int = 0
 
     def check(self) -> None:
-        if self.epochs < 1 or self.retrain_epochs < 1 or self.candidates < 1:
-            raise LpgnasError("--epochs, --retrain-epochs and --candidates must be >= 1")
+        if min(self.epochs, self.retrain_epochs, self.candidates, self.screen_epochs, self.finalists) < 1:
+            raise LpgnasError("--epochs, --retrain-epochs, --candidates, --screen-epochs and --finalists must "
+                              "be >= 1")
         if not 0 <= self.warmup < self.epochs:
             raise LpgnasError(f"--warmup {self.warmup} must be in 0..epochs-1 ({self.epochs - 1})")
         if self.lam < 0:
@@ -354,12 +359,14 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
 
 
 def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], index: int, folder: Path,
-                     progress: bool) -> tuple[QuantGNN, dict[str, Any]]:
-    """QAT of one candidate from scratch; its model and record (cached in ``folder``: a resumed run loads it)."""
+                     epochs: int, progress: bool) -> tuple[QuantGNN, dict[str, Any]]:
+    """QAT of one candidate from scratch for ``epochs``; its model and record (cached in ``folder``: a
+    resumed run loads it)."""
     data, g = s.data, s.g
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     model = build_quant_gnn(arch, data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
+    folder.mkdir(parents=True, exist_ok=True)
     rec_path, state_path = folder / f"{index}.json", folder / f"{index}.pt"
     arch_dicts = [c.to_dict() for c in arch]
     if rec_path.is_file() and state_path.is_file():
@@ -371,13 +378,13 @@ def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], inde
     t = time.time()
     tcfg = TrainConfig(
         dataset=cfg.dataset, split=cfg.split, arch=arch[0].attention, aggregation=arch[0].aggregation,
-        layers=len(arch), epochs=cfg.retrain_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        layers=len(arch), epochs=epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
         dropout=cfg.dropout, seed=cfg.seed,
     )
     info = fit(model, data, g, tcfg, folder / f"{index}.train_log.jsonl", progress)
     with torch.no_grad():
         cost = {k: round(float(v), 3) for k, v in s.cost.values(onehots_for(s.space, arch)).items()}
-    rec = {"index": index, "architecture": arch_dicts, "val_accuracy": info["val_accuracy_float"],
+    rec = {"index": index, "epochs": epochs, "architecture": arch_dicts, "val_accuracy": info["val_accuracy_float"],
            "best_epoch": info["best_epoch"], "cost": cost, "seconds": round(time.time() - t, 2)}
     tmp = state_path.with_name(f".{state_path.name}.tmp{os.getpid()}")
     torch.save(model.state_dict(), tmp)
@@ -389,20 +396,29 @@ def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], inde
 def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], out: Path, t0: float,
              searched_here: float, resumed_from: int | None, final_cost: dict[str, float],
              progress: bool) -> dict[str, Any]:
-    """QAT of every candidate from scratch, the best by validation accuracy exported, golden accuracy,
-    metrics.json."""
+    """Two rounds of QAT from scratch: every candidate for ``--screen-epochs``, the ``--finalists`` best of
+    those (validation accuracy, then the smaller model) for ``--retrain-epochs``; the best finalist is
+    exported; golden accuracy, metrics.json. With as many finalists as candidates the screening is skipped."""
     t_train = time.time()
     data, g = s.data, s.g
-    folder = out / "candidates"
-    folder.mkdir(exist_ok=True)
-    best: tuple[tuple[float, float], QuantGNN, dict[str, Any]] | None = None
+    rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
+    screened: list[dict[str, Any]] = []
+    if len(candidates) > cfg.finalists:
+        for i, arch in enumerate(tqdm(candidates, desc="screen", disable=not progress, leave=False)):
+            screened.append(_train_candidate(cfg, s, arch, i, out / "candidates" / "screen", cfg.screen_epochs,
+                                             False)[1])
+        finalists = sorted(sorted(screened, key=rank, reverse=True)[: cfg.finalists], key=lambda r: r["index"])
+        chosen_idx = [r["index"] for r in finalists]
+    else:
+        chosen_idx = list(range(len(candidates)))
+    best: tuple[tuple, QuantGNN, dict[str, Any]] | None = None
     records = []
-    for i, arch in enumerate(tqdm(candidates, desc="candidates", disable=not progress, leave=False)):
-        model, rec = _train_candidate(cfg, s, arch, i, folder, progress)
+    for i in tqdm(chosen_idx, desc="retrain", disable=not progress, leave=False):
+        model, rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "final", cfg.retrain_epochs,
+                                      progress)
         records.append(rec)
-        key = (rec["val_accuracy"], -rec["cost"]["model"])
-        if best is None or key > best[0]:
-            best = (key, model, rec)
+        if best is None or rank(rec) > best[0]:
+            best = (rank(rec), model, rec)
     assert best is not None
     _, model, chosen = best
     arch = candidates[chosen["index"]]
@@ -421,6 +437,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
         "architecture": arch_dicts,
         "chosen_candidate": chosen["index"],
         "candidates": records,
+        "screened": screened,
         "model_size_kib": round(model_kib, 3),
         "memory_buffer_kib": round(buffer_size_bits(ir, n, e) / KIB, 3),
         "float_gcn16_model_size_kib": round(float_kib, 3),
@@ -433,7 +450,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
         "resumed_from_epoch": resumed_from,
         "search_seconds": round(s.search_seconds, 2),
         "retrain_seconds": round(time.time() - t_train, 2),
-        "candidate_seconds": round(sum(r["seconds"] for r in records), 2),
+        "candidate_seconds": round(sum(r["seconds"] for r in records + screened), 2),
         # this process's wall time plus the search time of the runs it resumed
         "total_seconds": round(time.time() - t0 + s.search_seconds - searched_here, 2),
         "config": asdict(cfg),
@@ -469,8 +486,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=d.warmup, help="epochs of weight steps only")
     p.add_argument("--retrain-epochs", type=int, default=d.retrain_epochs)
     p.add_argument("--candidates", type=int, default=d.candidates,
-                   help="architectures retrained (argmax + draws from the controllers); the best by "
-                        "validation accuracy is exported")
+                   help="architectures retrained (argmax + draws from the controllers), each for "
+                        "--screen-epochs; the --finalists best by validation accuracy for --retrain-epochs; "
+                        "the best of those is exported")
+    p.add_argument("--screen-epochs", type=int, default=d.screen_epochs)
+    p.add_argument("--finalists", type=int, default=d.finalists)
     p.add_argument("--lr", type=float, default=d.lr, help="weight learning rate of the retraining")
     p.add_argument("--supernet-lr", type=float, default=d.supernet_lr,
                    help="weight learning rate of the supernet (each path gets a share of the steps)")

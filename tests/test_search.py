@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # small search settings for karate (34 nodes): seconds, not minutes
 TINY = dict(dataset="karate", epochs=12, warmup=2, retrain_epochs=30, checkpoint_every=4,
-            hidden_sizes="4,8", head_counts="1,2", candidates=3)
+            hidden_sizes="4,8", head_counts="1,2", candidates=4, screen_epochs=10, finalists=2)
 
 
 @pytest.fixture(scope="module")
@@ -281,25 +281,33 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     for key in ("train_loss", "val_accuracy", "expected_cost", "probs", "argmax", "tau"):
         assert key in log[-1]
     assert (tmp_path / CHECKPOINT).is_file()
-    # candidates: the argmax first, all distinct, each retrained; the best validation accuracy is exported
-    cands = m["candidates"]
-    assert len(cands) == TINY["candidates"]
+    # candidates: the argmax first, all distinct, each screened; the finalists are the best screened ones,
+    # retrained; the best finalist by validation accuracy is exported
+    screened, cands = m["screened"], m["candidates"]
+    assert [c["index"] for c in screened] == list(range(TINY["candidates"]))
+    assert {c["epochs"] for c in screened} == {TINY["screen_epochs"]}
     arch_keys = [k for k in log[-1]["argmax"]]
-    assert [cands[0]["architecture"][int(k[5])][k.split(".")[1]] for k in arch_keys] == \
+    assert [screened[0]["architecture"][int(k[5])][k.split(".")[1]] for k in arch_keys] == \
         [log[-1]["argmax"][k] for k in arch_keys]
-    assert len({json.dumps(c["architecture"]) for c in cands}) == len(cands)
-    best = max(cands, key=lambda c: (c["val_accuracy"], -c["cost"]["model"]))
+    assert len({json.dumps(c["architecture"]) for c in screened}) == len(screened)
+    rank = lambda c: (c["val_accuracy"], -c["cost"]["model"], -c["index"])  # noqa: E731
+    assert sorted(c["index"] for c in cands) == \
+        sorted(c["index"] for c in sorted(screened, key=rank, reverse=True)[: TINY["finalists"]])
+    assert {c["epochs"] for c in cands} == {TINY["retrain_epochs"]}
+    best = max(cands, key=rank)
     assert m["chosen_candidate"] == best["index"] and m["architecture"] == best["architecture"]
     assert m["val_accuracy_float"] == best["val_accuracy"]
     for c in cands:
-        assert (tmp_path / "candidates" / f"{c['index']}.train_log.jsonl").is_file()
+        assert (tmp_path / "candidates" / "final" / f"{c['index']}.train_log.jsonl").is_file()
 
-    # a rerun with --resume after the end reuses the retrained candidates it finds and redoes a missing one
+    # a rerun with --resume after the end reuses the trained candidates it finds and redoes a missing one
     (tmp_path / "metrics.json").unlink()
-    (tmp_path / "candidates" / "1.pt").unlink()
+    redo = cands[0]["index"]
+    (tmp_path / "candidates" / "final" / f"{redo}.pt").unlink()
     again = search(SearchConfig(dataset="ignored"), tmp_path, resume=True, progress=False)
-    assert [c["seconds"] for i, c in enumerate(again["candidates"]) if i != 1] == \
-        [c["seconds"] for i, c in enumerate(cands) if i != 1]
+    assert [c["seconds"] for c in again["screened"]] == [c["seconds"] for c in screened]
+    assert [c["seconds"] for c in again["candidates"] if c["index"] != redo] == \
+        [c["seconds"] for c in cands if c["index"] != redo]
     assert again["architecture"] == m["architecture"]
     assert again["test_accuracy_golden"] == m["test_accuracy_golden"]
 

@@ -151,8 +151,9 @@ def _activations() -> set[str]:
 def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short_epochs: int = 50,
                   max_candidates: int = 200) -> dict[str, Any]:
     """Uniform samples of the search space, each trained ``short_epochs`` until ``budget_seconds`` are spent
-    (at least one); the best by validation cross-entropy + the search's cost penalty is retrained for
-    ``cfg.retrain_epochs`` from scratch, exported and evaluated with the golden model."""
+    (at least one); the best by validation accuracy (then cross-entropy + the search's cost penalty) is
+    retrained for ``cfg.retrain_epochs`` from scratch, exported and evaluated with the golden model. In budget
+    mode, draws over the budget are skipped untrained, as the search's candidates are."""
     t0 = time.time()
     g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
     space = cfg.space(data.num_features, data.num_classes)
@@ -162,8 +163,12 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     signed = bool((data.x < 0).any())
     rng = random.Random(cfg.seed)
     tried: list[dict[str, Any]] = []
+    draws = 0
     while len(tried) < max_candidates and (not tried or time.time() - t0 < budget_seconds):
         arch = architecture_from_choices(space, {k: rng.choice(space.options(k)) for k in space.decision_keys})
+        draws += 1
+        if cost.over_budget(onehots_for(space, arch)) and draws < 1000 * max_candidates:
+            continue
         torch.manual_seed(cfg.seed + len(tried))
         model = build_quant_gnn(arch, data.num_features, input_signed=signed, dropout=cfg.dropout)
         tcfg = TrainConfig(epochs=short_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed)
@@ -171,10 +176,11 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
         with torch.no_grad():
             out = model(data.x, g)
             val_ce = float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))
+            val_acc = float((out.argmax(1)[data.val_mask] == data.y[data.val_mask]).float().mean())
             pen = float(cost.penalty({k: v.double() for k, v in onehots_for(space, arch).items()}, cfg.lam))
-        tried.append({"arch": arch, "val_ce": val_ce, "penalty": pen, "score": val_ce + pen})
+        tried.append({"arch": arch, "val_accuracy": val_acc, "val_ce": val_ce, "penalty": pen})
     search_seconds = time.time() - t0
-    best = min(tried, key=lambda r: r["score"])
+    best = max(tried, key=lambda r: (r["val_accuracy"], -(r["val_ce"] + r["penalty"])))
     arch: list[LayerChoice] = best["arch"]
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)

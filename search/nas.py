@@ -15,7 +15,9 @@
    distinct draws from the controllers' distributions (temperature ``SELECT_TAU``); in budget mode only
    designs whose cost fits every budget (the argmax too, unless nothing drawn fits).
 3. **Select and retrain** (successive halving): QAT of every candidate from scratch for
-   ``--screen-epochs``; the ``--finalists`` best by validation accuracy (ties: the smaller model) again
+   ``--screen-epochs``, then ``--generations`` - 1 rounds of ``--mutants`` more (one decision of one of the
+   best screened so far redrawn from the controllers, i.e. a local search the controllers steer); the
+   ``--finalists`` best screened by validation accuracy (ties: the smaller model) again
    from scratch for ``--retrain-epochs`` (``search.train.fit``); the best finalist is **exported** and its
    golden accuracy reported (``search.train.evaluate``). Why more than the argmax: the shared supernet
    weights tell the bad options (``max`` aggregation, ``sigmoid``, 2-bit inputs: the controllers learn to
@@ -35,6 +37,7 @@ run skips them),
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -120,12 +123,15 @@ class SearchConfig:
     retrain_epochs: int = 200
     candidates: int = 12
     screen_epochs: int = 50
+    generations: int = 2
+    mutants: int = 6
     finalists: int = 3
     checkpoint_every: int = 10
     seed: int = 0
 
     def check(self) -> None:
-        if min(self.epochs, self.retrain_epochs, self.candidates, self.screen_epochs, self.finalists) < 1:
+        if min(self.epochs, self.retrain_epochs, self.candidates, self.screen_epochs, self.finalists,
+               self.generations) < 1 or self.mutants < 0:
             raise LpgnasError("--epochs, --retrain-epochs, --candidates, --screen-epochs and --finalists must "
                               "be >= 1")
         if not 0 <= self.warmup < self.epochs:
@@ -358,6 +364,32 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
     return found or [argmax]
 
 
+def mutants(s: Search, parents: list[list[LayerChoice]], known: list[list[LayerChoice]], count: int,
+            gen: torch.Generator) -> list[list[LayerChoice]]:
+    """Up to ``count`` new architectures, each a parent (taken in turn) with one decision changed: the
+    decision drawn uniformly, its new option from the controllers' distribution without the current one.
+    Skips designs in ``known`` or over a budget."""
+    space = s.space
+    keys = [k for k in space.decision_keys if len(space.options(k)) > 1]
+    logits = {k: c.logit(k).detach() for c in (s.arch, s.quant) for k in c.keys}
+    out: list[list[LayerChoice]] = []
+    for _ in range(count * DRAWS_PER_CANDIDATE):
+        if len(out) == count or not keys:
+            break
+        parent = parents[len(out) % len(parents)]
+        key = keys[int(torch.randint(len(keys), (), generator=gen))]
+        layer, decision = int(key.split(".")[0][len("layer"):]), key.split(".")[1]
+        opts = space.options(key)
+        p = F.softmax(logits[key] / SELECT_TAU, -1).clone()
+        p[opts.index(getattr(parent[layer], decision))] = 0.0
+        arch = list(parent)
+        new = opts[int(torch.multinomial(p, 1, generator=gen))]
+        arch[layer] = dataclasses.replace(arch[layer], **{decision: new})
+        if arch not in known and arch not in out and not s.cost.over_budget(onehots_for(space, arch)):
+            out.append(arch)
+    return out
+
+
 def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], index: int, folder: Path,
                      epochs: int, progress: bool) -> tuple[QuantGNN, dict[str, Any]]:
     """QAT of one candidate from scratch for ``epochs``; its model and record (cached in ``folder``: a
@@ -404,9 +436,19 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
     screened: list[dict[str, Any]] = []
     if len(candidates) > cfg.finalists:
-        for i, arch in enumerate(tqdm(candidates, desc="screen", disable=not progress, leave=False)):
-            screened.append(_train_candidate(cfg, s, arch, i, out / "candidates" / "screen", cfg.screen_epochs,
-                                             False)[1])
+        gen = torch.Generator().manual_seed(cfg.seed + 1)
+        bar = tqdm(desc="screen", disable=not progress, leave=False, total=len(candidates))
+        for generation in range(cfg.generations):
+            if generation:  # mutants of the best screened so far
+                top = sorted(screened, key=rank, reverse=True)[: cfg.finalists]
+                candidates += mutants(s, [candidates[r["index"]] for r in top], candidates, cfg.mutants, gen)
+                bar.total = len(candidates)
+            for i in range(len(screened), len(candidates)):
+                rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "screen", cfg.screen_epochs,
+                                       False)[1]
+                screened.append({**rec, "generation": generation})
+                bar.update()
+        bar.close()
         finalists = sorted(sorted(screened, key=rank, reverse=True)[: cfg.finalists], key=lambda r: r["index"])
         chosen_idx = [r["index"] for r in finalists]
     else:
@@ -490,6 +532,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "--screen-epochs; the --finalists best by validation accuracy for --retrain-epochs; "
                         "the best of those is exported")
     p.add_argument("--screen-epochs", type=int, default=d.screen_epochs)
+    p.add_argument("--generations", type=int, default=d.generations,
+                   help="screening rounds: after the first, each adds --mutants designs, one decision of one of "
+                        "the best screened so far redrawn from the controllers")
+    p.add_argument("--mutants", type=int, default=d.mutants)
     p.add_argument("--finalists", type=int, default=d.finalists)
     p.add_argument("--lr", type=float, default=d.lr, help="weight learning rate of the retraining")
     p.add_argument("--supernet-lr", type=float, default=d.supernet_lr,

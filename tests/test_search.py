@@ -50,7 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 # small search settings for karate (34 nodes): seconds, not minutes
 TINY = dict(dataset="karate", epochs=12, warmup=2, retrain_epochs=30, checkpoint_every=4,
-            hidden_sizes="4,8", head_counts="1,2", candidates=4, screen_epochs=10, finalists=2)
+            hidden_sizes="4,8", head_counts="1,2", candidates=4, screen_epochs=10, generations=2,
+            mutants=2, finalists=2)
 
 
 @pytest.fixture(scope="module")
@@ -284,13 +285,18 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     # candidates: the argmax first, all distinct, each screened; the finalists are the best screened ones,
     # retrained; the best finalist by validation accuracy is exported
     screened, cands = m["screened"], m["candidates"]
-    assert [c["index"] for c in screened] == list(range(TINY["candidates"]))
+    assert [c["index"] for c in screened] == list(range(TINY["candidates"] + TINY["mutants"]))
+    assert [c["generation"] for c in screened] == [0] * TINY["candidates"] + [1] * TINY["mutants"]
+    rank = lambda c: (c["val_accuracy"], -c["cost"]["model"], -c["index"])  # noqa: E731
+    parents = sorted(screened[: TINY["candidates"]], key=rank, reverse=True)[: TINY["finalists"]]
+    flat = lambda c: [(i, k, v) for i, lay in enumerate(c["architecture"]) for k, v in lay.items()]  # noqa: E731
+    for child in screened[TINY["candidates"]:]:  # a mutant: one decision of one of the best changed
+        assert min(len(set(flat(child)) - set(flat(p))) for p in parents) == 1
     assert {c["epochs"] for c in screened} == {TINY["screen_epochs"]}
     arch_keys = [k for k in log[-1]["argmax"]]
     assert [screened[0]["architecture"][int(k[5])][k.split(".")[1]] for k in arch_keys] == \
         [log[-1]["argmax"][k] for k in arch_keys]
     assert len({json.dumps(c["architecture"]) for c in screened}) == len(screened)
-    rank = lambda c: (c["val_accuracy"], -c["cost"]["model"], -c["index"])  # noqa: E731
     assert sorted(c["index"] for c in cands) == \
         sorted(c["index"] for c in sorted(screened, key=rank, reverse=True)[: TINY["finalists"]])
     assert {c["epochs"] for c in cands} == {TINY["retrain_epochs"]}

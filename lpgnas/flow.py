@@ -212,7 +212,8 @@ def _model(flow: Flow) -> None:
 
         warmup = max(1, cfg.search_epochs // 2)
         search(SearchConfig(dataset=cfg.dataset, device=cfg.device, layers=cfg.layers, lam=cfg.lam,
-                            epochs=cfg.search_epochs, warmup=warmup, retrain_epochs=cfg.epochs, seed=cfg.seed),
+                            epochs=cfg.search_epochs, warmup=warmup, retrain_epochs=cfg.epochs,
+                            screen_epochs=min(SearchConfig.screen_epochs, cfg.epochs), seed=cfg.seed),
                flow.run, data_root=cfg.data_root, progress=flow.progress)
 
 

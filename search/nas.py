@@ -12,7 +12,7 @@
    samples one path with straight-through Gumbel-softmax at temperature ``tau``, annealed exponentially
    from ``--tau-start`` to ``--tau-end``.
 2. **Derive** ``--candidates`` architectures: the argmax (every decision's most likely option), then
-   distinct draws from the controllers' distributions (temperature ``SELECT_TAU``); in budget mode only
+   distinct draws from the controllers' distributions; in budget mode only
    designs whose cost fits every budget (the argmax too, unless nothing drawn fits).
 3. **Select and retrain** (successive halving): QAT of every candidate from scratch for
    ``--screen-epochs``, then ``--generations`` - 1 rounds of ``--mutants`` more (one decision of one of the
@@ -29,8 +29,7 @@
 Writes ``RUN/search_log.jsonl`` (per epoch: losses, accuracy of the argmax path, expected cost, the
 controllers' probabilities), ``RUN/search.ckpt`` (every ``--checkpoint-every`` epochs, atomically),
 ``RUN/candidates/{screen,final}/<i>.json`` + ``<i>.pt`` (every trained candidate, atomically: a resumed
-run skips them),
-``RUN/model.ir.json`` (+ ``.npz``) and ``RUN/metrics.json``. ``--resume`` continues from
+run skips them), ``RUN/model.ir.json`` (+ ``.npz``) and ``RUN/metrics.json``. ``--resume`` continues from
 ``RUN/search.ckpt`` with the configuration saved there (the other options are ignored).
 """
 
@@ -54,6 +53,7 @@ from tqdm import tqdm
 
 from lpgnas.datasets import Dataset, load_dataset
 from lpgnas.errors import LpgnasError
+from lpgnas.fileio import atomic_path, write_text_atomic
 from lpgnas.graph import CSRGraph
 from search.controllers import ArchController, QuantController, temperature
 from search.cost import (
@@ -75,8 +75,6 @@ CHECKPOINT = "search.ckpt"
 SEARCH_LOG = "search_log.jsonl"
 #: test hook: SIGKILL the process right after this epoch (and its checkpoint, if one is due)
 KILL_ENV = "LPGNAS_SEARCH_KILL_AFTER_EPOCH"
-#: temperature of the controllers' distributions when drawing candidates (< 1: sharper than learned)
-SELECT_TAU = 1.0
 #: candidate draws tried per wanted candidate before giving up (budget mode rejects draws)
 DRAWS_PER_CANDIDATE = 50
 #: gradient-norm clip of the supernet's weight steps (unnormalised const+add paths give loss spikes)
@@ -132,8 +130,8 @@ class SearchConfig:
     def check(self) -> None:
         if min(self.epochs, self.retrain_epochs, self.candidates, self.screen_epochs, self.finalists,
                self.generations) < 1 or self.mutants < 0:
-            raise LpgnasError("--epochs, --retrain-epochs, --candidates, --screen-epochs and --finalists must "
-                              "be >= 1")
+            raise LpgnasError("--epochs, --retrain-epochs, --candidates, --screen-epochs, --generations and "
+                              "--finalists must be >= 1, --mutants >= 0")
         if not 0 <= self.warmup < self.epochs:
             raise LpgnasError(f"--warmup {self.warmup} must be in 0..epochs-1 ({self.epochs - 1})")
         if self.lam < 0:
@@ -185,7 +183,8 @@ class Search:
         return {**self.arch.sample(tau), **self.quant.sample(tau)}
 
     def uniform_arch(self) -> dict[str, torch.Tensor]:
-        """A uniformly drawn one-hot for every architecture decision (``--fair-weights``)."""
+        """A uniformly drawn one-hot for every architecture decision (the weight steps' default; not with
+        ``--controller-weights``)."""
         return {k: F.one_hot(torch.randint(len(self.space.options(k)), ()), len(self.space.options(k))).float()
                 for k in self.arch.keys}
 
@@ -260,9 +259,8 @@ class Search:
 
     def save(self, path: Path) -> None:
         """Write the checkpoint atomically (temp file in the same folder, then ``os.replace``)."""
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        torch.save(self.state(), tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(self.state(), tmp)
 
     def load(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
@@ -280,9 +278,7 @@ def _truncate_log(path: Path, epochs: int) -> None:
     if not path.exists():
         return
     keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] < epochs]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(ln + "\n" for ln in keep))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(ln + "\n" for ln in keep))
 
 
 def load_search_data(cfg: SearchConfig, data_root: str | None = None) -> Dataset:
@@ -343,11 +339,12 @@ def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None 
 
 def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
     """Up to ``cfg.candidates`` distinct architectures: the argmax, then draws from the controllers'
-    distributions at temperature :data:`SELECT_TAU` (seeded by the run's seed: a resumed run draws the
-    same). In budget mode a design over any budget is skipped; if none fits, the argmax alone is kept."""
+    distributions (seeded by the run's seed: a resumed run draws the same). In budget mode a design over
+    any budget is skipped; if none fits, the argmax alone is kept."""
     cfg, space = s.cfg, s.space
     gen = torch.Generator().manual_seed(cfg.seed)
-    logits = {k: c.logit(k).detach() for c in (s.arch, s.quant) for k in c.keys}
+    with torch.no_grad():
+        probs = s.probs()
     found: list[list[LayerChoice]] = []
     argmax = s.architecture()
     for draw in range(cfg.candidates * DRAWS_PER_CANDIDATE):
@@ -356,8 +353,7 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
         if draw == 0:
             arch = argmax
         else:
-            choices = {k: space.options(k)[int(torch.multinomial(F.softmax(v / SELECT_TAU, -1), 1, generator=gen))]
-                       for k, v in logits.items()}
+            choices = {k: space.options(k)[int(torch.multinomial(p, 1, generator=gen))] for k, p in probs.items()}
             arch = architecture_from_choices(space, choices)
         if arch not in found and not s.cost.over_budget(onehots_for(space, arch)):
             found.append(arch)
@@ -371,7 +367,8 @@ def mutants(s: Search, parents: list[list[LayerChoice]], known: list[list[LayerC
     Skips designs in ``known`` or over a budget."""
     space = s.space
     keys = [k for k in space.decision_keys if len(space.options(k)) > 1]
-    logits = {k: c.logit(k).detach() for c in (s.arch, s.quant) for k in c.keys}
+    with torch.no_grad():
+        probs = s.probs()
     out: list[list[LayerChoice]] = []
     for _ in range(count * DRAWS_PER_CANDIDATE):
         if len(out) == count or not keys:
@@ -380,7 +377,7 @@ def mutants(s: Search, parents: list[list[LayerChoice]], known: list[list[LayerC
         key = keys[int(torch.randint(len(keys), (), generator=gen))]
         layer, decision = int(key.split(".")[0][len("layer"):]), key.split(".")[1]
         opts = space.options(key)
-        p = F.softmax(logits[key] / SELECT_TAU, -1).clone()
+        p = probs[key].clone()
         p[opts.index(getattr(parent[layer], decision))] = 0.0
         arch = list(parent)
         new = opts[int(torch.multinomial(p, 1, generator=gen))]
@@ -418,9 +415,8 @@ def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], inde
         cost = {k: round(float(v), 3) for k, v in s.cost.values(onehots_for(s.space, arch)).items()}
     rec = {"index": index, "epochs": epochs, "architecture": arch_dicts, "val_accuracy": info["val_accuracy_float"],
            "best_epoch": info["best_epoch"], "cost": cost, "seconds": round(time.time() - t, 2)}
-    tmp = state_path.with_name(f".{state_path.name}.tmp{os.getpid()}")
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, state_path)
+    with atomic_path(state_path) as tmp:
+        torch.save(model.state_dict(), tmp)
     write_json_atomic(rec_path, rec)
     return model, rec
 

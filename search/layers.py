@@ -69,6 +69,8 @@ MEAN_RECIP_FORMAT = fix(17, 16, signed=False)
 _INT64_SAFE_BITS = 62
 #: widest matrix-product accumulator computed in float64 (exact below 2**53)
 _FLOAT64_EXACT_BITS = 52
+#: input features with at most this fraction of non-zero codes are kept as sparse tensors
+SPARSE_INPUT_DENSITY = 0.25
 
 
 def coef_format(bits: int) -> NumFormat:
@@ -124,6 +126,38 @@ class QTensor:
 
 def _quantised(surrogate: torch.Tensor, codes: torch.Tensor, frac: int) -> QTensor:
     return QTensor(exact_value(surrogate, codes, frac), codes, frac)
+
+
+def project(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``x @ w[h]`` for every head: (N, in) x (heads, in, out) -> (N, heads, out); ``x`` dense or sparse
+    COO (a sparse product visits only the non-zeros: bag-of-words features are 1-10 % dense)."""
+    if not x.is_sparse:
+        return torch.einsum("ni,hio->nho", x, w)
+    heads, fan_in, out = w.shape
+    return torch.sparse.mm(x, w.permute(1, 0, 2).reshape(fan_in, heads * out)).view(-1, heads, out)
+
+
+def _dense(x: torch.Tensor) -> torch.Tensor:
+    return x.to_dense() if x.is_sparse else x
+
+
+def sparse_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """``F.dropout`` that keeps a sparse COO tensor sparse (dropping a zero changes nothing)."""
+    if not x.is_sparse or not training or p == 0:
+        return F.dropout(x, p, training)
+    return torch.sparse_coo_tensor(x.indices(), F.dropout(x.values(), p, True), x.shape, is_coalesced=True,
+                                   check_invariants=False)
+
+
+def sparse_layout(dense: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``tensors`` (each shaped like ``dense``) as sparse COO on ``dense``'s non-zeros when at most
+    ``SPARSE_INPUT_DENSITY`` of it is non-zero, else unchanged. Products are exact either way."""
+    nz = dense != 0
+    if dense.dim() != 2 or float(nz.float().mean()) > SPARSE_INPUT_DENSITY:
+        return tensors
+    idx = nz.nonzero().t()
+    return tuple(torch.sparse_coo_tensor(idx, t[nz], t.shape, is_coalesced=True, check_invariants=False)
+                 for t in tensors)
 
 
 # ---- the graph -------------------------------------------------------------------------------------------
@@ -571,21 +605,22 @@ class QuantGraphLayer(MessagePassing):
         given or ``x`` lies on the input format's grid (always outside training: dropout moves it off)."""
         if input_fmt is not None:
             xc = input_codes.double() if input_codes is not None else x.detach().double() * 2.0**input_fmt.frac
-            if input_codes is not None or torch.equal(xc, torch.round(xc)):
+            values = xc._values() if xc.is_sparse else xc
+            if input_codes is not None or torch.equal(values, torch.round(values)):
                 mag = max(abs(input_fmt.qmin), abs(input_fmt.qmax)).bit_length()
                 mag += max(abs(w_fmt.qmin), abs(w_fmt.qmax)).bit_length()
                 mag += math.ceil(math.log2(max(self.in_features, 1)))
                 if mag <= _FLOAT64_EXACT_BITS:
-                    acc = torch.einsum("ni,hio->nho", xc, w_codes.double()).long()
+                    acc = project(xc, w_codes.double()).long()
                 elif mag <= _INT64_SAFE_BITS:
-                    acc = torch.einsum("ni,hio->nho", xc.long(), w_codes)
+                    acc = torch.einsum("ni,hio->nho", _dense(xc).long(), w_codes)
                 else:  # Python ints, as the golden model
-                    xo, wo = xc.long().numpy().astype(object), w_codes.numpy().astype(object)
+                    xo, wo = _dense(xc).long().numpy().astype(object), w_codes.numpy().astype(object)
                     lin = [requantize_np(xo @ wo[h], input_fmt.frac + w_fmt.frac, lin_fmt) for h in range(self.heads)]
                     return torch.from_numpy(np.stack(lin, axis=1).astype(np.int64))
                 return requantize_torch(acc, input_fmt.frac + w_fmt.frac, lin_fmt)
         # off the grid (training with dropout): the float64 product, quantised by the shared rule
-        acc = torch.einsum("ni,hio->nho", x.detach().double(), w_codes.double())
+        acc = project(x.detach().double(), w_codes.double())
         return quantize_codes(acc * 2.0**-w_fmt.frac, lin_fmt)
 
     def forward(self, x: torch.Tensor, g: GraphTensors, input_fmt: NumFormat | None = None,
@@ -594,14 +629,15 @@ class QuantGraphLayer(MessagePassing):
         (int64, optional) are ``x``'s codes (needed for exactness when codes are wider than float32's 24 bits).
 
         The int64 codes of every step are kept in ``self.codes`` (linear, coefficients, aggregation,
-        output) to compare with ``lpgnas.golden.trace_model``.
+        output) to compare with ``lpgnas.golden.trace_model``. ``x`` and ``input_codes`` may be sparse COO
+        (the input features, see ``QuantGNN``).
         """
         if not self.quantise:
             return self._forward_float(x, g)
         n = g.csr.num_nodes
         w_fmt = self.w_q.fmt_for(self.weight)
         w_codes = quantize_codes(self.weight.detach(), w_fmt)
-        lin_f = self.lin_q(torch.einsum("ni,hio->nho", x, self.w_q(self.weight)))
+        lin_f = self.lin_q(project(x, self.w_q(self.weight)))
         lin_fmt = self.lin_q.fmt()
         wide = self._wide(g, input_fmt)
         lin = _quantised(lin_f, self._linear_codes(x, input_fmt, input_codes, w_codes, w_fmt, lin_fmt), lin_fmt.frac)
@@ -693,24 +729,27 @@ class QuantGNN(nn.Module):
         for layer in self.layers:
             layer.quantise = on
 
-    def _input_codes(self, features: torch.Tensor, fmt: NumFormat) -> torch.Tensor:
-        """Codes of the input features as the host quantises them (cached: the features rarely change)."""
-        key = (id(features), features._version, fmt)
-        if getattr(self, "_input_key", None) != key:
-            self._input_key, self._input_value = key, quantize_codes(features.detach(), fmt)
-        return self._input_value
+    def _quantised_input(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, NumFormat]:
+        """Values and codes of the input features as the host quantises them, sparse COO when the codes
+        are mostly zero; cached, as the features rarely change (the range too: it feeds the calibration)."""
+        key = (id(features), features._version, features.shape)
+        if getattr(self, "_range_key", None) != key:
+            self._range_key, self._range = key, features.detach().abs().max().reshape(1)
+        fmt = self.input_q.observe(self._range)
+        if getattr(self, "_input_key", None) != (key, fmt):
+            codes = quantize_codes(features.detach(), fmt)
+            self._input_key = (key, fmt)
+            self._input_value = sparse_layout(codes, codes.float() * 2.0**-fmt.frac, codes)
+        return *self._input_value, fmt
 
     def forward(self, x: torch.Tensor, g: GraphTensors) -> torch.Tensor:
         quantise = all(layer.quantise for layer in self.layers)
         fmt, codes = None, None
         if quantise:
-            features = x
-            x = self.input_q(x)
-            fmt = self.input_q.fmt()
-            codes = self._input_codes(features, fmt)
+            x, codes, fmt = self._quantised_input(x)
         dropout = self.training and self.dropout > 0
         for layer in self.layers:
-            x = F.dropout(x, self.dropout, self.training)
+            x = sparse_dropout(x, self.dropout, self.training)
             x = layer(x, g, fmt, None if dropout or not quantise else codes)
             fmt, codes = layer.out_q.fmt(), layer.codes.get("output")
         return x

@@ -13,7 +13,9 @@
    from ``--tau-start`` to ``--tau-end``.
 2. **Derive** ``--candidates`` architectures: the argmax (every decision's most likely option), then
    distinct draws from the controllers' distributions; in budget mode only
-   designs whose cost fits every budget (the argmax too, unless nothing drawn fits).
+   designs whose cost fits every budget (the argmax too, unless nothing drawn fits). Then (unless
+   ``--no-neighbours``) every design one decision (an operator, width, heads or bitwidth of one layer) away
+   from the first candidate, within budget: a step of local search around it.
 3. **Select and retrain** (successive halving): QAT of every candidate from scratch for
    ``--screen-epochs``, then ``--generations`` - 1 rounds of ``--mutants`` more (one decision of one of the
    best screened so far redrawn from the controllers, i.e. a local search the controllers steer); the
@@ -118,6 +120,7 @@ class SearchConfig:
     activations: str | None = None
     normalize_features: bool = True
     fair_weights: bool = True
+    neighbours: bool = True
     retrain_epochs: int = 200
     candidates: int = 12
     screen_epochs: int = 50
@@ -339,14 +342,17 @@ def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None 
 
 def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
     """Up to ``cfg.candidates`` distinct architectures: the argmax, then draws from the controllers'
-    distributions (seeded by the run's seed: a resumed run draws the same). In budget mode a design over
-    any budget is skipped; if none fits, the argmax alone is kept."""
+    distributions (seeded by the run's seed: a resumed run draws the same); then, with ``cfg.neighbours``,
+    every architecture one decision away from the first of them (``neighbours``).
+    In budget mode a design over any budget is skipped (so the first is the argmax only if it fits); if
+    none fits, the argmax alone is kept."""
     cfg, space = s.cfg, s.space
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
         probs = s.probs()
     found: list[list[LayerChoice]] = []
     argmax = s.architecture()
+    fits = lambda a: not s.cost.over_budget(onehots_for(space, a))  # noqa: E731
     for draw in range(cfg.candidates * DRAWS_PER_CANDIDATE):
         if len(found) == cfg.candidates:
             break
@@ -355,9 +361,27 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
         else:
             choices = {k: space.options(k)[int(torch.multinomial(p, 1, generator=gen))] for k, p in probs.items()}
             arch = architecture_from_choices(space, choices)
-        if arch not in found and not s.cost.over_budget(onehots_for(space, arch)):
+        if arch not in found and fits(arch):
             found.append(arch)
+    if cfg.neighbours and found:
+        found += [a for a in neighbours(space, found[0]) if a not in found and fits(a)]
     return found or [argmax]
+
+
+def neighbours(space: SearchSpace, arch: list[LayerChoice]) -> list[list[LayerChoice]]:
+    """Every architecture that differs from ``arch`` in one decision (an operator, the width, the heads or
+    a bitwidth of one layer). The supernet's shared weights rank the good operators poorly (see the
+    module docstring) and one poor bitwidth can spoil a design, so the screening, not the controllers,
+    decides between each of the first candidate's choices and its alternatives."""
+    out: list[list[LayerChoice]] = []
+    for key in space.decision_keys:
+        layer, decision = int(key.split(".")[0][len("layer"):]), key.split(".")[1]
+        for option in space.options(key):
+            if option != getattr(arch[layer], decision):
+                changed = list(arch)
+                changed[layer] = dataclasses.replace(arch[layer], **{decision: option})
+                out.append(changed)
+    return out
 
 
 def mutants(s: Search, parents: list[list[LayerChoice]], known: list[list[LayerChoice]], count: int,
@@ -527,6 +551,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="architectures retrained (argmax + draws from the controllers), each for "
                         "--screen-epochs; the --finalists best by validation accuracy for --retrain-epochs; "
                         "the best of those is exported")
+    p.add_argument("--no-neighbours", dest="neighbours", action="store_false",
+                   help="do not add the first candidate's neighbours (one decision changed) to the candidates")
     p.add_argument("--screen-epochs", type=int, default=d.screen_epochs)
     p.add_argument("--generations", type=int, default=d.generations,
                    help="screening rounds: after the first, each adds --mutants designs, one decision of one of "

@@ -35,6 +35,7 @@ from search.layers import (
     ATTENTION_COEFFICIENTS,
     MEAN_RECIP_FORMAT,
     NON_NEGATIVE_ACTIVATIONS,
+    SPARSE_INPUT_DENSITY,
     GraphTensors,
     HostCoefficients,
     QuantGNN,
@@ -42,6 +43,8 @@ from search.layers import (
     SoftmaxCoefficients,
     _scatter,
     coef_format,
+    project,
+    sparse_dropout,
 )
 from search.quant import ActQuant, FixedQuant, WeightQuant
 from search.space import ARCH_DECISIONS, QUANT_DECISIONS, LayerChoice, SearchSpace
@@ -180,7 +183,7 @@ class SuperLayer(nn.Module):
         wq = mix(wq, oh[self.key("q_weight")], lambda: [
             fake_quant(w.detach(), WeightQuant(b).fmt_for(w)) for b in sp.options(self.key("q_weight"))])
         self.lin_q.bits = lbits
-        pre = torch.einsum("ni,hio->nho", x, wq)
+        pre = project(x, wq)
         lin = mix(self.lin_q(pre), oh[self.key("q_linear")],
                   lambda: _act_candidates(pre, self.lin_q, sp.options(self.key("q_linear"))))
         # width and heads: a narrower candidate is the chosen output with columns / heads masked out; a wider
@@ -276,16 +279,29 @@ class SuperNet(nn.Module):
         finally:
             self.dropout = dropout
 
+    def _feature_nonzeros(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(indices, values) of the input features' non-zeros when at most ``SPARSE_INPUT_DENSITY`` of them
+        are non-zero (the input then stays a sparse tensor), else None; cached per features tensor."""
+        key = (id(x), x._version, x.shape)
+        if getattr(self, "_nonzeros_key", None) != key:
+            nz = x.detach() != 0
+            sparse = x.dim() == 2 and float(nz.float().mean()) <= SPARSE_INPUT_DENSITY
+            self._nonzeros_key, self._nonzeros = key, (nz.nonzero().t(), x.detach()[nz]) if sparse else None
+        return self._nonzeros
+
     def forward(self, x: torch.Tensor, g: GraphTensors, onehots: OneHots) -> torch.Tensor:
         """Logits of the path the one-hots select (``onehots`` holds every decision key)."""
         key = "layer0.q_input"
         self.input_q.bits = pick(self.space, onehots, key)[0]
-        raw = x
-        x = mix(self.input_q(x), onehots[key], lambda: _act_candidates(raw, self.input_q, self.space.options(key)))
+        nonzeros = self._feature_nonzeros(x)
+        raw = x if nonzeros is None else nonzeros[1]
+        q = mix(self.input_q(raw), onehots[key], lambda: _act_candidates(raw, self.input_q, self.space.options(key)))
+        x = q if nonzeros is None else torch.sparse_coo_tensor(nonzeros[0], q, x.shape, is_coalesced=True,
+                                                              check_invariants=False)
         hd = (1, self.space.in_features)
         n = len(self.layers)
         for i, layer in enumerate(self.layers):
-            x = F.dropout(x, self.dropout, self.training)
+            x = sparse_dropout(x, self.dropout, self.training)
             # the output quantiser of layer i is the input quantiser of layer i+1; the logits keep the
             # last layer's aggregation bitwidth
             nxt = f"layer{i + 1}.q_input" if i + 1 < n else f"layer{i}.q_aggregation"

@@ -11,6 +11,7 @@ from lpgnas.golden import accumulator_bounds, predict, quantize_features, trace_
 from lpgnas.ir import load_ir
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_graph
+from search import layers as layers_mod
 from search.layers import GraphTensors, build_gnn, export_ir
 
 NODES, FEATURES, CLASSES = 40, 12, 3
@@ -27,13 +28,14 @@ def one_thread():
 
 
 def _trained(attention="gcn", aggregation="add", activation="relu", wbits=8, abits=8, heads=2, out_heads=1,
-             seed=0, steps=5):
-    """A 2-layer model trained a few steps on a random graph (with feature and attention dropout), in eval."""
+             seed=0, steps=5, density=1.0):
+    """A 2-layer model trained a few steps on a random graph (with feature and attention dropout), in eval;
+    ``density``: the fraction of non-zero input features."""
     rng = np.random.default_rng(seed)
     csr = random_graph(rng, NODES, 3.0)
     g = GraphTensors(csr)
     torch.manual_seed(seed)
-    x = torch.randn(NODES, FEATURES)
+    x = torch.randn(NODES, FEATURES) * (torch.rand(NODES, FEATURES) < density)
     y = torch.randint(0, CLASSES, (NODES,))
     model = build_gnn(FEATURES, CLASSES, attention=attention, aggregation=aggregation, activation=activation,
                       hidden=6, heads=heads, out_heads=out_heads, wbits=wbits, abits=abits, input_signed=True,
@@ -48,8 +50,9 @@ def _trained(attention="gcn", aggregation="add", activation="relu", wbits=8, abi
     return model, csr, g, x
 
 
-def _assert_forward_is_golden(model, csr, g, x):
-    """Torch forward codes == golden codes, layer by layer; returns the golden traces."""
+def _assert_forward_is_golden(model, csr, g, x, values=True):
+    """Torch forward codes == golden codes, layer by layer (and the output values, with ``values``: exact
+    in float32 up to 24-bit codes); returns the golden traces."""
     with torch.no_grad():
         out = model(x, g)
     ir = export_ir(model, "t")
@@ -62,7 +65,7 @@ def _assert_forward_is_golden(model, csr, g, x):
         assert np.array_equal(layer.codes["aggregation"].numpy(), tr.aggregation), (i, "aggregation")
         assert np.array_equal(layer.codes["output"].numpy(), tr.output), (i, "output")
     frac = ir.layers[-1].formats["output"].frac
-    assert np.array_equal(out.double().numpy() * 2.0**frac, traces[-1].output.astype(np.float64))
+    assert not values or np.array_equal(out.double().numpy() * 2.0**frac, traces[-1].output.astype(np.float64))
     return ir, traces
 
 
@@ -129,6 +132,23 @@ def test_accumulators_wider_than_int64_are_exact(attention, aggregation, bits, o
     for layer, tr in zip(model.layers, traces, strict=True):
         assert np.array_equal(layer.codes["aggregation"].numpy(), tr.aggregation)
         assert np.array_equal(layer.codes["output"].numpy(), tr.output)
+
+
+@pytest.mark.parametrize("attention, bits", [("gcn", 4), ("gat", 8), ("gene-linear", 16), ("gcn", 32)])
+def test_sparse_input_features_are_golden_and_equal_the_dense_path(attention, bits, monkeypatch):
+    """Bag-of-words-like features (15 % non-zero) are trained on and evaluated through the sparse product
+    (32 bits: its dense int64 / Python-int fallback): golden codes, and the dense path's output exactly."""
+    model, csr, g, x = _trained(attention=attention, wbits=bits, abits=bits, density=0.15)
+    _assert_forward_is_golden(model, csr, g, x, values=bits <= 16)
+    assert model._input_value[0].is_sparse and model._input_value[1].is_sparse
+    sparse_codes = [layer.codes for layer in model.layers]
+    monkeypatch.setattr(layers_mod, "SPARSE_INPUT_DENSITY", 0.0)
+    with torch.no_grad():
+        model(x.clone(), g)  # a new tensor: the cached layout is rebuilt, dense this time
+    assert not model._input_value[0].is_sparse
+    for sparse, layer in zip(sparse_codes, model.layers, strict=True):
+        assert sparse.keys() == layer.codes.keys()
+        assert all(torch.equal(sparse[k], layer.codes[k]) for k in sparse)
 
 
 def test_exported_gat_round_trips_and_predicts_like_torch(tmp_path):

@@ -282,15 +282,18 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     for key in ("train_loss", "val_accuracy", "expected_cost", "probs", "argmax", "tau"):
         assert key in log[-1]
     assert (tmp_path / CHECKPOINT).is_file()
-    # candidates: the argmax first, all distinct, each screened; the finalists are the best screened ones,
-    # retrained; the best finalist by validation accuracy is exported
+    # candidates: the argmax first, all distinct, each screened (the draws, then the argmax's neighbours, then
+    # the mutants); the finalists are the best screened ones, retrained; the best finalist by validation
+    # accuracy is exported
     screened, cands = m["screened"], m["candidates"]
-    assert [c["index"] for c in screened] == list(range(TINY["candidates"] + TINY["mutants"]))
-    assert [c["generation"] for c in screened] == [0] * TINY["candidates"] + [1] * TINY["mutants"]
+    first = sum(c["generation"] == 0 for c in screened)
+    assert first > TINY["candidates"]
+    assert [c["index"] for c in screened] == list(range(first + TINY["mutants"]))
+    assert [c["generation"] for c in screened] == [0] * first + [1] * TINY["mutants"]
     rank = lambda c: (c["val_accuracy"], -c["cost"]["model"], -c["index"])  # noqa: E731
-    parents = sorted(screened[: TINY["candidates"]], key=rank, reverse=True)[: TINY["finalists"]]
+    parents = sorted(screened[:first], key=rank, reverse=True)[: TINY["finalists"]]
     flat = lambda c: [(i, k, v) for i, lay in enumerate(c["architecture"]) for k, v in lay.items()]  # noqa: E731
-    for child in screened[TINY["candidates"]:]:  # a mutant: one decision of one of the best changed
+    for child in screened[first:]:  # a mutant: one decision of one of the best changed
         assert min(len(set(flat(child)) - set(flat(p))) for p in parents) == 1
     assert {c["epochs"] for c in screened} == {TINY["screen_epochs"]}
     arch_keys = [k for k in log[-1]["argmax"]]
@@ -322,7 +325,7 @@ def test_budget_mode_candidates_fit_the_budget(karate):
     """Every candidate drawn in budget mode fits the model-size budget; without a budget they need not."""
     from search.nas import Search, candidate_architectures, load_search_data
 
-    free = Search(SearchConfig(**{**TINY, "candidates": 8}), load_search_data(SearchConfig(**TINY)))
+    free = Search(SearchConfig(**{**TINY, "candidates": 8, "neighbours": False}), load_search_data(SearchConfig(**TINY)))
     sizes = [float(free.cost.values(onehots_for(free.space, a))["model"]) for a in candidate_architectures(free)]
     assert len(sizes) == 8
     budget = sorted(sizes)[3] + 1e-9  # a budget half the unconstrained draws exceed
@@ -331,6 +334,30 @@ def test_budget_mode_candidates_fit_the_budget(karate):
     cands = candidate_architectures(tight)
     assert cands and all(float(tight.cost.values(onehots_for(tight.space, a))["model"]) <= budget for a in cands)
     assert max(sizes) > budget
+
+
+def test_candidates_hold_every_neighbour_of_the_argmax(karate):
+    """With neighbours (the default) the candidates are the argmax, the draws, then every architecture one
+    decision away from the argmax, each once; without, the draws."""
+    from search.nas import Search, candidate_architectures, load_search_data, neighbours
+
+    cfg = SearchConfig(**{**TINY, "candidates": 3})
+    s = Search(cfg, load_search_data(cfg))
+    argmax = s.architecture()
+    near = neighbours(s.space, argmax)
+    assert len(near) == sum(len(s.space.options(k)) - 1 for k in s.space.decision_keys) > 0
+    changed = {}
+    for arch in near:
+        diff = [(i, f) for i, (a, b) in enumerate(zip(arch, argmax, strict=True))
+                for f in space_mod.ARCH_DECISIONS + space_mod.QUANT_DECISIONS if getattr(a, f) != getattr(b, f)]
+        assert len(diff) == 1
+        changed[diff[0][1]] = changed.get(diff[0][1], 0) + 1
+    assert changed.keys() == set(space_mod.ARCH_DECISIONS + space_mod.QUANT_DECISIONS)
+    cands = candidate_architectures(s)  # no budget: the first candidate is the argmax
+    assert cands[0] == argmax and all(a in cands for a in near)
+    assert len({json.dumps([c.to_dict() for c in a]) for a in cands}) == len(cands)
+    off = SearchConfig(**{**TINY, "candidates": 3, "neighbours": False})
+    assert len(candidate_architectures(Search(off, load_search_data(off)))) == 3
 
 
 def _cli(run: Path, extra_env: dict[str, str] | None = None, resume: bool = False) -> subprocess.CompletedProcess:

@@ -17,8 +17,8 @@
    ``--no-neighbours``) every design one decision (an operator, width, heads or bitwidth of one layer) away
    from the first candidate, within budget: a step of local search around it.
 3. **Select and retrain** (successive halving): QAT of every candidate from scratch for
-   ``--screen-epochs``, then ``--generations`` - 1 rounds of ``--mutants`` more (one decision of one of the
-   best screened so far redrawn from the controllers, i.e. a local search the controllers steer); the
+   ``--screen-epochs``, then up to ``--generations`` - 1 more rounds of local search (the neighbours of the
+   best screened so far, unless it was expanded already: hill climbing); the
    ``--finalists`` best screened by validation accuracy (ties: the smaller model) again
    from scratch for ``--retrain-epochs`` (``search.train.fit``); the best finalist is **exported** and its
    golden accuracy reported (``search.train.evaluate``). Why more than the argmax: the shared supernet
@@ -26,7 +26,8 @@
    avoid them) from the good ones, but rank the good ones poorly (on Cora after warm-up,
    ``const``+``add``+``tanh`` scores above ``gcn``+``add``+``relu`` through the shared weights, 77.6 vs
    75.8% validation; trained alone they reach 76.4 and 81.5% test). The controllers propose, the
-   candidates' own validation accuracy decides; ``--candidates 1`` is the plain argmax derivation.
+   candidates' own validation accuracy decides; ``--candidates 1 --no-neighbours`` is the plain argmax
+   derivation.
 
 Writes ``RUN/search_log.jsonl`` (per epoch: losses, accuracy of the argmax path, expected cost, the
 controllers' probabilities), ``RUN/search.ckpt`` (every ``--checkpoint-every`` epochs, atomically),
@@ -125,16 +126,15 @@ class SearchConfig:
     candidates: int = 12
     screen_epochs: int = 50
     generations: int = 2
-    mutants: int = 6
     finalists: int = 3
     checkpoint_every: int = 10
     seed: int = 0
 
     def check(self) -> None:
         if min(self.epochs, self.retrain_epochs, self.candidates, self.screen_epochs, self.finalists,
-               self.generations) < 1 or self.mutants < 0:
+               self.generations) < 1:
             raise LpgnasError("--epochs, --retrain-epochs, --candidates, --screen-epochs, --generations and "
-                              "--finalists must be >= 1, --mutants >= 0")
+                              "--finalists must be >= 1")
         if not 0 <= self.warmup < self.epochs:
             raise LpgnasError(f"--warmup {self.warmup} must be in 0..epochs-1 ({self.epochs - 1})")
         if self.lam < 0:
@@ -352,7 +352,7 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
         probs = s.probs()
     found: list[list[LayerChoice]] = []
     argmax = s.architecture()
-    fits = lambda a: not s.cost.over_budget(onehots_for(space, a))  # noqa: E731
+    fits = lambda a: _fits(s, a)  # noqa: E731
     for draw in range(cfg.candidates * DRAWS_PER_CANDIDATE):
         if len(found) == cfg.candidates:
             break
@@ -368,6 +368,10 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
     return found or [argmax]
 
 
+def _fits(s: Search, arch: list[LayerChoice]) -> bool:
+    return not s.cost.over_budget(onehots_for(s.space, arch))
+
+
 def neighbours(space: SearchSpace, arch: list[LayerChoice]) -> list[list[LayerChoice]]:
     """Every architecture that differs from ``arch`` in one decision (an operator, the width, the heads or
     a bitwidth of one layer). The supernet's shared weights rank the good operators poorly (see the
@@ -381,33 +385,6 @@ def neighbours(space: SearchSpace, arch: list[LayerChoice]) -> list[list[LayerCh
                 changed = list(arch)
                 changed[layer] = dataclasses.replace(arch[layer], **{decision: option})
                 out.append(changed)
-    return out
-
-
-def mutants(s: Search, parents: list[list[LayerChoice]], known: list[list[LayerChoice]], count: int,
-            gen: torch.Generator) -> list[list[LayerChoice]]:
-    """Up to ``count`` new architectures, each a parent (taken in turn) with one decision changed: the
-    decision drawn uniformly, its new option from the controllers' distribution without the current one.
-    Skips designs in ``known`` or over a budget."""
-    space = s.space
-    keys = [k for k in space.decision_keys if len(space.options(k)) > 1]
-    with torch.no_grad():
-        probs = s.probs()
-    out: list[list[LayerChoice]] = []
-    for _ in range(count * DRAWS_PER_CANDIDATE):
-        if len(out) == count or not keys:
-            break
-        parent = parents[len(out) % len(parents)]
-        key = keys[int(torch.randint(len(keys), (), generator=gen))]
-        layer, decision = int(key.split(".")[0][len("layer"):]), key.split(".")[1]
-        opts = space.options(key)
-        p = probs[key].clone()
-        p[opts.index(getattr(parent[layer], decision))] = 0.0
-        arch = list(parent)
-        new = opts[int(torch.multinomial(p, 1, generator=gen))]
-        arch[layer] = dataclasses.replace(arch[layer], **{decision: new})
-        if arch not in known and arch not in out and not s.cost.over_budget(onehots_for(space, arch)):
-            out.append(arch)
     return out
 
 
@@ -456,12 +433,15 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
     screened: list[dict[str, Any]] = []
     if len(candidates) > cfg.finalists:
-        gen = torch.Generator().manual_seed(cfg.seed + 1)
         bar = tqdm(desc="screen", disable=not progress, leave=False, total=len(candidates))
+        expanded = [candidates[0]] if cfg.neighbours else []
         for generation in range(cfg.generations):
-            if generation:  # mutants of the best screened so far
-                top = sorted(screened, key=rank, reverse=True)[: cfg.finalists]
-                candidates += mutants(s, [candidates[r["index"]] for r in top], candidates, cfg.mutants, gen)
+            if generation:  # local search: the neighbours of the best screened so far
+                best_arch = candidates[max(screened, key=rank)["index"]]
+                if not cfg.neighbours or best_arch in expanded:
+                    break
+                expanded.append(best_arch)
+                candidates += [a for a in neighbours(s.space, best_arch) if a not in candidates and _fits(s, a)]
                 bar.total = len(candidates)
             for i in range(len(screened), len(candidates)):
                 rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "screen", cfg.screen_epochs,
@@ -552,12 +532,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "--screen-epochs; the --finalists best by validation accuracy for --retrain-epochs; "
                         "the best of those is exported")
     p.add_argument("--no-neighbours", dest="neighbours", action="store_false",
-                   help="do not add the first candidate's neighbours (one decision changed) to the candidates")
+                   help="no local search: screen the argmax and the draws only (else also every design one "
+                        "decision away from the first candidate, then from the best screened)")
     p.add_argument("--screen-epochs", type=int, default=d.screen_epochs)
     p.add_argument("--generations", type=int, default=d.generations,
-                   help="screening rounds: after the first, each adds --mutants designs, one decision of one of "
-                        "the best screened so far redrawn from the controllers")
-    p.add_argument("--mutants", type=int, default=d.mutants)
+                   help="screening rounds: the first screens the candidates, each later one the neighbours of "
+                        "the best screened so far (local search; stops when the best was expanded already)")
     p.add_argument("--finalists", type=int, default=d.finalists)
     p.add_argument("--lr", type=float, default=d.lr, help="weight learning rate of the retraining")
     p.add_argument("--supernet-lr", type=float, default=d.supernet_lr,

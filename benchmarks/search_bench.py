@@ -60,6 +60,28 @@ def _run_file(config: str, method: str, seed: int) -> Path:
     return RUNS / f"{config}__{method}__s{seed}.json"
 
 
+def _claim(path: Path) -> bool:
+    """Claim a job for this process (``<run>.running`` holds its pid), so several workers can share the
+    benchmark; a claim whose process is gone is taken over."""
+    lock = path.with_suffix(".running")
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                os.kill(int(lock.read_text() or 0), 0)
+                return False
+            except PermissionError:
+                return False  # alive, another user's
+            except (ProcessLookupError, ValueError):
+                lock.unlink(missing_ok=True)  # stale: its worker died
+                continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
 def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace):
     from search.nas import SearchConfig
 
@@ -149,6 +171,8 @@ def run_all(args: argparse.Namespace) -> None:
         if args.deadline and time.time() > args.deadline:
             print("deadline reached; stopping", flush=True)
             break
+        if not _claim(path):
+            continue  # another worker runs it
         t0 = time.time()
         print(f"[{time.strftime('%H:%M:%S')}] {config} {method} seed {seed} ...", flush=True)
         try:
@@ -158,10 +182,12 @@ def run_all(args: argparse.Namespace) -> None:
             res = {"method": method, "error": f"{type(e).__name__}: {e}"}
         if res is None:
             print("  skipped (needs the LPGNAS run first)", flush=True)
+            path.with_suffix(".running").unlink(missing_ok=True)
             continue
         res |= {"config": config, "dataset": CONFIGS[config][0], "split": CONFIGS[config][1], "seed": seed,
                 "wall_seconds": round(time.time() - t0, 1), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
         _write_atomic(path, res)
+        path.with_suffix(".running").unlink(missing_ok=True)
         if "error" not in res:
             print(f"  test {res['test_accuracy']:.4f}, model {res.get('model_size_kib')} KiB, "
                   f"{res['wall_seconds']} s", flush=True)

@@ -64,8 +64,9 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
 
     Categorical decisions arrive pre-encoded (:data:`DERIVED`): ``has_coef``, ``has_recip`` and ``relu``
     flags and the operator codes ``att_kind``, ``agg_kind``, ``act_kind``. The softmax attentions'
-    formats follow nominal rules: attention vectors and scores at the linear bitwidth, exp at the
-    coefficient bitwidth, binary points :data:`NOMINAL_INT_BITS` below the top.
+    formats follow the trained layer's (``search.layers.QuantGraphLayer``): attention vectors and scores at
+    the aggregation bitwidth, exp at the coefficient bitwidth; binary points are nominal,
+    :data:`NOMINAL_INT_BITS` below the top.
     """
     last = i == n_layers - 1
     hidden, heads = get("hidden", i), get("heads", i)
@@ -106,12 +107,12 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
         att_kind=get("att_kind", i),
         agg_kind=get("agg_kind", i),
         act_kind=get("act_kind", i),
-        att_bits=lin_bits,
-        score_bits=lin_bits,
-        score_frac=lin_bits - NOMINAL_INT_BITS,
+        att_bits=agg_bits,
+        score_bits=agg_bits,
+        score_frac=agg_bits - NOMINAL_INT_BITS,
         exp_bits=coef_bits,
         coef_frac=coef_bits - 1,
-        att_frac=lin_bits - NOMINAL_INT_BITS,
+        att_frac=agg_bits - NOMINAL_INT_BITS,
         agg_frac=agg_bits - NOMINAL_INT_BITS,
         shift_lin=nm.maximum(x_bits + wb - lin_bits, 0.0),
         shift_bias=has_coef * (coef_bits - 1) + has_recip * (MEAN_RECIP_BITS - 1),

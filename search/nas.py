@@ -124,7 +124,7 @@ class SearchConfig:
     neighbours: bool = True
     retrain_epochs: int = 200
     candidates: int = 12
-    screen_epochs: int = 50
+    screen_epochs: int = 100
     generations: int = 2
     finalists: int = 3
     checkpoint_every: int = 10

@@ -343,7 +343,7 @@ def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None 
 def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
     """Up to ``cfg.candidates`` distinct architectures: the argmax, then draws from the controllers'
     distributions (seeded by the run's seed: a resumed run draws the same); then, with ``cfg.neighbours``,
-    every architecture one decision away from the first of them (``neighbours``).
+    every architecture one decision away from the first of them (``neighbours_within_budget``).
     In budget mode a design over any budget is skipped (so the first is the argmax only if it fits); if
     none fits, the argmax alone is kept."""
     cfg, space = s.cfg, s.space
@@ -352,7 +352,6 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
         probs = s.probs()
     found: list[list[LayerChoice]] = []
     argmax = s.architecture()
-    fits = lambda a: _fits(s, a)  # noqa: E731
     for draw in range(cfg.candidates * DRAWS_PER_CANDIDATE):
         if len(found) == cfg.candidates:
             break
@@ -361,15 +360,47 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
         else:
             choices = {k: space.options(k)[int(torch.multinomial(p, 1, generator=gen))] for k, p in probs.items()}
             arch = architecture_from_choices(space, choices)
-        if arch not in found and fits(arch):
+        if arch not in found and _fits(s, arch):
             found.append(arch)
     if cfg.neighbours and found:
-        found += [a for a in neighbours(space, found[0]) if a not in found and fits(a)]
+        found += [a for a in neighbours_within_budget(s, found[0]) if a not in found]
     return found or [argmax]
 
 
 def _fits(s: Search, arch: list[LayerChoice]) -> bool:
     return not s.cost.over_budget(onehots_for(s.space, arch))
+
+
+def neighbours_within_budget(s: Search, arch: list[LayerChoice]) -> list[list[LayerChoice]]:
+    """``neighbours`` of ``arch``; one over a budget is repaired by narrowing the weights of the layers
+    (the one whose weights the neighbour widened excepted), the smallest layer first, one option at a
+    time, and dropped if that cannot make it fit. Without the repair a design with binary layer-0 weights
+    and 16-bit layer-1 weights (3.1 KiB) cannot reach 4-bit layer-0 weights under an 11.3 KiB budget in
+    one step (11.4 KiB), though 4-bit layer-0 + 2-bit layer-1 weights fit."""
+    out: list[list[LayerChoice]] = []
+    for changed in neighbours(s.space, arch):
+        widened = [i for i, (a, b) in enumerate(zip(changed, arch, strict=True)) if a.q_weight != b.q_weight]
+        fitted = _narrowed_to_fit(s, changed, widened[0] if widened else None)
+        if fitted is not None and fitted not in out:
+            out.append(fitted)
+    return out
+
+
+def _narrowed_to_fit(s: Search, arch: list[LayerChoice], fixed: int | None) -> list[LayerChoice] | None:
+    arch = list(arch)
+    fan_in, sizes = s.space.in_features, []
+    for c in arch:
+        sizes.append(fan_in * c.hidden * c.heads)
+        fan_in = c.hidden * c.heads
+    while not _fits(s, arch):
+        for i in sorted(range(len(arch)), key=lambda j: sizes[j]):
+            narrower = [b for b in s.space.options(f"layer{i}.q_weight") if b < arch[i].q_weight]
+            if i != fixed and narrower:
+                arch[i] = dataclasses.replace(arch[i], q_weight=max(narrower))
+                break
+        else:
+            return None
+    return arch
 
 
 def neighbours(space: SearchSpace, arch: list[LayerChoice]) -> list[list[LayerChoice]]:
@@ -441,7 +472,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
                 if not cfg.neighbours or best_arch in expanded:
                     break
                 expanded.append(best_arch)
-                candidates += [a for a in neighbours(s.space, best_arch) if a not in candidates and _fits(s, a)]
+                candidates += [a for a in neighbours_within_budget(s, best_arch) if a not in candidates]
                 bar.total = len(candidates)
             for i in range(len(screened), len(candidates)):
                 rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "screen", cfg.screen_epochs,

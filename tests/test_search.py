@@ -361,6 +361,26 @@ def test_candidates_hold_every_neighbour_of_the_argmax(karate):
     assert len(candidate_architectures(Search(off, load_search_data(off)))) == 3
 
 
+def test_neighbours_over_budget_are_repaired_by_narrowing_other_layers(karate):
+    """Binary layer-0 + 16-bit layer-1 weights: widening layer 0 to 4 bits overflows a budget that 4 + 2 bits
+    fit; the neighbour kept is the repaired one (layer 1 narrowed step by step), and every neighbour fits."""
+    import dataclasses
+
+    from search.nas import Search, _fits, load_search_data, neighbours_within_budget
+
+    free = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
+    a0, a1 = free.architecture()
+    arch = [dataclasses.replace(a0, q_weight=1, hidden=8, heads=1), dataclasses.replace(a1, q_weight=16, heads=1)]
+    repaired = [dataclasses.replace(arch[0], q_weight=4), dataclasses.replace(arch[1], q_weight=2)]
+    budget = float(free.cost.values(onehots_for(free.space, repaired))["model"]) * (1 + 1e-9)
+    cfg = SearchConfig(**{**TINY, "budget_kib": f"{budget!r}", "cost": "model"})
+    s = Search(cfg, load_search_data(cfg))
+    assert not _fits(s, [repaired[0], arch[1]]) and _fits(s, repaired)
+    near = neighbours_within_budget(s, arch)
+    assert repaired in near and [repaired[0], arch[1]] not in near
+    assert all(_fits(s, a) for a in near)
+
+
 def _cli(run: Path, extra_env: dict[str, str] | None = None, resume: bool = False) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "search.nas", "--quiet", "-o", str(run)]
     for k, v in TINY.items():

@@ -125,6 +125,7 @@ class SearchConfig:
     retrain_epochs: int = 200
     candidates: int = 12
     screen_epochs: int = 100
+    screen_patience: int = 30
     generations: int = 2
     finalists: int = 3
     checkpoint_every: int = 10
@@ -137,6 +138,8 @@ class SearchConfig:
                               "--finalists must be >= 1")
         if not 0 <= self.warmup < self.epochs:
             raise LpgnasError(f"--warmup {self.warmup} must be in 0..epochs-1 ({self.epochs - 1})")
+        if self.screen_patience < 0:
+            raise LpgnasError(f"--screen-patience {self.screen_patience} must be >= 0 (0: no early stop)")
         if self.lam < 0:
             raise LpgnasError(f"--lambda {self.lam} must be >= 0")
         cost_terms(self.cost)
@@ -344,8 +347,8 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
     """Up to ``cfg.candidates`` distinct architectures: the argmax, then draws from the controllers'
     distributions (seeded by the run's seed: a resumed run draws the same); then, with ``cfg.neighbours``,
     every architecture one decision away from the first of them (``neighbours_within_budget``).
-    In budget mode a design over any budget is skipped (so the first is the argmax only if it fits); if
-    none fits, the argmax alone is kept."""
+    In budget mode every design's weight bitwidths are fitted to the budget (``fit_weights_to_budget``),
+    and one that cannot fit is skipped; if none fits, the argmax alone is kept."""
     cfg, space = s.cfg, s.space
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
@@ -360,7 +363,8 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
         else:
             choices = {k: space.options(k)[int(torch.multinomial(p, 1, generator=gen))] for k, p in probs.items()}
             arch = architecture_from_choices(space, choices)
-        if arch not in found and _fits(s, arch):
+        arch = fit_weights_to_budget(s, arch)
+        if arch is not None and arch not in found:
             found.append(arch)
     if cfg.neighbours and found:
         found += [a for a in neighbours_within_budget(s, found[0]) if a not in found]
@@ -372,30 +376,59 @@ def _fits(s: Search, arch: list[LayerChoice]) -> bool:
 
 
 def neighbours_within_budget(s: Search, arch: list[LayerChoice]) -> list[list[LayerChoice]]:
-    """``neighbours`` of ``arch``; one over a budget is repaired by narrowing the weights of the layers
-    (the one whose weights the neighbour widened excepted), the smallest layer first, one option at a
-    time, and dropped if that cannot make it fit. Without the repair a design with binary layer-0 weights
-    and 16-bit layer-1 weights (3.1 KiB) cannot reach 4-bit layer-0 weights under an 11.3 KiB budget in
-    one step (11.4 KiB), though 4-bit layer-0 + 2-bit layer-1 weights fit."""
+    """``neighbours`` of ``arch``, each passed through ``fit_weights_to_budget`` (the layer whose weights the
+    neighbour changed keeps its bitwidth); distinct, those that cannot fit dropped."""
     out: list[list[LayerChoice]] = []
     for changed in neighbours(s.space, arch):
-        widened = [i for i, (a, b) in enumerate(zip(changed, arch, strict=True)) if a.q_weight != b.q_weight]
-        fitted = _narrowed_to_fit(s, changed, widened[0] if widened else None)
+        kept = {i for i, (a, b) in enumerate(zip(changed, arch, strict=True)) if a.q_weight != b.q_weight}
+        fitted = fit_weights_to_budget(s, changed, kept)
         if fitted is not None and fitted not in out:
             out.append(fitted)
     return out
 
 
-def _narrowed_to_fit(s: Search, arch: list[LayerChoice], fixed: int | None) -> list[LayerChoice] | None:
-    arch = list(arch)
-    fan_in, sizes = s.space.in_features, []
-    for c in arch:
-        sizes.append(fan_in * c.hidden * c.heads)
-        fan_in = c.hidden * c.heads
+def fit_weights_to_budget(s: Search, arch: list[LayerChoice], kept: set[int] = frozenset()
+                          ) -> list[LayerChoice] | None:
+    """Budget mode: ``arch`` with its weight bitwidths spending the budget. Over a budget, the weights are
+    narrowed (the smallest layer first, one option at a time); then each layer's weights (the largest
+    layer first) are widened to the widest option that fits once the smaller layers are narrowed again.
+    Layers in ``kept`` keep their weight bitwidth. None if nothing fits; ``arch`` unchanged outside budget
+    mode.
+
+    Why: the budget penalty acts on the *expected* size, so the controllers spread the weight bitwidths
+    and their argmax is often binary where 4 bits fit (Cora: 3.1 KiB designs under an 11.3 KiB budget);
+    and a design with binary layer-0 and 16-bit layer-1 weights cannot step to 4 + 2 bits by changing one
+    decision. Other bitwidths (activations, coefficients) stay the controllers' choice."""
+    if not s.cost.budget_mode:
+        return arch
+    arch = _narrowed(s, list(arch), set(kept))
+    if arch is None:
+        return None
+    for i in sorted(set(range(len(arch))) - set(kept), key=lambda j: -_weight_count(s, arch, j)):
+        for bits in sorted(s.space.options(f"layer{i}.q_weight"), reverse=True):
+            if bits <= arch[i].q_weight:
+                break
+            trial = list(arch)
+            trial[i] = dataclasses.replace(arch[i], q_weight=bits)
+            trial = _narrowed(s, trial, set(kept) | {i})
+            if trial is not None:
+                arch, kept = trial, set(kept) | {i}
+                break
+    return arch
+
+
+def _weight_count(s: Search, arch: list[LayerChoice], i: int) -> int:
+    fan_in = s.space.in_features if i == 0 else arch[i - 1].hidden * arch[i - 1].heads
+    return fan_in * arch[i].hidden * arch[i].heads
+
+
+def _narrowed(s: Search, arch: list[LayerChoice], kept: set[int]) -> list[LayerChoice] | None:
+    """``arch`` narrowed until it fits: the weights of the smallest layer not in ``kept``, one option at a
+    time; None if that cannot make it fit."""
     while not _fits(s, arch):
-        for i in sorted(range(len(arch)), key=lambda j: sizes[j]):
+        for i in sorted(range(len(arch)), key=lambda j: _weight_count(s, arch, j)):
             narrower = [b for b in s.space.options(f"layer{i}.q_weight") if b < arch[i].q_weight]
-            if i != fixed and narrower:
+            if i not in kept and narrower:
                 arch[i] = dataclasses.replace(arch[i], q_weight=max(narrower))
                 break
         else:
@@ -420,9 +453,10 @@ def neighbours(space: SearchSpace, arch: list[LayerChoice]) -> list[list[LayerCh
 
 
 def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], index: int, folder: Path,
-                     epochs: int, progress: bool) -> tuple[QuantGNN, dict[str, Any]]:
-    """QAT of one candidate from scratch for ``epochs``; its model and record (cached in ``folder``: a
-    resumed run loads it)."""
+                     epochs: int, progress: bool, patience: int = 0) -> tuple[QuantGNN, dict[str, Any]]:
+    """QAT of one candidate from scratch for ``epochs`` (early stop after ``patience`` epochs without a
+    better validation accuracy, if > 0); its model and record (cached in ``folder``: a resumed run loads
+    it)."""
     data, g = s.data, s.g
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -440,7 +474,7 @@ def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], inde
     tcfg = TrainConfig(
         dataset=cfg.dataset, split=cfg.split, arch=arch[0].attention, aggregation=arch[0].aggregation,
         layers=len(arch), epochs=epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
-        dropout=cfg.dropout, seed=cfg.seed,
+        dropout=cfg.dropout, seed=cfg.seed, patience=patience,
     )
     info = fit(model, data, g, tcfg, folder / f"{index}.train_log.jsonl", progress)
     with torch.no_grad():
@@ -476,7 +510,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
                 bar.total = len(candidates)
             for i in range(len(screened), len(candidates)):
                 rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "screen", cfg.screen_epochs,
-                                       False)[1]
+                                       False, cfg.screen_patience)[1]
                 screened.append({**rec, "generation": generation})
                 bar.update()
         bar.close()
@@ -566,6 +600,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="no local search: screen the argmax and the draws only (else also every design one "
                         "decision away from the first candidate, then from the best screened)")
     p.add_argument("--screen-epochs", type=int, default=d.screen_epochs)
+    p.add_argument("--screen-patience", type=int, default=d.screen_patience,
+                   help="stop screening a candidate after this many epochs without a better validation "
+                        "accuracy (0: never)")
     p.add_argument("--generations", type=int, default=d.generations,
                    help="screening rounds: the first screens the candidates, each later one the neighbours of "
                         "the best screened so far (local search; stops when the best was expanded already)")

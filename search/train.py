@@ -61,6 +61,7 @@ class TrainConfig:
     dropout: float = 0.5
     attention_dropout: float = 0.0
     normalize_features: bool = True
+    patience: int = 0
     seed: int = 0
 
     def check(self) -> None:
@@ -107,7 +108,8 @@ def accuracy(pred: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
 
 def fit(model: QuantGNN, data: Dataset, g: GraphTensors, cfg: TrainConfig, log_path: Path | None = None,
         progress: bool = True) -> dict:
-    """Train with Adam; keep the state of the epoch with the best validation accuracy (then lowest loss)."""
+    """Train with Adam; keep the state of the epoch with the best validation accuracy (then lowest loss).
+    With ``cfg.patience`` > 0, stop once that many epochs passed without a better one."""
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     y = data.y
     best: tuple[float, float] = (-1.0, float("inf"))
@@ -134,6 +136,8 @@ def fit(model: QuantGNN, data: Dataset, g: GraphTensors, cfg: TrainConfig, log_p
             if log:
                 log.write(json.dumps({"epoch": epoch, "loss": loss.item(), "val_loss": val_loss,
                                       "val_accuracy": val_acc}) + "\n")
+            if cfg.patience and epoch - best_epoch >= cfg.patience:
+                break
     finally:
         if log:
             log.close()

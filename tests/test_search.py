@@ -36,7 +36,7 @@ from search.cost import (
 )
 from search.layers import GraphTensors, export_ir
 from search.nas import CHECKPOINT, KILL_ENV, SEARCH_LOG, SearchConfig, add_parser, search
-from search.space import ACT_BITS, WEIGHT_BITS, default_space
+from search.space import ACT_BITS, WEIGHT_BITS, LayerChoice, default_space
 from search.supernet import (
     SuperNet,
     architecture_from_choices,
@@ -361,12 +361,13 @@ def test_candidates_hold_every_neighbour_of_the_argmax(karate):
     assert len(candidate_architectures(Search(off, load_search_data(off)))) == 3
 
 
-def test_neighbours_over_budget_are_repaired_by_narrowing_other_layers(karate):
-    """Binary layer-0 + 16-bit layer-1 weights: widening layer 0 to 4 bits overflows a budget that 4 + 2 bits
-    fit; the neighbour kept is the repaired one (layer 1 narrowed step by step), and every neighbour fits."""
+def test_weights_are_fitted_to_the_budget(karate):
+    """Binary layer-0 + 16-bit layer-1 weights under a budget that 4 + 2 bits fill: the design is fitted to
+    4 + 2 bits (the largest layer widened, the smaller narrowed); the neighbour that widens layer 0 to 4 bits
+    is repaired the same way, not dropped; every neighbour fits; without a budget nothing changes."""
     import dataclasses
 
-    from search.nas import Search, _fits, load_search_data, neighbours_within_budget
+    from search.nas import Search, _fits, fit_weights_to_budget, load_search_data, neighbours_within_budget
 
     free = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
     a0, a1 = free.architecture()
@@ -376,9 +377,31 @@ def test_neighbours_over_budget_are_repaired_by_narrowing_other_layers(karate):
     cfg = SearchConfig(**{**TINY, "budget_kib": f"{budget!r}", "cost": "model"})
     s = Search(cfg, load_search_data(cfg))
     assert not _fits(s, [repaired[0], arch[1]]) and _fits(s, repaired)
+    assert fit_weights_to_budget(s, arch) == repaired and fit_weights_to_budget(free, arch) == arch
     near = neighbours_within_budget(s, arch)
     assert repaired in near and [repaired[0], arch[1]] not in near
     assert all(_fits(s, a) for a in near)
+    assert fit_weights_to_budget(s, arch, kept={0}) == arch  # layer 1 is at its widest already
+
+
+def test_screening_stops_early_after_patience_epochs(tmp_path, karate):
+    """``fit`` with patience stops once that many epochs brought no better validation accuracy, and keeps
+    the best epoch's state; without patience it runs every epoch."""
+    from search.train import TrainConfig, fit
+
+    d, g = karate
+    arch = [LayerChoice("gcn", "add", "relu", 4, 1, 8, 8, 8, 8, 8),
+            LayerChoice("gcn", "add", "identity", d.num_classes, 1, 8, 8, 8, 8, 8)]
+    runs = {}
+    for patience in (0, 3):
+        torch.manual_seed(0)
+        model = build_quant_gnn(arch, d.num_features, input_signed=False)
+        info = fit(model, d, g, TrainConfig(epochs=200, lr=0.05, patience=patience), tmp_path / f"{patience}.jsonl",
+                   progress=False)
+        runs[patience] = (info, len((tmp_path / f"{patience}.jsonl").read_text().splitlines()))
+    assert runs[0][1] == 200
+    info, logged = runs[3]
+    assert logged < 200 and logged - 1 - info["best_epoch"] == 3
 
 
 def _cli(run: Path, extra_env: dict[str, str] | None = None, resume: bool = False) -> subprocess.CompletedProcess:

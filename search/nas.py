@@ -404,15 +404,17 @@ def fit_weights_to_budget(s: Search, arch: list[LayerChoice], kept: set[int] = f
     arch = _narrowed(s, list(arch), set(kept))
     if arch is None:
         return None
-    for i in sorted(set(range(len(arch))) - set(kept), key=lambda j: -_weight_count(s, arch, j)):
+    kept = set(kept)
+    for i in sorted(set(range(len(arch))) - kept, key=lambda j: -_weight_count(s, arch, j)):
+        kept.add(i)  # a larger layer, once fitted, is never narrowed for a smaller one
         for bits in sorted(s.space.options(f"layer{i}.q_weight"), reverse=True):
             if bits <= arch[i].q_weight:
                 break
             trial = list(arch)
             trial[i] = dataclasses.replace(arch[i], q_weight=bits)
-            trial = _narrowed(s, trial, set(kept) | {i})
+            trial = _narrowed(s, trial, kept)
             if trial is not None:
-                arch, kept = trial, set(kept) | {i}
+                arch = trial
                 break
     return arch
 

@@ -382,6 +382,9 @@ def test_weights_are_fitted_to_the_budget(karate):
     assert repaired in near and [repaired[0], arch[1]] not in near
     assert all(_fits(s, a) for a in near)
     assert fit_weights_to_budget(s, arch, kept={0}) == arch  # layer 1 is at its widest already
+    # a fitted design is a fixed point: layer 1 is not widened at layer 0's expense
+    wide = [dataclasses.replace(arch[0], q_weight=8), arch[1]]
+    assert fit_weights_to_budget(s, wide) == repaired == fit_weights_to_budget(s, repaired)
 
 
 def test_screening_stops_early_after_patience_epochs(tmp_path, karate):

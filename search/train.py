@@ -87,6 +87,8 @@ class TrainConfig:
         for name in ("dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise LpgnasError(f"--{name.replace('_', '-')} {getattr(self, name)} is outside [0, 1)")
+        if self.patience < 0:
+            raise LpgnasError(f"--patience {self.patience} must be >= 0 (0: no early stop)")
         if self.hidden < 1 or self.epochs < 1:
             raise LpgnasError("--hidden and --epochs must be >= 1")
 
@@ -226,6 +228,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="dropout of softmax coefficients, training only (default 0; GAT family 0.6)")
     p.add_argument("--no-normalize-features", dest="normalize_features", action="store_false",
                    help="keep raw features (default: divide each node's features by their sum)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop after this many epochs without a better validation accuracy (default 0: never)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -66,6 +66,7 @@ def test_operators_and_averaged_output_heads_are_options(tmp_path):
      ({"arch": "transformer"}, "--arch 'transformer' is unknown"), ({"aggregation": "median"}, "unknown"),
      ({"out_heads": 9}, "--out-heads 9 is outside 1..8"),
      ({"attention_dropout": 1.0}, r"--attention-dropout 1.0 is outside \[0, 1\)"),
+     ({"patience": -1}, "--patience -1 must be >= 0"),
      ({"dataset": "Imaginary"}, "Imaginary")],
 )
 def test_bad_training_options_say_what_is_wrong(tmp_path, change, message):

@@ -141,23 +141,34 @@ def _dense(x: torch.Tensor) -> torch.Tensor:
     return x.to_dense() if x.is_sparse else x
 
 
+def sparse_coo(indices: torch.Tensor, values: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """A coalesced sparse COO tensor (``indices`` from ``nonzero``, hence sorted: no invariant checks)."""
+    return torch.sparse_coo_tensor(indices, values, shape, is_coalesced=True, check_invariants=False)
+
+
+def sparse_indices(dense: torch.Tensor) -> torch.Tensor | None:
+    """Indices (2, nnz) of a 2-D tensor's non-zeros when at most ``SPARSE_INPUT_DENSITY`` of it is non-zero,
+    else None (kept dense)."""
+    nz = dense.detach() != 0
+    if dense.dim() != 2 or float(nz.float().mean()) > SPARSE_INPUT_DENSITY:
+        return None
+    return nz.nonzero().t()
+
+
 def sparse_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """``F.dropout`` that keeps a sparse COO tensor sparse (dropping a zero changes nothing)."""
     if not x.is_sparse or not training or p == 0:
         return F.dropout(x, p, training)
-    return torch.sparse_coo_tensor(x.indices(), F.dropout(x.values(), p, True), x.shape, is_coalesced=True,
-                                   check_invariants=False)
+    return sparse_coo(x.indices(), F.dropout(x.values(), p, True), x.shape)
 
 
 def sparse_layout(dense: torch.Tensor, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """``tensors`` (each shaped like ``dense``) as sparse COO on ``dense``'s non-zeros when at most
-    ``SPARSE_INPUT_DENSITY`` of it is non-zero, else unchanged. Products are exact either way."""
-    nz = dense != 0
-    if dense.dim() != 2 or float(nz.float().mean()) > SPARSE_INPUT_DENSITY:
+    """``tensors`` (each shaped like ``dense``) as sparse COO on ``dense``'s non-zeros (``sparse_indices``),
+    else unchanged. Products are exact either way."""
+    idx = sparse_indices(dense)
+    if idx is None:
         return tensors
-    idx = nz.nonzero().t()
-    return tuple(torch.sparse_coo_tensor(idx, t[nz], t.shape, is_coalesced=True, check_invariants=False)
-                 for t in tensors)
+    return tuple(sparse_coo(idx, t[idx[0], idx[1]], t.shape) for t in tensors)
 
 
 # ---- the graph -------------------------------------------------------------------------------------------

@@ -12,10 +12,10 @@
    samples one path with straight-through Gumbel-softmax at temperature ``tau``, annealed exponentially
    from ``--tau-start`` to ``--tau-end``.
 2. **Derive** ``--candidates`` architectures: the argmax (every decision's most likely option), then
-   distinct draws from the controllers' distributions; in budget mode only
-   designs whose cost fits every budget (the argmax too, unless nothing drawn fits). Then (unless
+   distinct draws from the controllers' distributions; in budget mode each one's weight bitwidths fitted
+   to the budget (``fit_weights_to_budget``), a design that cannot fit skipped. Then (unless
    ``--no-neighbours``) every design one decision (an operator, width, heads or bitwidth of one layer) away
-   from the first candidate, within budget: a step of local search around it.
+   from the first candidate, fitted the same way: a step of local search around it.
 3. **Select and retrain** (successive halving): QAT of every candidate from scratch for
    ``--screen-epochs``, then up to ``--generations`` - 1 more rounds of local search (the neighbours of the
    best screened so far, unless it was expanded already: hill climbing); the
@@ -78,7 +78,8 @@ CHECKPOINT = "search.ckpt"
 SEARCH_LOG = "search_log.jsonl"
 #: test hook: SIGKILL the process right after this epoch (and its checkpoint, if one is due)
 KILL_ENV = "LPGNAS_SEARCH_KILL_AFTER_EPOCH"
-#: candidate draws tried per wanted candidate before giving up (budget mode rejects draws)
+#: candidate draws tried per wanted candidate before giving up (duplicates and designs that cannot fit the
+#: budget are rejected)
 DRAWS_PER_CANDIDATE = 50
 #: gradient-norm clip of the supernet's weight steps (unnormalised const+add paths give loss spikes)
 WEIGHT_GRAD_CLIP = 5.0
@@ -401,10 +402,10 @@ def fit_weights_to_budget(s: Search, arch: list[LayerChoice], kept: set[int] = f
     decision. Other bitwidths (activations, coefficients) stay the controllers' choice."""
     if not s.cost.budget_mode:
         return arch
-    arch = _narrowed(s, list(arch), set(kept))
+    kept = set(kept)
+    arch = _narrowed(s, list(arch), kept)
     if arch is None:
         return None
-    kept = set(kept)
     for i in sorted(set(range(len(arch))) - kept, key=lambda j: -_weight_count(s, arch, j)):
         kept.add(i)  # a larger layer, once fitted, is never narrowed for a smaller one
         for bits in sorted(s.space.options(f"layer{i}.q_weight"), reverse=True):

@@ -35,7 +35,6 @@ from search.layers import (
     ATTENTION_COEFFICIENTS,
     MEAN_RECIP_FORMAT,
     NON_NEGATIVE_ACTIVATIONS,
-    SPARSE_INPUT_DENSITY,
     GraphTensors,
     HostCoefficients,
     QuantGNN,
@@ -44,7 +43,9 @@ from search.layers import (
     _scatter,
     coef_format,
     project,
+    sparse_coo,
     sparse_dropout,
+    sparse_indices,
 )
 from search.quant import ActQuant, FixedQuant, WeightQuant
 from search.space import ARCH_DECISIONS, QUANT_DECISIONS, LayerChoice, SearchSpace
@@ -280,13 +281,13 @@ class SuperNet(nn.Module):
             self.dropout = dropout
 
     def _feature_nonzeros(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(indices, values) of the input features' non-zeros when at most ``SPARSE_INPUT_DENSITY`` of them
-        are non-zero (the input then stays a sparse tensor), else None; cached per features tensor."""
+        """(indices, values) of the input features' non-zeros when sparse enough (``sparse_indices``: the
+        input then stays a sparse tensor), else None; cached per features tensor."""
         key = (id(x), x._version, x.shape)
         if getattr(self, "_nonzeros_key", None) != key:
-            nz = x.detach() != 0
-            sparse = x.dim() == 2 and float(nz.float().mean()) <= SPARSE_INPUT_DENSITY
-            self._nonzeros_key, self._nonzeros = key, (nz.nonzero().t(), x.detach()[nz]) if sparse else None
+            idx = sparse_indices(x)
+            self._nonzeros_key = key
+            self._nonzeros = None if idx is None else (idx, x.detach()[idx[0], idx[1]])
         return self._nonzeros
 
     def forward(self, x: torch.Tensor, g: GraphTensors, onehots: OneHots) -> torch.Tensor:
@@ -296,8 +297,7 @@ class SuperNet(nn.Module):
         nonzeros = self._feature_nonzeros(x)
         raw = x if nonzeros is None else nonzeros[1]
         q = mix(self.input_q(raw), onehots[key], lambda: _act_candidates(raw, self.input_q, self.space.options(key)))
-        x = q if nonzeros is None else torch.sparse_coo_tensor(nonzeros[0], q, x.shape, is_coalesced=True,
-                                                              check_invariants=False)
+        x = q if nonzeros is None else sparse_coo(nonzeros[0], q, x.shape)
         hd = (1, self.space.in_features)
         n = len(self.layers)
         for i, layer in enumerate(self.layers):

@@ -13,12 +13,12 @@
    from ``--tau-start`` to ``--tau-end``.
 2. **Derive** ``--candidates`` architectures: the argmax (every decision's most likely option), then
    distinct draws from the controllers' distributions; in budget mode each one's weight bitwidths fitted
-   to the budget (``fit_weights_to_budget``), a design that cannot fit skipped. Then (unless
-   ``--no-neighbours``) every design one decision (an operator, width, heads or bitwidth of one layer) away
-   from the first candidate, fitted the same way: a step of local search around it.
+   to the budget (``fit_weights_to_budget``), a design that cannot fit skipped.
 3. **Select and retrain** (successive halving): QAT of every candidate from scratch for
-   ``--screen-epochs``, then up to ``--generations`` - 1 more rounds of local search (the neighbours of the
-   best screened so far, unless it was expanded already: hill climbing); the
+   ``--screen-epochs``; then (unless ``--no-neighbours``) ``--generations`` rounds of local search, each
+   screening every design one decision (an operator, width, heads or bitwidth of one layer) away from the
+   best screened design not expanded yet, fitted the same way, and then that design with all its improving
+   moves at once (``combined_moves``); the
    ``--finalists`` best screened by validation accuracy (ties: the smaller model) again
    from scratch for ``--retrain-epochs`` (``search.train.fit``); the best finalist is **exported** and its
    golden accuracy reported (``search.train.evaluate``). Why more than the argmax: the shared supernet
@@ -58,6 +58,7 @@ from lpgnas.datasets import Dataset, load_dataset
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import atomic_path, write_text_atomic
 from lpgnas.graph import CSRGraph
+from lpgnas.operators import layer_format_names
 from search.controllers import ArchController, QuantController, temperature
 from search.cost import (
     KIB,
@@ -133,10 +134,11 @@ class SearchConfig:
     seed: int = 0
 
     def check(self) -> None:
-        if min(self.epochs, self.retrain_epochs, self.candidates, self.screen_epochs, self.finalists,
-               self.generations) < 1:
-            raise LpgnasError("--epochs, --retrain-epochs, --candidates, --screen-epochs, --generations and "
-                              "--finalists must be >= 1")
+        if min(self.epochs, self.retrain_epochs, self.candidates, self.screen_epochs, self.finalists) < 1:
+            raise LpgnasError("--epochs, --retrain-epochs, --candidates, --screen-epochs and --finalists must "
+                              "be >= 1")
+        if self.generations < 0:
+            raise LpgnasError(f"--generations {self.generations} must be >= 0 (0: no local search)")
         if not 0 <= self.warmup < self.epochs:
             raise LpgnasError(f"--warmup {self.warmup} must be in 0..epochs-1 ({self.epochs - 1})")
         if self.screen_patience < 0:
@@ -346,8 +348,7 @@ def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None 
 
 def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
     """Up to ``cfg.candidates`` distinct architectures: the argmax, then draws from the controllers'
-    distributions (seeded by the run's seed: a resumed run draws the same); then, with ``cfg.neighbours``,
-    every architecture one decision away from the first of them (``neighbours_within_budget``).
+    distributions (seeded by the run's seed: a resumed run draws the same), each in ``canonical`` form.
     In budget mode every design's weight bitwidths are fitted to the budget (``fit_weights_to_budget``),
     and one that cannot fit is skipped; if none fits, the argmax alone is kept."""
     cfg, space = s.cfg, s.space
@@ -355,7 +356,7 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
     with torch.no_grad():
         probs = s.probs()
     found: list[list[LayerChoice]] = []
-    argmax = s.architecture()
+    argmax = canonical(space, s.architecture())
     for draw in range(cfg.candidates * DRAWS_PER_CANDIDATE):
         if len(found) == cfg.candidates:
             break
@@ -363,29 +364,68 @@ def candidate_architectures(s: Search) -> list[list[LayerChoice]]:
             arch = argmax
         else:
             choices = {k: space.options(k)[int(torch.multinomial(p, 1, generator=gen))] for k, p in probs.items()}
-            arch = architecture_from_choices(space, choices)
+            arch = canonical(space, architecture_from_choices(space, choices))
         arch = fit_weights_to_budget(s, arch)
         if arch is not None and arch not in found:
             found.append(arch)
-    if cfg.neighbours and found:
-        found += [a for a in neighbours_within_budget(s, found[0]) if a not in found]
     return found or [argmax]
+
+
+def canonical(space: SearchSpace, arch: list[LayerChoice]) -> list[LayerChoice]:
+    """``arch`` with every bitwidth its layer does not use set to the widest option (``const`` attention has
+    no coefficient format): designs that differ only there are the same model, trained once."""
+    out = []
+    for i, c in enumerate(arch):
+        if "coef" not in layer_format_names(c.attention, c.aggregation):
+            c = dataclasses.replace(c, q_coef=max(space.options(f"layer{i}.q_coef")))
+        out.append(c)
+    return out
 
 
 def _fits(s: Search, arch: list[LayerChoice]) -> bool:
     return not s.cost.over_budget(onehots_for(s.space, arch))
 
 
-def neighbours_within_budget(s: Search, arch: list[LayerChoice]) -> list[list[LayerChoice]]:
+Move = tuple[str, object]  # a decision key and its new option
+
+
+def neighbours_within_budget(s: Search, arch: list[LayerChoice]) -> list[tuple[Move, list[LayerChoice]]]:
     """``neighbours`` of ``arch``, each passed through ``fit_weights_to_budget`` (the layer whose weights the
-    neighbour changed keeps its bitwidth); distinct, those that cannot fit dropped."""
-    out: list[list[LayerChoice]] = []
-    for changed in neighbours(s.space, arch):
-        kept = {i for i, (a, b) in enumerate(zip(changed, arch, strict=True)) if a.q_weight != b.q_weight}
-        fitted = fit_weights_to_budget(s, changed, kept)
-        if fitted is not None and fitted not in out:
-            out.append(fitted)
+    move changed keeps its bitwidth) with its move; distinct, those that cannot fit dropped."""
+    out: list[tuple[Move, list[LayerChoice]]] = []
+    for move, changed in neighbours(s.space, arch):
+        fitted = fit_weights_to_budget(s, changed, _moved_weights(arch, changed))
+        if fitted is not None and fitted not in [a for _, a in out]:
+            out.append((move, fitted))
     return out
+
+
+def _moved_weights(before: list[LayerChoice], after: list[LayerChoice]) -> set[int]:
+    return {i for i, (a, b) in enumerate(zip(after, before, strict=True)) if a.q_weight != b.q_weight}
+
+
+def combined_moves(s: Search, centre: list[LayerChoice], centre_val: float,
+                   tried: list[tuple[Move, float]]) -> list[LayerChoice] | None:
+    """``centre`` with every improving move at once: per decision, the move whose neighbour scored best, if
+    above ``centre_val``; fitted to the budget (the moved weights kept if they can be). None if no move
+    improves or the result cannot fit.
+
+    Why: one screened design per round of local search tests whether the single-decision improvements add
+    up; the noisy controllers often leave several budget-free bitwidths (layer-1 inputs, aggregation) too
+    narrow, and hill climbing fixes one per round."""
+    best: dict[str, tuple[float, object]] = {}
+    for (key, option), val in tried:
+        if val > centre_val and val > best.get(key, (-1.0, None))[0]:
+            best[key] = (val, option)
+    if not best:
+        return None
+    arch = list(centre)
+    for key, (_, option) in best.items():
+        layer, decision = int(key.split(".")[0][len("layer"):]), key.split(".")[1]
+        arch[layer] = dataclasses.replace(arch[layer], **{decision: option})
+    arch = canonical(s.space, arch)
+    fitted = fit_weights_to_budget(s, arch, _moved_weights(centre, arch))
+    return fitted if fitted is not None else fit_weights_to_budget(s, arch)
 
 
 def fit_weights_to_budget(s: Search, arch: list[LayerChoice], kept: set[int] = frozenset()
@@ -439,19 +479,21 @@ def _narrowed(s: Search, arch: list[LayerChoice], kept: set[int]) -> list[LayerC
     return arch
 
 
-def neighbours(space: SearchSpace, arch: list[LayerChoice]) -> list[list[LayerChoice]]:
-    """Every architecture that differs from ``arch`` in one decision (an operator, the width, the heads or
-    a bitwidth of one layer). The supernet's shared weights rank the good operators poorly (see the
-    module docstring) and one poor bitwidth can spoil a design, so the screening, not the controllers,
-    decides between each of the first candidate's choices and its alternatives."""
-    out: list[list[LayerChoice]] = []
+def neighbours(space: SearchSpace, arch: list[LayerChoice]) -> list[tuple[Move, list[LayerChoice]]]:
+    """Every ``canonical`` architecture that differs from ``arch`` in one decision (an operator, the width,
+    the heads or a bitwidth of one layer), with its move. The supernet's shared weights rank the good
+    operators poorly (see the module docstring) and one poor bitwidth can spoil a design, so the screening,
+    not the controllers, decides between each of a design's choices and its alternatives."""
+    out: list[tuple[Move, list[LayerChoice]]] = []
     for key in space.decision_keys:
         layer, decision = int(key.split(".")[0][len("layer"):]), key.split(".")[1]
         for option in space.options(key):
             if option != getattr(arch[layer], decision):
                 changed = list(arch)
                 changed[layer] = dataclasses.replace(arch[layer], **{decision: option})
-                out.append(changed)
+                changed = canonical(space, changed)
+                if changed != arch and changed not in [a for _, a in out]:
+                    out.append(((key, option), changed))
     return out
 
 
@@ -493,29 +535,43 @@ def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], inde
 def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], out: Path, t0: float,
              searched_here: float, resumed_from: int | None, final_cost: dict[str, float],
              progress: bool) -> dict[str, Any]:
-    """Two rounds of QAT from scratch: every candidate for ``--screen-epochs``, the ``--finalists`` best of
-    those (validation accuracy, then the smaller model) for ``--retrain-epochs``; the best finalist is
-    exported; golden accuracy, metrics.json. With as many finalists as candidates the screening is skipped."""
+    """Two rounds of QAT from scratch: every candidate for ``--screen-epochs`` (the draws, then the local
+    search's rounds), the ``--finalists`` best of those (validation accuracy, then the smaller model) for
+    ``--retrain-epochs``; the best finalist is exported; golden accuracy, metrics.json. Without local
+    search and with as many finalists as candidates the screening is skipped."""
     t_train = time.time()
     data, g = s.data, s.g
     rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
     screened: list[dict[str, Any]] = []
-    if len(candidates) > cfg.finalists:
+    if len(candidates) > cfg.finalists or cfg.neighbours:
         bar = tqdm(desc="screen", disable=not progress, leave=False, total=len(candidates))
-        expanded = [candidates[0]] if cfg.neighbours else []
-        for generation in range(cfg.generations):
-            if generation:  # local search: the neighbours of the best screened so far
-                best_arch = candidates[max(screened, key=rank)["index"]]
-                if not cfg.neighbours or best_arch in expanded:
-                    break
-                expanded.append(best_arch)
-                candidates += [a for a in neighbours_within_budget(s, best_arch) if a not in candidates]
-                bar.total = len(candidates)
+
+        def screen_new(generation: int, origin: str) -> None:
+            bar.total = len(candidates)
             for i in range(len(screened), len(candidates)):
                 rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "screen", cfg.screen_epochs,
                                        False, cfg.screen_patience)[1]
-                screened.append({**rec, "generation": generation})
+                screened.append({**rec, "generation": generation, "origin": origin})
                 bar.update()
+
+        screen_new(0, "draw")
+        expanded: list[list[LayerChoice]] = []
+        for generation in range(1, cfg.generations + 1) if cfg.neighbours else ():
+            # local search: the neighbours of the best screened design not expanded yet
+            unexpanded = [r for r in screened if candidates[r["index"]] not in expanded]
+            if not unexpanded:
+                break
+            centre_rec = max(unexpanded, key=rank)
+            centre = candidates[centre_rec["index"]]
+            expanded.append(centre)
+            moves = neighbours_within_budget(s, centre)
+            candidates += [a for _, a in moves if a not in candidates]
+            screen_new(generation, "neighbour")
+            tried = [(move, screened[candidates.index(a)]["val_accuracy"]) for move, a in moves]
+            combined = combined_moves(s, centre, centre_rec["val_accuracy"], tried)
+            if combined is not None and combined not in candidates:
+                candidates.append(combined)
+                screen_new(generation, "combined")
         bar.close()
         finalists = sorted(sorted(screened, key=rank, reverse=True)[: cfg.finalists], key=lambda r: r["index"])
         chosen_idx = [r["index"] for r in finalists]
@@ -600,15 +656,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "--screen-epochs; the --finalists best by validation accuracy for --retrain-epochs; "
                         "the best of those is exported")
     p.add_argument("--no-neighbours", dest="neighbours", action="store_false",
-                   help="no local search: screen the argmax and the draws only (else also every design one "
-                        "decision away from the first candidate, then from the best screened)")
+                   help="no local search: screen the argmax and the draws only (else also, for --generations "
+                        "rounds, every design one decision away from the best screened not expanded yet)")
     p.add_argument("--screen-epochs", type=int, default=d.screen_epochs)
     p.add_argument("--screen-patience", type=int, default=d.screen_patience,
                    help="stop screening a candidate after this many epochs without a better validation "
                         "accuracy (0: never)")
     p.add_argument("--generations", type=int, default=d.generations,
-                   help="screening rounds: the first screens the candidates, each later one the neighbours of "
-                        "the best screened so far (local search; stops when the best was expanded already)")
+                   help="rounds of local search after the candidates are screened: each screens the neighbours of "
+                        "the best screened design not expanded yet, then its improving moves combined")
     p.add_argument("--finalists", type=int, default=d.finalists)
     p.add_argument("--lr", type=float, default=d.lr, help="weight learning rate of the retraining")
     p.add_argument("--supernet-lr", type=float, default=d.supernet_lr,

@@ -282,22 +282,34 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     for key in ("train_loss", "val_accuracy", "expected_cost", "probs", "argmax", "tau"):
         assert key in log[-1]
     assert (tmp_path / CHECKPOINT).is_file()
-    # candidates: the argmax first, all distinct, each screened (the draws and the argmax's neighbours, then the
-    # neighbours of the best of those unless it is the argmax); the finalists are the best screened ones,
-    # retrained; the best finalist by validation accuracy is exported
+    # candidates: the argmax first, all distinct, each screened: the draws, then per round of local search
+    # the neighbours of the best screened design not expanded yet and its improving moves combined; the
+    # finalists are the best screened ones, retrained; the best finalist by validation accuracy is exported
     screened, cands = m["screened"], m["candidates"]
-    first = sum(c["generation"] == 0 for c in screened)
-    assert first > TINY["candidates"]
     assert [c["index"] for c in screened] == list(range(len(screened)))
-    assert [c["generation"] for c in screened] == [0] * first + [1] * (len(screened) - first)
+    assert sorted({c["generation"] for c in screened}) == list(range(TINY["generations"] + 1))
+    assert [c["generation"] for c in screened] == sorted(c["generation"] for c in screened)
+    first = [c for c in screened if c["generation"] == 0]
+    assert len(first) <= TINY["candidates"] and {c["origin"] for c in first} == {"draw"}
     rank = lambda c: (c["val_accuracy"], -c["cost"]["model"], -c["index"])  # noqa: E731
-    parent = max(screened[:first], key=rank)
-    assert (len(screened) == first) == (parent["index"] == 0)
-    flat = lambda c: [(i, k, v) for i, lay in enumerate(c["architecture"]) for k, v in lay.items()]  # noqa: E731
-    for child in screened[first:]:  # a neighbour of the best of the first round: one decision changed
-        assert len(set(flat(child)) - set(flat(parent))) == 1
+    flat = lambda c: {(i, k, v) for i, lay in enumerate(c["architecture"]) for k, v in lay.items()}  # noqa: E731
+    centres = []
+    for generation in range(1, TINY["generations"] + 1):
+        before = [c for c in screened if c["generation"] < generation]
+        centre = max((c for c in before if c["index"] not in centres), key=rank)
+        centres.append(centre["index"])
+        children = [c for c in screened if c["generation"] == generation]
+        assert children and {c["origin"] for c in children} <= {"neighbour", "combined"}
+        for child in children:  # a neighbour: one decision changed (+ the bitwidth a const layer ignores)
+            if child["origin"] == "neighbour":
+                assert 1 <= len(flat(child) - flat(centre)) <= 2
+            else:  # the combination of the improving moves: better neighbours were screened in this round
+                assert any(c["origin"] == "neighbour" and c["val_accuracy"] > centre["val_accuracy"]
+                           for c in children)
     assert {c["epochs"] for c in screened} == {TINY["screen_epochs"]}
-    arch_keys = [k for k in log[-1]["argmax"]]
+    first_arch = screened[0]["architecture"]  # the argmax, but a const layer's unused q_coef at the widest
+    arch_keys = [k for k in log[-1]["argmax"] if k.split(".")[1] != "q_coef" or first_arch[int(k[5])]["attention"]
+                 != "const"]
     assert [screened[0]["architecture"][int(k[5])][k.split(".")[1]] for k in arch_keys] == \
         [log[-1]["argmax"][k] for k in arch_keys]
     assert len({json.dumps(c["architecture"]) for c in screened}) == len(screened)
@@ -337,28 +349,51 @@ def test_budget_mode_candidates_fit_the_budget(karate):
     assert max(sizes) > budget
 
 
-def test_candidates_hold_every_neighbour_of_the_argmax(karate):
-    """With neighbours (the default) the candidates are the argmax, the draws, then every architecture one
-    decision away from the argmax, each once; without, the draws."""
-    from search.nas import Search, candidate_architectures, load_search_data, neighbours
+def test_neighbours_change_one_decision_each(karate):
+    """The neighbours of a design are every canonical design one decision away, each once, with its move;
+    a ``const`` layer has no coefficient format, so its ``q_coef`` is not a move; the candidates are the
+    argmax and distinct draws."""
+    import dataclasses
+
+    from search.nas import Search, candidate_architectures, canonical, load_search_data, neighbours
 
     cfg = SearchConfig(**{**TINY, "candidates": 3})
     s = Search(cfg, load_search_data(cfg))
-    argmax = s.architecture()
-    near = neighbours(s.space, argmax)
-    assert len(near) == sum(len(s.space.options(k)) - 1 for k in s.space.decision_keys) > 0
-    changed = {}
-    for arch in near:
-        diff = [(i, f) for i, (a, b) in enumerate(zip(arch, argmax, strict=True))
-                for f in space_mod.ARCH_DECISIONS + space_mod.QUANT_DECISIONS if getattr(a, f) != getattr(b, f)]
-        assert len(diff) == 1
-        changed[diff[0][1]] = changed.get(diff[0][1], 0) + 1
-    assert changed.keys() == set(space_mod.ARCH_DECISIONS + space_mod.QUANT_DECISIONS)
+    a0, a1 = s.architecture()
+    for attention in ("gcn", "const"):
+        arch = canonical(s.space, [dataclasses.replace(a0, attention=attention), a1])
+        near = neighbours(s.space, arch)
+        moves = [m for m, _ in near]
+        assert len(set(moves)) == len(moves) == len({json.dumps([c.to_dict() for c in a]) for _, a in near})
+        for (key, option), changed in near:
+            diff = [(i, f) for i, (a, b) in enumerate(zip(changed, arch, strict=True))
+                    for f in space_mod.ARCH_DECISIONS + space_mod.QUANT_DECISIONS if getattr(a, f) != getattr(b, f)]
+            assert diff[0] == (int(key[5]), key.split(".")[1]) and getattr(changed[int(key[5])], diff[0][1]) == option
+            assert len(diff) == 1 or (diff[1][1] == "q_coef" and changed[0].attention == "const")
+        wanted = sum(len(s.space.options(k)) - 1 for k in s.space.decision_keys)
+        const_coef = sum(len(s.space.options(f"layer{i}.q_coef")) - 1 for i, c in enumerate(arch)
+                         if c.attention == "const")
+        other = min(b for b in s.space.options("layer0.q_coef") if b != arch[0].q_coef)
+        assert len(near) == wanted - const_coef and (("layer0.q_coef", other) in moves) == (attention == "gcn")
     cands = candidate_architectures(s)  # no budget: the first candidate is the argmax
-    assert cands[0] == argmax and all(a in cands for a in near)
+    assert cands[0] == canonical(s.space, s.architecture()) and len(cands) == 3
     assert len({json.dumps([c.to_dict() for c in a]) for a in cands}) == len(cands)
-    off = SearchConfig(**{**TINY, "candidates": 3, "neighbours": False})
-    assert len(candidate_architectures(Search(off, load_search_data(off)))) == 3
+
+
+def test_combined_moves_apply_every_improving_move(karate):
+    """The combination takes, per decision, the best move that beat the centre; none if none did."""
+    import dataclasses
+
+    from search.nas import Search, canonical, combined_moves, load_search_data
+
+    s = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
+    a0, a1 = s.architecture()
+    centre = canonical(s.space, [dataclasses.replace(a0, attention="gcn", aggregation="add", q_input=4), a1])
+    tried = [(("layer0.q_input", 8), 0.70), (("layer0.q_input", 16), 0.75), (("layer0.aggregation", "mean"), 0.71),
+             (("layer0.aggregation", "max"), 0.40), (("layer1.q_linear", 2), 0.60)]
+    combo = combined_moves(s, centre, 0.65, tried)
+    assert combo == [dataclasses.replace(centre[0], q_input=16, aggregation="mean"), centre[1]]
+    assert combined_moves(s, centre, 0.80, tried) is None
 
 
 def test_weights_are_fitted_to_the_budget(karate):
@@ -367,18 +402,26 @@ def test_weights_are_fitted_to_the_budget(karate):
     is repaired the same way, not dropped; every neighbour fits; without a budget nothing changes."""
     import dataclasses
 
-    from search.nas import Search, _fits, fit_weights_to_budget, load_search_data, neighbours_within_budget
+    from search.nas import (
+        Search,
+        _fits,
+        canonical,
+        fit_weights_to_budget,
+        load_search_data,
+        neighbours_within_budget,
+    )
 
     free = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
     a0, a1 = free.architecture()
-    arch = [dataclasses.replace(a0, q_weight=1, hidden=8, heads=1), dataclasses.replace(a1, q_weight=16, heads=1)]
+    arch = canonical(free.space, [dataclasses.replace(a0, q_weight=1, hidden=8, heads=1),
+                                  dataclasses.replace(a1, q_weight=16, heads=1)])
     repaired = [dataclasses.replace(arch[0], q_weight=4), dataclasses.replace(arch[1], q_weight=2)]
     budget = float(free.cost.values(onehots_for(free.space, repaired))["model"]) * (1 + 1e-9)
     cfg = SearchConfig(**{**TINY, "budget_kib": f"{budget!r}", "cost": "model"})
     s = Search(cfg, load_search_data(cfg))
     assert not _fits(s, [repaired[0], arch[1]]) and _fits(s, repaired)
     assert fit_weights_to_budget(s, arch) == repaired and fit_weights_to_budget(free, arch) == arch
-    near = neighbours_within_budget(s, arch)
+    near = [a for _, a in neighbours_within_budget(s, arch)]
     assert repaired in near and [repaired[0], arch[1]] not in near
     assert all(_fits(s, a) for a in near)
     assert fit_weights_to_budget(s, arch, kept={0}) == arch  # layer 1 is at its widest already

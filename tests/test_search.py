@@ -290,7 +290,9 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     assert sorted({c["generation"] for c in screened}) == list(range(TINY["generations"] + 1))
     assert [c["generation"] for c in screened] == sorted(c["generation"] for c in screened)
     first = [c for c in screened if c["generation"] == 0]
-    assert len(first) <= TINY["candidates"] and {c["origin"] for c in first} == {"draw"}
+    draws = [c for c in first if c["origin"] == "draw"]
+    assert 1 <= len(draws) <= TINY["candidates"] and {c["origin"] for c in first} == {"draw", "anchor"}
+    assert first[: len(draws)] == draws
     rank = lambda c: (c["val_accuracy"], -c["cost"]["model"], -c["index"])  # noqa: E731
     flat = lambda c: {(i, k, v) for i, lay in enumerate(c["architecture"]) for k, v in lay.items()}  # noqa: E731
     centres = []
@@ -316,7 +318,10 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     assert sorted(c["index"] for c in cands) == \
         sorted(c["index"] for c in sorted(screened, key=rank, reverse=True)[: TINY["finalists"]])
     assert {c["epochs"] for c in cands} == {TINY["retrain_epochs"]}
-    best = max(cands, key=rank)
+    # the finalists are retrained from another seed and ranked by their mean validation accuracy over both runs
+    val = {c["index"]: c["val_accuracy"] for c in screened}
+    assert all(c["seed"] == 1 and c["mean_val_accuracy"] == (c["val_accuracy"] + val[c["index"]]) / 2 for c in cands)
+    best = max(cands, key=lambda c: (c["mean_val_accuracy"], *rank(c)))
     assert m["chosen_candidate"] == best["index"] and m["architecture"] == best["architecture"]
     assert m["val_accuracy_float"] == best["val_accuracy"]
     for c in cands:
@@ -378,6 +383,26 @@ def test_neighbours_change_one_decision_each(karate):
     cands = candidate_architectures(s)  # no budget: the first candidate is the argmax
     assert cands[0] == canonical(s.space, s.architecture()) and len(cands) == 3
     assert len({json.dumps([c.to_dict() for c in a]) for a in cands}) == len(cands)
+
+
+def test_anchors_are_one_uniform_w8a8_design_per_attention(karate):
+    """The anchors: per attention of the space, that attention in every layer with add, relu (hidden layers),
+    the narrowest width, one head and 8-bit activations; weights 8-bit without a budget, fitted under one."""
+    from search.nas import Search, _fits, anchor_architectures, load_search_data
+
+    s = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
+    anchors = anchor_architectures(s)
+    assert [a[0].attention for a in anchors] == list(s.space.options("layer0.attention"))
+    for arch in anchors:
+        assert {c.attention for c in arch} == {arch[0].attention} and {c.aggregation for c in arch} == {"add"}
+        assert arch[0].activation == "relu" and arch[0].hidden == 4 and {c.heads for c in arch} == {1}
+        assert {c.q_input for c in arch} == {c.q_linear for c in arch} == {c.q_aggregation for c in arch} == {8}
+        assert {c.q_weight for c in arch} == {8}
+    sizes = [float(s.cost.values(onehots_for(s.space, a))["model"]) for a in anchors]
+    cfg = SearchConfig(**{**TINY, "budget_kib": f"{min(sizes) / 2!r}", "cost": "model"})
+    tight = Search(cfg, load_search_data(cfg))
+    fitted = anchor_architectures(tight)
+    assert fitted and all(_fits(tight, a) and min(c.q_weight for c in a) < 8 for a in fitted)
 
 
 def test_combined_moves_apply_every_improving_move(karate):

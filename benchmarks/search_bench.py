@@ -98,6 +98,36 @@ def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace)
                         tau_start=args.tau_start, hidden_sizes=args.hidden_sizes, head_counts=args.head_counts)
 
 
+def descends_from(screened: list[dict[str, Any]], index: int) -> str:
+    """Where the screened design ``index`` comes from: ``draw`` (the controllers) or ``anchor <attention>``,
+    following the local search back (each round's centre: the best screened design of the rounds before it
+    not expanded yet, ranked like ``search.nas``: validation accuracy, the smaller model, the lower index)."""
+    rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
+    centres: dict[int, dict[str, Any]] = {}
+    for generation in range(1, max(r["generation"] for r in screened) + 1):
+        taken = {c["index"] for c in centres.values()}
+        centres[generation] = max((r for r in screened if r["generation"] < generation and r["index"] not in taken),
+                                  key=rank)
+    r = screened[index]
+    while r["origin"] not in ("draw", "anchor"):
+        r = centres[r["generation"]]
+    return "draw" if r["origin"] == "draw" else f"anchor {r['architecture'][0]['attention']}"
+
+
+def _with_lineage(path: Path, run: dict[str, Any]) -> dict[str, Any]:
+    """An LPGNAS run file written before it recorded ``descends_from``: completed from its run directory's
+    ``metrics.json`` when that is still there (and saved)."""
+    metrics = WORK / path.stem / "metrics.json"
+    if run.get("method") != "lpgnas" or "descends_from" in run or not metrics.is_file():
+        return run
+    m = json.loads(metrics.read_text())
+    if not m.get("screened"):
+        return run
+    run = {**run, "descends_from": descends_from(m["screened"], m["chosen_candidate"])}
+    _write_atomic(path, run)
+    return run
+
+
 def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     from search.nas import CHECKPOINT, search
 
@@ -117,6 +147,7 @@ def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, An
             c["seconds"] for c in m["candidates"] if c["index"] == m["chosen_candidate"]), 2),
         "total_seconds": m["total_seconds"], "float_gcn16_model_size_kib": m["float_gcn16_model_size_kib"],
         "resumed_from_epoch": m["resumed_from_epoch"], "config": m["config"],
+        "descends_from": descends_from(m["screened"], m["chosen_candidate"]) if m["screened"] else "draw",
     }
 
 
@@ -206,7 +237,7 @@ def _ms(xs: list[float], scale: float = 1.0, digits: int = 1) -> str:
 
 
 def report() -> dict[str, Any]:
-    runs = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
+    runs = [_with_lineage(p, json.loads(p.read_text())) for p in sorted(RUNS.glob("*.json"))]
     ok = [r for r in runs if "error" not in r]
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in ok:
@@ -244,7 +275,9 @@ def report() -> dict[str, Any]:
             if i < len(r["architecture"]) - 1:
                 ops["activation"][layer["activation"]] += 1
                 ops["hidden x heads"][f"{layer['hidden']}x{layer['heads']}"] += 1
-    doc = {"rows": rows, "quantisation": {k: {c: dict(v) for c, v in d.items()} for k, d in quant.items()},
+    lineage = Counter(r["descends_from"] for r in ok if "descends_from" in r)
+    doc = {"rows": rows, "lineage": dict(lineage),
+           "quantisation": {k: {c: dict(v) for c, v in d.items()} for k, d in quant.items()},
            "operators": {k: dict(v) for k, v in ops.items()},
            "failed_runs": [{k: r[k] for k in ("config", "method", "seed", "error")} for r in runs if "error" in r],
            "runs": len(ok)}
@@ -285,6 +318,11 @@ def _markdown(doc: dict) -> str:
         for comp, counts in comps.items():
             cs = ", ".join(f"{b}: {n}" for b, n in sorted(counts.items(), key=lambda kv: int(kv[0])))
             lines.append(f"| {scope} | {comp} | {cs} |")
+    if doc.get("lineage"):
+        lines += ["", "## Where the exported LPGNAS designs come from", "",
+                  "Following the local search back from each exported design to a design screened first: a "
+                  "draw from the controllers or an anchor (one W8A8 textbook design per attention operator).",
+                  "", ", ".join(f"{k}: {v}" for k, v in sorted(doc["lineage"].items(), key=lambda kv: -kv[1]))]
     lines += ["", "## Operators chosen by LPGNAS", ""]
     for k, v in doc["operators"].items():
         lines.append(f"- {k}: " + ", ".join(f"{o} {n}" for o, n in sorted(v.items(), key=lambda kv: -kv[1])))

@@ -28,8 +28,8 @@
    avoid them) from the good ones, but rank the good ones poorly (on Cora after warm-up,
    ``const``+``add``+``tanh`` scores above ``gcn``+``add``+``relu`` through the shared weights, 77.6 vs
    75.8% validation; trained alone they reach 76.4 and 81.5% test). The controllers propose, the
-   candidates' own validation accuracy decides; ``--candidates 1 --no-neighbours`` is the plain argmax
-   derivation.
+   candidates' own validation accuracy decides; ``--candidates 1 --no-neighbours --no-anchors`` is the
+   plain argmax derivation.
 
 Writes ``RUN/search_log.jsonl`` (per epoch: losses, accuracy of the argmax path, expected cost, the
 controllers' probabilities), ``RUN/search.ckpt`` (every ``--checkpoint-every`` epochs, atomically),
@@ -570,13 +570,13 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     """Two rounds of QAT from scratch: every candidate for ``--screen-epochs`` (the draws, then the local
     search's rounds), the ``--finalists`` best of those (validation accuracy, then the smaller model) for
     ``--retrain-epochs`` from another initialisation; the finalist with the best mean validation accuracy
-    over its two runs is exported; golden accuracy, metrics.json. Without local search and with as many
-    finalists as candidates the screening is skipped."""
+    over its two runs is exported; golden accuracy, metrics.json. Without local search and anchors and with
+    as many finalists as candidates the screening is skipped."""
     t_train = time.time()
     data, g = s.data, s.g
     rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
     screened: list[dict[str, Any]] = []
-    if len(candidates) > cfg.finalists or cfg.neighbours:
+    if len(candidates) > cfg.finalists or cfg.neighbours or cfg.anchors:
         bar = tqdm(desc="screen", disable=not progress, leave=False, total=len(candidates))
 
         def screen_new(generation: int, origin: str) -> None:

@@ -100,17 +100,10 @@ def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace)
 
 def descends_from(screened: list[dict[str, Any]], index: int) -> str:
     """Where the screened design ``index`` comes from: ``draw`` (the controllers) or ``anchor <attention>``,
-    following the local search back (each round's centre: the best screened design of the rounds before it
-    not expanded yet, ranked like ``search.nas``: validation accuracy, the smaller model, the lower index)."""
-    rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
-    centres: dict[int, dict[str, Any]] = {}
-    for generation in range(1, max(r["generation"] for r in screened) + 1):
-        taken = {c["index"] for c in centres.values()}
-        centres[generation] = max((r for r in screened if r["generation"] < generation and r["index"] not in taken),
-                                  key=rank)
+    following each local-search design back to the centre it was a move from (its ``parent``)."""
     r = screened[index]
     while r["origin"] not in ("draw", "anchor"):
-        r = centres[r["generation"]]
+        r = screened[r["parent"]]
     return "draw" if r["origin"] == "draw" else f"anchor {r['architecture'][0]['attention']}"
 
 
@@ -121,7 +114,7 @@ def _with_lineage(path: Path, run: dict[str, Any]) -> dict[str, Any]:
     if run.get("method") != "lpgnas" or "descends_from" in run or not metrics.is_file():
         return run
     m = json.loads(metrics.read_text())
-    if not m.get("screened"):
+    if not m.get("screened") or any("parent" not in r for r in m["screened"]):
         return run
     run = {**run, "descends_from": descends_from(m["screened"], m["chosen_candidate"])}
     _write_atomic(path, run)

@@ -450,8 +450,7 @@ def combined_moves(s: Search, centre: list[LayerChoice], centre_val: float,
         return None
     arch = list(centre)
     for key, (_, option) in best.items():
-        layer, decision = int(key.split(".")[0][len("layer"):]), key.split(".")[1]
-        arch[layer] = dataclasses.replace(arch[layer], **{decision: option})
+        arch = _moved(arch, key, option)
     arch = canonical(s.space, arch)
     fitted = fit_weights_to_budget(s, arch, _moved_weights(centre, arch))
     return fitted if fitted is not None else fit_weights_to_budget(s, arch)
@@ -515,15 +514,19 @@ def neighbours(space: SearchSpace, arch: list[LayerChoice]) -> list[tuple[Move, 
     not the controllers, decides between each of a design's choices and its alternatives."""
     out: list[tuple[Move, list[LayerChoice]]] = []
     for key in space.decision_keys:
-        layer, decision = int(key.split(".")[0][len("layer"):]), key.split(".")[1]
         for option in space.options(key):
-            if option != getattr(arch[layer], decision):
-                changed = list(arch)
-                changed[layer] = dataclasses.replace(arch[layer], **{decision: option})
-                changed = canonical(space, changed)
-                if changed != arch and changed not in [a for _, a in out]:
-                    out.append(((key, option), changed))
+            changed = canonical(space, _moved(arch, key, option))
+            if changed != arch and changed not in [a for _, a in out]:
+                out.append(((key, option), changed))
     return out
+
+
+def _moved(arch: list[LayerChoice], key: str, option: object) -> list[LayerChoice]:
+    """``arch`` with decision ``key`` (``layer<i>.<decision>``) set to ``option``."""
+    layer, decision = int(key.split(".")[0][len("layer"):]), key.split(".")[1]
+    changed = list(arch)
+    changed[layer] = dataclasses.replace(arch[layer], **{decision: option})
+    return changed
 
 
 def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], index: int, folder: Path,
@@ -579,12 +582,12 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     if len(candidates) > cfg.finalists or cfg.neighbours or cfg.anchors:
         bar = tqdm(desc="screen", disable=not progress, leave=False, total=len(candidates))
 
-        def screen_new(generation: int, origin: str) -> None:
+        def screen_new(generation: int, origin: str, parent: int | None = None) -> None:
             bar.total = len(candidates)
             for i in range(len(screened), len(candidates)):
                 rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "screen", cfg.screen_epochs,
                                        False, cfg.screen_patience)[1]
-                screened.append({**rec, "generation": generation, "origin": origin})
+                screened.append({**rec, "generation": generation, "origin": origin, "parent": parent})
                 bar.update()
 
         screen_new(0, "draw")
@@ -602,12 +605,12 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
             expanded.append(centre)
             moves = neighbours_within_budget(s, centre)
             candidates += [a for _, a in moves if a not in candidates]
-            screen_new(generation, "neighbour")
+            screen_new(generation, "neighbour", centre_rec["index"])
             tried = [(move, screened[candidates.index(a)]["val_accuracy"]) for move, a in moves]
             combined = combined_moves(s, centre, centre_rec["val_accuracy"], tried)
             if combined is not None and combined not in candidates:
                 candidates.append(combined)
-                screen_new(generation, "combined")
+                screen_new(generation, "combined", centre_rec["index"])
         bar.close()
         finalists = sorted(sorted(screened, key=rank, reverse=True)[: cfg.finalists], key=lambda r: r["index"])
         chosen_idx = [r["index"] for r in finalists]

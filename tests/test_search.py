@@ -302,6 +302,7 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
         centres.append(centre["index"])
         children = [c for c in screened if c["generation"] == generation]
         assert children and {c["origin"] for c in children} <= {"neighbour", "combined"}
+        assert {c["parent"] for c in children} == {centre["index"]}
         for child in children:  # a neighbour: one decision changed (+ the bitwidth a const layer ignores)
             if child["origin"] == "neighbour":
                 assert 1 <= len(flat(child) - flat(centre)) <= 2

@@ -66,20 +66,15 @@ def test_benchmark_report_from_run_files(tmp_path, monkeypatch):
 
 
 def test_lineage_follows_the_local_search_back(tmp_path):
-    """``descends_from``: a draw or an anchor is its own root; a neighbour descends from its round's centre
-    (the best screened design of the earlier rounds not expanded yet), a later one through the earlier
-    centre; a wrong centre rule would name the other root."""
+    """``descends_from``: a draw or an anchor is its own root; a local-search design descends from its
+    parent's root, through any number of rounds."""
     spec = importlib.util.spec_from_file_location("search_bench", REPO / "benchmarks" / "search_bench.py")
     sb = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sb)
-    arch = lambda att: [{"attention": att}]  # noqa: E731
-    rec = lambda i, gen, origin, val, att="gcn": {"index": i, "generation": gen, "origin": origin,  # noqa: E731
-                                                  "val_accuracy": val, "cost": {"model": 1.0}, "architecture": arch(att)}
-    screened = [rec(0, 0, "draw", 0.70, "const"), rec(1, 0, "anchor", 0.80, "gcn"), rec(2, 0, "anchor", 0.75, "gat"),
-                rec(3, 1, "neighbour", 0.78), rec(4, 1, "combined", 0.79),
-                rec(5, 2, "neighbour", 0.81)]  # round 2's centre: the best not expanded, 4 (0.79)
-    assert [sb.descends_from(screened, i) for i in range(6)] == \
-        ["draw", "anchor gcn", "anchor gat", "anchor gcn", "anchor gcn", "anchor gcn"]
-    screened[4]["val_accuracy"] = 0.60  # round 2 now expands the gat anchor (0.75)
-    screened[3]["val_accuracy"] = 0.60
-    assert sb.descends_from(screened, 5) == "anchor gat"
+    rec = lambda i, origin, att="gcn", parent=None: {"index": i, "origin": origin, "parent": parent,  # noqa: E731
+                                                     "architecture": [{"attention": att}]}
+    screened = [rec(0, "draw", "const"), rec(1, "anchor", "gcn"), rec(2, "anchor", "gat"),
+                rec(3, "neighbour", parent=1), rec(4, "combined", parent=1), rec(5, "neighbour", parent=4),
+                rec(6, "neighbour", parent=2), rec(7, "neighbour", parent=0)]
+    assert [sb.descends_from(screened, i) for i in range(8)] == \
+        ["draw", "anchor gcn", "anchor gat", "anchor gcn", "anchor gcn", "anchor gcn", "anchor gat", "draw"]

@@ -47,6 +47,8 @@ CONFIGS: dict[str, tuple[str, str]] = {
     "cs-random": ("CS", "random-60-20-20"),
     "physics-random": ("Physics", "random-60-20-20"),
 }
+#: code version of the run files written before they recorded their commit (session 5's code, up to ba64a25)
+OLD_RUNS = "<=ba64a25"
 COMPONENTS = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation")
 
 
@@ -54,6 +56,17 @@ def _write_atomic(path: Path, doc: dict) -> None:
     from lpgnas.fileio import write_json_atomic
 
     write_json_atomic(path, doc)
+
+
+def code_version() -> str:
+    """The checkout's commit (short hash), with ``+dirty`` when tracked files differ from it."""
+    import subprocess
+
+    def git(*cmd: str) -> str:
+        return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def _run_file(config: str, method: str, seed: int) -> Path:
@@ -209,7 +222,8 @@ def run_all(args: argparse.Namespace) -> None:
             path.with_suffix(".running").unlink(missing_ok=True)
             continue
         res |= {"config": config, "dataset": CONFIGS[config][0], "split": CONFIGS[config][1], "seed": seed,
-                "wall_seconds": round(time.time() - t0, 1), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+                "wall_seconds": round(time.time() - t0, 1), "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "commit": code_version()}
         _write_atomic(path, res)
         path.with_suffix(".running").unlink(missing_ok=True)
         if "error" not in res:
@@ -253,6 +267,7 @@ def report() -> dict[str, Any]:
             # sampling phase + the retraining of its pick)
             "total_seconds": _ms([r.get("total_seconds", r.get("seconds")) for r in rs], 1, 0),
             "float_gcn16_model_size_kib": rs[0].get("float_gcn16_model_size_kib"),
+            "commits": sorted({r.get("commit", OLD_RUNS) for r in rs}),
         })
     quant: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(Counter))
     ops: dict[str, Counter] = defaultdict(Counter)
@@ -290,16 +305,18 @@ def _markdown(doc: dict) -> str:
         "family), buffers sized for the whole graph. search s: the supernet search loop; total s: the whole",
         "command (search + screening of the candidates + retraining of the finalists + export and golden",
         "evaluation). Random search samples for the LPGNAS run's compute before its last retraining, then",
-        "retrains its pick. mean ± std over the listed seeds; torch on 1 thread.",
+        "retrains its pick. mean ± std over the listed seeds; torch on 1 thread. code: the commit each run was",
+        f"measured at ({OLD_RUNS}: before the runs recorded it).",
         "",
-        "| config | method | seeds | test acc % | model KiB | buffer KiB | LUT | DSP | BRAM36 | search s | total s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| config | method | seeds | test acc % | model KiB | buffer KiB | LUT | DSP | BRAM36 | search s | total s "
+        "| code |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["rows"]:
         seeds = f"{len(r['seeds'])} ({','.join(map(str, r['seeds']))})"
         lines.append(f"| {r['config']} | {r['method']} | {seeds} | {r['test_accuracy']} | {r['model_size_kib']} | "
                      f"{r['buffer_size_kib']} | {r['lut']} | {r['dsp']} | {r['bram36']} | {r['search_seconds']} | "
-                     f"{r.get('total_seconds', '-')} |")
+                     f"{r.get('total_seconds', '-')} | {', '.join(r.get('commits', []))} |")
     floats = {r["config"]: r["float_gcn16_model_size_kib"] for r in doc["rows"] if r["float_gcn16_model_size_kib"]}
     if floats:
         lines += ["", "32-bit float GCN 2x16 model size (KiB) per configuration: "

@@ -40,7 +40,7 @@ from search.layers import (
     QuantGNN,
     QuantGraphLayer,
     SoftmaxCoefficients,
-    _scatter,
+    aggregate,
     coef_format,
     project,
     sparse_coo,
@@ -219,13 +219,12 @@ class SuperLayer(nn.Module):
                 else coefficients(attention, _PathView(view.att, abits, self.lin_q, FixedQuant(coef_format(b)),
                                                        self.score_q))
                 for b in sp.options(self.key("q_coef"))])
-        msgs = coef[:, :, None] * lin[g.src]
         n = g.csr.num_nodes
-        fin = agg_rule(_scatter(msgs, g.dst, n, agg_rule.reduce), g).reshape(n, -1)
+        fin = agg_rule(aggregate(g, coef, lin, agg_rule.reduce), g).reshape(n, -1)
         aggs = sp.options(self.key("aggregation"))
         if len(aggs) > 1 and oh[self.key("aggregation")].requires_grad:
             with torch.no_grad():
-                cands = [AGGREGATION_FINALISERS[a](_scatter(msgs, g.dst, n, AGGREGATION_FINALISERS[a].reduce), g)
+                cands = [AGGREGATION_FINALISERS[a](aggregate(g, coef, lin, AGGREGATION_FINALISERS[a].reduce), g)
                          .reshape(n, -1) for a in aggs]
             acc = mix(fin, oh[self.key("aggregation")], _scaled(cands, fin))
         else:

@@ -59,14 +59,16 @@ def _write_atomic(path: Path, doc: dict) -> None:
 
 
 def code_version() -> str:
-    """The checkout's commit (short hash), with ``+dirty`` when tracked files differ from it."""
+    """The checkout's commit (short hash), with ``+dirty`` when tracked files other than the benchmark's own
+    results differ from it."""
     import subprocess
 
     def git(*cmd: str) -> str:
         return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results")
+    return commit + ("+dirty" if changed else "")
 
 
 def _run_file(config: str, method: str, seed: int) -> Path:

@@ -109,6 +109,7 @@ def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace)
         budget = f"{0.9 * float_gcn_size_bits(info.num_features, 16, info.num_classes) / KIB / 8:.4f}"
     return SearchConfig(dataset=dataset, split=split, seed=seed, device=args.device, lam=args.lam,
                         epochs=args.epochs, warmup=args.warmup, retrain_epochs=args.retrain_epochs,
+                        retrain_patience=args.retrain_patience,
                         weight_steps=args.weight_steps, checkpoint_every=10, budget_kib=budget, cost=args.cost,
                         tau_start=args.tau_start, hidden_sizes=args.hidden_sizes, head_counts=args.head_counts)
 
@@ -166,8 +167,10 @@ def run_baseline(config: str, method: str, seed: int, args: argparse.Namespace) 
     dataset, split = CONFIGS[config]
     cfg = search_config(dataset, split, seed, args)
     data = load_search_data(cfg, args.data_root)  # the search's pipeline (row-normalised features)
+    # every baseline trains as the search's finalists do: up to --retrain-epochs, --retrain-patience early stop
+    training = {"epochs": args.retrain_epochs, "patience": args.retrain_patience}
     if method.startswith("float-"):
-        return bl.float_baseline(method[len("float-"):], data, seed)
+        return bl.float_baseline(method[len("float-"):], data, seed, **training)
     if method == "random-search":
         ref = _run_file(config, "lpgnas", seed)
         if not ref.is_file():
@@ -176,7 +179,7 @@ def run_baseline(config: str, method: str, seed: int, args: argparse.Namespace) 
         return bl.random_search(cfg, data, budget)
     arch, bits = method.split("-w")
     wbits, abits = (int(t) for t in bits.split("a"))
-    return bl.quantised_baseline(arch, wbits, abits, data, seed, args.device)
+    return bl.quantised_baseline(arch, wbits, abits, data, seed, args.device, **training)
 
 
 def baseline_methods() -> list[str]:
@@ -364,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                         "train on Cora when widths 16..256 x heads 1..8 were searched; see docs/search.md)")
     p.add_argument("--head-counts", default="1")
     p.add_argument("--retrain-epochs", type=int, default=d.retrain_epochs)
+    p.add_argument("--retrain-patience", type=int, default=d.retrain_patience)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: best on a shared 2-core machine)")
     p.add_argument("--data-root", default=os.environ.get("LPGNAS_DATA"))
     p.add_argument("--deadline", type=float, default=None, help="unix time after which no new run starts")

@@ -79,8 +79,9 @@ class FloatGNN(nn.Module):
 FLOAT_HPARAMS = {"gcn": (0.01, 5e-4), "gat": (0.005, 5e-4), "sage": (0.01, 5e-4)}
 
 
-def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 200) -> dict[str, Any]:
-    """Train a float PyG model (best validation epoch), test accuracy of that epoch."""
+def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 1000, patience: int = 100) -> dict[str, Any]:
+    """Train a float PyG model for up to ``epochs``, stopping after ``patience`` epochs without a better
+    validation accuracy (0: never), as the search's finalists are; test accuracy of the best epoch."""
     t0 = time.time()
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -88,8 +89,8 @@ def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 200) -> di
     lr, wd = FLOAT_HPARAMS[kind]
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
     ei, y = data.edge_index, data.y
-    best, best_state = (-1.0, float("inf")), None
-    for _ in range(epochs):
+    best, best_state, best_epoch = (-1.0, float("inf")), None, -1
+    for epoch in range(epochs):
         model.train()
         opt.zero_grad()
         F.cross_entropy(model(data.x, ei)[data.train_mask], y[data.train_mask]).backward()
@@ -100,7 +101,9 @@ def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 200) -> di
         val_loss = float(F.cross_entropy(out[data.val_mask], y[data.val_mask]))
         val_acc = accuracy(out.argmax(1).numpy(), y.numpy(), data.val_mask.numpy())
         if (val_acc, -val_loss) > (best[0], -best[1]):
-            best, best_state = (val_acc, val_loss), copy.deepcopy(model.state_dict())
+            best, best_state, best_epoch = (val_acc, val_loss), copy.deepcopy(model.state_dict()), epoch
+        if patience and epoch - best_epoch >= patience:
+            break
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
@@ -108,15 +111,18 @@ def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 200) -> di
     params = sum(p.numel() for p in model.parameters())
     return {
         "method": f"float-{kind}", "test_accuracy": accuracy(pred, y.numpy(), data.test_mask.numpy()),
-        "val_accuracy": best[0], "model_size_kib": round(32 * params / KIB, 3), "seconds": round(time.time() - t0, 2),
+        "val_accuracy": best[0], "best_epoch": best_epoch, "epochs_run": epoch + 1,
+        "model_size_kib": round(32 * params / KIB, 3),
+        "seconds": round(time.time() - t0, 2),
     }
 
 
 # ---- uniformly quantised baselines ------------------------------------------------------------------------------
 
 def quantised_baseline(arch: str, wbits: int, abits: int, data: Dataset, seed: int, device: str,
-                       epochs: int = 200) -> dict[str, Any]:
-    """QAT of a 2-layer GCN-16 (GAT: 8 heads x 8) at ``wbits``/``abits`` everywhere; golden accuracy."""
+                       epochs: int = 1000, patience: int = 100) -> dict[str, Any]:
+    """QAT of a 2-layer GCN-16 (GAT: 8 heads x 8) at ``wbits``/``abits`` everywhere, for up to ``epochs`` with
+    early stop after ``patience`` epochs without a better validation accuracy; golden accuracy."""
     t0 = time.time()
     g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
     torch.manual_seed(seed)
@@ -127,14 +133,15 @@ def quantised_baseline(arch: str, wbits: int, abits: int, data: Dataset, seed: i
                       dropout=0.6 if arch == "gat" else 0.5,
                       activation="elu" if arch == "gat" and "elu" in _activations() else "relu")
     tcfg = TrainConfig(dataset=data.name, arch=arch, layers=2, hidden=hidden, heads=heads, wbits=wbits,
-                       abits=abits, epochs=epochs, lr=0.005 if arch == "gat" else 0.01, seed=seed)
-    fit(model, data, g, tcfg, None, progress=False)
+                       abits=abits, epochs=epochs, lr=0.005 if arch == "gat" else 0.01, seed=seed, patience=patience)
+    info = fit(model, data, g, tcfg, None, progress=False)
     ir = export_ir(model, f"{data.name}-{arch}-w{wbits}a{abits}")
     n, e = g.csr.num_nodes, g.csr.num_edges
     ev = evaluate(model, ir, data, g)
     return {
         "method": f"{arch}-w{wbits}a{abits}", "test_accuracy": ev["test_accuracy_golden"],
         "test_accuracy_float": ev["test_accuracy_float"], "val_accuracy": ev["val_accuracy_golden"],
+        "best_epoch": info["best_epoch"],
         "model_size_kib": round(model_size_bits(ir) / KIB, 3), "hardware": hardware_estimate(ir, n, e, device),
         "seconds": round(time.time() - t0, 2),
     }
@@ -152,7 +159,8 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
                   max_candidates: int = 200) -> dict[str, Any]:
     """Uniform samples of the search space, each trained ``short_epochs`` until ``budget_seconds`` are spent
     (at least one); the best by validation accuracy (then cross-entropy + the search's cost penalty) is
-    retrained for ``cfg.retrain_epochs`` from scratch, exported and evaluated with the golden model. In budget
+    retrained from scratch as the search's finalists are (``cfg.retrain_epochs``, ``cfg.retrain_patience``),
+    exported and evaluated with the golden model. In budget
     mode, draws over the budget are skipped untrained, as the search's candidates are."""
     t0 = time.time()
     g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
@@ -185,7 +193,8 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     model = build_quant_gnn(arch, data.num_features, input_signed=signed, dropout=cfg.dropout)
-    tcfg = TrainConfig(epochs=cfg.retrain_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed)
+    tcfg = TrainConfig(epochs=cfg.retrain_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed,
+                       patience=cfg.retrain_patience)
     fit(model, data, g, tcfg, None, progress=False)
     ir = export_ir(model, f"{data.name}-random")
     ev = evaluate(model, ir, data, g)

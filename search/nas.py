@@ -21,7 +21,8 @@
    best screened design not expanded yet, fitted the same way, and then that design with all its improving
    moves at once (``combined_moves``); the
    ``--finalists`` best screened by validation accuracy (ties: the smaller model) again
-   from scratch for ``--retrain-epochs`` (``search.train.fit``) from another initialisation; the finalist with
+   from scratch for up to ``--retrain-epochs``, until ``--retrain-patience`` epochs bring no better validation
+   accuracy (``search.train.fit``), from another initialisation; the finalist with
    the best mean validation accuracy over its two runs is **exported** and its
    golden accuracy reported (``search.train.evaluate``). Why more than the argmax: the shared supernet
    weights tell the bad options (``max`` aggregation, ``sigmoid``, 2-bit inputs: the controllers learn to
@@ -129,7 +130,8 @@ class SearchConfig:
     fair_weights: bool = True
     neighbours: bool = True
     anchors: bool = True
-    retrain_epochs: int = 200
+    retrain_epochs: int = 1000
+    retrain_patience: int = 100
     candidates: int = 12
     screen_epochs: int = 100
     screen_patience: int = 30
@@ -146,8 +148,9 @@ class SearchConfig:
             raise LpgnasError(f"--generations {self.generations} must be >= 0 (0: no local search)")
         if not 0 <= self.warmup < self.epochs:
             raise LpgnasError(f"--warmup {self.warmup} must be in 0..epochs-1 ({self.epochs - 1})")
-        if self.screen_patience < 0:
-            raise LpgnasError(f"--screen-patience {self.screen_patience} must be >= 0 (0: no early stop)")
+        if self.screen_patience < 0 or self.retrain_patience < 0:
+            raise LpgnasError(f"--screen-patience {self.screen_patience} and --retrain-patience "
+                              f"{self.retrain_patience} must be >= 0 (0: no early stop)")
         if self.lam < 0:
             raise LpgnasError(f"--lambda {self.lam} must be >= 0")
         cost_terms(self.cost)
@@ -623,7 +626,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     records = []
     for i in tqdm(chosen_idx, desc="retrain", disable=not progress, leave=False):
         model, rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "final", cfg.retrain_epochs,
-                                      progress, seed=cfg.seed + FINAL_SEED_OFFSET)
+                                      progress, cfg.retrain_patience, seed=cfg.seed + FINAL_SEED_OFFSET)
         runs = [rec["val_accuracy"]] + ([screen_val[i]] if i in screen_val else [])
         rec = {**rec, "mean_val_accuracy": sum(runs) / len(runs)}
         records.append(rec)
@@ -695,7 +698,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="supernet weight steps per epoch (one controller step per epoch after warm-up)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="search epochs")
     p.add_argument("--warmup", type=int, default=d.warmup, help="epochs of weight steps only")
-    p.add_argument("--retrain-epochs", type=int, default=d.retrain_epochs)
+    p.add_argument("--retrain-epochs", type=int, default=d.retrain_epochs,
+                   help="most epochs of the finalists' retraining (default %(default)s)")
+    p.add_argument("--retrain-patience", type=int, default=d.retrain_patience,
+                   help="stop a finalist's retraining after this many epochs without a better validation "
+                        "accuracy (default %(default)s; 0: train all --retrain-epochs)")
     p.add_argument("--candidates", type=int, default=d.candidates,
                    help="architectures retrained (argmax + draws from the controllers), each for "
                         "--screen-epochs; the --finalists best by validation accuracy for --retrain-epochs; "

@@ -27,6 +27,13 @@ def test_float_baselines(karate, kind):
     assert r["method"] == f"float-{kind}" and 0.0 <= r["test_accuracy"] <= 1.0 and r["model_size_kib"] > 0
 
 
+def test_float_baseline_stops_after_patience_epochs_without_a_better_validation_accuracy(karate):
+    """The baselines train as the search's finalists: up to ``epochs``, early stop after ``patience``."""
+    r = bl.float_baseline("gcn", karate, seed=0, epochs=400, patience=15)
+    assert r["epochs_run"] == r["best_epoch"] + 15 + 1 < 400
+    assert bl.float_baseline("gcn", karate, seed=0, epochs=40, patience=0)["epochs_run"] == 40
+
+
 def test_quantised_baseline_reports_golden_accuracy_size_and_hardware(karate):
     r = bl.quantised_baseline("gcn", 4, 8, karate, seed=0, device="xc7z020", epochs=20)
     assert r["method"] == "gcn-w4a8" and 0.0 <= r["test_accuracy"] <= 1.0

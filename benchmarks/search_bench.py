@@ -47,8 +47,6 @@ CONFIGS: dict[str, tuple[str, str]] = {
     "cs-random": ("CS", "random-60-20-20"),
     "physics-random": ("Physics", "random-60-20-20"),
 }
-#: code version of the run files written before they recorded their commit (session 5's code, up to ba64a25)
-OLD_RUNS = "<=ba64a25"
 COMPONENTS = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation")
 
 
@@ -121,20 +119,6 @@ def descends_from(screened: list[dict[str, Any]], index: int) -> str:
     while r["origin"] not in ("draw", "anchor"):
         r = screened[r["parent"]]
     return "draw" if r["origin"] == "draw" else f"anchor {r['architecture'][0]['attention']}"
-
-
-def _with_lineage(path: Path, run: dict[str, Any]) -> dict[str, Any]:
-    """An LPGNAS run file written before it recorded ``descends_from``: completed from its run directory's
-    ``metrics.json`` when that is still there (and saved)."""
-    metrics = WORK / path.stem / "metrics.json"
-    if run.get("method") != "lpgnas" or "descends_from" in run or not metrics.is_file():
-        return run
-    m = json.loads(metrics.read_text())
-    if not m.get("screened") or any("parent" not in r for r in m["screened"]):
-        return run
-    run = {**run, "descends_from": descends_from(m["screened"], m["chosen_candidate"])}
-    _write_atomic(path, run)
-    return run
 
 
 def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -249,7 +233,7 @@ def _ms(xs: list[float], scale: float = 1.0, digits: int = 1) -> str:
 
 
 def report() -> dict[str, Any]:
-    runs = [_with_lineage(p, json.loads(p.read_text())) for p in sorted(RUNS.glob("*.json"))]
+    runs = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
     ok = [r for r in runs if "error" not in r]
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in ok:
@@ -272,7 +256,7 @@ def report() -> dict[str, Any]:
             # sampling phase + the retraining of its pick)
             "total_seconds": _ms([r.get("total_seconds", r.get("seconds")) for r in rs], 1, 0),
             "float_gcn16_model_size_kib": rs[0].get("float_gcn16_model_size_kib"),
-            "commits": sorted({r.get("commit", OLD_RUNS) for r in rs}),
+            "commits": sorted({r.get("commit", "unrecorded") for r in rs}),
         })
     quant: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(Counter))
     ops: dict[str, Counter] = defaultdict(Counter)
@@ -311,7 +295,7 @@ def _markdown(doc: dict) -> str:
         "command (search + screening of the candidates + retraining of the finalists + export and golden",
         "evaluation). Random search samples for the LPGNAS run's compute before its last retraining, then",
         "retrains its pick. mean ± std over the listed seeds; torch on 1 thread. code: the commit each run was",
-        f"measured at ({OLD_RUNS}: before the runs recorded it).",
+        "measured at.",
         "",
         "| config | method | seeds | test acc % | model KiB | buffer KiB | LUT | DSP | BRAM36 | search s | total s "
         "| code |",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hls_templates.config import HardwareConfig, LayerHW
 from hls_templates.generate import generate_design
+from lpgnas.datasets import recorded_feature_mode
 from lpgnas.fileio import write_json_atomic, write_text_atomic
 from lpgnas.ir import load_ir
 from search.train import TrainConfig, train
@@ -52,8 +53,7 @@ def main() -> None:
     if not (run / "model.ir.json").is_file():
         train(TrainConfig(dataset="Cora", wbits=8, abits=8), run, data_root=args.data_root)
     ir = load_ir(run / "model.ir.json")
-    graph, x = design_inputs(ir, "Cora", args.data_root, None,
-                             bool(training_config(ir).get("normalize_features", False)))
+    graph, x = design_inputs(ir, "Cora", args.data_root, None, recorded_feature_mode(training_config(ir)))
     hw = HardwareConfig(device="xc7z020", max_nodes=graph.num_nodes, max_edges=graph.num_edges,
                         layers=PARALLELISM).check(ir)
     hw_dir = generate_design(ir, graph, x, work / "hw", hw=hw)

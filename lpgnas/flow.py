@@ -184,17 +184,18 @@ class Flow:
 
     def source(self, ir) -> dict[str, Any]:
         """Where the design's verification data come from (also saved as ``hw/source.json``)."""
+        from lpgnas.datasets import recorded_feature_mode
         from sim.cli import training_config
 
         return {"dataset": self.cfg.dataset, "data_root": self.cfg.data_root,
-                "normalize_features": bool(training_config(ir).get("normalize_features", False))}
+                "features": recorded_feature_mode(training_config(ir))}
 
     def design_graph(self, ir):
         from sim.cli import design_inputs
 
         src = self.source(ir)
         return design_inputs(ir, src["dataset"], src["data_root"], None if self.cfg.full else self.cfg.nodes,
-                             src["normalize_features"])
+                             src["features"])
 
 
 # ---- the stages ---------------------------------------------------------------------------------------

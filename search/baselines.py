@@ -11,7 +11,7 @@
   by the search's own objective (validation cross-entropy + ``lambda`` * the same normalised cost of that
   path) retrained from scratch like the search's result, exported, golden test accuracy.
 
-Every baseline uses the search's data pipeline (raw features unless ``normalize_features``), the best
+Every baseline uses the search's data pipeline (features preprocessed by its ``features`` mode), the best
 validation epoch (``search.train.fit``), and never looks at the test nodes before the end.
 """
 

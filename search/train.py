@@ -21,7 +21,7 @@ import copy
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from lpgnas.datasets import Dataset, load_dataset
+from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import write_json_atomic
 from lpgnas.golden import predict
@@ -60,7 +60,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     dropout: float = 0.5
     attention_dropout: float = 0.0
-    normalize_features: bool = True
+    features: str = "auto"
     patience: int = 0
     seed: int = 0
 
@@ -91,6 +91,7 @@ class TrainConfig:
             raise LpgnasError(f"--patience {self.patience} must be >= 0 (0: no early stop)")
         if self.hidden < 1 or self.epochs < 1:
             raise LpgnasError("--hidden and --epochs must be >= 1")
+        resolve_feature_mode(self.features, self.dataset)
 
 
 #: defaults of the GAT family (Velickovic et al. 2018, Cora): 8 heads x 8 hidden, elu, dropout 0.6
@@ -170,20 +171,15 @@ def evaluate(model: QuantGNN, ir: ModelIR, data: Dataset, g: GraphTensors) -> di
     }
 
 
-def row_normalize(x: torch.Tensor) -> torch.Tensor:
-    """Host-side preprocessing: each node's features divided by their sum (rows of zeros stay zero)."""
-    return x / x.sum(dim=1, keepdim=True).clamp(min=1e-12)
-
-
 def train(cfg: TrainConfig, out_dir: str | os.PathLike, data_root: str | None = None, progress: bool = True) -> dict:
     """Train, export and evaluate; returns the metrics written to ``out_dir/metrics.json``."""
     cfg.check()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    cfg = replace(cfg, features=resolve_feature_mode(cfg.features, cfg.dataset))  # recorded concretely
     data = load_dataset(cfg.dataset, data_root=data_root, split=cfg.split, seed=cfg.seed)
-    if cfg.normalize_features:
-        data.x = row_normalize(data.x)
+    data.x = preprocess_features(data.x, cfg.features)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.x.shape[0]))
@@ -226,8 +222,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=float, default=None, help="feature dropout (default 0.5; GAT family 0.6)")
     p.add_argument("--attention-dropout", type=float, default=None,
                    help="dropout of softmax coefficients, training only (default 0; GAT family 0.6)")
-    p.add_argument("--no-normalize-features", dest="normalize_features", action="store_false",
-                   help="keep raw features (default: divide each node's features by their sum)")
+    p.add_argument("--features", choices=("auto", *FEATURE_MODES), default="auto",
+                   help="host-side feature preprocessing (default auto: centred for Amazon, row-normalised "
+                        "otherwise; see lpgnas.datasets)")
     p.add_argument("--patience", type=int, default=None,
                    help="stop after this many epochs without a better validation accuracy (default 0: never)")
     p.add_argument("--seed", type=int, default=0)

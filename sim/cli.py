@@ -16,23 +16,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lpgnas.datasets import recorded_feature_mode
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import write_json_atomic
 
 DEFAULT_NODES = 256
 
 
-def design_inputs(ir: Any, dataset: str, data_root: str | None, nodes: int | None, normalize: bool):
-    """(CSR graph, input codes) of ``dataset`` or of its breadth-first subgraph of ``nodes`` nodes."""
-    from lpgnas.datasets import load_dataset
+def design_inputs(ir: Any, dataset: str, data_root: str | None, nodes: int | None, features: str):
+    """(CSR graph, input codes) of ``dataset`` or of its breadth-first subgraph of ``nodes`` nodes, its
+    features preprocessed as in training (``features``: a mode of ``lpgnas.datasets.FEATURE_MODES``)."""
+    from lpgnas.datasets import load_dataset, preprocess_features
     from lpgnas.golden import quantize_features
     from lpgnas.graph import CSRGraph, bfs_nodes
-    from search.train import row_normalize
 
     data = load_dataset(dataset, data_root=data_root)
     if data.num_features != ir.in_features:
         raise LpgnasError(f"{dataset} has {data.num_features} features, the IR expects {ir.in_features}")
-    x = row_normalize(data.x) if normalize else data.x
+    x = preprocess_features(data.x, features)  # over the whole graph, as in training, before any subgraph
     graph = CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes)
     x_np = x.numpy()
     if nodes is not None and nodes < graph.num_nodes:
@@ -51,8 +52,7 @@ def _source(ir: Any, args: argparse.Namespace) -> dict[str, Any]:
     dataset = args.dataset or train_cfg.get("dataset")
     if not dataset:
         raise LpgnasError("the IR does not name its dataset; pass --dataset NAME")
-    return {"dataset": dataset, "data_root": args.data_root,
-            "normalize_features": bool(train_cfg.get("normalize_features", False))}
+    return {"dataset": dataset, "data_root": args.data_root, "features": recorded_feature_mode(train_cfg)}
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -63,7 +63,7 @@ def run_generate(args: argparse.Namespace) -> int:
     ir = load_ir(args.ir)
     src = _source(ir, args)
     graph, x = design_inputs(ir, src["dataset"], src["data_root"], None if args.full else args.nodes,
-                             src["normalize_features"])
+                             src["features"])
     if args.hw:
         hw = HardwareConfig.load(args.hw)
         hw.device = args.device
@@ -86,7 +86,7 @@ def run_verify(args: argparse.Namespace) -> int:
     ir = load_ir(hw_dir / "model.ir.json")
     if args.nodes is not None:
         src = json.loads((hw_dir / "source.json").read_text())
-        graph, x = design_inputs(ir, src["dataset"], src["data_root"], args.nodes, src["normalize_features"])
+        graph, x = design_inputs(ir, src["dataset"], src["data_root"], args.nodes, recorded_feature_mode(src))
         write_graph_data(ir, graph, x, hw_dir)
     report: dict[str, Any] = {}
     if args.csim:

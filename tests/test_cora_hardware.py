@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from hls_templates.generate import generate_design
+from lpgnas.datasets import recorded_feature_mode
 from lpgnas.golden import run_model
 from sim.cli import design_inputs, training_config
 from sim.csim import run_csim
@@ -13,7 +14,7 @@ from sim.rtl import run_rtl
 @pytest.mark.slow
 def test_cora_subgraph_golden_equals_csim_equals_rtl(cora_w8a8_run, data_root, tmp_path):
     ir, _, _ = cora_w8a8_run
-    graph, x = design_inputs(ir, "Cora", str(data_root), 256, training_config(ir)["normalize_features"])
+    graph, x = design_inputs(ir, "Cora", str(data_root), 256, recorded_feature_mode(training_config(ir)))
     assert graph.num_nodes == 256 and graph.num_edges > 2 * 256  # a connected neighbourhood, not isolated nodes
     hw = generate_design(ir, graph, x, tmp_path / "hw")
     golden = run_model(ir, graph, x)
@@ -43,7 +44,7 @@ def test_cora_subgraph_8_head_gat_golden_equals_csim_equals_rtl(cora_gat_w8a8_ru
     ir, metrics = cora_gat_w8a8_run
     assert [(la.attention, la.heads, la.concat) for la in ir.layers] == [("gat", 8, True), ("gat", 8, False)]
     assert metrics["test_accuracy_golden"] > 0.7  # a trained model, not noise
-    graph, x = design_inputs(ir, "Cora", str(data_root), 256, training_config(ir)["normalize_features"])
+    graph, x = design_inputs(ir, "Cora", str(data_root), 256, recorded_feature_mode(training_config(ir)))
     assert graph.num_nodes == 256 and graph.num_edges > 2 * 256
     hw = generate_design(ir, graph, x, tmp_path / "hw")
     golden = run_model(ir, graph, x)

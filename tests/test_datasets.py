@@ -333,3 +333,29 @@ def test_readonly_permissions_really_applied(tmp_path):
         assert not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
     finally:
         _make_writable(ro)
+
+
+def test_feature_preprocessing_modes():
+    x = torch.tensor([[1.0, 0.0, 3.0], [0.0, 0.0, 0.0], [2.0, 2.0, 0.0]])
+    row = dsm.preprocess_features(x, "row")
+    assert torch.allclose(row.sum(1), torch.tensor([1.0, 0.0, 1.0]))  # a row of zeros stays zero
+    assert torch.allclose(row[0], torch.tensor([0.25, 0.0, 0.75]))
+    centred = dsm.preprocess_features(x, "center")
+    assert torch.allclose(centred.mean(0), torch.zeros(3), atol=1e-7)
+    assert torch.allclose(centred[0], torch.tensor([0.0, -2 / 3, 2.0]))
+    assert dsm.preprocess_features(x, "raw") is x
+    with pytest.raises(DatasetError, match="row, center, raw"):
+        dsm.preprocess_features(x, "zscore")
+
+
+def test_feature_mode_defaults_and_records():
+    assert [dsm.resolve_feature_mode("auto", n) for n in ("Cora", "photo", "Computers", "CS", "karate")] == [
+        "row", "center", "center", "row", "row"]
+    assert dsm.resolve_feature_mode("raw", "Cora") == "raw"
+    with pytest.raises(DatasetError, match="auto or one of"):
+        dsm.resolve_feature_mode("rows", "Cora")
+    assert dsm.recorded_feature_mode({"dataset": "Photo", "features": "auto"}) == "center"
+    # IRs written before the ``features`` field recorded a flag
+    assert dsm.recorded_feature_mode({"normalize_features": True}) == "row"
+    assert dsm.recorded_feature_mode({"normalize_features": False}) == "raw"
+    assert dsm.recorded_feature_mode({}) == "raw"

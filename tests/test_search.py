@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from lpgnas import operators
-from lpgnas.datasets import load_dataset
+from lpgnas.datasets import load_dataset, preprocess_features
 from lpgnas.golden import predict
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import load_ir
@@ -44,7 +44,6 @@ from search.supernet import (
     load_path_into,
     onehots_for,
 )
-from search.train import row_normalize
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -268,7 +267,7 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     assert [lay.heads for lay in ir.layers] == [c["heads"] for c in m["architecture"]]
     assert [lay.attention for lay in ir.layers] == [c["attention"] for c in m["architecture"]]
     assert [lay.formats["weight"].bits for lay in ir.layers] == [c["q_weight"] for c in m["architecture"]]
-    pred = predict(ir, g.csr, row_normalize(d.x).numpy())  # the search's default: row-normalised features
+    pred = predict(ir, g.csr, preprocess_features(d.x, "row").numpy())  # the search's default: row-normalised features
     test = d.test_mask.numpy()
     assert m["test_accuracy_golden"] == pytest.approx(float((pred[test] == d.y.numpy()[test]).mean()))
     assert 0.0 <= m["test_accuracy_golden"] <= 1.0

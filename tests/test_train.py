@@ -25,6 +25,28 @@ def test_karate_train_exports_an_ir_the_golden_model_agrees_with(tmp_path):
     assert (tmp_path / "train_log.jsonl").read_text().count("\n") == 30
 
 
+def test_hardware_inputs_follow_the_recorded_feature_preprocessing(tmp_path):
+    """A model trained on centred features records ``center``; the hardware's inputs built from that record
+    give the golden accuracy training reported (row-normalised inputs would give other codes)."""
+    from lpgnas.datasets import load_dataset, preprocess_features, recorded_feature_mode
+    from lpgnas.golden import quantize_features, run_model
+    from sim.cli import design_inputs, training_config
+
+    m = train(TrainConfig(dataset="karate", epochs=30, hidden=8, features="center"), tmp_path, progress=False)
+    ir = load_ir(tmp_path / "model.ir.json")
+    assert training_config(ir)["features"] == "center"
+    assert ir.layers[0].formats["input"].signed  # centred features are negative where a word is absent
+    graph, codes = design_inputs(ir, "karate", None, None, recorded_feature_mode(training_config(ir)))
+    data = load_dataset("karate")
+    assert np.array_equal(codes, quantize_features(ir, preprocess_features(data.x, "center").numpy()))
+    pred, y, test = np.argmax(run_model(ir, graph, codes), axis=1), data.y.numpy(), data.test_mask.numpy()
+    assert float((pred[test] == y[test]).mean()) == m["test_accuracy_golden"]
+    assert not np.array_equal(design_inputs(ir, "karate", None, None, "row")[1], codes)
+    # "auto" is recorded as the mode it stands for
+    train(TrainConfig(dataset="karate", epochs=1, hidden=4), tmp_path / "auto", progress=False)
+    assert training_config(load_ir(tmp_path / "auto" / "model.ir.json"))["features"] == "row"
+
+
 @pytest.mark.parametrize("wbits, kind", [(1, "binary"), (2, "ternary")])
 def test_binary_and_ternary_weights(tmp_path, wbits, kind):
     train(TrainConfig(dataset="karate", epochs=5, hidden=4, wbits=wbits), tmp_path, progress=False)
@@ -67,7 +89,7 @@ def test_operators_and_averaged_output_heads_are_options(tmp_path):
      ({"out_heads": 9}, "--out-heads 9 is outside 1..8"),
      ({"attention_dropout": 1.0}, r"--attention-dropout 1.0 is outside \[0, 1\)"),
      ({"patience": -1}, "--patience -1 must be >= 0"),
-     ({"dataset": "Imaginary"}, "Imaginary")],
+     ({"dataset": "Imaginary"}, "Imaginary"), ({"features": "zscore"}, "unknown feature preprocessing 'zscore'")],
 )
 def test_bad_training_options_say_what_is_wrong(tmp_path, change, message):
     with pytest.raises(LpgnasError, match=message):

@@ -46,7 +46,12 @@ CONFIGS: dict[str, tuple[str, str]] = {
     "photo-random": ("Photo", "random-60-20-20"),
     "cs-random": ("CS", "random-60-20-20"),
     "physics-random": ("Physics", "random-60-20-20"),
+    "pubmed-public-xczu7ev": ("PubMed", "public"),
 }
+#: configurations searched for another device than ``--device``: on the xc7z020 PubMed's whole-graph buffers
+#: at 8 bits (181 RAMB36 of 140) do not fit, so that search must also narrow the activations; on the
+#: xczu7ev (312 RAMB36) only the model-size budget binds, as for the baselines
+CONFIG_DEVICES: dict[str, str] = {"pubmed-public-xczu7ev": "xczu7ev"}
 COMPONENTS = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation")
 
 
@@ -95,7 +100,12 @@ def _claim(path: Path) -> bool:
     return False
 
 
-def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace):
+def device_for(config: str, args: argparse.Namespace) -> str:
+    """The device a configuration is searched and estimated for."""
+    return CONFIG_DEVICES.get(config, args.device)
+
+
+def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace, device: str):
     from search.nas import SearchConfig
 
     budget = None if args.budget_kib == "none" else args.budget_kib
@@ -105,7 +115,7 @@ def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace)
 
         info = load_dataset(dataset, data_root=args.data_root, split=split, seed=seed)
         budget = f"{0.9 * float_gcn_size_bits(info.num_features, 16, info.num_classes) / KIB / 8:.4f}"
-    return SearchConfig(dataset=dataset, split=split, seed=seed, device=args.device, lam=args.lam,
+    return SearchConfig(dataset=dataset, split=split, seed=seed, device=device, lam=args.lam,
                         epochs=args.epochs, warmup=args.warmup, retrain_epochs=args.retrain_epochs,
                         retrain_patience=args.retrain_patience,
                         weight_steps=args.weight_steps, checkpoint_every=10, budget_kib=budget, cost=args.cost,
@@ -127,8 +137,8 @@ def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, An
     dataset, split = CONFIGS[config]
     run_dir = WORK / f"{config}__lpgnas__s{seed}"
     resume = (run_dir / CHECKPOINT).is_file()
-    m = search(search_config(dataset, split, seed, args), run_dir, data_root=args.data_root, resume=resume,
-               progress=False)
+    cfg = search_config(dataset, split, seed, args, device_for(config, args))
+    m = search(cfg, run_dir, data_root=args.data_root, resume=resume, progress=False)
     return {
         "method": "lpgnas", "test_accuracy": m["test_accuracy_golden"], "test_accuracy_float": m["test_accuracy_float"],
         "val_accuracy": m["val_accuracy_golden"], "model_size_kib": m["model_size_kib"],
@@ -149,7 +159,7 @@ def run_baseline(config: str, method: str, seed: int, args: argparse.Namespace) 
     from search.nas import load_search_data
 
     dataset, split = CONFIGS[config]
-    cfg = search_config(dataset, split, seed, args)
+    cfg = search_config(dataset, split, seed, args, device_for(config, args))
     data = load_search_data(cfg, args.data_root)  # the search's pipeline (row-normalised features)
     # every baseline trains as the search's finalists do: up to --retrain-epochs, --retrain-patience early stop
     training = {"epochs": args.retrain_epochs, "patience": args.retrain_patience}
@@ -163,7 +173,7 @@ def run_baseline(config: str, method: str, seed: int, args: argparse.Namespace) 
         return bl.random_search(cfg, data, budget)
     arch, bits = method.split("-w")
     wbits, abits = (int(t) for t in bits.split("a"))
-    return bl.quantised_baseline(arch, wbits, abits, data, seed, args.device, **training)
+    return bl.quantised_baseline(arch, wbits, abits, data, seed, cfg.device, **training)
 
 
 def baseline_methods() -> list[str]:

@@ -387,10 +387,12 @@ ANCHOR_CHOICES: dict[str, object] = {"aggregation": "add", "activation": "relu",
 
 def anchor_architectures(s: Search) -> list[list[LayerChoice]]:
     """One uniform design per attention operator of the space: that attention in every layer, ``add``,
-    ``relu``, width 16 with one head and W8A8 (``ANCHOR_CHOICES``), weights fitted to the budget; those that
-    cannot fit dropped. These are the textbook designs (GCN, GAT, ... at W8A8): screened beside the draws,
-    they give the local search a sound start when the controllers' draws are all poor (Cora, seed 0: the
-    best of 12 draws reached 71 % validation; a GCN reaches 80 %)."""
+    ``relu``, width 16 with one head and W8A8 (``ANCHOR_CHOICES``), weights fitted to the budget (where no
+    weight bitwidth can fit, the activation formats narrowed to the device first:
+    ``narrow_activations_to_device``); those that still cannot fit dropped. These are the textbook designs
+    (GCN, GAT, ... at W8A8): screened beside the draws, they give the local search a sound start when the
+    controllers' draws are all poor (Cora, seed 0: the best of 12 draws reached 71 % validation; a GCN
+    reaches 80 %)."""
     space, out = s.space, []
     for attention in space.options("layer0.attention"):
         choices = {}
@@ -398,10 +400,48 @@ def anchor_architectures(s: Search) -> list[list[LayerChoice]]:
             decision, options = key.split(".")[1], space.options(key)
             wanted = attention if decision == "attention" else ANCHOR_CHOICES[decision]
             choices[key] = wanted if wanted in options else options[0]
-        arch = fit_weights_to_budget(s, canonical(space, architecture_from_choices(space, choices)))
-        if arch is not None and arch not in out:
-            out.append(arch)
+        arch = canonical(space, architecture_from_choices(space, choices))
+        fitted = fit_weights_to_budget(s, arch)
+        if fitted is None:
+            fitted = fit_weights_to_budget(s, narrow_activations_to_device(s, arch))
+        if fitted is not None and fitted not in out:
+            out.append(fitted)
     return out
+
+
+#: the activation formats (every layer's input, linear output, attention coefficients, aggregation output)
+ACTIVATION_DECISIONS: tuple[str, ...] = ("q_input", "q_linear", "q_coef", "q_aggregation")
+
+
+def narrow_activations_to_device(s: Search, arch: list[LayerChoice]) -> list[LayerChoice]:
+    """``arch`` with activation formats narrowed, one option at a time, until the terms other than the model
+    size fit (buffer, BRAM, LUT, DSP): each step the one-option narrowing that most reduces the excess over
+    the budget (ties: the one left widest, then the earlier layer and decision). Stops when nothing
+    narrower helps.
+
+    Why: on PubMed the whole-graph buffers of a W8A8 design take 181 RAMB36 of the xc7z020's 140, so no
+    weight bitwidth can make the anchors fit and they used to be dropped, leaving the local search only
+    the controllers' draws to start from. 4-bit buffers of the first layer's output fit."""
+    def excess(a: list[LayerChoice]) -> float:
+        with torch.no_grad():
+            v = s.cost.values(onehots_for(s.space, a))
+        return sum(max(0.0, float(v[t]) - s.cost.budget[t]) / s.cost.budget[t]
+                   for t in s.cost.over_budget(onehots_for(s.space, a)) if t != "model")
+
+    arch = list(arch)
+    while (now := excess(arch)) > 0:
+        steps = []
+        for i, c in enumerate(arch):
+            for decision in ACTIVATION_DECISIONS:
+                narrower = [b for b in s.space.options(f"layer{i}.{decision}") if b < getattr(c, decision)]
+                if narrower:
+                    trial = canonical(s.space, _moved(arch, f"layer{i}.{decision}", max(narrower)))
+                    steps.append((excess(trial), -max(narrower), trial))
+        best = min(steps, key=lambda st: st[:2], default=None)
+        if best is None or best[0] >= now:
+            break
+        arch = best[2]
+    return arch
 
 
 def canonical(space: SearchSpace, arch: list[LayerChoice]) -> list[LayerChoice]:

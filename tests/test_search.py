@@ -405,6 +405,42 @@ def test_anchors_are_one_uniform_w8a8_design_per_attention(karate):
     assert fitted and all(_fits(tight, a) and min(c.q_weight for c in a) < 8 for a in fitted)
 
 
+def test_anchors_over_the_device_get_narrower_activations(karate):
+    """An anchor whose 8-bit buffers exceed the device (PubMed on the xc7z020) is kept with narrower
+    activation formats (``narrow_activations_to_device``), not dropped; the weights stay as the budget
+    allows, and a design that fits is left as it is."""
+    import dataclasses
+
+    from search.nas import (
+        ACTIVATION_DECISIONS,
+        Search,
+        _fits,
+        anchor_architectures,
+        load_search_data,
+        narrow_activations_to_device,
+    )
+
+    cfg = SearchConfig(**{**TINY, "budget_kib": "1000"})
+    s = Search(cfg, load_search_data(cfg))
+    roomy = anchor_architectures(s)
+    assert all(narrow_activations_to_device(s, a) == a for a in roomy)
+    buffers = [float(s.cost.values(onehots_for(s.space, a))["buffer"]) for a in roomy]
+    s.cost.budget["buffer"] = 0.75 * min(buffers)
+    assert not any(_fits(s, a) for a in roomy)
+    # kept: exactly the anchors that fit with every activation format at its narrowest
+    narrowest = [[dataclasses.replace(c, **{d: min(s.space.options(f"layer{i}.{d}")) for d in ACTIVATION_DECISIONS})
+                  for i, c in enumerate(a)] for a in roomy]
+    can_fit = [before for before, low in zip(roomy, narrowest, strict=True) if _fits(s, low)]
+    narrowed = anchor_architectures(s)
+    assert can_fit and [a[0].attention for a in narrowed] == [a[0].attention for a in can_fit]
+    for before, after in zip(can_fit, narrowed, strict=True):
+        assert _fits(s, after)
+        changed = {(i, d) for i, (b, c) in enumerate(zip(before, after, strict=True))
+                   for d in ("q_weight", *ACTIVATION_DECISIONS) if getattr(b, d) != getattr(c, d)}
+        assert changed and {d for _, d in changed} <= set(ACTIVATION_DECISIONS)
+        assert all(getattr(after[i], d) < getattr(before[i], d) for i, d in changed)
+
+
 def test_combined_moves_apply_every_improving_move(karate):
     """The combination takes, per decision, the best move that beat the centre; none if none did."""
     import dataclasses

@@ -4,7 +4,8 @@
         [--baselines cora-public,citeseer-public] [--report-only]
 
 Configurations (dataset + split): Cora, CiteSeer, PubMed on the public split and on random 60/20/20;
-Computers, Photo, CS, Physics on random 60/20/20 (the split's seed is the run's seed). Per run: golden test
+Computers, Photo, CS, Physics on random 60/20/20 (the split's seed is the run's seed); PubMed public again
+for the xczu7ev (``CONFIG_DEVICES``; the others for ``--device``). Per run: golden test
 accuracy of the retrained, exported model, model size (KiB), on-chip buffer size (KiB) and LUT / DSP /
 BRAM of ``hw_model.model.estimate`` on the exported IR (nominal parallelism, ``search.cost.hardware_estimate``),
 search time. Baselines (``search.baselines``): float GCN / GAT / GraphSAGE, uniformly quantised GCN (and GAT

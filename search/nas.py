@@ -74,7 +74,7 @@ from search.cost import (
     resolve_budget,
 )
 from search.layers import GraphTensors, QuantGNN, export_ir
-from search.space import LayerChoice, SearchSpace, default_space
+from search.space import QUANT_DECISIONS, LayerChoice, SearchSpace, default_space
 from search.supernet import SuperNet, architecture_from_choices, build_quant_gnn, onehots_for
 from search.train import TrainConfig, accuracy, evaluate, fit, write_json_atomic
 
@@ -410,7 +410,7 @@ def anchor_architectures(s: Search) -> list[list[LayerChoice]]:
 
 
 #: the activation formats (every layer's input, linear output, attention coefficients, aggregation output)
-ACTIVATION_DECISIONS: tuple[str, ...] = ("q_input", "q_linear", "q_coef", "q_aggregation")
+ACTIVATION_DECISIONS: tuple[str, ...] = tuple(d for d in QUANT_DECISIONS if d != "q_weight")
 
 
 def narrow_activations_to_device(s: Search, arch: list[LayerChoice]) -> list[LayerChoice]:
@@ -422,11 +422,14 @@ def narrow_activations_to_device(s: Search, arch: list[LayerChoice]) -> list[Lay
     Why: on PubMed the whole-graph buffers of a W8A8 design take 181 RAMB36 of the xc7z020's 140, so no
     weight bitwidth can make the anchors fit and they used to be dropped, leaving the local search only
     the controllers' draws to start from. 4-bit buffers of the first layer's output fit."""
+    if not s.cost.budget_mode:
+        return arch
+
     def excess(a: list[LayerChoice]) -> float:
         with torch.no_grad():
             v = s.cost.values(onehots_for(s.space, a))
-        return sum(max(0.0, float(v[t]) - s.cost.budget[t]) / s.cost.budget[t]
-                   for t in s.cost.over_budget(onehots_for(s.space, a)) if t != "model")
+        return sum(max(0.0, float(v[t]) - b) / b for t, b in s.cost.budget.items()
+                   if t != "model" and t in s.cost.terms)
 
     arch = list(arch)
     while (now := excess(arch)) > 0:

@@ -1,0 +1,122 @@
+"""How much of a search result is the design, and how much the training seed.
+
+    python benchmarks/design_seeds.py pubmed-public__lpgnas__s6 [more run names] [--seeds 8]
+
+Retrains the design a benchmark run exported (``benchmarks/results/search_runs/<run>.json``) from
+``--seeds`` initialisations with the search's finalist training (QAT up to ``--retrain-epochs``, early stop
+after ``--retrain-patience`` epochs without a better validation accuracy, the run's data split) and reports
+the golden test accuracy of each: mean, std, and the run's own figure beside them. A run whose export sits
+well below its design's mean was unlucky in its initialisation; a design whose mean sits below another's
+was a worse pick. Results: ``benchmarks/results/design_seeds.json`` + ``.md`` (one entry per run, rewritten
+atomically after each run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+RESULTS = REPO / "benchmarks" / "results"
+RUNS = RESULTS / "search_runs"
+OUT = RESULTS / "design_seeds.json"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def design_name(arch: list[dict[str, Any]]) -> str:
+    """``gcn/add/relu w4 i8 l4 c8 a8 ; ...``: operators and bitwidths, layer by layer."""
+    return " ; ".join(f"{c['attention']}/{c['aggregation']}/{c['activation']} w{c['q_weight']} i{c['q_input']} "
+                      f"l{c['q_linear']} c{c['q_coef']} a{c['q_aggregation']}" for c in arch)
+
+
+def retrain_over_seeds(run: dict[str, Any], seeds: list[int], data_root: str | None) -> list[dict[str, Any]]:
+    """Golden test / validation accuracy of the run's design trained from each of ``seeds``."""
+    import numpy as np
+    import torch
+
+    from search.layers import export_ir
+    from search.nas import Search, SearchConfig, load_search_data
+    from search.space import LayerChoice
+    from search.supernet import build_quant_gnn
+    from search.train import TrainConfig, evaluate, fit
+
+    # the benchmark's training settings are the search's defaults; the split is the run's (its seed)
+    cfg = SearchConfig(dataset=run["dataset"], split=run["split"], seed=run["seed"])
+    data = load_search_data(cfg, data_root)
+    s = Search(cfg, data)
+    arch = [LayerChoice(**c) for c in run["architecture"]]
+    out = []
+    for seed in seeds:
+        t = time.time()
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        model = build_quant_gnn(arch, data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
+        tcfg = TrainConfig(dataset=cfg.dataset, split=cfg.split, arch=arch[0].attention,
+                           aggregation=arch[0].aggregation, layers=len(arch), epochs=cfg.retrain_epochs,
+                           lr=cfg.lr, weight_decay=cfg.weight_decay, dropout=cfg.dropout, seed=seed,
+                           patience=cfg.retrain_patience)
+        info = fit(model, data, s.g, tcfg, progress=False)
+        ev = evaluate(model, export_ir(model, f"{cfg.dataset}-design"), data, s.g)
+        out.append({"seed": seed, "test_accuracy": ev["test_accuracy_golden"],
+                    "val_accuracy": ev["val_accuracy_golden"], "best_epoch": info["best_epoch"],
+                    "seconds": round(time.time() - t, 1)})
+        print(f"  seed {seed}: test {ev['test_accuracy_golden']:.4f}, val {ev['val_accuracy_golden']:.4f}, "
+              f"best epoch {info['best_epoch']}", flush=True)
+    return out
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    lines = ["# Exported designs retrained from other seeds", "",
+             "Golden test accuracy (%) of each run's exported design trained from other initialisations with the "
+             "search's finalist training (`benchmarks/design_seeds.py`).", "",
+             "| run | design | run's export | mean ± std | seeds | min-max |", "|---|---|---|---|---|---|"]
+    for name, e in doc.items():
+        accs = [100 * r["test_accuracy"] for r in e["retrained"]]
+        sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        lines.append(f"| {name} | `{e['design']}` | {100 * e['run_test_accuracy']:.1f} | "
+                     f"{statistics.mean(accs):.2f} ± {sd:.2f} | {len(accs)} | {min(accs):.1f}-{max(accs):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", help="run names, e.g. pubmed-public__lpgnas__s6")
+    p.add_argument("--seeds", type=int, default=8, help="training seeds 0..N-1")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--data-root", default=os.environ.get("LPGNAS_DATA"))
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    doc = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    for name in args.runs:
+        path = RUNS / f"{name}.json"
+        if not path.is_file():
+            p.error(f"no run file {path}: name a finished LPGNAS run of benchmarks/search_bench.py")
+        run = json.loads(path.read_text())
+        if run.get("method") != "lpgnas":
+            p.error(f"{name} is a {run.get('method')} run: only LPGNAS runs export a searched design")
+        print(f"{name}: {design_name(run['architecture'])}", flush=True)
+        doc[name] = {"design": design_name(run["architecture"]), "architecture": run["architecture"],
+                     "run_test_accuracy": run["test_accuracy"],
+                     "retrained": retrain_over_seeds(run, list(range(args.seeds)), args.data_root)}
+        _write_atomic(OUT, json.dumps(doc, indent=1) + "\n")
+        _write_atomic(OUT.with_suffix(".md"), markdown(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

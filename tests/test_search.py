@@ -35,7 +35,7 @@ from search.cost import (
     uniform_probs,
 )
 from search.layers import GraphTensors, export_ir
-from search.nas import CHECKPOINT, FINAL_SAME_SEED, KILL_ENV, SEARCH_LOG, SearchConfig, add_parser, search
+from search.nas import CHECKPOINT, KILL_ENV, SEARCH_LOG, SearchConfig, add_parser, search
 from search.space import ACT_BITS, WEIGHT_BITS, LayerChoice, default_space
 from search.supernet import (
     SuperNet,
@@ -318,18 +318,14 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     assert sorted(c["index"] for c in cands) == \
         sorted(c["index"] for c in sorted(screened, key=rank, reverse=True)[: TINY["finalists"]])
     assert {c["epochs"] for c in cands} == {TINY["retrain_epochs"]}
-    # every finalist is trained to convergence from two seeds (run's + 1, run's) and ranked by the mean of the two
-    # validation accuracies; the better-validated of its two models is the one it exports
-    assert all(c["mean_val_accuracy"] == sum(c["val_accuracies"]) / 2 and c["val_accuracy"] == max(c["val_accuracies"])
-               and c["seed"] == (1 if c["val_accuracies"][0] >= c["val_accuracies"][1] else 0) for c in cands)
+    # the finalists are retrained from another seed and ranked by their mean validation accuracy over both runs
+    val = {c["index"]: c["val_accuracy"] for c in screened}
+    assert all(c["seed"] == 1 and c["mean_val_accuracy"] == (c["val_accuracy"] + val[c["index"]]) / 2 for c in cands)
     best = max(cands, key=lambda c: (c["mean_val_accuracy"], *rank(c)))
     assert m["chosen_candidate"] == best["index"] and m["architecture"] == best["architecture"]
     assert m["val_accuracy_float"] == best["val_accuracy"]
     for c in cands:
-        for stage, seed in (("final", 1), (FINAL_SAME_SEED, 0)):
-            rec = json.loads((tmp_path / "candidates" / stage / f"{c['index']}.json").read_text())
-            assert rec["seed"] == seed and rec["epochs"] == TINY["retrain_epochs"]
-            assert (tmp_path / "candidates" / stage / f"{c['index']}.train_log.jsonl").is_file()
+        assert (tmp_path / "candidates" / "final" / f"{c['index']}.train_log.jsonl").is_file()
 
     # a rerun with --resume after the end reuses the trained candidates it finds and redoes a missing one
     (tmp_path / "metrics.json").unlink()
@@ -341,8 +337,6 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
         [c["seconds"] for c in cands if c["index"] != redo]
     assert again["architecture"] == m["architecture"]
     assert again["test_accuracy_golden"] == m["test_accuracy_golden"]
-    # its total time counts the trainings it loaded, not only the one it redid
-    assert again["total_seconds"] >= again["search_seconds"] + again["candidate_seconds"] - 0.05
 
 
 def test_budget_mode_candidates_fit_the_budget(karate):

@@ -624,6 +624,15 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     as many finalists as candidates the screening is skipped."""
     t_train = time.time()
     data, g = s.data, s.g
+    trained_here = 0.0  # wall time of the trainings in this process (a resumed run loads earlier ones)
+
+    def train(arch: list[LayerChoice], index: int, stage: str, epochs: int, patience: int,
+              seed: int | None = None, show: bool = False) -> tuple[QuantGNN, dict[str, Any]]:
+        nonlocal trained_here
+        t = time.time()
+        model, rec = _train_candidate(cfg, s, arch, index, out / "candidates" / stage, epochs, show, patience, seed)
+        trained_here += time.time() - t
+        return model, rec
     rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
     screened: list[dict[str, Any]] = []
     if len(candidates) > cfg.finalists or cfg.neighbours or cfg.anchors:
@@ -632,8 +641,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
         def screen_new(generation: int, origin: str, parent: int | None = None) -> None:
             bar.total = len(candidates)
             for i in range(len(screened), len(candidates)):
-                rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "screen", cfg.screen_epochs,
-                                       False, cfg.screen_patience)[1]
+                rec = train(candidates[i], i, "screen", cfg.screen_epochs, cfg.screen_patience)[1]
                 screened.append({**rec, "generation": generation, "origin": origin, "parent": parent})
                 bar.update()
 
@@ -669,8 +677,8 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     best: tuple[tuple, QuantGNN, dict[str, Any]] | None = None
     records = []
     for i in tqdm(chosen_idx, desc="retrain", disable=not progress, leave=False):
-        model, rec = _train_candidate(cfg, s, candidates[i], i, out / "candidates" / "final", cfg.retrain_epochs,
-                                      progress, cfg.retrain_patience, seed=cfg.seed + FINAL_SEED_OFFSET)
+        model, rec = train(candidates[i], i, "final", cfg.retrain_epochs, cfg.retrain_patience,
+                           cfg.seed + FINAL_SEED_OFFSET, progress)
         runs = [rec["val_accuracy"]] + ([screen_val[i]] if i in screen_val else [])
         rec = {**rec, "mean_val_accuracy": sum(runs) / len(runs)}
         records.append(rec)
@@ -682,6 +690,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     arch = candidates[chosen["index"]]
     arch_dicts = [c.to_dict() for c in arch]
     fit_info = {"best_epoch": chosen["best_epoch"], "val_accuracy_float": chosen["val_accuracy"]}
+    candidate_seconds = sum(r["seconds"] for r in records + screened)
     ir = export_ir(model, f"{cfg.dataset}-lpgnas",
                    metadata={"search_config": asdict(cfg), "architecture": arch_dicts})
     ir.save(out / "model.ir.json")
@@ -708,9 +717,10 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
         "resumed_from_epoch": resumed_from,
         "search_seconds": round(s.search_seconds, 2),
         "retrain_seconds": round(time.time() - t_train, 2),
-        "candidate_seconds": round(sum(r["seconds"] for r in records + screened), 2),
-        # this process's wall time plus the search time of the runs it resumed
-        "total_seconds": round(time.time() - t0 + s.search_seconds - searched_here, 2),
+        "candidate_seconds": round(candidate_seconds, 2),
+        # the search loop and every training, whichever process ran them, plus this process's other work
+        "total_seconds": round(s.search_seconds + candidate_seconds
+                               + (time.time() - t0 - searched_here - trained_here), 2),
         "config": asdict(cfg),
     }
     write_json_atomic(out / "metrics.json", metrics)

@@ -337,6 +337,8 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
         [c["seconds"] for c in cands if c["index"] != redo]
     assert again["architecture"] == m["architecture"]
     assert again["test_accuracy_golden"] == m["test_accuracy_golden"]
+    # its total time counts the trainings it loaded, not only the one it redid
+    assert again["total_seconds"] >= again["search_seconds"] + again["candidate_seconds"] - 0.05
 
 
 def test_budget_mode_candidates_fit_the_budget(karate):

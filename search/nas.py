@@ -633,6 +633,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
         model, rec = _train_candidate(cfg, s, arch, index, out / "candidates" / stage, epochs, show, patience, seed)
         trained_here += time.time() - t
         return model, rec
+
     rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
     screened: list[dict[str, Any]] = []
     if len(candidates) > cfg.finalists or cfg.neighbours or cfg.anchors:

@@ -30,12 +30,6 @@ RUNS = RESULTS / "search_runs"
 OUT = RESULTS / "design_seeds.json"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def design_name(arch: list[dict[str, Any]]) -> str:
     """``gcn/add/relu w4 i8 l4 c8 a8 ; ...``: operators and bitwidths, layer by layer."""
     return " ; ".join(f"{c['attention']}/{c['aggregation']}/{c['activation']} w{c['q_weight']} i{c['q_input']} "
@@ -44,14 +38,10 @@ def design_name(arch: list[dict[str, Any]]) -> str:
 
 def retrain_over_seeds(run: dict[str, Any], seeds: list[int], data_root: str | None) -> list[dict[str, Any]]:
     """Golden test / validation accuracy of the run's design trained from each of ``seeds``."""
-    import numpy as np
-    import torch
-
     from search.layers import export_ir
-    from search.nas import Search, SearchConfig, load_search_data
+    from search.nas import Search, SearchConfig, load_search_data, train_design
     from search.space import LayerChoice
-    from search.supernet import build_quant_gnn
-    from search.train import TrainConfig, evaluate, fit
+    from search.train import evaluate
 
     # the benchmark's training settings are the search's defaults; the split is the run's (its seed)
     cfg = SearchConfig(dataset=run["dataset"], split=run["split"], seed=run["seed"])
@@ -61,14 +51,7 @@ def retrain_over_seeds(run: dict[str, Any], seeds: list[int], data_root: str | N
     out = []
     for seed in seeds:
         t = time.time()
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        model = build_quant_gnn(arch, data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
-        tcfg = TrainConfig(dataset=cfg.dataset, split=cfg.split, arch=arch[0].attention,
-                           aggregation=arch[0].aggregation, layers=len(arch), epochs=cfg.retrain_epochs,
-                           lr=cfg.lr, weight_decay=cfg.weight_decay, dropout=cfg.dropout, seed=seed,
-                           patience=cfg.retrain_patience)
-        info = fit(model, data, s.g, tcfg, progress=False)
+        model, info = train_design(cfg, s, arch, cfg.retrain_epochs, cfg.retrain_patience, seed)
         ev = evaluate(model, export_ir(model, f"{cfg.dataset}-design"), data, s.g)
         out.append({"seed": seed, "test_accuracy": ev["test_accuracy_golden"],
                     "val_accuracy": ev["val_accuracy_golden"], "best_epoch": info["best_epoch"],
@@ -100,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     import torch
 
+    from lpgnas.fileio import write_json_atomic, write_text_atomic
+
     torch.set_num_threads(args.threads)
     doc = json.loads(OUT.read_text()) if OUT.is_file() else {}
     for name in args.runs:
@@ -113,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         doc[name] = {"design": design_name(run["architecture"]), "architecture": run["architecture"],
                      "run_test_accuracy": run["test_accuracy"],
                      "retrained": retrain_over_seeds(run, list(range(args.seeds)), args.data_root)}
-        _write_atomic(OUT, json.dumps(doc, indent=1) + "\n")
-        _write_atomic(OUT.with_suffix(".md"), markdown(doc))
+        write_json_atomic(OUT, doc)
+        write_text_atomic(OUT.with_suffix(".md"), markdown(doc))
     return 0
 
 

@@ -576,33 +576,40 @@ def _moved(arch: list[LayerChoice], key: str, option: object) -> list[LayerChoic
     return changed
 
 
+def train_design(cfg: SearchConfig, s: Search, arch: list[LayerChoice], epochs: int, patience: int, seed: int,
+                 log_path: Path | None = None, progress: bool = False) -> tuple[QuantGNN, dict[str, Any]]:
+    """QAT of one design from scratch, initialised from ``seed``, for ``epochs`` (early stop after ``patience``
+    epochs without a better validation accuracy, if > 0), with the run's learning rate, weight decay and
+    dropout; the model at its best validation epoch and ``fit``'s summary."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    model = build_quant_gnn(arch, s.data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
+    tcfg = TrainConfig(
+        dataset=cfg.dataset, split=cfg.split, arch=arch[0].attention, aggregation=arch[0].aggregation,
+        layers=len(arch), epochs=epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        dropout=cfg.dropout, seed=seed, patience=patience,
+    )
+    return model, fit(model, s.data, s.g, tcfg, log_path, progress)
+
+
 def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], index: int, folder: Path,
                      epochs: int, progress: bool, patience: int = 0, seed: int | None = None
                      ) -> tuple[QuantGNN, dict[str, Any]]:
-    """QAT of one candidate from scratch for ``epochs`` (early stop after ``patience`` epochs without a
-    better validation accuracy, if > 0; initialised from ``seed``, default the run's); its model and record
-    (cached in ``folder``: a resumed run loads it)."""
-    data, g = s.data, s.g
+    """``train_design`` of one candidate (seed default: the run's); its model and record, cached in
+    ``folder``: a resumed run loads it."""
     seed = cfg.seed if seed is None else seed
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    model = build_quant_gnn(arch, data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
     folder.mkdir(parents=True, exist_ok=True)
     rec_path, state_path = folder / f"{index}.json", folder / f"{index}.pt"
     arch_dicts = [c.to_dict() for c in arch]
     if rec_path.is_file() and state_path.is_file():
         rec = json.loads(rec_path.read_text())
         if rec["architecture"] == arch_dicts and rec.get("seed") == seed:
+            model = build_quant_gnn(arch, s.data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
             model.load_state_dict(torch.load(state_path, weights_only=True))
             model.eval()
             return model, rec
     t = time.time()
-    tcfg = TrainConfig(
-        dataset=cfg.dataset, split=cfg.split, arch=arch[0].attention, aggregation=arch[0].aggregation,
-        layers=len(arch), epochs=epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
-        dropout=cfg.dropout, seed=seed, patience=patience,
-    )
-    info = fit(model, data, g, tcfg, folder / f"{index}.train_log.jsonl", progress)
+    model, info = train_design(cfg, s, arch, epochs, patience, seed, folder / f"{index}.train_log.jsonl", progress)
     with torch.no_grad():
         cost = {k: round(float(v), 3) for k, v in s.cost.values(onehots_for(s.space, arch)).items()}
     rec = {"index": index, "epochs": epochs, "seed": seed, "architecture": arch_dicts,

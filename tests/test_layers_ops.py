@@ -12,7 +12,7 @@ from lpgnas.ir import load_ir
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_graph
 from search import layers as layers_mod
-from search.layers import GraphTensors, build_gnn, export_ir
+from search.layers import GraphTensors, build_gnn, export_ir, quantize_codes
 
 NODES, FEATURES, CLASSES = 40, 12, 3
 SOFTMAX = [name for name, spec in ATTENTIONS.items() if spec.softmax]
@@ -149,6 +149,24 @@ def test_sparse_input_features_are_golden_and_equal_the_dense_path(attention, bi
     for sparse, layer in zip(sparse_codes, model.layers, strict=True):
         assert sparse.keys() == layer.codes.keys()
         assert all(torch.equal(sparse[k], layer.codes[k]) for k in sparse)
+
+
+def test_quantised_features_are_shared_across_models_until_the_tensor_changes(monkeypatch):
+    """A second model on the same feature tensor reuses its quantised codes (a search trains ~100); an
+    in-place change or another tensor is quantised afresh, and the shared codes give the same forward pass."""
+    model, csr, g, x = _trained(density=0.15)
+    again = _trained(density=0.15)[0]  # the same training on an equal, but another, tensor
+    calls = []
+    monkeypatch.setattr(layers_mod, "quantize_codes", lambda t, fmt: calls.append(t.shape) or quantize_codes(t, fmt))
+    with torch.no_grad():
+        out = model(x, g)
+        assert torch.equal(again(x, g), out)
+        assert (NODES, FEATURES) not in calls
+        assert torch.equal(model(x.clone(), g), out)
+        assert calls.count((NODES, FEATURES)) == 1
+        x.mul_(2.0)
+        model(x, g)
+    assert calls.count((NODES, FEATURES)) == 2
 
 
 def test_exported_gat_round_trips_and_predicts_like_torch(tmp_path):

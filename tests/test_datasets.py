@@ -349,8 +349,8 @@ def test_feature_preprocessing_modes():
 
 
 def test_feature_mode_defaults_and_records():
-    assert [dsm.resolve_feature_mode("auto", n) for n in ("Cora", "photo", "Computers", "CS", "karate")] == [
-        "row", "center", "center", "row", "row"]
+    assert [dsm.resolve_feature_mode("auto", n) for n in ("Cora", "photo", "Computers", "CS", "Physics", "karate")] == [
+        "row", "center", "center", "raw", "raw", "row"]
     assert dsm.resolve_feature_mode("raw", "Cora") == "raw"
     with pytest.raises(DatasetError, match="auto or one of"):
         dsm.resolve_feature_mode("rows", "Cora")

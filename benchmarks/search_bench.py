@@ -5,7 +5,9 @@
 
 Configurations (dataset + split): Cora, CiteSeer, PubMed on the public split and on random 60/20/20;
 Computers, Photo, CS, Physics on random 60/20/20 (the split's seed is the run's seed); PubMed public again
-for the xczu7ev (``CONFIG_DEVICES``; the others for ``--device``). Per run: golden test
+for the xczu7ev; CS and Physics only for the xczu7ev (``CONFIG_DEVICES``; the others for ``--device``): the
+xc7z020's 140 RAMB36 cannot hold their whole-graph buffers even at 4 bits (a GCN: 289 RAMB36 on CS and
+374 on Physics at 8 bits), which leaves 2-bit buffers. Per run: golden test
 accuracy of the retrained, exported model, model size (KiB), on-chip buffer size (KiB) and LUT / DSP /
 BRAM of ``hw_model.model.estimate`` on the exported IR (nominal parallelism, ``search.cost.hardware_estimate``),
 search time. Baselines (``search.baselines``): float GCN / GAT / GraphSAGE, uniformly quantised GCN (and GAT
@@ -52,7 +54,8 @@ CONFIGS: dict[str, tuple[str, str]] = {
 #: configurations searched for another device than ``--device``: on the xc7z020 PubMed's whole-graph buffers
 #: at 8 bits (181 RAMB36 of 140) do not fit, so that search must also narrow the activations; on the
 #: xczu7ev (312 RAMB36) only the model-size budget binds, as for the baselines
-CONFIG_DEVICES: dict[str, str] = {"pubmed-public-xczu7ev": "xczu7ev"}
+CONFIG_DEVICES: dict[str, str] = {"pubmed-public-xczu7ev": "xczu7ev", "cs-random": "xczu7ev",
+                                  "physics-random": "xczu7ev"}
 COMPONENTS = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation")
 
 

@@ -85,3 +85,30 @@ def test_lineage_follows_the_local_search_back(tmp_path):
                 rec(6, "neighbour", parent=2), rec(7, "neighbour", parent=0)]
     assert [sb.descends_from(screened, i) for i in range(8)] == \
         ["draw", "anchor gcn", "anchor gat", "anchor gcn", "anchor gcn", "anchor gcn", "anchor gat", "draw"]
+
+
+@pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
+def test_float_baseline_on_sparse_features_equals_the_dense_model(kind):
+    """The CSR first layer (and GraphSAGE's linear-map-first form) computes the PyG layers' function: same
+    outputs and weight gradients as the dense features, including a node without neighbours."""
+    import torch
+
+    from search.layers import sparse_layout
+
+    torch.manual_seed(0)
+    x = (torch.rand(40, 30) < 0.1).float() * torch.rand(40, 30)
+    edge_index = torch.randint(0, 39, (2, 120))  # node 39 has no edges
+    (xs,) = sparse_layout(x, x)
+    assert xs.is_sparse
+    model = bl.FloatGNN(kind, 30, 4).eval()
+    outs, grads = [], []
+    for features in (x, xs):
+        model.zero_grad()
+        out = model(features, edge_index)
+        out.square().sum().backward()
+        outs.append(out.detach())
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-5, atol=1e-5)
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) == len(list(model.parameters()))
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-5)

@@ -61,12 +61,17 @@ def quantised_archs() -> list[str]:
 
 # ---- float baselines ------------------------------------------------------------------------------------------
 
+def sparse_matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x @ weight.T`` for sparse COO ``x`` and a ``Linear``'s ``weight`` (out, in), as CSR on the non-zeros;
+    the gradient reaches the weight only."""
+    return project(x, weight.t().unsqueeze(0)).squeeze(1)
+
+
 def sparse_linear(linear: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``linear(x)`` (a ``Linear`` with ``weight`` (out, in) and optional ``bias``) for dense or sparse COO
-    ``x``; a sparse ``x`` is multiplied as CSR on its non-zeros, the gradient reaching the weight only."""
+    """``linear(x)`` (a ``Linear`` with ``weight`` and optional ``bias``) for dense or sparse COO ``x``."""
     if not x.is_sparse:
         return linear(x)
-    out = project(x, linear.weight.t().unsqueeze(0)).squeeze(1)
+    out = sparse_matmul(x, linear.weight)
     return out if linear.bias is None else out + linear.bias
 
 
@@ -109,7 +114,7 @@ class FloatGNN(nn.Module):
         if self.kind != "sage" or not x.is_sparse:
             return self.c1(x, edge_index)
         c = self.c1
-        h = project(x, c.lin_l.weight.t().unsqueeze(0)).squeeze(1)
+        h = sparse_matmul(x, c.lin_l.weight)
         return c.propagate(edge_index, x=(h, h)) + c.lin_l.bias + sparse_linear(c.lin_r, x)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:

@@ -72,6 +72,10 @@ MEAN_RECIP_FORMAT = fix(17, 16, signed=False)
 _INT64_SAFE_BITS = 62
 #: widest matrix-product accumulator computed in float64 (exact below 2**53)
 _FLOAT64_EXACT_BITS = 52
+#: widest matrix-product accumulator whose codes are read off the float32 product itself: every product
+#: and partial sum is an integer multiple of one power of two below 2**24 of it, so float32 (fused
+#: multiply-add or not, in any order) computes it exactly
+_FLOAT32_EXACT_BITS = 24
 #: input features with at most this fraction of non-zero codes are kept as sparse tensors (the CSR products
 #: beat the dense ones up to about half dense: the co-purchase graphs' features are 35 % non-zero)
 SPARSE_INPUT_DENSITY = 0.5
@@ -232,6 +236,20 @@ def sparse_indices(dense: torch.Tensor) -> torch.Tensor | None:
     if dense.dim() != 2 or float(nz.float().mean()) > SPARSE_INPUT_DENSITY:
         return None
     return nz.nonzero().t()
+
+
+def _product_bits(input_fmt: NumFormat, w_fmt: NumFormat, fan_in: int) -> int:
+    """Bits of the magnitude of a ``fan_in``-term sum of input-code x weight-code products."""
+    mag = max(abs(input_fmt.qmin), abs(input_fmt.qmax)).bit_length()
+    mag += max(abs(w_fmt.qmin), abs(w_fmt.qmax)).bit_length()
+    return mag + math.ceil(math.log2(max(fan_in, 1)))
+
+
+def dropout_shift(p: float) -> int | None:
+    """``k`` when dropout with probability ``p`` scales the values it keeps by exactly ``2**k`` (``p = 1 -
+    2**-k``: quantised values stay on their grid, ``k`` bits wider), else None."""
+    k = round(-math.log2(1.0 - p)) if 0 <= p < 1 else -1
+    return k if k >= 0 and 1.0 / (1.0 - p) == 2.0**k else None
 
 
 def sparse_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -722,16 +740,23 @@ class QuantGraphLayer(MessagePassing):
         return torch.from_numpy(requantize_np(acc, frac, agg_fmt).astype(np.int64))
 
     def _linear_codes(self, x: torch.Tensor, input_fmt: NumFormat | None, input_codes: torch.Tensor | None,
-                      w_codes: torch.Tensor, w_fmt: NumFormat, lin_fmt: NumFormat) -> torch.Tensor:
+                      w_codes: torch.Tensor, w_fmt: NumFormat, lin_fmt: NumFormat, product: torch.Tensor,
+                      input_shift: int | None) -> torch.Tensor:
         """``requant(x @ W[h], in.frac + w.frac -> linear)`` (N, heads, out), exact when the input codes are
-        given or ``x`` lies on the input format's grid (always outside training: dropout moves it off)."""
+        given or ``x`` lies on the input format's grid (always outside training; in training when dropout
+        scales by a power of two). ``product`` is the float32 ``x @ W[h]`` of the weights' values; when
+        ``x`` is known to be the input codes shifted left by ``input_shift`` bits (0: the codes themselves)
+        and the accumulator fits ``_FLOAT32_EXACT_BITS``, the codes are read off it (no second product)."""
+        if input_fmt is not None and (input_codes is not None or input_shift is not None):
+            mag = _product_bits(input_fmt, w_fmt, self.in_features) + (input_shift or 0)
+            if mag <= _FLOAT32_EXACT_BITS:
+                acc = (product.double() * 2.0 ** (input_fmt.frac + w_fmt.frac)).long()
+                return requantize_torch(acc, input_fmt.frac + w_fmt.frac, lin_fmt)
         if input_fmt is not None:
             xc = _as_double(input_codes) if input_codes is not None else _as_double(x.detach(), 2.0**input_fmt.frac)
             values = xc.values() if xc.is_sparse else xc
             if input_codes is not None or torch.equal(values, torch.round(values)):
-                mag = max(abs(input_fmt.qmin), abs(input_fmt.qmax)).bit_length()
-                mag += max(abs(w_fmt.qmin), abs(w_fmt.qmax)).bit_length()
-                mag += math.ceil(math.log2(max(self.in_features, 1)))
+                mag = _product_bits(input_fmt, w_fmt, self.in_features)
                 if mag <= _FLOAT64_EXACT_BITS:
                     acc = project(xc, w_codes.double()).long()
                 elif mag <= _INT64_SAFE_BITS:
@@ -746,9 +771,11 @@ class QuantGraphLayer(MessagePassing):
         return quantize_codes(acc * 2.0**-w_fmt.frac, lin_fmt)
 
     def forward(self, x: torch.Tensor, g: GraphTensors, input_fmt: NumFormat | None = None,
-                input_codes: torch.Tensor | None = None) -> torch.Tensor:
+                input_codes: torch.Tensor | None = None, input_shift: int | None = None) -> torch.Tensor:
         """``x``: values of ``input_fmt`` (N, in_features) -> output values (N, output_width). ``input_codes``
         (int64, optional) are ``x``'s codes (needed for exactness when codes are wider than float32's 24 bits).
+        ``input_shift``: ``x`` is known to be codes of ``input_fmt`` shifted left by that many bits (dropout
+        by ``1 - 2**-k`` keeps a value times ``2**k`` or zeroes it), which spares a check of its grid.
 
         The int64 codes of every step are kept in ``self.codes`` (linear, coefficients, aggregation,
         output) to compare with ``lpgnas.golden.trace_model``. ``x`` and ``input_codes`` may be sparse COO
@@ -759,10 +786,12 @@ class QuantGraphLayer(MessagePassing):
         n = g.csr.num_nodes
         w_fmt = self.w_q.fmt_for(self.weight)
         w_codes = quantize_codes(self.weight.detach(), w_fmt)
-        lin_f = self.lin_q(project(x, self.w_q(self.weight)))
+        product = project(x, self.w_q(self.weight))
+        lin_f = self.lin_q(product)
         lin_fmt = self.lin_q.fmt()
         wide = self._wide(g, input_fmt)
-        lin = _quantised(lin_f, self._linear_codes(x, input_fmt, input_codes, w_codes, w_fmt, lin_fmt), lin_fmt.frac)
+        lin_c = self._linear_codes(x, input_fmt, input_codes, w_codes, w_fmt, lin_fmt, product.detach(), input_shift)
+        lin = _quantised(lin_f, lin_c, lin_fmt.frac)
 
         coef = ATTENTION_COEFFICIENTS[self.attention].quantised(self, g, lin)
         if self.training and self.softmax and self.attention_dropout > 0:
@@ -894,9 +923,10 @@ class QuantGNN(nn.Module):
         if quantise:
             x, codes, fmt = self._quantised_input(x)
         dropout = self.training and self.dropout > 0
+        shift = dropout_shift(self.dropout) if dropout else 0
         for layer in self.layers:
             x = sparse_dropout(x, self.dropout, self.training)
-            x = layer(x, g, fmt, None if dropout or not quantise else codes)
+            x = layer(x, g, fmt, None if dropout or not quantise else codes, shift if quantise else None)
             fmt, codes = layer.out_q.fmt(), layer.codes.get("output")
         return x
 

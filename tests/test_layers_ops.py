@@ -9,10 +9,11 @@ import torch.nn.functional as F
 
 from lpgnas.golden import accumulator_bounds, predict, quantize_features, trace_model
 from lpgnas.ir import load_ir
+from lpgnas.numfmt import fix, requantize_torch
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_graph
 from search import layers as layers_mod
-from search.layers import GraphTensors, build_gnn, export_ir, quantize_codes
+from search.layers import GraphTensors, build_gnn, dropout_shift, export_ir, project, quantize_codes
 
 NODES, FEATURES, CLASSES = 40, 12, 3
 SOFTMAX = [name for name, spec in ATTENTIONS.items() if spec.softmax]
@@ -149,6 +150,42 @@ def test_sparse_input_features_are_golden_and_equal_the_dense_path(attention, bi
     for sparse, layer in zip(sparse_codes, model.layers, strict=True):
         assert sparse.keys() == layer.codes.keys()
         assert all(torch.equal(sparse[k], layer.codes[k]) for k in sparse)
+
+
+@pytest.mark.parametrize("in_bits, w_bits, fan_in", [(8, 8, 256), (8, 4, 767), (16, 8, 64), (16, 8, 128)])
+def test_linear_codes_come_from_the_float32_product_only_where_it_is_exact(in_bits, w_bits, fan_in, monkeypatch):
+    """The transform's codes are read off the float32 product when the accumulator fits 24 bits (8 x 8 bits
+    over 256 inputs: 24) and come from the exact product beyond: equal to int64 arithmetic either way, also
+    on dropout's doubled inputs; with the float32 limit raised, the wide products come out wrong."""
+    layer = build_gnn(fan_in, 2, attention="gcn", layers=1, wbits=w_bits, abits=in_bits, input_signed=True).layers[0]
+    in_fmt, w_fmt = fix(in_bits, in_bits - 2), fix(w_bits, w_bits - 1)
+    rng = np.random.default_rng(in_bits * w_bits)
+    codes = torch.from_numpy(rng.integers(in_fmt.qmin, in_fmt.qmax + 1, (50, fan_in)))
+    codes[0] = in_fmt.qmin  # one row at the extreme of the range, against extreme weights
+    w_codes = torch.from_numpy(rng.integers(w_fmt.qmin, w_fmt.qmax + 1, (1, fan_in, 2)))
+    w_codes[0, :, 0] = w_fmt.qmin
+    frac = in_fmt.frac + w_fmt.frac
+    lin_fmt = fix(32, frac)  # no rounding: the codes are the accumulators themselves
+    fast = in_bits + w_bits + int(np.ceil(np.log2(fan_in))) <= 24
+
+    def codes_of(input_codes, shift, x_codes):
+        x = x_codes.float() * 2.0**-in_fmt.frac
+        product = project(x, w_codes.float() * 2.0**-w_fmt.frac)
+        return layer._linear_codes(x, in_fmt, input_codes, w_codes, w_fmt, lin_fmt, product, shift)
+
+    exact = requantize_torch(torch.einsum("ni,hio->nho", codes, w_codes), frac, lin_fmt)
+    assert torch.equal(codes_of(codes, 0, codes), exact)
+    assert torch.equal(codes_of(None, 0, codes), exact)
+    kept = torch.from_numpy(rng.integers(0, 2, codes.shape)) * 2  # dropout at p = 0.5: zero or double
+    dropped = requantize_torch(torch.einsum("ni,hio->nho", codes * kept, w_codes), frac, lin_fmt)
+    assert torch.equal(codes_of(None, dropout_shift(0.5), codes * kept), dropped)
+    monkeypatch.setattr(layers_mod, "_FLOAT32_EXACT_BITS", 62)
+    assert torch.equal(codes_of(codes, 0, codes), exact) == fast
+
+
+@pytest.mark.parametrize("p, shift", [(0.0, 0), (0.5, 1), (0.75, 2), (0.6, None), (0.3, None)])
+def test_dropout_keeps_the_grid_only_when_it_scales_by_a_power_of_two(p, shift):
+    assert dropout_shift(p) == shift
 
 
 def test_quantised_features_are_shared_across_models_until_the_tensor_changes(monkeypatch):

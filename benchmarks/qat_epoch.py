@@ -19,7 +19,6 @@ import argparse
 import hashlib
 import json
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
@@ -36,17 +35,6 @@ from search.train import TrainConfig, fit
 
 RESULTS = Path(__file__).parent / "results"
 SPLITS = {"Cora": None, "CiteSeer": None, "PubMed": None}  # the public split; the others 60/20/20
-
-
-def code_commit() -> str:
-    """Short commit of the checkout the ``search`` package was imported from (``+dirty`` if it differs)."""
-    repo = Path(search.__file__).resolve().parents[1]
-
-    def git(*cmd: str) -> str:
-        return subprocess.run(["git", *cmd], cwd=repo, capture_output=True, text=True).stdout.strip()
-
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks")
-    return (git("rev-parse", "--short", "HEAD") or "unknown") + ("+dirty" if dirty else "")
 
 
 def time_dataset(name: str, epochs: int, repeats: int) -> dict:
@@ -85,7 +73,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    commit = code_commit()
+    # imported here, after the packages: search_bench puts this checkout first on sys.path
+    from search_bench import code_version
+
+    commit = code_version(Path(search.__file__).resolve().parents[1])  # the checkout the code came from
     path = RESULTS / "qat_epoch.json"
     rows = json.loads(path.read_text()) if path.is_file() else []
     for name in [d for d in args.datasets.split(",") if d]:

@@ -65,13 +65,13 @@ def _write_atomic(path: Path, doc: dict) -> None:
     write_json_atomic(path, doc)
 
 
-def code_version() -> str:
-    """The checkout's commit (short hash), with ``+dirty`` when tracked files other than the benchmark's own
-    results differ from it."""
+def code_version(repo: Path = REPO) -> str:
+    """The commit (short hash) of the checkout ``repo`` (this one by default), with ``+dirty`` when tracked
+    files other than the benchmarks' results differ from it."""
     import subprocess
 
     def git(*cmd: str) -> str:
-        return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *cmd], cwd=repo, capture_output=True, text=True).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results")

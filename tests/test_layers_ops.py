@@ -183,6 +183,30 @@ def test_linear_codes_come_from_the_float32_product_only_where_it_is_exact(in_bi
     assert torch.equal(codes_of(codes, 0, codes), exact) == fast
 
 
+@pytest.mark.parametrize("p", [0.5, 0.3])
+def test_training_forward_codes_equal_the_exact_products(p, monkeypatch):
+    """A training forward pass (dropout p: its kept values stay on the grid at 0.5, leave it at 0.3) gives
+    every layer the codes of the float64 / int64 products that the float32 shortcut replaces."""
+    rng = np.random.default_rng(7)
+    csr = random_graph(rng, 400, 3.0)
+    g = GraphTensors(csr)
+    torch.manual_seed(7)
+    x = torch.randn(400, 64)
+    model = build_gnn(64, CLASSES, attention="gcn", hidden=16, wbits=8, abits=8, input_signed=True, dropout=p)
+    model.train()
+
+    def forward_codes():
+        torch.manual_seed(1)  # the same dropout draw
+        with torch.no_grad():
+            model(x, g)
+        return [dict(layer.codes) for layer in model.layers]
+
+    shortcut = forward_codes()
+    monkeypatch.setattr(layers_mod, "_FLOAT32_EXACT_BITS", 0)
+    for fast, exact in zip(shortcut, forward_codes(), strict=True):
+        assert all(torch.equal(fast[k], exact[k]) for k in exact)
+
+
 @pytest.mark.parametrize("p, shift", [(0.0, 0), (0.5, 1), (0.75, 2), (0.6, None), (0.3, None)])
 def test_dropout_keeps_the_grid_only_when_it_scales_by_a_power_of_two(p, shift):
     assert dropout_shift(p) == shift

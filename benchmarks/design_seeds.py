@@ -33,7 +33,8 @@ OUT = RESULTS / "design_seeds.json"
 def design_name(arch: list[dict[str, Any]]) -> str:
     """``gcn/add/relu w4 i8 l4 c8 a8 ; ...``: operators and bitwidths, layer by layer."""
     return " ; ".join(f"{c['attention']}/{c['aggregation']}/{c['activation']} w{c['q_weight']} i{c['q_input']} "
-                      f"l{c['q_linear']} c{c['q_coef']} a{c['q_aggregation']}" for c in arch)
+                      f"l{c['q_linear']} c{c['q_coef']} a{c['q_aggregation']} b{c.get('q_bias', c['q_aggregation'])}"
+                      for c in arch)
 
 
 def retrain_over_seeds(run: dict[str, Any], seeds: list[int], data_root: str | None) -> list[dict[str, Any]]:
@@ -47,7 +48,7 @@ def retrain_over_seeds(run: dict[str, Any], seeds: list[int], data_root: str | N
     cfg = SearchConfig(dataset=run["dataset"], split=run["split"], seed=run["seed"])
     data = load_search_data(cfg, data_root)
     s = Search(cfg, data)
-    arch = [LayerChoice(**c) for c in run["architecture"]]
+    arch = [LayerChoice.from_dict(c) for c in run["architecture"]]
     out = []
     for seed in seeds:
         t = time.time()

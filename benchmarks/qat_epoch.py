@@ -42,8 +42,8 @@ def time_dataset(name: str, epochs: int, repeats: int) -> dict:
     cfg = SearchConfig(dataset=name, split=SPLITS.get(name, "random-60-20-20"), seed=0)
     data = load_search_data(cfg)
     g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
-    arch = [LayerChoice("gcn", "add", "relu", 16, 1, 4, 8, 8, 8, 8),
-            LayerChoice("gcn", "add", "identity", data.num_classes, 1, 2, 8, 8, 8, 8)]
+    arch = [LayerChoice("gcn", "add", "relu", 16, 1, 4, 8, 8, 8, 8, 8),
+            LayerChoice("gcn", "add", "identity", data.num_classes, 1, 2, 8, 8, 8, 8, 8)]
     tcfg = TrainConfig(dataset=name, epochs=epochs, seed=0)
     seconds, digests = [], set()
     for _ in range(repeats):

@@ -56,7 +56,7 @@ CONFIGS: dict[str, tuple[str, str]] = {
 #: xczu7ev (312 RAMB36) only the model-size budget binds, as for the baselines
 CONFIG_DEVICES: dict[str, str] = {"pubmed-public-xczu7ev": "xczu7ev", "cs-random": "xczu7ev",
                                   "physics-random": "xczu7ev"}
-COMPONENTS = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation")
+COMPONENTS = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation", "q_bias")
 
 
 def _write_atomic(path: Path, doc: dict) -> None:
@@ -278,6 +278,7 @@ def report() -> dict[str, Any]:
         if r["method"] != "lpgnas":
             continue
         for i, layer in enumerate(r["architecture"]):
+            layer = {"q_bias": layer["q_aggregation"], **layer}  # runs before q_bias: the aggregation's
             for comp in COMPONENTS:
                 quant["all"][comp][str(layer[comp])] += 1
                 quant[f"layer{i}"][comp][str(layer[comp])] += 1

@@ -2,7 +2,7 @@
 
 Every decision of the LPGNAS space (``search.space``: per layer ``attention``, ``aggregation``,
 ``activation``, ``hidden``, ``heads``, ``q_weight``, ``q_input``, ``q_linear``, ``q_coef``,
-``q_aggregation``) gets its own tensor axis; its options become a tensor along that axis. The *same*
+``q_aggregation``, ``q_bias``) gets its own tensor axis; its options become a tensor along that axis. The *same*
 cost formulas as for a fixed design (:func:`hw_model.model.estimate_specs`) are evaluated once on these
 tensors: each unit's cost broadcasts only over the axes of the decisions it depends on (the transform
 unit of layer 1 over ``hidden``/``heads`` of layers 0 and 1 and the layer-1 bitwidths, ...). The
@@ -40,6 +40,7 @@ DECISIONS = (
     "q_linear",
     "q_coef",
     "q_aggregation",
+    "q_bias",
 )
 #: cost keys returned by :class:`ExpectedHardwareCost`
 COST_KEYS = ("lut", "ff", "dsp", "bram36", "cycles", "latency_us", "model_bits", "buffer_bits")
@@ -97,7 +98,7 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
         recip_bits=MEAN_RECIP_BITS,
         recip_signed=0,
         has_bias=1,
-        bias_bits=agg_bits,
+        bias_bits=get("q_bias", i),
         bias_signed=1,
         agg_bits=agg_bits,
         agg_signed=1,

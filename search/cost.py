@@ -123,7 +123,7 @@ class ExpectedCost:
         for i in range(len(self.space.layers)):
             m = lambda d, i=i: self._mean(probs, f"layer{i}.{d}")  # noqa: E731
             width = m("heads") * m("hidden")
-            model = model + in_width * width * m("q_weight") + width * m("q_aggregation")
+            model = model + in_width * width * m("q_weight") + width * m("q_bias")
             buffer = buffer + n * in_width * m("q_input") + n * width * (m("q_linear") + m("q_aggregation"))
             p_coef = self._prob_of(probs, f"layer{i}.attention", lambda a: "coef" in ATTENTIONS[a].formats)
             p_recip = self._prob_of(probs, f"layer{i}.aggregation",

@@ -591,7 +591,8 @@ class QuantGraphLayer(MessagePassing):
     """Linear transform per head -> edge coefficients -> aggregation -> heads -> bias -> activation.
 
     ``attention_dropout`` (training only) drops softmax coefficients like GAT: kept ones are scaled by
-    ``1/(1-p)`` and re-rounded to integer codes, so the exact path stays an integer pipeline.
+    ``1/(1-p)`` and re-rounded to integer codes, so the exact path stays an integer pipeline. Weights are
+    ``wbits`` wide, activations ``abits``, the bias ``bbits`` (default: ``abits``).
     """
 
     def __init__(
@@ -608,11 +609,13 @@ class QuantGraphLayer(MessagePassing):
         abits: int = 8,
         bias: bool = True,
         attention_dropout: float = 0.0,
+        bbits: int | None = None,
     ) -> None:
         super().__init__(aggr="add", node_dim=0)
         self.in_features, self.out_features, self.heads, self.concat = in_features, out_features, heads, concat
         self.attention, self.aggregation, self.activation = attention, aggregation, activation
         self.abits, self.attention_dropout = abits, attention_dropout
+        self.bbits = abits if bbits is None else bbits
         self.quantise = True
         self.weight = nn.Parameter(torch.empty(heads, in_features, out_features))
         nn.init.xavier_uniform_(self.weight.view(heads * in_features, out_features))
@@ -681,9 +684,9 @@ class QuantGraphLayer(MessagePassing):
         return frac + (HEAD_MEAN_FRAC if self.heads > 1 and not self.concat else 0)
 
     def bias_format(self) -> NumFormat:
-        """``abits``-bit fix covering the bias, binary point at most the aggregation accumulator's."""
+        """``bbits``-bit fix covering the bias, binary point at most the aggregation accumulator's."""
         max_abs = float(self.bias.detach().abs().max()) if self.bias is not None else 0.0
-        return fix(self.abits, min(frac_for_range(max_abs, self.abits), self.accumulator_frac()))
+        return fix(self.bbits, min(frac_for_range(max_abs, self.bbits), self.accumulator_frac()))
 
     # ---- pieces of the forward pass ----
     def exact(self, surrogate: torch.Tensor, codes: torch.Tensor, frac: int) -> QTensor:

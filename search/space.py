@@ -8,17 +8,20 @@ Each layer has two groups of decisions, each a tuple of options:
 * quantisation (``QUANT_DECISIONS``), the bitwidth of each tensor the golden model quantises:
   ``q_weight`` (weights), ``q_input`` (the layer's input: for layer 0 the input features, for layer
   ``i > 0`` the previous layer's output, which *is* this layer's input), ``q_linear`` (linear-transform
-  output), ``q_coef`` (precomputed edge coefficients, used by ``gcn``) and ``q_aggregation``
-  (aggregation output; the bias shares it, as ``QuantGraphLayer`` does with ``abits``).
+  output), ``q_coef`` (precomputed edge coefficients, used by ``gcn``), ``q_aggregation``
+  (aggregation output) and ``q_bias`` (the bias, added to the aggregation accumulator).
 
 Bitwidth decisions
 ------------------
 * Weights: {binary (1), ternary (2), 4, 8, 16}. The issue's "2 bits" for weights *is* ternary here:
   ``lpgnas.numfmt.from_bits`` maps a signed 2-bit weight to the ternary format (codes -1, 0, +1, which
   need no multiplier), so a separate 2-bit fix weight option would duplicate it.
-* Activations (input, linear, coefficients, aggregation): fix {2, 4, 8, 16}. Binary and ternary are not
-  offered for activations: the golden model's accumulate/requantise path and the IR validator only allow
-  fix formats for every non-weight tensor.
+* Activations (input, linear, coefficients, aggregation) and biases: fix {2, 4, 8, 16}. Binary and
+  ternary are not offered there: the golden model's accumulate/requantise path and the IR validator only
+  allow fix formats for every tensor but the weights.
+* Biases have a bitwidth of their own (they used to take the aggregation output's). An eighth of float
+  GCN's size is exactly 4 bits per parameter, biases included, so a W4 GCN with 8-bit biases misses the
+  1/8 budget by a few bits and the search had to make a layer ternary (docs/search.md).
 * The binary point is not searched: the quantisers of ``search/quant.py`` calibrate it — activations
   from an exponential moving average of the largest magnitude seen in training (frozen in eval), weights
   from the current tensor (fix: its largest magnitude; binary/ternary: the power of two nearest its mean
@@ -55,7 +58,7 @@ WEIGHT_BITS: tuple[int, ...] = (1, 2, 4, 8, 16)
 ACT_BITS: tuple[int, ...] = (2, 4, 8, 16)
 
 ARCH_DECISIONS: tuple[str, ...] = ("attention", "aggregation", "activation", "hidden", "heads")
-QUANT_DECISIONS: tuple[str, ...] = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation")
+QUANT_DECISIONS: tuple[str, ...] = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation", "q_bias")
 MAX_LAYERS = 4
 
 
@@ -91,6 +94,7 @@ class LayerSpace:
     q_linear: tuple[int, ...] = ACT_BITS
     q_coef: tuple[int, ...] = ACT_BITS
     q_aggregation: tuple[int, ...] = ACT_BITS
+    q_bias: tuple[int, ...] = ACT_BITS
 
     def options(self, decision: str) -> tuple:
         return getattr(self, decision)
@@ -142,9 +146,16 @@ class LayerChoice:
     q_linear: int
     q_coef: int
     q_aggregation: int
+    q_bias: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> LayerChoice:
+        """From :meth:`to_dict`'s output; records written before ``q_bias`` existed had biases at the
+        aggregation bitwidth."""
+        return cls(**{"q_bias": record["q_aggregation"], **record})
 
 
 def default_space(
@@ -190,7 +201,7 @@ def default_space(
                 hidden=(num_classes,) if last else tuple(hidden),
                 heads=(1,) if last else tuple(heads),
                 q_weight=tuple(weight_bits), q_input=tuple(act_bits), q_linear=tuple(act_bits),
-                q_coef=tuple(act_bits), q_aggregation=tuple(act_bits),
+                q_coef=tuple(act_bits), q_aggregation=tuple(act_bits), q_bias=tuple(act_bits),
             )
         )
     return SearchSpace(layers=tuple(out), num_classes=num_classes, in_features=in_features)

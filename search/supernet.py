@@ -232,7 +232,9 @@ class SuperLayer(nn.Module):
         acc_frac = self.lin_q.fmt().frac + (coef_q.fmt().frac if has_coef else 0)
         acc_frac += MEAN_RECIP_FORMAT.frac if agg_rule.recip else 0
         b = self.bias[:h, :d].reshape(-1)
-        acc = acc + fake_quant(b, _bias_format(b, abits, acc_frac))
+        bq = mix(fake_quant(b, _bias_format(b, opt("q_bias"), acc_frac)), oh[self.key("q_bias")], lambda: [
+            fake_quant(b.detach(), _bias_format(b, bits, acc_frac)) for bits in sp.options(self.key("q_bias"))])
+        acc = acc + bq
         self.agg_q.bits = abits
         agg = self.agg_q(acc)
         agg = mix(agg, oh[self.key("q_aggregation")],
@@ -332,8 +334,7 @@ def build_quant_gnn(arch: list[LayerChoice], in_features: int, *, input_signed: 
     """A ``QuantGNN`` for a derived architecture, each tensor quantised to its chosen bitwidth.
 
     The last layer's ``hidden`` is the class count. Output quantiser of layer ``i`` = input bitwidth of
-    layer ``i+1``; the logits use the last layer's aggregation bitwidth. The bias uses the aggregation
-    bitwidth (``QuantGraphLayer``'s ``abits``).
+    layer ``i+1``; the logits use the last layer's aggregation bitwidth; the bias has its own (``q_bias``).
     """
     mods: list[QuantGraphLayer] = []
     width = in_features
@@ -341,7 +342,7 @@ def build_quant_gnn(arch: list[LayerChoice], in_features: int, *, input_signed: 
         out_bits = arch[i + 1].q_input if i + 1 < len(arch) else c.q_aggregation
         layer = QuantGraphLayer(
             width, c.hidden, attention=c.attention, aggregation=c.aggregation, activation=c.activation,
-            heads=c.heads, concat=True, wbits=c.q_weight, abits=c.q_aggregation,
+            heads=c.heads, concat=True, wbits=c.q_weight, abits=c.q_aggregation, bbits=c.q_bias,
         )
         layer.lin_q = ActQuant(c.q_linear)
         layer.coef_q = FixedQuant(coef_format(c.q_coef))

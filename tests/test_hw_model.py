@@ -555,7 +555,7 @@ def expected_cost_all_ops():
             f"layer{i}.activation": ("identity",) if last else tuple(ACTIVATIONS),
             f"layer{i}.hidden": (3,) if last else (8, 16), f"layer{i}.heads": (1,) if last else (1, 2, 4),
             f"layer{i}.q_weight": (1, 4, 8), f"layer{i}.q_input": (4, 8), f"layer{i}.q_linear": (4, 8),
-            f"layer{i}.q_coef": (4, 8), f"layer{i}.q_aggregation": (4, 8),
+            f"layer{i}.q_coef": (4, 8), f"layer{i}.q_aggregation": (4, 8), f"layer{i}.q_bias": (2, 8),
         })
     return opts, ExpectedHardwareCost(
         opts, in_features=12, num_classes=3, hw=[LayerHW(4, 4, 4), LayerHW(4, 2, 2)], max_nodes=64,

@@ -101,7 +101,7 @@ def test_space_grows_with_registry_and_knows_the_paper_operators(monkeypatch):
 def test_bitwidth_options_and_limits():
     sp = default_space(10, 3, 2)
     assert sp.layers[0].q_weight == WEIGHT_BITS and 1 in WEIGHT_BITS and 2 in WEIGHT_BITS
-    for d in ("q_input", "q_linear", "q_coef", "q_aggregation"):
+    for d in ("q_input", "q_linear", "q_coef", "q_aggregation", "q_bias"):
         assert sp.layers[0].options(d) == ACT_BITS and min(ACT_BITS) >= 2
     assert sp.layers[-1].hidden == (3,) and sp.layers[-1].heads == (1,)
     from lpgnas.errors import LpgnasError
@@ -117,6 +117,15 @@ def test_bitwidth_options_and_limits():
 
 
 # ---- controllers ---------------------------------------------------------------------------------------------
+
+def test_layer_choice_records_without_a_bias_bitwidth_keep_the_aggregation_bitwidth():
+    """Runs recorded before ``q_bias`` existed had biases at the aggregation bitwidth."""
+    old = {"attention": "gcn", "aggregation": "add", "activation": "relu", "hidden": 16, "heads": 1,
+           "q_weight": 4, "q_input": 8, "q_linear": 8, "q_coef": 8, "q_aggregation": 16}
+    assert LayerChoice.from_dict(old).q_bias == 16
+    new = LayerChoice.from_dict({**old, "q_bias": 4})
+    assert new.q_bias == 4 and LayerChoice.from_dict(new.to_dict()) == new
+
 
 def test_gumbel_straight_through_is_one_hot_with_gradients():
     torch.manual_seed(0)
@@ -163,8 +172,8 @@ def test_supernet_path_matches_built_model_and_cost_equals_fixed_design(karate):
     torch.manual_seed(0)
     net = SuperNet(sp, input_signed=False)
     rng = random.Random(0)
-    softmax_paths = 0
-    for _ in range(6):
+    softmax_paths = own_bias_bits = 0
+    for _ in range(10):
         arch = _random_arch(sp, rng)
         oh = onehots_for(sp, arch)
         net.train()
@@ -197,9 +206,11 @@ def test_supernet_path_matches_built_model_and_cost_equals_fixed_design(karate):
         assert float(bits["buffer"]) == buffer_size_bits(ir, n, e)
         if not any(operators.ATTENTIONS[c.attention].softmax for c in arch):
             assert float(bits["model"]) == model_size_bits(ir)
+            own_bias_bits += any(c.q_bias != c.q_aggregation for c in arch)
         assert [lay.formats["weight"].bits for lay in ir.layers] == [c.q_weight for c in arch]
         assert [lay.formats["input"].bits for lay in ir.layers] == [c.q_input for c in arch]
-    assert softmax_paths > 0
+        assert [lay.formats["bias"].bits for lay in ir.layers] == [c.q_bias for c in arch]
+    assert softmax_paths > 0 and own_bias_bits > 0
 
 
 def test_expected_cost_gradcheck():
@@ -389,7 +400,8 @@ def test_neighbours_change_one_decision_each(karate):
 
 def test_anchors_are_one_uniform_w8a8_design_per_attention(karate):
     """The anchors: per attention of the space, that attention in every layer with add, relu (hidden layers),
-    the narrowest width, one head and 8-bit activations; weights 8-bit without a budget, fitted under one."""
+    the narrowest width, one head, 8-bit activations and 4-bit biases; weights 8-bit without a budget, fitted
+    under one."""
     from search.nas import Search, _fits, anchor_architectures, load_search_data
 
     s = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
@@ -399,7 +411,7 @@ def test_anchors_are_one_uniform_w8a8_design_per_attention(karate):
         assert {c.attention for c in arch} == {arch[0].attention} and {c.aggregation for c in arch} == {"add"}
         assert arch[0].activation == "relu" and arch[0].hidden == 4 and {c.heads for c in arch} == {1}
         assert {c.q_input for c in arch} == {c.q_linear for c in arch} == {c.q_aggregation for c in arch} == {8}
-        assert {c.q_weight for c in arch} == {8}
+        assert {c.q_weight for c in arch} == {8} and {c.q_bias for c in arch} == {4}
     sizes = [float(s.cost.values(onehots_for(s.space, a))["model"]) for a in anchors]
     cfg = SearchConfig(**{**TINY, "budget_kib": f"{min(sizes) / 2!r}", "cost": "model"})
     tight = Search(cfg, load_search_data(cfg))
@@ -499,8 +511,8 @@ def test_screening_stops_early_after_patience_epochs(tmp_path, karate):
     from search.train import TrainConfig, fit
 
     d, g = karate
-    arch = [LayerChoice("gcn", "add", "relu", 4, 1, 8, 8, 8, 8, 8),
-            LayerChoice("gcn", "add", "identity", d.num_classes, 1, 8, 8, 8, 8, 8)]
+    arch = [LayerChoice("gcn", "add", "relu", 4, 1, 8, 8, 8, 8, 8, 8),
+            LayerChoice("gcn", "add", "identity", d.num_classes, 1, 8, 8, 8, 8, 8, 8)]
     runs = {}
     for patience in (0, 3):
         torch.manual_seed(0)

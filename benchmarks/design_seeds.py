@@ -31,10 +31,12 @@ OUT = RESULTS / "design_seeds.json"
 
 
 def design_name(arch: list[dict[str, Any]]) -> str:
-    """``gcn/add/relu w4 i8 l4 c8 a8 ; ...``: operators and bitwidths, layer by layer."""
-    return " ; ".join(f"{c['attention']}/{c['aggregation']}/{c['activation']} w{c['q_weight']} i{c['q_input']} "
-                      f"l{c['q_linear']} c{c['q_coef']} a{c['q_aggregation']} b{c.get('q_bias', c['q_aggregation'])}"
-                      for c in arch)
+    """``gcn/add/relu w4 i8 l4 c8 a8 b4 ; ...``: operators and bitwidths, layer by layer."""
+    from search.space import LayerChoice
+
+    layers = [LayerChoice.from_dict(c) for c in arch]
+    return " ; ".join(f"{c.attention}/{c.aggregation}/{c.activation} w{c.q_weight} i{c.q_input} l{c.q_linear} "
+                      f"c{c.q_coef} a{c.q_aggregation} b{c.q_bias}" for c in layers)
 
 
 def retrain_over_seeds(run: dict[str, Any], seeds: list[int], data_root: str | None) -> list[dict[str, Any]]:

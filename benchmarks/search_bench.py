@@ -247,6 +247,8 @@ def _ms(xs: list[float], scale: float = 1.0, digits: int = 1) -> str:
 
 
 def report() -> dict[str, Any]:
+    from search.space import LayerChoice
+
     runs = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
     ok = [r for r in runs if "error" not in r]
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -277,8 +279,8 @@ def report() -> dict[str, Any]:
     for r in ok:
         if r["method"] != "lpgnas":
             continue
-        for i, layer in enumerate(r["architecture"]):
-            layer = {"q_bias": layer["q_aggregation"], **layer}  # runs before q_bias: the aggregation's
+        for i, recorded in enumerate(r["architecture"]):
+            layer = LayerChoice.from_dict(recorded).to_dict()  # runs before q_bias: the aggregation's bitwidth
             for comp in COMPONENTS:
                 quant["all"][comp][str(layer[comp])] += 1
                 quant[f"layer{i}"][comp][str(layer[comp])] += 1

@@ -147,12 +147,16 @@ def test_task_loss_reaches_controller_logits(karate):
     sp = default_space(d.num_features, d.num_classes, 2, hidden=(4, 8), heads=(1, 2))
     torch.manual_seed(1)
     net, ac, qc = SuperNet(sp, False), ArchController(sp), QuantController(sp)
+    with torch.no_grad():  # trained biases (zero biases are exact at every bitwidth: no gradient to q_bias)
+        for layer in net.layers:
+            layer.bias.normal_()
     for _ in range(4):  # a few paths (one may be dead for some decision: e.g. a saturated 2-bit output)
         oh = {**ac.sample(1.0), **qc.sample(1.0)}
         torch.nn.functional.cross_entropy(net(d.x, g, oh), d.y).backward()
     for key in ("layer0.attention", "layer0.aggregation", "layer0.hidden", "layer0.heads", "layer1.attention"):
         assert ac.logit(key).grad.abs().sum() > 0, key
-    for key in ("layer0.q_weight", "layer0.q_linear", "layer1.q_weight", "layer1.q_input"):
+    for key in ("layer0.q_weight", "layer0.q_linear", "layer1.q_weight", "layer1.q_input", "layer0.q_bias",
+                "layer1.q_bias"):
         assert qc.logit(key).grad.abs().sum() > 0, key
     # karate's one-hot features are exact at every input bitwidth: no preference, but a gradient
     assert qc.logit("layer0.q_input").grad is not None

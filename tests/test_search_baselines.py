@@ -49,6 +49,17 @@ def test_random_search_spends_its_budget_and_selects_on_validation(karate):
     assert r["candidates"] == 1 and 0.0 <= r["test_accuracy"] <= 1.0 and len(r["architecture"]) == 2
 
 
+def test_random_search_exports_its_better_trained_model(karate):
+    """As the search: the sample's short training ships when it validates better than the retraining."""
+    for retrain_epochs, short_epochs, seed, exported in ((1, 30, 1, "short"), (200, 5, 0, "retrained")):
+        cfg = SearchConfig(dataset="karate", hidden_sizes="4,8", head_counts="1,2", retrain_epochs=retrain_epochs,
+                           seed=seed)
+        r = bl.random_search(cfg, karate, budget_seconds=0.0, short_epochs=short_epochs)
+        assert r["exported"] == exported
+        # the golden model's validation accuracy is the exported model's
+        assert r["val_accuracy"] == pytest.approx(max(r["short_val_accuracy"], r["retrained_val_accuracy"]))
+
+
 def test_benchmark_report_from_run_files(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("search_bench", REPO / "benchmarks" / "search_bench.py")
     sb = importlib.util.module_from_spec(spec)

@@ -154,6 +154,7 @@ def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, An
             c["seconds"] for c in m["candidates"] if c["index"] == m["chosen_candidate"]), 2),
         "total_seconds": m["total_seconds"], "float_gcn16_model_size_kib": m["float_gcn16_model_size_kib"],
         "resumed_from_epoch": m["resumed_from_epoch"], "config": m["config"],
+        "chosen_training": m["chosen_training"],  # the exported model: a finalist's screening or retraining
         "descends_from": descends_from(m["screened"], m["chosen_candidate"]) if m["screened"] else "draw",
     }
 

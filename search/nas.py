@@ -822,7 +822,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     cfg = SearchConfig(**{f.name: getattr(args, f.name) for f in fields(SearchConfig)})
     m = search(cfg, args.out, data_root=args.data_root, resume=args.resume, progress=not args.quiet)
-    print("architecture:")
+    print(f"architecture (candidate {m['chosen_candidate']}, its {m['chosen_training']} training, validation "
+          f"{m['val_accuracy_float']:.4f}):")
     for i, c in enumerate(m["architecture"]):
         print(f"  layer{i}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
     print(f"test accuracy: float {m['test_accuracy_float']:.4f}, golden {m['test_accuracy_golden']:.4f}; "

@@ -561,7 +561,7 @@ def _cli(run: Path, extra_env: dict[str, str] | None = None, resume: bool = Fals
         args.append("--resume")
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                **(extra_env or {}))
-    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
 
 
 def test_killed_search_resumes_from_its_checkpoint(tmp_path):
@@ -573,7 +573,11 @@ def test_killed_search_resumes_from_its_checkpoint(tmp_path):
     assert state["epoch"] == 4
     assert len((run / SEARCH_LOG).read_text().splitlines()) == 7  # epochs 0..6 were logged before the kill
 
-    m = search(SearchConfig(dataset="ignored"), run, resume=True, progress=False)
+    resumed = _cli(run, resume=True)  # the command line, to the end: its summary names the shipped model
+    assert resumed.returncode == 0, resumed.stderr
+    m = json.loads((run / "metrics.json").read_text())
+    assert f"candidate {m['chosen_candidate']}, its {m['chosen_training']} training" in resumed.stdout
+    assert f"golden {m['test_accuracy_golden']:.4f}" in resumed.stdout
     assert m["resumed_from_epoch"] == 4
     log = [json.loads(ln) for ln in (run / SEARCH_LOG).read_text().splitlines()]
     assert [r["epoch"] for r in log] == list(range(TINY["epochs"]))  # 4..6 re-run, logged once

@@ -13,7 +13,16 @@ from lpgnas.numfmt import fix, requantize_torch
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_graph
 from search import layers as layers_mod
-from search.layers import GraphTensors, build_gnn, dropout_shift, export_ir, project, quantize_codes
+from search.layers import (
+    GraphTensors,
+    build_gnn,
+    dropout_shift,
+    export_ir,
+    fast_dropout,
+    project,
+    quantize_codes,
+    sparse_dropout,
+)
 
 NODES, FEATURES, CLASSES = 40, 12, 3
 SOFTMAX = [name for name, spec in ATTENTIONS.items() if spec.softmax]
@@ -210,6 +219,43 @@ def test_training_forward_codes_equal_the_exact_products(p, monkeypatch):
 @pytest.mark.parametrize("p, shift", [(0.0, 0), (0.5, 1), (0.75, 2), (0.6, None), (0.3, None)])
 def test_dropout_keeps_the_grid_only_when_it_scales_by_a_power_of_two(p, shift):
     assert dropout_shift(p) == shift
+
+
+@pytest.mark.parametrize("p", [0.5, 0.75, 0.6, 0.1])
+def test_fast_dropout_keeps_each_value_with_probability_one_minus_p_and_rescales(p):
+    """Kept values are ``x / (1 - p)`` (exactly 2 and 4 at p = 0.5, 0.75), dropped ones 0; the kept fraction
+    of 10^6 draws is 1 - p within 5 standard deviations, the same in every quarter of the tensor (the 16-bit
+    draws come four to a 64-bit word), the gradient is the mask times the scale, and the seed fixes the draw."""
+    x = torch.rand(1000, 1000, dtype=torch.float64) + 0.5  # no zeros: a zero output means dropped
+    x.requires_grad_(True)
+    torch.manual_seed(3)
+    out = fast_dropout(x, p)
+    kept = out != 0
+    scale = 1 / (1 - p)
+    assert torch.allclose(out[kept], x[kept] * scale, rtol=1e-4, atol=0)
+    if dropout_shift(p) is not None:
+        assert torch.equal(out[kept], x[kept] * 2.0 ** dropout_shift(p))
+    sd = (p * (1 - p) / x.numel()) ** 0.5
+    assert abs(kept.double().mean().item() - (1 - p)) < 5 * sd
+    for quarter in kept.view(-1, 4).T:  # each of the four 16-bit lanes of the words
+        assert abs(quarter.double().mean().item() - (1 - p)) < 5 * 2 * sd
+    out.sum().backward()
+    assert torch.allclose(x.grad, kept.double() * scale, rtol=1e-4, atol=0)
+    torch.manual_seed(3)
+    assert torch.equal(fast_dropout(x.detach(), p), out.detach())
+
+
+def test_sparse_dropout_drops_only_stored_values_and_only_in_training():
+    dense = torch.rand(50, 40) * (torch.rand(50, 40) < 0.2)
+    sparse = dense.to_sparse()
+    assert sparse_dropout(sparse, 0.5, training=False) is sparse
+    torch.manual_seed(0)
+    out = sparse_dropout(sparse, 0.5, training=True)
+    assert out.is_sparse and torch.equal(out.coalesce().indices(), sparse.coalesce().indices())
+    values, before = out.coalesce().values(), sparse.coalesce().values()
+    assert torch.equal(values[values != 0], before[values != 0] * 2)
+    assert 0.3 < (values != 0).float().mean().item() < 0.7
+    assert torch.equal(fast_dropout(dense, 0.0), dense) and not fast_dropout(dense, 1.0).any()
 
 
 def test_quantised_features_are_shared_across_models_until_the_tensor_changes(monkeypatch):

@@ -123,3 +123,38 @@ def test_float_baseline_on_sparse_features_equals_the_dense_model(kind):
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) == len(list(model.parameters()))
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-5)
+
+
+def _ceiling_module():
+    spec = importlib.util.spec_from_file_location("accuracy_ceiling", REPO / "benchmarks" / "accuracy_ceiling.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("kind", ["gcn", "gat", "appnp"])
+def test_ceiling_models_take_sparse_features_like_dense_ones(kind):
+    """The ceiling benchmark's wider models: the CSR first product computes the dense model's function
+    (GraphSAGE there takes dense features)."""
+    import torch
+
+    from search.layers import sparse_layout
+
+    torch.manual_seed(0)
+    x = (torch.rand(40, 30) < 0.1).float() * torch.rand(40, 30)
+    edge_index = torch.randint(0, 40, (2, 120))
+    (xs,) = sparse_layout(x, x)
+    model = _ceiling_module().build_model(kind, 8, 0.5, 30, 4).eval()
+    assert torch.allclose(model(x, edge_index), model(xs, edge_index), atol=1e-5)
+
+
+def test_ceiling_trains_every_model_and_reports_the_run_files(karate, tmp_path, monkeypatch):
+    ac = _ceiling_module()
+    monkeypatch.setattr(ac, "RUNS", tmp_path)
+    for name in ac.MODELS:
+        r = ac.train_one(name, karate, seed=0, epochs=15, patience=5)
+        assert r["model"] == name and 0.0 <= r["test_accuracy"] <= 1.0 and r["best_epoch"] < 15
+    for seed, acc in ((0, 0.80), (1, 0.82)):
+        ac.run_file("karate", "x", "gcn-64-d0.5", seed).write_text(json.dumps({"test_accuracy": acc}))
+    table = ac.report("karate", "x")
+    assert "| gcn-64-d0.5 | 81.0 ± 1.4 | 82.0 | 2 | 80.0, 82.0 |" in table and "gat-8x8" not in table

@@ -12,7 +12,8 @@ heads, GraphSAGE 64, and APPNP (Gasteiger et al., ICLR 2019: an MLP then 10 step
 alpha 0.1), which is outside the search space and among the strongest classic models on these splits.
 
 One JSON file per (model, seed) under ``benchmarks/results/ceiling_runs/`` (written atomically; existing
-ones are skipped, so a killed run resumes); the report ``benchmarks/results/accuracy_ceiling.md`` is rebuilt
+ones are skipped, so a killed run resumes); the report ``benchmarks/results/accuracy_ceiling_<dataset>_<split>.md``
+is rebuilt
 from whatever run files exist.
 """
 

@@ -13,8 +13,7 @@ alpha 0.1), which is outside the search space and among the strongest classic mo
 
 One JSON file per (model, seed) under ``benchmarks/results/ceiling_runs/`` (written atomically; existing
 ones are skipped, so a killed run resumes); the report ``benchmarks/results/accuracy_ceiling_<dataset>_<split>.md``
-is rebuilt
-from whatever run files exist.
+is rebuilt from whatever run files exist.
 """
 
 from __future__ import annotations

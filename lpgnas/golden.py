@@ -13,8 +13,8 @@ For each layer and head ``h`` (docs/number_formats.md gives the full contract):
 5. ``acc += bias << (acc_frac - bias.frac)``; ``agg = requant(acc -> aggregation)``
 6. ``out = requant(act(agg), aggregation.frac -> output)``
 
-Arithmetic is numpy int64 when the accumulator bound fits in 62 bits, Python ints otherwise, so no
-intermediate can overflow.
+Every accumulation goes through :func:`lpgnas.numfmt.accumulator_array` with its worst-case bound:
+numpy int64 when the bound fits in 62 bits, Python ints otherwise, so no intermediate can overflow.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 from lpgnas.graph import CSRGraph, gcn_coefficients, head_mean_reciprocal, mean_reciprocals
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
-from lpgnas.numfmt import NumFormat, quantize_np, requantize_np
+from lpgnas.numfmt import NumFormat, accumulator_array, quantize_np, requantize_np
 from lpgnas.operators import ATTENTIONS
 from lpgnas.tables import (
     ACTIVATION_LEAKY_CODE,
@@ -39,8 +39,6 @@ from lpgnas.tables import (
     softmax_reciprocal,
     table_index,
 )
-
-_INT64_SAFE_BITS = 62
 
 
 def _magnitude_bits(fmt: NumFormat) -> int:
@@ -77,9 +75,11 @@ def score_accumulator_bits(layer: LayerIR) -> int:
     return max(lin_bits, 2 * score_bits, score_bits + _magnitude_bits(fm["att_weight"])) + log_f + 1
 
 
-def _as_acc(a: np.ndarray, bound_bits: int) -> np.ndarray:
-    """int64 when ``bound_bits`` fits, else an object array of Python ints (exact at any width)."""
-    return a.astype(object) if bound_bits > _INT64_SAFE_BITS else a.astype(np.int64)
+def softmax_accumulator_bits(layer: LayerIR, max_deg: int) -> tuple[int, int]:
+    """Worst-case bits (sign included) of the softmax's per-node sum of exp codes (at most ``max_deg``
+    terms) and of its products ``p_ij * r_i`` (``r_i <= 2**SOFTMAX_RECIP_FRAC``)."""
+    exp_bits = layer.formats["exp"].bits
+    return exp_bits + math.ceil(math.log2(max(max_deg, 1))) + 1, exp_bits + SOFTMAX_RECIP_FRAC + 2
 
 
 # ---- edge coefficients per attention kind: (codes per CSR edge, frac) ------------------------------------
@@ -96,15 +96,15 @@ def _gcn_coefficients(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: in
 
 def node_scores(layer: LayerIR, lin: np.ndarray, head: int, key: str) -> np.ndarray:
     """Per node ``requant(lin_i . att[head], linear.frac + att_weight.frac -> score)``, shape (N,)."""
-    fm = layer.formats
-    acc = lin.astype(np.int64) @ layer.attention_tensors[key][head].astype(np.int64)
+    fm, bits = layer.formats, score_accumulator_bits(layer)
+    acc = accumulator_array(lin, bits) @ accumulator_array(layer.attention_tensors[key][head], bits)
     return requantize_np(acc, fm["linear"].frac + fm["att_weight"].frac, fm["score"])
 
 
 def elementwise_scores(layer: LayerIR, lin: np.ndarray, head: int, key: str) -> np.ndarray:
     """Per node and feature ``requant(lin_i[k] * att[head][k] -> score)``, shape (N, out_features)."""
-    fm = layer.formats
-    acc = lin.astype(np.int64) * layer.attention_tensors[key][head].astype(np.int64)[None, :]
+    fm, bits = layer.formats, score_accumulator_bits(layer)
+    acc = accumulator_array(lin, bits) * accumulator_array(layer.attention_tensors[key][head], bits)[None, :]
     return requantize_np(acc, fm["linear"].frac + fm["att_weight"].frac, fm["score"])
 
 
@@ -123,7 +123,8 @@ def _cos_scores(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -> 
     fmt = layer.formats["score"]
     u_src = elementwise_scores(layer, lin, head, "att_src")
     u_dst = elementwise_scores(layer, lin, head, "att_dst")
-    acc = np.sum(u_dst[graph.dst_idx] * u_src[graph.col_idx], axis=1)
+    bits = score_accumulator_bits(layer)
+    acc = np.sum(accumulator_array(u_dst[graph.dst_idx], bits) * accumulator_array(u_src[graph.col_idx], bits), axis=1)
     return requantize_np(acc, 2 * fmt.frac, fmt)
 
 
@@ -138,7 +139,8 @@ def _gene_linear_scores(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: 
     u_src = elementwise_scores(layer, lin, head, "att_src")
     u_dst = elementwise_scores(layer, lin, head, "att_dst")
     t = lookup("tanh", u_dst[graph.dst_idx] + u_src[graph.col_idx], fmt.frac, fmt)
-    acc = t @ layer.attention_tensors["att_gene"][head].astype(np.int64)
+    bits = score_accumulator_bits(layer)
+    acc = accumulator_array(t, bits) @ accumulator_array(layer.attention_tensors["att_gene"][head], bits)
     return requantize_np(acc, fmt.frac + fm["att_weight"].frac, fmt)
 
 
@@ -170,9 +172,11 @@ def softmax_trace(layer: LayerIR, graph: CSRGraph, lin: np.ndarray, head: int) -
     starts = graph.row_ptr[:-1]
     d = scores - np.maximum.reduceat(scores, starts)[graph.dst_idx]
     p = lookup("exp", d, fm["score"].frac, fm["exp"])
-    exp_sum = np.add.reduceat(p, starts)
+    sum_bits, product_bits = softmax_accumulator_bits(layer, int(graph.degrees.max()) if graph.num_nodes else 1)
+    exp_sum = np.add.reduceat(accumulator_array(p, sum_bits), starts)
     r = softmax_reciprocal(exp_sum, fm["exp"].frac)
-    coef = requantize_np(p * r[graph.dst_idx], fm["exp"].frac + SOFTMAX_RECIP_FRAC, fm["coef"])
+    products = accumulator_array(p, product_bits) * accumulator_array(r, product_bits)[graph.dst_idx]
+    coef = requantize_np(products, fm["exp"].frac + SOFTMAX_RECIP_FRAC, fm["coef"])
     return SoftmaxTrace(scores=scores, exp=p, exp_sum=exp_sum, reciprocal=r, coef=coef)
 
 
@@ -247,15 +251,15 @@ def run_layer(layer: LayerIR, graph: CSRGraph, x: np.ndarray) -> LayerTrace:
     fm = layer.formats
     max_deg = int(graph.degrees.max()) if graph.num_nodes else 1
     lin_bound, agg_bound = accumulator_bounds(layer, max_deg)
-    xa = _as_acc(x, lin_bound)
+    xa = accumulator_array(x, lin_bound)
     lins, accs, coefs = [], [], []
     for h in range(layer.heads):
-        acc = xa @ _as_acc(layer.weight[h], lin_bound)
+        acc = xa @ accumulator_array(layer.weight[h], lin_bound)
         lin = requantize_np(acc, linear_acc_frac(layer), fm["linear"])
         lins.append(lin)
         coef, coef_frac = EDGE_COEFFICIENTS[layer.attention](layer, graph, lin, h)
         coefs.append(coef)
-        agg = _aggregate(graph, coef, _as_acc(lin, agg_bound), AGGREGATION_REDUCERS[layer.aggregation])
+        agg = _aggregate(graph, coef, accumulator_array(lin, agg_bound), AGGREGATION_REDUCERS[layer.aggregation])
         agg, frac = AGGREGATION_FINALISERS[layer.aggregation](layer, graph, agg, fm["linear"].frac + coef_frac)
         accs.append(agg)
     if layer.concat:
@@ -268,7 +272,7 @@ def run_layer(layer: LayerIR, graph: CSRGraph, x: np.ndarray) -> LayerTrace:
     assert frac == aggregation_frac(layer)
     if layer.bias is not None:
         shift = frac - fm["bias"].frac
-        acc = acc + (_as_acc(layer.bias, agg_bound) << shift)[None, :]
+        acc = acc + (accumulator_array(layer.bias, agg_bound) << shift)[None, :]
     agg_q = requantize_np(acc, frac, fm["aggregation"])
     act = ACTIVATION_FUNCTIONS[layer.activation](agg_q, fm["aggregation"])
     out = requantize_np(act, fm["aggregation"].frac, fm["output"])

@@ -147,6 +147,16 @@ def dequantize_np(q: np.ndarray, fmt: NumFormat) -> np.ndarray:
 #: any value of magnitude >= 2**SATURATION_BITS saturates every format (bits <= 32)
 SATURATION_BITS = 34
 
+#: accumulator bound (bits, sign included) up to which numpy int64 arithmetic is exact, the rounding
+#: offset of a re-quantisation included
+INT64_SAFE_BITS = 62
+
+
+def accumulator_array(a: np.ndarray, bound_bits: int) -> np.ndarray:
+    """``a`` as the operand of an accumulation whose worst case needs ``bound_bits`` bits (sign included):
+    int64 up to :data:`INT64_SAFE_BITS`, else an object array of Python ints (exact at any width)."""
+    return np.asarray(a).astype(object if bound_bits > INT64_SAFE_BITS else np.int64)
+
 
 def shift_round_np(acc: np.ndarray, shift: int) -> np.ndarray:
     """``acc * 2**-shift`` rounded half up (``(acc + 2**(shift-1)) >> shift``), for saturation next.

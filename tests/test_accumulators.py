@@ -1,0 +1,112 @@
+"""Accumulators never overflow (docs/number_formats.md): the golden model follows the 62-bit rule in every
+accumulation, and the generators either build what the golden model computes or refuse it clearly."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lpgnas.golden import score_accumulator_bits, softmax_trace
+from lpgnas.graph import CSRGraph
+from lpgnas.ir import LayerIR
+from lpgnas.numfmt import INT64_SAFE_BITS, NumFormat, accumulator_array, fix, requantize_int
+from lpgnas.tables import ATTENTION_LEAKY_CODE, leaky, lookup
+from lpgnas.testing import random_graph, random_ir
+
+#: binary points (linear, att_weight, score) that keep the scores of extreme 32-bit codes unsaturated
+#: although their dot products exceed int64 (cos: element-wise terms near 2**31; gene-linear: tanh near 1)
+WIDE_FRACS = {"gat": (40, 40, 44), "sym-gat": (40, 40, 44), "linear": (40, 40, 44), "cos": (40, 40, 49),
+              "gene-linear": (22, 40, 31)}
+
+
+def test_accumulator_array_switches_to_python_ints_above_62_bits() -> None:
+    a = np.array([3, -4])
+    assert accumulator_array(a, INT64_SAFE_BITS).dtype == np.int64
+    wide = accumulator_array(a, INT64_SAFE_BITS + 1)
+    assert wide.dtype == object and (wide * (1 << 62)).tolist() == [3 << 62, -4 << 62]
+
+
+def _wide_attention_layer(attention: str, seed: int) -> tuple[LayerIR, CSRGraph, np.ndarray]:
+    """A 32-bit GAT-family layer (score accumulator bound > 62 bits) and extreme linear-output codes:
+    near the format's limits, so products of two codes are close to 2**62 and their sums exceed int64."""
+    rng = np.random.default_rng(seed)
+    layer = random_ir(rng, attention=attention, abits=32, wbits=16, in_features=4, hidden=6).layers[0]
+    lin_frac, att_frac, score_frac = WIDE_FRACS[attention]
+    fm = layer.formats | {"linear": fix(32, lin_frac), "att_weight": fix(32, att_frac), "score": fix(32, score_frac)}
+    layer = replace(layer, formats=fm)
+    assert score_accumulator_bits(layer) > INT64_SAFE_BITS
+    graph = random_graph(rng, 12)
+    n, f = graph.num_nodes, layer.out_features
+    # codes within 2**20 of the format's limits: every product is about +-2**62, two already leave int64
+    def extreme(fmt: NumFormat, shape: tuple[int, ...]) -> np.ndarray:
+        """Mostly near ``qmin``, sometimes near ``qmax``."""
+        near = rng.integers(0, 1 << 20, shape)
+        return np.where(rng.random(shape) < 0.8, fmt.qmin + near, fmt.qmax - near)
+
+    lin = extreme(fm["linear"], (n, f))
+    tensors = {key: extreme(fm["att_weight"], (layer.heads, f)) for key in layer.attention_tensors}
+    return replace(layer, attention_tensors=tensors), graph, lin
+
+
+def _reference_scores(layer: LayerIR, graph: CSRGraph, lin: np.ndarray) -> np.ndarray:
+    """Edge scores ``e_ij`` of head 0 (docs/number_formats.md) with Python ints only."""
+    fm = layer.formats
+    score = fm["score"]
+    att = {k: [int(v) for v in t[0]] for k, t in layer.attention_tensors.items()}
+    rows = [[int(v) for v in row] for row in lin]
+    node_frac = fm["linear"].frac + fm["att_weight"].frac
+
+    def node(i: int, key: str) -> int:
+        return requantize_int(sum(x * a for x, a in zip(rows[i], att[key], strict=True)), node_frac, score)
+
+    def elementwise(i: int, key: str) -> list[int]:
+        return [requantize_int(x * a, node_frac, score) for x, a in zip(rows[i], att[key], strict=True)]
+
+    def tanh(codes: list[int]) -> list[int]:
+        return [int(v) for v in lookup("tanh", np.array(codes, dtype=np.int64), score.frac, score)]
+
+    def lk(v: int) -> int:
+        return int(leaky(np.array([v], dtype=np.int64), ATTENTION_LEAKY_CODE)[0])
+
+    out = []
+    for i, j in zip(graph.dst_idx.tolist(), graph.col_idx.tolist(), strict=True):
+        if layer.attention == "gat":
+            e = lk(node(i, "att_dst") + node(j, "att_src"))
+        elif layer.attention == "sym-gat":
+            e = lk(node(i, "att_dst") + node(j, "att_src")) + lk(node(j, "att_dst") + node(i, "att_src"))
+        elif layer.attention == "cos":
+            dot = sum(a * b for a, b in zip(elementwise(i, "att_dst"), elementwise(j, "att_src"), strict=True))
+            e = requantize_int(dot, 2 * score.frac, score)
+        elif layer.attention == "linear":
+            e = tanh([node(j, "att_src")])[0]
+        else:  # gene-linear
+            t = tanh([a + b for a, b in zip(elementwise(i, "att_dst"), elementwise(j, "att_src"), strict=True)])
+            dot = sum(a * g for a, g in zip(t, att["att_gene"], strict=True))
+            e = requantize_int(dot, score.frac + fm["att_weight"].frac, score)
+        out.append(e)
+    return np.array(out, dtype=np.int64)
+
+
+@pytest.mark.parametrize("attention", sorted(WIDE_FRACS))
+def test_wide_attention_scores_are_exact(attention: str) -> None:
+    """Item 9 of issue 32: with 32-bit formats the node scores' dot products (and cos / gene-linear's
+    per-edge dot products) exceed int64; the golden model used to wrap them (gat: the first edge's score
+    was 134012733 instead of 402448189; every attention of the family failed this test)."""
+    layer, graph, lin = _wide_attention_layer(attention, seed=0)
+    expected = _reference_scores(layer, graph, lin)
+    got = softmax_trace(layer, graph, lin, 0).scores
+    assert got.tolist() == expected.tolist()
+    assert len(set(expected.tolist())) > 1  # not a constant that any wrong model could hit
+
+
+def test_old_int64_dot_product_wraps() -> None:
+    """The design of the regression test above does leave int64: the int64 dot product differs from the
+    exact one (what the golden model computed before the 62-bit rule covered the attention unit)."""
+    layer, graph, lin = _wide_attention_layer("gat", seed=0)
+    att = layer.attention_tensors["att_dst"][0]
+    with np.errstate(over="ignore"):
+        wrapped = (lin.astype(np.int64) @ att.astype(np.int64)).tolist()
+    exact = [sum(int(x) * int(a) for x, a in zip(row, att, strict=True)) for row in lin]
+    assert wrapped != exact

@@ -10,6 +10,7 @@ Saved as ``hw_config.json`` in a generated hardware folder.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from lpgnas.errors import LpgnasError
 from lpgnas.ir import ModelIR
 
 MULT_MAPPINGS = ("auto", "logic", "lut", "dsp")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,7 +43,8 @@ class HardwareConfig:
     layers: list[LayerHW] = field(default_factory=list)
 
     def check(self, ir: ModelIR) -> HardwareConfig:
-        """Raise a clear error if this config does not fit ``ir``."""
+        """Raise a clear error if this config does not fit ``ir``; clamp ``p_agg`` to the layer's output
+        features (with a warning)."""
         if len(self.layers) != len(ir.layers):
             raise LpgnasError(f"hardware config has {len(self.layers)} layers, the IR has {len(ir.layers)}")
         for i, (hw, layer) in enumerate(zip(self.layers, ir.layers, strict=True)):
@@ -53,6 +57,12 @@ class HardwareConfig:
                     f"hardware config layers[{i}]: p_in={hw.p_in}/p_out={hw.p_out} exceed the layer's "
                     f"{layer.in_features}x{layer.out_features} weights"
                 )
+            if hw.p_agg > layer.out_features:  # the lanes beyond the layer's features would idle
+                log.warning(
+                    "hardware config layers[%d].p_agg=%d exceeds the layer's %d output features; using p_agg=%d",
+                    i, hw.p_agg, layer.out_features, layer.out_features,
+                )
+                hw.p_agg = layer.out_features
             if hw.mult not in MULT_MAPPINGS:
                 raise LpgnasError(f"hardware config layers[{i}].mult: {hw.mult!r} is not one of {MULT_MAPPINGS}")
         if self.max_nodes < 1 or self.max_edges < self.max_nodes:

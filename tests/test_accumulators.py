@@ -3,11 +3,14 @@ accumulation, and the generators either build what the golden model computes or 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from hls_templates.config import HardwareConfig, LayerHW
+from hls_templates.hls_writer import hls_context
 from lpgnas.golden import score_accumulator_bits, softmax_trace
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import LayerIR
@@ -110,3 +113,17 @@ def test_old_int64_dot_product_wraps() -> None:
         wrapped = (lin.astype(np.int64) @ att.astype(np.int64)).tolist()
     exact = [sum(int(x) * int(a) for x, a in zip(row, att, strict=True)) for row in lin]
     assert wrapped != exact
+
+
+def test_p_agg_beyond_the_output_width_is_clamped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """Item 10 of issue 32: ``p_agg`` larger than the layer's output features was accepted silently (the
+    generators built idle lanes the estimate counted); it is clamped to the width, with a warning."""
+    ir = random_ir(np.random.default_rng(1), hidden=6, num_classes=3)
+    hw = HardwareConfig(max_nodes=16, max_edges=64, layers=[LayerHW(2, 2, 6), LayerHW(2, 2, 8)])
+    with caplog.at_level(logging.WARNING, logger="hls_templates"):
+        assert hw.check(ir) is hw
+    assert [lhw.p_agg for lhw in hw.layers] == [6, 3]
+    assert [r.getMessage() for r in caplog.records] == [
+        "hardware config layers[1].p_agg=8 exceeds the layer's 3 output features; using p_agg=3"
+    ]
+    assert [layer["p_agg"] for layer in hls_context(ir, hw)["layers"]] == [6, 3]

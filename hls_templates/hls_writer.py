@@ -11,9 +11,10 @@
     run_hls.tcl    csim, csynth, cosim, export for Vitis HLS
 
 The integers are those of :mod:`lpgnas.golden`; every number the templates need (shifts, saturation
-bounds, widths) is computed here from the IR with the golden model's own helpers. Accumulators are
-int64 in C simulation, so a layer whose accumulator bound exceeds 62 bits (where the golden model
-switches to Python ints) is refused with a :class:`FormatError`.
+bounds, widths) is computed here from the IR with the golden model's own helpers. In C simulation an
+accumulator is int64 up to a 62-bit bound (where the golden model switches to Python ints) and __int128
+beyond; a layer whose accumulator bound exceeds ``WIDE_SAFE_BITS`` (126) is refused with a
+:class:`FormatError`.
 
 ``HLS_ATTENTIONS``, ``HLS_AGGREGATIONS`` and ``HLS_ACTIVATIONS`` map every operator of the registry
 (:mod:`lpgnas.operators`) to the ``operators.j2`` macro that emits its C++; an operator missing there is
@@ -46,8 +47,9 @@ from lpgnas.tables import (
     table_index,
 )
 
-#: accumulator bound (bits, sign included) up to which int64 arithmetic is exact; as in lpgnas.golden
-INT64_SAFE_BITS = 62
+#: accumulator bound (bits, sign included) up to which the generated C++ is exact (``__int128`` in C
+#: simulation; ``LP_WIDE_SAFE_BITS`` in lpgnas_int.h)
+WIDE_SAFE_BITS = 126
 
 #: top function of the kernel (and module name of the RTL Vitis HLS makes from it)
 TOP_NAME = "lpgnas_top"
@@ -182,13 +184,14 @@ def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[s
         if fm[key].kind != "fix":  # the IR validates this; the re-quantiser below relies on it
             raise FormatError(f"layer {layer.name!r}: format {key} must be fix, got {fm[key]}")
     lin_bits, agg_bits = accumulator_bits(layer, max_deg)
-    for what, bits in (("transform", lin_bits), ("aggregation", agg_bits)):
-        if bits > INT64_SAFE_BITS:
+    for what, bits in (("transform", lin_bits), ("aggregation", agg_bits),
+                       ("attention score", score_accumulator_bits(layer))):
+        if bits > WIDE_SAFE_BITS:
             raise FormatError(
                 f"layer {layer.name!r}: formats too wide for the generated C++: the {what} accumulator "
-                f"needs {bits} bits ({_fmt_summary(layer)}; up to {max_deg} in-edges per node), the C++ "
-                f"computes exactly in int64 up to {INT64_SAFE_BITS} bits; narrow the formats or the graph "
-                "capacity (max_nodes)"
+                f"needs {bits} bits ({_fmt_summary(layer)}; up to {max_deg} in-edges per node), the "
+                f"hardware computes exactly up to {WIDE_SAFE_BITS} bits; narrow the formats (a bias binary "
+                "point close to the accumulator's, fewer bits) or the graph capacity (max_nodes)"
             )
     w_fmt = fm["weight"]
     agg_frac = aggregation_frac(layer)
@@ -231,7 +234,7 @@ def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[s
         "act_macro": HLS_ACTIVATIONS[layer.activation],
         # max with averaged heads keeps one accumulator per head (the heads' maxima are summed)
         "per_head_acc": head_mean and layer.aggregation == "max",
-        "agg_init": -(1 << (agg_bits - 1)) if layer.aggregation == "max" else 0,
+        "agg_init": _max_init(agg_bits) if layer.aggregation == "max" else "0",
         "att": _attention_context(layer, lhw, max_deg) if softmax else None,
         "act": _activation_context(layer, lhw),
     }
@@ -247,12 +250,6 @@ def _attention_context(layer: LayerIR, lhw: Any, max_deg: int) -> dict[str, Any]
     fm = layer.formats
     att_fmt, score, exp, coef = fm["att_weight"], fm["score"], fm["exp"], fm["coef"]
     score_bits = score_accumulator_bits(layer)
-    if score_bits > INT64_SAFE_BITS:
-        raise FormatError(
-            f"layer {layer.name!r}: formats too wide for the generated C++: the attention score accumulator "
-            f"needs {score_bits} bits ({_fmt_summary(layer)}), the C++ computes exactly in int64 up to "
-            f"{INT64_SAFE_BITS} bits; narrow the formats"
-        )
     node = _NODE_SCORES[layer.attention]
     ti = table_index(score.frac)
     ctx: dict[str, Any] = {
@@ -320,6 +317,11 @@ def _activation_context(layer: LayerIR, lhw: Any) -> dict[str, Any]:
         ctx["table"] = _c_array(table)
         ctx["size"] = int(table.size)
     return ctx
+
+
+def _max_init(agg_bits: int) -> str:
+    """C initialiser of a ``max`` accumulator: below every product (two codes of <= 32 bits each: an int64)."""
+    return f"{-(1 << (agg_bits - 1))}LL" if agg_bits <= 63 else "INT64_MIN"
 
 
 def _rom_type(lookups_per_cycle: int) -> str:

@@ -3,20 +3,31 @@ accumulation, and the generators either build what the golden model computes or 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hls_templates.config import HardwareConfig, LayerHW
+from hls_templates.generate import generate_design
 from hls_templates.hls_writer import hls_context
-from lpgnas.golden import score_accumulator_bits, softmax_trace
+from hls_templates.rtl_writer import rtl_context
+from lpgnas import numfmt
+from lpgnas.errors import FormatError
+from lpgnas.golden import run_model, score_accumulator_bits, softmax_trace
 from lpgnas.graph import CSRGraph
-from lpgnas.ir import LayerIR
+from lpgnas.ir import LayerIR, ModelIR
 from lpgnas.numfmt import INT64_SAFE_BITS, NumFormat, accumulator_array, fix, requantize_int
+from lpgnas.operators import AGGREGATIONS, ATTENTIONS
 from lpgnas.tables import ATTENTION_LEAKY_CODE, leaky, lookup
-from lpgnas.testing import random_graph, random_ir
+from lpgnas.testing import random_features, random_graph, random_ir
+from sim.csim import run_csim
+from sim.rtl import run_rtl, tool_env
 
 #: binary points (linear, att_weight, score) that keep the scores of extreme 32-bit codes unsaturated
 #: although their dot products exceed int64 (cos: element-wise terms near 2**31; gene-linear: tanh near 1)
@@ -127,3 +138,104 @@ def test_p_agg_beyond_the_output_width_is_clamped_with_a_warning(caplog: pytest.
         "hardware config layers[1].p_agg=8 exceeds the layer's 3 output features; using p_agg=3"
     ]
     assert [layer["p_agg"] for layer in hls_context(ir, hw)["layers"]] == [6, 3]
+
+
+# ---- item 10: accumulators wider than 64 bits are built (__int128 / ap_int in C++, any width in Verilog) ----
+
+def _all_formats_design(attention: str, aggregation: str, wbits: int, abits: int) -> tuple[ModelIR, HardwareConfig]:
+    """Two layers, the first with 4 averaged heads (the widest accumulators), at a 4096-node capacity
+    (32-bit formats: narrower layers, so that random_ir's binary points stay within -64..64)."""
+    width = 64 if abits <= 16 else 8
+    ir = random_ir(np.random.default_rng(0), attention=attention, aggregation=aggregation, heads=4, concat=False,
+                   wbits=wbits, abits=abits, in_features=width, hidden=width, num_classes=4)
+    return ir, HardwareConfig(max_nodes=4096, max_edges=16384, layers=[LayerHW(4, 4, 4), LayerHW(4, 4, 4)])
+
+
+@pytest.mark.parametrize("wbits,abits", [(16, 16), (1, 16), (32, 32)])
+def test_every_operator_renders_with_wide_formats(wbits: int, abits: int) -> None:
+    """Issue 32 item 10: at 16 bits, ``mean`` with coefficients and averaged heads needs 64-87 bits (the
+    generator refused them as wider than int64); every operator now renders, up to 32-bit formats."""
+    widths = []
+    for attention in ATTENTIONS:
+        for aggregation in AGGREGATIONS:
+            ir, hw = _all_formats_design(attention, aggregation, wbits, abits)
+            layers = hls_context(ir, hw)["layers"]
+            rtl_context(ir, hw)
+            widths.append(max(layer["agg_bits"] for layer in layers))
+    assert max(widths) > 64  # the designs the old generator refused are among them
+
+
+def _wide_design(out: Path, attention: str, aggregation: str) -> tuple[Path, ModelIR, np.ndarray]:
+    """A 32-bit design (3 averaged heads) whose accumulators exceed int64 on its random data: the golden
+    model computed in int64 gives other outputs."""
+    rng = np.random.default_rng(0)
+    ir = random_ir(rng, attention=attention, aggregation=aggregation, heads=3, concat=False, abits=32, wbits=32,
+                   in_features=5, hidden=4, num_classes=3)
+    graph = random_graph(rng, 20)
+    x = random_features(rng, ir, graph.num_nodes)
+    golden = run_model(ir, graph, x)
+    with pytest.MonkeyPatch.context() as mp, np.errstate(over="ignore"):
+        mp.setattr(numfmt, "INT64_SAFE_BITS", 1 << 20)  # every accumulator int64: wraps
+        assert (run_model(ir, graph, x) != golden).any()
+    hw = HardwareConfig(max_nodes=20, max_edges=graph.num_edges, layers=[LayerHW(2, 2, 3), LayerHW(2, 2, 2)])
+    return generate_design(ir, graph, x, out, hw), ir, golden
+
+
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+
+WIDE_CASES = [("gat", "mean"), ("gcn", "mean"), ("cos", "max"), ("gene-linear", "add"), ("const", "max")]
+
+
+@needs_gxx
+@pytest.mark.parametrize(
+    "attention,aggregation",
+    [pytest.param(*c, marks=() if c == WIDE_CASES[0] else pytest.mark.slow) for c in WIDE_CASES],
+)
+def test_wide_accumulators_are_bit_exact_in_csim_and_rtl(tmp_path: Path, attention: str, aggregation: str) -> None:
+    """The golden model (Python ints), the C simulation (__int128 accumulators) and the RTL (Verilator)
+    agree bit for bit on a design whose accumulators need 67-105 bits."""
+    hw_dir, ir, golden = _wide_design(tmp_path / "hw", attention, aggregation)
+    assert "__int128" in (hw_dir / "hls" / "lpgnas_int.h").read_text()
+    csim = run_csim(hw_dir, opt="-O1")
+    assert csim["bit_exact"] and csim["outputs"] == golden.ravel().tolist()
+    with tool_env():
+        has_verilator = shutil.which("verilator") is not None
+    if has_verilator:
+        rtl = run_rtl(hw_dir, "verilator")
+        assert rtl["bit_exact"] and rtl["mismatches"] == 0
+
+
+def _ap_types_dir() -> Path | None:
+    spec = importlib.util.find_spec("hls4ml")
+    path = Path(os.environ.get("LPGNAS_AP_TYPES") or (Path(spec.origin).parent / "templates/vivado/ap_types"
+                                                      if spec and spec.origin else ""))
+    return path if (path / "ap_int.h").is_file() else None
+
+
+@needs_gxx
+@pytest.mark.slow
+@pytest.mark.skipif(_ap_types_dir() is None, reason="no ap_types headers (set LPGNAS_AP_TYPES or install hls4ml)")
+def test_wide_accumulators_with_vitis_ap_int_types(tmp_path: Path) -> None:
+    """The Vitis path: ``ap_int<W>`` accumulators of W > 64 bits and their re-quantiser."""
+    hw_dir, ir, golden = _wide_design(tmp_path / "hw", "gat", "mean")
+    csim = run_csim(hw_dir, opt="-O1", ap_types=_ap_types_dir(), build_dir=tmp_path / "ap_build")
+    assert csim["bit_exact"] and csim["outputs"] == golden.ravel().tolist()
+
+
+def test_accumulators_beyond_126_bits_are_refused_early(tmp_path: Path) -> None:
+    """A bias far coarser than the accumulator (binary point -64) needs 200+ bits once aligned: refused at
+    generate time, naming the layer, the width and the fix, before anything is written."""
+    rng = np.random.default_rng(2)
+    ir = random_ir(rng, aggregation="mean", abits=32, wbits=32)
+    layer = ir.layers[0]
+    layer.formats["bias"] = fix(32, -64)
+    ir.validate()
+    graph = random_graph(rng, 12)
+    x = random_features(rng, ir, graph.num_nodes)
+    hw = HardwareConfig(max_nodes=12, max_edges=graph.num_edges, layers=[LayerHW(1, 1, 1), LayerHW(1, 1, 1)])
+    with pytest.raises(FormatError) as err:
+        generate_design(ir, graph, x, tmp_path / "hw", hw)
+    message = str(err.value)
+    assert f"layer {layer.name!r}" in message and "aggregation accumulator needs" in message
+    assert "up to 126 bits" in message and "bias binary point" in message
+    assert not (tmp_path / "hw").exists()

@@ -280,8 +280,8 @@ def test_csim_with_vitis_ap_int_types(tmp_path: Path, att: str, agg: str, act: s
 
 # ---- (b) wrong designs are caught ---------------------------------------------------------------------
 
-ROUNDING = "(acc + (int64_t(1) << (shift - 1))) >> shift"
-SATURATION = "return acc < qmin ? qmin : acc > qmax ? qmax : acc;"
+ROUNDING = "(acc + (T(1) << (shift - 1))) >> shift"
+SATURATION = "return acc < qmin ? qmin : acc > qmax ? qmax : int64_t(acc);"
 TB_VERDICT = "return mismatches ? 1 : 0;"
 
 

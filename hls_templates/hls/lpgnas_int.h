@@ -35,7 +35,8 @@ template <int W> using lp_int = typename lp_int_select<W, true>::type;
 template <int W> using lp_uint = typename lp_int_select<W, false>::type;
 // accumulator bound up to which __int128 is exact; mirrors hls_templates.hls_writer.WIDE_SAFE_BITS
 #define LP_WIDE_SAFE_BITS 126
-template <int W> using lp_acc = std::conditional_t<(W <= LP_INT64_SAFE_BITS), int64_t, __int128>;
+__extension__ typedef __int128 lp_int128;  // a GCC / Clang extension (__extension__: quiet under -pedantic)
+template <int W> using lp_acc = std::conditional_t<(W <= LP_INT64_SAFE_BITS), int64_t, lp_int128>;
 #endif
 
 // Any value of magnitude >= 2^LP_SATURATION_BITS saturates every format (formats have <= 32 bits);
@@ -75,8 +76,8 @@ static inline int64_t lp_requant(ap_int<W> acc, int shift, int64_t qmin, int64_t
 }
 #else
 // |acc| < 2^125: the generator's bound check (__int128 accumulators)
-static inline int64_t lp_requant(__int128 acc, int shift, int64_t qmin, int64_t qmax) {
-    return lp_requant_bounded<__int128, LP_WIDE_SAFE_BITS>(acc, shift, qmin, qmax);
+static inline int64_t lp_requant(lp_int128 acc, int shift, int64_t qmin, int64_t qmax) {
+    return lp_requant_bounded<lp_int128, LP_WIDE_SAFE_BITS>(acc, shift, qmin, qmax);
 }
 #endif
 

@@ -1,11 +1,13 @@
 """``lpgnas estimate``: the cost model's breakdown of an IR on a device.
 
     lpgnas estimate RUN/model.ir.json --device xc7z020 --dataset Cora [--data-root D] [--hw CONFIG]
-                    [--nodes N] [--clock MHZ] [--json]
+                    [--nodes N | --full] [--clock MHZ] [--json]
 
 Prints per unit and per layer LUT / LUTRAM / FF / DSP / BRAM18 / BRAM36 / cycles, the totals against
-the device budget and whether the design fits. Without ``--hw`` the design-space exploration
-(:func:`hw_model.dse.explore`) chooses the parallelism. Register with ``"hw_model.cli:add_parser"``.
+the device budget and whether the design fits (exit status 1 if not). Without ``--hw`` the design-space
+exploration (:func:`hw_model.dse.explore`) chooses the parallelism, as ``lpgnas generate`` does; both size
+for a breadth-first subgraph of ``--nodes`` (default 256) nodes unless ``--full``. Register with
+``"hw_model.cli:add_parser"``.
 """
 
 from __future__ import annotations
@@ -16,18 +18,30 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:
+    from lpgnas.cli import dataset_help, device_help
+    from sim.cli import DEFAULT_NODES
+
     p = subparsers.add_parser(
         "estimate",
         help="resources, latency and memory of the accelerator for an IR (analytical model)",
-        description=__doc__.split("\n\n")[0],
+        description=(
+            "Print the cost model's estimate of the accelerator for an IR: per unit and per layer LUT, "
+            "LUTRAM, FF, DSP, RAMB18, RAMB36 and cycles, the latency, the model and buffer sizes, the usage "
+            "against the device's budget and whether the design fits (exit status 1 if it does not). "
+            "Without --hw the design-space exploration chooses the parallelism, the same choice lpgnas "
+            "generate makes for the same IR, graph and device, so the two agree. "
+            "Example: lpgnas estimate runs/gcn/model.ir.json --device xc7z020"
+        ),
     )
     p.add_argument("ir", help="RUN/model.ir.json")
-    p.add_argument("--device", default="xc7z020", help="preset name or a device JSON file")
-    p.add_argument("--dataset", default=None, help="graph to size for (default: the IR's training dataset)")
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--hw", default=None, help="hardware config JSON (default: the DSE's choice)")
-    p.add_argument("--nodes", type=int, default=None, help="estimate for a BFS subgraph of N nodes")
-    p.add_argument("--clock", type=float, default=None, help="clock in MHz (default: config's, else 100)")
+    p.add_argument("--device", default="xc7z020", help=device_help("xc7z020"))
+    p.add_argument("--dataset", default=None, help=dataset_help(None, "graph to size for"))
+    p.add_argument("--data-root", default=None, help="dataset root (default: $LPGNAS_DATA or the user cache)")
+    p.add_argument("--hw", default=None, help="hardware config JSON (default: the design-space exploration's choice)")
+    p.add_argument("--nodes", type=int, default=DEFAULT_NODES,
+                   help="estimate for a breadth-first subgraph of N nodes, as lpgnas generate sizes its design")
+    p.add_argument("--full", action="store_true", help="estimate for the whole graph")
+    p.add_argument("--clock", type=float, default=None, help="clock in MHz (default: the config's, else 100)")
     p.add_argument("--json", action="store_true", help="print the full estimate as JSON")
     p.set_defaults(func=run_estimate)
 
@@ -43,7 +57,7 @@ def _graph_size(ir: Any, args: argparse.Namespace) -> tuple[int, int, str]:
 
     data = load_dataset(dataset, data_root=args.data_root)
     graph = CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes)
-    if args.nodes is not None and args.nodes < graph.num_nodes:
+    if not args.full and args.nodes is not None and args.nodes < graph.num_nodes:
         graph = graph.subgraph(bfs_nodes(graph, args.nodes))
     return graph.num_nodes, graph.num_edges, dataset
 
@@ -91,6 +105,7 @@ def run_estimate(args: argparse.Namespace) -> int:
     from hw_model.devices import load_device
     from hw_model.dse import explore
     from hw_model.model import estimate
+    from lpgnas.errors import HardwareFitError
     from lpgnas.ir import load_ir
 
     ir = load_ir(args.ir)
@@ -105,7 +120,11 @@ def run_estimate(args: argparse.Namespace) -> int:
         est = estimate(ir, hw, (n, e), device)
         source = f"config {args.hw}"
     else:
-        hw, est = explore(ir, (n, e), device, clock_mhz=args.clock or 100.0)  # HardwareFitError if nothing fits
+        try:  # the same choice as lpgnas generate's (sim.cli.run_generate)
+            hw, est = explore(ir, (n, e), device, clock_mhz=args.clock or 100.0)
+        except HardwareFitError as exc:  # the answer to "does it fit?" is no: a failed check, exit status 1
+            print(f"fits: NO ({exc})")
+            return 1
         source = "design-space exploration"
     if args.json:
         doc = est.as_dict() | {"hw_config": hw.to_dict(), "dataset": dataset, "num_nodes": n, "num_edges": e}

@@ -10,7 +10,10 @@ itself or as a ``"module:function"`` string (imported when the CLI starts). Keep
 fast.
 
 Errors that derive from :class:`lpgnas.errors.LpgnasError` are printed as ``lpgnas: error: <message>``
-and exit with status 2; anything else is a bug and keeps its traceback.
+and exit with status 2; anything else is a bug and keeps its traceback. A ``run_<cmd>`` returns 1 when the
+check it exists for fails (:data:`EXIT_STATUSES`). Every command gets ``-q/--quiet`` and a help formatter
+that shows the defaults (:func:`finish_subparsers`); pass ``progress=not args.quiet`` to long steps
+(:mod:`lpgnas.progress`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from lpgnas import __version__
@@ -36,34 +40,68 @@ PROG = "lpgnas"
 
 _TABLE_COLUMNS = ("name", "nodes", "edges", "features", "classes", "split", "train", "val", "test")
 _STATS_COLUMNS = ("edges_with_self_loops", "max_degree", "mean_degree", "feature_density")
+_REGISTRY_COLUMNS = ("name", "source", "split", "raw_files")
+_TEXT_COLUMNS = ("name", "split", "source", "raw_files")
 
 
 def add_datasets_parser(subparsers: Any) -> None:
+    from lpgnas.datasets import SPLITS, dataset_names
+
     p = subparsers.add_parser(
         "datasets",
-        help="list the datasets with their sizes and default splits",
+        help="list the known datasets; load the named ones for their sizes and splits",
         description=(
-            "Load each dataset and print nodes, directed edges, features, classes and the train/val/test "
-            "sizes of its default split (public for Cora/CiteSeer/PubMed, random-60-20-20 otherwise). "
-            "Raw files come from --data-root, else $LPGNAS_DATA; with neither, PyTorch Geometric "
-            "downloads them into the cache ($LPGNAS_CACHE/datasets or ~/.cache/lpgnas/datasets)."
+            "Without names, print the registry without loading anything: each dataset's name, source, "
+            "default split and whether its raw files are present in the data root. With names (or --all), "
+            "load each one and print nodes, directed edges, features, classes and the train/val/test sizes "
+            "of its default split (public for Cora, CiteSeer and PubMed, random-60-20-20 otherwise). Raw "
+            "files come from --data-root, else $LPGNAS_DATA; with neither, PyTorch Geometric downloads "
+            "them into the cache ($LPGNAS_CACHE/datasets or ~/.cache/lpgnas/datasets). Known datasets: "
+            f"{', '.join(dataset_names())}."
         ),
     )
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="datasets to load (case-insensitive; default: none, print the registry only)")
     p.add_argument(
         "--data-root",
         metavar="DIR",
         help="folder with <Name>/raw/... (read-only is fine; default: $LPGNAS_DATA, else download)",
     )
-    p.add_argument("--names", metavar="A,B,...", help="comma-separated dataset names (default: all)")
-    p.add_argument(
-        "--split",
-        choices=("public", "random-60-20-20", "random-20-per-class"),
-        help="split to report (default: each dataset's own default)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of random splits (default: 0)")
+    p.add_argument("--names", dest="names_csv", metavar="A,B,...",
+                   help="comma-separated dataset names, the same as giving them as arguments (default: none)")
+    p.add_argument("--all", action="store_true", help="load every dataset (41 s and 2.7 GB of memory for all eight)")
+    p.add_argument("--split", choices=SPLITS, help="split to report (default: each dataset's own default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of random splits")
     p.add_argument("--stats", action="store_true", help="add degree/density columns (JSON: the histogram)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.set_defaults(func=run_datasets)
+
+
+def _data_root_in_use(data_root: str | None) -> tuple[Path, str]:
+    """The folder raw files are read from and how it was chosen (for the table's footer)."""
+    from lpgnas import datasets as dsm
+
+    if data_root:
+        return Path(data_root).expanduser(), f"data root: {data_root}"
+    env = dsm.default_data_root()
+    if env is not None:
+        return env, f"data root: {env}"
+    return dsm.cache_dir(), f"downloaded into: {dsm.cache_dir()}"
+
+
+def _registry_rows(data_root: str | None) -> list[dict[str, Any]]:
+    """Name, source, default split and raw-file presence of every dataset, without loading any."""
+    from lpgnas import datasets as dsm
+
+    root, _ = _data_root_in_use(data_root)
+    rows = []
+    for name in dsm.dataset_names():
+        paths = dsm.expected_raw_paths(name, root)
+        missing = sum(not p.is_file() for p in paths)
+        raw = "built-in" if not paths else "present" if not missing else f"missing {missing} of {len(paths)}"
+        rows.append({"name": name, "source": dsm.dataset_source(name), "split": dsm.default_split(name),
+                     "raw_files": raw})
+    return rows
 
 
 def run_datasets(args: argparse.Namespace) -> int:
@@ -71,10 +109,21 @@ def run_datasets(args: argparse.Namespace) -> int:
 
     from lpgnas import datasets as dsm
 
-    if args.names:
-        names = [dsm.canonical_name(n.strip()) for n in args.names.split(",") if n.strip()]
-    else:
+    given = [*args.names, *(args.names_csv.split(",") if args.names_csv else [])]
+    names = [dsm.canonical_name(n.strip()) for n in given if n.strip()]
+    if args.all:
         names = dsm.dataset_names()
+    _, where = _data_root_in_use(args.data_root)
+    if not names:
+        if args.stats or args.split:
+            raise LpgnasError("--stats and --split need datasets to load; name them or pass --all")
+        rows = _registry_rows(args.data_root)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            _print_table(rows, _REGISTRY_COLUMNS)
+            print(f"({where}; lpgnas datasets NAME... or --all loads them for their sizes)")
+        return 0
     rows: list[dict[str, Any]] = []
     failed = 0
     for name in names:
@@ -104,8 +153,6 @@ def run_datasets(args: argparse.Namespace) -> int:
     else:
         cols = _TABLE_COLUMNS + (_STATS_COLUMNS if args.stats else ())
         _print_table([r for r in rows if "error" not in r], cols)
-        root = args.data_root or os.environ.get("LPGNAS_DATA")
-        where = f"data root: {root}" if root else f"downloaded into: {dsm.cache_dir()}"
         print(f"({where}; edges are directed, an undirected edge counts twice)")
     return 2 if failed else 0
 
@@ -119,7 +166,7 @@ def _fmt(v: Any) -> str:
 def _print_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> None:
     cells = [[_fmt(r.get(c, "")) for c in cols] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
-    numeric = [c not in ("name", "split") for c in cols]
+    numeric = [c not in _TEXT_COLUMNS for c in cols]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
@@ -155,6 +202,54 @@ def _resolve(entry: Callable[[Any], None] | str) -> Callable[[Any], None]:
     return getattr(importlib.import_module(module), attr)
 
 
+#: what ``lpgnas --help`` and docs/cli.md say about exit statuses (one meaning each)
+EXIT_STATUSES = (
+    "Exit status: 0 success; 1 a check failed (verify: not bit-exact; estimate: the design does not fit "
+    "the device); 2 bad usage or input (unknown option or name, missing or invalid file, missing tool), "
+    "printed as one line 'lpgnas: error: <problem>; <fix>'."
+)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default (unless it says it already, or is a flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and "default" not in text
+            and default is not None
+            and default is not argparse.SUPPRESS
+            and not isinstance(default, bool)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def dataset_help(default: str | None = None, what: str = "dataset") -> str:
+    """Help text of a ``--dataset`` option: the known names and the default."""
+    from lpgnas.datasets import dataset_names
+
+    tail = f"default: {default}" if default else "default: the IR's training dataset"
+    return f"{what}, one of {', '.join(dataset_names())} (case-insensitive; {tail})"
+
+
+def device_help(default: str = "xc7z020") -> str:
+    """Help text of a ``--device`` option: the presets and the default."""
+    from hw_model.devices import PRESETS
+
+    return f"target FPGA: a preset ({', '.join(PRESETS)}) or a device JSON file (default: {default})"
+
+
+def finish_subparsers(subparsers: Any) -> None:
+    """What every command has: help that shows the defaults, and ``-q/--quiet`` (the same as ``lpgnas -q``)."""
+    for p in subparsers.choices.values():
+        p.formatter_class = HelpFormatter
+        p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress output, only warnings and errors (the same as lpgnas -q)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -162,15 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
             "Low-precision GNN architecture search co-designed with FPGA accelerators: search, "
             "cost model, HLS C++/Verilog generation and bit-exact verification."
         ),
-        epilog="Run 'lpgnas <command> --help' for a command's options.",
+        epilog=f"Run 'lpgnas <command> --help' for a command's options; docs/cli.md has examples. {EXIT_STATUSES}",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="store_true", help="debug messages on stderr")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    verbosity.add_argument("-q", "--quiet", action="store_true",
+                           help="no progress output, only warnings and errors on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     for entry in SUBCOMMANDS:
         _resolve(entry)(subparsers)
+    finish_subparsers(subparsers)
     return parser
 
 

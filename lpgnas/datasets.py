@@ -85,6 +85,7 @@ __all__ = [
     "canonical_name",
     "dataset_names",
     "default_data_root",
+    "dataset_source",
     "default_split",
     "expected_raw_paths",
     "graph_stats",
@@ -146,6 +147,11 @@ def _spec(name: str) -> _Spec:
 def canonical_name(name: str) -> str:
     """``"cora"`` -> ``"Cora"``; raises :class:`DatasetError` listing the known names for unknown ones."""
     return _spec(name).name
+
+
+def dataset_source(name: str) -> str:
+    """Where a dataset comes from: ``planetoid``, ``amazon``, ``coauthor`` (PyG's loaders) or ``builtin``."""
+    return _spec(name).family
 
 
 def default_split(name: str) -> str:

@@ -148,16 +148,17 @@ class Flow:
 
     def say(self, msg: str) -> None:
         self.log.append(msg)
-        print(f"[flow] {msg}", file=sys.stderr)
+        if self.progress:  # lpgnas -q: quiet
+            print(f"[flow] {msg}", file=sys.stderr)
 
     def execute(self, stages: list[Stage]) -> dict[str, str]:
         """Run what is not done yet; returns stage -> 'ran' | 'skipped' | 'disabled'."""
-        from tqdm import tqdm
+        from lpgnas.progress import progress
 
         self.preflight(stages)
         (self.run / FLOW_DIR).mkdir(parents=True, exist_ok=True)
         status = {}
-        bar = tqdm(stages, desc="flow", disable=not self.progress, unit="stage")
+        bar = progress(stages, desc="flow", enabled=self.progress, unit="stages", leave=True, terminal_only=True)
         for stage in bar:
             bar.set_postfix(stage=stage.name)
             if not stage.enabled(self.cfg):
@@ -322,30 +323,47 @@ def run_flow(cfg: FlowConfig, run_dir: str | Path, progress: bool = True) -> dic
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("flow", help="dataset -> model -> hardware -> verification -> report, resumable",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from lpgnas.cli import dataset_help, device_help
+    from lpgnas.operators import ATTENTIONS
+
+    p = sub.add_parser(
+        "flow", help="dataset -> model -> hardware -> verification -> report, resumable",
+        description=(
+            "Run the whole flow in one run folder: the model (the LPGNAS search, or training of a fixed "
+            "architecture with --arch), uniform GCN baselines, the design-space exploration, HLS C++ and "
+            "Verilog generation, C simulation, RTL simulation, optionally Yosys synthesis, and a report "
+            "(RUN/report.html and report.md). Each stage records what it was made from in RUN/.flow/; a "
+            "rerun skips the stages whose inputs are unchanged and resumes a killed run, and a changed "
+            "option redoes exactly the stages it affects. "
+            "Example: lpgnas flow --dataset Cora --device xc7z020 --arch gcn -o runs/demo"
+        ),
+    )
     d = FlowConfig()
-    p.add_argument("--dataset", default=d.dataset)
-    p.add_argument("--device", default=d.device)
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--arch", default=None, help="train this fixed architecture (attention name) instead of searching")
-    p.add_argument("--layers", type=int, default=d.layers)
+    p.add_argument("--dataset", default=d.dataset, help=dataset_help(d.dataset))
+    p.add_argument("--device", default=d.device, help=device_help(d.device))
+    p.add_argument("--data-root", default=None, help="dataset root (default: $LPGNAS_DATA or the user cache)")
+    p.add_argument("--arch", default=None,
+                   help=f"train this fixed architecture instead of searching: {', '.join(ATTENTIONS)} "
+                        "(default: none, search)")
+    p.add_argument("--layers", type=int, default=d.layers, help="GNN layers")
     p.add_argument("--hidden", type=int, default=d.hidden,
                    help="with --arch: width per head (default: GCN 16, GAT family 8 as Velickovic et al.)")
     p.add_argument("--heads", type=int, default=d.heads, help="with --arch (default: GCN 1, GAT family 8)")
-    p.add_argument("--wbits", type=int, default=d.wbits, help="with --arch")
-    p.add_argument("--abits", type=int, default=d.abits, help="with --arch")
+    p.add_argument("--wbits", type=int, default=d.wbits, help="with --arch: weight bits")
+    p.add_argument("--abits", type=int, default=d.abits, help="with --arch: activation bits")
     p.add_argument("--epochs", type=int, default=d.epochs, help="training / retraining epochs")
-    p.add_argument("--search-epochs", type=int, default=d.search_epochs)
-    p.add_argument("--lambda", dest="lam", type=float, default=d.lam)
-    p.add_argument("--nodes", type=int, default=d.nodes, help="verify on a BFS subgraph of N nodes")
+    p.add_argument("--search-epochs", type=int, default=d.search_epochs, help="epochs of the search (without --arch)")
+    p.add_argument("--lambda", dest="lam", type=float, default=d.lam,
+                   help="weight of the hardware cost in the search (without --arch)")
+    p.add_argument("--nodes", type=int, default=d.nodes, help="size and verify the design on a BFS subgraph of N nodes")
     p.add_argument("--full", action="store_true", help="size and verify the design for the whole graph")
-    p.add_argument("--sim", dest="rtl_sim", choices=["verilator", "icarus", "none"], default=d.rtl_sim)
+    p.add_argument("--sim", dest="rtl_sim", choices=["verilator", "icarus", "none"], default=d.rtl_sim,
+                   help="RTL simulator")
     p.add_argument("--synth", action="store_true", help="also run Yosys synthesis")
-    p.add_argument("--no-baselines", dest="baselines", action="store_false")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--no-baselines", dest="baselines", action="store_false",
+                   help="skip the uniform GCN W16A16 / W8A8 / W4A8 / W2A8 baselines")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the training or search")
     p.add_argument("-o", "--out", required=True, help="run folder")
-    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_run)
 
 

@@ -56,13 +56,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import atomic_path, write_text_atomic
 from lpgnas.graph import CSRGraph
 from lpgnas.operators import layer_format_names
+from lpgnas.progress import progress as progress_bar
 from search.controllers import ArchController, QuantController, temperature
 from search.cost import (
     KIB,
@@ -332,8 +332,8 @@ def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None 
         log_path.unlink()
     kill_after = int(os.environ[KILL_ENV]) if os.environ.get(KILL_ENV) else None
 
-    bar = tqdm(range(s.epoch, cfg.epochs), desc="search", disable=not progress, leave=False,
-               initial=s.epoch, total=cfg.epochs)
+    bar = progress_bar(range(s.epoch, cfg.epochs), desc="search", enabled=progress, initial=s.epoch,
+                       total=cfg.epochs, unit="epochs")
     with open(log_path, "a") as log:
         for epoch in bar:
             t_epoch = time.time()
@@ -649,7 +649,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
     screened: list[dict[str, Any]] = []
     if len(candidates) > cfg.finalists or cfg.neighbours or cfg.anchors:
-        bar = tqdm(desc="screen", disable=not progress, leave=False, total=len(candidates))
+        bar = progress_bar(desc="screen", enabled=progress, total=len(candidates), unit="candidates")
 
         def screen_new(generation: int, origin: str, parent: int | None = None) -> None:
             bar.total = len(candidates)
@@ -690,7 +690,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
     screen_rec = {r["index"]: r for r in screened}
     runs: list[tuple[tuple, QuantGNN, dict[str, Any]]] = []
     records = []
-    for i in tqdm(chosen_idx, desc="retrain", disable=not progress, leave=False):
+    for i in progress_bar(chosen_idx, desc="retrain", enabled=progress, unit="finalists"):
         model, rec = train(candidates[i], i, "final", cfg.retrain_epochs, cfg.retrain_patience,
                            cfg.seed + FINAL_SEED_OFFSET, progress)
         records.append(rec)
@@ -744,20 +744,37 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``lpgnas search``."""
-    p = sub.add_parser("search", help="LPGNAS: search architecture and quantisation, retrain, export the IR",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from lpgnas.cli import dataset_help, device_help
+    from lpgnas.datasets import SPLITS
+    from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+
+    p = sub.add_parser(
+        "search", help="LPGNAS: search architecture and quantisation, retrain, export the IR",
+        description=(
+            "Search architecture and quantisation together with a supernet and controllers whose loss adds "
+            "lambda times the hardware cost, derive candidate designs (the argmax, draws from the "
+            "controllers, one textbook design per attention operator and a local search around the best), "
+            "screen each by quantisation-aware training, retrain the best finalists from scratch and "
+            "export the one with the best validation accuracy. Writes RUN/search_log.jsonl, "
+            "RUN/search.ckpt, RUN/candidates/, RUN/model.ir.json and RUN/metrics.json; --resume continues "
+            "from RUN/search.ckpt with the configuration saved there. docs/search.md explains the method. "
+            "Example: lpgnas search --dataset Cora --device xc7z020 -o runs/search"
+        ),
+    )
     d = SearchConfig()
-    p.add_argument("--dataset", default=d.dataset)
+    p.add_argument("--dataset", default=d.dataset, help=dataset_help(d.dataset))
     p.add_argument("--data-root", default=None, help="dataset root (default: $LPGNAS_DATA or the user cache)")
-    p.add_argument("--split", default=None, help="public | random-60-20-20 | random-20-per-class")
-    p.add_argument("--device", default=d.device, help="target FPGA (recorded; sets --budget-kib device)")
+    p.add_argument("--split", default=None, choices=SPLITS,
+                   help="train/val/test split (default: public for Cora, CiteSeer, PubMed, else random-60-20-20)")
+    p.add_argument("--device", default=d.device,
+                   help=device_help(d.device) + "; its budgets enter the cost and --budget-kib device")
     p.add_argument("--layers", type=int, default=d.layers, help="1..4")
     p.add_argument("--lambda", dest="lam", type=float, default=d.lam,
                    help="weight of the normalised expected cost in the controller loss")
     p.add_argument("--budget-kib", default=None,
                    help="budget mode: penalise only what exceeds the budgets: model size above this many KiB "
                         "('device': the device's BRAM; 'gcn8': 1/8 of the float GCN 2x16's size), LUT/DSP/BRAM "
-                        "and buffers above the device's")
+                        "and buffers above the device's (default: none, the whole cost counts)")
     p.add_argument("--cost", default=d.cost,
                    help="cost terms, comma-separated: model, buffer (KiB), lut, dsp, bram, latency (hw_model's "
                         "expected estimate); 'total' = model,buffer; 'hw' (default) = all")
@@ -780,29 +797,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-anchors", dest="anchors", action="store_false",
                    help="screen only the controllers' designs, not also one W8A8 design (4-bit biases) per "
                         "attention operator (every layer: that attention, add, relu)")
-    p.add_argument("--screen-epochs", type=int, default=d.screen_epochs)
+    p.add_argument("--screen-epochs", type=int, default=d.screen_epochs, help="epochs of each candidate's screening")
     p.add_argument("--screen-patience", type=int, default=d.screen_patience,
                    help="stop screening a candidate after this many epochs without a better validation "
                         "accuracy (0: never)")
     p.add_argument("--generations", type=int, default=d.generations,
                    help="rounds of local search after the candidates are screened: each screens the neighbours of "
                         "the best screened design not expanded yet, then its improving moves combined")
-    p.add_argument("--finalists", type=int, default=d.finalists)
+    p.add_argument("--finalists", type=int, default=d.finalists,
+                   help="best screened candidates retrained for --retrain-epochs")
     p.add_argument("--lr", type=float, default=d.lr, help="weight learning rate of the retraining")
     p.add_argument("--supernet-lr", type=float, default=d.supernet_lr,
                    help="weight learning rate of the supernet (each path gets a share of the steps)")
     p.add_argument("--arch-lr", type=float, default=d.arch_lr, help="controller learning rate")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--dropout", type=float, default=d.dropout)
-    p.add_argument("--tau-start", type=float, default=d.tau_start)
-    p.add_argument("--tau-end", type=float, default=d.tau_end)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="Adam weight decay")
+    p.add_argument("--dropout", type=float, default=d.dropout, help="feature dropout")
+    p.add_argument("--tau-start", type=float, default=d.tau_start, help="Gumbel-softmax temperature at the start")
+    p.add_argument("--tau-end", type=float, default=d.tau_end, help="Gumbel-softmax temperature at the end")
     p.add_argument("--hidden-sizes", default=d.hidden_sizes, help="hidden width options")
     p.add_argument("--head-counts", default=d.head_counts, help="head count options")
     p.add_argument("--weight-bits", default=d.weight_bits, help="weight bitwidths (1 binary, 2 ternary)")
     p.add_argument("--act-bits", default=d.act_bits, help="activation bitwidths (2..16)")
-    p.add_argument("--attentions", default=None, help="restrict attention options (default: the registry's)")
-    p.add_argument("--aggregations", default=None, help="restrict aggregation options")
-    p.add_argument("--activations", default=None, help="restrict hidden activation options")
+    p.add_argument("--attentions", default=None,
+                   help=f"restrict the attention options, comma-separated (default: all: {', '.join(ATTENTIONS)})")
+    p.add_argument("--aggregations", default=None,
+                   help=f"restrict the aggregation options (default: all: {', '.join(AGGREGATIONS)})")
+    p.add_argument("--activations", default=None,
+                   help=f"restrict the hidden activation options (default: all: {', '.join(ACTIVATIONS)})")
     p.add_argument("--features", choices=("auto", *FEATURE_MODES), default=d.features,
                    help="host-side feature preprocessing, as lpgnas train (default auto: centred for Amazon, "
                         "row-normalised otherwise; on Cora a W4A8 GCN-16 reaches 81.9%% golden row-normalised, "
@@ -811,11 +832,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="weight steps follow the controllers' architecture samples (default: uniform draws, "
                         "so the shared weights do not specialise to the early favourite and every operator "
                         "stays comparable; the quantisation decisions follow the controller either way)")
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every,
+                   help="write RUN/search.ckpt every this many search epochs")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the search, the screening and random splits")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue from RUN/search.ckpt")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
 
@@ -835,9 +856,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m search.nas [search options]`` (the same as ``lpgnas search``)."""
+    from lpgnas.cli import finish_subparsers
+
     parser = argparse.ArgumentParser(prog="search.nas")
+    parser.set_defaults(quiet=False)
     sub = parser.add_subparsers(dest="cmd", required=True)
     add_parser(sub)
+    finish_subparsers(sub)
     args = parser.parse_args(["search", *(sys.argv[1:] if argv is None else argv)])
     try:
         return args.func(args)

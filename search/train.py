@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError
@@ -37,6 +36,7 @@ from lpgnas.graph import CSRGraph
 from lpgnas.ir import ModelIR
 from lpgnas.numfmt import MAX_BITS
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+from lpgnas.progress import progress as progress_bar
 from search.layers import GraphTensors, QuantGNN, build_gnn, export_ir
 
 
@@ -118,7 +118,7 @@ def fit(model: QuantGNN, data: Dataset, g: GraphTensors, cfg: TrainConfig, log_p
     best: tuple[float, float] = (-1.0, float("inf"))
     best_state, best_epoch = None, -1
     log = open(log_path, "w") if log_path else None
-    bar = tqdm(range(cfg.epochs), desc="train", disable=not progress, leave=False)
+    bar = progress_bar(range(cfg.epochs), desc="train", enabled=progress, unit="epochs")
     try:
         for epoch in bar:
             model.train()
@@ -201,35 +201,50 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, data_root: str | None = 
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="quantisation-aware training of a fixed architecture, export to the IR",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="Cora")
+    from lpgnas.cli import dataset_help
+    from lpgnas.datasets import SPLITS
+
+    p = sub.add_parser(
+        "train", help="quantisation-aware training of a fixed architecture, export to the IR",
+        description=(
+            "Train one fixed architecture with quantisation-aware training, export it to the IR and report "
+            "the golden integer model's test accuracy. Writes RUN/model.ir.json and model.ir.npz, "
+            "RUN/metrics.json and RUN/train_log.jsonl. The GAT family (gat, sym-gat, cos, linear, "
+            "gene-linear) defaults to the layout of Velickovic et al.: 8 heads of 8 hidden units "
+            "concatenated with elu, one averaged output head, dropout 0.6 on features and attention "
+            "coefficients, lr 0.005; any option given explicitly wins. "
+            "Example: lpgnas train --dataset Cora --arch gcn --wbits 4 --abits 8 -o runs/gcn"
+        ),
+    )
+    p.add_argument("--dataset", default="Cora", help=dataset_help("Cora"))
     p.add_argument("--data-root", default=None, help="dataset root (default: $LPGNAS_DATA or the user cache)")
-    p.add_argument("--split", default=None, help="public | random-60-20-20 | random-20-per-class (default per dataset)")
+    p.add_argument("--split", default=None, choices=SPLITS,
+                   help="train/val/test split (default: public for Cora, CiteSeer, PubMed, else random-60-20-20)")
     p.add_argument("--arch", "--attention", dest="arch", default="gcn", help=f"attention: {', '.join(ATTENTIONS)}")
-    p.add_argument("--aggregation", default=None, help=f"{', '.join(AGGREGATIONS)} (default add)")
+    p.add_argument("--aggregation", default=None, help=f"{', '.join(AGGREGATIONS)} (default: add)")
     p.add_argument("--activation", default=None,
-                   help=f"hidden activation: {', '.join(ACTIVATIONS)} (default relu; GAT family elu)")
-    p.add_argument("--layers", type=int, default=None, help="default 2")
-    p.add_argument("--hidden", type=int, default=None, help="hidden units per head (default 16; GAT family 8)")
-    p.add_argument("--heads", type=int, default=None, help="hidden-layer heads, concatenated (default 1; GAT family 8)")
-    p.add_argument("--out-heads", type=int, default=None, help="heads of the output layer, averaged (default 1)")
-    p.add_argument("--wbits", type=int, default=None, help="weight bits (1 = binary, 2 = ternary; default 8)")
-    p.add_argument("--abits", type=int, default=None, help="activation bits (2..32; default 8)")
-    p.add_argument("--epochs", type=int, default=None, help="default 200")
-    p.add_argument("--lr", type=float, default=None, help="default 0.01; GAT family 0.005")
-    p.add_argument("--weight-decay", type=float, default=None, help="default 5e-4")
-    p.add_argument("--dropout", type=float, default=None, help="feature dropout (default 0.5; GAT family 0.6)")
+                   help=f"hidden activation: {', '.join(ACTIVATIONS)} (default: relu; GAT family elu)")
+    p.add_argument("--layers", type=int, default=None, help="1..8 (default: 2)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden units per head (default: 16; GAT family 8)")
+    p.add_argument("--heads", type=int, default=None,
+                   help="hidden-layer heads, concatenated (default: 1; GAT family 8)")
+    p.add_argument("--out-heads", type=int, default=None, help="heads of the output layer, averaged (default: 1)")
+    p.add_argument("--wbits", type=int, default=None,
+                   help=f"weight bits 1..{MAX_BITS} (1 = binary, 2 = ternary; default: 8)")
+    p.add_argument("--abits", type=int, default=None, help=f"activation bits 2..{MAX_BITS} (default: 8)")
+    p.add_argument("--epochs", type=int, default=None, help="default: 200")
+    p.add_argument("--lr", type=float, default=None, help="default: 0.01; GAT family 0.005")
+    p.add_argument("--weight-decay", type=float, default=None, help="default: 5e-4")
+    p.add_argument("--dropout", type=float, default=None, help="feature dropout (default: 0.5; GAT family 0.6)")
     p.add_argument("--attention-dropout", type=float, default=None,
-                   help="dropout of softmax coefficients, training only (default 0; GAT family 0.6)")
+                   help="dropout of softmax coefficients, training only (default: 0; GAT family 0.6)")
     p.add_argument("--features", choices=("auto", *FEATURE_MODES), default="auto",
-                   help="host-side feature preprocessing (default auto: centred for Amazon, row-normalised "
-                        "otherwise; see lpgnas.datasets)")
+                   help="host-side feature preprocessing (default: auto, centred for Amazon, row-normalised "
+                        "otherwise)")
     p.add_argument("--patience", type=int, default=None,
-                   help="stop after this many epochs without a better validation accuracy (default 0: never)")
-    p.add_argument("--seed", type=int, default=0)
+                   help="stop after this many epochs without a better validation accuracy (default: 0, never)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, dropout and random splits")
     p.add_argument("-o", "--out", required=True, help="run folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
 

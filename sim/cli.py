@@ -93,7 +93,7 @@ def run_verify(args: argparse.Namespace) -> int:
     hw_dir = Path(args.hw_dir)
     if not (hw_dir / "design.json").is_file():
         raise LpgnasError(f"{hw_dir} is not a generated design (no design.json); run lpgnas generate first")
-    if args.sim == "none" and not args.csim:
+    if args.sim == "none" and not args.csim and args.nodes is None:  # with --nodes: re-target the data only
         raise LpgnasError("nothing to verify with --sim none; add --csim or choose --sim verilator|icarus")
     ir = load_ir(hw_dir / "model.ir.json")
     if args.nodes is not None:

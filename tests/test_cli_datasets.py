@@ -67,7 +67,7 @@ def test_datasets_json_subprocess(data_root):
 
 @pytest.mark.slow
 def test_datasets_all_json_subprocess(data_root):
-    r = run("datasets", "--json", env={"LPGNAS_DATA": str(data_root)})
+    r = run("datasets", "--all", "--json", env={"LPGNAS_DATA": str(data_root)})  # without names or --all nothing is loaded
     assert r.returncode == 0, r.stderr
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert list(rows) == ["Cora", "CiteSeer", "PubMed", "Computers", "Photo", "CS", "Physics", "karate"]

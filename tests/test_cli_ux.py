@@ -60,9 +60,8 @@ def test_usage_error_is_status_2():
     assert lpgnas("verify", "x", "--sim", "ghdl").returncode == 2
 
 
-def test_verify_with_nothing_to_run_is_bad_usage(tmp_path, capsys):
-    (tmp_path / "design.json").write_text("{}")
-    assert cli.main(["verify", str(tmp_path), "--sim", "none"]) == 2  # was 0: "verified" with no simulator
+def test_verify_with_nothing_to_run_is_bad_usage(karate_hw, capsys):
+    assert cli.main(["verify", str(karate_hw), "--sim", "none"]) == 2  # was 0: "verified" with no simulator
     assert "nothing to verify" in capsys.readouterr().err
 
 

@@ -128,7 +128,7 @@ def format_synth(r: dict[str, Any], device: Any | None = None) -> str:
     avail = {}
     if device is not None:
         avail = {"LUT": device.lut, "FF": device.ff, "DSP": device.dsp, "BRAM36": device.bram36,
-                 "BRAM18_equiv": 2 * device.bram36, "LUTRAM": device.budget().get("lutram")}
+                 "BRAM18_equiv": 2 * device.bram36, "URAM": device.uram, "LUTRAM": device.budget().get("lutram")}
     lines = [f"{'resource':<14}{'used':>12}{'available':>12}{'%':>8}"]
     for k, used in r["resources"].items():
         a = avail.get(k)

@@ -1,19 +1,16 @@
-"""The Jinja2 environment of the generators: strict about undefined names, identifiers sanitised."""
+"""The Jinja2 environment of the generators: strict about undefined names; IR and user strings reach the
+output only through the filters of :mod:`lpgnas.names` (``ident``, ``tensor``, ``cstr``, ``comment``,
+``vstr``, ``tcl``)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import jinja2
 
+from lpgnas.names import c_string, comment, identifier, tcl_word, tensor_name, verilog_string
+
 TEMPLATE_ROOT = Path(__file__).parent
-
-
-def sanitize(name: str) -> str:
-    """A C / Verilog identifier from any IR name: invalid characters become ``_``, never a leading digit."""
-    ident = re.sub(r"[^A-Za-z0-9_]", "_", str(name))
-    return ident if ident and not ident[0].isdigit() else f"n_{ident}"
 
 
 def make_env(subdir: str) -> jinja2.Environment:
@@ -25,5 +22,6 @@ def make_env(subdir: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["ident"] = sanitize
+    env.filters.update(ident=identifier, tensor=tensor_name, cstr=c_string, comment=comment, vstr=verilog_string,
+                       tcl=tcl_word)
     return env

@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from hls_templates.config import HardwareConfig
-from hls_templates.env import TEMPLATE_ROOT, make_env, sanitize
+from hls_templates.env import TEMPLATE_ROOT, make_env
 from lpgnas.errors import FormatError, LpgnasError
 from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
+from lpgnas.names import layer_identifiers
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ACTIVATIONS, ATTENTIONS
 from lpgnas.tables import (
@@ -125,7 +126,6 @@ def write_hls(ir: ModelIR, hw: HardwareConfig, out_dir: Path) -> list[Path]:
     out = Path(out_dir)
     context = hls_context(ir, hw)
     env = make_env("hls")
-    env.filters["cstr"] = _c_string
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in _STATIC_FILES:
@@ -140,12 +140,7 @@ def write_hls(ir: ModelIR, hw: HardwareConfig, out_dir: Path) -> list[Path]:
 def hls_context(ir: ModelIR, hw: HardwareConfig) -> dict[str, Any]:
     """Everything the templates read: sizes, port types, and one dict per layer (see ``_layer_context``)."""
     hw.check(ir)
-    idents = [sanitize(layer.name) for layer in ir.layers]
-    if len(set(idents)) != len(idents):
-        raise LpgnasError(
-            f"layer names {[layer.name for layer in ir.layers]} map to clashing C identifiers {idents}; "
-            "rename the layers so they differ in [A-Za-z0-9_]"
-        )
+    layer_identifiers([layer.name for layer in ir.layers])
     max_deg = hw.max_nodes  # duplicates are merged, so no node has more in-edges than there are nodes
     layers = [
         _layer_context(layer, lhw, max_deg, last=i == len(ir.layers) - 1)
@@ -357,15 +352,6 @@ def _c_array(a: np.ndarray, per_line: int = 24) -> str:
 def _c_int(v: int) -> str:
     """Decimal literal; values beyond 32 bits get the long long suffix."""
     return f"{v}LL" if abs(v) >= 1 << 31 else str(v)
-
-
-def _c_string(s: str) -> str:
-    """C string literal of ``s`` (UTF-8 bytes, octal-escaped outside printable ASCII)."""
-    out = []
-    for b in str(s).encode():
-        ch = chr(b)
-        out.append(f"\\{b:03o}" if b < 32 or b > 126 or ch in '"\\?' else ch)
-    return '"' + "".join(out) + '"'
 
 
 def _fmt_summary(layer: LayerIR) -> str:

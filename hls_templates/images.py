@@ -15,13 +15,17 @@ import numpy as np
 from lpgnas.golden import run_model
 from lpgnas.graph import CSRGraph, gcn_coefficients, mean_reciprocals
 from lpgnas.ir import ModelIR
+from lpgnas.names import tensor_name
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ATTENTIONS
 
 
 @dataclass
 class MemoryImage:
-    """One buffer: ``data`` (flat, row-major), each word ``width`` bits, two's complement if ``signed``."""
+    """One buffer: ``data`` (flat, row-major), each word ``width`` bits, two's complement if ``signed``.
+
+    ``name`` is the file stem and the accelerator's port prefix (a layer's tensors:
+    :func:`lpgnas.names.tensor_name`)."""
 
     name: str
     data: np.ndarray
@@ -68,10 +72,10 @@ def graph_images(ir: ModelIR, graph: CSRGraph) -> list[MemoryImage]:
     ]
     for layer in ir.layers:
         if "coef" in layer.formats and not ATTENTIONS[layer.attention].softmax:  # gcn; softmax: on chip
-            images.append(_fmt_image(f"{layer.name}_coef", gcn_coefficients(graph, layer.formats["coef"]),
+            images.append(_fmt_image(tensor_name(layer.name, "coef"), gcn_coefficients(graph, layer.formats["coef"]),
                                      layer.formats["coef"]))
         if "recip" in layer.formats:
-            images.append(_fmt_image(f"{layer.name}_recip", mean_reciprocals(graph, layer.formats["recip"]),
+            images.append(_fmt_image(tensor_name(layer.name, "recip"), mean_reciprocals(graph, layer.formats["recip"]),
                                      layer.formats["recip"]))
     return images
 

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from lpgnas.ir import LayerIR
+from lpgnas.names import tensor_name, verilog_string
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ATTENTIONS
 from lpgnas.tables import SOFTMAX_RECIP_FRAC, function_table, table_index
@@ -36,6 +37,12 @@ ATTENTION_MUTATIONS = ("softmax_recip", "exp_entry")
 RECIP_BITS = SOFTMAX_RECIP_FRAC + 1
 #: cycles of the divider per (node, head): one set-up + one per quotient bit
 DIV_CYCLES = 1 + RECIP_BITS
+
+
+def rom_file(layer_name: str, tensor: str) -> str:
+    """The Verilog expression naming the ROM image of ``layer_name``'s ``tensor`` in the design folder
+    (``{MEM_DIR, "<tensor_name>.mem"}``; the file ``rtl_writer.write_rtl`` writes)."""
+    return "{MEM_DIR, " + verilog_string(f"{tensor_name(layer_name, tensor)}.mem") + "}"
 
 
 def _clog2(n: int) -> int:
@@ -78,12 +85,12 @@ def attention_params(
         "NW": g["nw"], "EW": g["ew"], "EAW": g["ew_addr"], "CIW": g["ciw"], "LAW": law,
         "HEADS": layer.heads, "F_OUT": f, "LW": _stored_width(flin), "L_SIGNED": int(flin.signed),
         "KIND": kind, "AW": aw, "NVEC": len(ATTENTIONS[layer.attention].tensors),
-        "ATT_FILE": f'{{MEM_DIR, "{ident}_att.mem"}}',
+        "ATT_FILE": rom_file(ident, "att"),
         "SW": _stored_width(fsc), "S_SIGNED": int(fsc.signed),
         "NS_SHIFT": flin.frac + fatt.frac - fsc.frac, "DOT_W": pw + _log2c(f) + 1,
         "E_SHIFT": e_shift, "EDOT_W": edot_w,
-        "TS": ti.shift, "TLO": tlo, "TAW": _clog2(2 * tlo), "TANH_FILE": f'{{MEM_DIR, "{ident}_tanh.mem"}}',
-        "XAW": _clog2(tlo + 1), "EXP_FILE": f'{{MEM_DIR, "{ident}_exp.mem"}}',
+        "TS": ti.shift, "TLO": tlo, "TAW": _clog2(2 * tlo), "TANH_FILE": rom_file(ident, "tanh"),
+        "XAW": _clog2(tlo + 1), "EXP_FILE": rom_file(ident, "exp"),
         "XW": fexp.bits, "FE": fexp.frac, "SUMW": fexp.bits + max_edges.bit_length() + 1,
         "CW": _stored_width(fcoef), "C_SIGNED": int(fcoef.signed),
         "COEF_SHIFT": fexp.frac + SOFTMAX_RECIP_FRAC - fcoef.frac,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hls_templates.config import HardwareConfig, LayerHW
-from hls_templates.env import TEMPLATE_ROOT, make_env, sanitize
+from hls_templates.env import TEMPLATE_ROOT, make_env
 from hls_templates.rtl_attention import (
     ATTENTION_MUTATIONS,
     RTL_ATTENTIONS,
@@ -32,10 +32,12 @@ from hls_templates.rtl_attention import (
     attention_images,
     attention_params,
     has_attention_unit,
+    rom_file,
 )
 from lpgnas.errors import LpgnasError
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
+from lpgnas.names import identifier, layer_identifiers, tensor_name
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ACTIVATIONS
 from lpgnas.tables import ACTIVATION_LEAKY_CODE, LEAKY_FRAC, function_table, relu6_max_code, table_index
@@ -194,7 +196,7 @@ def _activation_params(layer: LayerIR, ident: str) -> dict[str, Any]:
         tshift, td = ti.shift, ti.size // 2 if spec.half else ti.size
     return {
         "ACT": spec.act, "LEAKY": ACTIVATION_LEAKY_CODE, "LEAKY_FRAC": LEAKY_FRAC, "R6MAX": relu6_max_code(fagg),
-        "TSHIFT": tshift, "THB": thb, "TD": td, "TABLE_FILE": f'{{MEM_DIR, "{ident}_act.mem"}}',
+        "TSHIFT": tshift, "THB": thb, "TD": td, "TABLE_FILE": rom_file(ident, "act"),
     }
 
 
@@ -215,7 +217,7 @@ def _layer_context(
     layer: LayerIR, lhw: LayerHW, index: int, hw: HardwareConfig, g: dict[str, int], mutation: str | None
 ) -> dict[str, Any]:
     fm = layer.formats
-    ident = sanitize(layer.name)
+    ident = identifier(layer.name)
     rnd = 0 if mutation == "no_round_offset" else 1
     heads = layer.heads
     hwb = clog2(heads)
@@ -243,7 +245,7 @@ def _layer_context(
         # layer 0 reads the host's features through P_in banked ports (address n*IG + ig), the others buf_k
         "DIRECT": int(index == 0), "HAW": clog2(hw.max_nodes * ig_n) if index == 0 else 1,
         "MASK_MUT": int(mutation == "no_input_mask" and index == 0),
-        "WEIGHT_FILE": f'{{MEM_DIR, "{ident}_w.mem"}}',
+        "WEIGHT_FILE": rom_file(ident, "w"),
     }
 
     # aggregation unit
@@ -273,7 +275,7 @@ def _layer_context(
         "HAS_RECIP": int(has_recip), "RW": rw, "R_SIGNED": int(fm["recip"].signed) if has_recip else 0,
         "HEAD_MEAN": int(head_mean), "HEADREC": headrec,
         "HAS_BIAS": int(has_bias), "BW": bw, "BIAS_SHIFT": bias_shift,
-        "BIAS_FILE": f'{{MEM_DIR, "{ident}_b.mem"}}',
+        "BIAS_FILE": rom_file(ident, "b"),
         "PRW": prw, "ACC_W": agg_acc, "M_W": m_w, "V_W": v_w,
         "AGG_SHIFT": acc_frac - fagg.frac, "AGG_W": _stored_width(fagg), "AGG_SIGNED": int(fagg.signed),
         "AGG_MAX": 0 if mutation == "max_as_add" else agg_sel["AGG_MAX"],
@@ -293,14 +295,14 @@ def _layer_context(
         "law": law, "lin_width": layer.out_features * _stored_width(flin), "lin_depth": hw.max_nodes * heads,
         "raw": g["recip_aw"], "has_coef": RTL_ATTENTIONS[layer.attention]["coef"] == "host",
         "has_recip": has_recip,
-        "coef_q": (f"{ident}_acoef_q" if has_attention_unit(layer) else f"{ident}_coef_q0" if has_coef
+        "coef_q": (f"{ident}_acoef_q" if has_attention_unit(layer) else f"{tensor_name(ident, 'coef')}_q0" if has_coef
                    else f"{{{cw}{{1'b0}}}}"),
         # the attention unit (GAT family): its parameters, the coefficient RAM's shape
         "attention": has_attention_unit(layer), "heads": heads, "hwb": hwb,
         "att_params": list(attention_params(layer, ident, hw.max_nodes, hw.max_edges, g, law, mutation).items())
         if has_attention_unit(layer) else [],
         **_acoef_context(layer, ident, hw, g, hwb),
-        "recip_q": f"{ident}_recip_q0" if has_recip else f"{{{rw}{{1'b0}}}}",
+        "recip_q": f"{tensor_name(ident, 'recip')}_q0" if has_recip else f"{{{rw}{{1'b0}}}}",
         "coef_w": cw, "recip_w": rw, "out_width": heads_out * layer.out_features * _stored_width(fout),
     }
 
@@ -310,9 +312,7 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
     hw.check(ir)
     if mutation is not None and mutation not in MUTATIONS:
         raise LpgnasError(f"unknown RTL mutation {mutation!r}; known: {', '.join(MUTATIONS)}")
-    idents = [sanitize(layer.name) for layer in ir.layers]
-    if len(set(idents)) != len(idents):
-        raise LpgnasError(f"layer names {[la.name for la in ir.layers]} map to clashing identifiers {idents}")
+    layer_identifiers([layer.name for layer in ir.layers])
     g = {
         "nw": max(hw.max_nodes.bit_length(), 1),          # num_nodes, node addresses, row_ptr addresses
         "ew": max(hw.max_edges.bit_length(), 1),          # num_edges, row_ptr words
@@ -342,14 +342,13 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
         {"dir": "input ", "name": "col_idx_q0", "width": g["ciw"]},
     ]
     for L in layers:
-        if L["has_coef"]:
-            ports += [{"dir": "output", "name": f"{L['id']}_coef_address0", "width": g["ew_addr"]},
-                      {"dir": "output", "name": f"{L['id']}_coef_ce0", "width": 1},
-                      {"dir": "input ", "name": f"{L['id']}_coef_q0", "width": L["coef_w"]}]
-        if L["has_recip"]:
-            ports += [{"dir": "output", "name": f"{L['id']}_recip_address0", "width": g["recip_aw"]},
-                      {"dir": "output", "name": f"{L['id']}_recip_ce0", "width": 1},
-                      {"dir": "input ", "name": f"{L['id']}_recip_q0", "width": L["recip_w"]}]
+        # host-loaded tensors: port prefix = memory image name (lpgnas.names.tensor_name, as images.py)
+        for tensor, aw, width in (("coef", g["ew_addr"], L["coef_w"]), ("recip", g["recip_aw"], L["recip_w"])):
+            if L[f"has_{tensor}"]:
+                port = tensor_name(L["id"], tensor)
+                ports += [{"dir": "output", "name": f"{port}_address0", "width": aw},
+                          {"dir": "output", "name": f"{port}_ce0", "width": 1},
+                          {"dir": "input ", "name": f"{port}_q0", "width": width}]
     ports += [{"dir": "output", "name": f"{OUTPUT_PORT}_address0", "width": outputs_aw},
               {"dir": "output", "name": f"{OUTPUT_PORT}_d0", "width": outputs_w}]
     buffers = [{"name": f"buf_{L['index'] + 1}", "width": L["out_width"]} for L in layers]
@@ -391,16 +390,16 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
     written.append(top)
     for L, layer, lhw in zip(ctx["layers"], ir.layers, hw.layers, strict=True):
         words, width = weight_words(layer, lhw)
-        written.append(_write_words(out / f"{L['id']}_w.mem", words, width))
+        written.append(_write_words(out / f"{tensor_name(L['id'], 'w')}.mem", words, width))
         if layer.bias is not None:
             words, width = bias_words(layer, lhw)
-            written.append(_write_words(out / f"{L['id']}_b.mem", words, width))
+            written.append(_write_words(out / f"{tensor_name(L['id'], 'b')}.mem", words, width))
         if L["attention"]:
             for suffix, (words, width) in attention_images(layer, mutation).items():
-                written.append(_write_words(out / f"{L['id']}_{suffix}.mem", words, width))
+                written.append(_write_words(out / f"{tensor_name(L['id'], suffix)}.mem", words, width))
         table = activation_table(layer, mutation)
         if table is not None:
-            written.append(_write_words(out / f"{L['id']}_act.mem", *table))
+            written.append(_write_words(out / f"{tensor_name(L['id'], 'act')}.mem", *table))
     manifest = {
         "top": TOP_NAME,
         "sources": [*LIBRARY, top.name],
@@ -434,7 +433,7 @@ def ideal_cycles(ir: ModelIR, hw: HardwareConfig, num_nodes: int, num_edges: int
     n, e = num_nodes, num_edges
     out: dict[str, int] = {}
     for layer, lhw in zip(ir.layers, hw.layers, strict=True):
-        ident = sanitize(layer.name)
+        ident = identifier(layer.name)
         ig_n, og_n = math.ceil(layer.in_features / lhw.p_in), math.ceil(layer.out_features / lhw.p_out)
         fg_n = math.ceil(layer.out_features / lhw.p_agg)
         heads_out = layer.heads if layer.concat else 1

@@ -17,6 +17,7 @@ import numpy as np
 
 from lpgnas.errors import FormatError, IRValidationError
 from lpgnas.fileio import atomic_path, write_json_atomic
+from lpgnas.names import check_text, layer_identifiers
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS, layer_format_names
 from lpgnas.tables import exp_format_ok
@@ -249,14 +250,12 @@ def _validate(ir: ModelIR) -> None:
         raise IRValidationError(f"num_classes: must be >= 1, got {ir.num_classes}")
     if not ir.layers:
         raise IRValidationError("layers: a model needs at least one layer")
-    names: set[str] = set()
+    check_text(ir.name, "name")
+    layer_identifiers([layer.name for layer in ir.layers])
     expected_in = ir.in_features
     prev_out: NumFormat | None = None
     for i, layer in enumerate(ir.layers):
         w = f"layers[{i}]"
-        if not layer.name.isidentifier() or layer.name in names:
-            raise IRValidationError(f"{w}.name: {layer.name!r} must be a unique identifier")
-        names.add(layer.name)
         for key, registry in (("attention", ATTENTIONS), ("aggregation", AGGREGATIONS), ("activation", ACTIVATIONS)):
             value = getattr(layer, key)
             if value not in registry:

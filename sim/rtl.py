@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 
 from lpgnas.errors import LpgnasError, ToolMissingError
+from lpgnas.names import verilog_string
 
 SIMULATORS = ("verilator", "icarus")
 TB_NAME = "lpgnas_tb"
@@ -121,7 +122,7 @@ def write_testbench(hw_dir: Path, build_dir: Path) -> Path:
         raise LpgnasError(f"{hw_dir}/rtl/rtl.json: expected one output buffer port, found {outputs}")
     mem_dir = str((hw_dir / "rtl").resolve()) + "/"
     text = env.get_template("tb_wrapper.v.j2").render(
-        tb=TB_NAME, top=rtl["top"], mems=mems, output=outputs[0], mem_dir=json.dumps(mem_dir),
+        tb=TB_NAME, top=rtl["top"], mems=mems, output=outputs[0], mem_dir=verilog_string(mem_dir),
         nw=ports["num_nodes"]["width"], ew=ports["num_edges"]["width"],
     )
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -269,13 +270,32 @@ def _build_and_run(
 
 
 def _data_plusargs(hw: Path, prefix: str, out_mem: Path) -> list[str]:
-    """Plusargs naming a design's data images, counts and output dump file."""
+    """Plusargs naming a design's data images, counts and output dump file.
+
+    Every host memory of the design gets its image (same name: ``lpgnas.names.tensor_name``) and every
+    image a memory, else :class:`LpgnasError`: a memory left unloaded reads as x (Icarus) or garbage
+    (Verilator) and must not reach the simulation."""
     design = json.loads((hw / "design.json").read_text())
-    output = next(m["name"] for m in _mem_entries(json.loads((hw / "rtl" / "rtl.json").read_text())) if m["output"])
+    mems = _mem_entries(json.loads((hw / "rtl" / "rtl.json").read_text()))
+    output = next(m["name"] for m in mems if m["output"])
+    inputs = {m["name"] for m in mems if not m["output"]}
+    images = {img["name"] for img in design["images"] if img["name"] != "expected"}
+    if inputs != images:
+        raise LpgnasError(
+            f"{hw}: the design's host memories and its data images do not match (memories without an image: "
+            f"{sorted(inputs - images) or 'none'}; images without a memory: {sorted(images - inputs) or 'none'}); "
+            "regenerate the design with `lpgnas generate`"
+        )
     args = [f"+{prefix}num_nodes={design['num_nodes']}", f"+{prefix}num_edges={design['num_edges']}",
             f"+{prefix}{output}_out={out_mem}"]
-    return args + [f"+{prefix}{img['name']}={hw / 'data' / (img['name'] + '.mem')}"
-                   for img in design["images"] if img["name"] != "expected"]
+    return args + [f"+{prefix}{name}={hw / 'data' / (name + '.mem')}" for name in sorted(images)]
+
+
+def _seed_plusargs(simulator: str, seed: int | None) -> list[str]:
+    """Verilator: every variable without an initial value starts random (``seed``), as x would in Icarus."""
+    if seed is None or simulator != "verilator":
+        return []
+    return ["+verilator+rand+reset+2", f"+verilator+seed+{seed}"]
 
 
 def _compare(hw: Path, out_mem: Path) -> dict[str, Any]:
@@ -299,13 +319,16 @@ def run_rtl(
     max_cycles: int = 200_000_000,
     build_dir: str | Path | None = None,
     verbose: bool = False,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Simulate the design in ``hw_dir`` on its data images and compare with ``data/expected.mem``.
 
     Returns ``{"bit_exact", "mismatches", "first_mismatches", "num_outputs", "cycles", "timed_out",
     "wall_seconds", "cycles_per_second", "cpu_seconds", "simulator", "build_seconds", "rebuilt"}``;
     ``cycles`` runs from ap_start to ap_done, ``wall_seconds`` is the simulation's wall time (build
-    excluded). Also written to ``<hw_dir>/rtl_sim_<simulator>.json``.
+    excluded). Also written to ``<hw_dir>/rtl_sim_<simulator>.json``. ``seed`` (Verilator): start every
+    uninitialised variable with random bits from this seed (``+verilator+rand+reset+2``), so a memory
+    that is never loaded shows as wrong outputs, as its x does under Icarus.
     """
     hw = Path(hw_dir).resolve()
     check_simulator(simulator)
@@ -314,7 +337,7 @@ def run_rtl(
     sources = [*_sources(hw), tb]
     out_mem = bdir / "outputs_out.mem"
     out_mem.unlink(missing_ok=True)
-    plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem)]
+    plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem), *_seed_plusargs(simulator, seed)]
     res, build_seconds, rebuilt, wall_total = _build_and_run(
         simulator, bdir, sources, sources + sorted((hw / "rtl").glob("*.mem")), plusargs, {}, verbose)
     wall = res.get("sim_seconds") or wall_total
@@ -343,13 +366,14 @@ def run_rtl_batch(
     max_cycles: int = 200_000_000,
     verbose: bool = False,
     quick_build: bool = False,
+    seed: int | None = None,
 ) -> list[dict[str, Any]]:
     """Simulate several generated designs in one build (top ``lpgnas_top`` of design k renamed
     ``lpgnas_top_d<k>``; the module library must be the same in all), all started together.
 
     One Verilator build then serves many designs (tests of many formats). Returns one report per design
     as :func:`run_rtl` (``wall_seconds`` / ``build_seconds`` are the whole batch's). ``quick_build``
-    compiles the Verilator model unoptimised (for short test runs).
+    compiles the Verilator model unoptimised (for short test runs); ``seed``: as :func:`run_rtl`.
     """
     hws = [Path(h).resolve() for h in hw_dirs]
     if not hws:
@@ -377,7 +401,7 @@ def run_rtl_batch(
         mems = _mem_entries(m)
         designs.append({
             "mems": mems, "output": next(x["name"] for x in mems if x["output"]),
-            "mem_dir": json.dumps(str(h / "rtl") + "/"), "nw": ports["num_nodes"]["width"],
+            "mem_dir": verilog_string(str(h / "rtl") + "/"), "nw": ports["num_nodes"]["width"],
             "ew": ports["num_edges"]["width"],
         })
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
@@ -387,7 +411,7 @@ def run_rtl_batch(
     if not tb.exists() or tb.read_text() != text:
         tb.write_text(text)
     sources.append(tb)
-    plusargs = [f"+max_cycles={max_cycles}"]
+    plusargs = [f"+max_cycles={max_cycles}", *_seed_plusargs(simulator, seed)]
     outs = []
     for k, h in enumerate(hws):
         out_mem = bdir / f"d{k}_out.mem"

@@ -28,7 +28,7 @@ from hls_templates.config import HardwareConfig, LayerHW
 from hls_templates.env import make_env
 from hls_templates.hls_writer import HLS_ACTIVATIONS, HLS_AGGREGATIONS, HLS_ATTENTIONS, hls_context, write_hls
 from hls_templates.images import graph_images, io_images
-from lpgnas.errors import FormatError, LpgnasError, ToolMissingError
+from lpgnas.errors import FormatError, IRValidationError, LpgnasError, ToolMissingError
 from lpgnas.golden import run_model
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import ModelIR
@@ -427,7 +427,9 @@ def test_odd_layer_names_render_to_valid_identifiers(tmp_path: Path) -> None:
     hw_dir = make_hw_dir(tmp_path / "hw", ir, graph, x, _random_hw(rng, ir, graph))
     kernel = (hw_dir / "hls" / "kernel.cpp").read_text()
     assert "schicht___coef" in kernel and "for_transform" in kernel and "\u00e4" not in kernel
-    assert (hw_dir / "data" / "schicht_\u00e4_coef.txt").is_file()  # the testbench opens it by its UTF-8 name
+    # one name per tensor artefact (lpgnas.names.tensor_name): the data file is named like the port
+    assert (hw_dir / "data" / "schicht___coef.txt").is_file()
+    assert not any("\u00e4" in p.name for p in hw_dir.rglob("*"))
     assert_bit_exact(hw_dir, ir, graph, x)
 
 
@@ -435,9 +437,10 @@ def test_clashing_identifiers_are_refused() -> None:
     rng = np.random.default_rng(6)
     ir = random_ir(rng)
     ir.layers[0].name, ir.layers[1].name = "a\u00e4", "a\u00f6"
-    ir.validate()
+    with pytest.raises(IRValidationError, match=r"layers\[1\]\.name: 'a\u00f6' gives hardware names that clash"):
+        ir.validate()
     hw = HardwareConfig(max_nodes=16, max_edges=64, layers=[LayerHW(1, 1, 1), LayerHW(1, 1, 1)])
-    with pytest.raises(LpgnasError, match="clashing C identifiers"):
+    with pytest.raises(LpgnasError, match="clash with those of layers"):  # an IR built without validate()
         hls_context(ir, hw)
 
 

@@ -4,6 +4,7 @@ output only through the filters of :mod:`lpgnas.names` (``ident``, ``tensor``, `
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jinja2
@@ -13,8 +14,10 @@ from lpgnas.names import c_string, comment, identifier, tcl_word, tensor_name, v
 TEMPLATE_ROOT = Path(__file__).parent
 
 
+@functools.cache
 def make_env(subdir: str) -> jinja2.Environment:
-    """Environment loading templates from ``hls_templates/<subdir>`` with StrictUndefined."""
+    """Environment loading templates from ``hls_templates/<subdir>`` with StrictUndefined; one per subdir
+    (compiled templates are reused: compiling them took 1.5 s per design). Do not modify it."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_ROOT / subdir)),
         undefined=jinja2.StrictUndefined,

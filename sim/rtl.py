@@ -110,8 +110,38 @@ def _mem_entries(rtl: dict[str, Any]) -> list[dict[str, Any]]:
     return mems
 
 
+#: characters a simulator cannot take in the paths of its sources and build folder: Icarus writes them into
+#: its .vvp file between unescaped quotes; Verilator's makefiles split at white space and its `line
+#: directives break at a quote
+_BUILD_PATH_REFUSED = {"icarus": '"\\', "verilator": '"\\ \t'}
+
+
+def check_build_path(path: Path, simulator: str) -> None:
+    """Raise :class:`LpgnasError` if ``simulator`` cannot build from files under ``path``."""
+    bad = next((ch for ch in str(path) if ch in _BUILD_PATH_REFUSED[simulator] or not ch.isprintable()), None)
+    if bad is not None:
+        raise LpgnasError(
+            f"{path}: {simulator} cannot build from a folder whose path holds {bad!r}; move the design (or the "
+            "build folder) to a path without it"
+        )
+
+
+def sim_path(path: Path, cwd: Path) -> str:
+    """``path`` as the simulation (running in ``cwd``) opens it: relative to ``cwd``, printable ASCII (Icarus'
+    $readmemh refuses other file names and loads nothing), else :class:`LpgnasError`."""
+    rel = os.path.relpath(Path(path).resolve(), Path(cwd).resolve())
+    if not (rel.isascii() and rel.isprintable()):
+        raise LpgnasError(
+            f"{path}: the simulators open data files by printable ASCII names only, and the path of this one "
+            f"relative to the build folder {cwd} is {rel!r}; keep the design and its build folder in one folder "
+            "tree whose names below their common folder are ASCII"
+        )
+    return rel
+
+
 def write_testbench(hw_dir: Path, build_dir: Path) -> Path:
-    """Render the wrapper for the design in ``hw_dir`` into ``build_dir``."""
+    """Render the wrapper for the design in ``hw_dir`` into ``build_dir`` (the simulation's working folder:
+    the design's ROM folder is named relative to it)."""
     rtl = json.loads((hw_dir / "rtl" / "rtl.json").read_text())
     ports = {p["name"]: p for p in rtl["ports"]}
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
@@ -120,7 +150,7 @@ def write_testbench(hw_dir: Path, build_dir: Path) -> Path:
     outputs = [m["name"] for m in mems if m["output"]]
     if len(outputs) != 1:
         raise LpgnasError(f"{hw_dir}/rtl/rtl.json: expected one output buffer port, found {outputs}")
-    mem_dir = str((hw_dir / "rtl").resolve()) + "/"
+    mem_dir = sim_path(hw_dir / "rtl", build_dir) + "/"
     text = env.get_template("tb_wrapper.v.j2").render(
         tb=TB_NAME, top=rtl["top"], mems=mems, output=outputs[0], mem_dir=verilog_string(mem_dir),
         nw=ports["num_nodes"]["width"], ew=ports["num_edges"]["width"],
@@ -269,8 +299,9 @@ def _build_and_run(
     return json.loads(result_json.read_text()), build_seconds, rebuilt, wall
 
 
-def _data_plusargs(hw: Path, prefix: str, out_mem: Path) -> list[str]:
-    """Plusargs naming a design's data images, counts and output dump file.
+def _data_plusargs(hw: Path, prefix: str, out_mem: Path, cwd: Path) -> list[str]:
+    """Plusargs naming a design's data images, counts and output dump file (paths relative to the
+    simulation's working folder ``cwd``).
 
     Every host memory of the design gets its image (same name: ``lpgnas.names.tensor_name``) and every
     image a memory, else :class:`LpgnasError`: a memory left unloaded reads as x (Icarus) or garbage
@@ -287,8 +318,8 @@ def _data_plusargs(hw: Path, prefix: str, out_mem: Path) -> list[str]:
             "regenerate the design with `lpgnas generate`"
         )
     args = [f"+{prefix}num_nodes={design['num_nodes']}", f"+{prefix}num_edges={design['num_edges']}",
-            f"+{prefix}{output}_out={out_mem}"]
-    return args + [f"+{prefix}{name}={hw / 'data' / (name + '.mem')}" for name in sorted(images)]
+            f"+{prefix}{output}_out={sim_path(out_mem, cwd)}"]
+    return args + [f"+{prefix}{name}={sim_path(hw / 'data' / (name + '.mem'), cwd)}" for name in sorted(images)]
 
 
 def _seed_plusargs(simulator: str, seed: int | None) -> list[str]:
@@ -333,11 +364,13 @@ def run_rtl(
     hw = Path(hw_dir).resolve()
     check_simulator(simulator)
     bdir = Path(build_dir).resolve() if build_dir else hw / "sim_build" / simulator
+    for path in (hw, bdir):
+        check_build_path(path, simulator)
     tb = write_testbench(hw, bdir)
     sources = [*_sources(hw), tb]
     out_mem = bdir / "outputs_out.mem"
     out_mem.unlink(missing_ok=True)
-    plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem), *_seed_plusargs(simulator, seed)]
+    plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem, bdir), *_seed_plusargs(simulator, seed)]
     res, build_seconds, rebuilt, wall_total = _build_and_run(
         simulator, bdir, sources, sources + sorted((hw / "rtl").glob("*.mem")), plusargs, {}, verbose)
     wall = res.get("sim_seconds") or wall_total
@@ -380,6 +413,8 @@ def run_rtl_batch(
         return []
     check_simulator(simulator)
     bdir = Path(build_dir).resolve()
+    for path in (*hws, bdir):
+        check_build_path(path, simulator)
     bdir.mkdir(parents=True, exist_ok=True)
     manifests = [json.loads((h / "rtl" / "rtl.json").read_text()) for h in hws]
     library = [n for n in manifests[0]["sources"] if n != f"{manifests[0]['top']}.v"]
@@ -401,7 +436,7 @@ def run_rtl_batch(
         mems = _mem_entries(m)
         designs.append({
             "mems": mems, "output": next(x["name"] for x in mems if x["output"]),
-            "mem_dir": verilog_string(str(h / "rtl") + "/"), "nw": ports["num_nodes"]["width"],
+            "mem_dir": verilog_string(sim_path(h / "rtl", bdir) + "/"), "nw": ports["num_nodes"]["width"],
             "ew": ports["num_edges"]["width"],
         })
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
@@ -417,7 +452,7 @@ def run_rtl_batch(
         out_mem = bdir / f"d{k}_out.mem"
         out_mem.unlink(missing_ok=True)
         outs.append(out_mem)
-        plusargs += _data_plusargs(h, f"d{k}_", out_mem)
+        plusargs += _data_plusargs(h, f"d{k}_", out_mem, bdir)
     mem_files = [f for h in hws for f in sorted((h / "rtl").glob("*.mem"))]
     res, build_seconds, rebuilt, wall_total = _build_and_run(
         simulator, bdir, sources, sources + mem_files, plusargs, {"LPGNAS_RTL_DESIGNS": str(len(hws))}, verbose,

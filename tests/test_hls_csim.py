@@ -450,7 +450,6 @@ def test_templates_are_strict_about_undefined_names() -> None:
     hw = HardwareConfig(max_nodes=16, max_edges=64, layers=[LayerHW(2, 2, 2), LayerHW(2, 2, 2)])
     context = hls_context(ir, hw)
     env = make_env("hls")
-    env.filters["cstr"] = str
     without_layers = {k: v for k, v in context.items() if k != "layers"}
     for name in ("kernel.cpp.j2", "kernel.h.j2", "weights.h.j2", "tb.cpp.j2", "run_hls.tcl.j2"):
         env.get_template(name).render(**context)  # the writer's context is complete

@@ -21,6 +21,9 @@ from cocotb.triggers import RisingEdge
 async def test_accelerator_run(dut) -> None:
     """One ap_start -> ap_done run of the accelerator."""
     t0, c0 = time.perf_counter(), time.process_time()
+    # one clock edge first: at time 0 the wrapper's flags may not hold their initial values yet (Verilator
+    # with +verilator+rand+reset+2 starts them random); start is held off by the reset anyway
+    await RisingEdge(dut.clk)
     dut.start_req.value = 1
     if not int(dut.finished.value):
         await RisingEdge(dut.finished)

@@ -290,7 +290,8 @@ def test_non_ascii_layer_names_are_bit_exact_in_csim_and_rtl(tmp_path: Path, agg
 
     ir, graph, x, hw = _small_design(seed=4, aggregation=aggregation)
     ir = _renamed(ir, 'model "\u00e4" */', ["schicht_\u00e4", "\u00dcbersetzung"]).validate()
-    design = generate_design(ir, graph, x, tmp_path / "hw", hw)
+    # a folder Icarus' $readmemh cannot open by absolute path (it loaded nothing there, silently)
+    design = generate_design(ir, graph, x, tmp_path / "Entw\u00fcrfe $1" / "hw", hw)
     images = {p.stem for p in (design / "data").glob("*.mem")}
     assert {"schicht___coef", "_bersetzung_coef"} <= images
     assert ({"schicht___recip", "_bersetzung_recip"} <= images) == (aggregation == "mean")
@@ -298,6 +299,18 @@ def test_non_ascii_layer_names_are_bit_exact_in_csim_and_rtl(tmp_path: Path, agg
     report = run_rtl(design, "icarus")
     assert report["bit_exact"], report["first_mismatches"]
     assert np.unique(run_model(ir, graph, x)).size > 2  # not a constant output that hides an unloaded memory
+
+
+def test_paths_a_simulator_cannot_build_from_are_refused(tmp_path: Path) -> None:
+    from sim.rtl import run_rtl
+
+    ir, graph, x, hw = _small_design()
+    design = generate_design(ir.validate(), graph, x, tmp_path / "my designs" / "hw", hw)
+    if _has_verilator():
+        with pytest.raises(LpgnasError, match="verilator cannot build from a folder whose path holds ' '"):
+            run_rtl(design, "verilator")
+    with pytest.raises(LpgnasError, match="icarus cannot build from a folder whose path holds '\"'"):
+        run_rtl(design, "icarus", build_dir=tmp_path / 'b"uild')
 
 
 def test_missing_memory_image_is_refused_before_simulation(tmp_path: Path) -> None:

@@ -243,7 +243,7 @@ def test_any_name_is_accepted_or_refused_naming_the_field(model_name: str, layer
     assert "\n" not in model_name and len(model_name) <= MAX_TEXT
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(model_name=_TEXT, layer_names=st.lists(_IDENTIFIERS, min_size=2, max_size=2, unique=True), part=_PARTS)
 def test_hostile_names_render_safely(tmp_path: Path, model_name: str, layer_names: list[str], part: str) -> None:
     design = _render_hostile(tmp_path, model_name, layer_names, part)
@@ -271,7 +271,7 @@ def _compile_all(design: Path) -> None:
 
 @needs_gxx
 @needs_iverilog
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(model_name=_TEXT, layer_names=st.lists(_IDENTIFIERS, min_size=2, max_size=2, unique=True), part=_PARTS)
 def test_hostile_names_still_compile(tmp_path: Path, model_name: str, layer_names: list[str], part: str) -> None:
     design = _render_hostile(tmp_path, model_name, layer_names, part)

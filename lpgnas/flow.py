@@ -22,6 +22,7 @@ from typing import Any
 
 from lpgnas.errors import LpgnasError, ToolMissingError
 from lpgnas.fileio import write_json_atomic
+from lpgnas.provenance import record_invocation, tool_versions
 
 FLOW_DIR = ".flow"
 UNIFORM_BASELINES = [(16, 16), (8, 8), (4, 8), (2, 8)]
@@ -157,6 +158,7 @@ class Flow:
 
         self.preflight(stages)
         (self.run / FLOW_DIR).mkdir(parents=True, exist_ok=True)
+        record_invocation(self.run, asdict(self.cfg))
         status = {}
         bar = progress(stages, desc="flow", enabled=self.progress, unit="stages", leave=True, terminal_only=True)
         for stage in bar:
@@ -260,18 +262,22 @@ def _generate(flow: Flow) -> None:
 
 
 def _csim(flow: Flow) -> None:
-    from sim.csim import run_csim
+    from sim.csim import find_cxx, run_csim
 
     r = run_csim(flow.hw, build_dir=flow.run / "build" / "csim")
-    write_json_atomic(flow.run / "verify_csim.json", {k: r[k] for k in ("bit_exact", "mismatches", "wall_seconds")})
+    write_json_atomic(flow.run / "verify_csim.json", {k: r[k] for k in ("bit_exact", "mismatches", "wall_seconds")}
+                      | {"words_compared": r["expected_words"]} | tool_versions("g++", find_cxx()))
 
 
 def _rtl(flow: Flow) -> None:
-    from sim.rtl import run_rtl
+    from sim.rtl import run_rtl, tool_env
 
     r = run_rtl(flow.hw, simulator=flow.cfg.rtl_sim, build_dir=flow.run / "build" / flow.cfg.rtl_sim)
+    with tool_env():
+        versions = tool_versions(flow.cfg.rtl_sim)
     write_json_atomic(flow.run / "verify_rtl.json", {k: r.get(k) for k in (
-        "simulator", "bit_exact", "mismatches", "cycles", "wall_seconds", "cycles_per_second")})
+        "simulator", "bit_exact", "mismatches", "cycles", "wall_seconds", "cycles_per_second")}
+                      | {"words_compared": r["num_outputs"]} | versions)
 
 
 def _synth(flow: Flow) -> None:

@@ -1,7 +1,15 @@
 """The run report: ``RUN/report.md`` and a self-contained ``RUN/report.html`` (plots embedded as PNG).
 
-Reads only what the flow's stages wrote into the run folder: metrics, the IR, the estimate, the
-verification and synthesis results, the baselines and the search log.
+What an FPGA engineer needs to act on the design: accuracy and size; the hardware configuration
+(per-layer parallelism, multiplier mapping, buffer capacity, clock); utilisation of the device in %
+(above :data:`FLAG_UTILISATION` flagged) and the cost model's resources per unit; latency, throughput
+and cycles per node of the verified subgraph and of the whole graph; which nodes were verified, how
+many words were compared and with which tools; the interface (ports, memory images, host data layout)
+with links to the generated files and the logs; provenance (command line, versions, commit, date,
+seeds, time per stage).
+
+Reads what the flow wrote into the run folder; the whole graph is loaded again (from the data root
+recorded in ``hw/source.json``) for its size and the ids of the verified nodes.
 """
 
 from __future__ import annotations
@@ -10,10 +18,18 @@ import base64
 import html
 import io
 import json
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
 from lpgnas.fileio import write_text_atomic
+
+#: utilisation of a device resource above which the report flags it
+FLAG_UTILISATION = 0.9
+#: how many ids of the verified nodes the report lists
+SHOWN_NODE_IDS = 16
+THIS_MODEL = "this model"
 
 
 def _load(run: Path, name: str) -> Any:
@@ -40,72 +56,190 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+# ---- plots ---------------------------------------------------------------------------------------------
+
+def plain_log_axis(axis, lo: float, hi: float) -> None:
+    """Plain numbers on a log axis spanning ``lo..hi`` ("5", "10", "2,000"; never "6x10^0"): labelled
+    ticks at 1-2-3-5, 1-2-5 or 1 per decade, depending on how many decades the axis spans."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    decades = math.log10(hi / lo) if lo > 0 and hi > lo else 0.0
+    subs = (1.0, 2.0, 3.0, 5.0) if decades < 1.2 else (1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def scatter_plot(points: list[tuple[str, float, float]], xlabel: str):
+    """Accuracy (%) over a cost on a log axis; every model a legend entry (no labels in the plot)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for i, (name, x, acc) in enumerate(points):
+        this = name == THIS_MODEL
+        # this model's star under the baselines' dots: a baseline on the same point stays visible
+        ax.scatter(x, 100 * acc, marker="*" if this else "o", s=260 if this else 40, color=f"C{i}",
+                   zorder=2 if this else 3, label=name)
+    front = pareto_front([(x, acc) for _, x, acc in points])
+    if len(front) > 1:
+        ax.plot([f[0] for f in front], [100 * f[1] for f in front], "k--", lw=0.8, label="Pareto front")
+    ax.set_xscale("log")
+    xs = [x for _, x, _ in points]
+    plain_log_axis(ax.xaxis, min(xs), max(xs))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy, golden (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    return fig
+
+
+def _decision_options(ir) -> dict[str, list[str]]:
+    """Option names of every decision of the search that produced ``ir`` (empty if it was not searched)."""
+    cfg = ir.metadata.get("search_config")
+    if not cfg:
+        return {}
+    from lpgnas.errors import LpgnasError
+    from search.nas import SearchConfig
+
+    try:
+        space = SearchConfig(**cfg).space(ir.in_features, ir.num_classes)
+    except (TypeError, LpgnasError):  # a configuration of another lpgnas version: options are numbered
+        return {}
+    return {k: [str(o) for o in space.options(k)] for k in space.decision_keys}
+
+
+def controller_plot(recs: list[dict[str, Any]], options: dict[str, list[str]]):
+    """Per decision with more than one option: the controller's probabilities over the epochs, stacked."""
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in recs[-1]["probs"] if len(recs[-1]["probs"][k]) > 1]
+    fig, axes = plt.subplots(len(keys), 1, figsize=(7.5, 1.25 * len(keys) + 0.6), sharex=True, squeeze=False)
+    epochs = [r["epoch"] for r in recs]
+    for ax, k in zip(axes[:, 0], keys, strict=True):
+        series = list(zip(*[r["probs"][k] for r in recs], strict=True))
+        names = options.get(k)
+        labels = names if names and len(names) == len(series) else [f"option {i}" for i in range(len(series))]
+        ax.stackplot(epochs, series, labels=labels)
+        ax.set_ylim(0, 1)
+        ax.set_yticks([0, 0.5, 1])
+        ax.tick_params(axis="y", labelsize=6)
+        ax.set_title(k, fontsize=7, loc="left", pad=2)
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), borderaxespad=0,
+                  ncol=1 + (len(series) - 1) // 5)
+    axes[-1, 0].set_xlabel("search epoch")
+    fig.supylabel("probability", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def bitwidth_plot(layers: list[dict[str, Any]]):
+    """Bits of every quantised tensor per layer (``layers``: the IR's JSON layers); integer bit ticks."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    comps = ["weight", "input", "linear", "coef", "aggregation", "output"]
+    width = 0.8 / max(len(layers), 1)
+    top = 1
+    for i, layer in enumerate(layers):
+        bits = [layer["formats"].get(c, {}).get("bits", 0) for c in comps]
+        top = max(top, *bits)
+        ax.bar([c + i * width for c in range(len(comps))], bits, width, label=layer["name"])
+    ax.set_xticks([c + width * (len(layers) - 1) / 2 for c in range(len(comps))], comps, fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, top + 1)
+    ax.set_ylabel("bits")
+    ax.set_xlabel("tensor (0 bits: the layer has none)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    return fig
+
+
+def unit_plot(est: dict[str, Any]):
+    """Estimated logic LUT and LUTRAM of every unit that uses any."""
+    import matplotlib.pyplot as plt
+
+    units = [u for u in est["units"] if u["lut"] + u.get("lutram", 0) > 0]
+    fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(units) + 1.2))
+    names = [_unit_name(u) for u in units]
+    ax.barh(names, [u["lut"] for u in units], label="logic LUT")
+    ax.barh(names, [u.get("lutram", 0) for u in units], left=[u["lut"] for u in units], label="LUTRAM")
+    ax.set_xlabel("LUT (estimated)")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    return fig
+
+
 def _plots(run: Path, ctx: dict[str, Any]) -> dict[str, str]:
+    """Every plot of the report as a base64 PNG, by name."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plots: dict[str, str] = {}
-    points = [("this model", ctx["model_kib"], ctx["accuracy_golden"], ctx.get("lut"))]
-    points += [(b["name"], b["model_kib"], b["test_accuracy_golden"], b.get("lut")) for b in ctx["baselines"]]
+    figs = {}
+    models = [(THIS_MODEL, ctx["model_kib"], ctx["accuracy_golden"], ctx.get("lut"))]
+    models += [(b["name"], b["model_kib"], b["test_accuracy_golden"], b.get("lut")) for b in ctx["baselines"]]
     for key, xlabel, idx in (("accuracy_vs_size", "model size (KiB)", 1), ("accuracy_vs_lut", "LUT (estimated)", 3)):
-        pts = [p for p in points if p[idx] is not None]
-        if len(pts) < 1:
-            continue
-        fig, ax = plt.subplots(figsize=(5.5, 3.6))
-        for name, *vals in pts:
-            x, y = (vals[0] if idx == 1 else vals[2]), vals[1]
-            ax.scatter(x, 100 * y, marker="*" if name == "this model" else "o", s=120 if name == "this model" else 40)
-            ax.annotate(name, (x, 100 * y), fontsize=7, xytext=(4, 3), textcoords="offset points")
-        front = pareto_front([((p[1] if idx == 1 else p[3]), p[2]) for p in pts])
-        ax.plot([f[0] for f in front], [100 * f[1] for f in front], "k--", lw=0.8, label="Pareto front")
-        ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("test accuracy, golden (%)")
-        ax.legend(fontsize=7)
-        plots[key] = _png(fig)
-
+        pts = [(m[0], m[idx], m[2]) for m in models if m[idx] is not None and m[2] is not None]
+        if pts:
+            figs[key] = scatter_plot(pts, xlabel)
     log = run / "search_log.jsonl"
-    if log.is_file():
-        recs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        if recs:
-            keys = [k for k in recs[-1]["probs"] if len(recs[-1]["probs"][k]) > 1]
-            fig, axes = plt.subplots(len(keys), 1, figsize=(6, 1.1 * len(keys) + 0.5), sharex=True, squeeze=False)
-            for ax, k in zip(axes[:, 0], keys, strict=True):
-                series = list(zip(*[r["probs"][k] for r in recs], strict=True))
-                ax.stackplot([r["epoch"] for r in recs], series)
-                ax.set_ylabel(k, rotation=0, ha="right", fontsize=7)
-                ax.set_yticks([])
-            axes[-1, 0].set_xlabel("epoch")
-            plots["controller_probabilities"] = _png(fig)
+    recs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
+    if recs:
+        figs["controller_probabilities"] = controller_plot(recs, _decision_options(ctx["ir"]))
+    figs["bitwidths"] = bitwidth_plot(ctx["layers"])
+    if ctx.get("estimate"):
+        figs["resources_by_unit"] = unit_plot(ctx["estimate"])
+    return {k: _png(fig) for k, fig in figs.items()}
 
-    fig, ax = plt.subplots(figsize=(5.5, 3))
-    comps = ["weight", "input", "linear", "coef", "aggregation", "output"]
-    width = 0.8 / max(len(ctx["layers"]), 1)
-    for i, layer in enumerate(ctx["layers"]):
-        ax.bar([c + i * width for c in range(len(comps))],
-               [layer["formats"].get(c, {}).get("bits", 0) for c in comps], width, label=layer["name"])
-    ax.set_xticks([c + width * (len(ctx["layers"]) - 1) / 2 for c in range(len(comps))], comps, fontsize=8)
-    ax.set_ylabel("bits")
-    ax.legend(fontsize=7)
-    plots["bitwidths"] = _png(fig)
 
-    est = ctx.get("estimate")
-    if est:
-        units = [u for u in est["units"] if u["lut"] + u.get("lutram", 0) > 0]
-        fig, ax = plt.subplots(figsize=(6, 0.25 * len(units) + 1))
-        names = [u["name"] if u["layer"] and u["name"].startswith(u["layer"]) else f"{u['layer'] or 'top'}/{u['name']}"
-                 for u in units]
-        ax.barh(names, [u["lut"] + u.get("lutram", 0) for u in units])
-        ax.set_xlabel("LUT (estimated)")
-        ax.tick_params(axis="y", labelsize=7)
-        plots["resources_by_unit"] = _png(fig)
-    return plots
+# ---- what the run folder holds --------------------------------------------------------------------------
+
+def _unit_name(u: dict[str, Any]) -> str:
+    return u["name"] if u["layer"] and u["name"].startswith(u["layer"]) else f"{u['layer'] or 'top'}/{u['name']}"
+
+
+def _stage_records(run: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(stage, its ``.flow`` record) of every finished stage, in flow order."""
+    from lpgnas.flow import FLOW_DIR, STAGES
+
+    out = []
+    for stage in STAGES:
+        rec = _load(run / FLOW_DIR, f"{stage.name}.json")
+        if isinstance(rec, dict):
+            out.append((stage.name, rec))
+    return out
+
+
+def _whole_graph(ctx: dict[str, Any]) -> dict[str, Any] | None:
+    """The whole graph the design was verified on a subgraph of: its size, the ids of the verified nodes
+    (the breadth-first subgraph ``sim.cli.design_inputs`` takes) and the estimate of a design with the
+    same parallelism sized for it. None before the design exists; ``{"error"}`` if the data is gone."""
+    src, est, hw, n_sub = ctx["source"], ctx["estimate"], ctx["hw_config"], ctx["design"].get("num_nodes")
+    if not (src and est and hw and n_sub):
+        return None
+    from hls_templates.config import HardwareConfig
+    from hw_model.devices import Device
+    from hw_model.model import estimate
+    from lpgnas.datasets import load_dataset
+    from lpgnas.errors import LpgnasError
+    from lpgnas.graph import CSRGraph, bfs_nodes
+
+    try:
+        data = load_dataset(src["dataset"], data_root=src.get("data_root"))
+    except LpgnasError as e:
+        return {"error": str(e)}
+    graph = CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes)
+    full_hw = HardwareConfig.from_dict(hw)
+    full_hw.max_nodes, full_hw.max_edges = graph.num_nodes, graph.num_edges
+    full = estimate(ctx["ir"], full_hw, (graph.num_nodes, graph.num_edges), Device(**est["device"]))
+    return {"dataset": src["dataset"], "num_nodes": graph.num_nodes, "num_edges": graph.num_edges,
+            "verified": [int(i) for i in bfs_nodes(graph, n_sub)], "estimate": full.as_dict()}
 
 
 def _context(run: Path) -> dict[str, Any]:
     from lpgnas.ir import load_ir
+    from lpgnas.provenance import PROVENANCE_FILE
     from search.cost import buffer_size_bits, model_size_bits
 
     ir = load_ir(run / "model.ir.json")
@@ -122,9 +256,13 @@ def _context(run: Path) -> dict[str, Any]:
         "csim": _load(run, "verify_csim.json"), "rtl": _load(run, "verify_rtl.json"), "synth": _load(run, "synth.json"),
         "baselines": _load(run, "baselines.json") or [],
         "layers": ir.to_json_dict()["layers"],
+        "hw_config": _load(run, "hw_config.json"), "rtl_manifest": _load(run, "hw/rtl/rtl.json"),
+        "source": _load(run, "hw/source.json"), "provenance": _load(run, PROVENANCE_FILE) or [],
+        "stages": _stage_records(run),
     }
     if est:
         ctx["lut"] = est["totals"]["lut_total"]
+    ctx["whole_graph"] = _whole_graph(ctx)
     _baseline_luts(run, ctx, n, e, est)
     return ctx
 
@@ -133,6 +271,7 @@ def _baseline_luts(run: Path, ctx: dict[str, Any], n: int, e: int, est: dict | N
     """Estimated LUT of each baseline on the same graph and device (DSE choice); None where nothing fits."""
     if not est or not n:
         return
+    from hw_model.devices import Device
     from hw_model.dse import explore
     from lpgnas.errors import LpgnasError
     from lpgnas.ir import load_ir
@@ -140,16 +279,273 @@ def _baseline_luts(run: Path, ctx: dict[str, Any], n: int, e: int, est: dict | N
     for b in ctx["baselines"]:
         path = run / b["ir_path"] if b.get("ir_path") else None
         try:
-            _, b_est = explore(load_ir(path), (n, e), est["device"]["name"]) if path else (None, None)
+            _, b_est = explore(load_ir(path), (n, e), Device(**est["device"])) if path else (None, None)
             b["lut"] = b_est.totals()["lut_total"] if b_est else None
         except LpgnasError:
             b["lut"] = None
 
 
+# ---- markdown -------------------------------------------------------------------------------------------
+
 def _verdict(r: dict | None) -> str:
     if r is None:
         return "not run"
     return "bit-exact" if r["bit_exact"] else f"**MISMATCH** ({r['mismatches']} words)"
+
+
+def _amount(v: float) -> str:
+    from hw_model.cli import _fmt
+
+    return _fmt(v)
+
+
+def utilisation(used: float, available: float) -> str:
+    """``used`` of ``available`` in %, flagged in bold above :data:`FLAG_UTILISATION`."""
+    if not available:
+        return "–" if not used else "**no such resource on the device**"
+    pct = f"{100 * used / available:.1f} %"
+    if used > available:
+        return f"**{pct} (over budget)**"
+    return f"**{pct} (above {100 * FLAG_UTILISATION:.0f} %)**" if used > FLAG_UTILISATION * available else pct
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _hardware_section(ctx: dict[str, Any]) -> list[str]:
+    hw, est, ir = ctx["hw_config"], ctx["estimate"], ctx["ir"]
+    if not hw:
+        return []
+    per_layer = (est or {}).get("per_layer", {})
+    rows = []
+    for layer, lhw in zip(ir.layers, hw["layers"], strict=True):
+        cost = per_layer.get(layer.name, {})
+        rows.append([layer.name, str(lhw["p_in"]), str(lhw["p_out"]), str(lhw["p_agg"]), lhw["mult"],
+                     *(_amount(cost[k]) if k in cost else "–" for k in ("dsp", "lut", "cycles"))])
+    return ["", "## Hardware configuration", "",
+            f"Device **{hw['device']}**, clock **{hw['clock_mhz']:g} MHz**; capacity of the on-chip graph buffers: "
+            f"max_nodes **{hw['max_nodes']:,}**, max_edges **{hw['max_edges']:,}** (self-loops included).", "",
+            *_table(["layer", "P_in", "P_out", "P_agg", "multipliers", "DSP (est.)", "LUT (est.)", "cycles (est.)"],
+                    rows), "",
+            "P_in multipliers per dot product and P_out dot products (transform), P_agg feature lanes "
+            "(aggregation). Multipliers: `auto` lets synthesis choose (wide products on DSPs), `logic` for "
+            "binary/ternary weights, `lut` / `dsp` forced. To change them, edit a copy of `hw_config.json` and run "
+            "`lpgnas generate model.ir.json --hw COPY.json -o DIR`, then `lpgnas verify DIR`."]
+
+
+def _utilisation_section(ctx: dict[str, Any]) -> list[str]:
+    est = ctx["estimate"]
+    synth = (ctx["synth"] or {}).get("resources", {})
+    yosys = {"lut": synth.get("LUT", 0) + synth.get("LUTRAM", 0), "ff": synth.get("FF"), "dsp": synth.get("DSP"),
+             "bram36": synth.get("BRAM36", 0) + synth.get("BRAM18", 0) / 2, "lutram": synth.get("LUTRAM")}
+    rows, flagged = [], []
+    for k, u in est["usage"].items():
+        y = yosys.get(k) if synth else None
+        rows.append([k, _amount(u["used"]), f"{u['available']:,}", utilisation(u["used"], u["available"]),
+                     "–" if y is None else _amount(y), "–" if y is None else utilisation(y, u["available"])])
+        flagged += [f"{k} ({src})" for src, v in (("estimated", u["used"]), ("Yosys", y))
+                    if v is not None and v > FLAG_UTILISATION * u["available"]]
+    lines = ["", f"## Utilisation of {est['device']['name']} (estimated{', and Yosys' if synth else ''})", "",
+             *_table(["resource", "estimated", "available", "utilisation", "Yosys", "Yosys utilisation"], rows), "",
+             f"Fits: **{'yes' if est['fits'] else 'NO'}**."]
+    if flagged:
+        lines.append(f"Above {100 * FLAG_UTILISATION:.0f} %: **{', '.join(flagged)}** (little headroom for "
+                     "place and route; lower that layer's parallelism or choose `--device` with more).")
+    return lines
+
+
+def _units_section(est: dict[str, Any]) -> list[str]:
+    from hw_model.model import RESOURCES
+
+    cols = (*RESOURCES, "cycles")
+    rows = [[_unit_name(u), u["kind"], *(_amount(u[c]) for c in cols)] for u in est["units"]
+            if any(u[c] for c in cols)]
+    rows.append(["**total**", "", *(f"**{_amount(est['totals'][c])}**" for c in cols)])
+    return ["", "## Resources per unit (cost model)", "", *_table(["unit", "kind", *cols], rows), "",
+            "Units run one after the other: the latency is the sum of their cycles plus the sequencer's "
+            "start/finish overhead. Units without resources or cycles in this design are left out."]
+
+
+def _latency_row(label: str, nodes: int, edges: int, cycles: float, clock_mhz: float) -> list[str]:
+    us = cycles / clock_mhz
+    per_s = 1e6 / us
+    return [label, f"{nodes:,}", f"{edges:,}", f"{cycles:,.0f}", f"{us:,.1f}", f"{per_s:,.1f}",
+            f"{nodes * per_s:,.0f}", f"{cycles / nodes:,.1f}"]
+
+
+def _latency_section(ctx: dict[str, Any]) -> list[str]:
+    est, rtl, whole, design = ctx["estimate"], ctx["rtl"], ctx["whole_graph"], ctx["design"]
+    clock, n, e = est["clock_mhz"], design.get("num_nodes"), design.get("num_edges")
+    if not n:
+        return ["", "## Latency", "", f"Estimated {est['totals']['cycles']:,.0f} cycles."]
+    rows = [_latency_row("verified subgraph, estimated", n, e, est["totals"]["cycles"], clock)]
+    if rtl and rtl.get("cycles"):
+        rows.append(_latency_row(f"verified subgraph, RTL simulation ({rtl['simulator']})", n, e, rtl["cycles"], clock))
+    notes = []
+    if whole and "error" in whole:
+        notes.append(f"Whole graph: not estimated ({whole['error']}).")
+    elif whole and whole["num_nodes"] != n:
+        fest = whole["estimate"]
+        rows.append(_latency_row(f"whole graph ({whole['dataset']}), estimated", whole["num_nodes"],
+                                 whole["num_edges"], fest["totals"]["cycles"], clock))
+        use = ", ".join(f"{k} {utilisation(u['used'], u['available'])}" for k, u in fest["usage"].items())
+        notes.append(f"Whole graph: the same parallelism with buffers for {whole['num_nodes']:,} nodes / "
+                     f"{whole['num_edges']:,} edges would use {use}; it "
+                     + ("fits." if fest["fits"] else "does **not** fit (the buffers are on chip): "
+                        "`lpgnas flow --full` sizes the design for the whole graph, or partition the graph."))
+    elif whole:
+        notes.append("The verified design holds the whole graph.")
+    return ["", "## Latency and throughput", "",
+            *_table(["graph", "nodes", "edges", "cycles", f"latency (µs at {clock:g} MHz)", "graphs/s", "nodes/s",
+                     "cycles/node"], rows), "",
+            "One run processes the whole (sub)graph: graphs/s = 1 / latency, nodes/s = nodes / latency. "
+            "Edges include the self-loops.", *([""] + notes if notes else [])]
+
+
+#: tool versions a verification record may hold, and how the report labels them
+_TOOL_KEYS = {"compiler": "", "simulator_version": "", "cocotb": "cocotb "}
+
+
+def _tools(r: dict[str, Any]) -> str:
+    found = [f"{label}{r[k]}" for k, label in _TOOL_KEYS.items() if r.get(k)]
+    return "; ".join(found) if found else "tool versions not recorded"
+
+
+def _verification_section(ctx: dict[str, Any]) -> list[str]:
+    design, whole, csim, rtl = ctx["design"], ctx["whole_graph"], ctx["csim"], ctx["rtl"]
+    n, e = design.get("num_nodes"), design.get("num_edges")
+    lines = ["", "## Verification (against the golden integer model)", ""]
+    if whole and "error" not in whole:
+        ids = whole["verified"]
+        if n == whole["num_nodes"]:
+            lines.append(f"Verified nodes: all **{n:,}** nodes of {whole['dataset']} ({e:,} edges with self-loops).")
+        else:
+            shown = ", ".join(map(str, ids[:SHOWN_NODE_IDS])) + (", …" if len(ids) > SHOWN_NODE_IDS else "")
+            lines.append(f"Verified nodes: **{n:,}** of {whole['num_nodes']:,} nodes of {whole['dataset']}, the "
+                         f"breadth-first subgraph from node {ids[0]} (`lpgnas.graph.bfs_nodes`) with {e:,} edges "
+                         f"(self-loops included; edges leaving it are cut). Node ids in BFS order: {shown}")
+    elif n:
+        lines.append(f"Verified nodes: a subgraph of **{n:,}** nodes / {e:,} edges (self-loops included).")
+    lines.append("")
+    for label, r in (("C simulation", csim), (f"RTL simulation ({(rtl or {}).get('simulator', '–')})", rtl)):
+        if r is None:
+            lines.append(f"- {label}: not run")
+            continue
+        words = r.get("words_compared")
+        extra = f", {words:,} output words compared" if words is not None else ""
+        if r.get("cycles"):
+            extra += f", {r['cycles']:,} cycles"
+        lines.append(f"- {label}: {_verdict(r)}{extra} ({_tools(r)})")
+    return lines
+
+
+_IMAGE_LAYOUT = {
+    "row_ptr": "CSR row offsets (destination-major): node n's in-edges, self-loop included, are "
+               "col_idx[row_ptr[n] .. row_ptr[n+1]-1]",
+    "col_idx": "source node of each edge, in CSR order",
+    "coef": "GCN edge coefficient 1/sqrt(deg_dst·deg_src) per edge, in CSR order",
+    "recip": "1/deg per node (mean aggregation)",
+    "features": "input feature codes, node-major (row-major N × F_in)",
+    "expected": "the golden model's output codes, node-major (row-major N × classes): what `outputs` must hold",
+}
+
+
+def _image_layout(name: str) -> str:
+    return _IMAGE_LAYOUT.get(name) or _IMAGE_LAYOUT.get(name.rsplit("_", 1)[-1], "")
+
+
+def _interface_section(ctx: dict[str, Any]) -> list[str]:
+    rtl, design = ctx["rtl_manifest"], ctx["design"]
+    if not rtl:
+        return []
+    banked = rtl.get("banked", {})
+    rows, seen = [], set()
+    for p in rtl["ports"]:
+        name, count = p["name"], 1
+        for arr, b in banked.items():
+            m = re.fullmatch(rf"{re.escape(arr)}_(\d+)_(\w+)", name)
+            if m:
+                name, count = f"{arr}_<k>_{m.group(2)}", b["banks"]
+        if name not in seen:
+            seen.add(name)
+            rows.append([f"`{name}`", p["dir"], str(p["width"]), f"k = 0..{count - 1}" if count > 1 else ""])
+    lines = ["", "## Interface", "",
+             f"Top level `{rtl['top']}` (the Vitis HLS kernel's interface): `ap_clk`, `ap_rst` (synchronous, "
+             "active high), block handshake `ap_ctrl_hs` (`ap_start`, `ap_done`, `ap_idle`, `ap_ready`), and "
+             "`ap_memory` ports per host buffer (`_address0`, `_ce0`, `_q0`; read data one cycle after the "
+             "address), `outputs_*` written by the accelerator.", "",
+             *_table(["port", "direction", "width", "banks"], rows)]
+    for arr, b in banked.items():
+        lines += ["", f"`{arr}` is split into {b['banks']} banks (cyclic, P_in of layer 0): bank k holds element "
+                      f"(n, ig·{b['banks']} + k) of the row-major image (row length {b['row']}) at address "
+                      f"n·{b['groups']} + ig; padding positions (≥ {b['row']}) are ignored."]
+    if design.get("images"):
+        img_rows = [[f"`{img['name']}`", f"{img['words']:,}", str(img["width"]), "yes" if img["signed"] else "no",
+                     _image_layout(img["name"])] for img in design["images"]]
+        lines += ["", f"Host memory images in `hw/data/` (`<name>.mem`: hex, one word per line, for `$readmemh`; "
+                      f"`<name>.txt`: decimal) for {design['num_nodes']:,} nodes / {design['num_edges']:,} edges:",
+                  "", *_table(["image", "words", "width (bits)", "signed", "layout"], img_rows)]
+    lines += ["", "Weights, biases and lookup tables are ROMs inside the design (`hw/rtl/<layer>_*.mem`, read "
+                  "with `$readmemh` from the top level's `MEM_DIR`)."]
+    return lines
+
+
+def _link(run: Path, rel: str, what: str) -> str | None:
+    return f"- [{rel}]({rel}): {what}" if (run / rel).exists() else None
+
+
+def _files_section(run: Path, ctx: dict[str, Any]) -> list[str]:
+    sim = (ctx["rtl"] or {}).get("simulator")
+    synth_log = Path((ctx["synth"] or {}).get("log") or "/")  # absolute when recorded
+    synth_rel = str(synth_log.relative_to(run.resolve())) if synth_log.is_relative_to(run.resolve()) else None
+    links = [
+        _link(run, "hw/hls/", "Vitis HLS project (kernel, weights, C++ testbench)"),
+        _link(run, "hw/hls/run_hls.tcl", "Vitis HLS script: `vitis_hls -f run_hls.tcl` in hw/hls/"),
+        _link(run, "hw/rtl/", "Verilog (module library, generated top level, ROM images, rtl.json)"),
+        _link(run, "hw/data/", "host memory images"),
+        _link(run, "hw_config.json", "hardware configuration"),
+        _link(run, "estimate.json", "cost model estimate"),
+        _link(run, "train_log.jsonl", "training log (per epoch)"),
+        _link(run, "search_log.jsonl", "search log (per epoch)"),
+        *((_link(run, f"build/{sim}/build.log", f"{sim} build log"), _link(run, f"build/{sim}/sim.log",
+                                                                             f"{sim} simulation log")) if sim else ()),
+        _link(run, synth_rel, "Yosys log") if synth_rel else None,
+        _link(run, "provenance.json", "provenance (every flow invocation)"),
+    ]
+    return ["", "## Files", "", *(x for x in links if x)]
+
+
+def command_line(argv: list[str]) -> str:
+    """A recorded ``sys.argv`` as a shell command (``python -m <package>`` for a package's ``__main__``)."""
+    if not argv:
+        return "?"
+    head = Path(argv[0])
+    prog = f"python -m {head.parent.name}" if head.name == "__main__.py" else head.name
+    return " ".join([prog, *map(shlex.quote, argv[1:])])
+
+
+def _provenance_section(ctx: dict[str, Any]) -> list[str]:
+    lines = ["", "## Provenance", ""]
+    history = ctx["provenance"]
+    if history:
+        last = history[-1]
+        cfg = last.get("config", {})
+        lines += [f"- Command: `{command_line(last.get('argv', []))}`",
+                  f"- Date: {last.get('date', '?')}; lpgnas {last.get('lpgnas_version', '?')}, git commit "
+                  f"{last.get('git_commit') or 'unknown (not a git checkout)'}, Python {last.get('python', '?')}",
+                  f"- Seed: {cfg.get('seed', '?')}"]
+        if len(history) > 1:
+            lines.append(f"- Earlier invocations into this folder: {len(history) - 1} (dates: "
+                         + ", ".join(h.get("date", "?") for h in history[:-1]) + "); the stages below say when "
+                         "each result was made")
+    train_cfg = ctx["metrics"].get("config", {}) or ctx["ir"].metadata.get("search_config", {})
+    if "seed" in train_cfg:
+        lines.append(f"- Model seed (training / search configuration): {train_cfg['seed']}")
+    if ctx["stages"]:
+        rows = [[name, f"{rec.get('seconds', 0):,.1f}", str(rec.get("finished", "?"))] for name, rec in ctx["stages"]]
+        lines += ["", *_table(["stage", "seconds", "finished"], rows)]
+    return lines
 
 
 def _markdown(run: Path, ctx: dict[str, Any]) -> str:
@@ -170,37 +566,26 @@ def _markdown(run: Path, ctx: dict[str, Any]) -> str:
         lines.append(f"| {layer.name} | {layer.attention} | {layer.aggregation} | {layer.activation} | {layer.heads} | "
                      f"{layer.in_features}→{layer.output_features} | {layer.formats['weight']} | "
                      f"{layer.formats['output']} |")
+    lines += _hardware_section(ctx)
     if est:
-        lines += ["", f"## Resources on {est['device']['name']} (estimated{', and Yosys' if ctx['synth'] else ''})", "",
-                  "| resource | estimated | Yosys | available |", "|---|---|---|---|"]
-        synth = (ctx["synth"] or {}).get("resources", {})
-        yosys = {"lut": synth.get("LUT", 0) + synth.get("LUTRAM", 0), "ff": synth.get("FF"), "dsp": synth.get("DSP"),
-                 "bram36": synth.get("BRAM36", 0) + synth.get("BRAM18", 0) / 2, "lutram": synth.get("LUTRAM")}
-        for k, u in est["usage"].items():
-            y = f"{yosys[k]:,.0f}" if synth and yosys.get(k) is not None else "–"
-            lines.append(f"| {k} | {u['used']:,.0f} | {y} | {u['available']:,} |")
-        lines += ["", f"Fits: **{'yes' if est['fits'] else 'NO'}**.", "", "## Latency", "",
-                  f"Estimated {est['totals']['cycles']:,.0f} cycles ({est['totals']['latency_us']:,.1f} µs at "
-                  f"{est['clock_mhz']:.0f} MHz)" + (f"; RTL simulation: {ctx['rtl']['cycles']:,} cycles."
-                                                     if ctx["rtl"] and ctx["rtl"].get("cycles") else ".")]
-    lines += ["", "## Verification (against the golden integer model)", "",
-              f"- C simulation: {_verdict(ctx['csim'])}",
-              f"- RTL simulation ({(ctx['rtl'] or {}).get('simulator', '–')}): {_verdict(ctx['rtl'])}"]
+        lines += _utilisation_section(ctx) + _units_section(est) + _latency_section(ctx)
+    lines += _verification_section(ctx)
     if ctx["baselines"]:
-        lines += ["", "## Baselines (same harness and split)", "", "| model | golden accuracy | model size |",
-                  "|---|---|---|"]
-        lines += [f"| {b['name']} | {pct(b['test_accuracy_golden'])} | {b['model_kib']:.2f} KiB |"
-                  for b in ctx["baselines"]]
+        rows = [[b["name"], pct(b["test_accuracy_golden"]), f"{b['model_kib']:.2f} KiB",
+                 "–" if b.get("lut") is None else _amount(b["lut"])] for b in ctx["baselines"]]
+        lines += ["", "## Baselines (same harness and split)", "",
+                  *_table(["model", "golden accuracy", "model size", "LUT (est.)"], rows)]
+    lines += _interface_section(ctx) + _files_section(run, ctx) + _provenance_section(ctx)
     return "\n".join(lines) + "\n"
 
 
 def markdown_to_html(md: str) -> str:
-    """The small markdown subset the report uses: headings, tables, list items, paragraphs, bold."""
-    import re
-
+    """The small markdown subset the report uses: headings, tables, list items, paragraphs, bold, code, links."""
     out, in_table = [], False
     for line in md.splitlines():
         text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(line))
+        text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+        text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r"<a href='\2'>\1</a>", text)
         if line.startswith("|"):
             cells = [c.strip() for c in text.strip("|").split("|")]
             if all(set(c) <= {"-"} for c in cells):

@@ -521,7 +521,8 @@ def command_line(argv: list[str]) -> str:
     if not argv:
         return "?"
     head = Path(argv[0])
-    prog = f"python -m {head.parent.name}" if head.name == "__main__.py" else head.name
+    prog = ("python -c …" if argv[0] == "-c" else f"python -m {head.parent.name}" if head.name == "__main__.py"
+            else head.name)
     return " ".join([prog, *map(shlex.quote, argv[1:])])
 
 
@@ -534,7 +535,8 @@ def _provenance_section(ctx: dict[str, Any]) -> list[str]:
         lines += [f"- Command: `{command_line(last.get('argv', []))}`",
                   f"- Date: {last.get('date', '?')}; lpgnas {last.get('lpgnas_version', '?')}, git commit "
                   f"{last.get('git_commit') or 'unknown (not a git checkout)'}, Python {last.get('python', '?')}",
-                  f"- Seed: {cfg.get('seed', '?')}"]
+                  f"- Seed: {cfg.get('seed', '?')}",
+                  "- Options: " + ", ".join(f"{k}={v}" for k, v in cfg.items())]
         if len(history) > 1:
             lines.append(f"- Earlier invocations into this folder: {len(history) - 1} (dates: "
                          + ", ".join(h.get("date", "?") for h in history[:-1]) + "); the stages below say when "

@@ -97,6 +97,7 @@ def test_controller_plot_has_a_legend_with_the_option_names_per_decision():
 def test_command_line_of_a_recorded_argv():
     assert command_line(["/x/lpgnas/__main__.py", "flow", "-o", "my run"]) == "python -m lpgnas flow -o 'my run'"
     assert command_line(["/venv/bin/lpgnas", "flow", "--dataset", "Cora"]) == "lpgnas flow --dataset Cora"
+    assert command_line(["-c"]) == "python -c …"
 
 
 def test_markdown_to_html_renders_links_code_and_escapes():
@@ -134,7 +135,13 @@ def _section(md: str, prefix: str) -> str:
 
 def _table(text: str) -> list[dict[str, str]]:
     """The first markdown table in ``text`` as rows of header -> cell."""
-    rows = [line for line in text.splitlines() if line.startswith("|")]
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
     cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in rows]
     head, body = cells[0], [c for c in cells[1:] if not all(set(x) <= {"-"} for x in c)]
     return [dict(zip(head, c, strict=True)) for c in body]
@@ -264,7 +271,7 @@ def test_report_provenance_command_version_commit_seed_and_stage_times(flow_run)
     text = _section((run / "report.md").read_text(), "Provenance")
     assert f"- Command: `python -m lpgnas {' '.join(argv[3:])}`" in text
     assert f"lpgnas {__version__}, git commit " in text and re.search(r"Date: \d{4}-\d\d-\d\dT", text)
-    assert "- Seed: 0" in text
+    assert "- Seed: 0" in text and "dataset=karate" in text and f"nodes={NODES}" in text
     stages = {r["stage"]: r for r in _table(text)}
     for rec_path in (run / FLOW_DIR).glob("*.json"):
         rec = json.loads(rec_path.read_text())

@@ -342,16 +342,17 @@ def _utilisation_section(ctx: dict[str, Any]) -> list[str]:
     rows, flagged = [], []
     for k, u in est["usage"].items():
         y = yosys.get(k) if synth else None
-        rows.append([k, _amount(u["used"]), f"{u['available']:,}", utilisation(u["used"], u["available"]),
-                     "–" if y is None else _amount(y), "–" if y is None else utilisation(y, u["available"])])
+        rows.append([k, _amount(u["used"]), "–" if y is None else _amount(y), f"{u['available']:,}",
+                     utilisation(u["used"], u["available"]), "–" if y is None else utilisation(y, u["available"])])
         flagged += [f"{k} ({src})" for src, v in (("estimated", u["used"]), ("Yosys", y))
                     if v is not None and v > FLAG_UTILISATION * u["available"]]
     lines = ["", f"## Utilisation of {est['device']['name']} (estimated{', and Yosys' if synth else ''})", "",
-             *_table(["resource", "estimated", "available", "utilisation", "Yosys", "Yosys utilisation"], rows), "",
+             *_table(["resource", "estimated", "Yosys", "available", "utilisation", "Yosys utilisation"], rows), "",
              f"Fits: **{'yes' if est['fits'] else 'NO'}**."]
     if flagged:
-        lines.append(f"Above {100 * FLAG_UTILISATION:.0f} %: **{', '.join(flagged)}** (little headroom for "
-                     "place and route; lower that layer's parallelism or choose `--device` with more).")
+        lines += ["", f"Above {100 * FLAG_UTILISATION:.0f} %: **{', '.join(flagged)}** (little headroom for place "
+                  "and route: lower the parallelism of the layer that uses most of it, see the table below, or "
+                  "choose a larger `--device`)."]
     return lines
 
 
@@ -383,6 +384,9 @@ def _latency_section(ctx: dict[str, Any]) -> list[str]:
     if rtl and rtl.get("cycles"):
         rows.append(_latency_row(f"verified subgraph, RTL simulation ({rtl['simulator']})", n, e, rtl["cycles"], clock))
     notes = []
+    if rtl and rtl.get("cycles"):
+        off = 100 * (est["totals"]["cycles"] - rtl["cycles"]) / rtl["cycles"]
+        notes.append(f"RTL simulation: {rtl['cycles']:,} cycles; the cost model's estimate is {off:+.1f} % off.")
     if whole and "error" in whole:
         notes.append(f"Whole graph: not estimated ({whole['error']}).")
     elif whole and whole["num_nodes"] != n:
@@ -400,7 +404,7 @@ def _latency_section(ctx: dict[str, Any]) -> list[str]:
             *_table(["graph", "nodes", "edges", "cycles", f"latency (µs at {clock:g} MHz)", "graphs/s", "nodes/s",
                      "cycles/node"], rows), "",
             "One run processes the whole (sub)graph: graphs/s = 1 / latency, nodes/s = nodes / latency. "
-            "Edges include the self-loops.", *([""] + notes if notes else [])]
+            "Edges include the self-loops.", *(x for note in notes for x in ("", note))]
 
 
 #: tool versions a verification record may hold, and how the report labels them
@@ -496,9 +500,12 @@ def _link(run: Path, rel: str, what: str) -> str | None:
 
 
 def _files_section(run: Path, ctx: dict[str, Any]) -> list[str]:
+    from lpgnas.provenance import PROVENANCE_FILE
+
     sim = (ctx["rtl"] or {}).get("simulator")
-    synth_log = Path((ctx["synth"] or {}).get("log") or "/")  # absolute when recorded
-    synth_rel = str(synth_log.relative_to(run.resolve())) if synth_log.is_relative_to(run.resolve()) else None
+    synth_log = (ctx["synth"] or {}).get("log")  # an absolute path
+    synth_rel = (str(Path(synth_log).relative_to(run.resolve()))
+                 if synth_log and Path(synth_log).is_relative_to(run.resolve()) else None)
     links = [
         _link(run, "hw/hls/", "Vitis HLS project (kernel, weights, C++ testbench)"),
         _link(run, "hw/hls/run_hls.tcl", "Vitis HLS script: `vitis_hls -f run_hls.tcl` in hw/hls/"),
@@ -511,7 +518,7 @@ def _files_section(run: Path, ctx: dict[str, Any]) -> list[str]:
         *((_link(run, f"build/{sim}/build.log", f"{sim} build log"), _link(run, f"build/{sim}/sim.log",
                                                                              f"{sim} simulation log")) if sim else ()),
         _link(run, synth_rel, "Yosys log") if synth_rel else None,
-        _link(run, "provenance.json", "provenance (every flow invocation)"),
+        _link(run, PROVENANCE_FILE, "provenance (every flow invocation)"),
     ]
     return ["", "## Files", "", *(x for x in links if x)]
 

@@ -281,10 +281,10 @@ def test_report_provenance_command_version_commit_seed_and_stage_times(flow_run)
 
 
 @pytest.mark.slow
-def test_flow_output_is_a_few_lines_without_progress_bars(flow_run):
-    """The flow's own output (progress bars aside): one line per stage and the summary, no per-epoch
-    prints, no compiler or simulator output."""
+def test_flow_output_in_a_log_is_a_few_lines(flow_run):
+    """Output to a file (not a terminal): per stage a line and a few progress lines, the summary; no
+    progress bar redrawn per epoch, no per-epoch prints, no compiler or simulator output."""
     _, _, proc = flow_run
-    lines = [line for line in (proc.stdout + proc.stderr).replace("\r", "\n").splitlines()
-             if line.strip() and not re.search(r"\d+/\d+ \[|\x1b\[A", line)]
-    assert len(lines) < 30, "\n".join(lines)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert "\r" not in proc.stdout + proc.stderr
+    assert len(lines) < 60, "\n".join(lines)

@@ -9,16 +9,20 @@ itself or as a ``"module:function"`` string (imported when the CLI starts). Keep
 ``add_<cmd>_parser`` cheap to import (import torch & co. inside ``run_<cmd>``) so ``lpgnas --help`` stays
 fast.
 
-Errors that derive from :class:`lpgnas.errors.LpgnasError` are printed as ``lpgnas: error: <message>``
-and exit with status 2; anything else is a bug and keeps its traceback. A ``run_<cmd>`` returns 1 when the
-check it exists for fails (:data:`EXIT_STATUSES`). Every command gets ``-q/--quiet`` and a help formatter
-that shows the defaults (:func:`finish_subparsers`); pass ``progress=not args.quiet`` to long steps
-(:mod:`lpgnas.progress`).
+Exit statuses (:data:`EXIT_STATUSES`): 0 success, 1 a check failed (not bit-exact, does not fit), 2 bad usage
+or input. Errors that derive from :class:`lpgnas.errors.LpgnasError` are printed as one line
+``lpgnas: error: <message>`` and exit with the error's ``exit_status`` (2, or 1 for
+:class:`~lpgnas.errors.HardwareFitError`); so are the file-system errors a user causes (:data:`USER_ERRNOS`:
+disk full, read-only or forbidden folder, a name too long, a file where a folder belongs, ...), naming the
+path. Anything else is a bug and keeps its traceback. A ``run_<cmd>`` returns 1 when the check it exists for
+fails. Every command gets ``-q/--quiet`` and a help formatter that shows the defaults
+(:func:`finish_subparsers`); pass ``progress=not args.quiet`` to long steps (:mod:`lpgnas.progress`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import logging
@@ -204,8 +208,8 @@ def _resolve(entry: Callable[[Any], None] | str) -> Callable[[Any], None]:
 
 #: what ``lpgnas --help`` and docs/cli.md say about exit statuses (one meaning each)
 EXIT_STATUSES = (
-    "Exit status: 0 success; 1 a check failed (verify: not bit-exact; estimate: the design does not fit "
-    "the device); 2 bad usage or input (unknown option or name, missing or invalid file, missing tool), "
+    "Exit status: 0 success; 1 a check failed (verify: not bit-exact; estimate, generate: the design does not "
+    "fit the device); 2 bad usage or input (unknown option or name, missing or invalid file, missing tool), "
     "printed as one line 'lpgnas: error: <problem>; <fix>'."
 )
 
@@ -284,6 +288,45 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
             logger.propagate = False
 
 
+#: errno -> what to do about it, for the OSErrors a user causes (anything else is a bug and keeps its traceback)
+USER_ERRNOS: dict[int, str] = {
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space or write elsewhere",
+    errno.EROFS: "write to a writable folder (-o)",
+    errno.EACCES: "check the permissions, or write to a folder of yours (-o)",
+    errno.EPERM: "check the permissions, or write to a folder of yours (-o)",
+    errno.ENAMETOOLONG: "use a shorter name (file names are at most 255 bytes)",
+    errno.ENOTDIR: "a file is in the way where a folder is needed; choose another path",
+    errno.EISDIR: "a folder is in the way where a file is needed; choose another path",
+    errno.EEXIST: "something is in the way of a folder to create; choose another path",
+}
+
+
+def user_os_error(exc: OSError) -> str | None:
+    """The one-line message for an OSError the user caused (see :data:`USER_ERRNOS`), else None."""
+    fix = USER_ERRNOS.get(exc.errno) if exc.errno is not None else None
+    if fix is None:
+        return None
+    where = exc.filename if exc.filename is not None else "writing the output"
+    other = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+    return f"{where}{other}: {exc.strerror or os.strerror(exc.errno)}; {fix}"
+
+
+def _one_line(text: str) -> str:
+    """A message on one line (a multi-line message's lines joined with ' | ')."""
+    return " | ".join(ln.strip() for ln in str(text).splitlines() if ln.strip())
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of unwritable output raises nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -294,16 +337,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except LpgnasError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        _error(str(exc))
+        return exc.exit_status
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `lpgnas datasets | head -3`
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # silence the failing flush at exit
+        _silence_stdout()
         return 0
+    except OSError as exc:
+        if exc.filename is None and _stdout_unwritable():
+            return _stdout_error(exc)
+        message = user_os_error(exc)
+        if message is None:
+            raise
+        _error(message)
+        return 2
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        return _stdout_error(exc)
     return int(rc or 0)
+
+
+def _stdout_unwritable() -> bool:
+    """Whether stdout refuses even an empty write (e.g. it is /dev/full)."""
+    try:
+        os.write(sys.stdout.fileno(), b"")
+    except (OSError, ValueError, AttributeError):
+        return True
+    return False
+
+
+def _stdout_error(exc: OSError) -> int:
+    _silence_stdout()
+    _error(f"cannot write the output to stdout ({exc.strerror}); redirect it to a file on a disk with space")
+    return 2
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Every error that is the user's to fix (a bad dataset name, missing files, an invalid IR, a design that
 does not fit the device, a missing external tool) derives from :class:`LpgnasError`. The CLI prints
-those as ``lpgnas: error: <message>`` and exits with status 2, without a traceback; any other exception
-is a bug and keeps its traceback.
+those as one line ``lpgnas: error: <message>`` and exits with the error's :attr:`LpgnasError.exit_status`,
+without a traceback: 2 for bad usage or input, 1 for a check that failed (:class:`HardwareFitError`: the
+design does not fit the device), as documented in docs/cli.md. Any other exception is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ __all__ = [
     "FormatError",
     "ToolMissingError",
     "HardwareFitError",
+    "BuildError",
 ]
 
 
 class LpgnasError(Exception):
     """Base class of all user-facing toolkit errors."""
+
+    #: the CLI's exit status for this error: 2, bad usage or input
+    exit_status: int = 2
 
 
 class DatasetError(LpgnasError):
@@ -39,4 +45,11 @@ class ToolMissingError(LpgnasError):
 
 
 class HardwareFitError(LpgnasError):
-    """A design that does not fit the chosen device's budget (LUT/FF/DSP/BRAM/URAM)."""
+    """A design that does not fit the chosen device's budget (LUT/FF/DSP/BRAM/URAM): a failed check."""
+
+    exit_status = 1
+
+
+class BuildError(LpgnasError):
+    """An external tool (simulator, compiler, synthesiser) rejected the design or could not write its
+    output; the message carries the first error lines of the tool's log and names the log."""

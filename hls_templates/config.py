@@ -14,6 +14,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hw_model.devices import check_clock_mhz
 from lpgnas.errors import LpgnasError
 from lpgnas.ir import ModelIR
 
@@ -43,8 +44,9 @@ class HardwareConfig:
     layers: list[LayerHW] = field(default_factory=list)
 
     def check(self, ir: ModelIR) -> HardwareConfig:
-        """Raise a clear error if this config does not fit ``ir``; clamp ``p_agg`` to the layer's output
-        features (with a warning)."""
+        """Raise a clear error if this config does not fit ``ir`` or its clock is not a positive number; clamp
+        ``p_agg`` to the layer's output features (with a warning)."""
+        check_clock_mhz(self.clock_mhz, "hardware config clock_mhz")
         if len(self.layers) != len(ir.layers):
             raise LpgnasError(f"hardware config has {len(self.layers)} layers, the IR has {len(ir.layers)}")
         for i, (hw, layer) in enumerate(zip(self.layers, ir.layers, strict=True)):
@@ -83,9 +85,11 @@ class HardwareConfig:
     @staticmethod
     def load(path: str | Path) -> HardwareConfig:
         try:
-            return HardwareConfig.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError, TypeError) as e:
+            hw = HardwareConfig.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, AttributeError) as e:
             raise LpgnasError(f"{path}: not a readable hardware config ({e})") from None
+        check_clock_mhz(hw.clock_mhz, f"{path}: clock_mhz")
+        return hw
 
 
 def default_config(ir: ModelIR, max_nodes: int, max_edges: int, device: str = "xc7z020") -> HardwareConfig:

@@ -48,8 +48,11 @@ def add_parser(subparsers: Any) -> None:
 
 def _graph_size(ir: Any, args: argparse.Namespace) -> tuple[int, int, str]:
     from lpgnas.errors import LpgnasError
+    from sim.cli import training_config
 
-    dataset = args.dataset or ir.metadata.get("train_config", {}).get("dataset")
+    if args.nodes is not None and args.nodes < 1:
+        raise LpgnasError(f"--nodes {args.nodes}: a subgraph needs at least 1 node")
+    dataset = args.dataset or training_config(ir).get("dataset")
     if not dataset:
         raise LpgnasError("the IR does not name its dataset; pass --dataset NAME")
     from lpgnas.datasets import load_dataset
@@ -102,7 +105,7 @@ def format_estimate(est: Any, title: str = "") -> str:
 
 def run_estimate(args: argparse.Namespace) -> int:
     from hls_templates.config import HardwareConfig
-    from hw_model.devices import load_device
+    from hw_model.devices import check_clock_mhz, load_device
     from hw_model.dse import explore
     from hw_model.model import estimate
     from lpgnas.errors import HardwareFitError
@@ -110,25 +113,26 @@ def run_estimate(args: argparse.Namespace) -> int:
 
     ir = load_ir(args.ir)
     device = load_device(args.device)
+    clock = None if args.clock is None else check_clock_mhz(args.clock, "--clock")
     n, e, dataset = _graph_size(ir, args)
     if args.hw:
         hw = HardwareConfig.load(args.hw)
         hw.device = device.name
-        if args.clock:
-            hw.clock_mhz = args.clock
+        if clock is not None:
+            hw.clock_mhz = clock
         hw.max_nodes, hw.max_edges = max(hw.max_nodes, n), max(hw.max_edges, e)
         est = estimate(ir, hw, (n, e), device)
         source = f"config {args.hw}"
     else:
-        try:  # the same choice as lpgnas generate's (sim.cli.run_generate)
-            hw, est = explore(ir, (n, e), device, clock_mhz=args.clock or 100.0)
+        try:  # the same choice as lpgnas generate's (sim.cli.run_generate); the device's clock unless --clock
+            hw, est = explore(ir, (n, e), device, clock_mhz=clock)
         except HardwareFitError as exc:  # the answer to "does it fit?" is no: a failed check, exit status 1
             print(f"fits: NO ({exc})")
             return 1
         source = "design-space exploration"
     if args.json:
         doc = est.as_dict() | {"hw_config": hw.to_dict(), "dataset": dataset, "num_nodes": n, "num_edges": e}
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2, allow_nan=False))
     else:
         par = ", ".join(
             f"{layer.name}: P_in={h.p_in} P_out={h.p_out} P_agg={h.p_agg} mult={h.mult}"

@@ -19,6 +19,7 @@ the SLICEM share when known, else half the LUTs).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,6 +79,14 @@ ALIASES = {"u50": "xcu50", "u250": "xcu250", "zu3eg": "xczu3eg", "zu7ev": "xczu7
 _REQUIRED = ("family", "lut", "ff", "dsp", "bram36")
 
 
+def check_clock_mhz(value: object, where: str) -> float:
+    """``value`` as a clock frequency in MHz: a positive finite number, else :class:`LpgnasError` naming
+    ``where`` (e.g. ``"hw_config.json: clock_mhz"``). The one check of every clock the toolkit reads."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise LpgnasError(f"{where}: {value!r} is not a clock frequency; give a positive number of MHz, e.g. 100")
+    return float(value)
+
+
 def load_device(name_or_path: str | Path) -> Device:
     """A preset by name (case-insensitive, with or without a package/speed suffix such as
     ``xc7z020clg400-1``) or a user JSON file ``{"name", "family", "lut", "ff", "dsp", "bram36", ["uram",
@@ -110,7 +119,7 @@ def load_device(name_or_path: str | Path) -> Device:
             dsp=doc["dsp"],
             bram36=doc["bram36"],
             uram=doc.get("uram", 0),
-            clock_mhz=float(doc.get("clock_mhz", 100.0)),
+            clock_mhz=check_clock_mhz(doc.get("clock_mhz", 100.0), f"device file {s}: clock_mhz"),
             lutram_max=doc.get("lutram_max"),
         )
     key = s.lower()

@@ -35,7 +35,8 @@ def _candidates(n: int, limit: int = 64) -> list[int]:
     return out
 
 
-def _describe_overuse(est: Estimate) -> str:
+def describe_overuse(est: Estimate) -> str:
+    """Each resource over the device's budget: ``RAMB36 1,352.0 of 140 (1,212.0 over, 966%)``, joined by '; '."""
     parts = []
     for k, (used, avail) in est.usage().items():
         if used > avail:
@@ -53,14 +54,14 @@ def explore(
     *,
     max_nodes: int | None = None,
     max_edges: int | None = None,
-    clock_mhz: float = 100.0,
+    clock_mhz: float | None = None,
     max_parallel: int = 64,
     utilisation: float = 1.0,
 ) -> tuple[HardwareConfig, Estimate]:
     """Choose (p_in, p_out, p_agg, mult) per layer; return the config and its estimate.
 
     ``stats``: graph size (GraphStats, CSRGraph, ``(N, E)``); ``max_nodes``/``max_edges`` default to it.
-    ``utilisation`` < 1 keeps headroom (e.g. 0.8 of every resource).
+    ``utilisation`` < 1 keeps headroom (e.g. 0.8 of every resource). ``clock_mhz`` defaults to the device's.
     """
     from hw_model.model import graph_size
 
@@ -80,7 +81,7 @@ def explore(
         )
     hw = HardwareConfig(
         device=dev.name,
-        clock_mhz=clock_mhz,
+        clock_mhz=dev.clock_mhz if clock_mhz is None else clock_mhz,
         max_nodes=max_nodes or n,
         max_edges=max_edges or e,
         layers=[LayerHW(1, 1, 1, "auto") for _ in ir.layers],
@@ -89,7 +90,7 @@ def explore(
     if not est.fits:
         raise HardwareFitError(
             f"nothing fits {dev.name}: even the smallest design (P_in = P_out = P_agg = 1 in every layer) needs "
-            f"{_describe_overuse(est)}; use a larger device, fewer nodes/edges on chip, or narrower bitwidths"
+            f"{describe_overuse(est)}; use a larger device, fewer nodes/edges on chip, or narrower bitwidths"
         )
     cands = []
     for layer in ir.layers:

@@ -357,7 +357,7 @@ def estimate_specs(
     dev = load_device(device)
     fam = dev.family
     g = globals_for(max_nodes, max_edges)
-    est = Estimate(dev, float(clock_mhz or dev.clock_mhz))
+    est = Estimate(dev, float(dev.clock_mhz if clock_mhz is None else clock_mhz))
     for i, s in enumerate(specs):
         est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges, index=i, max_edges=max_edges))
         est.units.append(

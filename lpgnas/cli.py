@@ -136,7 +136,7 @@ def run_datasets(args: argparse.Namespace) -> int:
         except LpgnasError as exc:
             failed += 1
             rows.append({"name": name, "error": str(exc)})
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            _error(str(exc))
             continue
         row = ds.summary()
         st = ds.stats()

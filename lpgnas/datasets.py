@@ -61,8 +61,10 @@ import io
 import json
 import logging
 import os
+import pickle
 import shutil
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -466,6 +468,12 @@ def load_dataset(
     if split == "public":
         assert public is not None
         train, val, test = public
+        empty = [part for part, mask in zip(("train", "validation", "test"), public, strict=True) if not mask.any()]
+        if empty:
+            raise DatasetError(
+                f"{spec.name}'s public split has no {' and no '.join(empty)} nodes; its raw files "
+                f"(ind.{spec.name.lower()}.*, e.g. ind.{spec.name.lower()}.test.index) are damaged: replace them"
+            )
     else:
         train, val, test = make_split(y, split, seed=seed, num_classes=num_classes)
 
@@ -635,9 +643,27 @@ def _load_pyg(spec: _Spec, data_root: str | os.PathLike[str] | None) -> Data:
                     f"{', '.join(spec.raw_files)}"
                 ) from exc
             if not had_processed:
+                _raise_if_corrupt(spec, root or ds_dir.parent, exc)
                 raise
             # most likely a truncated processed file from an interrupted run: rebuild it once
             log.warning("reprocessing %s after %s: %s", spec.name, type(exc).__name__, exc)
-            with _quiet_pyg():
-                ds = cls(str(pyg_root), spec.name, force_reload=True)
+            try:
+                with _quiet_pyg():
+                    ds = cls(str(pyg_root), spec.name, force_reload=True)
+            except _CORRUPT_RAW as exc2:
+                _raise_if_corrupt(spec, root or ds_dir.parent, exc2)
     return ds[0]
+
+
+#: what reading damaged raw files raises (pickles of Planetoid, npz archives of Amazon / Coauthor)
+_CORRUPT_RAW = (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, KeyError, IndexError,
+                UnicodeDecodeError)
+
+
+def _raise_if_corrupt(spec: _Spec, root: Path, exc: Exception) -> None:
+    """Turn an error of reading the raw files into a :class:`DatasetError` naming them."""
+    if isinstance(exc, _CORRUPT_RAW):
+        raise DatasetError(
+            f"dataset {spec.name}: its raw files under {root / spec.name / 'raw'} are damaged or truncated "
+            f"({type(exc).__name__}: {exc}); replace them with intact copies of {', '.join(spec.raw_files)}"
+        ) from exc

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,14 +130,23 @@ def load_ir(path: str | os.PathLike) -> ModelIR:
     if not json_path.is_file():
         raise IRValidationError(f"{json_path}: no such IR file (expected a *.ir.json written by lpgnas)")
     try:
-        doc = json.loads(json_path.read_text())
+        doc = json.loads(json_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise IRValidationError(f"{json_path}: not UTF-8 text ({e.reason} at byte {e.start}); an IR is UTF-8 "
+                                "JSON written by lpgnas train / search") from None
     except json.JSONDecodeError as e:
         raise IRValidationError(f"{json_path}: not valid JSON ({e})") from None
     npz_path = tensors_path(json_path)
     if not npz_path.is_file():
         raise IRValidationError(f"{npz_path}: the IR's tensor file is missing (it belongs beside {json_path.name})")
-    with np.load(npz_path) as z:
-        arrays = {k: z[k] for k in z.files}
+    try:
+        with np.load(npz_path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, zlib.error) as e:
+        raise IRValidationError(
+            f"{npz_path}: the IR's tensor file is damaged or truncated ({type(e).__name__}: {e}); "
+            "export the model again or restore the file"
+        ) from None
     return ir_from_dict(doc, arrays)
 
 

@@ -250,9 +250,10 @@ class SearchCost:
 def hardware_estimate(ir: ModelIR, num_nodes: int, num_edges: int, device: str) -> dict:
     """``hw_model.model.estimate`` of an exported design at the search's nominal parallelism, buffers sized
     for the whole graph: LUT (incl. LUTRAM), FF, DSP, BRAM36 equivalent, cycles, latency, on-chip buffer
-    KiB, and whether it fits ``device``."""
+    KiB, whether it fits ``device`` and, if not, by how much (``overuse``)."""
     from hls_templates.config import HardwareConfig
     from hw_model import numeric as nm
+    from hw_model.dse import describe_overuse
     from hw_model.model import estimate
 
     hw = HardwareConfig(device=load_device(device).name, max_nodes=num_nodes, max_edges=num_edges,
@@ -265,4 +266,5 @@ def hardware_estimate(ir: ModelIR, num_nodes: int, num_edges: int, device: str) 
         "bram36": round(t["bram36_equiv"], 1), "cycles": round(t["cycles"]),
         "latency_us": round(t["latency_us"], 1), "buffer_size_kib": round(t["buffer_bits"] / KIB, 3),
         "fits_device": bool(est.fits),
+        "overuse": describe_overuse(est),
     }

@@ -45,6 +45,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
+import math
 import os
 import signal
 import sys
@@ -154,6 +156,13 @@ class SearchConfig:
                               f"{self.retrain_patience} must be >= 0 (0: no early stop)")
         if self.lam < 0:
             raise LpgnasError(f"--lambda {self.lam} must be >= 0")
+        for flag, rate in (("--lr", self.lr), ("--supernet-lr", self.supernet_lr), ("--arch-lr", self.arch_lr)):
+            if not (math.isfinite(rate) and rate > 0):
+                raise LpgnasError(f"{flag} {rate} must be a positive number, e.g. 0.01")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise LpgnasError(f"--weight-decay {self.weight_decay} must be a number >= 0, e.g. 5e-4")
+        if not 0.0 <= self.dropout < 1.0:
+            raise LpgnasError(f"--dropout {self.dropout} is outside [0, 1)")
         cost_terms(self.cost)
         if self.weight_steps < 1:
             raise LpgnasError("--weight-steps must be >= 1")
@@ -848,10 +857,23 @@ def _run(args: argparse.Namespace) -> int:
     for i, c in enumerate(m["architecture"]):
         print(f"  layer{i}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
     print(f"test accuracy: float {m['test_accuracy_float']:.4f}, golden {m['test_accuracy_golden']:.4f}; "
-          f"model {m['model_size_kib']:.1f} KiB ({m['model_compression_vs_float_gcn16']}x smaller than a "
+          f"model {m['model_size_kib']:.1f} KiB ({size_versus_float(m['model_compression_vs_float_gcn16'])} a "
           f"float GCN-16), buffers {m['buffer_size_kib']:.1f} KiB; search {m['search_seconds']:.0f} s")
     print(f"wrote {Path(args.out) / 'model.ir.json'} and {Path(args.out) / 'metrics.json'}")
+    hw = m["hardware"]
+    if not hw["fits_device"]:
+        logging.getLogger(__name__).warning(
+            f"warning: the exported design does not fit {m['device']} at the search's nominal parallelism: "
+            f"{hw['overuse']}; lpgnas generate will refuse it: search again with --budget-kib device, or target "
+            "a larger --device")
     return 0
+
+
+def size_versus_float(compression: float) -> str:
+    """``4.0x smaller than`` for a compression of 4, ``2.0x larger than`` for 0.5 (a model twice as large)."""
+    if compression >= 1:
+        return f"{compression:.1f}x smaller than"
+    return f"{1 / compression:.1f}x larger than"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, replace
@@ -87,6 +88,10 @@ class TrainConfig:
         for name in ("dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise LpgnasError(f"--{name.replace('_', '-')} {getattr(self, name)} is outside [0, 1)")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise LpgnasError(f"--lr {self.lr} must be a positive number, e.g. 0.01")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise LpgnasError(f"--weight-decay {self.weight_decay} must be a number >= 0, e.g. 5e-4")
         if self.patience < 0:
             raise LpgnasError(f"--patience {self.patience} must be >= 0 (0: no early stop)")
         if self.hidden < 1 or self.epochs < 1:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lpgnas.datasets import recorded_feature_mode
-from lpgnas.errors import LpgnasError
+from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.fileio import write_json_atomic
 
 DEFAULT_NODES = 256
@@ -31,6 +31,8 @@ def design_inputs(ir: Any, dataset: str, data_root: str | None, nodes: int | Non
     from lpgnas.golden import quantize_features
     from lpgnas.graph import CSRGraph, bfs_nodes
 
+    if nodes is not None and nodes < 1:
+        raise LpgnasError(f"--nodes {nodes}: a subgraph needs at least 1 node")
     data = load_dataset(dataset, data_root=data_root)
     if data.num_features != ir.in_features:
         raise LpgnasError(f"{dataset} has {data.num_features} features, the IR expects {ir.in_features}")
@@ -59,18 +61,25 @@ def _source(ir: Any, args: argparse.Namespace) -> dict[str, Any]:
 def run_generate(args: argparse.Namespace) -> int:
     from hls_templates.config import HardwareConfig
     from hls_templates.generate import generate_design
-    from hw_model.dse import explore
+    from hw_model.devices import load_device
+    from hw_model.dse import describe_overuse, explore
+    from hw_model.model import estimate
     from lpgnas.ir import load_ir
 
     ir = load_ir(args.ir)
+    device = load_device(args.device)
     src = _source(ir, args)
     graph, x = design_inputs(ir, src["dataset"], src["data_root"], None if args.full else args.nodes,
                              src["features"])
     if args.hw:
         hw = HardwareConfig.load(args.hw)
-        hw.device = args.device
     else:
-        hw, _ = explore(ir, graph, args.device)  # the same choice as lpgnas estimate's (hw_model.cli)
+        hw, _ = explore(ir, graph, device)  # the same choice as lpgnas estimate's (hw_model.cli)
+    hw.device = device.name
+    est = estimate(ir, hw, graph, device)
+    if not est.fits:  # exit status 1: a failed check, as estimate's
+        raise HardwareFitError(f"the design does not fit {device.name}: {describe_overuse(est)}; nothing written. "
+                               "Use fewer --nodes, a smaller --hw parallelism, narrower bitwidths or a larger --device")
     out = generate_design(ir, graph, x, args.out, hw=hw)
     write_json_atomic(out / "source.json", src | {"nodes": graph.num_nodes})
     print(f"wrote {out}: {graph.num_nodes} nodes, {graph.num_edges} edges (with self-loops); "

@@ -80,7 +80,7 @@ class HardwareConfig:
         return HardwareConfig(**{k: v for k, v in d.items() if k != "layers"}, layers=layers)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 
     @staticmethod
     def load(path: str | Path) -> HardwareConfig:

@@ -262,7 +262,7 @@ def collect(
                         "yosys": version,
                     }
                     with open(SAMPLES, "a") as fh:
-                        fh.write(json.dumps(rec) + "\n")
+                        fh.write(json.dumps(rec, allow_nan=False) + "\n")
                     print(seed, fam, unit, {k: v for k, v in r.items() if k != "cells" and v}, flush=True)
 
 
@@ -400,7 +400,7 @@ def collect_designs(families: list[str], count: int, start: int, ops: bool = Fal
             rec = {"seed": seed, "family": fam, "unit": "design", "hw": hw.to_dict(), "nodes": g.num_nodes,
                    "edges": g.num_edges, "resources": r, "yosys": version}
             with open(SAMPLES, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
+                fh.write(json.dumps(rec, allow_nan=False) + "\n")
             print(seed, fam, "design", {k: v for k, v in r.items() if k != "cells" and v}, flush=True)
 
 
@@ -457,9 +457,9 @@ def fit() -> dict:
                 mape = float(np.mean(np.abs(pred - y) / np.maximum(y, 1)))
                 entry[res] = {"coef": dict(zip(names, map(float, coef), strict=True)), "mape": mape}
             out["families"][fam][unit] = entry
-    CALIBRATION.write_text(json.dumps(out, indent=2) + "\n")
+    CALIBRATION.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
     fit_integration(out)
-    CALIBRATION.write_text(json.dumps(out, indent=2) + "\n")
+    CALIBRATION.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
     return out
 
 
@@ -560,7 +560,7 @@ def collect_activations(families: list[str]) -> None:
                        "params": {k: v for k, v in params.items() if not k.endswith("_FILE")} | {"P_AGG": 1},
                        "resources": r, "yosys": version}
                 with open(SAMPLES, "a") as fh:
-                    fh.write(json.dumps(rec) + "\n")
+                    fh.write(json.dumps(rec, allow_nan=False) + "\n")
                 print(100 + i, fam, act, bits, frac, {k: v for k, v in r.items() if k != "cells" and v}, flush=True)
 
 

@@ -153,7 +153,7 @@ def run_datasets(args: argparse.Namespace) -> int:
         gc.collect()
 
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2, allow_nan=False))
     else:
         cols = _TABLE_COLUMNS + (_STATS_COLUMNS if args.stats else ())
         _print_table([r for r in rows if "error" not in r], cols)

@@ -590,7 +590,7 @@ def _mirror(spec: _Spec, root: Path) -> Path:
                     dst.symlink_to(src.resolve())
                 except OSError:  # pragma: no cover - filesystems without symlinks
                     shutil.copy2(src, dst)
-            stamp.write_text(json.dumps(fp, indent=1))
+            stamp.write_text(json.dumps(fp, indent=1, allow_nan=False))
             (mirror / "SOURCE.txt").write_text(f"raw files linked from {resolved}\n")
     return mirror
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,4 +36,20 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
 
 
 def write_json_atomic(target: str | os.PathLike, obj: Any) -> None:
-    write_text_atomic(target, json.dumps(obj, indent=2) + "\n")
+    """Write ``obj`` as strict JSON: a NaN or infinity raises ValueError (a bug: no result may be NaN)."""
+    write_text_atomic(target, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def json_log_line(record: Any) -> str:
+    """One line of a JSONL log, strict JSON: a non-finite number (e.g. the loss of a diverged training) is
+    written as null."""
+    def finite(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [finite(x) for x in v]
+        return v
+
+    return json.dumps(finite(record), allow_nan=False) + "\n"

@@ -61,7 +61,7 @@ import torch.nn.functional as F
 
 from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError
-from lpgnas.fileio import atomic_path, write_text_atomic
+from lpgnas.fileio import atomic_path, json_log_line, write_text_atomic
 from lpgnas.graph import CSRGraph
 from lpgnas.operators import layer_format_names
 from lpgnas.progress import progress as progress_bar
@@ -349,7 +349,7 @@ def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None 
             rec = s.run_epoch(epoch)
             s.search_seconds += time.time() - t_epoch
             rec["seconds"] = round(s.search_seconds, 2)
-            log.write(json.dumps(rec) + "\n")
+            log.write(json_log_line(rec))
             log.flush()
             s.epoch = epoch + 1
             if s.epoch % cfg.checkpoint_every == 0 or s.epoch == cfg.epochs:

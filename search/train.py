@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import time
@@ -31,7 +30,7 @@ import torch.nn.functional as F
 
 from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError
-from lpgnas.fileio import write_json_atomic
+from lpgnas.fileio import json_log_line, write_json_atomic
 from lpgnas.golden import predict
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import ModelIR
@@ -142,8 +141,8 @@ def fit(model: QuantGNN, data: Dataset, g: GraphTensors, cfg: TrainConfig, log_p
                 best, best_state, best_epoch = (val_acc, val_loss), copy.deepcopy(model.state_dict()), epoch
             bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val_acc:.3f}")
             if log:
-                log.write(json.dumps({"epoch": epoch, "loss": loss.item(), "val_loss": val_loss,
-                                      "val_accuracy": val_acc}) + "\n")
+                log.write(json_log_line({"epoch": epoch, "loss": loss.item(), "val_loss": val_loss,
+                                         "val_accuracy": val_acc}))
             if cfg.patience and epoch - best_epoch >= cfg.patience:
                 break
     finally:

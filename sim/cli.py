@@ -160,7 +160,7 @@ def run_synth_cmd(args: argparse.Namespace) -> int:
         f"the first run also compiles Yosys)", not args.quiet)
     r = run_synth(hw_dir, family=family)
     if args.json:
-        print(json.dumps(r, indent=2))
+        print(json.dumps(r, indent=2, allow_nan=False))
         return 0
     where = f" on {device.name}" if device else ""
     print(f"{r['top']}, Yosys synth_xilinx -family {family}{where}, {r['seconds']:.0f} s:")

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -22,7 +23,7 @@ from typing import Any
 
 import jinja2
 
-from lpgnas.errors import LpgnasError, ToolMissingError
+from lpgnas.errors import BuildError, LpgnasError, ToolMissingError
 from lpgnas.names import verilog_string
 
 SIMULATORS = ("verilator", "icarus")
@@ -274,12 +275,17 @@ def _build_and_run(
         runner = _verilator_runner() if simulator == "verilator" else get_runner(simulator)
         if rebuilt:
             stamp.unlink(missing_ok=True)
-            with quiet():
-                runner.build(
-                    sources=[str(s) for s in sources], hdl_toplevel=TB_NAME, build_dir=str(bdir),
-                    build_args=build_args, timescale=("1ns", "1ps"), always=True,
-                    log_file=str(bdir / "build.log"),
-                )
+            try:
+                with quiet():
+                    runner.build(
+                        sources=[str(s) for s in sources], hdl_toplevel=TB_NAME, build_dir=str(bdir),
+                        build_args=build_args, timescale=("1ns", "1ps"), always=True,
+                        log_file=str(bdir / "build.log"),
+                    )
+            except RuntimeError as exc:  # cocotb's "Command failed with return code: N"
+                build_log = bdir / "build.log"
+                raise BuildError(f"{simulator} could not build the design in {bdir}: "
+                                 f"{log_errors(build_log, str(exc))}; full log: {build_log}") from None
             stamp.write_text(digest)
             if simulator == "verilator":
                 _store_support_objects(bdir)
@@ -287,16 +293,36 @@ def _build_and_run(
         result_json = bdir / "result.json"
         result_json.unlink(missing_ok=True)
         t0 = time.perf_counter()
-        with quiet():
-            runner.test(
-                test_module=TEST_MODULE, hdl_toplevel=TB_NAME, hdl_toplevel_lang="verilog", build_dir=str(bdir),
-                test_dir=str(bdir), plusargs=plusargs, extra_env={"LPGNAS_RTL_RESULT": str(result_json), **env},
-                timescale=("1ns", "1ps") if simulator == "icarus" else None, log_file=str(bdir / "sim.log"),
-            )
+        try:
+            with quiet():
+                runner.test(
+                    test_module=TEST_MODULE, hdl_toplevel=TB_NAME, hdl_toplevel_lang="verilog",
+                    build_dir=str(bdir), test_dir=str(bdir), plusargs=plusargs,
+                    extra_env={"LPGNAS_RTL_RESULT": str(result_json), **env},
+                    timescale=("1ns", "1ps") if simulator == "icarus" else None, log_file=str(bdir / "sim.log"),
+                )
+        except RuntimeError as exc:
+            raise BuildError(f"the {simulator} simulation in {bdir} failed: "
+                             f"{log_errors(bdir / 'sim.log', str(exc))}; full log: {bdir / 'sim.log'}") from None
         wall = time.perf_counter() - t0
     if not result_json.exists():
         raise LpgnasError(f"the {simulator} simulation in {bdir} did not complete; see {bdir / 'sim.log'}")
     return json.loads(result_json.read_text()), build_seconds, rebuilt, wall
+
+
+#: lines of a tool's log that say what went wrong (Verilator's %Error, Icarus's "error", g++, make, the OS)
+_ERROR_LINE = re.compile(r"%Error|\berror\b|No space left|Permission denied|Read-only file system|"
+                         r"cannot open|not found", re.IGNORECASE)
+
+
+def log_errors(log: Path, fallback: str, lines: int = 3) -> str:
+    """The first ``lines`` error lines of a tool's log, joined by ' | ' (``fallback`` if none or no log)."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return fallback
+    found = [ln.strip() for ln in text.splitlines() if _ERROR_LINE.search(ln)]
+    return " | ".join(found[:lines]) if found else fallback
 
 
 def _data_plusargs(hw: Path, prefix: str, out_mem: Path, cwd: Path) -> list[str]:
@@ -382,12 +408,12 @@ def run_rtl(
         "cycles": res["cycles"],
         "timed_out": res["timed_out"],
         "wall_seconds": wall,
-        "cycles_per_second": res["cycles"] / wall if wall > 0 else float("inf"),
+        "cycles_per_second": res["cycles"] / wall if wall > 0 else None,
         "cpu_seconds": res.get("sim_cpu_seconds"),
         "build_seconds": build_seconds,
         "rebuilt": rebuilt,
     }
-    (hw / f"rtl_sim_{simulator}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (hw / f"rtl_sim_{simulator}.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     return report
 
 
@@ -465,7 +491,7 @@ def run_rtl_batch(
         reports.append({
             "simulator": simulator, "bit_exact": cmp["mismatches"] == 0 and not timed_out, **cmp,
             "cycles": cycles, "timed_out": timed_out, "wall_seconds": wall,
-            "cycles_per_second": sum(res["cycles"]) / wall if wall > 0 else float("inf"),
+            "cycles_per_second": sum(res["cycles"]) / wall if wall > 0 else None,
             "cpu_seconds": res.get("sim_cpu_seconds"), "build_seconds": build_seconds, "rebuilt": rebuilt,
         })
     return reports

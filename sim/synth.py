@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lpgnas.errors import LpgnasError, ToolMissingError
+from lpgnas.errors import BuildError, LpgnasError, ToolMissingError
+from sim.rtl import log_errors
 
 FAMILIES = ("xc7", "xcup")
 
@@ -97,8 +98,9 @@ def run_synth(hw_dir: str | Path, family: str = "xc7", *, timeout: float = 3600.
     proc = subprocess.run(cmd, cwd=rtl_dir, env=env, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0 or not stat_json.exists():
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise LpgnasError(f"yosys synth_xilinx failed on {rtl_dir} (log: {log}):\n{tail}")
+        output = (proc.stdout + proc.stderr).strip().splitlines()
+        fallback = " | ".join(output[-3:]) or f"exit status {proc.returncode}"
+        raise BuildError(f"yosys synth_xilinx failed on {rtl_dir}: {log_errors(log, fallback)}; full log: {log}")
     stat = json.loads(stat_json.read_text())
     design = stat.get("design") or {}
     cells = design.get("num_cells_by_type") or {}
@@ -114,5 +116,5 @@ def run_synth(hw_dir: str | Path, family: str = "xc7", *, timeout: float = 3600.
         "seconds": seconds,
         "log": str(log),
     }
-    (hw / "synth.json").write_text(json.dumps(report, indent=2) + "\n")
+    (hw / "synth.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     return report

@@ -38,5 +38,5 @@ async def test_accelerator_run(dut) -> None:
     path = os.environ.get("LPGNAS_RTL_RESULT")
     if path:
         with open(path, "w") as fh:
-            json.dump(result, fh)
+            json.dump(result, fh, allow_nan=False)
     assert not any(timed_out if batch else [timed_out]), f"no ap_done within the cycle limit: {cycles}"

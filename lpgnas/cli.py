@@ -22,6 +22,7 @@ fails. Every command gets ``-q/--quiet`` and a help formatter that shows the def
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import json
@@ -323,8 +324,8 @@ def _error(message: str) -> None:
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush of unwritable output raises nothing."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -365,8 +366,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _stdout_unwritable() -> bool:
     """Whether stdout refuses even an empty write (e.g. it is /dev/full)."""
     try:
-        os.write(sys.stdout.fileno(), b"")
-    except (OSError, ValueError, AttributeError):
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # not a file (e.g. captured): it cannot be the culprit
+        return False
+    try:
+        os.write(fd, b"")
+    except OSError:
         return True
     return False
 

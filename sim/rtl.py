@@ -392,7 +392,12 @@ def run_rtl(
     bdir = Path(build_dir).resolve() if build_dir else hw / "sim_build" / simulator
     for path in (hw, bdir):
         check_build_path(path, simulator)
-    tb = write_testbench(hw, bdir)
+    try:
+        tb = write_testbench(hw, bdir)
+    except OSError as exc:  # a failed flush at close (disk full) names no file: name the folder
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(bdir)) from exc
     sources = [*_sources(hw), tb]
     out_mem = bdir / "outputs_out.mem"
     out_mem.unlink(missing_ok=True)

@@ -195,7 +195,7 @@ def _stdout_full(c: Ctx) -> list[object]:
     full = open("/dev/full", "w")  # noqa: SIM115 - closed by the stack
     c.stack.callback(full.close)
     c.mp.setattr(sys, "stdout", full)
-    return ["estimate", c.ir, "--dataset", "karate"]
+    return ["datasets", "--names", "karate"]
 
 
 def _disk_full_rtl(c: Ctx) -> list[object]:
@@ -310,7 +310,7 @@ CASES = [
     Case("layer-name-too-long", _long_layer_name, "a" * 40),
     Case("read-only-folder", _read_only_folder, "ro"),
     Case("stdout-dev-full", _stdout_full, "cannot write the output to stdout"),
-    Case("disk-full-rtl", _disk_full_rtl, "No space left on device"),
+    Case("disk-full-rtl", _disk_full_rtl, "sim_build/icarus: No space left on device"),
     Case("corrupt-raw-pickle", _planetoid({"ind.cora.x": b"\xec" * 100}), "damaged or truncated"),
     Case("truncated-raw-pickle", _planetoid({"ind.cora.graph": b"\x80\x04\x95"}), "damaged or truncated"),
     Case("empty-test-index", _planetoid({"ind.cora.test.index": b""}), "has no test nodes"),

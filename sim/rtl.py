@@ -392,18 +392,15 @@ def run_rtl(
     bdir = Path(build_dir).resolve() if build_dir else hw / "sim_build" / simulator
     for path in (hw, bdir):
         check_build_path(path, simulator)
-    try:
+    with _naming_folder(bdir):
         tb = write_testbench(hw, bdir)
-    except OSError as exc:  # a failed flush at close (disk full) names no file: name the folder
-        if exc.filename is not None:
-            raise
-        raise OSError(exc.errno, exc.strerror, str(bdir)) from exc
-    sources = [*_sources(hw), tb]
-    out_mem = bdir / "outputs_out.mem"
-    out_mem.unlink(missing_ok=True)
-    plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem, bdir), *_seed_plusargs(simulator, seed)]
-    res, build_seconds, rebuilt, wall_total = _build_and_run(
-        simulator, bdir, sources, sources + sorted((hw / "rtl").glob("*.mem")), plusargs, {}, verbose)
+        sources = [*_sources(hw), tb]
+        out_mem = bdir / "outputs_out.mem"
+        out_mem.unlink(missing_ok=True)
+        plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem, bdir),
+                    *_seed_plusargs(simulator, seed)]
+        res, build_seconds, rebuilt, wall_total = _build_and_run(
+            simulator, bdir, sources, sources + sorted((hw / "rtl").glob("*.mem")), plusargs, {}, verbose)
     wall = res.get("sim_seconds") or wall_total
     cmp = _compare(hw, out_mem)
     report = {
@@ -485,9 +482,10 @@ def run_rtl_batch(
         outs.append(out_mem)
         plusargs += _data_plusargs(h, f"d{k}_", out_mem, bdir)
     mem_files = [f for h in hws for f in sorted((h / "rtl").glob("*.mem"))]
-    res, build_seconds, rebuilt, wall_total = _build_and_run(
-        simulator, bdir, sources, sources + mem_files, plusargs, {"LPGNAS_RTL_DESIGNS": str(len(hws))}, verbose,
-        quick_build)
+    with _naming_folder(bdir):
+        res, build_seconds, rebuilt, wall_total = _build_and_run(
+            simulator, bdir, sources, sources + mem_files, plusargs, {"LPGNAS_RTL_DESIGNS": str(len(hws))},
+            verbose, quick_build)
     wall = res.get("sim_seconds") or wall_total
     reports = []
     for k, h in enumerate(hws):
@@ -500,6 +498,18 @@ def run_rtl_batch(
             "cpu_seconds": res.get("sim_cpu_seconds"), "build_seconds": build_seconds, "rebuilt": rebuilt,
         })
     return reports
+
+
+@contextlib.contextmanager
+def _naming_folder(bdir: Path) -> Iterator[None]:
+    """An OSError that names no file (a write failing at close on a full disk) gets ``bdir`` as its path, so
+    the CLI's one-line error says where."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(bdir)) from exc
 
 
 @contextlib.contextmanager

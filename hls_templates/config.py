@@ -43,10 +43,22 @@ class HardwareConfig:
     max_edges: int = 2048
     layers: list[LayerHW] = field(default_factory=list)
 
+    def check_globals(self, where: str = "hardware config") -> HardwareConfig:
+        """Raise a clear error (naming ``where``) for a clock that is not a positive number or a capacity that
+        is not a positive integer."""
+        check_clock_mhz(self.clock_mhz, f"{where}: clock_mhz")
+        for key in ("max_nodes", "max_edges"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise LpgnasError(f"{where}: {key} must be an integer, got {v!r}")
+        if self.max_nodes < 1 or self.max_edges < self.max_nodes:
+            raise LpgnasError(f"{where}: max_nodes >= 1 and max_edges >= max_nodes (self-loops) are required")
+        return self
+
     def check(self, ir: ModelIR) -> HardwareConfig:
-        """Raise a clear error if this config does not fit ``ir`` or its clock is not a positive number; clamp
+        """Raise a clear error if this config does not fit ``ir`` (or :meth:`check_globals` fails); clamp
         ``p_agg`` to the layer's output features (with a warning)."""
-        check_clock_mhz(self.clock_mhz, "hardware config clock_mhz")
+        self.check_globals()
         if len(self.layers) != len(ir.layers):
             raise LpgnasError(f"hardware config has {len(self.layers)} layers, the IR has {len(ir.layers)}")
         for i, (hw, layer) in enumerate(zip(self.layers, ir.layers, strict=True)):
@@ -67,8 +79,6 @@ class HardwareConfig:
                 hw.p_agg = layer.out_features
             if hw.mult not in MULT_MAPPINGS:
                 raise LpgnasError(f"hardware config layers[{i}].mult: {hw.mult!r} is not one of {MULT_MAPPINGS}")
-        if self.max_nodes < 1 or self.max_edges < self.max_nodes:
-            raise LpgnasError("hardware config: max_nodes >= 1 and max_edges >= max_nodes (self-loops) are required")
         return self
 
     def to_dict(self) -> dict:
@@ -88,8 +98,7 @@ class HardwareConfig:
             hw = HardwareConfig.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError, AttributeError) as e:
             raise LpgnasError(f"{path}: not a readable hardware config ({e})") from None
-        check_clock_mhz(hw.clock_mhz, f"{path}: clock_mhz")
-        return hw
+        return hw.check_globals(str(path))
 
 
 def default_config(ir: ModelIR, max_nodes: int, max_edges: int, device: str = "xc7z020") -> HardwareConfig:

@@ -99,9 +99,11 @@ def load_device(name_or_path: str | Path) -> Device:
         if not p.is_file():
             raise LpgnasError(f"device file {s}: no such file")
         try:
-            doc = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise LpgnasError(f"device file {s}: not valid JSON ({e})") from None
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+            raise LpgnasError(f"device file {s}: not valid UTF-8 JSON ({e})") from None
+        if not isinstance(doc, dict):
+            raise LpgnasError(f"device file {s}: expected a JSON object with {', '.join(_REQUIRED)}")
         missing = [k for k in _REQUIRED if k not in doc]
         if missing:
             raise LpgnasError(f"device file {s}: missing field(s) {', '.join(missing)}")

@@ -79,11 +79,12 @@ def tmpfs(where: Path, size: str, readonly: bool = False) -> Iterator[bool]:
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A karate training run (model.ir.json + npz, metrics.json, train_log.jsonl) and its generated design."""
     out = tmp_path_factory.mktemp("run")
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    assert cli.main(["-q", "train", "--dataset", "karate", "--epochs", "3", "--hidden", "8", "--wbits", "4",
-                     "-o", str(out)]) == 0
-    assert cli.main(["-q", "generate", str(out / "model.ir.json"), "--device", "xc7z020", "-o",
-                     str(out / "hw")]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TQDM_DISABLE", "1")
+        assert cli.main(["-q", "train", "--dataset", "karate", "--epochs", "3", "--hidden", "8", "--wbits", "4",
+                         "-o", str(out)]) == 0
+        assert cli.main(["-q", "generate", str(out / "model.ir.json"), "--device", "xc7z020", "-o",
+                         str(out / "hw")]) == 0
     return out
 
 

@@ -393,6 +393,8 @@ def make_split(
     """Seeded random split masks ``(train, val, test)`` for ``"random-60-20-20"`` or
     ``"random-20-per-class"`` (the public split comes with the data, see :func:`load_dataset`)."""
     n = int(y.shape[0])
+    if seed < 0:
+        raise DatasetError(f"split seed {seed}: must be >= 0")
     rng = np.random.default_rng(seed)
     train = torch.zeros(n, dtype=torch.bool)
     val = torch.zeros(n, dtype=torch.bool)

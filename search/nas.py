@@ -163,6 +163,8 @@ class SearchConfig:
             raise LpgnasError(f"--weight-decay {self.weight_decay} must be a number >= 0, e.g. 5e-4")
         if not 0.0 <= self.dropout < 1.0:
             raise LpgnasError(f"--dropout {self.dropout} is outside [0, 1)")
+        if self.seed < 0:
+            raise LpgnasError(f"--seed {self.seed} must be >= 0")
         cost_terms(self.cost)
         if self.weight_steps < 1:
             raise LpgnasError("--weight-steps must be >= 1")

@@ -93,6 +93,8 @@ class TrainConfig:
             raise LpgnasError(f"--weight-decay {self.weight_decay} must be a number >= 0, e.g. 5e-4")
         if self.patience < 0:
             raise LpgnasError(f"--patience {self.patience} must be >= 0 (0: no early stop)")
+        if self.seed < 0:
+            raise LpgnasError(f"--seed {self.seed} must be >= 0")
         if self.hidden < 1 or self.epochs < 1:
             raise LpgnasError("--hidden and --epochs must be >= 1")
         resolve_feature_mode(self.features, self.dataset)

@@ -307,6 +307,8 @@ CASES = [
          "--lr -1.0 must be a positive number"),
     Case("lr-negative-search", lambda c: ["search", "--dataset", "karate", "--lr", "-1", "-o", c.out()],
          "--lr -1.0 must be a positive number"),
+    Case("seed-negative", lambda c: ["train", "--dataset", "karate", "--seed", "-1", "-o", c.out()], "--seed -1"),
+    Case("seed-negative-datasets", lambda c: ["datasets", "--names", "karate", "--seed", "-1"], "seed -1"),
     Case("nodes-zero", lambda c: ["generate", c.ir, "--nodes", "0", "-o", c.out()], "--nodes 0"),
     Case("out-is-a-file", lambda c: ["train", "--dataset", "karate", "--epochs", "1", "-o",
                                      _file(c, "notes.txt", b"my notes\n")], "notes.txt"),

@@ -196,7 +196,7 @@ def _stdout_full(c: Ctx) -> list[object]:
     full = open("/dev/full", "w")  # noqa: SIM115 - closed by the stack
     c.stack.callback(full.close)
     c.mp.setattr(sys, "stdout", full)
-    return ["datasets", "--names", "karate"]
+    return ["datasets", "karate"]
 
 
 def _disk_full_rtl(c: Ctx) -> list[object]:
@@ -308,7 +308,7 @@ CASES = [
     Case("lr-negative-search", lambda c: ["search", "--dataset", "karate", "--lr", "-1", "-o", c.out()],
          "--lr -1.0 must be a positive number"),
     Case("seed-negative", lambda c: ["train", "--dataset", "karate", "--seed", "-1", "-o", c.out()], "--seed -1"),
-    Case("seed-negative-datasets", lambda c: ["datasets", "--names", "karate", "--seed", "-1"], "seed -1"),
+    Case("seed-negative-datasets", lambda c: ["datasets", "karate", "--seed", "-1"], "seed -1"),
     Case("nodes-zero", lambda c: ["generate", c.ir, "--nodes", "0", "-o", c.out()], "--nodes 0"),
     Case("out-is-a-file", lambda c: ["train", "--dataset", "karate", "--epochs", "1", "-o",
                                      _file(c, "notes.txt", b"my notes\n")], "notes.txt"),
@@ -326,10 +326,10 @@ CASES = [
     Case("missing-tool-cxx", _missing_cxx, "not on PATH"),
     Case("missing-tool-iverilog", _missing_iverilog, "iverilog not found on PATH"),
     # a failed check, not bad input: exit status 1
-    Case("does-not-fit-generate", lambda c: ["generate", c.ir, "--device", c.device(lut=10), "--full", "-o", c.out()],
-         "does not fit tiny: LUT", status=1),
-    Case("nothing-fits-estimate", lambda c: ["estimate", c.ir, "--device", c.device(lut=10)], "nothing fits tiny",
-         status=1),
+    Case("nothing-fits-generate", lambda c: ["generate", c.ir, "--device", c.device(lut=10), "--full", "-o", c.out()],
+         "nothing fits tiny: even the smallest design", status=1),
+    Case("does-not-fit-generate-hw", lambda c: ["generate", c.ir, "--hw", c.hw_config(), "--device", c.device(lut=10),
+                                                "--full", "-o", c.out()], "does not fit tiny: LUT", status=1),
 ]
 
 

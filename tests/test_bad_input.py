@@ -161,8 +161,8 @@ def _bits_in_ir(c: Ctx) -> list[object]:
 
 
 def _long_layer_name(c: Ctx) -> list[object]:
-    """A valid IR whose first layer is named with 300 characters: rejected at load, or (before names were
-    checked there) the file-name limit hit while writing the design."""
+    """An IR whose first layer is named with 300 characters (once the file-name limit, hit while writing the
+    design): rejected at load. The file-name limit itself: ``out-name-too-long``."""
     ir = c.copy_ir()
     doc = json.loads(ir.read_text())
     old = doc["layers"][0]["name"]
@@ -314,7 +314,7 @@ CASES = [
                                      _file(c, "notes.txt", b"my notes\n")], "notes.txt"),
     Case("out-name-too-long", lambda c: ["train", "--dataset", "karate", "--epochs", "1", "-o", c.tmp / ("x" * 300)],
          "File name too long"),
-    Case("layer-name-too-long", _long_layer_name, "a" * 40),
+    Case("layer-name-too-long", _long_layer_name, "layers[0].name: 300 characters"),
     Case("read-only-folder", _read_only_folder, "ro"),
     Case("stdout-dev-full", _stdout_full, "cannot write the output to stdout"),
     Case("disk-full-rtl", _disk_full_rtl, "sim_build/icarus: No space left on device"),

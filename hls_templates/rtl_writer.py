@@ -418,7 +418,7 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
                                 "flat_aw": clog2(hw.max_nodes * ctx["in_features"])}},
         "mutation": mutation,
     }
-    (out / "rtl.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / "rtl.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     written.append(out / "rtl.json")
     return written
 

@@ -124,7 +124,7 @@ def run_datasets(args: argparse.Namespace) -> int:
             raise LpgnasError("--stats and --split need datasets to load; name them or pass --all")
         rows = _registry_rows(args.data_root)
         if args.json:
-            print(json.dumps(rows, indent=2))
+            print(json.dumps(rows, indent=2, allow_nan=False))
         else:
             _print_table(rows, _REGISTRY_COLUMNS)
             print(f"({where}; lpgnas datasets NAME... or --all loads them for their sizes)")

@@ -41,7 +41,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--nodes", type=int, default=DEFAULT_NODES,
                    help="estimate for a breadth-first subgraph of N nodes, as lpgnas generate sizes its design")
     p.add_argument("--full", action="store_true", help="estimate for the whole graph")
-    p.add_argument("--clock", type=float, default=None, help="clock in MHz (default: the config's, else 100)")
+    p.add_argument("--clock", type=float, default=None,
+                   help="clock in MHz (default: the --hw config's, else the device's clock_mhz, 100 for the presets)")
     p.add_argument("--json", action="store_true", help="print the full estimate as JSON")
     p.set_defaults(func=run_estimate)
 

@@ -53,3 +53,46 @@ def json_log_line(record: Any) -> str:
         return v
 
     return json.dumps(finite(record), allow_nan=False) + "\n"
+
+
+#: the lock file a command holds in a folder while it writes there
+LOCK_NAME = ".lpgnas.lock"
+_held: dict[Path, int] = {}  # folders this process has locked -> nesting depth (a flow runs search inside)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``folder/.lpgnas.lock``, created with the folder) while writing it.
+
+    A second process gets an :class:`LpgnasError` at once instead of writing over the first one's results;
+    the same process may nest locks on one folder. The lock goes with the process, even when it is killed."""
+    import fcntl
+
+    from lpgnas.errors import LpgnasError
+
+    folder = Path(folder).resolve()
+    if folder in _held:
+        _held[folder] += 1
+        try:
+            yield
+        finally:
+            _held[folder] -= 1
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            raise LpgnasError(f"{folder} is in use by another lpgnas command (process {holder}); wait for it "
+                              "to finish or write to another folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _held[folder] = 1
+        try:
+            yield
+        finally:
+            del _held[folder]
+    finally:
+        os.close(fd)

@@ -40,9 +40,12 @@ def test_verify_csim_is_bit_exact_and_writes_verify_json(karate_design):
 
 
 def test_verify_on_a_smaller_subgraph(karate_design):
+    before = (karate_design / "design.json").read_text()
     lpgnas("verify", karate_design, "--csim", "--sim", "none", "--nodes", "12")
-    assert json.loads((karate_design / "design.json").read_text())["num_nodes"] == 12
-    assert json.loads((karate_design / "verify.json").read_text())["csim"]["bit_exact"] is True
+    assert (karate_design / "design.json").read_text() == before  # the design itself is not re-targeted
+    copy = karate_design / "verify_nodes12"
+    assert json.loads((copy / "design.json").read_text())["num_nodes"] == 12
+    assert json.loads((copy / "verify.json").read_text())["csim"]["bit_exact"] is True
 
 
 def test_verify_refuses_a_larger_graph_than_the_design_holds(karate_design, tmp_path):

@@ -90,6 +90,7 @@ __all__ = [
     "dataset_source",
     "default_split",
     "expected_raw_paths",
+    "data_identity",
     "graph_stats",
     "load_dataset",
     "make_split",
@@ -220,6 +221,16 @@ def expected_raw_paths(name: str, data_root: str | os.PathLike[str]) -> list[Pat
     """Raw files that ``load_dataset(name, data_root)`` reads (empty for built-in datasets)."""
     spec = _spec(name)
     return [Path(data_root) / spec.name / "raw" / f for f in spec.raw_files]
+
+
+def data_identity(name: str, data_root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """What a result computed from dataset ``name`` depends on: its name and the size and modification time
+    of each raw file under the root ``load_dataset`` would read (``data_root``, else ``$LPGNAS_DATA``, else the
+    download cache; a missing file is ``None``). Cached results keyed by it are redone when the data change."""
+    spec = _spec(name)
+    root = Path(data_root).expanduser() if data_root is not None else default_data_root() or cache_dir()
+    return {"dataset": spec.name, "raw": [_fingerprint([p])[0] if p.is_file() else [p.name, None]
+                                          for p in expected_raw_paths(spec.name, root)]}
 
 
 # --------------------------------------------------------------------------------------------------------

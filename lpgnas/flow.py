@@ -1,10 +1,12 @@
 """``lpgnas flow``: dataset -> model (search or fixed architecture) -> design-space exploration ->
 HLS + Verilog -> C simulation -> RTL simulation -> (Yosys) -> report, in one run folder.
 
-Every stage records a fingerprint of its inputs (configuration and the hashes of the files it reads) in
-``RUN/.flow/<stage>.json`` once its outputs are written (atomically). A rerun skips a stage whose
-fingerprint and outputs are unchanged, so a run that was killed resumes at the stage it was in, and a
-changed option redoes exactly the stages it affects.
+Every stage records a fingerprint of its inputs (the options it depends on, the identity of the dataset's raw
+files under the data root (``--data-root``, else ``$LPGNAS_DATA``), the toolkit version and the hashes of the
+files it reads) in ``RUN/.flow/<stage>.json`` once its outputs are written (atomically). A rerun skips a stage
+whose fingerprint and outputs are unchanged, so a run that was killed resumes at the stage it was in (the
+search within it from its checkpoint), and a changed option redoes exactly the stages it affects. The run
+folder is locked while the flow writes it: a second flow into it stops at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lpgnas.errors import LpgnasError, ToolMissingError
-from lpgnas.fileio import write_json_atomic
+from lpgnas.fileio import LOCK_NAME, folder_lock, write_json_atomic
 from lpgnas.provenance import record_invocation, tool_versions
 
 FLOW_DIR = ".flow"
@@ -98,7 +100,8 @@ class Flow:
 
         self.cfg.dataset = canonical_name(self.cfg.dataset)
         load_device(self.cfg.device)
-        if self.run.exists() and any(self.run.iterdir()) and not (self.run / FLOW_DIR).is_dir():
+        if (self.run.exists() and any(p.name != LOCK_NAME for p in self.run.iterdir())
+                and not (self.run / FLOW_DIR).is_dir()):
             raise LpgnasError(f"{self.run} exists and is not an lpgnas run folder (no {FLOW_DIR}/); "
                               "choose a new -o folder or empty it")
         names = {s.name for s in stages if s.enabled(self.cfg)}
@@ -121,8 +124,14 @@ class Flow:
         for rel in stage.optional_reads:
             p = self.run / rel
             reads[rel] = _sha(p) if p.exists() else None
+        from lpgnas import __version__
+        from lpgnas.datasets import data_identity
+
         keys = stage.keys(self.cfg) if callable(stage.keys) else stage.keys
-        return {"config": {k: cfg[k] for k in keys}, "reads": reads}
+        fp = {"config": {k: cfg[k] for k in keys}, "reads": reads, "version": __version__}
+        if "data_root" in keys:  # the stage reads the dataset: its files, wherever they come from
+            fp["data"] = data_identity(self.cfg.dataset, self.cfg.data_root)
+        return fp
 
     def is_done(self, stage: Stage) -> bool:
         stamp = self._stamp(stage)
@@ -154,9 +163,13 @@ class Flow:
 
     def execute(self, stages: list[Stage]) -> dict[str, str]:
         """Run what is not done yet; returns stage -> 'ran' | 'skipped' | 'disabled'."""
+        self.preflight(stages)
+        with folder_lock(self.run):
+            return self._execute(stages)
+
+    def _execute(self, stages: list[Stage]) -> dict[str, str]:
         from lpgnas.progress import progress
 
-        self.preflight(stages)
         (self.run / FLOW_DIR).mkdir(parents=True, exist_ok=True)
         record_invocation(self.run, asdict(self.cfg))
         status = {}
@@ -218,7 +231,7 @@ def _model(flow: Flow) -> None:
         search(SearchConfig(dataset=cfg.dataset, device=cfg.device, layers=cfg.layers, lam=cfg.lam,
                             epochs=cfg.search_epochs, warmup=warmup, retrain_epochs=cfg.epochs,
                             screen_epochs=min(SearchConfig.screen_epochs, cfg.epochs), seed=cfg.seed),
-               flow.run, data_root=cfg.data_root, progress=flow.progress)
+               flow.run, data_root=cfg.data_root, resume=None, progress=flow.progress)  # a killed search resumes
 
 
 def _baselines(flow: Flow) -> None:
@@ -257,8 +270,8 @@ def _generate(flow: Flow) -> None:
 
     ir = flow.ir()
     graph, x = flow.design_graph(ir)
-    generate_design(ir, graph, x, flow.hw, hw=HardwareConfig.load(flow.run / "hw_config.json"))
-    write_json_atomic(flow.hw / "source.json", flow.source(ir) | {"nodes": graph.num_nodes})
+    generate_design(ir, graph, x, flow.hw, hw=HardwareConfig.load(flow.run / "hw_config.json"),
+                    source=flow.source(ir) | {"nodes": graph.num_nodes}, replace=True)
 
 
 def _csim(flow: Flow) -> None:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -59,9 +60,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_features, resolve_feature_mode
+from lpgnas.datasets import (
+    FEATURE_MODES,
+    Dataset,
+    data_identity,
+    load_dataset,
+    preprocess_features,
+    resolve_feature_mode,
+)
 from lpgnas.errors import LpgnasError
-from lpgnas.fileio import atomic_path, json_log_line, write_text_atomic
+from lpgnas.fileio import atomic_path, folder_lock, json_log_line, write_text_atomic
 from lpgnas.graph import CSRGraph
 from lpgnas.operators import layer_format_names
 from lpgnas.progress import progress as progress_bar
@@ -205,6 +213,7 @@ class Search:
                                budget_kib=self.budget_kib)
         self.epoch = 0
         self.search_seconds = 0.0
+        self.data_identity: dict[str, Any] | None = None  # of the data files (``data_identity``), set by search
 
     def probs(self) -> dict[str, torch.Tensor]:
         return {**self.arch.probs(), **self.quant.probs()}
@@ -281,7 +290,8 @@ class Search:
 
     def state(self) -> dict[str, Any]:
         return {
-            "epoch": self.epoch, "config": asdict(self.cfg), "search_seconds": self.search_seconds,
+            "epoch": self.epoch, "config": asdict(self.cfg), "data": self.data_identity,
+            "search_seconds": self.search_seconds,
             "net": self.net.state_dict(), "arch": self.arch.state_dict(), "quant": self.quant.state_dict(),
             "w_opt": self.w_opt.state_dict(), "c_opt": self.c_opt.state_dict(),
             "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
@@ -317,23 +327,43 @@ def load_search_data(cfg: SearchConfig, data_root: str | None = None) -> Dataset
     return data
 
 
-def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None = None, resume: bool = False,
-           progress: bool = True) -> dict[str, Any]:
-    """Search, derive, retrain, export and evaluate; returns the metrics written to ``RUN/metrics.json``."""
+def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None = None,
+           resume: bool | None = False, progress: bool = True) -> dict[str, Any]:
+    """Search, derive, retrain, export and evaluate; returns the metrics written to ``RUN/metrics.json``.
+
+    ``resume``: True continues from ``RUN/search.ckpt`` with the configuration saved there; None (``lpgnas
+    flow``) continues from it only if it was made with ``cfg`` and the same data files, else starts afresh;
+    False starts afresh. The run folder is created once the options and the data checked out, and locked."""
     out = Path(out_dir)
-    ckpt_path, log_path = out / CHECKPOINT, out / SEARCH_LOG
+    ckpt_path = out / CHECKPOINT
     state = None
-    if resume:
+    if resume is True:
         if not ckpt_path.is_file():
             raise LpgnasError(f"--resume: no checkpoint {ckpt_path} (start the search without --resume)")
         state = torch.load(ckpt_path, weights_only=False)
         cfg = SearchConfig(**state["config"])
     cfg.check()
     cfg = dataclasses.replace(cfg, features=resolve_feature_mode(cfg.features, cfg.dataset))  # recorded concretely
-    out.mkdir(parents=True, exist_ok=True)
+    data_id = data_identity(cfg.dataset, data_root)
+    if resume is None and ckpt_path.is_file():
+        state = torch.load(ckpt_path, weights_only=False)
+        if state["config"] != asdict(cfg) or state.get("data") != data_id:
+            state = None
+    if state is not None and state.get("data", data_id) != data_id:  # older checkpoints record no data
+        raise LpgnasError(f"--resume: {ckpt_path} was made from other data files than {cfg.dataset}'s under this "
+                          "data root now; point --data-root at the search's data or start without --resume")
     t0 = time.time()
     data = load_search_data(cfg, data_root)
+    with folder_lock(out):
+        return _search(cfg, data, data_id, out, state, t0, progress)
+
+
+def _search(cfg: SearchConfig, data: Dataset, data_id: dict[str, Any], out: Path, state: dict[str, Any] | None,
+            t0: float, progress: bool) -> dict[str, Any]:
+    """``search`` in the locked run folder ``out``, from the checkpoint ``state`` if given."""
+    ckpt_path, log_path = out / CHECKPOINT, out / SEARCH_LOG
     s = Search(cfg, data)
+    s.data_identity = data_id
     resumed_from = None
     if state is not None:
         s.load(state)
@@ -608,18 +638,31 @@ def train_design(cfg: SearchConfig, s: Search, arch: list[LayerChoice], epochs: 
     return model, fit(model, s.data, s.g, tcfg, log_path, progress)
 
 
+def candidate_key(cfg: SearchConfig, s: Search, arch_dicts: list[dict], epochs: int, patience: int, seed: int
+                  ) -> str:
+    """Digest of everything a trained candidate depends on: the run's whole configuration, the data files,
+    the toolkit version, the design and its training's epochs, patience and seed."""
+    from lpgnas import __version__
+
+    produced_by = {"config": asdict(cfg), "data": s.data_identity, "version": __version__,
+                   "architecture": arch_dicts, "epochs": epochs, "patience": patience, "seed": seed}
+    return hashlib.sha256(json.dumps(produced_by, sort_keys=True).encode()).hexdigest()
+
+
 def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], index: int, folder: Path,
                      epochs: int, progress: bool, patience: int = 0, seed: int | None = None
                      ) -> tuple[QuantGNN, dict[str, Any]]:
     """``train_design`` of one candidate (seed default: the run's); its model and record, cached in
-    ``folder``: a resumed run loads it."""
+    ``folder`` under a key of everything that produced them (``candidate_key``): a resumed run loads them, a
+    run with other settings or data trains again."""
     seed = cfg.seed if seed is None else seed
     folder.mkdir(parents=True, exist_ok=True)
     rec_path, state_path = folder / f"{index}.json", folder / f"{index}.pt"
     arch_dicts = [c.to_dict() for c in arch]
+    key = candidate_key(cfg, s, arch_dicts, epochs, patience, seed)
     if rec_path.is_file() and state_path.is_file():
         rec = json.loads(rec_path.read_text())
-        if rec["architecture"] == arch_dicts and rec.get("seed") == seed:
+        if rec.get("key") == key:
             model = build_quant_gnn(arch, s.data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
             model.load_state_dict(torch.load(state_path, weights_only=True))
             model.eval()
@@ -628,7 +671,7 @@ def _train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], inde
     model, info = train_design(cfg, s, arch, epochs, patience, seed, folder / f"{index}.train_log.jsonl", progress)
     with torch.no_grad():
         cost = {k: round(float(v), 3) for k, v in s.cost.values(onehots_for(s.space, arch)).items()}
-    rec = {"index": index, "epochs": epochs, "seed": seed, "architecture": arch_dicts,
+    rec = {"index": index, "key": key, "epochs": epochs, "seed": seed, "architecture": arch_dicts,
            "val_accuracy": info["val_accuracy_float"], "best_epoch": info["best_epoch"], "cost": cost,
            "seconds": round(time.time() - t, 2)}
     with atomic_path(state_path) as tmp:

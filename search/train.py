@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError
-from lpgnas.fileio import json_log_line, write_json_atomic
+from lpgnas.fileio import folder_lock, json_log_line, write_json_atomic
 from lpgnas.golden import predict
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import ModelIR
@@ -145,6 +145,7 @@ def fit(model: QuantGNN, data: Dataset, g: GraphTensors, cfg: TrainConfig, log_p
             if log:
                 log.write(json_log_line({"epoch": epoch, "loss": loss.item(), "val_loss": val_loss,
                                          "val_accuracy": val_acc}))
+                log.flush()  # a killed or running training shows every finished epoch
             if cfg.patience and epoch - best_epoch >= cfg.patience:
                 break
     finally:
@@ -181,11 +182,15 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, data_root: str | None = 
     """Train, export and evaluate; returns the metrics written to ``out_dir/metrics.json``."""
     cfg.check()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     cfg = replace(cfg, features=resolve_feature_mode(cfg.features, cfg.dataset))  # recorded concretely
     data = load_dataset(cfg.dataset, data_root=data_root, split=cfg.split, seed=cfg.seed)
     data.x = preprocess_features(data.x, cfg.features)
+    with folder_lock(out):  # created only now that the options and the data checked out
+        return _train(cfg, data, out, t0, progress)
+
+
+def _train(cfg: TrainConfig, data: Dataset, out: Path, t0: float, progress: bool) -> dict:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.x.shape[0]))

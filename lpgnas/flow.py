@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lpgnas import __version__
 from lpgnas.errors import LpgnasError, ToolMissingError
 from lpgnas.fileio import LOCK_NAME, folder_lock, write_json_atomic
 from lpgnas.provenance import record_invocation, tool_versions
@@ -114,6 +115,8 @@ class Flow:
 
     # ---- stage bookkeeping ---------------------------------------------------------------------------
     def fingerprint(self, stage: Stage) -> dict[str, Any]:
+        from lpgnas.datasets import data_identity
+
         cfg = asdict(self.cfg)
         reads = {}
         for rel in stage.reads:
@@ -124,9 +127,6 @@ class Flow:
         for rel in stage.optional_reads:
             p = self.run / rel
             reads[rel] = _sha(p) if p.exists() else None
-        from lpgnas import __version__
-        from lpgnas.datasets import data_identity
-
         keys = stage.keys(self.cfg) if callable(stage.keys) else stage.keys
         fp = {"config": {k: cfg[k] for k in keys}, "reads": reads, "version": __version__}
         if "data_root" in keys:  # the stage reads the dataset: its files, wherever they come from

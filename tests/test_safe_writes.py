@@ -166,7 +166,7 @@ def test_a_second_writer_is_refused_at_once(c1, tmp_path, held):
     with pytest.raises(LpgnasError, match="in use by another lpgnas command"):
         generate_design(ir, graph, x, hw, replace=True)
     with pytest.raises(LpgnasError, match="in use by another lpgnas command"):
-        run_verify(argparse.Namespace(hw_dir=str(hw), nodes=10, csim=True, sim="none"))
+        run_verify(argparse.Namespace(hw_dir=str(hw), nodes=10, csim=True, sim="none", quiet=True))
     assert _snapshot(hw) == before
 
 
@@ -204,12 +204,12 @@ def test_verify_keeps_each_backend_and_retargets_a_copy(c1, monkeypatch, capsys)
     design = _snapshot(hw)
     fake = {"bit_exact": True, "mismatches": 0, "cycles": 123, "wall_seconds": 0.1, "cycles_per_second": 1230.0}
     monkeypatch.setattr(sim.rtl, "run_rtl", lambda hw_dir, simulator: fake)
-    assert run_verify(argparse.Namespace(hw_dir=str(hw), nodes=None, csim=True, sim="none")) == 0
-    assert run_verify(argparse.Namespace(hw_dir=str(hw), nodes=None, csim=False, sim="icarus")) == 0
+    assert run_verify(argparse.Namespace(hw_dir=str(hw), nodes=None, csim=True, sim="none", quiet=True)) == 0
+    assert run_verify(argparse.Namespace(hw_dir=str(hw), nodes=None, csim=False, sim="icarus", quiet=True)) == 0
     report = json.loads((hw / "verify.json").read_text())
     assert report["csim"]["bit_exact"] is True and report["icarus"]["cycles"] == 123  # both kept
 
-    assert run_verify(argparse.Namespace(hw_dir=str(hw), nodes=9, csim=True, sim="none")) == 0
+    assert run_verify(argparse.Namespace(hw_dir=str(hw), nodes=9, csim=True, sim="none", quiet=True)) == 0
     after = _snapshot(hw)
     assert {k: v for k, v in after.items() if k != "verify.json" and not k.startswith("csim/")
             and not k.startswith("verify_nodes9/")} == {k: v for k, v in design.items()}

@@ -44,6 +44,7 @@ from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import CSRGraph, gcn_coefficients, head_mean_reciprocal, mean_reciprocals
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR
 from lpgnas.numfmt import (
+    INT64_SAFE_BITS,
     NumFormat,
     dequantize_np,
     fake_quant,
@@ -68,8 +69,6 @@ from search.quant import ActQuant, FixedQuant, WeightQuant
 #: format of the per-node reciprocal of the degree used by ``mean`` aggregation
 MEAN_RECIP_FORMAT = fix(17, 16, signed=False)
 
-#: widest accumulator the int64 exact path computes (the golden model switches to Python ints beyond)
-_INT64_SAFE_BITS = 62
 #: widest matrix-product accumulator computed in float64 (exact below 2**53)
 _FLOAT64_EXACT_BITS = 52
 #: widest matrix-product accumulator whose codes are read off the float32 product itself: every product
@@ -738,10 +737,10 @@ class QuantGraphLayer(MessagePassing):
         ns = SimpleNamespace(formats=fm, in_features=self.in_features, out_features=self.out_features,
                              heads=self.heads, concat=self.concat, bias=self.bias)
         score_bits = score_accumulator_bits(ns)  # type: ignore[arg-type]
-        if score_bits > _INT64_SAFE_BITS:
+        if score_bits > INT64_SAFE_BITS:
             raise LpgnasError(f"the attention unit's accumulators need {score_bits} bits, more than the "
-                              f"{_INT64_SAFE_BITS} training supports (use narrower formats, e.g. --abits <= 24)")
-        return accumulator_bounds(ns, g.max_degree)[1] > _INT64_SAFE_BITS  # type: ignore[arg-type]
+                              f"{INT64_SAFE_BITS} training supports (use narrower formats, e.g. --abits <= 24)")
+        return accumulator_bounds(ns, g.max_degree)[1] > INT64_SAFE_BITS  # type: ignore[arg-type]
 
     def _wide_aggregation(self, g: GraphTensors, coef: torch.Tensor, lin: torch.Tensor, frac: int,
                           agg_fmt: NumFormat) -> torch.Tensor:
@@ -789,7 +788,7 @@ class QuantGraphLayer(MessagePassing):
                 mag = _product_bits(input_fmt, w_fmt, self.in_features)
                 if mag <= _FLOAT64_EXACT_BITS:
                     acc = project(xc, w_codes.double()).long()
-                elif mag <= _INT64_SAFE_BITS:
+                elif mag <= INT64_SAFE_BITS:
                     acc = torch.einsum("ni,hio->nho", _dense(xc).long(), w_codes)
                 else:  # Python ints, as the golden model
                     xo, wo = _dense(xc).long().numpy().astype(object), w_codes.numpy().astype(object)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lpgnas.errors import BuildError, LpgnasError, ToolMissingError
+from lpgnas.fileio import write_json_atomic
 from sim.rtl import log_errors
 
 FAMILIES = ("xc7", "xcup")
@@ -116,5 +117,5 @@ def run_synth(hw_dir: str | Path, family: str = "xc7", *, timeout: float = 3600.
         "seconds": seconds,
         "log": str(log),
     }
-    (hw / "synth.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    write_json_atomic(hw / "synth.json", report)
     return report

@@ -17,7 +17,9 @@ generating never deletes a file the toolkit did not write.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,6 +43,9 @@ DESIGN_ENTRIES = frozenset({"model.ir.json", "model.ir.npz", "hw_config.json", "
                             "hls", "rtl", "verify.json", "synth.json", "synth", "csim", "sim_build", LOCK_NAME})
 #: ``verify --nodes N`` re-targets a copy of the design in ``HW/verify_nodes<N>/``
 VERIFY_NODES_PREFIX = "verify_nodes"
+_VERIFY_NODES_NAME = re.compile(re.escape(VERIFY_NODES_PREFIX) + r"[0-9]+")
+
+log = logging.getLogger(__name__)
 
 
 def write_images(images: list[MemoryImage], data_dir: Path) -> list[dict]:
@@ -81,10 +86,29 @@ def is_generated_design(folder: Path) -> bool:
         return False
 
 
+def _is_design_entry(name: str) -> bool:
+    """Whether ``name`` is an entry ``generate`` or the commands run on a design (verify, synth) write."""
+    return name in DESIGN_ENTRIES or _VERIFY_NODES_NAME.fullmatch(name) is not None
+
+
 def _foreign_entries(folder: Path) -> list[str]:
     """What in ``folder`` neither ``generate`` nor the commands run on a design (verify, synth) write."""
-    return sorted(p.name for p in folder.iterdir()
-                  if p.name not in DESIGN_ENTRIES and not p.name.startswith(VERIFY_NODES_PREFIX))
+    return sorted(p.name for p in folder.iterdir() if not _is_design_entry(p.name))
+
+
+def remove_design(folder: Path) -> list[str]:
+    """Delete the design entries of ``folder`` (a design of ours), then the folder if that left it empty.
+    Anything else stays where it is; returns its names (empty when the folder is gone)."""
+    for p in folder.iterdir():
+        if _is_design_entry(p.name):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+    kept = sorted(p.name for p in folder.iterdir())
+    if not kept:
+        folder.rmdir()
+    return kept
 
 
 def check_output_folder(out: Path, replace: bool) -> None:
@@ -114,17 +138,22 @@ def _install(tmp: Path, out: Path) -> None:
     if cwd == out.resolve() or out.resolve() in cwd.parents:
         old = Path(tempfile.mkdtemp(dir=out, prefix=".replaced."))
         for p in out.iterdir():
-            if p != old and p.name != LOCK_NAME:
+            if p.name != LOCK_NAME and _is_design_entry(p.name):
                 p.rename(old / p.name)
         for p in tmp.iterdir():
             p.rename(out / p.name)
-        shutil.rmtree(old)
-        return
-    os.rename(out / LOCK_NAME, tmp / LOCK_NAME)
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.replaced."))
-    out.rename(old / out.name)
-    tmp.rename(out)
-    shutil.rmtree(old)
+        replaced = old
+    else:
+        os.rename(out / LOCK_NAME, tmp / LOCK_NAME)
+        holder = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.replaced."))
+        out.rename(holder / out.name)
+        tmp.rename(out)
+        replaced = holder / out.name
+    kept = remove_design(replaced)
+    if kept:  # written into the folder after check_output_folder, by something that does not take the lock
+        log.warning("kept %s (not written by lpgnas) of the replaced design in %s", ", ".join(kept), replaced)
+    elif replaced.parent != out:
+        replaced.parent.rmdir()
 
 
 def generate_design(
@@ -165,5 +194,6 @@ def generate_design(
         if tmp.exists():
             shutil.rmtree(tmp)
         if not existed and out.is_dir() and [p.name for p in out.iterdir()] == [LOCK_NAME]:
-            shutil.rmtree(out)  # a failed first generation leaves no folder behind
+            (out / LOCK_NAME).unlink()  # a failed first generation leaves no folder behind
+            out.rmdir()
     return out

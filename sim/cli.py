@@ -100,7 +100,7 @@ def retargeted_copy(ir: Any, hw_dir: Path, nodes: int) -> Path:
     import shutil
     import tempfile
 
-    from hls_templates.generate import VERIFY_NODES_PREFIX, check_output_folder, write_graph_data
+    from hls_templates.generate import VERIFY_NODES_PREFIX, check_output_folder, remove_design, write_graph_data
 
     src = json.loads((hw_dir / "source.json").read_text())
     graph, x = design_inputs(ir, src["dataset"], src["data_root"], nodes, recorded_feature_mode(src))
@@ -115,8 +115,8 @@ def retargeted_copy(ir: Any, hw_dir: Path, nodes: int) -> Path:
                 shutil.copy2(hw_dir / name, tmp / name)
         write_graph_data(ir, graph, x, tmp)
         write_json_atomic(tmp / "source.json", src | {"nodes": graph.num_nodes})
-        if target.exists():
-            shutil.rmtree(target)  # an earlier copy of ours (check_output_folder)
+        if target.exists() and remove_design(target):  # an earlier copy of ours (check_output_folder)
+            raise LpgnasError(f"{target} holds files lpgnas did not write; move them away and rerun verify")
         tmp.rename(target)
     finally:
         if tmp.exists():

@@ -93,10 +93,30 @@ def test_regenerating_needs_force_and_replaces_only_our_design(c1, capsys):
     rc, err = _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "10", "-o", hw, "--force")
     assert rc == 2 and "notes.txt" in err and (hw / "notes.txt").read_text() == "mine"
     (hw / "notes.txt").unlink()
+    (hw / "verify_nodes_notes").mkdir()  # only verify_nodes<N> is ours, not every name with that prefix
+    rc, err = _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "10", "-o", hw, "--force")
+    assert rc == 2 and "verify_nodes_notes" in err and (hw / "verify_nodes_notes").is_dir()
+    (hw / "verify_nodes_notes").rmdir()
     assert _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "10", "-o", hw, "--force")[0] == 0
     assert json.loads((hw / "design.json").read_text())["num_nodes"] == 10
     assert json.loads((hw / "source.json").read_text())["nodes"] == 10
     assert sorted(p.name for p in c1.iterdir() if p.name.startswith(".")) == [LOCK_NAME]  # no temp folders left
+
+
+def test_removing_a_design_deletes_only_its_own_entries(c1, capsys):
+    """The deletion behind --force and verify's copies removes design entries only, never the rest."""
+    from hls_templates.generate import remove_design
+
+    hw = c1 / "hw"
+    assert _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "12", "-o", hw)[0] == 0
+    (hw / "notes.txt").write_text("mine")
+    (hw / "verify_nodes_x").mkdir()
+    assert remove_design(hw) == ["notes.txt", "verify_nodes_x"]
+    assert (hw / "notes.txt").read_text() == "mine" and not (hw / "rtl").exists()
+    (hw / "notes.txt").unlink()
+    (hw / "verify_nodes_x").rmdir()
+    assert _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "12", "-o", hw)[0] == 0
+    assert remove_design(hw) == [] and not hw.exists()
 
 
 def test_a_failed_regeneration_leaves_the_previous_design(c1, monkeypatch):

@@ -79,12 +79,10 @@ def tmpfs(where: Path, size: str, readonly: bool = False) -> Iterator[bool]:
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A karate training run (model.ir.json + npz, metrics.json, train_log.jsonl) and its generated design."""
     out = tmp_path_factory.mktemp("run")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TQDM_DISABLE", "1")
-        assert cli.main(["-q", "train", "--dataset", "karate", "--epochs", "3", "--hidden", "8", "--wbits", "4",
-                         "-o", str(out)]) == 0
-        assert cli.main(["-q", "generate", str(out / "model.ir.json"), "--device", "xc7z020", "-o",
-                         str(out / "hw")]) == 0
+    assert cli.main(["-q", "train", "--dataset", "karate", "--epochs", "3", "--hidden", "8", "--wbits", "4",
+                     "-o", str(out)]) == 0
+    assert cli.main(["-q", "generate", str(out / "model.ir.json"), "--device", "xc7z020", "-o",
+                     str(out / "hw")]) == 0
     return out
 
 
@@ -336,7 +334,6 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gives_one_line_error(case: Case, run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("TQDM_DISABLE", "1")
     before = snapshot(run)
     with contextlib.ExitStack() as stack:
         ctx = Ctx(run, tmp_path, monkeypatch, stack)

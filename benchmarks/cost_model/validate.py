@@ -1,6 +1,6 @@
 """Validation of hw_model on complete generated designs it was not fitted on.
 
-    python benchmarks/cost_model/validate.py [--designs 36] [--phase synth|sim|report|all]
+    python benchmarks/cost_model/validate.py [--designs 36] [--phase synth|sim|report|recheck|all]
 
 For each design (random IR from seeds >= 10_000, never used by ``hw_model/calibrate.py``; binary, ternary
 and 2..16-bit weights, 2..16-bit activations, random parallelism; alternately xc7 and xcup): designs
@@ -15,7 +15,11 @@ and relu. The report gives the summary over all designs and over the GAT-family 
   with this model's unit estimate and FINN-R's MVAU LUT formula (a ``--units`` run on designs already
   synthesised adds only the unit);
 * ``sim``: the RTL runs under Verilator (``sim.rtl.run_rtl``), bit-exact check and cycles;
-* ``report``: predicted vs measured per design, error statistics, ``results.md`` and ``results.json``.
+* ``report``: predicted vs measured per design, error statistics, ``results.md`` and ``results.json``;
+* ``recheck``: without synthesis or simulation, whether this code still gives the figures in
+  ``results.json``: every design regenerated (a digest of its HLS and RTL files, so the stored measurements
+  still describe it) and every prediction recomputed and compared with the stored one; writes
+  ``recheck.json`` (per design: the digest and the predictions) for comparing two code versions.
 
 FINN-R's LUT estimate of a matrix-vector unit (Blott et al., "FINN-R: An End-to-End Deep-Learning
 Framework for Fast Exploration of Quantized Neural Networks", ACM TRETS 11(3), 2018, Sec. 5; in the form
@@ -361,6 +365,47 @@ def phase_report(cases) -> dict:
     return doc
 
 
+def design_digest(folder: Path) -> str:
+    """SHA-256 (16 hex digits) of the generated HLS and RTL files of a design (names and bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sub in ("hls", "rtl"):
+        for f in sorted((folder / sub).rglob("*")):
+            if f.is_file():
+                h.update(str(f.relative_to(folder)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def phase_recheck(cases) -> dict:
+    """Regenerate every design and recompute its predictions; compare with ``results.json``."""
+    import tempfile
+
+    from hls_templates.generate import generate_design
+    from hw_model.model import estimate
+
+    stored = {r["design"]: r for r in json.loads((OUT / "results.json").read_text())["designs"]}
+    doc, differ = {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed, family, ir, g, x, hw in cases:
+            d = Path(tmp) / f"d{seed}"
+            generate_design(ir, g, x, d, hw)
+            t = estimate(ir, hw, (g.num_nodes, g.num_edges), DEVICES[family]).totals()
+            pred = {"lut": float(t["lut"] + t["lutram"]), "ff": float(t["ff"]), "dsp": float(t["dsp"]),
+                    "bram18": float(t["bram18"]), "bram36": float(t["bram36"]), "cycles": float(t["cycles"])}
+            doc[f"d{seed}"] = {"digest": design_digest(d), "pred": pred}
+            old = stored.get(f"d{seed}")
+            if old is not None and old["pred"] != pred:
+                differ.append(f"d{seed}")
+    units = transform_units_vs_finnr()
+    doc["transform_units_model_lut"] = [u["model_lut"] for u in units]
+    (OUT / "recheck.json").write_text(json.dumps(doc, indent=1) + "\n")
+    n = sum(1 for k in doc if k.startswith("d"))
+    print(f"recheck: {n} designs regenerated; predictions equal to results.json: {n - len(differ)} of {n}"
+          + (f" (differ: {', '.join(differ)})" if differ else ""))
+    return doc
+
+
 def layer0_units(cases) -> list[dict]:
     """Each design's layer-0 transform unit synthesised alone (``--units``): it reads the host banks
     directly (DIRECT = 1), a configuration none of the calibration units has; Yosys vs this model
@@ -577,7 +622,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--designs", type=int, default=36)
     ap.add_argument("--first", type=int, default=0)
-    ap.add_argument("--phase", choices=("synth", "sim", "report", "all"), default="all")
+    ap.add_argument("--phase", choices=("synth", "sim", "report", "recheck", "all"), default="all")
     ap.add_argument("--units", action="store_true", help="also synthesise each design's layer-0 transform unit alone")
     ap.add_argument("--family", choices=("xc7", "xcup"), default=None, help="only designs of this family")
     args = ap.parse_args(argv)
@@ -591,6 +636,8 @@ def main(argv=None) -> int:
     if args.phase in ("report", "all"):
         doc = phase_report(cases)
         print(json.dumps(doc["summary"], indent=1))
+    if args.phase == "recheck":
+        phase_recheck(todo)
     return 0
 
 

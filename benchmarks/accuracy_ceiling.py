@@ -48,11 +48,10 @@ MODELS: dict[str, tuple[str, int, float, float]] = {
 def build_model(kind: str, hidden: int, dropout: float, in_features: int, num_classes: int):
     """A two-layer PyG model (APPNP: a two-layer MLP then propagation)."""
     import torch.nn.functional as F
+    from lpgnas.search.baselines import SparseInputLinear
+    from lpgnas.search.layers import sparse_dropout
     from torch import nn
     from torch_geometric.nn import APPNP, GATConv, GCNConv, SAGEConv
-
-    from search.baselines import SparseInputLinear
-    from search.layers import sparse_dropout
 
     class TwoLayer(nn.Module):
         def __init__(self) -> None:
@@ -93,15 +92,14 @@ def train_one(name: str, data, seed: int, epochs: int = 1000, patience: int = 10
     import numpy as np
     import torch
     import torch.nn.functional as F
-
-    from search.train import accuracy
+    from lpgnas.search.train import accuracy
 
     kind, hidden, dropout, lr = MODELS[name]
     torch.manual_seed(seed)
     np.random.seed(seed)
     model = build_model(kind, hidden, dropout, data.num_features, data.num_classes)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=5e-4)
-    from search.layers import sparse_layout
+    from lpgnas.search.layers import sparse_layout
 
     ei, y = data.edge_index, data.y
     (x,) = sparse_layout(data.x, data.x) if kind != "sage" else (data.x,)
@@ -161,10 +159,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+    from lpgnas.search.nas import SearchConfig, load_search_data
     from tqdm import tqdm
 
     from lpgnas.fileio import write_json_atomic
-    from search.nas import SearchConfig, load_search_data
 
     torch.set_num_threads(args.threads)
     names = [n for n in args.models.split(",") if n]

@@ -32,7 +32,7 @@ OUT = RESULTS / "design_seeds.json"
 
 def design_name(arch: list[dict[str, Any]]) -> str:
     """``gcn/add/relu w4 i8 l4 c8 a8 b4 ; ...``: operators and bitwidths, layer by layer."""
-    from search.space import LayerChoice
+    from lpgnas.search.space import LayerChoice
 
     layers = [LayerChoice.from_dict(c) for c in arch]
     return " ; ".join(f"{c.attention}/{c.aggregation}/{c.activation} w{c.q_weight} i{c.q_input} l{c.q_linear} "
@@ -41,10 +41,10 @@ def design_name(arch: list[dict[str, Any]]) -> str:
 
 def retrain_over_seeds(run: dict[str, Any], seeds: list[int], data_root: str | None) -> list[dict[str, Any]]:
     """Golden test / validation accuracy of the run's design trained from each of ``seeds``."""
-    from search.layers import export_ir
-    from search.nas import Search, SearchConfig, load_search_data, train_design
-    from search.space import LayerChoice
-    from search.train import evaluate
+    from lpgnas.search.layers import export_ir
+    from lpgnas.search.nas import Search, SearchConfig, load_search_data, train_design
+    from lpgnas.search.space import LayerChoice
+    from lpgnas.search.train import evaluate
 
     # the benchmark's training settings are the search's defaults; the split is the run's (its seed)
     cfg = SearchConfig(dataset=run["dataset"], split=run["split"], seed=run["seed"])

@@ -22,16 +22,16 @@ import statistics
 import time
 from pathlib import Path
 
+import lpgnas.search
 import torch
+from lpgnas.search.layers import GraphTensors
+from lpgnas.search.nas import SearchConfig, load_search_data
+from lpgnas.search.space import LayerChoice
+from lpgnas.search.supernet import build_quant_gnn
+from lpgnas.search.train import TrainConfig, fit
 
-import search
 from lpgnas.fileio import write_json_atomic, write_text_atomic
 from lpgnas.graph import CSRGraph
-from search.layers import GraphTensors
-from search.nas import SearchConfig, load_search_data
-from search.space import LayerChoice
-from search.supernet import build_quant_gnn
-from search.train import TrainConfig, fit
 
 RESULTS = Path(__file__).parent / "results"
 SPLITS = {"Cora": None, "CiteSeer": None, "PubMed": None}  # the public split; the others 60/20/20
@@ -76,7 +76,7 @@ def main() -> None:
     # imported here, after the packages: search_bench puts this checkout first on sys.path
     from search_bench import code_version
 
-    commit = code_version(Path(search.__file__).resolve().parents[1])  # the checkout the code came from
+    commit = code_version(Path(lpgnas.search.__file__).resolve().parents[1])  # the checkout the code came from
     path = RESULTS / "qat_epoch.json"
     rows = json.loads(path.read_text()) if path.is_file() else []
     for name in [d for d in args.datasets.split(",") if d]:

@@ -110,12 +110,13 @@ def device_for(config: str, args: argparse.Namespace) -> str:
 
 
 def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace, device: str):
-    from search.nas import SearchConfig
+    from lpgnas.search.nas import SearchConfig
 
     budget = None if args.budget_kib == "none" else args.budget_kib
     if budget == "gcn8x0.9":
+        from lpgnas.search.cost import KIB, float_gcn_size_bits
+
         from lpgnas.datasets import load_dataset
-        from search.cost import KIB, float_gcn_size_bits
 
         info = load_dataset(dataset, data_root=args.data_root, split=split, seed=seed)
         budget = f"{0.9 * float_gcn_size_bits(info.num_features, 16, info.num_classes) / KIB / 8:.4f}"
@@ -136,7 +137,7 @@ def descends_from(screened: list[dict[str, Any]], index: int) -> str:
 
 
 def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    from search.nas import CHECKPOINT, search
+    from lpgnas.search.nas import CHECKPOINT, search
 
     dataset, split = CONFIGS[config]
     run_dir = WORK / f"{config}__lpgnas__s{seed}"
@@ -160,8 +161,8 @@ def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, An
 
 
 def run_baseline(config: str, method: str, seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
-    from search import baselines as bl
-    from search.nas import load_search_data
+    from lpgnas.search import baselines as bl
+    from lpgnas.search.nas import load_search_data
 
     dataset, split = CONFIGS[config]
     cfg = search_config(dataset, split, seed, args, device_for(config, args))
@@ -182,7 +183,7 @@ def run_baseline(config: str, method: str, seed: int, args: argparse.Namespace) 
 
 
 def baseline_methods() -> list[str]:
-    from search.baselines import UNIFORM_BITS, quantised_archs
+    from lpgnas.search.baselines import UNIFORM_BITS, quantised_archs
 
     out = ["float-gcn", "float-gat", "float-sage"]
     out += [f"gcn-w{w}a{x}" for w, x in UNIFORM_BITS] + ["random-search"]
@@ -248,7 +249,7 @@ def _ms(xs: list[float], scale: float = 1.0, digits: int = 1) -> str:
 
 
 def report() -> dict[str, Any]:
-    from search.space import LayerChoice
+    from lpgnas.search.space import LayerChoice
 
     runs = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
     ok = [r for r in runs if "error" not in r]
@@ -350,7 +351,7 @@ def _markdown(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from search.nas import SearchConfig
+    from lpgnas.search.nas import SearchConfig
 
     d = SearchConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -14,7 +14,8 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hw_model.devices import check_clock_mhz
+from lpgnas.hw_model.devices import check_clock_mhz
+
 from lpgnas.errors import LpgnasError
 from lpgnas.ir import ModelIR
 

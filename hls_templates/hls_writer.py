@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from lpgnas.hls_templates.config import HardwareConfig
+from lpgnas.hls_templates.env import TEMPLATE_ROOT, make_env
 
-from hls_templates.config import HardwareConfig
-from hls_templates.env import TEMPLATE_ROOT, make_env
 from lpgnas.errors import FormatError, LpgnasError
 from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import head_mean_reciprocal

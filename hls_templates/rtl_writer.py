@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from hls_templates.config import HardwareConfig, LayerHW
-from hls_templates.env import TEMPLATE_ROOT, make_env
-from hls_templates.rtl_attention import (
+from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+from lpgnas.hls_templates.env import TEMPLATE_ROOT, make_env
+from lpgnas.hls_templates.rtl_attention import (
     ATTENTION_MUTATIONS,
     RTL_ATTENTIONS,
     attention_ideal_cycles,
@@ -34,6 +33,7 @@ from hls_templates.rtl_attention import (
     has_attention_unit,
     rom_file,
 )
+
 from lpgnas.errors import LpgnasError
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac

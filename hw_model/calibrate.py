@@ -40,7 +40,8 @@ HOLDOUT_SEED = 1055
 
 def random_unit_case(seed: int):
     """(ir, hw, layer index) of one random small layer for calibration."""
-    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+
     from lpgnas.testing import random_ir
 
     rng = np.random.default_rng(seed)
@@ -99,7 +100,8 @@ SIGN_SEED_BASE = 700
 def random_sign_unit_case(seed: int):
     """(ir, hw, layer index) of a layer with binary (even seeds) or ternary (odd) weights and 3..16-bit
     inputs (fitted like the random unit cases)."""
-    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+
     from lpgnas.testing import random_ir
 
     rng = np.random.default_rng(seed)
@@ -133,7 +135,8 @@ def random_wide_unit_case(seed: int):
 def random_op_case(seed: int):
     """(ir, hw, layer index) of a small layer with a GAT-family attention and a random aggregation and
     activation (attention kinds and activations cycle with the seed so that a few samples cover them)."""
-    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+
     from lpgnas.operators import ACTIVATIONS, ATTENTIONS
     from lpgnas.testing import random_ir
 
@@ -173,7 +176,7 @@ def random_op_case(seed: int):
 def unit_sources(ir, hw, index: int, workdir: Path) -> dict:
     """Parameters and memory files of one layer's units (transform, attention for the GAT family,
     aggregation), as the full design would have them."""
-    from hls_templates.rtl_writer import activation_table, bias_words, rtl_context, weight_words
+    from lpgnas.hls_templates.rtl_writer import activation_table, bias_words, rtl_context, weight_words
 
     ctx = rtl_context(ir, hw)
     L = ctx["layers"][index]
@@ -202,7 +205,7 @@ def unit_sources(ir, hw, index: int, workdir: Path) -> dict:
         a["TABLE_FILE"] = "none.mem"
     out = {"transform": t, "aggregate": a}
     if L.get("attention"):
-        from hls_templates.rtl_attention import attention_images
+        from lpgnas.hls_templates.rtl_attention import attention_images
 
         x = dict(L["att_params"])
         files = {"att": "ATT_FILE", "exp": "EXP_FILE", "tanh": "TANH_FILE"}
@@ -230,7 +233,7 @@ def collect(
     ops: bool = False,
 ) -> None:
     """Synthesise units of random layers (``ops``: the operator cases, :func:`random_op_case`)."""
-    from hw_model.yosys import resource_counts, synth, yosys_version
+    from lpgnas.hw_model.yosys import resource_counts, synth, yosys_version
 
     version = yosys_version()
     base = HERE.parent / "cache" / "yosys_runs"
@@ -272,7 +275,8 @@ DESIGN_SEED_BASE = 2000
 
 def random_design_case(seed: int):
     """(ir, graph, x, hw) of a small complete design for the integration terms."""
-    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+
     from lpgnas.testing import random_features, random_graph, random_ir
 
     rng = np.random.default_rng(seed)
@@ -299,7 +303,8 @@ OP_DESIGN_SEED_BASE = 2100
 
 def random_op_design_case(seed: int):
     """(ir, graph, x, hw) of a small complete GAT-family design (attention kinds cycle with the seed)."""
-    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+
     from lpgnas.operators import ATTENTIONS
     from lpgnas.testing import random_features, random_graph, random_ir
 
@@ -331,7 +336,8 @@ def constant_layer(ir) -> bool:
     """A layer whose output is a constant: a tanh / sigmoid table holding one code only (e.g. 12 bits at
     binary point -1), relu6 whose six rounds to code 0 (binary point <= -3). Yosys removes such a layer and
     everything it feeds; such a draw is not a useful design."""
-    from hls_templates.rtl_writer import activation_table
+    from lpgnas.hls_templates.rtl_writer import activation_table
+
     from lpgnas.tables import relu6_max_code
 
     for layer in ir.layers:
@@ -346,7 +352,8 @@ def constant_layer(ir) -> bool:
 def random_wide_op_design_case(seed: int):
     """(ir, graph, x, hw) of a GAT-family calibration design over the validation's whole range (a draw
     with a constant layer is redrawn from the same stream)."""
-    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+
     from lpgnas.operators import ACTIVATIONS, ATTENTIONS
     from lpgnas.testing import random_features, random_graph, random_ir
 
@@ -382,8 +389,8 @@ def design_case_for(seed: int):
 
 def collect_designs(families: list[str], count: int, start: int, ops: bool = False) -> None:
     """Whole generated designs: Yosys totals next to the model's per-kind sums (for integration terms)."""
-    from hls_templates.generate import generate_design
-    from hw_model.yosys import resource_counts, synth, yosys_version
+    from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.hw_model.yosys import resource_counts, synth, yosys_version
 
     version = yosys_version()
     work = HERE.parent / "cache" / "calibration_designs"
@@ -412,10 +419,9 @@ def load_samples() -> list[dict]:
 
 def fit() -> dict:
     """Refit every unit's LUT / FF coefficients from the samples; write calibration.json."""
+    from lpgnas.hw_model.units import FEATURES
+    from lpgnas.hw_model.yosys import yosys_version
     from scipy.optimize import nnls
-
-    from hw_model.units import FEATURES
-    from hw_model.yosys import yosys_version
 
     samples = [s for s in load_samples() if s["seed"] < HOLDOUT_SEED and not degenerate(s)]
     out: dict = {
@@ -468,8 +474,8 @@ def fit_integration(out: dict) -> None:
     estimates, per family, from the ``design`` samples: ``scale`` (through the origin) on the designs
     without an attention unit, then ``attention_scale`` for the attention units on the GAT-family designs
     (``yosys - scale * others = attention_scale * attention``); each kept only where it helps."""
-    from hls_templates.config import HardwareConfig
-    from hw_model.model import _calibration, estimate
+    from lpgnas.hls_templates.config import HardwareConfig
+    from lpgnas.hw_model.model import _calibration, estimate
 
     _calibration.cache_clear()
     for fam in out["families"]:
@@ -515,7 +521,7 @@ def fit_integration(out: dict) -> None:
 def _lanes_activation(sample: dict, unit: str, res: str, fitted: dict) -> float:
     """The aggregation unit's activation LUTs (lpg_act per lane), from the activation fit just made: the
     aggregation unit's own terms are fitted on the rest."""
-    from hw_model.units.activation import activation_lut
+    from lpgnas.hw_model.units.activation import activation_lut
 
     if unit != "aggregate" or res != "lut" or "activation" not in fitted:
         return 0.0
@@ -531,9 +537,10 @@ ACT_GRID = [(act, bits, frac) for act in ("elu", "tanh", "sigmoid", "softplus", 
 def collect_activations(families: list[str]) -> None:
     """One lpg_act lane per (activation, width, binary point) of ACT_GRID, parameterised as rtl_writer does
     (unit ``activation``; seeds 100 + grid index, fitted)."""
-    from hls_templates.rtl_writer import RTL_ACTIVATIONS
-    from hw_model.params import ACT_CODE, LayerSpec, activation_params
-    from hw_model.yosys import resource_counts, synth, yosys_version
+    from lpgnas.hls_templates.rtl_writer import RTL_ACTIVATIONS
+    from lpgnas.hw_model.params import ACT_CODE, LayerSpec, activation_params
+    from lpgnas.hw_model.yosys import resource_counts, synth, yosys_version
+
     from lpgnas.numfmt import fix
     from lpgnas.tables import function_table
 
@@ -568,7 +575,8 @@ def degenerate(sample: dict) -> bool:
     """A unit whose output Yosys proves constant (a tanh / sigmoid table whose every entry is the same code,
     e.g. a 3-bit format with binary point -1): its whole datapath is removed, which no structural term
     describes; such samples are left out of the fit."""
-    from hw_model.units.activation import table_frac
+    from lpgnas.hw_model.units.activation import table_frac
+
     from lpgnas.numfmt import fix
     from lpgnas.tables import function_table
 

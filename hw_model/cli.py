@@ -7,7 +7,7 @@ Prints per unit and per layer LUT / LUTRAM / FF / DSP / BRAM18 / BRAM36 / cycles
 the device budget and whether the design fits (exit status 1 if not). Without ``--hw`` the design-space
 exploration (:func:`hw_model.dse.explore`) chooses the parallelism, as ``lpgnas generate`` does; both size
 for a breadth-first subgraph of ``--nodes`` (default 256) nodes unless ``--full``. Register with
-``"hw_model.cli:add_parser"``.
+``"lpgnas.hw_model.cli:add_parser"``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:
+    from lpgnas.sim.cli import DEFAULT_NODES
+
     from lpgnas.cli import dataset_help, device_help
-    from sim.cli import DEFAULT_NODES
 
     p = subparsers.add_parser(
         "estimate",
@@ -48,8 +49,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _graph_size(ir: Any, args: argparse.Namespace) -> tuple[int, int, str]:
+    from lpgnas.sim.cli import training_config
+
     from lpgnas.errors import LpgnasError
-    from sim.cli import training_config
 
     if args.nodes is not None and args.nodes < 1:
         raise LpgnasError(f"--nodes {args.nodes}: a subgraph needs at least 1 node")
@@ -71,7 +73,7 @@ def _fmt(v: float) -> str:
 
 
 def format_estimate(est: Any, title: str = "") -> str:
-    from hw_model.model import RESOURCES
+    from lpgnas.hw_model.model import RESOURCES
 
     cols = (*RESOURCES, "cycles")
     lines = [title] if title else []
@@ -105,10 +107,11 @@ def format_estimate(est: Any, title: str = "") -> str:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
-    from hls_templates.config import HardwareConfig
-    from hw_model.devices import check_clock_mhz, load_device
-    from hw_model.dse import explore
-    from hw_model.model import estimate
+    from lpgnas.hls_templates.config import HardwareConfig
+    from lpgnas.hw_model.devices import check_clock_mhz, load_device
+    from lpgnas.hw_model.dse import explore
+    from lpgnas.hw_model.model import estimate
+
     from lpgnas.errors import HardwareFitError
     from lpgnas.ir import load_ir
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import copy
 import math
 
-from hls_templates.config import HardwareConfig, LayerHW
-from hw_model import numeric as nm
-from hw_model.devices import Device, load_device
-from hw_model.model import Estimate, estimate
+from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model.devices import Device, load_device
+from lpgnas.hw_model.model import Estimate, estimate
+
 from lpgnas.errors import HardwareFitError
 
 
@@ -63,7 +64,7 @@ def explore(
     ``stats``: graph size (GraphStats, CSRGraph, ``(N, E)``); ``max_nodes``/``max_edges`` default to it.
     ``utilisation`` < 1 keeps headroom (e.g. 0.8 of every resource). ``clock_mhz`` defaults to the device's.
     """
-    from hw_model.model import graph_size
+    from lpgnas.hw_model.model import graph_size
 
     dev = load_device(device)
     n, e = graph_size(stats)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hw_model import numeric as nm
+from lpgnas.hw_model import numeric as nm
 
 #: (width, depth) shapes of a RAMB18 (simple dual port allows 36 bits) and of a RAMB36
 RAMB18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))

@@ -20,10 +20,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hw_model import numeric as nm
-from hw_model.devices import Device, load_device
-from hw_model.memory import ram_cost
-from hw_model.params import (
+from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model.devices import Device, load_device
+from lpgnas.hw_model.memory import ram_cost
+from lpgnas.hw_model.params import (
     ATT_CODE,
     LayerSpec,
     aggregate_params,
@@ -33,11 +33,11 @@ from hw_model.params import (
     stored_width,
     transform_params,
 )
-from hw_model.units import activation as act_unit
-from hw_model.units import aggregate as agg_unit
-from hw_model.units import attention as att_unit
-from hw_model.units import io as io_unit
-from hw_model.units import transform as tr_unit
+from lpgnas.hw_model.units import activation as act_unit
+from lpgnas.hw_model.units import aggregate as agg_unit
+from lpgnas.hw_model.units import attention as att_unit
+from lpgnas.hw_model.units import io as io_unit
+from lpgnas.hw_model.units import transform as tr_unit
 
 RESOURCES = ("lut", "lutram", "ff", "dsp", "bram18", "bram36")
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
@@ -256,7 +256,7 @@ def layer_units(
     tb = tr_unit.bram_estimation(tp, family)
     ab = agg_unit.bram_estimation(ap, family)
     rom_t, rom_a = tr_unit.weight_rom(tp, family), agg_unit.bias_rom(ap, family)
-    from hw_model.units import FEATURES
+    from lpgnas.hw_model.units import FEATURES
 
     def srl(unit, p):  # pipeline registers Yosys turns into SRL16E (LUTs used as memory)
         return _lin(FEATURES[unit]["srl"](p, family), coefficients(family, unit, "srl"))

@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hw_model import numeric as nm
+from lpgnas.hw_model import numeric as nm
+
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
 WKIND = {"fix": 0, "binary": 1, "ternary": 2}
@@ -277,7 +278,8 @@ def _log2c(n):
 def activation_params(s: LayerSpec) -> dict:
     """``lpg_act``'s parameters (through ``lpg_aggregate``), as ``rtl_writer._activation_params``: the
     table's indexing (``TSHIFT``, ``THB``: ``2**THB = -lo``) and depth ``TD`` (elu: the negative half)."""
-    from hw_model.units.activation import table_depth
+    from lpgnas.hw_model.units.activation import table_depth
+
     from lpgnas.tables import ACTIVATION_LEAKY_CODE, LEAKY_FRAC, TABLE_FRAC
 
     tab = nm.logical_or(
@@ -303,8 +305,9 @@ def attention_params(s: LayerSpec, g: dict, max_nodes, max_edges) -> dict:
     """``lpg_attention``'s parameters as ``hls_templates.rtl_attention.attention_params`` sets them
     (``KIND`` = the registry code - 2: gat 0, sym-gat 1, cos 2, linear 3, gene-linear 4; negative for
     const / gcn, which have no attention unit and cost nothing)."""
-    from hw_model.units.activation import table_depth
-    from hw_model.units.attention import vector_count
+    from lpgnas.hw_model.units.activation import table_depth
+    from lpgnas.hw_model.units.attention import vector_count
+
     from lpgnas.tables import SOFTMAX_RECIP_FRAC
 
     kind = s.att_kind - 2

@@ -192,10 +192,10 @@ def _print_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> None:
 #: ``add_<cmd>_parser(subparsers)`` or a ``"module:function"`` string naming one.
 SUBCOMMANDS: list[Callable[[Any], None] | str] = [
     add_datasets_parser,
-    "search.train:add_parser",
-    "search.nas:add_parser",
-    "hw_model.cli:add_parser",
-    "sim.cli:add_parsers",
+    "lpgnas.search.train:add_parser",
+    "lpgnas.search.nas:add_parser",
+    "lpgnas.hw_model.cli:add_parser",
+    "lpgnas.sim.cli:add_parsers",
     "lpgnas.flow:add_parser",
 ]
 
@@ -242,7 +242,7 @@ def dataset_help(default: str | None = None, what: str = "dataset") -> str:
 
 def device_help(default: str = "xc7z020") -> str:
     """Help text of a ``--device`` option: the presets and the default."""
-    from hw_model.devices import PRESETS
+    from lpgnas.hw_model.devices import PRESETS
 
     return f"target FPGA: a preset ({', '.join(PRESETS)}) or a device JSON file (default: {default})"
 

@@ -96,8 +96,8 @@ class Flow:
     # ---- checks before any work --------------------------------------------------------------------
     def preflight(self, stages: list[Stage]) -> None:
         """Unknown dataset or device, missing tools, a folder that is not a run: say so before working."""
-        from hw_model.devices import load_device
         from lpgnas.datasets import canonical_name
+        from lpgnas.hw_model.devices import load_device
 
         self.cfg.dataset = canonical_name(self.cfg.dataset)
         load_device(self.cfg.device)
@@ -109,7 +109,7 @@ class Flow:
         if "csim" in names and shutil.which("g++") is None:
             raise ToolMissingError("g++ is needed for the C simulation: apt-get install g++ (or make venv)")
         if "rtl" in names:
-            from sim.rtl import check_simulator
+            from lpgnas.sim.rtl import check_simulator
 
             check_simulator(self.cfg.rtl_sim)
 
@@ -201,13 +201,13 @@ class Flow:
     def source(self, ir) -> dict[str, Any]:
         """Where the design's verification data come from (also saved as ``hw/source.json``)."""
         from lpgnas.datasets import recorded_feature_mode
-        from sim.cli import training_config
+        from lpgnas.sim.cli import training_config
 
         return {"dataset": self.cfg.dataset, "data_root": self.cfg.data_root,
                 "features": recorded_feature_mode(training_config(ir))}
 
     def design_graph(self, ir):
-        from sim.cli import design_inputs
+        from lpgnas.sim.cli import design_inputs
 
         src = self.source(ir)
         return design_inputs(ir, src["dataset"], src["data_root"], None if self.cfg.full else self.cfg.nodes,
@@ -219,13 +219,13 @@ class Flow:
 def _model(flow: Flow) -> None:
     cfg = flow.cfg
     if cfg.arch:
-        from search.train import preset_config, train
+        from lpgnas.search.train import preset_config, train
 
         train(preset_config(cfg.arch, dataset=cfg.dataset, layers=cfg.layers, hidden=cfg.hidden, heads=cfg.heads,
                             wbits=cfg.wbits, abits=cfg.abits, epochs=cfg.epochs, seed=cfg.seed),
               flow.run, data_root=cfg.data_root, progress=flow.progress)
     else:
-        from search.nas import SearchConfig, search
+        from lpgnas.search.nas import SearchConfig, search
 
         warmup = max(1, cfg.search_epochs // 2)
         search(SearchConfig(dataset=cfg.dataset, device=cfg.device, layers=cfg.layers, lam=cfg.lam,
@@ -235,7 +235,7 @@ def _model(flow: Flow) -> None:
 
 
 def _baselines(flow: Flow) -> None:
-    from search.train import TrainConfig, train
+    from lpgnas.search.train import TrainConfig, train
 
     rows = []
     for wbits, abits in UNIFORM_BASELINES:
@@ -244,7 +244,7 @@ def _baselines(flow: Flow) -> None:
                               epochs=flow.cfg.epochs, seed=flow.cfg.seed),
                   sub, data_root=flow.cfg.data_root, progress=False)
         from lpgnas.ir import load_ir
-        from search.cost import model_size_bits
+        from lpgnas.search.cost import model_size_bits
 
         rows.append({"name": f"GCN W{wbits}A{abits}", "wbits": wbits, "abits": abits,
                      "ir_path": str((sub / "model.ir.json").relative_to(flow.run)),
@@ -255,7 +255,7 @@ def _baselines(flow: Flow) -> None:
 
 
 def _estimate(flow: Flow) -> None:
-    from hw_model.dse import explore
+    from lpgnas.hw_model.dse import explore
 
     ir = flow.ir()
     graph, _ = flow.design_graph(ir)
@@ -265,8 +265,8 @@ def _estimate(flow: Flow) -> None:
 
 
 def _generate(flow: Flow) -> None:
-    from hls_templates.config import HardwareConfig
-    from hls_templates.generate import generate_design
+    from lpgnas.hls_templates.config import HardwareConfig
+    from lpgnas.hls_templates.generate import generate_design
 
     ir = flow.ir()
     graph, x = flow.design_graph(ir)
@@ -275,7 +275,7 @@ def _generate(flow: Flow) -> None:
 
 
 def _csim(flow: Flow) -> None:
-    from sim.csim import find_cxx, run_csim
+    from lpgnas.sim.csim import find_cxx, run_csim
 
     r = run_csim(flow.hw, build_dir=flow.run / "build" / "csim")
     write_json_atomic(flow.run / "verify_csim.json", {k: r[k] for k in ("bit_exact", "mismatches", "wall_seconds")}
@@ -283,7 +283,7 @@ def _csim(flow: Flow) -> None:
 
 
 def _rtl(flow: Flow) -> None:
-    from sim.rtl import run_rtl, tool_env
+    from lpgnas.sim.rtl import run_rtl, tool_env
 
     r = run_rtl(flow.hw, simulator=flow.cfg.rtl_sim, build_dir=flow.run / "build" / flow.cfg.rtl_sim)
     with tool_env():
@@ -294,8 +294,8 @@ def _rtl(flow: Flow) -> None:
 
 
 def _synth(flow: Flow) -> None:
-    from hw_model.devices import load_device
-    from sim.synth import run_synth
+    from lpgnas.hw_model.devices import load_device
+    from lpgnas.sim.synth import run_synth
 
     r = run_synth(flow.hw, family=load_device(flow.cfg.device).family)
     write_json_atomic(flow.run / "synth.json", r)

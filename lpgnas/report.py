@@ -101,7 +101,7 @@ def _decision_options(ir) -> dict[str, list[str]]:
     if not cfg:
         return {}
     from lpgnas.errors import LpgnasError
-    from search.nas import SearchConfig
+    from lpgnas.search.nas import SearchConfig
 
     try:
         space = SearchConfig(**cfg).space(ir.in_features, ir.num_classes)
@@ -218,12 +218,12 @@ def _whole_graph(ctx: dict[str, Any]) -> dict[str, Any] | None:
     src, est, hw, n_sub = ctx["source"], ctx["estimate"], ctx["hw_config"], ctx["design"].get("num_nodes")
     if not (src and est and hw and n_sub):
         return None
-    from hls_templates.config import HardwareConfig
-    from hw_model.devices import Device
-    from hw_model.model import estimate
     from lpgnas.datasets import load_dataset
     from lpgnas.errors import LpgnasError
     from lpgnas.graph import CSRGraph, bfs_nodes
+    from lpgnas.hls_templates.config import HardwareConfig
+    from lpgnas.hw_model.devices import Device
+    from lpgnas.hw_model.model import estimate
 
     try:
         data = load_dataset(src["dataset"], data_root=src.get("data_root"))
@@ -240,7 +240,7 @@ def _whole_graph(ctx: dict[str, Any]) -> dict[str, Any] | None:
 def _context(run: Path) -> dict[str, Any]:
     from lpgnas.ir import load_ir
     from lpgnas.provenance import PROVENANCE_FILE
-    from search.cost import buffer_size_bits, model_size_bits
+    from lpgnas.search.cost import buffer_size_bits, model_size_bits
 
     ir = load_ir(run / "model.ir.json")
     metrics = _load(run, "metrics.json") or {}
@@ -271,9 +271,9 @@ def _baseline_luts(run: Path, ctx: dict[str, Any], n: int, e: int, est: dict | N
     """Estimated LUT of each baseline on the same graph and device (DSE choice); None where nothing fits."""
     if not est or not n:
         return
-    from hw_model.devices import Device
-    from hw_model.dse import explore
     from lpgnas.errors import LpgnasError
+    from lpgnas.hw_model.devices import Device
+    from lpgnas.hw_model.dse import explore
     from lpgnas.ir import load_ir
 
     for b in ctx["baselines"]:
@@ -294,7 +294,7 @@ def _verdict(r: dict | None) -> str:
 
 
 def _amount(v: float) -> str:
-    from hw_model.cli import _fmt
+    from lpgnas.hw_model.cli import _fmt
 
     return _fmt(v)
 
@@ -357,7 +357,7 @@ def _utilisation_section(ctx: dict[str, Any]) -> list[str]:
 
 
 def _units_section(est: dict[str, Any]) -> list[str]:
-    from hw_model.model import RESOURCES
+    from lpgnas.hw_model.model import RESOURCES
 
     cols = (*RESOURCES, "cycles")
     rows = [[_unit_name(u), u["kind"], *(_amount(u[c]) for c in cols)] for u in est["units"]

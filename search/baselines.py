@@ -30,13 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from lpgnas.datasets import Dataset
-from lpgnas.graph import CSRGraph
-from lpgnas.operators import ATTENTIONS
-from search.cost import KIB, SearchCost, float_gcn_size_bits, hardware_estimate, model_size_bits, resolve_budget
-from search.layers import (
+from lpgnas.search.cost import KIB, SearchCost, float_gcn_size_bits, hardware_estimate, model_size_bits, resolve_budget
+from lpgnas.search.layers import (
     ATTENTION_COEFFICIENTS,
     GraphTensors,
     build_gnn,
@@ -45,10 +40,15 @@ from search.layers import (
     sparse_dropout,
     sparse_layout,
 )
-from search.nas import SearchConfig
-from search.space import LayerChoice
-from search.supernet import architecture_from_choices, build_quant_gnn, onehots_for
-from search.train import TrainConfig, accuracy, evaluate, fit
+from lpgnas.search.nas import SearchConfig
+from lpgnas.search.space import LayerChoice
+from lpgnas.search.supernet import architecture_from_choices, build_quant_gnn, onehots_for
+from lpgnas.search.train import TrainConfig, accuracy, evaluate, fit
+from torch import nn
+
+from lpgnas.datasets import Dataset
+from lpgnas.graph import CSRGraph
+from lpgnas.operators import ATTENTIONS
 
 #: uniform quantisation settings of the baselines (weight bits, activation bits); 2 = ternary weights
 UNIFORM_BITS: tuple[tuple[int, int], ...] = ((8, 8), (4, 8), (2, 8))
@@ -198,7 +198,7 @@ def quantised_baseline(arch: str, wbits: int, abits: int, data: Dataset, seed: i
 
 
 def _activations() -> set[str]:
-    from search.layers import ACTIVATION_MODULES
+    from lpgnas.search.layers import ACTIVATION_MODULES
 
     return set(ACTIVATION_MODULES)
 

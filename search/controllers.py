@@ -12,9 +12,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+from lpgnas.search.space import SearchSpace
 from torch import nn
-
-from search.space import SearchSpace
 
 
 def _pname(key: str) -> str:

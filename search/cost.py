@@ -24,15 +24,15 @@ from __future__ import annotations
 import math
 
 import torch
+from lpgnas.hls_templates.config import LayerHW
+from lpgnas.hw_model.devices import PRESETS, load_device
+from lpgnas.hw_model.expected import ExpectedHardwareCost
+from lpgnas.search.layers import MEAN_RECIP_FORMAT
+from lpgnas.search.space import SearchSpace
 
-from hls_templates.config import LayerHW
-from hw_model.devices import PRESETS, load_device
-from hw_model.expected import ExpectedHardwareCost
 from lpgnas.errors import LpgnasError
 from lpgnas.ir import ModelIR
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
-from search.layers import MEAN_RECIP_FORMAT
-from search.space import SearchSpace
 
 KIB = 8 * 1024
 
@@ -251,10 +251,10 @@ def hardware_estimate(ir: ModelIR, num_nodes: int, num_edges: int, device: str) 
     """``hw_model.model.estimate`` of an exported design at the search's nominal parallelism, buffers sized
     for the whole graph: LUT (incl. LUTRAM), FF, DSP, BRAM36 equivalent, cycles, latency, on-chip buffer
     KiB, whether it fits ``device`` and, if not, by how much (``overuse``)."""
-    from hls_templates.config import HardwareConfig
-    from hw_model import numeric as nm
-    from hw_model.dse import describe_overuse
-    from hw_model.model import estimate
+    from lpgnas.hls_templates.config import HardwareConfig
+    from lpgnas.hw_model import numeric as nm
+    from lpgnas.hw_model.dse import describe_overuse
+    from lpgnas.hw_model.model import estimate
 
     hw = HardwareConfig(device=load_device(device).name, max_nodes=num_nodes, max_edges=num_edges,
                         layers=[LayerHW(min(NOMINAL_HW.p_in, lay.in_features), min(NOMINAL_HW.p_out, lay.out_features),

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lpgnas.search.quant import ActQuant, FixedQuant, WeightQuant
 from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax as edge_softmax
@@ -64,7 +65,6 @@ from lpgnas.tables import (
     relu6_max_code,
     table_index,
 )
-from search.quant import ActQuant, FixedQuant, WeightQuant
 
 #: format of the per-node reciprocal of the degree used by ``mean`` aggregation
 MEAN_RECIP_FORMAT = fix(17, 16, signed=False)

@@ -59,6 +59,21 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lpgnas.search.controllers import ArchController, QuantController, temperature
+from lpgnas.search.cost import (
+    KIB,
+    SearchCost,
+    buffer_size_bits,
+    cost_terms,
+    float_gcn_size_bits,
+    hardware_estimate,
+    model_size_bits,
+    resolve_budget,
+)
+from lpgnas.search.layers import GraphTensors, QuantGNN, export_ir
+from lpgnas.search.space import QUANT_DECISIONS, LayerChoice, SearchSpace, default_space
+from lpgnas.search.supernet import SuperNet, architecture_from_choices, build_quant_gnn, onehots_for
+from lpgnas.search.train import TrainConfig, accuracy, evaluate, fit, write_json_atomic
 
 from lpgnas.datasets import (
     FEATURE_MODES,
@@ -73,21 +88,6 @@ from lpgnas.fileio import atomic_path, folder_lock, json_log_line, write_text_at
 from lpgnas.graph import CSRGraph
 from lpgnas.operators import layer_format_names
 from lpgnas.progress import progress as progress_bar
-from search.controllers import ArchController, QuantController, temperature
-from search.cost import (
-    KIB,
-    SearchCost,
-    buffer_size_bits,
-    cost_terms,
-    float_gcn_size_bits,
-    hardware_estimate,
-    model_size_bits,
-    resolve_budget,
-)
-from search.layers import GraphTensors, QuantGNN, export_ir
-from search.space import QUANT_DECISIONS, LayerChoice, SearchSpace, default_space
-from search.supernet import SuperNet, architecture_from_choices, build_quant_gnn, onehots_for
-from search.train import TrainConfig, accuracy, evaluate, fit, write_json_atomic
 
 CHECKPOINT = "search.ckpt"
 SEARCH_LOG = "search_log.jsonl"
@@ -922,10 +922,10 @@ def size_versus_float(compression: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m search.nas [search options]`` (the same as ``lpgnas search``)."""
+    """``python -m lpgnas.search.nas [search options]`` (the same as ``lpgnas search``)."""
     from lpgnas.cli import finish_subparsers
 
-    parser = argparse.ArgumentParser(prog="search.nas")
+    parser = argparse.ArgumentParser(prog="lpgnas.search.nas")
     parser.set_defaults(quiet=False)
     sub = parser.add_subparsers(dest="cmd", required=True)
     add_parser(sub)

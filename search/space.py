@@ -71,7 +71,7 @@ def _filtered(known: tuple[str, ...], registry: dict[str, Any], trainable: Any =
 
 def trainable_operators() -> dict[str, tuple[str, ...]]:
     """Registry operators with a training implementation in ``search.layers`` (the default space)."""
-    from search import layers
+    from lpgnas.search import layers
 
     return {
         "attention": _filtered(KNOWN_ATTENTIONS, ATTENTIONS, layers.ATTENTION_COEFFICIENTS),

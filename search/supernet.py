@@ -24,12 +24,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from lpgnas.errors import LpgnasError
-from lpgnas.numfmt import NumFormat, fake_quant, fix, frac_for_range
-from lpgnas.operators import ATTENTIONS, layer_format_names
-from search.layers import (
+from lpgnas.search.layers import (
     ACTIVATION_MODULES,
     AGGREGATION_FINALISERS,
     ATTENTION_COEFFICIENTS,
@@ -47,8 +42,13 @@ from search.layers import (
     sparse_dropout,
     sparse_indices,
 )
-from search.quant import ActQuant, FixedQuant, WeightQuant
-from search.space import ARCH_DECISIONS, QUANT_DECISIONS, LayerChoice, SearchSpace
+from lpgnas.search.quant import ActQuant, FixedQuant, WeightQuant
+from lpgnas.search.space import ARCH_DECISIONS, QUANT_DECISIONS, LayerChoice, SearchSpace
+from torch import nn
+
+from lpgnas.errors import LpgnasError
+from lpgnas.numfmt import NumFormat, fake_quant, fix, frac_for_range
+from lpgnas.operators import ATTENTIONS, layer_format_names
 
 OneHots = dict[str, torch.Tensor]
 

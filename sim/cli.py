@@ -59,11 +59,12 @@ def _source(ir: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from hls_templates.config import HardwareConfig
-    from hls_templates.generate import generate_design
-    from hw_model.devices import load_device
-    from hw_model.dse import describe_overuse, explore
-    from hw_model.model import estimate
+    from lpgnas.hls_templates.config import HardwareConfig
+    from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.hw_model.devices import load_device
+    from lpgnas.hw_model.dse import describe_overuse, explore
+    from lpgnas.hw_model.model import estimate
+
     from lpgnas.ir import load_ir
 
     ir = load_ir(args.ir)
@@ -100,7 +101,7 @@ def retargeted_copy(ir: Any, hw_dir: Path, nodes: int) -> Path:
     import shutil
     import tempfile
 
-    from hls_templates.generate import VERIFY_NODES_PREFIX, check_output_folder, remove_design, write_graph_data
+    from lpgnas.hls_templates.generate import VERIFY_NODES_PREFIX, check_output_folder, remove_design, write_graph_data
 
     src = json.loads((hw_dir / "source.json").read_text())
     graph, x = design_inputs(ir, src["dataset"], src["data_root"], nodes, recorded_feature_mode(src))
@@ -125,7 +126,8 @@ def retargeted_copy(ir: Any, hw_dir: Path, nodes: int) -> Path:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from hls_templates.generate import is_generated_design
+    from lpgnas.hls_templates.generate import is_generated_design
+
     from lpgnas.fileio import folder_lock
     from lpgnas.ir import load_ir
     from lpgnas.progress import say
@@ -144,13 +146,13 @@ def run_verify(args: argparse.Namespace) -> int:
             hw_dir = retargeted_copy(ir, hw_dir, args.nodes)
         report: dict[str, Any] = {}
         if args.csim:
-            from sim.csim import run_csim
+            from lpgnas.sim.csim import run_csim
 
             say("verify: csim: compiling the HLS C++ with g++ and running its testbench", not args.quiet)
             r = run_csim(hw_dir)
             report["csim"] = {k: r[k] for k in ("bit_exact", "mismatches", "wall_seconds")} | _timing(r)
         if args.sim != "none":
-            from sim.rtl import run_rtl
+            from lpgnas.sim.rtl import run_rtl
 
             say(f"verify: {args.sim}: building the RTL simulation and running it", not args.quiet)
             r = run_rtl(hw_dir, simulator=args.sim)
@@ -185,9 +187,10 @@ def format_synth(r: dict[str, Any], device: Any | None = None) -> str:
 
 
 def run_synth_cmd(args: argparse.Namespace) -> int:
-    from hw_model.devices import load_device
+    from lpgnas.hw_model.devices import load_device
+    from lpgnas.sim.synth import run_synth
+
     from lpgnas.progress import say
-    from sim.synth import run_synth
 
     hw_dir = Path(args.hw_dir)
     device = load_device(args.device) if args.device else None
@@ -208,8 +211,9 @@ def run_synth_cmd(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    from lpgnas.sim.synth import FAMILIES
+
     from lpgnas.cli import dataset_help, device_help
-    from sim.synth import FAMILIES
 
     g = sub.add_parser(
         "generate", help="HLS C++ and Verilog for an IR",

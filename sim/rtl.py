@@ -28,7 +28,7 @@ from lpgnas.names import verilog_string
 
 SIMULATORS = ("verilator", "icarus")
 TB_NAME = "lpgnas_tb"
-TEST_MODULE = "sim.cocotb_tests.test_accelerator"
+TEST_MODULE = "lpgnas.sim.cocotb_tests.test_accelerator"
 _TEMPLATES = Path(__file__).parent / "templates"
 _BUILD_ARGS = {
     # --timing: the wrapper's clock is a delay loop, so Python is not woken every cycle

@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lpgnas.sim.rtl import log_errors
+
 from lpgnas.errors import BuildError, LpgnasError, ToolMissingError
 from lpgnas.fileio import write_json_atomic
-from sim.rtl import log_errors
 
 FAMILIES = ("xc7", "xcup")
 
@@ -55,7 +56,7 @@ def _rel(path: Path, start: Path) -> str:
 def classify(cells: dict[str, int]) -> dict[str, int]:
     """Resource counts from a Yosys cell-type table, folded by the cost model's own rule
     (:func:`hw_model.yosys.resource_counts`: LUT = logic LUTs; LUTRAM in LUTs; SRL cells)."""
-    from hw_model.yosys import resource_counts
+    from lpgnas.hw_model.yosys import resource_counts
 
     r = resource_counts({"num_cells_by_type": {k: int(v) for k, v in cells.items()}})
     out = {k.upper(): r[k] for k in ("lut", "ff", "carry", "dsp", "bram18", "bram36", "uram", "lutram", "srl", "muxf")}

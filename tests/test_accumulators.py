@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.hls_templates.hls_writer import hls_context
+from lpgnas.hls_templates.rtl_writer import rtl_context
+from lpgnas.sim.csim import run_csim
+from lpgnas.sim.rtl import run_rtl, tool_env
 
-from hls_templates.config import HardwareConfig, LayerHW
-from hls_templates.generate import generate_design
-from hls_templates.hls_writer import hls_context
-from hls_templates.rtl_writer import rtl_context
 from lpgnas import numfmt
 from lpgnas.errors import FormatError
 from lpgnas.golden import run_model, score_accumulator_bits, softmax_trace
@@ -27,8 +29,6 @@ from lpgnas.numfmt import INT64_SAFE_BITS, NumFormat, accumulator_array, fix, re
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
 from lpgnas.tables import ATTENTION_LEAKY_CODE, leaky, lookup
 from lpgnas.testing import random_features, random_graph, random_ir
-from sim.csim import run_csim
-from sim.rtl import run_rtl, tool_env
 
 #: binary points (linear, att_weight, score) that keep the scores of extreme 32-bit codes unsaturated
 #: although their dot products exceed int64 (cos: element-wise terms near 2**31; gene-linear: tanh near 1)

@@ -207,14 +207,14 @@ def _disk_full_rtl(c: Ctx) -> list[object]:
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
         (disk / "filler").write_bytes(b"\0" * max(free - 16 * 1024, 0))
     else:  # no tmpfs allowed: the RTL stage's first write fails as on a full disk
-        import sim.rtl
+        from lpgnas.sim import rtl as sim_rtl
 
         hw = c.copy_design()
 
         def full(*args: object, **kw: object) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(hw / "sim_build"))
 
-        c.mp.setattr(sim.rtl, "write_testbench", full)
+        c.mp.setattr(sim_rtl, "write_testbench", full)
     return ["verify", hw, "--sim", "icarus"]
 
 
@@ -405,7 +405,7 @@ def test_estimate_finds_the_dataset_of_a_searched_ir(run: Path, tmp_path: Path,
 
 
 def test_search_states_the_size_ratio_both_ways() -> None:
-    from search.nas import size_versus_float
+    from lpgnas.search.nas import size_versus_float
 
     assert size_versus_float(4.0) == "4.0x smaller than"
     assert size_versus_float(0.5) == "2.0x larger than"  # was "0.5x smaller"
@@ -413,7 +413,7 @@ def test_search_states_the_size_ratio_both_ways() -> None:
 
 def test_search_warns_when_its_export_does_not_fit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    import search.nas as nas
+    import lpgnas.search.nas as nas
 
     metrics = {
         "chosen_candidate": 0, "chosen_training": "final", "val_accuracy_float": 0.8, "architecture": [],
@@ -430,11 +430,11 @@ def test_search_warns_when_its_export_does_not_fit(monkeypatch: pytest.MonkeyPat
 
 def test_an_internal_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only user errors become one line: any other exception (here an OSError the user cannot cause) escapes."""
-    import hw_model.cli
+    from lpgnas.hw_model import cli as hw_model_cli
 
     def bug(args: object) -> int:
         raise OSError(errno.EBADF, "Bad file descriptor")
 
-    monkeypatch.setattr(hw_model.cli, "run_estimate", bug)
+    monkeypatch.setattr(hw_model_cli, "run_estimate", bug)
     with pytest.raises(OSError, match="Bad file descriptor"):
         cli.main(["estimate", "x.ir.json"])

@@ -76,7 +76,8 @@ def test_estimate_that_cannot_fit_is_a_failed_check(karate_ir, tmp_path, capsys)
 
 
 def test_help_shows_every_default_and_the_valid_names():
-    from hw_model.devices import PRESETS
+    from lpgnas.hw_model.devices import PRESETS
+
     from lpgnas.datasets import dataset_names
     from lpgnas.operators import ATTENTIONS
 
@@ -185,8 +186,9 @@ def karate_hw(karate_ir, tmp_path_factory) -> Path:
 
 
 def test_generate_without_hw_uses_the_estimate_choice(karate_ir, karate_hw, capsys):
-    from hls_templates.config import HardwareConfig
-    from hw_model.model import estimate
+    from lpgnas.hls_templates.config import HardwareConfig
+    from lpgnas.hw_model.model import estimate
+
     from lpgnas.ir import load_ir
 
     capsys.readouterr()
@@ -240,12 +242,12 @@ def test_verify_times_include_compilation_and_a_mismatch_exits_1(karate_hw, caps
 
 
 def test_synth_prints_a_table_against_the_device(monkeypatch, tmp_path, capsys):
-    import sim.synth
+    from lpgnas.sim import synth as sim_synth
 
     fake = {"family": "xc7", "top": "lpgnas_top", "seconds": 12.0, "log": "synth/yosys_xc7.log", "cells": {},
             "resources": {"LUT": 5320, "FF": 1000, "CARRY": 10, "DSP": 22, "BRAM18": 2, "BRAM36": 7,
                           "BRAM18_equiv": 16, "LUTRAM": 0, "SRL": 0, "URAM": 0, "MUXF": 0}}
-    monkeypatch.setattr(sim.synth, "run_synth", lambda hw, family: fake)
+    monkeypatch.setattr(sim_synth, "run_synth", lambda hw, family: fake)
     assert cli.main(["synth", str(tmp_path), "--device", "xc7z020"]) == 0
     cap = capsys.readouterr()
     assert "synth: Yosys synth_xilinx -family xc7" in cap.err  # says what it is doing

@@ -11,20 +11,20 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from lpgnas.hls_templates import hls_writer, rtl_attention, rtl_writer
+from lpgnas.hls_templates.config import HardwareConfig
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.hw_model import units
+from lpgnas.hw_model.model import estimate
+from lpgnas.search import layers
+from lpgnas.search.layers import GraphTensors, build_gnn, export_ir
+from lpgnas.sim.csim import run_csim
+from lpgnas.sim.rtl import run_rtl_batch
 
-from hls_templates import hls_writer, rtl_attention, rtl_writer
-from hls_templates.config import HardwareConfig
-from hls_templates.generate import generate_design
-from hw_model import units
-from hw_model.model import estimate
 from lpgnas import golden
 from lpgnas.golden import predict, quantize_features, run_model
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_graph
-from search import layers
-from search.layers import GraphTensors, build_gnn, export_ir
-from sim.csim import run_csim
-from sim.rtl import run_rtl_batch
 
 FACETS = {
     "attention": (

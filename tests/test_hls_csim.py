@@ -23,18 +23,18 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pytest
+from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+from lpgnas.hls_templates.env import make_env
+from lpgnas.hls_templates.hls_writer import HLS_ACTIVATIONS, HLS_AGGREGATIONS, HLS_ATTENTIONS, hls_context, write_hls
+from lpgnas.hls_templates.images import graph_images, io_images
+from lpgnas.sim.csim import run_csim
 
-from hls_templates.config import HardwareConfig, LayerHW
-from hls_templates.env import make_env
-from hls_templates.hls_writer import HLS_ACTIVATIONS, HLS_AGGREGATIONS, HLS_ATTENTIONS, hls_context, write_hls
-from hls_templates.images import graph_images, io_images
 from lpgnas.errors import FormatError, IRValidationError, LpgnasError, ToolMissingError
 from lpgnas.golden import run_model
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import ModelIR
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_features, random_graph, random_ir
-from sim.csim import run_csim
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed (apt-get install g++)")
 
@@ -235,7 +235,7 @@ def test_csim_without_bias_and_single_layer(tmp_path: Path) -> None:
 @needs_gxx
 def test_generate_design_folder_runs_csim_at_O2(tmp_path: Path) -> None:
     """The whole hardware folder as ``lpgnas generate`` writes it, checked with the default flags."""
-    from hls_templates.generate import generate_design
+    from lpgnas.hls_templates.generate import generate_design
 
     rng = np.random.default_rng(11)
     ir = random_ir(rng, attention="gcn", aggregation="mean", wbits=2, abits=8, heads=2, concat=False)

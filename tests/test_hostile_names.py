@@ -27,18 +27,18 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.hls_templates.hls_writer import PARTS, write_hls
+from lpgnas.hls_templates.rtl_writer import write_rtl
+from lpgnas.sim.csim import run_csim
+from lpgnas.sim.rtl import tool_env, write_testbench
 
-from hls_templates.config import HardwareConfig, LayerHW
-from hls_templates.generate import generate_design
-from hls_templates.hls_writer import PARTS, write_hls
-from hls_templates.rtl_writer import write_rtl
 from lpgnas.errors import IRValidationError, LpgnasError
 from lpgnas.golden import run_model
 from lpgnas.ir import ModelIR, load_ir
 from lpgnas.names import MAX_LAYER_NAME, MAX_TEXT, c_string, comment, identifier, tcl_word, tensor_name, verilog_string
 from lpgnas.testing import random_features, random_graph, random_ir
-from sim.csim import run_csim
-from sim.rtl import tool_env, write_testbench
 
 EVIL = "x\nmodule evil; initial $display(\"pwned\"); endmodule\n//"
 HOSTILE = [
@@ -286,7 +286,7 @@ def test_hostile_names_still_compile(tmp_path: Path, model_name: str, layer_name
 @pytest.mark.parametrize("aggregation", ["mean", "add"])
 def test_non_ascii_layer_names_are_bit_exact_in_csim_and_rtl(tmp_path: Path, aggregation: str) -> None:
     """Before: data/schicht_\u00e4_coef.mem but port schicht___coef, so the RTL never loaded it (Icarus: x)."""
-    from sim.rtl import run_rtl
+    from lpgnas.sim.rtl import run_rtl
 
     ir, graph, x, hw = _small_design(seed=4, aggregation=aggregation)
     ir = _renamed(ir, 'model "\u00e4" */', ["schicht_\u00e4", "\u00dcbersetzung"]).validate()
@@ -302,7 +302,7 @@ def test_non_ascii_layer_names_are_bit_exact_in_csim_and_rtl(tmp_path: Path, agg
 
 
 def test_paths_a_simulator_cannot_build_from_are_refused(tmp_path: Path) -> None:
-    from sim.rtl import run_rtl
+    from lpgnas.sim.rtl import run_rtl
 
     ir, graph, x, hw = _small_design()
     design = generate_design(ir.validate(), graph, x, tmp_path / "my designs" / "hw", hw)
@@ -315,7 +315,7 @@ def test_paths_a_simulator_cannot_build_from_are_refused(tmp_path: Path) -> None
 
 def test_missing_memory_image_is_refused_before_simulation(tmp_path: Path) -> None:
     """A design whose image is not named like its port (the old non-ASCII case) is refused by name."""
-    from sim.rtl import run_rtl
+    from lpgnas.sim.rtl import run_rtl
 
     ir, graph, x, hw = _small_design()
     design = generate_design(ir, graph, x, tmp_path / "hw", hw)

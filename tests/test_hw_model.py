@@ -8,16 +8,16 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model.devices import PRESETS, load_device
+from lpgnas.hw_model.dse import explore
+from lpgnas.hw_model.expected import ExpectedHardwareCost
+from lpgnas.hw_model.memory import bram_choice, ram_cost, rom_cost
+from lpgnas.hw_model.model import estimate
+from lpgnas.hw_model.params import MODEL_ONLY_PARAMS, aggregate_params, globals_for, spec_from_ir, transform_params
+from lpgnas.hw_model.units.multiplier import dsp_count
 
-from hls_templates.config import HardwareConfig, LayerHW
-from hw_model import numeric as nm
-from hw_model.devices import PRESETS, load_device
-from hw_model.dse import explore
-from hw_model.expected import ExpectedHardwareCost
-from hw_model.memory import bram_choice, ram_cost, rom_cost
-from hw_model.model import estimate
-from hw_model.params import MODEL_ONLY_PARAMS, aggregate_params, globals_for, spec_from_ir, transform_params
-from hw_model.units.multiplier import dsp_count
 from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.testing import random_ir
 
@@ -117,7 +117,7 @@ def test_unknown_device_lists_presets():
 
 
 def test_params_equal_rtl_writer():
-    from hls_templates.rtl_writer import rtl_context
+    from lpgnas.hls_templates.rtl_writer import rtl_context
 
     for seed in range(24):
         rng = np.random.default_rng(seed)
@@ -181,9 +181,9 @@ def _design(wbits=8, abits=8, p=(2, 2, 2), mult="auto", seed=0):
 @pytest.mark.parametrize("family", ["xc7", "xcup"])
 def test_more_bits_never_fewer_luts(field, family):
     """Compute units: a wider operand never takes fewer LUTs (memories may switch LUTRAM -> BRAM)."""
-    from hw_model.model import coefficients
-    from hw_model.params import LayerSpec
-    from hw_model.units import aggregate, transform
+    from lpgnas.hw_model.model import coefficients
+    from lpgnas.hw_model.params import LayerSpec
+    from lpgnas.hw_model.units import aggregate, transform
 
     g = globals_for(128, 1024)
     prev = None
@@ -220,7 +220,7 @@ def test_cycles_formula():
 def test_cycles_equal_ideal_plus_fill():
     """No load step: total = ideal (rtl_writer) + 21 per layer (transform 8 + 1, aggregate 12) + 5 (store
     fill + step) + 2 (top), the RTL-measured count (docs/rtl.md)."""
-    from hls_templates.rtl_writer import ideal_cycles
+    from lpgnas.hls_templates.rtl_writer import ideal_cycles
 
     for p in ((1, 1, 1), (3, 2, 4), (4, 4, 4)):
         ir, hw = _design(p=p)
@@ -235,7 +235,7 @@ def test_cycles_equal_ideal_plus_fill():
 
 @pytest.fixture(scope="module")
 def expected_cost():
-    from search.space import default_space
+    from lpgnas.search.space import default_space
 
     space = default_space(12, 3, 2, hidden=(8, 16), heads=(1, 2), weight_bits=(1, 2, 4, 8), act_bits=(4, 8))
     return space, ExpectedHardwareCost.from_space(
@@ -316,8 +316,9 @@ def test_dse_raises_when_nothing_fits(tmp_path):
 )
 @pytest.mark.parametrize("family,wbits,mult_p", [("xc7", 8, (2, 2, 2)), ("xcup", 4, (3, 2, 1))])
 def test_dsp_and_bram_equal_yosys(tmp_path, family, wbits, mult_p):
-    from hls_templates.generate import generate_design
-    from hw_model.yosys import resource_counts, synth
+    from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.hw_model.yosys import resource_counts, synth
+
     from lpgnas.testing import random_features, random_graph
 
     rng = np.random.default_rng(77)
@@ -352,7 +353,7 @@ def test_dsp_and_bram_equal_yosys(tmp_path, family, wbits, mult_p):
 def _run_cli(argv):
     import argparse
 
-    from hw_model.cli import add_parser
+    from lpgnas.hw_model.cli import add_parser
 
     p = argparse.ArgumentParser()
     add_parser(p.add_subparsers())
@@ -392,7 +393,8 @@ def test_cli_estimate_karate(tmp_path, capsys):
 
 
 def test_cost_dicts_cover_the_registry():
-    from hw_model.units import ACTIVATION_COSTS, AGGREGATION_COSTS, ATTENTION_COSTS
+    from lpgnas.hw_model.units import ACTIVATION_COSTS, AGGREGATION_COSTS, ATTENTION_COSTS
+
     from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
     assert set(ATTENTION_COSTS) == set(ATTENTIONS)
@@ -410,8 +412,9 @@ def _op_ir(seed, attention, aggregation="add", activation="relu", heads=2, conca
 def test_operator_params_equal_rtl_writer():
     """Aggregation (AGG_MAX, activation table indexing) and attention parameters mirror rtl_writer /
     rtl_attention for every operator."""
-    from hls_templates.rtl_writer import rtl_context
-    from hw_model.params import attention_params
+    from lpgnas.hls_templates.rtl_writer import rtl_context
+    from lpgnas.hw_model.params import attention_params
+
     from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
     atts, aggs, acts = list(ATTENTIONS), list(AGGREGATIONS), list(ACTIVATIONS)
@@ -435,9 +438,9 @@ def test_operator_params_equal_rtl_writer():
 
 
 def test_attention_cycles_equal_rtl_formula():
-    from hls_templates.rtl_attention import attention_cycles
-    from hw_model.params import attention_params
-    from hw_model.units import attention as att
+    from lpgnas.hls_templates.rtl_attention import attention_cycles
+    from lpgnas.hw_model.params import attention_params
+    from lpgnas.hw_model.units import attention as att
 
     g = globals_for(60, 300)
     for seed, kind in enumerate(att.KINDS):
@@ -458,9 +461,9 @@ def test_attention_unit_monotonic_in_bitwidths(family, kind, field):
     vector, exp), which may drop only where a product moves to DSP slices (Yosys's mul2dsp rule at 9
     product bits). Wider score / coefficient *outputs* can need less saturation logic, so their LUTs are
     not monotonic. The score's binary point stays fixed so that the tables keep their size."""
-    from hw_model.model import coefficients
-    from hw_model.params import ATT_CODE, LayerSpec, attention_params
-    from hw_model.units import attention as att
+    from lpgnas.hw_model.model import coefficients
+    from lpgnas.hw_model.params import ATT_CODE, LayerSpec, attention_params
+    from lpgnas.hw_model.units import attention as att
 
     g = globals_for(128, 1024)
     coef = {r: coefficients(family, "attention", r) for r in ("lut", "ff", "srl")}
@@ -485,8 +488,8 @@ def test_attention_unit_monotonic_in_bitwidths(family, kind, field):
 
 @pytest.mark.parametrize("activation", ["elu", "tanh", "sigmoid", "softplus", "leaky_relu", "relu6"])
 def test_activation_cost_monotonic_in_bitwidth(activation):
-    from hw_model.params import ACT_CODE, LayerSpec, aggregate_params
-    from hw_model.units import ACTIVATION_COSTS
+    from lpgnas.hw_model.params import ACT_CODE, LayerSpec, aggregate_params
+    from lpgnas.hw_model.units import ACTIVATION_COSTS
 
     prev = None
     for bits in (4, 6, 8, 10, 12, 16):
@@ -500,7 +503,8 @@ def test_activation_cost_monotonic_in_bitwidth(activation):
 
 
 def test_tables_sized_as_lpgnas_tables():
-    from hw_model.units.activation import table_depth, table_frac
+    from lpgnas.hw_model.units.activation import table_depth, table_frac
+
     from lpgnas.tables import table_index
 
     for frac in range(-3, 12):
@@ -511,8 +515,8 @@ def test_tables_sized_as_lpgnas_tables():
 
 def test_model_and_buffer_bits_of_attention():
     """Model size counts the attention vectors; buffer size the node-score, edge and coefficient RAMs."""
-    from hw_model.params import attention_params
-    from hw_model.units import attention as att
+    from lpgnas.hw_model.params import attention_params
+    from lpgnas.hw_model.units import attention as att
 
     for kind, nvec in (("gat", 2), ("linear", 1), ("gene-linear", 3)):
         ir = _op_ir(5, kind, heads=3)
@@ -592,7 +596,7 @@ def test_expected_all_operators_gradcheck(expected_cost_all_ops):
 
 
 def _has_verilator() -> bool:
-    from sim.rtl import tool_env
+    from lpgnas.sim.rtl import tool_env
 
     with tool_env():
         return shutil.which("verilator") is not None
@@ -602,9 +606,10 @@ def _has_verilator() -> bool:
 def test_cycles_exact_against_rtl_on_small_gat_designs(tmp_path):
     """Two tiny designs (gat + max + elu with 2 concatenated heads; gene-linear + mean + leaky_relu with 3
     averaged heads) in one Verilator build: bit-exact, and the model's cycles equal the simulated ones."""
-    from hls_templates.generate import generate_design
+    from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.sim.rtl import run_rtl_batch
+
     from lpgnas.testing import random_features, random_graph
-    from sim.rtl import run_rtl_batch
 
     cases = []
     for seed, att, agg, act, heads, concat in ((21, "gat", "max", "elu", 2, True),
@@ -625,8 +630,8 @@ def test_cycles_exact_against_rtl_on_small_gat_designs(tmp_path):
 def test_split_product_adders():
     """A product wider than one DSP slice is split by mul2dsp: n slices, n - 1 fabric adders of the product's
     width; one slice or a LUT product has none. The aggregation unit counts them for its mean product."""
-    from hw_model.units import aggregate as agg_unit
-    from hw_model.units.multiplier import split_adder_bits
+    from lpgnas.hw_model.units import aggregate as agg_unit
+    from lpgnas.hw_model.units.multiplier import split_adder_bits
 
     assert dsp_count(41, 17, "xcup") == 2 and split_adder_bits(41, 17, "xcup") == 58
     assert dsp_count(16, 16, "xcup") == 1 and split_adder_bits(16, 16, "xcup") == 0
@@ -645,7 +650,7 @@ def test_split_product_adders():
 def test_wide_calibration_designs_are_not_validation_designs():
     """The wide-coverage GAT calibration designs and unit cases use their own seeds (never the validation's
     >= 10_000), cover binary and 16-bit formats, and never hold a constant (removed) layer."""
-    from hw_model import calibrate as cal
+    from lpgnas.hw_model import calibrate as cal
 
     assert cal.WIDE_DESIGN_SEED_BASE < 10_000 and cal.WIDE_UNIT_DESIGN_SEED < 10_000
     assert cal.WIDE_UNIT_SEED_BASE + 100 < cal.HOLDOUT_SEED and cal.SIGN_SEED_BASE + 100 <= cal.WIDE_UNIT_SEED_BASE

@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from lpgnas.golden import accumulator_bounds, predict, quantize_features, trace_model
-from lpgnas.ir import load_ir
-from lpgnas.numfmt import fix, requantize_torch
-from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
-from lpgnas.testing import random_graph
-from search import layers as layers_mod
-from search.layers import (
+from lpgnas.search import layers as layers_mod
+from lpgnas.search.layers import (
     GraphTensors,
     build_gnn,
     dropout_shift,
@@ -23,6 +17,12 @@ from search.layers import (
     quantize_codes,
     sparse_dropout,
 )
+
+from lpgnas.golden import accumulator_bounds, predict, quantize_features, trace_model
+from lpgnas.ir import load_ir
+from lpgnas.numfmt import fix, requantize_torch
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+from lpgnas.testing import random_graph
 
 NODES, FEATURES, CLASSES = 40, 12, 3
 SOFTMAX = [name for name, spec in ATTENTIONS.items() if spec.softmax]

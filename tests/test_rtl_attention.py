@@ -19,17 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.hls_templates.rtl_attention import RTL_ATTENTIONS, attention_cycles, attention_images
+from lpgnas.hls_templates.rtl_writer import ideal_cycles, write_rtl
+from lpgnas.sim.rtl import run_rtl_batch, tool_env
 
-from hls_templates.config import HardwareConfig, LayerHW
-from hls_templates.generate import generate_design
-from hls_templates.rtl_attention import RTL_ATTENTIONS, attention_cycles, attention_images
-from hls_templates.rtl_writer import ideal_cycles, write_rtl
 from lpgnas.golden import run_model, softmax_trace
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import load_ir
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_features, random_graph, random_ir
-from sim.rtl import run_rtl_batch, tool_env
 
 WBITS = (1, 2, 4, 8, 16)  # binary, ternary, fix
 ABITS = (4, 8, 16)
@@ -193,7 +193,7 @@ def test_attention_images_follow_the_tables():
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not found (apt-get install iverilog)")
 def test_attention_under_icarus(tmp_path):
     """The attention unit is plain Verilog-2005: Icarus runs it bit-exact, with the formula's cycle count."""
-    from sim.rtl import run_rtl
+    from lpgnas.sim.rtl import run_rtl
 
     hw = make_attention_design(tmp_path / "hw", "gene-linear", "add", 4, 8, 8400, heads=2, nodes=(10, 16))
     report = run_rtl(hw, "icarus")

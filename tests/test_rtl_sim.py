@@ -31,10 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.hls_templates.rtl_writer import RTL_ACTIVATIONS, RTL_AGGREGATIONS, activation_table, ideal_cycles, write_rtl
+from lpgnas.sim import rtl as rtl_mod
+from lpgnas.sim.rtl import run_rtl, run_rtl_batch, tool_env
 
-from hls_templates.config import HardwareConfig, LayerHW
-from hls_templates.generate import generate_design
-from hls_templates.rtl_writer import RTL_ACTIVATIONS, RTL_AGGREGATIONS, activation_table, ideal_cycles, write_rtl
 from lpgnas.errors import ToolMissingError
 from lpgnas.golden import ACTIVATION_FUNCTIONS, run_layer, run_model, trace_model
 from lpgnas.ir import load_ir
@@ -43,8 +45,6 @@ from lpgnas.operators import ACTIVATIONS as ACTIVATION_REGISTRY
 from lpgnas.operators import AGGREGATIONS as AGGREGATION_REGISTRY
 from lpgnas.tables import table_index
 from lpgnas.testing import random_features, random_graph, random_ir
-from sim import rtl as rtl_mod
-from sim.rtl import run_rtl, run_rtl_batch, tool_env
 
 ATTENTIONS = ("const", "gcn")
 AGGREGATIONS = ("add", "mean")
@@ -268,7 +268,7 @@ def _lint(rtl: Path, tops: list[str], extra: list[str]) -> None:
 
 @needs_yosys
 def test_synth_counts_are_sane(tmp_path):
-    from sim.synth import run_synth
+    from lpgnas.sim.synth import run_synth
 
     small = {"nodes": (10, 12), "widths": (4, 5)}
     dsp = make_design(tmp_path / "dsp", ("const", "add", "relu", 16, 16), seed=5, mult="dsp", **small)
@@ -424,7 +424,8 @@ def test_lpg_act_matches_golden_codes(tmp_path):
     of both ends, every 61st code elsewhere. One Icarus testbench with an instance per pair."""
     from types import SimpleNamespace
 
-    from hls_templates.rtl_writer import _activation_params, _stored_width, _write_words
+    from lpgnas.hls_templates.rtl_writer import _activation_params, _stored_width, _write_words
+
     from lpgnas.numfmt import fix
 
     lib = Path(__file__).resolve().parents[1] / "hls_templates" / "rtl"

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.sim import rtl as rtl_mod
+from lpgnas.sim.rtl import run_rtl_batch, tool_env
 
-from hls_templates.config import HardwareConfig, LayerHW
-from hls_templates.generate import generate_design
 from lpgnas.golden import run_model
 from lpgnas.testing import random_features, random_graph, random_ir
-from sim import rtl as rtl_mod
-from sim.rtl import run_rtl_batch, tool_env
 from tests.test_rtl_sim import _case_id, make_design
 
 #: (case, make_design keywords): coefficient + reciprocal memories with averaged heads, constant

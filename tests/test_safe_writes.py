@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from lpgnas.search.train import TrainConfig, train
 
 from lpgnas.cli import main as lpgnas_main
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import LOCK_NAME, folder_lock
-from search.train import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 KARATE_TRAIN = TrainConfig(dataset="karate", arch="gcn", hidden=8, wbits=4, epochs=5)
@@ -105,7 +105,7 @@ def test_regenerating_needs_force_and_replaces_only_our_design(c1, capsys):
 
 def test_removing_a_design_deletes_only_its_own_entries(c1, capsys):
     """The deletion behind --force and verify's copies removes design entries only, never the rest."""
-    from hls_templates.generate import remove_design
+    from lpgnas.hls_templates.generate import remove_design
 
     hw = c1 / "hw"
     assert _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "12", "-o", hw)[0] == 0
@@ -120,9 +120,10 @@ def test_removing_a_design_deletes_only_its_own_entries(c1, capsys):
 
 
 def test_a_failed_regeneration_leaves_the_previous_design(c1, monkeypatch):
-    from hls_templates import generate as gen
+    from lpgnas.hls_templates import generate as gen
+    from lpgnas.sim.cli import design_inputs
+
     from lpgnas.ir import load_ir
-    from sim.cli import design_inputs
 
     ir = load_ir(c1 / "model.ir.json")
     graph, x = design_inputs(ir, "karate", None, 12, "row")
@@ -161,11 +162,12 @@ def held(tmp_path):
 
 
 def test_a_second_writer_is_refused_at_once(c1, tmp_path, held):
-    from hls_templates.generate import generate_design
+    from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.search.nas import SearchConfig, search
+    from lpgnas.sim.cli import design_inputs, run_verify
+
     from lpgnas.flow import FlowConfig, run_flow
     from lpgnas.ir import load_ir
-    from search.nas import SearchConfig, search
-    from sim.cli import design_inputs, run_verify
 
     run = tmp_path / "run"
     held(run)
@@ -200,7 +202,7 @@ def test_the_lock_nests_within_one_process_and_is_released(tmp_path):
 # ---- failed checks leave no folders ---------------------------------------------------------------------------
 
 def test_failed_checks_create_no_run_folder(tmp_path, capsys):
-    from search.nas import SearchConfig, search
+    from lpgnas.search.nas import SearchConfig, search
 
     missing = tmp_path / "no_data_here"
     with pytest.raises(LpgnasError):
@@ -216,14 +218,14 @@ def test_failed_checks_create_no_run_folder(tmp_path, capsys):
 # ---- verify: the design is not re-targeted in place; every backend's result kept -------------------------------
 
 def test_verify_keeps_each_backend_and_retargets_a_copy(c1, monkeypatch, capsys):
-    import sim.rtl
-    from sim.cli import run_verify
+    from lpgnas.sim import rtl as sim_rtl
+    from lpgnas.sim.cli import run_verify
 
     hw = c1 / "hw"
     assert _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "14", "-o", hw)[0] == 0
     design = _snapshot(hw)
     fake = {"bit_exact": True, "mismatches": 0, "cycles": 123, "wall_seconds": 0.1, "cycles_per_second": 1230.0}
-    monkeypatch.setattr(sim.rtl, "run_rtl", lambda hw_dir, simulator: fake)
+    monkeypatch.setattr(sim_rtl, "run_rtl", lambda hw_dir, simulator: fake)
     assert run_verify(argparse.Namespace(hw_dir=str(hw), nodes=None, csim=True, sim="none", quiet=True)) == 0
     assert run_verify(argparse.Namespace(hw_dir=str(hw), nodes=None, csim=False, sim="icarus", quiet=True)) == 0
     report = json.loads((hw / "verify.json").read_text())
@@ -248,7 +250,7 @@ SEARCH = dict(dataset="karate", epochs=6, warmup=2, hidden_sizes="4,8", head_cou
 @pytest.mark.slow
 def test_a_search_rerun_with_other_training_settings_retrains(tmp_path):
     """Candidates used to be matched on architecture + seed only: 3 retraining epochs reported best epoch 7."""
-    from search.nas import SearchConfig, search
+    from lpgnas.search.nas import SearchConfig, search
 
     first = search(SearchConfig(**SEARCH, screen_epochs=10, retrain_epochs=12, retrain_patience=0), tmp_path,
                    progress=False)
@@ -310,11 +312,11 @@ def test_the_flow_fingerprint_holds_the_data_files_and_every_setting(tmp_path, m
 def test_an_automatic_resume_continues_a_matching_checkpoint_only(tmp_path):
     """``lpgnas flow`` calls the search with ``resume=None``: a killed search continues from its checkpoint
     (the rerun used to start the search again from epoch 0), a search with other settings starts afresh."""
-    from search.nas import CHECKPOINT, KILL_ENV, SearchConfig, search
+    from lpgnas.search.nas import CHECKPOINT, KILL_ENV, SearchConfig, search
 
     run = tmp_path / "run"
     cfg = dict(SEARCH, screen_epochs=3, retrain_epochs=3)
-    code = ("import sys; from search.nas import SearchConfig, search; "
+    code = ("import sys; from lpgnas.search.nas import SearchConfig, search; "
             f"search(SearchConfig(**{cfg!r}), sys.argv[1], progress=False)")
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), **{KILL_ENV: "2"})
     killed = subprocess.run([sys.executable, "-c", code, str(run)], env=env, capture_output=True, text=True,

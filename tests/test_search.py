@@ -13,16 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from lpgnas import operators
-from lpgnas.datasets import load_dataset, preprocess_features
-from lpgnas.golden import predict
-from lpgnas.graph import CSRGraph
-from lpgnas.ir import load_ir
-from search import layers as layers_mod
-from search import space as space_mod
-from search.controllers import ArchController, QuantController, gumbel_straight_through, temperature
-from search.cost import (
+from lpgnas.search import layers as layers_mod
+from lpgnas.search import space as space_mod
+from lpgnas.search.controllers import ArchController, QuantController, gumbel_straight_through, temperature
+from lpgnas.search.cost import (
     DEVICE_BRAM_KIB,
     ExpectedCost,
     SearchCost,
@@ -34,16 +28,22 @@ from search.cost import (
     resolve_budget,
     uniform_probs,
 )
-from search.layers import GraphTensors, export_ir
-from search.nas import CHECKPOINT, KILL_ENV, SEARCH_LOG, SearchConfig, add_parser, search
-from search.space import ACT_BITS, WEIGHT_BITS, LayerChoice, default_space
-from search.supernet import (
+from lpgnas.search.layers import GraphTensors, export_ir
+from lpgnas.search.nas import CHECKPOINT, KILL_ENV, SEARCH_LOG, SearchConfig, add_parser, search
+from lpgnas.search.space import ACT_BITS, WEIGHT_BITS, LayerChoice, default_space
+from lpgnas.search.supernet import (
     SuperNet,
     architecture_from_choices,
     build_quant_gnn,
     load_path_into,
     onehots_for,
 )
+
+from lpgnas import operators
+from lpgnas.datasets import load_dataset, preprocess_features
+from lpgnas.golden import predict
+from lpgnas.graph import CSRGraph
+from lpgnas.ir import load_ir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -382,7 +382,7 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
 
 def test_budget_mode_candidates_fit_the_budget(karate):
     """Every candidate drawn in budget mode fits the model-size budget; without a budget they need not."""
-    from search.nas import Search, candidate_architectures, load_search_data
+    from lpgnas.search.nas import Search, candidate_architectures, load_search_data
 
     free = Search(SearchConfig(**{**TINY, "candidates": 8, "neighbours": False}), load_search_data(SearchConfig(**TINY)))
     sizes = [float(free.cost.values(onehots_for(free.space, a))["model"]) for a in candidate_architectures(free)]
@@ -401,7 +401,7 @@ def test_neighbours_change_one_decision_each(karate):
     argmax and distinct draws."""
     import dataclasses
 
-    from search.nas import Search, candidate_architectures, canonical, load_search_data, neighbours
+    from lpgnas.search.nas import Search, candidate_architectures, canonical, load_search_data, neighbours
 
     cfg = SearchConfig(**{**TINY, "candidates": 3})
     s = Search(cfg, load_search_data(cfg))
@@ -430,7 +430,7 @@ def test_anchors_are_one_uniform_w8a8_design_per_attention(karate):
     """The anchors: per attention of the space, that attention in every layer with add, relu (hidden layers),
     the narrowest width, one head, 8-bit activations and 4-bit biases; weights 8-bit without a budget, fitted
     under one."""
-    from search.nas import Search, _fits, anchor_architectures, load_search_data
+    from lpgnas.search.nas import Search, _fits, anchor_architectures, load_search_data
 
     s = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
     anchors = anchor_architectures(s)
@@ -453,7 +453,7 @@ def test_anchors_over_the_device_get_narrower_activations(karate):
     allows, and a design that fits is left as it is."""
     import dataclasses
 
-    from search.nas import (
+    from lpgnas.search.nas import (
         ACTIVATION_DECISIONS,
         Search,
         _fits,
@@ -487,7 +487,7 @@ def test_combined_moves_apply_every_improving_move(karate):
     """The combination takes, per decision, the best move that beat the centre; none if none did."""
     import dataclasses
 
-    from search.nas import Search, canonical, combined_moves, load_search_data
+    from lpgnas.search.nas import Search, canonical, combined_moves, load_search_data
 
     s = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
     a0, a1 = s.architecture()
@@ -505,7 +505,7 @@ def test_weights_are_fitted_to_the_budget(karate):
     is repaired the same way, not dropped; every neighbour fits; without a budget nothing changes."""
     import dataclasses
 
-    from search.nas import (
+    from lpgnas.search.nas import (
         Search,
         _fits,
         canonical,
@@ -536,7 +536,7 @@ def test_weights_are_fitted_to_the_budget(karate):
 def test_screening_stops_early_after_patience_epochs(tmp_path, karate):
     """``fit`` with patience stops once that many epochs brought no better validation accuracy, and keeps
     the best epoch's state; without patience it runs every epoch."""
-    from search.train import TrainConfig, fit
+    from lpgnas.search.train import TrainConfig, fit
 
     d, g = karate
     arch = [LayerChoice("gcn", "add", "relu", 4, 1, 8, 8, 8, 8, 8, 8),
@@ -554,7 +554,7 @@ def test_screening_stops_early_after_patience_epochs(tmp_path, karate):
 
 
 def _cli(run: Path, extra_env: dict[str, str] | None = None, resume: bool = False) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "search.nas", "--quiet", "-o", str(run)]
+    args = [sys.executable, "-m", "lpgnas.search.nas", "--quiet", "-o", str(run)]
     for k, v in TINY.items():
         args += [f"--{k.replace('_', '-')}", str(v)]
     if resume:

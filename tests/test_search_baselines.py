@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from lpgnas.search import baselines as bl
+from lpgnas.search.nas import SearchConfig
 
 from lpgnas.datasets import load_dataset
-from search import baselines as bl
-from search.nas import SearchConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,8 +103,7 @@ def test_float_baseline_on_sparse_features_equals_the_dense_model(kind):
     """The CSR first layer (and GraphSAGE's linear-map-first form) computes the PyG layers' function: same
     outputs and weight gradients as the dense features, including a node without neighbours."""
     import torch
-
-    from search.layers import sparse_layout
+    from lpgnas.search.layers import sparse_layout
 
     torch.manual_seed(0)
     x = (torch.rand(40, 30) < 0.1).float() * torch.rand(40, 30)
@@ -137,8 +136,7 @@ def test_ceiling_models_take_sparse_features_like_dense_ones(kind):
     """The ceiling benchmark's wider models: the CSR first product computes the dense model's function
     (GraphSAGE there takes dense features)."""
     import torch
-
-    from search.layers import sparse_layout
+    from lpgnas.search.layers import sparse_layout
 
     torch.manual_seed(0)
     x = (torch.rand(40, 30) < 0.1).float() * torch.rand(40, 30)

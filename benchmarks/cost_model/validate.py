@@ -82,8 +82,9 @@ def _draw_op_ir(rng, j: int, seed: int):
 def op_design_case(k: int):
     """A GAT-family design (k >= OPS0): attention kinds cycle, then bitwidths, heads, reducers, activations;
     a draw with a constant layer (:func:`hw_model.calibrate.constant_layer`) is redrawn from the same stream."""
-    from hls_templates.config import HardwareConfig, LayerHW
-    from hw_model.calibrate import constant_layer
+    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.hw_model.calibrate import constant_layer
+
     from lpgnas.testing import random_features, random_graph
 
     seed = SEED0 + k
@@ -113,7 +114,8 @@ def op_design_case(k: int):
 
 
 def design_case(k: int):
-    from hls_templates.config import HardwareConfig, LayerHW
+    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
+
     from lpgnas.testing import random_features, random_graph, random_ir
 
     if k >= OPS0:
@@ -158,7 +160,7 @@ def design_case(k: int):
 
 def finnr_lut(p: dict, c0: float = 300.0, c1: float = 1.1) -> float:
     """FINN-R MVAU LUT estimate for our transform unit's parameters (see the module docstring)."""
-    from hw_model.units.multiplier import dsp_count
+    from lpgnas.hw_model.units.multiplier import dsp_count
 
     pe, simd = p["P_OUT"], p["P_IN"]
     w = p["WW"]
@@ -175,7 +177,7 @@ def finnr_lut(p: dict, c0: float = 300.0, c1: float = 1.1) -> float:
 def finnr_refit() -> dict[str, tuple[float, float]]:
     """FINN-R's form with c0, c1 refitted (least squares) per family on the calibration units (not the
     held-out ones): the fairest version of the baseline on this RTL."""
-    from hw_model.calibrate import HOLDOUT_SEED, load_samples
+    from lpgnas.hw_model.calibrate import HOLDOUT_SEED, load_samples
 
     out = {}
     for fam in ("xc7", "xcup"):
@@ -205,7 +207,7 @@ def library_hash(design_dir: Path) -> str:
 def current_library_hash() -> str:
     import hashlib
 
-    from hls_templates.rtl_writer import LIBRARY
+    from lpgnas.hls_templates.rtl_writer import LIBRARY
 
     h = hashlib.sha256()
     for name in sorted(LIBRARY):
@@ -214,9 +216,9 @@ def current_library_hash() -> str:
 
 
 def phase_synth(cases, force: bool = False, units: bool = False) -> None:
-    from hls_templates.generate import generate_design
-    from hls_templates.rtl_writer import rtl_context
-    from hw_model.yosys import resource_counts, synth
+    from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.hls_templates.rtl_writer import rtl_context
+    from lpgnas.hw_model.yosys import resource_counts, synth
 
     current = current_library_hash()
     for seed, family, ir, g, x, hw in cases:
@@ -265,8 +267,8 @@ def phase_synth(cases, force: bool = False, units: bool = False) -> None:
 
 
 def phase_sim(cases) -> None:
-    from hls_templates.generate import generate_design
-    from sim.rtl import run_rtl
+    from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.sim.rtl import run_rtl
 
     for seed, _family, ir, g, x, hw in cases:
         d = WORK / f"d{seed}"
@@ -292,7 +294,7 @@ def _err(pred: float, meas: float) -> float:
 
 
 def phase_report(cases) -> dict:
-    from hw_model.model import calibration_info, estimate
+    from lpgnas.hw_model.model import calibration_info, estimate
 
     rows = []
     for seed, family, ir, g, _x, hw in cases:
@@ -381,8 +383,8 @@ def phase_recheck(cases) -> dict:
     """Regenerate every design and recompute its predictions; compare with ``results.json``."""
     import tempfile
 
-    from hls_templates.generate import generate_design
-    from hw_model.model import estimate
+    from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.hw_model.model import estimate
 
     stored = {r["design"]: r for r in json.loads((OUT / "results.json").read_text())["designs"]}
     doc, differ = {}, []
@@ -410,8 +412,8 @@ def layer0_units(cases) -> list[dict]:
     """Each design's layer-0 transform unit synthesised alone (``--units``): it reads the host banks
     directly (DIRECT = 1), a configuration none of the calibration units has; Yosys vs this model
     (unit coefficients, no integration factor) vs FINN-R."""
-    from hw_model.model import coefficients
-    from hw_model.units import transform as tr
+    from lpgnas.hw_model.model import coefficients
+    from lpgnas.hw_model.units import transform as tr
 
     out = []
     for seed, family, *_ in cases:
@@ -444,9 +446,9 @@ def layer0_units(cases) -> list[dict]:
 def transform_units_vs_finnr() -> list[dict]:
     """Held-out single transform units (calibration samples with seed >= HOLDOUT_SEED, never fitted):
     Yosys LUT vs this model vs FINN-R's MVAU formula."""
-    from hw_model.calibrate import HOLDOUT_SEED, load_samples
-    from hw_model.model import coefficients
-    from hw_model.units import transform as tr
+    from lpgnas.hw_model.calibrate import HOLDOUT_SEED, load_samples
+    from lpgnas.hw_model.model import coefficients
+    from lpgnas.hw_model.units import transform as tr
 
     out = []
     refit = finnr_refit()

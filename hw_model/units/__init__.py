@@ -12,11 +12,11 @@ estimate function."""
 
 from __future__ import annotations
 
-from hw_model import numeric as nm
-from hw_model.units import activation, aggregate, attention, transform
-from hw_model.units.activation import ACTIVATION_COSTS
-from hw_model.units.aggregate import AGGREGATION_COSTS
-from hw_model.units.attention import ATTENTION_COSTS
+from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model.units import activation, aggregate, attention, transform
+from lpgnas.hw_model.units.activation import ACTIVATION_COSTS
+from lpgnas.hw_model.units.aggregate import AGGREGATION_COSTS
+from lpgnas.hw_model.units.attention import ATTENTION_COSTS
 
 __all__ = ["ACTIVATION_COSTS", "AGGREGATION_COSTS", "ATTENTION_COSTS", "FEATURES"]
 

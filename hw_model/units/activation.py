@@ -27,9 +27,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model.params import ACT_CODE
 
-from hw_model import numeric as nm
-from hw_model.params import ACT_CODE
 from lpgnas.tables import ACTIVATION_LEAKY_CODE, TABLE_FRAC, TABLE_RANGE
 
 #: activations that look up a table (lpgnas.operators.ACTIVATIONS[...].table)

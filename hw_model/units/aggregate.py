@@ -8,12 +8,12 @@ tensors; see :mod:`hw_model.units.transform` for the conventions.
 
 from __future__ import annotations
 
-from hw_model import numeric as nm
-from hw_model.memory import rom_cost
-from hw_model.params import ACT_CODE
-from hw_model.units.activation import TABLE_ACTIVATIONS, activation_features
-from hw_model.units.multiplier import dsp_count, soft_mult_bits, split_adder_bits
-from hw_model.units.transform import requant_terms
+from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model.memory import rom_cost
+from lpgnas.hw_model.params import ACT_CODE
+from lpgnas.hw_model.units.activation import TABLE_ACTIVATIONS, activation_features
+from lpgnas.hw_model.units.multiplier import dsp_count, soft_mult_bits, split_adder_bits
+from lpgnas.hw_model.units.transform import requant_terms
 
 PIPELINE_DEPTH = 8  # seven pipeline stages + done (RTL-measured)
 RUN_OVERHEAD = 3  # the walker's INIT0..INIT2 states

@@ -25,12 +25,12 @@ Cycles (``rtl_attention.attention_cycles``): ``N*H + 3*H*E + H*N*(1 + 3*3 + 18) 
 
 from __future__ import annotations
 
-from hw_model import numeric as nm
-from hw_model.memory import MemoryCost, ram_cost, rom_cost
-from hw_model.params import ATT_CODE
-from hw_model.units.activation import table_frac, table_logic
-from hw_model.units.multiplier import dsp_count, soft_mult_bits
-from hw_model.units.transform import requant_terms
+from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model.memory import MemoryCost, ram_cost, rom_cost
+from lpgnas.hw_model.params import ATT_CODE
+from lpgnas.hw_model.units.activation import table_frac, table_logic
+from lpgnas.hw_model.units.multiplier import dsp_count, soft_mult_bits
+from lpgnas.hw_model.units.transform import requant_terms
 
 #: registry names of the softmax attentions and lpg_attention's KIND codes (= registry code - 2)
 KINDS = {"gat": 0, "sym-gat": 1, "cos": 2, "linear": 3, "gene-linear": 4}

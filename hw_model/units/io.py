@@ -12,7 +12,7 @@ then store) with one cycle from a unit's ``done`` to the next ``start`` (``STEP_
 
 from __future__ import annotations
 
-from hw_model import numeric as nm
+from lpgnas.hw_model import numeric as nm
 
 UNIT_OVERHEAD = 4
 STEP_OVERHEAD = 1

@@ -19,7 +19,7 @@ does not either.
 
 from __future__ import annotations
 
-from hw_model import numeric as nm
+from lpgnas.hw_model import numeric as nm
 
 DSP_LIMITS = {"xc7": (25, 18), "xcup": (27, 18)}
 PARTIAL = 17

@@ -17,9 +17,9 @@ taken before the direct read existed.
 
 from __future__ import annotations
 
-from hw_model import numeric as nm
-from hw_model.memory import rom_cost
-from hw_model.units.multiplier import dsp_count, soft_mult_bits
+from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model.memory import rom_cost
+from lpgnas.hw_model.units.multiplier import dsp_count, soft_mult_bits
 
 PIPELINE_DEPTH = 8  # issue -> memory -> operands -> dot -> accumulate -> requant -> write -> done (RTL-measured)
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lpgnas.hls_templates.config import HardwareConfig, default_config
 from lpgnas.hls_templates.hls_writer import write_hls
 from lpgnas.hls_templates.images import MemoryImage, graph_images, io_images
 from lpgnas.hls_templates.rtl_writer import write_rtl
@@ -34,6 +33,7 @@ from lpgnas.hls_templates.rtl_writer import write_rtl
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import LOCK_NAME, folder_lock, write_json_atomic
 from lpgnas.graph import CSRGraph
+from lpgnas.hwconfig import HardwareConfig, default_config
 from lpgnas.ir import ModelIR
 
 #: the marker in ``design.json`` that says this toolkit wrote the folder

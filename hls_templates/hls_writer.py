@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lpgnas.hls_templates.config import HardwareConfig
 from lpgnas.hls_templates.env import TEMPLATE_ROOT, make_env
 
 from lpgnas.errors import FormatError, LpgnasError
 from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import head_mean_reciprocal
+from lpgnas.hwconfig import HardwareConfig
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.names import layer_identifiers
 from lpgnas.numfmt import NumFormat

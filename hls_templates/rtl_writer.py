@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lpgnas.hls_templates.config import HardwareConfig, LayerHW
 from lpgnas.hls_templates.env import TEMPLATE_ROOT, make_env
 from lpgnas.hls_templates.rtl_attention import (
     ATTENTION_MUTATIONS,
@@ -36,6 +35,7 @@ from lpgnas.hls_templates.rtl_attention import (
 
 from lpgnas.errors import LpgnasError
 from lpgnas.graph import head_mean_reciprocal
+from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.names import identifier, layer_identifiers, tensor_name
 from lpgnas.numfmt import NumFormat

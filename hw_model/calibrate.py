@@ -40,8 +40,7 @@ HOLDOUT_SEED = 1055
 
 def random_unit_case(seed: int):
     """(ir, hw, layer index) of one random small layer for calibration."""
-    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
-
+    from lpgnas.hwconfig import HardwareConfig, LayerHW
     from lpgnas.testing import random_ir
 
     rng = np.random.default_rng(seed)
@@ -100,8 +99,7 @@ SIGN_SEED_BASE = 700
 def random_sign_unit_case(seed: int):
     """(ir, hw, layer index) of a layer with binary (even seeds) or ternary (odd) weights and 3..16-bit
     inputs (fitted like the random unit cases)."""
-    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
-
+    from lpgnas.hwconfig import HardwareConfig, LayerHW
     from lpgnas.testing import random_ir
 
     rng = np.random.default_rng(seed)
@@ -135,8 +133,7 @@ def random_wide_unit_case(seed: int):
 def random_op_case(seed: int):
     """(ir, hw, layer index) of a small layer with a GAT-family attention and a random aggregation and
     activation (attention kinds and activations cycle with the seed so that a few samples cover them)."""
-    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
-
+    from lpgnas.hwconfig import HardwareConfig, LayerHW
     from lpgnas.operators import ACTIVATIONS, ATTENTIONS
     from lpgnas.testing import random_ir
 
@@ -275,8 +272,7 @@ DESIGN_SEED_BASE = 2000
 
 def random_design_case(seed: int):
     """(ir, graph, x, hw) of a small complete design for the integration terms."""
-    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
-
+    from lpgnas.hwconfig import HardwareConfig, LayerHW
     from lpgnas.testing import random_features, random_graph, random_ir
 
     rng = np.random.default_rng(seed)
@@ -303,8 +299,7 @@ OP_DESIGN_SEED_BASE = 2100
 
 def random_op_design_case(seed: int):
     """(ir, graph, x, hw) of a small complete GAT-family design (attention kinds cycle with the seed)."""
-    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
-
+    from lpgnas.hwconfig import HardwareConfig, LayerHW
     from lpgnas.operators import ATTENTIONS
     from lpgnas.testing import random_features, random_graph, random_ir
 
@@ -352,8 +347,7 @@ def constant_layer(ir) -> bool:
 def random_wide_op_design_case(seed: int):
     """(ir, graph, x, hw) of a GAT-family calibration design over the validation's whole range (a draw
     with a constant layer is redrawn from the same stream)."""
-    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
-
+    from lpgnas.hwconfig import HardwareConfig, LayerHW
     from lpgnas.operators import ACTIVATIONS, ATTENTIONS
     from lpgnas.testing import random_features, random_graph, random_ir
 
@@ -474,8 +468,9 @@ def fit_integration(out: dict) -> None:
     estimates, per family, from the ``design`` samples: ``scale`` (through the origin) on the designs
     without an attention unit, then ``attention_scale`` for the attention units on the GAT-family designs
     (``yosys - scale * others = attention_scale * attention``); each kept only where it helps."""
-    from lpgnas.hls_templates.config import HardwareConfig
     from lpgnas.hw_model.model import _calibration, estimate
+
+    from lpgnas.hwconfig import HardwareConfig
 
     _calibration.cache_clear()
     for fam in out["families"]:

@@ -18,9 +18,8 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:
-    from lpgnas.sim.cli import DEFAULT_NODES
-
-    from lpgnas.cli import dataset_help, device_help
+    from lpgnas.cli_args import dataset_help, device_help
+    from lpgnas.inputs import DEFAULT_NODES
 
     p = subparsers.add_parser(
         "estimate",
@@ -49,9 +48,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _graph_size(ir: Any, args: argparse.Namespace) -> tuple[int, int, str]:
-    from lpgnas.sim.cli import training_config
-
     from lpgnas.errors import LpgnasError
+    from lpgnas.inputs import training_config
 
     if args.nodes is not None and args.nodes < 1:
         raise LpgnasError(f"--nodes {args.nodes}: a subgraph needs at least 1 node")
@@ -107,12 +105,12 @@ def format_estimate(est: Any, title: str = "") -> str:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
-    from lpgnas.hls_templates.config import HardwareConfig
-    from lpgnas.hw_model.devices import check_clock_mhz, load_device
     from lpgnas.hw_model.dse import explore
     from lpgnas.hw_model.model import estimate
 
+    from lpgnas.devices import check_clock_mhz, load_device
     from lpgnas.errors import HardwareFitError
+    from lpgnas.hwconfig import HardwareConfig
     from lpgnas.ir import load_ir
 
     ir = load_ir(args.ir)

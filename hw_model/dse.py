@@ -17,12 +17,12 @@ from __future__ import annotations
 import copy
 import math
 
-from lpgnas.hls_templates.config import HardwareConfig, LayerHW
 from lpgnas.hw_model import numeric as nm
-from lpgnas.hw_model.devices import Device, load_device
 from lpgnas.hw_model.model import Estimate, estimate
 
+from lpgnas.devices import Device, load_device
 from lpgnas.errors import HardwareFitError
+from lpgnas.hwconfig import HardwareConfig, LayerHW
 
 
 def _candidates(n: int, limit: int = 64) -> list[int]:

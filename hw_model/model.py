@@ -1,7 +1,7 @@
 """The cost model of the whole accelerator: per unit, per layer, totals against a device budget.
 
 :func:`estimate` takes an IR (or a list of :class:`~hw_model.params.LayerSpec`), a
-:class:`~hls_templates.config.HardwareConfig`, the graph's size (``num_nodes``, ``num_edges`` with
+:class:`~lpgnas.hwconfig.HardwareConfig`, the graph's size (``num_nodes``, ``num_edges`` with
 self-loops; a :class:`lpgnas.datasets.GraphStats` works) and a device, and returns an :class:`Estimate`.
 The microarchitecture is the generated RTL's (``hls_templates/rtl``): per layer a transform unit (with
 its weight ROM) and an aggregation unit (with its bias ROM), the on-chip row buffers ``buf_k``, k >= 1
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from lpgnas.hw_model import numeric as nm
-from lpgnas.hw_model.devices import Device, load_device
 from lpgnas.hw_model.memory import ram_cost
 from lpgnas.hw_model.params import (
     ATT_CODE,
@@ -38,6 +37,8 @@ from lpgnas.hw_model.units import aggregate as agg_unit
 from lpgnas.hw_model.units import attention as att_unit
 from lpgnas.hw_model.units import io as io_unit
 from lpgnas.hw_model.units import transform as tr_unit
+
+from lpgnas.devices import Device, load_device
 
 RESOURCES = ("lut", "lutram", "ff", "dsp", "bram18", "bram36")
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"

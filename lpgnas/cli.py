@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lpgnas import __version__
+from lpgnas.cli_args import finish_subparsers
 from lpgnas.errors import LpgnasError
 
 PROG = "lpgnas"
@@ -213,46 +214,6 @@ EXIT_STATUSES = (
     "fit the device); 2 bad usage or input (unknown option or name, missing or invalid file, missing tool), "
     "printed as one line 'lpgnas: error: <problem>; <fix>'."
 )
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """Every option's help ends with its default (unless it says it already, or is a flag)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        default = action.default
-        if (
-            action.option_strings
-            and "default" not in text
-            and default is not None
-            and default is not argparse.SUPPRESS
-            and not isinstance(default, bool)
-        ):
-            text += " (default: %(default)s)"
-        return text
-
-
-def dataset_help(default: str | None = None, what: str = "dataset") -> str:
-    """Help text of a ``--dataset`` option: the known names and the default."""
-    from lpgnas.datasets import dataset_names
-
-    tail = f"default: {default}" if default else "default: the IR's training dataset"
-    return f"{what}, one of {', '.join(dataset_names())} (case-insensitive; {tail})"
-
-
-def device_help(default: str = "xc7z020") -> str:
-    """Help text of a ``--device`` option: the presets and the default."""
-    from lpgnas.hw_model.devices import PRESETS
-
-    return f"target FPGA: a preset ({', '.join(PRESETS)}) or a device JSON file (default: {default})"
-
-
-def finish_subparsers(subparsers: Any) -> None:
-    """What every command has: help that shows the defaults, and ``-q/--quiet`` (the same as ``lpgnas -q``)."""
-    for p in subparsers.choices.values():
-        p.formatter_class = HelpFormatter
-        p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                       help="no progress output, only warnings and errors (the same as lpgnas -q)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -97,7 +97,7 @@ class Flow:
     def preflight(self, stages: list[Stage]) -> None:
         """Unknown dataset or device, missing tools, a folder that is not a run: say so before working."""
         from lpgnas.datasets import canonical_name
-        from lpgnas.hw_model.devices import load_device
+        from lpgnas.devices import load_device
 
         self.cfg.dataset = canonical_name(self.cfg.dataset)
         load_device(self.cfg.device)
@@ -156,6 +156,16 @@ class Flow:
         write_json_atomic(self._stamp(stage), {"fingerprint": fp, "outputs": outputs, "seconds": round(seconds, 2),
                                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
+    def records(self) -> list[tuple[str, dict[str, Any]]]:
+        """(stage, its record) of every finished stage, in flow order: what the report lists."""
+        out = []
+        for stage in STAGES:
+            try:
+                out.append((stage.name, json.loads(self._stamp(stage).read_text())))
+            except (OSError, json.JSONDecodeError):
+                continue
+        return out
+
     def say(self, msg: str) -> None:
         self.log.append(msg)
         if self.progress:  # lpgnas -q: quiet
@@ -201,13 +211,13 @@ class Flow:
     def source(self, ir) -> dict[str, Any]:
         """Where the design's verification data come from (also saved as ``hw/source.json``)."""
         from lpgnas.datasets import recorded_feature_mode
-        from lpgnas.sim.cli import training_config
+        from lpgnas.inputs import training_config
 
         return {"dataset": self.cfg.dataset, "data_root": self.cfg.data_root,
                 "features": recorded_feature_mode(training_config(ir))}
 
     def design_graph(self, ir):
-        from lpgnas.sim.cli import design_inputs
+        from lpgnas.inputs import design_inputs
 
         src = self.source(ir)
         return design_inputs(ir, src["dataset"], src["data_root"], None if self.cfg.full else self.cfg.nodes,
@@ -265,8 +275,8 @@ def _estimate(flow: Flow) -> None:
 
 
 def _generate(flow: Flow) -> None:
-    from lpgnas.hls_templates.config import HardwareConfig
     from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.hwconfig import HardwareConfig
 
     ir = flow.ir()
     graph, x = flow.design_graph(ir)
@@ -294,7 +304,7 @@ def _rtl(flow: Flow) -> None:
 
 
 def _synth(flow: Flow) -> None:
-    from lpgnas.hw_model.devices import load_device
+    from lpgnas.devices import load_device
     from lpgnas.sim.synth import run_synth
 
     r = run_synth(flow.hw, family=load_device(flow.cfg.device).family)
@@ -304,7 +314,7 @@ def _synth(flow: Flow) -> None:
 def _report(flow: Flow) -> None:
     from lpgnas.report import write_report
 
-    write_report(flow.run)
+    write_report(flow.run, flow.records())
 
 
 TRAIN_KEYS = ("dataset", "data_root", "arch", "layers", "hidden", "heads", "wbits", "abits", "epochs", "seed")
@@ -342,7 +352,7 @@ def run_flow(cfg: FlowConfig, run_dir: str | Path, progress: bool = True) -> dic
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from lpgnas.cli import dataset_help, device_help
+    from lpgnas.cli_args import dataset_help, device_help
     from lpgnas.operators import ATTENTIONS
 
     p = sub.add_parser(

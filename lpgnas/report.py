@@ -20,6 +20,7 @@ import io
 import json
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -199,18 +200,6 @@ def _unit_name(u: dict[str, Any]) -> str:
     return u["name"] if u["layer"] and u["name"].startswith(u["layer"]) else f"{u['layer'] or 'top'}/{u['name']}"
 
 
-def _stage_records(run: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(stage, its ``.flow`` record) of every finished stage, in flow order."""
-    from lpgnas.flow import FLOW_DIR, STAGES
-
-    out = []
-    for stage in STAGES:
-        rec = _load(run / FLOW_DIR, f"{stage.name}.json")
-        if isinstance(rec, dict):
-            out.append((stage.name, rec))
-    return out
-
-
 def _whole_graph(ctx: dict[str, Any]) -> dict[str, Any] | None:
     """The whole graph the design was verified on a subgraph of: its size, the ids of the verified nodes
     (the breadth-first subgraph ``sim.cli.design_inputs`` takes) and the estimate of a design with the
@@ -219,11 +208,11 @@ def _whole_graph(ctx: dict[str, Any]) -> dict[str, Any] | None:
     if not (src and est and hw and n_sub):
         return None
     from lpgnas.datasets import load_dataset
+    from lpgnas.devices import Device
     from lpgnas.errors import LpgnasError
     from lpgnas.graph import CSRGraph, bfs_nodes
-    from lpgnas.hls_templates.config import HardwareConfig
-    from lpgnas.hw_model.devices import Device
     from lpgnas.hw_model.model import estimate
+    from lpgnas.hwconfig import HardwareConfig
 
     try:
         data = load_dataset(src["dataset"], data_root=src.get("data_root"))
@@ -237,7 +226,7 @@ def _whole_graph(ctx: dict[str, Any]) -> dict[str, Any] | None:
             "verified": [int(i) for i in bfs_nodes(graph, n_sub)], "estimate": full.as_dict()}
 
 
-def _context(run: Path) -> dict[str, Any]:
+def _context(run: Path, stages: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     from lpgnas.ir import load_ir
     from lpgnas.provenance import PROVENANCE_FILE
     from lpgnas.search.cost import buffer_size_bits, model_size_bits
@@ -258,7 +247,7 @@ def _context(run: Path) -> dict[str, Any]:
         "layers": ir.to_json_dict()["layers"],
         "hw_config": _load(run, "hw_config.json"), "rtl_manifest": _load(run, "hw/rtl/rtl.json"),
         "source": _load(run, "hw/source.json"), "provenance": _load(run, PROVENANCE_FILE) or [],
-        "stages": _stage_records(run),
+        "stages": list(stages),
     }
     if est:
         ctx["lut"] = est["totals"]["lut_total"]
@@ -271,8 +260,8 @@ def _baseline_luts(run: Path, ctx: dict[str, Any], n: int, e: int, est: dict | N
     """Estimated LUT of each baseline on the same graph and device (DSE choice); None where nothing fits."""
     if not est or not n:
         return
+    from lpgnas.devices import Device
     from lpgnas.errors import LpgnasError
-    from lpgnas.hw_model.devices import Device
     from lpgnas.hw_model.dse import explore
     from lpgnas.ir import load_ir
 
@@ -619,10 +608,11 @@ def markdown_to_html(md: str) -> str:
     return "\n".join(out)
 
 
-def write_report(run_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` into the run folder; returns their paths."""
+def write_report(run_dir: str | Path, stages: Sequence[tuple[str, dict[str, Any]]] = ()) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` into the run folder; returns their paths. ``stages``: (name,
+    record) of every finished flow stage, in flow order (the flow passes them)."""
     run = Path(run_dir)
-    ctx = _context(run)
+    ctx = _context(run, stages)
     md = _markdown(run, ctx)
     plots = _plots(run, ctx)
     md_plots = md + "\n## Plots\n\n" + "\n".join(f"- {k.replace('_', ' ')} (in report.html)" for k in plots) + "\n"

@@ -24,19 +24,19 @@ from __future__ import annotations
 import math
 
 import torch
-from lpgnas.hls_templates.config import LayerHW
-from lpgnas.hw_model.devices import PRESETS, load_device
 from lpgnas.hw_model.expected import ExpectedHardwareCost
 from lpgnas.search.layers import MEAN_RECIP_FORMAT
 from lpgnas.search.space import SearchSpace
 
+from lpgnas.devices import PRESETS, load_device
 from lpgnas.errors import LpgnasError
+from lpgnas.hwconfig import LayerHW
 from lpgnas.ir import ModelIR
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
 
 KIB = 8 * 1024
 
-#: on-chip block RAM of the device presets (``hw_model.devices``), in KiB (RAMB36 count * 36 Kib; URAM
+#: on-chip block RAM of the device presets (``lpgnas.devices``), in KiB (RAMB36 count * 36 Kib; URAM
 #: not counted)
 DEVICE_BRAM_KIB: dict[str, float] = {name: d.bram36 * 36 / 8 for name, d in PRESETS.items()}
 
@@ -200,7 +200,7 @@ class SearchCost:
     :meth:`values` gives every term in natural units (KiB, LUTs, DSPs, RAMB36, microseconds).
     :meth:`penalty`, plain mode: ``lam * mean_t C_t(p) / C_t(uniform)`` over the selected terms (``lam``
     nats of task loss buy the whole reference cost); budget mode: ``lam * sum_t relu(C_t - B_t) / B_t``,
-    only what exceeds the budget: LUT / DSP / BRAM against the device's (``hw_model.devices``), the buffers
+    only what exceeds the budget: LUT / DSP / BRAM against the device's (``lpgnas.devices``), the buffers
     against the device's BRAM in KiB, the model size against ``budget_kib`` (default: the device's BRAM in
     KiB); latency has no budget and is ignored in budget mode.
     """
@@ -251,10 +251,11 @@ def hardware_estimate(ir: ModelIR, num_nodes: int, num_edges: int, device: str) 
     """``hw_model.model.estimate`` of an exported design at the search's nominal parallelism, buffers sized
     for the whole graph: LUT (incl. LUTRAM), FF, DSP, BRAM36 equivalent, cycles, latency, on-chip buffer
     KiB, whether it fits ``device`` and, if not, by how much (``overuse``)."""
-    from lpgnas.hls_templates.config import HardwareConfig
     from lpgnas.hw_model import numeric as nm
     from lpgnas.hw_model.dse import describe_overuse
     from lpgnas.hw_model.model import estimate
+
+    from lpgnas.hwconfig import HardwareConfig
 
     hw = HardwareConfig(device=load_device(device).name, max_nodes=num_nodes, max_edges=num_edges,
                         layers=[LayerHW(min(NOMINAL_HW.p_in, lay.in_features), min(NOMINAL_HW.p_out, lay.out_features),

@@ -798,7 +798,7 @@ def _retrain(cfg: SearchConfig, s: Search, candidates: list[list[LayerChoice]], 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``lpgnas search``."""
-    from lpgnas.cli import dataset_help, device_help
+    from lpgnas.cli_args import dataset_help, device_help
     from lpgnas.datasets import SPLITS
     from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
@@ -923,7 +923,7 @@ def size_versus_float(compression: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m lpgnas.search.nas [search options]`` (the same as ``lpgnas search``)."""
-    from lpgnas.cli import finish_subparsers
+    from lpgnas.cli_args import finish_subparsers
 
     parser = argparse.ArgumentParser(prog="lpgnas.search.nas")
     parser.set_defaults(quiet=False)

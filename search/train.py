@@ -212,7 +212,7 @@ def _train(cfg: TrainConfig, data: Dataset, out: Path, t0: float, progress: bool
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from lpgnas.cli import dataset_help
+    from lpgnas.cli_args import dataset_help
     from lpgnas.datasets import SPLITS
 
     p = sub.add_parser(

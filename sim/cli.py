@@ -20,34 +20,7 @@ from typing import Any
 from lpgnas.datasets import recorded_feature_mode
 from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.fileio import write_json_atomic
-
-DEFAULT_NODES = 256
-
-
-def design_inputs(ir: Any, dataset: str, data_root: str | None, nodes: int | None, features: str):
-    """(CSR graph, input codes) of ``dataset`` or of its breadth-first subgraph of ``nodes`` nodes, its
-    features preprocessed as in training (``features``: a mode of ``lpgnas.datasets.FEATURE_MODES``)."""
-    from lpgnas.datasets import load_dataset, preprocess_features
-    from lpgnas.golden import quantize_features
-    from lpgnas.graph import CSRGraph, bfs_nodes
-
-    if nodes is not None and nodes < 1:
-        raise LpgnasError(f"--nodes {nodes}: a subgraph needs at least 1 node")
-    data = load_dataset(dataset, data_root=data_root)
-    if data.num_features != ir.in_features:
-        raise LpgnasError(f"{dataset} has {data.num_features} features, the IR expects {ir.in_features}")
-    x = preprocess_features(data.x, features)  # over the whole graph, as in training, before any subgraph
-    graph = CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes)
-    x_np = x.numpy()
-    if nodes is not None and nodes < graph.num_nodes:
-        keep = bfs_nodes(graph, nodes)
-        graph, x_np = graph.subgraph(keep), x_np[keep]
-    return graph, quantize_features(ir, x_np)
-
-
-def training_config(ir: Any) -> dict[str, Any]:
-    """The configuration the IR was trained with (by ``lpgnas train`` or ``lpgnas search``), if recorded."""
-    return ir.metadata.get("train_config") or ir.metadata.get("search_config") or {}
+from lpgnas.inputs import DEFAULT_NODES, design_inputs, training_config
 
 
 def _source(ir: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -59,12 +32,12 @@ def _source(ir: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from lpgnas.hls_templates.config import HardwareConfig
     from lpgnas.hls_templates.generate import generate_design
-    from lpgnas.hw_model.devices import load_device
     from lpgnas.hw_model.dse import describe_overuse, explore
     from lpgnas.hw_model.model import estimate
 
+    from lpgnas.devices import load_device
+    from lpgnas.hwconfig import HardwareConfig
     from lpgnas.ir import load_ir
 
     ir = load_ir(args.ir)
@@ -187,9 +160,9 @@ def format_synth(r: dict[str, Any], device: Any | None = None) -> str:
 
 
 def run_synth_cmd(args: argparse.Namespace) -> int:
-    from lpgnas.hw_model.devices import load_device
     from lpgnas.sim.synth import run_synth
 
+    from lpgnas.devices import load_device
     from lpgnas.progress import say
 
     hw_dir = Path(args.hw_dir)
@@ -213,7 +186,7 @@ def run_synth_cmd(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     from lpgnas.sim.synth import FAMILIES
 
-    from lpgnas.cli import dataset_help, device_help
+    from lpgnas.cli_args import dataset_help, device_help
 
     g = sub.add_parser(
         "generate", help="HLS C++ and Verilog for an IR",

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lpgnas.hls_templates.config import HardwareConfig, LayerHW
 from lpgnas.hls_templates.generate import generate_design
 from lpgnas.hls_templates.hls_writer import hls_context
 from lpgnas.hls_templates.rtl_writer import rtl_context
@@ -24,6 +23,7 @@ from lpgnas import numfmt
 from lpgnas.errors import FormatError
 from lpgnas.golden import run_model, score_accumulator_bits, softmax_trace
 from lpgnas.graph import CSRGraph
+from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import LayerIR, ModelIR
 from lpgnas.numfmt import INT64_SAFE_BITS, NumFormat, accumulator_array, fix, requantize_int
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS

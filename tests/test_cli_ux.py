@@ -76,9 +76,8 @@ def test_estimate_that_cannot_fit_is_a_failed_check(karate_ir, tmp_path, capsys)
 
 
 def test_help_shows_every_default_and_the_valid_names():
-    from lpgnas.hw_model.devices import PRESETS
-
     from lpgnas.datasets import dataset_names
+    from lpgnas.devices import PRESETS
     from lpgnas.operators import ATTENTIONS
 
     parsers = _subparsers(cli.build_parser())
@@ -186,9 +185,9 @@ def karate_hw(karate_ir, tmp_path_factory) -> Path:
 
 
 def test_generate_without_hw_uses_the_estimate_choice(karate_ir, karate_hw, capsys):
-    from lpgnas.hls_templates.config import HardwareConfig
     from lpgnas.hw_model.model import estimate
 
+    from lpgnas.hwconfig import HardwareConfig
     from lpgnas.ir import load_ir
 
     capsys.readouterr()

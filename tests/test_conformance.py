@@ -12,7 +12,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from lpgnas.hls_templates import hls_writer, rtl_attention, rtl_writer
-from lpgnas.hls_templates.config import HardwareConfig
 from lpgnas.hls_templates.generate import generate_design
 from lpgnas.hw_model import units
 from lpgnas.hw_model.model import estimate
@@ -23,6 +22,7 @@ from lpgnas.sim.rtl import run_rtl_batch
 
 from lpgnas import golden
 from lpgnas.golden import predict, quantize_features, run_model
+from lpgnas.hwconfig import HardwareConfig
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_graph
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 from lpgnas.hls_templates.generate import generate_design
-from lpgnas.sim.cli import design_inputs, training_config
 from lpgnas.sim.csim import run_csim
 from lpgnas.sim.rtl import run_rtl
 
 from lpgnas.datasets import recorded_feature_mode
 from lpgnas.golden import run_model
+from lpgnas.inputs import design_inputs, training_config
 
 
 @pytest.mark.slow

@@ -4,11 +4,11 @@ import json
 import shutil
 
 import pytest
-from lpgnas.hls_templates.config import HardwareConfig
 
 from lpgnas import flow as flow_mod
 from lpgnas.errors import DatasetError, HardwareFitError, LpgnasError, ToolMissingError
 from lpgnas.flow import STAGES, Flow, FlowConfig, run_flow
+from lpgnas.hwconfig import HardwareConfig
 
 
 def _cfg(**kw) -> FlowConfig:

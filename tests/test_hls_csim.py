@@ -23,7 +23,6 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pytest
-from lpgnas.hls_templates.config import HardwareConfig, LayerHW
 from lpgnas.hls_templates.env import make_env
 from lpgnas.hls_templates.hls_writer import HLS_ACTIVATIONS, HLS_AGGREGATIONS, HLS_ATTENTIONS, hls_context, write_hls
 from lpgnas.hls_templates.images import graph_images, io_images
@@ -32,6 +31,7 @@ from lpgnas.sim.csim import run_csim
 from lpgnas.errors import FormatError, IRValidationError, LpgnasError, ToolMissingError
 from lpgnas.golden import run_model
 from lpgnas.graph import CSRGraph
+from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import ModelIR
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_features, random_graph, random_ir

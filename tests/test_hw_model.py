@@ -8,9 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from lpgnas.hls_templates.config import HardwareConfig, LayerHW
 from lpgnas.hw_model import numeric as nm
-from lpgnas.hw_model.devices import PRESETS, load_device
 from lpgnas.hw_model.dse import explore
 from lpgnas.hw_model.expected import ExpectedHardwareCost
 from lpgnas.hw_model.memory import bram_choice, ram_cost, rom_cost
@@ -18,7 +16,9 @@ from lpgnas.hw_model.model import estimate
 from lpgnas.hw_model.params import MODEL_ONLY_PARAMS, aggregate_params, globals_for, spec_from_ir, transform_params
 from lpgnas.hw_model.units.multiplier import dsp_count
 
+from lpgnas.devices import PRESETS, load_device
 from lpgnas.errors import HardwareFitError, LpgnasError
+from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.testing import random_ir
 
 # ---- memories ------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lpgnas.hls_templates.config import HardwareConfig, LayerHW
 from lpgnas.hls_templates.generate import generate_design
 from lpgnas.hls_templates.rtl_attention import RTL_ATTENTIONS, attention_cycles, attention_images
 from lpgnas.hls_templates.rtl_writer import ideal_cycles, write_rtl
@@ -27,6 +26,7 @@ from lpgnas.sim.rtl import run_rtl_batch, tool_env
 
 from lpgnas.golden import run_model, softmax_trace
 from lpgnas.graph import CSRGraph
+from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import load_ir
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_features, random_graph, random_ir

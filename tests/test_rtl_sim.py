@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lpgnas.hls_templates.config import HardwareConfig, LayerHW
 from lpgnas.hls_templates.generate import generate_design
 from lpgnas.hls_templates.rtl_writer import RTL_ACTIVATIONS, RTL_AGGREGATIONS, activation_table, ideal_cycles, write_rtl
 from lpgnas.sim import rtl as rtl_mod
@@ -39,6 +38,7 @@ from lpgnas.sim.rtl import run_rtl, run_rtl_batch, tool_env
 
 from lpgnas.errors import ToolMissingError
 from lpgnas.golden import ACTIVATION_FUNCTIONS, run_layer, run_model, trace_model
+from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import load_ir
 from lpgnas.numfmt import requantize_np
 from lpgnas.operators import ACTIVATIONS as ACTIVATION_REGISTRY

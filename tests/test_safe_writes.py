@@ -121,8 +121,8 @@ def test_removing_a_design_deletes_only_its_own_entries(c1, capsys):
 
 def test_a_failed_regeneration_leaves_the_previous_design(c1, monkeypatch):
     from lpgnas.hls_templates import generate as gen
-    from lpgnas.sim.cli import design_inputs
 
+    from lpgnas.inputs import design_inputs
     from lpgnas.ir import load_ir
 
     ir = load_ir(c1 / "model.ir.json")
@@ -164,9 +164,10 @@ def held(tmp_path):
 def test_a_second_writer_is_refused_at_once(c1, tmp_path, held):
     from lpgnas.hls_templates.generate import generate_design
     from lpgnas.search.nas import SearchConfig, search
-    from lpgnas.sim.cli import design_inputs, run_verify
+    from lpgnas.sim.cli import run_verify
 
     from lpgnas.flow import FlowConfig, run_flow
+    from lpgnas.inputs import design_inputs
     from lpgnas.ir import load_ir
 
     run = tmp_path / "run"

@@ -28,10 +28,9 @@ def test_karate_train_exports_an_ir_the_golden_model_agrees_with(tmp_path):
 def test_hardware_inputs_follow_the_recorded_feature_preprocessing(tmp_path):
     """A model trained on centred features records ``center``; the hardware's inputs built from that record
     give the golden accuracy training reported (row-normalised inputs would give other codes)."""
-    from lpgnas.sim.cli import design_inputs, training_config
-
     from lpgnas.datasets import load_dataset, preprocess_features, recorded_feature_mode
     from lpgnas.golden import quantize_features, run_model
+    from lpgnas.inputs import design_inputs, training_config
 
     m = train(TrainConfig(dataset="karate", epochs=30, hidden=8, features="center"), tmp_path, progress=False)
     ir = load_ir(tmp_path / "model.ir.json")

@@ -82,9 +82,9 @@ def _draw_op_ir(rng, j: int, seed: int):
 def op_design_case(k: int):
     """A GAT-family design (k >= OPS0): attention kinds cycle, then bitwidths, heads, reducers, activations;
     a draw with a constant layer (:func:`hw_model.calibrate.constant_layer`) is redrawn from the same stream."""
-    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
     from lpgnas.hw_model.calibrate import constant_layer
 
+    from lpgnas.hwconfig import HardwareConfig, LayerHW
     from lpgnas.testing import random_features, random_graph
 
     seed = SEED0 + k
@@ -114,8 +114,7 @@ def op_design_case(k: int):
 
 
 def design_case(k: int):
-    from lpgnas.hls_templates.config import HardwareConfig, LayerHW
-
+    from lpgnas.hwconfig import HardwareConfig, LayerHW
     from lpgnas.testing import random_features, random_graph, random_ir
 
     if k >= OPS0:

@@ -14,8 +14,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lpgnas.hw_model.devices import check_clock_mhz
-
+from lpgnas.devices import check_clock_mhz
 from lpgnas.errors import LpgnasError
 from lpgnas.ir import ModelIR
 

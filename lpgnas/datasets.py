@@ -5,52 +5,8 @@ features, labels, PyG-style ``edge_index`` and boolean split masks) for the Plan
 (Cora, CiteSeer, PubMed), the Amazon co-purchase graphs (Computers, Photo), the Coauthor graphs
 (CS, Physics), and Zachary's karate club (built in, no files needed).
 
-Where the files come from
--------------------------
-* ``data_root`` argument, else the ``LPGNAS_DATA`` environment variable: a folder laid out as PyTorch
-  Geometric expects, ``ROOT/<Name>/raw/...``. It is treated as **read-only**: the raw files are linked
-  (or copied, where links are impossible) into a mirror under the writable cache and PyG processes them
-  there, so nothing is ever written into the data root. If a raw file is missing, :class:`DatasetError`
-  is raised *before* PyG is called, so no download is ever attempted for an explicit data root.
-* neither given: the cache folder itself is PyG's root and PyG downloads the files there on first use.
-
-The cache is ``$LPGNAS_CACHE/datasets`` when ``LPGNAS_CACHE`` is set, else
-``$XDG_CACHE_HOME/lpgnas/datasets`` (default ``~/.cache/lpgnas/datasets``).
-
-Splits
-------
-* ``"public"``: the Planetoid public split (Cora 140/500/1000, CiteSeer 120/500/1000, PubMed 60/500/1000).
-  Amazon, Coauthor and karate have none; asking for it raises :class:`DatasetError`.
-* ``"random-60-20-20"``: a seeded permutation; the first ``floor(0.6 N)`` nodes train, the next
-  ``floor(0.2 N)`` validate, the rest test.
-* ``"random-20-per-class"``: 20 training nodes per class, then 500 validation and 1000 test nodes from the
-  rest (as PyG's Planetoid ``"random"`` split), seeded.
-
-``split=None`` picks the dataset's default: ``"public"`` for Planetoid, ``"random-60-20-20"`` otherwise.
-Random splits use ``numpy.random.default_rng(seed)`` so they do not depend on torch's RNG.
-
-Features are as PyG gives them (binary bag-of-words for Cora/CiteSeer/Amazon/Coauthor, TF-IDF for PubMed),
-without row normalisation.
-
-Feature preprocessing
----------------------
-Training, search and the hardware's inputs apply the same host-side step, :func:`preprocess_features`, named
-by a mode (:data:`FEATURE_MODES`, recorded in the IR's training configuration):
-
-* ``"row"``: each node's features divided by their sum (Kipf & Welling's pipeline for Planetoid);
-* ``"center"``: each feature minus its mean over all nodes (no labels used; the values stay within [-1, 1]
-  for binary features, which suits fixed point);
-* ``"raw"``: unchanged.
-
-``"auto"`` (:func:`resolve_feature_mode`) is ``center`` for the Amazon graphs, ``raw`` for Coauthor, ``row``
-for the others. Why: Amazon's bag-of-words features are 35 % non-zero, so after row normalisation every
-node's neighbourhood average is nearly the same vector and a 16-wide GCN sits on a plateau. Measured on
-Photo 60/20/20 (PyG GCN-16, dropout 0.5, 200 epochs, seeds 0 and 1): 42 and 49 % validation with ``row``,
-94 % with ``center``; on Computers 41 and 37 % against 91 %. Coauthor's binary keyword features are 0.9 %
-non-zero: row normalisation makes them tiny (about 1/100) and slows the first layer just the same, while raw
-they stay sparse (the sparse input path; centring would make all 125 M (CS) / 290 M (Physics) non-zero).
-Measured with ``lpgnas train --arch gcn --wbits 4 --abits 8`` (200 epochs, 60/20/20 seed 0), golden test:
-CS 73.9 % ``row``, 92.9 % ``raw``; Physics 94.1 % ``row``, 96.1 % ``raw``.
+Where the files come from (a read-only data root, else a download into the cache), the splits and the
+feature preprocessing, with the measurements behind the defaults: docs/data.md.
 """
 
 from __future__ import annotations

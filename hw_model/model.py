@@ -390,7 +390,7 @@ def estimate_specs(
             ff=io_unit.sequencer_ffs(nsteps),
         )
     )
-    if integration:  # whole-design factors (cross-unit optimisation by Yosys), see hw_model/calibrate.py
+    if integration:  # whole-design factors (cross-unit optimisation by Yosys), see benchmarks/cost_model/calibrate.py
         for u in est.units:
             u.lut = u.lut * integration_scale(fam, "lut", u.kind)
             u.ff = u.ff * integration_scale(fam, "ff", u.kind)

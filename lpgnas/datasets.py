@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from lpgnas.errors import DatasetError
+from lpgnas.fileio import cache_root
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch_geometric.data import Data
@@ -158,13 +159,7 @@ def recorded_feature_mode(config: dict[str, Any]) -> str:
 
 def cache_dir() -> Path:
     """Writable folder where PyG's processed files (and downloads) live."""
-    env = os.environ.get("LPGNAS_CACHE")
-    if env:
-        base = Path(env).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "lpgnas"
-    return base / "datasets"
+    return cache_root() / "datasets"
 
 
 def default_data_root() -> Path | None:

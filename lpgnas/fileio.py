@@ -1,4 +1,5 @@
-"""Atomic file writes: results appear whole or not at all, and a failure never clobbers earlier ones."""
+"""Atomic file writes (results appear whole or not at all, and a failure never clobbers earlier ones), folder
+locks, and where lpgnas keeps its user cache."""
 
 from __future__ import annotations
 
@@ -53,6 +54,16 @@ def json_log_line(record: Any) -> str:
         return v
 
     return json.dumps(finite(record), allow_nan=False) + "\n"
+
+
+def cache_root() -> Path:
+    """lpgnas's writable user cache: ``$LPGNAS_CACHE`` when set, else ``$XDG_CACHE_HOME/lpgnas`` (default
+    ``~/.cache/lpgnas``)."""
+    env = os.environ.get("LPGNAS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "lpgnas"
 
 
 #: the lock file a command holds in a folder while it writes there

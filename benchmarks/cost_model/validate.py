@@ -2,7 +2,7 @@
 
     python benchmarks/cost_model/validate.py [--designs 36] [--phase synth|sim|report|recheck|all]
 
-For each design (random IR from seeds >= 10_000, never used by ``hw_model/calibrate.py``; binary, ternary
+For each design (random IR from seeds >= 10_000, never used by ``calibrate.py``; binary, ternary
 and 2..16-bit weights, 2..16-bit activations, random parallelism; alternately xc7 and xcup): designs
 0..23 have gcn/const attention, add/mean aggregation, relu, 1-2 heads; designs 24.. (``OPS0``) the GAT
 family: every softmax attention (gat, sym-gat, cos, linear, gene-linear), 1..4 heads concatenated or
@@ -45,6 +45,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from calibrate import HOLDOUT_SEED, constant_layer, load_samples  # noqa: E402  (beside this file)
+
 OUT = Path(__file__).resolve().parent
 WORK = ROOT / "cache" / "cost_model_validate"
 SEED0 = 10_000
@@ -81,9 +83,7 @@ def _draw_op_ir(rng, j: int, seed: int):
 
 def op_design_case(k: int):
     """A GAT-family design (k >= OPS0): attention kinds cycle, then bitwidths, heads, reducers, activations;
-    a draw with a constant layer (:func:`hw_model.calibrate.constant_layer`) is redrawn from the same stream."""
-    from lpgnas.hw_model.calibrate import constant_layer
-
+    a draw with a constant layer (:func:`calibrate.constant_layer`) is redrawn from the same stream."""
     from lpgnas.hwconfig import HardwareConfig, LayerHW
     from lpgnas.testing import random_features, random_graph
 
@@ -176,7 +176,6 @@ def finnr_lut(p: dict, c0: float = 300.0, c1: float = 1.1) -> float:
 def finnr_refit() -> dict[str, tuple[float, float]]:
     """FINN-R's form with c0, c1 refitted (least squares) per family on the calibration units (not the
     held-out ones): the fairest version of the baseline on this RTL."""
-    from lpgnas.hw_model.calibrate import HOLDOUT_SEED, load_samples
 
     out = {}
     for fam in ("xc7", "xcup"):
@@ -217,7 +216,7 @@ def current_library_hash() -> str:
 def phase_synth(cases, force: bool = False, units: bool = False) -> None:
     from lpgnas.hls_templates.generate import generate_design
     from lpgnas.hls_templates.rtl_writer import rtl_context
-    from lpgnas.hw_model.yosys import resource_counts, synth
+    from lpgnas.sim.synth import resource_counts, synth
 
     current = current_library_hash()
     for seed, family, ir, g, x, hw in cases:
@@ -445,7 +444,6 @@ def layer0_units(cases) -> list[dict]:
 def transform_units_vs_finnr() -> list[dict]:
     """Held-out single transform units (calibration samples with seed >= HOLDOUT_SEED, never fitted):
     Yosys LUT vs this model vs FINN-R's MVAU formula."""
-    from lpgnas.hw_model.calibrate import HOLDOUT_SEED, load_samples
     from lpgnas.hw_model.model import coefficients
     from lpgnas.hw_model.units import transform as tr
 

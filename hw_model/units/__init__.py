@@ -4,7 +4,7 @@
 compares, shift-add, table ROMs), ``attention`` (lpg_attention: the GAT family's softmax unit and its
 memories), ``io`` (lpg_store_rows, the sequencer; no load unit), ``multiplier`` (product mapping
 rules). :data:`FEATURES` lists, per unit and fitted resource, the structural-term function whose
-coefficients :mod:`hw_model.calibrate` fits.
+coefficients ``benchmarks/cost_model/calibrate.py`` fits.
 
 Per registry operator (``lpgnas.operators``; ``tests/test_conformance.py`` checks the coverage):
 :data:`ATTENTION_COSTS`, :data:`AGGREGATION_COSTS`, :data:`ACTIVATION_COSTS` map each name to its

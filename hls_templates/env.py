@@ -12,6 +12,10 @@ import jinja2
 from lpgnas.names import c_string, comment, identifier, tcl_word, tensor_name, verilog_string
 
 TEMPLATE_ROOT = Path(__file__).parent
+#: the HLS kernel's top function and the generated RTL's top module (one interface, one testbench)
+TOP_NAME = "lpgnas_top"
+#: the output buffer / port (the host reads it; ``data/expected.txt`` holds what it must contain)
+OUTPUT_PORT = "outputs"
 
 
 @functools.cache

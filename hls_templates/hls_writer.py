@@ -23,13 +23,16 @@ refused with an :class:`LpgnasError` naming it.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lpgnas.hls_templates.env import TEMPLATE_ROOT, make_env
+from lpgnas.hls_templates.env import OUTPUT_PORT, TEMPLATE_ROOT, TOP_NAME, make_env
+from lpgnas.hw_model.params import stored_width
 
+from lpgnas.devices import full_part
 from lpgnas.errors import FormatError, LpgnasError
 from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import head_mean_reciprocal
@@ -42,32 +45,24 @@ from lpgnas.tables import (
     ACTIVATION_LEAKY_CODE,
     ATTENTION_LEAKY_CODE,
     LEAKY_FRAC,
+    SOFTMAX_RECIP_BITS,
     SOFTMAX_RECIP_FRAC,
     function_table,
     relu6_max_code,
     table_index,
 )
 
+
+def _header_define(name: str) -> int:
+    """The value of ``#define <name> <int>`` in the static header lpgnas_int.h (defined there only)."""
+    m = re.search(rf"^#define {name} (\d+)$", (TEMPLATE_ROOT / "hls" / "lpgnas_int.h").read_text(), re.MULTILINE)
+    assert m, name
+    return int(m.group(1))
+
+
 #: accumulator bound (bits, sign included) up to which the generated C++ is exact (``__int128`` in C
-#: simulation; ``LP_WIDE_SAFE_BITS`` in lpgnas_int.h)
-WIDE_SAFE_BITS = 126
-
-#: top function of the kernel (and module name of the RTL Vitis HLS makes from it)
-TOP_NAME = "lpgnas_top"
-
-#: name of the output port / buffer (the host reads it; ``data/expected.txt`` holds what it must contain)
-OUTPUT_PORT = "outputs"
-
-#: full part names of the device presets (``hw.device`` may also be a full part name already)
-PARTS = {
-    "xc7z020": "xc7z020clg400-1",
-    "xc7z045": "xc7z045ffg900-2",
-    "xczu3eg": "xczu3eg-sbva484-1-e",
-    "xczu7ev": "xczu7ev-ffvc1156-2-e",
-    "xczu9eg": "xczu9eg-ffvb1156-2-e",
-    "xcu50": "xcu50-fsvh2104-2-e",
-    "xcu250": "xcu250-figd2104-2L-e",
-}
+#: simulation): lpgnas_int.h's ``LP_WIDE_SAFE_BITS``
+WIDE_SAFE_BITS = _header_define("LP_WIDE_SAFE_BITS")
 
 #: attention -> operators.j2 macro: the edge coefficient (const, gcn) or the per-edge score of the
 #: attention unit (GAT family; its coefficients are then the softmax's, read by ``coef_softmax``)
@@ -162,14 +157,9 @@ def hls_context(ir: ModelIR, hw: HardwareConfig) -> dict[str, Any]:
         "features_t": _ctype(ir.layers[0].formats["input"]),
         "outputs_t": _ctype(ir.layers[-1].formats["output"]),
         "layers": layers,
-        "part": PARTS.get(hw.device, hw.device),
+        "part": full_part(hw.device),
         "clock_period_ns": round(1000.0 / hw.clock_mhz, 3),
     }
-
-
-def accumulator_bits(layer: LayerIR, max_deg: int) -> tuple[int, int]:
-    """Bounds (bits, sign included) of the transform and aggregation accumulators: the golden model's."""
-    return accumulator_bounds(layer, max_deg)
 
 
 def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[str, Any]:
@@ -178,7 +168,7 @@ def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[s
     for key in ("input", "linear", "aggregation", "output"):
         if fm[key].kind != "fix":  # the IR validates this; the re-quantiser below relies on it
             raise FormatError(f"layer {layer.name!r}: format {key} must be fix, got {fm[key]}")
-    lin_bits, agg_bits = accumulator_bits(layer, max_deg)
+    lin_bits, agg_bits = accumulator_bounds(layer, max_deg)
     for what, bits in (("transform", lin_bits), ("aggregation", agg_bits),
                        ("attention score", score_accumulator_bits(layer))):
         if bits > WIDE_SAFE_BITS:
@@ -259,7 +249,7 @@ def _attention_context(layer: LayerIR, lhw: Any, max_deg: int) -> dict[str, Any]
         "edge_min": -(1 << (score.bits + 1)),
         "exp_t": _ctype(exp),
         "coef_t": _ctype(coef),
-        "recip_t": f"lp_uint<{SOFTMAX_RECIP_FRAC + 1}>",
+        "recip_t": f"lp_uint<{SOFTMAX_RECIP_BITS}>",
         "recip_frac": SOFTMAX_RECIP_FRAC,
         "sum_bits": exp.bits + max(max_deg, 1).bit_length(),
         "tensors": [
@@ -281,7 +271,7 @@ def _attention_context(layer: LayerIR, lhw: Any, max_deg: int) -> dict[str, Any]
         "tanh_table": None,
         "tanh_rom": "rom_1p",
     }
-    if layer.attention in ("linear", "gene-linear"):
+    if ATTENTIONS[layer.attention].tanh_table:
         ctx["tanh_table"] = _c_array(function_table("tanh", score.frac, score))
         ctx["tanh_size"] = ti.size
         # gene-linear looks up one tanh per feature lane and cycle
@@ -306,7 +296,7 @@ def _activation_context(layer: LayerIR, lhw: Any) -> dict[str, Any]:
     function = ACTIVATIONS[layer.activation].table
     if function is not None:
         table = function_table(function, fmt.frac, fmt)
-        if layer.activation == "elu":  # used for q < 0 only: entries lo..-1
+        if ACTIVATIONS[layer.activation].half_table:  # used for q < 0 only: entries lo..-1
             table = table[: -ti.lo]
             ctx["index"]["hi"] = -1
         ctx["table"] = _c_array(table)
@@ -326,7 +316,8 @@ def _rom_type(lookups_per_cycle: int) -> str:
 
 def _ctype(fmt: NumFormat) -> str:
     """Storage type of a format's codes (binary/ternary codes are stored as 2-bit signed)."""
-    return f"lp_int<{max(fmt.bits, 2)}>" if fmt.signed else f"lp_uint<{fmt.bits}>"
+    width = stored_width(fmt.bits, int(fmt.signed))
+    return f"lp_int<{width}>" if fmt.signed else f"lp_uint<{width}>"
 
 
 def _requant(frac_in: int, fmt: NumFormat) -> dict[str, int]:

@@ -7,36 +7,18 @@ and memories are described at the top of ``rtl/lpg_attention.v`` and in docs/rtl
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width
+from lpgnas.hw_model.units.attention import DIV_CYCLES, attention_params
 
 from lpgnas.ir import LayerIR
 from lpgnas.names import tensor_name, verilog_string
-from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ATTENTIONS
-from lpgnas.tables import SOFTMAX_RECIP_FRAC, function_table, table_index
-
-#: attention -> how the RTL computes its edge coefficients: ``unit`` the module (None: no attention unit),
-#: ``kind`` lpg_attention's KIND code, ``coef`` where the aggregation unit reads coefficients from
-#: (``none``: coefficient 1, ``host``: the ``<layer>_coef`` host port, ``ram``: the attention unit's RAM)
-RTL_ATTENTIONS: dict[str, dict[str, Any]] = {
-    "const": {"unit": None, "kind": None, "coef": "none"},
-    "gcn": {"unit": None, "kind": None, "coef": "host"},
-    "gat": {"unit": "lpg_attention", "kind": 0, "coef": "ram"},
-    "sym-gat": {"unit": "lpg_attention", "kind": 1, "coef": "ram"},
-    "cos": {"unit": "lpg_attention", "kind": 2, "coef": "ram"},
-    "linear": {"unit": "lpg_attention", "kind": 3, "coef": "ram"},
-    "gene-linear": {"unit": "lpg_attention", "kind": 4, "coef": "ram"},
-}
-assert set(RTL_ATTENTIONS) == set(ATTENTIONS)
-assert all((RTL_ATTENTIONS[n]["coef"] == "ram") == s.softmax for n, s in ATTENTIONS.items())
+from lpgnas.tables import SOFTMAX_RECIP_BITS, function_table, table_index
 
 #: test-only mutations of the attention unit
 ATTENTION_MUTATIONS = ("softmax_recip", "exp_entry")
-#: quotient bits of the reciprocal divider (r <= 2**16 < 2**17)
-RECIP_BITS = SOFTMAX_RECIP_FRAC + 1
-#: cycles of the divider per (node, head): one set-up + one per quotient bit
-DIV_CYCLES = 1 + RECIP_BITS
 
 
 def rom_file(layer_name: str, tensor: str) -> str:
@@ -45,58 +27,41 @@ def rom_file(layer_name: str, tensor: str) -> str:
     return "{MEM_DIR, " + verilog_string(f"{tensor_name(layer_name, tensor)}.mem") + "}"
 
 
-def _clog2(n: int) -> int:
-    return max(1, (int(n) - 1).bit_length())
-
-
-def _stored_width(fmt: NumFormat) -> int:
-    return max(fmt.bits, 2) if fmt.signed else fmt.bits
-
-
-def _signed_width(fmt: NumFormat) -> int:
-    return _stored_width(fmt) + (0 if fmt.signed else 1)
-
-
-def _log2c(n: int) -> int:
-    return math.ceil(math.log2(max(n, 2)))
-
-
 def has_attention_unit(layer: LayerIR) -> bool:
-    return RTL_ATTENTIONS[layer.attention]["unit"] is not None
+    """The layer's coefficients come from an ``lpg_attention`` (a softmax attention)."""
+    return ATTENTIONS[layer.attention].softmax
 
 
-def attention_params(
-    layer: LayerIR, ident: str, max_nodes: int, max_edges: int, g: dict[str, int], law: int,
+def insert_after(params: dict[str, Any], key: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with ``extra`` inserted right after ``key`` (the RTL parameter order)."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        out[k] = v
+        if k == key:
+            out.update(extra)
+    return out
+
+
+def as_ints(params: dict[str, Any]) -> dict[str, int]:
+    """A unit's parameters (numbers from :mod:`lpgnas.hw_model.units`) as the integers the Verilog gets."""
+    out = {}
+    for k, v in params.items():
+        assert float(v) == int(v), (k, v)
+        out[k] = int(v)
+    return out
+
+
+def rtl_attention_params(
+    layer: LayerIR, spec: LayerSpec, ident: str, max_nodes: int, max_edges: int, g: dict[str, int],
     mutation: str | None,
 ) -> dict[str, Any]:
-    """lpg_attention's parameters for ``layer`` (a softmax attention)."""
-    fm = layer.formats
-    flin, fatt, fsc, fexp, fcoef = fm["linear"], fm["att_weight"], fm["score"], fm["exp"], fm["coef"]
-    kind = RTL_ATTENTIONS[layer.attention]["kind"]
-    f = layer.out_features
-    aw = _signed_width(fatt)
-    ssw = _signed_width(fsc)
-    pw = _signed_width(flin) + aw
-    ti = table_index(fsc.frac)
-    tlo = -ti.lo
-    e_shift = fsc.frac if kind == 2 else fatt.frac if kind == 4 else 0
-    edot_w = (2 * ssw if kind == 2 else ssw + aw) + _log2c(f) + 1 if kind in (2, 4) else 2
-    return {
-        "NW": g["nw"], "EW": g["ew"], "EAW": g["ew_addr"], "CIW": g["ciw"], "LAW": law,
-        "HEADS": layer.heads, "F_OUT": f, "LW": _stored_width(flin), "L_SIGNED": int(flin.signed),
-        "KIND": kind, "AW": aw, "NVEC": len(ATTENTIONS[layer.attention].tensors),
-        "ATT_FILE": rom_file(ident, "att"),
-        "SW": _stored_width(fsc), "S_SIGNED": int(fsc.signed),
-        "NS_SHIFT": flin.frac + fatt.frac - fsc.frac, "DOT_W": pw + _log2c(f) + 1,
-        "E_SHIFT": e_shift, "EDOT_W": edot_w,
-        "TS": ti.shift, "TLO": tlo, "TAW": _clog2(2 * tlo), "TANH_FILE": rom_file(ident, "tanh"),
-        "XAW": _clog2(tlo + 1), "EXP_FILE": rom_file(ident, "exp"),
-        "XW": fexp.bits, "FE": fexp.frac, "SUMW": fexp.bits + max_edges.bit_length() + 1,
-        "CW": _stored_width(fcoef), "C_SIGNED": int(fcoef.signed),
-        "COEF_SHIFT": fexp.frac + SOFTMAX_RECIP_FRAC - fcoef.frac,
-        "CAW": _clog2(max_edges * layer.heads), "NODE_D": max_nodes * layer.heads, "EDGE_D": max_edges,
-        "ROUND": 0 if mutation == "no_round_offset" else 1, "RECIP_MUT": int(mutation == "softmax_recip"),
-    }
+    """lpg_attention's parameters for ``layer`` (a softmax attention): the unit's
+    (:func:`lpgnas.hw_model.units.attention.attention_params`), its ROM files and the test hooks."""
+    p: dict[str, Any] = as_ints(attention_params(spec, g, max_nodes, max_edges))
+    p = insert_after(p, "NVEC", {"ATT_FILE": rom_file(ident, "att")})
+    p = insert_after(p, "TAW", {"TANH_FILE": rom_file(ident, "tanh")})
+    p = insert_after(p, "XAW", {"EXP_FILE": rom_file(ident, "exp")})
+    return {**p, "ROUND": 0 if mutation == "no_round_offset" else 1, "RECIP_MUT": int(mutation == "softmax_recip")}
 
 
 def attention_images(layer: LayerIR, mutation: str | None) -> dict[str, tuple[list[int], int]]:
@@ -106,7 +71,7 @@ def attention_images(layer: LayerIR, mutation: str | None) -> dict[str, tuple[li
     Keys are file suffixes, values (words, width). ``exp_entry`` (a test mutation) lowers exp(0)'s entry."""
     fm = layer.formats
     fsc, fexp = fm["score"], fm["exp"]
-    aw = _signed_width(fm["att_weight"])
+    aw = signed_width(fm["att_weight"].bits, int(fm["att_weight"].signed))
     mask = (1 << aw) - 1
     words = []
     for h in range(layer.heads):
@@ -118,8 +83,8 @@ def attention_images(layer: LayerIR, mutation: str | None) -> dict[str, tuple[li
     if mutation == "exp_entry":
         exp[tlo] -= 1
     out["exp"] = (exp, fexp.bits)
-    if layer.attention in ("linear", "gene-linear"):
-        sw = _stored_width(fsc)
+    if ATTENTIONS[layer.attention].tanh_table:
+        sw = stored_width(fsc.bits, int(fsc.signed))
         out["tanh"] = ([int(c) & ((1 << sw) - 1) for c in function_table("tanh", fsc.frac, fsc)], sw)
     return out
 
@@ -136,4 +101,4 @@ def attention_cycles(layer: LayerIR, num_nodes: int, num_edges: int) -> int:
 
 def attention_ideal_cycles(layer: LayerIR, num_nodes: int, num_edges: int) -> int:
     """The issue cycles without drains and set-up: N*H + 3*H*E + H*N*17 (the divider's quotient bits)."""
-    return num_nodes * layer.heads + 3 * layer.heads * num_edges + layer.heads * num_nodes * RECIP_BITS
+    return num_nodes * layer.heads + 3 * layer.heads * num_edges + layer.heads * num_nodes * SOFTMAX_RECIP_BITS

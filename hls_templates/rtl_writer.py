@@ -17,35 +17,41 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lpgnas.hls_templates.env import TEMPLATE_ROOT, make_env
+from lpgnas.hls_templates.env import OUTPUT_PORT, TEMPLATE_ROOT, TOP_NAME, make_env
 from lpgnas.hls_templates.rtl_attention import (
     ATTENTION_MUTATIONS,
-    RTL_ATTENTIONS,
+    as_ints,
     attention_ideal_cycles,
     attention_images,
-    attention_params,
     has_attention_unit,
+    insert_after,
     rom_file,
+    rtl_attention_params,
 )
+from lpgnas.hw_model.params import (
+    WKIND,
+    address_bits,
+    globals_for,
+    signed_width,
+    spec_from_ir,
+    stored_width,
+    weight_width,
+)
+from lpgnas.hw_model.units.aggregate import aggregate_params
+from lpgnas.hw_model.units.transform import transform_params
 
 from lpgnas.errors import LpgnasError
-from lpgnas.graph import head_mean_reciprocal
 from lpgnas.hwconfig import HardwareConfig, LayerHW
-from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
+from lpgnas.ir import LayerIR, ModelIR
 from lpgnas.names import identifier, layer_identifiers, tensor_name
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ACTIVATIONS
-from lpgnas.tables import ACTIVATION_LEAKY_CODE, LEAKY_FRAC, function_table, relu6_max_code, table_index
+from lpgnas.tables import function_table
 
-#: module name of the generated top level (the same as the HLS kernel's top function)
-TOP_NAME = "lpgnas_top"
-#: name of the output buffer / port (as in the HLS kernel)
-OUTPUT_PORT = "outputs"
 #: the module library, in dependency order
 LIBRARY = (
     "lpg_ram.v", "lpg_rom.v", "lpg_mul.v", "lpg_dot.v", "lpg_requant.v",
@@ -53,68 +59,22 @@ LIBRARY = (
 )
 #: test-only mutations of the generated RTL (the testbench must catch them)
 MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add", "table_entry")
-MULT_MAP = {"auto": 0, "logic": 0, "lut": 1, "dsp": 2}
 #: the GAT-family attention unit (rtl_attention.py) and its mutations
 LIBRARY = (*LIBRARY, "lpg_att_lut.v", "lpg_attention.v")
 MUTATIONS = (*MUTATIONS, *ATTENTION_MUTATIONS)
 
-#: aggregation -> the lpg_aggregate parameters that select its reducer and finaliser (``AGG_MAX``: the
-#: element-wise maximum replaces the sum; ``HAS_RECIP``: the mean's reciprocal product)
-RTL_AGGREGATIONS: dict[str, dict[str, int]] = {
-    "add": {"AGG_MAX": 0, "HAS_RECIP": 0},
-    "mean": {"AGG_MAX": 0, "HAS_RECIP": 1},
-    "max": {"AGG_MAX": 1, "HAS_RECIP": 0},
-}
-
-
-@dataclass(frozen=True)
-class RtlActivation:
-    """How ``lpg_act`` computes an activation: ``act`` is its ``ACT`` code (the activation's position in
-    ``lpgnas.operators.ACTIVATIONS``, as ``hw_model.params.ACT_CODE``), ``table`` the ``lpgnas.tables``
-    function in the layer's table ROM (``<layer>_act.mem``), ``half``: the ROM holds only the entries of
-    negative inputs (elu: ``x >= 0`` passes through)."""
-
-    act: int
-    table: str | None = None
-    half: bool = False
-
-
-RTL_ACTIVATIONS: dict[str, RtlActivation] = {
-    "relu": RtlActivation(0),
-    "identity": RtlActivation(1),
-    "elu": RtlActivation(2, "elu", half=True),
-    "tanh": RtlActivation(3, "tanh"),
-    "sigmoid": RtlActivation(4, "sigmoid"),
-    "leaky_relu": RtlActivation(5),
-    "relu6": RtlActivation(6),
-    "softplus": RtlActivation(7, "softplus"),
-}
-assert all(RTL_ACTIVATIONS[n].act == k and RTL_ACTIVATIONS[n].table == s.table for k, (n, s) in
-           enumerate(ACTIVATIONS.items())), "RTL_ACTIVATIONS must follow lpgnas.operators.ACTIVATIONS"
-
-
-def clog2(n: int) -> int:
-    """Address bits for ``n`` words (at least 1)."""
-    return max(1, (int(n) - 1).bit_length())
-
-
 def _stored_width(fmt: NumFormat) -> int:
-    """Width of a memory word / port holding codes of ``fmt`` (the width of its memory image)."""
-    return max(fmt.bits, 2) if fmt.signed else fmt.bits
+    return stored_width(fmt.bits, int(fmt.signed))
 
 
 def _signed_width(fmt: NumFormat) -> int:
-    """Width of the code as a signed operand (unsigned codes get a zero sign bit)."""
-    return _stored_width(fmt) + (0 if fmt.signed else 1)
+    return signed_width(fmt.bits, int(fmt.signed))
 
 
 def _weight_encoding(fmt: NumFormat) -> tuple[int, int]:
     """(WKIND, stored width) of the weight codes: binary 1 bit, ternary 2 bits, fix as signed."""
-    if fmt.kind == "binary":
-        return 1, 1
-    if fmt.kind == "ternary":
-        return 2, 2
-    return 0, _signed_width(fmt)
+    wkind = WKIND[fmt.kind]
+    return wkind, int(weight_width(wkind, fmt.bits, int(fmt.signed)))
 
 
 def _pack(values: list[int], width: int) -> int:
@@ -170,39 +130,23 @@ def activation_table(layer: LayerIR, mutation: str | None = None) -> tuple[list[
     format, element ``clamp(q >> shift, lo, hi) - lo``; elu: the negative half only) and the word width;
     None for activations without a table. ``table_entry`` (a test mutation) replaces the entry of input 0
     (elu: of the largest negative input) by the format's code farthest from it."""
-    spec = RTL_ACTIVATIONS[layer.activation]
+    spec = ACTIVATIONS[layer.activation]
     if spec.table is None:
         return None
     fmt = layer.formats["aggregation"]
     codes = [int(c) for c in function_table(spec.table, fmt.frac, fmt)]
-    if spec.half:
+    if spec.half_table:
         codes = codes[: len(codes) // 2]
     if mutation == "table_entry":
-        k = len(codes) - 1 if spec.half else len(codes) // 2
+        k = len(codes) - 1 if spec.half_table else len(codes) // 2
         codes[k] = fmt.qmax if 2 * codes[k] < fmt.qmin + fmt.qmax else fmt.qmin
     width = _stored_width(fmt)
     return [c & ((1 << width) - 1) for c in codes], width
 
 
-def _activation_params(layer: LayerIR, ident: str) -> dict[str, Any]:
-    """lpg_act's parameters of ``layer`` (through lpg_aggregate)."""
-    fagg = layer.formats["aggregation"]
-    spec = RTL_ACTIVATIONS[layer.activation]
-    tshift, thb, td = 0, 0, 1
-    if spec.table is not None:
-        ti = table_index(fagg.frac)
-        thb = (-ti.lo).bit_length() - 1
-        assert -ti.lo == 1 << thb, ti  # tables span +-2^thb index steps
-        tshift, td = ti.shift, ti.size // 2 if spec.half else ti.size
-    return {
-        "ACT": spec.act, "LEAKY": ACTIVATION_LEAKY_CODE, "LEAKY_FRAC": LEAKY_FRAC, "R6MAX": relu6_max_code(fagg),
-        "TSHIFT": tshift, "THB": thb, "TD": td, "TABLE_FILE": rom_file(ident, "act"),
-    }
-
-
 def _acoef_context(layer: LayerIR, ident: str, hw: HardwareConfig, g: dict[str, int], hwb: int) -> dict[str, Any]:
     """Shape and read address of the attention unit's coefficient RAM (word e*heads + h)."""
-    caw = clog2(hw.max_edges * layer.heads)
+    caw = address_bits(hw.max_edges * layer.heads)
 
     def pad(sig: str, w: int) -> str:
         return sig if w == caw else "{{" + str(caw - w) + "{1'b0}}, " + sig + "}"
@@ -220,70 +164,22 @@ def _layer_context(
     ident = identifier(layer.name)
     rnd = 0 if mutation == "no_round_offset" else 1
     heads = layer.heads
-    hwb = clog2(heads)
-    head_mean = heads > 1 and not layer.concat
+    hwb = address_bits(heads)
     heads_out = heads if layer.concat else 1
-
-    # transform unit
-    fin, flin = fm["input"], fm["linear"]
-    wkind, ww = _weight_encoding(fm["weight"])
-    xsw = _signed_width(fin)
-    pw = xsw + ww if wkind == 0 else xsw + 1
-    ig_n = math.ceil(layer.in_features / lhw.p_in)
-    og_n = math.ceil(layer.out_features / lhw.p_out)
-    sw = pw + math.ceil(math.log2(lhw.p_in))
-    acc_w = pw + math.ceil(math.log2(ig_n * lhw.p_in)) + 1
-    mult = lhw.mult if wkind == 0 else "logic"
-    law = g["nw"] + hwb
-    t_params = {
-        "NW": g["nw"], "XW": _stored_width(fin), "X_SIGNED": int(fin.signed),
-        "F_IN": layer.in_features, "P_IN": lhw.p_in, "IG": ig_n,
-        "F_OUT": layer.out_features, "P_OUT": lhw.p_out, "OG": og_n, "HEADS": heads,
-        "WW": ww, "WKIND": wkind, "MULT_MAP": MULT_MAP[mult], "SW": sw, "ACC_W": acc_w,
-        "SHIFT": linear_acc_frac(layer) - flin.frac, "LW": _stored_width(flin), "L_SIGNED": int(flin.signed),
-        "ROUND": rnd, "LAW": law, "WAW": clog2(heads * og_n * ig_n),
-        # layer 0 reads the host's features through P_in banked ports (address n*IG + ig), the others buf_k
-        "DIRECT": int(index == 0), "HAW": clog2(hw.max_nodes * ig_n) if index == 0 else 1,
-        "MASK_MUT": int(mutation == "no_input_mask" and index == 0),
-        "WEIGHT_FILE": rom_file(ident, "w"),
-    }
-
-    # aggregation unit
-    p_agg = lhw.p_agg
-    fg_n = math.ceil(layer.out_features / p_agg)
-    lsw = _signed_width(flin)
-    has_coef, has_recip, has_bias = "coef" in fm, "recip" in fm, layer.bias is not None
-    agg_sel = RTL_AGGREGATIONS[layer.aggregation]
-    assert agg_sel["HAS_RECIP"] == int(has_recip), layer.aggregation
-    cw = _stored_width(fm["coef"]) if has_coef else 2
-    rw = _stored_width(fm["recip"]) if has_recip else 2
-    prw = lsw + (_signed_width(fm["coef"]) if has_coef else 0)
-    agg_acc = prw + math.ceil(math.log2(max(hw.max_nodes, 2))) + (math.ceil(math.log2(heads)) if head_mean else 0) + 1
-    m_w = agg_acc + (_signed_width(fm["recip"]) if has_recip else 0)
-    headrec = head_mean_reciprocal(heads, HEAD_MEAN_FRAC) if head_mean else 0
-    hrw = headrec.bit_length() + 1
-    acc_frac = aggregation_frac(layer)
-    bw = _signed_width(fm["bias"]) if has_bias else 2
-    bias_shift = acc_frac - fm["bias"].frac if has_bias else 0
-    v_w = max(m_w + (hrw if head_mean else 0), bw + bias_shift) + 2
-    fagg, fout = fm["aggregation"], fm["output"]
-    a_params = {
-        "NW": g["nw"], "EW": g["ew"], "EAW": g["ew_addr"], "RAW": g["recip_aw"], "CIW": g["ciw"], "LAW": law,
-        "LW": _stored_width(flin), "L_SIGNED": int(flin.signed),
-        "F_OUT": layer.out_features, "P_AGG": p_agg, "FG": fg_n, "HEADS": heads, "CONCAT": int(layer.concat),
-        "HAS_COEF": int(has_coef), "CW": cw, "C_SIGNED": int(fm["coef"].signed) if has_coef else 0,
-        "HAS_RECIP": int(has_recip), "RW": rw, "R_SIGNED": int(fm["recip"].signed) if has_recip else 0,
-        "HEAD_MEAN": int(head_mean), "HEADREC": headrec,
-        "HAS_BIAS": int(has_bias), "BW": bw, "BIAS_SHIFT": bias_shift,
-        "BIAS_FILE": rom_file(ident, "b"),
-        "PRW": prw, "ACC_W": agg_acc, "M_W": m_w, "V_W": v_w,
-        "AGG_SHIFT": acc_frac - fagg.frac, "AGG_W": _stored_width(fagg), "AGG_SIGNED": int(fagg.signed),
-        "AGG_MAX": 0 if mutation == "max_as_add" else agg_sel["AGG_MAX"],
-        "RELU": int(layer.activation == "relu"),
-        **_activation_params(layer, ident),
-        "OUT_SHIFT": fagg.frac - fout.frac, "OW": _stored_width(fout), "O_SIGNED": int(fout.signed),
-        "ROUND": rnd, "CSR_MUT": int(mutation == "csr_off_by_one"),
-    }
+    spec = spec_from_ir(layer, lhw)
+    t_params: dict[str, Any] = as_ints(transform_params(spec, g, hw.max_nodes, direct=index == 0))
+    t_params = insert_after(t_params, "L_SIGNED", {"ROUND": rnd})
+    t_params.update(MASK_MUT=int(mutation == "no_input_mask" and index == 0), WEIGHT_FILE=rom_file(ident, "w"))
+    a_params: dict[str, Any] = as_ints(aggregate_params(spec, g, hw.max_nodes))
+    a_params = insert_after(a_params, "BIAS_SHIFT", {"BIAS_FILE": rom_file(ident, "b")})
+    a_params = insert_after(a_params, "TD", {"TABLE_FILE": rom_file(ident, "act")})
+    a_params.update(ROUND=rnd, CSR_MUT=int(mutation == "csr_off_by_one"))
+    if mutation == "max_as_add":
+        a_params["AGG_MAX"] = 0
+    law, ig_n, p_agg = t_params["LAW"], t_params["IG"], lhw.p_agg
+    has_recip = "recip" in fm
+    cw, rw = a_params["CW"], a_params["RW"]
+    flin, fout = fm["linear"], fm["output"]
     summary = (
         f"{layer.in_features}->{heads}x{layer.out_features}, {layer.attention}/{layer.aggregation}/{layer.activation}, "
         f"w {fm['weight']}, P_in={lhw.p_in} P_out={lhw.p_out} P_agg={p_agg}"
@@ -293,13 +189,13 @@ def _layer_context(
         "t_params": list(t_params.items()), "a_params": list(a_params.items()),
         "t_step": 2 * index, "a_step": 2 * index + 1, "p_in": lhw.p_in, "ig": ig_n,
         "law": law, "lin_width": layer.out_features * _stored_width(flin), "lin_depth": hw.max_nodes * heads,
-        "raw": g["recip_aw"], "has_coef": RTL_ATTENTIONS[layer.attention]["coef"] == "host",
+        "raw": g["recip_aw"], "has_coef": "coef" in fm and not has_attention_unit(layer),
         "has_recip": has_recip,
-        "coef_q": (f"{ident}_acoef_q" if has_attention_unit(layer) else f"{tensor_name(ident, 'coef')}_q0" if has_coef
-                   else f"{{{cw}{{1'b0}}}}"),
+        "coef_q": (f"{ident}_acoef_q" if has_attention_unit(layer) else f"{tensor_name(ident, 'coef')}_q0"
+                   if "coef" in fm else f"{{{cw}{{1'b0}}}}"),
         # the attention unit (GAT family): its parameters, the coefficient RAM's shape
         "attention": has_attention_unit(layer), "heads": heads, "hwb": hwb,
-        "att_params": list(attention_params(layer, ident, hw.max_nodes, hw.max_edges, g, law, mutation).items())
+        "att_params": list(rtl_attention_params(layer, spec, ident, hw.max_nodes, hw.max_edges, g, mutation).items())
         if has_attention_unit(layer) else [],
         **_acoef_context(layer, ident, hw, g, hwb),
         "recip_q": f"{tensor_name(ident, 'recip')}_q0" if has_recip else f"{{{rw}{{1'b0}}}}",
@@ -313,13 +209,7 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
     if mutation is not None and mutation not in MUTATIONS:
         raise LpgnasError(f"unknown RTL mutation {mutation!r}; known: {', '.join(MUTATIONS)}")
     layer_identifiers([layer.name for layer in ir.layers])
-    g = {
-        "nw": max(hw.max_nodes.bit_length(), 1),          # num_nodes, node addresses, row_ptr addresses
-        "ew": max(hw.max_edges.bit_length(), 1),          # num_edges, row_ptr words
-        "ew_addr": clog2(hw.max_edges),                   # col_idx / coef addresses
-        "ciw": max(hw.max_nodes.bit_length(), 1),         # col_idx words
-        "recip_aw": clog2(hw.max_nodes),
-    }
+    g = globals_for(hw.max_nodes, hw.max_edges)
     layers = [_layer_context(la, lhw, i, hw, g, mutation)
               for i, (la, lhw) in enumerate(zip(ir.layers, hw.layers, strict=True))]
     fin0, fout = ir.layers[0].formats["input"], ir.layers[-1].formats["output"]
@@ -327,7 +217,7 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
     # features: an interface array partitioned cyclic by layer 0's P_in (Vitis HLS style): bank k holds
     # element (n, ig*P_in + k) at address n*IG + ig, IG = ceil(F_in/P_in); layer 0's transform reads them
     p_in0, ig0 = layers[0]["p_in"], layers[0]["ig"]
-    features_aw, outputs_aw = clog2(hw.max_nodes * ig0), clog2(hw.max_nodes * ir.num_classes)
+    features_aw, outputs_aw = address_bits(hw.max_nodes * ig0), address_bits(hw.max_nodes * ir.num_classes)
     ports = []
     for k in range(p_in0):
         ports += [{"dir": "output", "name": f"features_{k}_address0", "width": features_aw},
@@ -415,7 +305,7 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
         # the flat row-major image (row length row) at address n*groups + ig; padding beyond row reads as zero
         "banked": {"features": {"banks": ctx["features_banks"], "groups": ctx["features_ig"],
                                 "row": ctx["in_features"],
-                                "flat_aw": clog2(hw.max_nodes * ctx["in_features"])}},
+                                "flat_aw": address_bits(hw.max_nodes * ctx["in_features"])}},
         "mutation": mutation,
     }
     (out / "rtl.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")

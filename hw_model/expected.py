@@ -27,7 +27,7 @@ from lpgnas.hw_model.params import ACT_CODE, AGG_CODE, ATT_CODE, LayerSpec
 from lpgnas.hw_model.units.io import TOP_OVERHEAD
 
 from lpgnas.hwconfig import LayerHW
-from lpgnas.operators import AGGREGATIONS, ATTENTIONS
+from lpgnas.operators import AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT
 
 DECISIONS = (
     "attention",
@@ -44,7 +44,7 @@ DECISIONS = (
 )
 #: cost keys returned by :class:`ExpectedHardwareCost`
 COST_KEYS = ("lut", "ff", "dsp", "bram36", "cycles", "latency_us", "model_bits", "buffer_bits")
-MEAN_RECIP_BITS = 17
+MEAN_RECIP_BITS = MEAN_RECIP_FORMAT.bits
 #: nominal integer bits above the binary point of scores and aggregation codes (binary points are not
 #: searched; ``lpgnas.testing.random_ir``'s rule): they size the exp / tanh / activation tables
 NOMINAL_INT_BITS = 4

@@ -22,16 +22,7 @@ from typing import Any
 
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import ram_cost
-from lpgnas.hw_model.params import (
-    ATT_CODE,
-    LayerSpec,
-    aggregate_params,
-    attention_params,
-    globals_for,
-    spec_from_ir,
-    stored_width,
-    transform_params,
-)
+from lpgnas.hw_model.params import ATT_CODE, LayerSpec, globals_for, spec_from_ir, stored_width
 from lpgnas.hw_model.units import activation as act_unit
 from lpgnas.hw_model.units import aggregate as agg_unit
 from lpgnas.hw_model.units import attention as att_unit
@@ -251,9 +242,9 @@ def layer_units(
     otherwise) and aggregation unit of one layer (``index`` 0: the transform reads the host's input
     features directly, see :mod:`hw_model.units.transform`)."""
     max_edges = max_edges if max_edges is not None else max_nodes * 8
-    tp = transform_params(s, g, max_nodes, direct=index == 0)
-    ap = aggregate_params(s, g, max_nodes)
-    xp = attention_params(s, g, max_nodes, max_edges)
+    tp = tr_unit.transform_params(s, g, max_nodes, direct=index == 0)
+    ap = agg_unit.aggregate_params(s, g, max_nodes)
+    xp = att_unit.attention_params(s, g, max_nodes, max_edges)
     tb = tr_unit.bram_estimation(tp, family)
     ab = agg_unit.bram_estimation(ap, family)
     rom_t, rom_a = tr_unit.weight_rom(tp, family), agg_unit.bias_rom(ap, family)

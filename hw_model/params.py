@@ -1,29 +1,30 @@
-"""Layer specs and the RTL parameters of each unit, derived the way ``hls_templates.rtl_writer`` does.
+"""Layer specs: what every unit's parameter function (``hw_model.units.*.*_params``) reads.
 
-A :class:`LayerSpec` is what the cost model needs to know about one layer: shapes, the widths and
+A :class:`LayerSpec` is what the hardware needs to know about one layer: shapes, the widths and
 signedness of every stored tensor, the binary-point shifts of the re-quantisers, and the layer's
 parallelism. Its fields may be numbers or torch tensors (the expected cost enumerates options as
-tensors). :func:`spec_from_ir` builds the exact spec of an IR layer; :func:`transform_params` and
-:func:`aggregate_params` give the RTL parameters (``tests/test_hw_model.py`` checks them against
-``rtl_writer.rtl_context``).
+tensors). :func:`spec_from_ir` builds the exact spec of an IR layer; the RTL writer and the cost model
+both derive the units' parameters from it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lpgnas.hw_model import numeric as nm
 
+from lpgnas.graph import head_mean_reciprocal
+from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, aggregation_frac, linear_acc_frac
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
+#: ``lpg_transform``'s WKIND of each weight format kind
 WKIND = {"fix": 0, "binary": 1, "ternary": 2}
-#: numeric codes of the registry's operators (their order in ``lpgnas.operators``): a spec field holds the
-#: code (a number, or a tensor over a search decision's options), cost functions select with ``nm.eq``
-ATT_CODE = {name: float(k) for k, name in enumerate(ATTENTIONS)}
-AGG_CODE = {name: float(k) for k, name in enumerate(AGGREGATIONS)}
-ACT_CODE = {name: float(k) for k, name in enumerate(ACTIVATIONS)}
+#: the registry's operator codes as the spec's fields hold them (a number, or a tensor over a search
+#: decision's options); cost functions select with ``nm.eq``
+ATT_CODE = {name: float(s.code) for name, s in ATTENTIONS.items()}
+AGG_CODE = {name: float(s.code) for name, s in AGGREGATIONS.items()}
+ACT_CODE = {name: float(s.code) for name, s in ACTIVATIONS.items()}
 
 
 @dataclass
@@ -53,9 +54,9 @@ class LayerSpec:
     out_bits: Any = 8
     out_signed: Any = 1
     relu: Any = 1
-    att_kind: Any = 0.0  # ATT_CODE (0: const)
-    agg_kind: Any = 0.0  # AGG_CODE (0: add)
-    act_kind: Any = 0.0  # ACT_CODE (0: relu)
+    att_kind: Any = ATT_CODE["const"]
+    agg_kind: Any = AGG_CODE["add"]
+    act_kind: Any = ACT_CODE["relu"]
     att_bits: Any = 8  # softmax attentions: attention vectors (signed fix)
     att_frac: Any = 6
     score_bits: Any = 8  # node / edge scores (signed fix)
@@ -89,18 +90,22 @@ class LayerSpec:
 
 
 def stored_width(bits, signed):
-    """Width of a memory word holding codes (``rtl_writer._stored_width``)."""
+    """Width of a memory word or port holding codes of ``bits`` bits (signed codes take at least 2)."""
     return nm.where(nm.eq(signed, 1), nm.maximum(bits, 2), bits)
 
 
 def signed_width(bits, signed):
+    """Width of a code as a signed operand (unsigned codes get a zero sign bit)."""
     return stored_width(bits, signed) + (1 - signed)
 
 
-def spec_from_ir(layer, lhw=None) -> LayerSpec:
-    """Exact spec of an IR layer (and its LayerHW, if given)."""
-    from lpgnas.ir import aggregation_frac, linear_acc_frac
+def weight_width(w_kind, w_bits, w_signed):
+    """Stored width of a weight code: fix as a signed operand, binary 1 bit, ternary 2 bits (= WKIND)."""
+    return nm.where(nm.eq(w_kind, 0), signed_width(w_bits, w_signed), w_kind)
 
+
+def spec_from_ir(layer: LayerIR, lhw=None) -> LayerSpec:
+    """Exact spec of an IR layer (and its LayerHW, if given)."""
     fm = layer.formats
     w = fm["weight"]
     acc_frac = aggregation_frac(layer)
@@ -153,202 +158,27 @@ def spec_from_ir(layer, lhw=None) -> LayerSpec:
     return s
 
 
-def globals_for(max_nodes, max_edges) -> dict:
+def address_bits(words: int) -> int:
+    """Address bits for ``words`` words (at least 1)."""
+    return max(1, (int(words) - 1).bit_length())
+
+
+def globals_for(max_nodes: int, max_edges: int) -> dict[str, int]:
+    """Widths shared by the units and the top level."""
     return {
-        "nw": max(int(max_nodes).bit_length(), 1),
-        "ew": max(int(max_edges).bit_length(), 1),
-        "ew_addr": max(1, (int(max_edges) - 1).bit_length()),
-        "recip_aw": max(1, (int(max_nodes) - 1).bit_length()),
+        "nw": max(int(max_nodes).bit_length(), 1),  # num_nodes, node addresses, row_ptr addresses
+        "ew": max(int(max_edges).bit_length(), 1),  # num_edges, row_ptr words
+        "ew_addr": address_bits(max_edges),  # col_idx / coef addresses
+        "ciw": max(int(max_nodes).bit_length(), 1),  # col_idx words
+        "recip_aw": address_bits(max_nodes),
     }
 
 
-def _headrec(heads):
-    from lpgnas.graph import head_mean_reciprocal
-    from lpgnas.ir import HEAD_MEAN_FRAC
-
+def head_mean_recip_code(heads):
+    """The quantised 1/heads of averaged heads (``lpgnas.graph.head_mean_reciprocal``), numbers or tensors."""
     if nm.is_tensor(heads):
         import torch
 
         ht = torch.as_tensor(heads, dtype=torch.float64)
         return torch.floor((2.0**HEAD_MEAN_FRAC) / ht + 0.5)
     return float(head_mean_reciprocal(int(heads), HEAD_MEAN_FRAC)) if heads > 1 else 0.0
-
-
-def transform_params(s: LayerSpec, g: dict, max_nodes=None, direct=False) -> dict:
-    """``lpg_transform``'s parameters as ``hls_templates.rtl_writer`` sets them. ``direct``: layer 0, which
-    reads the host's input features through P_in banked ports (``DIRECT = 1``, host address width
-    ``HAW = clog2(max_nodes * IG)``); the other layers read an on-chip row buffer (``DIRECT = 0``, ``HAW = 1``)."""
-    fix = nm.eq(s.w_kind, 0)
-    ww = nm.where(fix, signed_width(s.w_bits, s.w_signed), s.w_kind)  # binary 1, ternary 2
-    xsw = signed_width(s.x_bits, s.x_signed)
-    pw = nm.where(fix, xsw + ww, xsw + 1)
-    ig = nm.ceil_div(s.in_features, s.p_in)
-    og = nm.ceil_div(s.out_features, s.p_out)
-    return {
-        "NW": g["nw"],
-        "XW": stored_width(s.x_bits, s.x_signed),
-        "X_SIGNED": s.x_signed,
-        "F_IN": s.in_features,
-        "P_IN": s.p_in,
-        "IG": ig,
-        "F_OUT": s.out_features,
-        "P_OUT": s.p_out,
-        "OG": og,
-        "HEADS": s.heads,
-        "WW": ww,
-        "WKIND": s.w_kind,
-        "MULT_MAP": nm.where(fix, {"auto": 0, "logic": 0, "lut": 1, "dsp": 2}[s.mult], 0.0),
-        "SW": pw + nm.clog2(s.p_in),
-        "ACC_W": pw + nm.clog2(ig * s.p_in) + 1,
-        "SHIFT": s.shift_lin,
-        "LW": stored_width(s.lin_bits, s.lin_signed),
-        "L_SIGNED": s.lin_signed,
-        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
-        "WAW": nm.maximum(nm.clog2(s.heads * og * ig), 1.0),
-        "DIRECT": 1 if direct else 0,
-        "HAW": nm.maximum(nm.clog2(max_nodes * ig), 1.0) if direct else 1,
-        "MASK_MUT": 0,
-    }
-
-
-def aggregate_params(s: LayerSpec, g: dict, max_nodes) -> dict:
-    head_mean = nm.logical_and(nm.gt(s.heads, 1), nm.eq(s.concat, 0))
-    has_c, has_r, has_b = nm.eq(s.has_coef, 1), nm.eq(s.has_recip, 1), nm.eq(s.has_bias, 1)
-    lsw = signed_width(s.lin_bits, s.lin_signed)
-    prw = lsw + nm.where(has_c, signed_width(s.coef_bits, s.coef_signed), 0.0)
-    acc = prw + math.ceil(math.log2(max(int(max_nodes), 2))) + nm.where(head_mean, nm.clog2(s.heads), 0.0) + 1
-    m_w = acc + nm.where(has_r, signed_width(s.recip_bits, s.recip_signed), 0.0)
-    headrec = nm.where(head_mean, _headrec(s.heads), 0.0)
-    hrw = nm.bit_length(headrec) + 1
-    bw = nm.where(has_b, signed_width(s.bias_bits, s.bias_signed), 2.0)
-    bias_shift = nm.where(has_b, s.shift_bias, 0.0)
-    v_w = nm.maximum(m_w + nm.where(head_mean, hrw, 0.0), bw + bias_shift) + 2
-    return {
-        "NW": g["nw"],
-        "EW": g["ew"],
-        "EAW": g["ew_addr"],
-        "RAW": g["recip_aw"],
-        "CIW": g["nw"],
-        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
-        "LW": stored_width(s.lin_bits, s.lin_signed),
-        "L_SIGNED": s.lin_signed,
-        "F_OUT": s.out_features,
-        "P_AGG": s.p_agg,
-        "FG": nm.ceil_div(s.out_features, s.p_agg),
-        "HEADS": s.heads,
-        "CONCAT": s.concat,
-        "HAS_COEF": s.has_coef,
-        "CW": nm.where(has_c, stored_width(s.coef_bits, s.coef_signed), 2.0),
-        "C_SIGNED": nm.where(has_c, s.coef_signed, 0.0),
-        "HAS_RECIP": s.has_recip,
-        "RW": nm.where(has_r, stored_width(s.recip_bits, s.recip_signed), 2.0),
-        "R_SIGNED": nm.where(has_r, s.recip_signed, 0.0),
-        "HEAD_MEAN": nm.where(head_mean, 1.0, 0.0),
-        "HEADREC": headrec,
-        "HAS_BIAS": s.has_bias,
-        "BW": bw,
-        "BIAS_SHIFT": bias_shift,
-        "PRW": prw,
-        "ACC_W": acc,
-        "M_W": m_w,
-        "V_W": v_w,
-        "AGG_SHIFT": s.shift_agg,
-        "AGG_W": stored_width(s.agg_bits, s.agg_signed),
-        "AGG_SIGNED": s.agg_signed,
-        "AGG_MAX": nm.where(nm.eq(s.agg_kind, AGG_CODE["max"]), 1.0, 0.0),
-        "RELU": s.relu,
-        **activation_params(s),
-        "OUT_SHIFT": s.shift_out,
-        "OW": stored_width(s.out_bits, s.out_signed),
-        "O_SIGNED": s.out_signed,
-    }
-
-
-#: parameters the model derives that the RTL does not have (skipped when the tests compare with
-#: ``rtl_writer``); none: the tables' binary points follow from their indexing parameters
-#: (:func:`hw_model.units.activation.table_frac`)
-MODEL_ONLY_PARAMS: frozenset[str] = frozenset()
-
-
-def _log2c(n):
-    """``ceil(log2(max(n, 2)))`` (``rtl_attention._log2c``)."""
-    return nm.clog2(nm.maximum(n, 2.0))
-
-
-def activation_params(s: LayerSpec) -> dict:
-    """``lpg_act``'s parameters (through ``lpg_aggregate``), as ``rtl_writer._activation_params``: the
-    table's indexing (``TSHIFT``, ``THB``: ``2**THB = -lo``) and depth ``TD`` (elu: the negative half)."""
-    from lpgnas.hw_model.units.activation import table_depth
-
-    from lpgnas.tables import ACTIVATION_LEAKY_CODE, LEAKY_FRAC, TABLE_FRAC
-
-    tab = nm.logical_or(
-        nm.logical_or(nm.eq(s.act_kind, ACT_CODE["elu"]), nm.eq(s.act_kind, ACT_CODE["tanh"])),
-        nm.logical_or(nm.eq(s.act_kind, ACT_CODE["sigmoid"]), nm.eq(s.act_kind, ACT_CODE["softplus"])),
-    )
-    size = table_depth(s.agg_frac)
-    half = nm.eq(s.act_kind, ACT_CODE["elu"])
-    qmax = nm.where(nm.eq(s.agg_signed, 1), nm.exp2(s.agg_bits - 1) - 1, nm.exp2(s.agg_bits) - 1)
-    six = nm.floor(6 * nm.exp2(s.agg_frac))
-    return {
-        "ACT": s.act_kind,
-        "LEAKY": float(ACTIVATION_LEAKY_CODE),
-        "LEAKY_FRAC": float(LEAKY_FRAC),
-        "R6MAX": nm.minimum(six, qmax),
-        "TSHIFT": nm.where(tab, nm.pos(s.agg_frac - TABLE_FRAC), 0.0),
-        "THB": nm.where(tab, nm.clog2(size / 2), 0.0),
-        "TD": nm.where(tab, nm.where(half, size / 2, size), 1.0),
-    }
-
-
-def attention_params(s: LayerSpec, g: dict, max_nodes, max_edges) -> dict:
-    """``lpg_attention``'s parameters as ``hls_templates.rtl_attention.attention_params`` sets them
-    (``KIND`` = the registry code - 2: gat 0, sym-gat 1, cos 2, linear 3, gene-linear 4; negative for
-    const / gcn, which have no attention unit and cost nothing)."""
-    from lpgnas.hw_model.units.activation import table_depth
-    from lpgnas.hw_model.units.attention import vector_count
-
-    from lpgnas.tables import SOFTMAX_RECIP_FRAC
-
-    kind = s.att_kind - 2
-    lsw = signed_width(s.lin_bits, s.lin_signed)
-    aw = signed_width(s.att_bits, 1)
-    ssw = signed_width(s.score_bits, s.score_signed)
-    f = s.out_features
-    tlo = table_depth(s.score_frac) / 2
-    cos, gene = nm.eq(kind, 2), nm.eq(kind, 4)
-    return {
-        "NW": g["nw"],
-        "EW": g["ew"],
-        "EAW": g["ew_addr"],
-        "CIW": g["nw"],
-        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
-        "HEADS": s.heads,
-        "F_OUT": f,
-        "LW": stored_width(s.lin_bits, s.lin_signed),
-        "L_SIGNED": s.lin_signed,
-        "KIND": kind,
-        "AW": aw,
-        "NVEC": vector_count(s.att_kind),
-        "SW": stored_width(s.score_bits, s.score_signed),
-        "S_SIGNED": s.score_signed,
-        "NS_SHIFT": s.ns_shift,
-        "DOT_W": lsw + aw + _log2c(f) + 1,
-        "E_SHIFT": nm.where(cos, s.score_frac, nm.where(gene, s.att_frac, 0.0)),
-        "EDOT_W": nm.where(
-            nm.logical_or(cos, gene), nm.where(cos, 2 * ssw, ssw + aw) + _log2c(f) + 1, 2.0
-        ),
-        "TS": nm.pos(s.score_frac - 5),
-        "TLO": tlo,
-        "TAW": nm.maximum(nm.clog2(2 * tlo), 1.0),
-        "XAW": nm.maximum(nm.clog2(tlo + 1), 1.0),
-        "XW": s.exp_bits,
-        "FE": s.exp_bits - 1,
-        "SUMW": s.exp_bits + nm.bit_length(max_edges) + 1,
-        "CW": stored_width(s.coef_bits, s.coef_signed),
-        "C_SIGNED": s.coef_signed,
-        "COEF_SHIFT": s.exp_bits - 1 + SOFTMAX_RECIP_FRAC - s.coef_frac,
-        "CAW": nm.maximum(nm.clog2(max_edges * s.heads), 1.0),
-        "NODE_D": max_nodes * s.heads,
-        "EDGE_D": max_edges,
-    }

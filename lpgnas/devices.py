@@ -3,7 +3,8 @@
 Figures are the vendors' published totals:
 
 * 7-series: Xilinx DS190 "Zynq-7000 SoC Data Sheet: Overview" (xc7z020: 53,200 LUTs, 106,400 FFs,
-  220 DSP48E1, 140 RAMB36 = 4.9 Mb) and DS180 "7 Series FPGAs Data Sheet: Overview" (xc7a200t: 133,800
+  220 DSP48E1, 140 RAMB36 = 4.9 Mb; xc7z045: 218,600 LUTs, 437,200 FFs, 900 DSP48E1, 545 RAMB36 =
+  19.2 Mb) and DS180 "7 Series FPGAs Data Sheet: Overview" (xc7a200t: 133,800
   LUTs (215,360 logic cells), 267,600 FFs, 740 DSP48E1, 365 RAMB36 = 13,140 Kb).
 * UltraScale+: DS891 "Zynq UltraScale+ MPSoC Data Sheet: Overview" (xczu3eg: 70,560 LUTs, 141,120 FFs,
   360 DSP48E2, 216 RAMB36, no URAM; xczu7ev: 230,400 LUTs, 460,800 FFs, 1,728 DSP48E2, 312 RAMB36,
@@ -39,6 +40,7 @@ class Device:
     uram: int = 0
     clock_mhz: float = 100.0
     lutram_max: int | None = None
+    part: str | None = None  # the full part name (package, speed grade) Vitis HLS targets; None: ``name``
 
     @property
     def dsp_kind(self) -> str:
@@ -65,13 +67,20 @@ class Device:
 PRESETS: dict[str, Device] = {
     d.name: d
     for d in (
-        Device("xc7z020", "xc7", lut=53_200, ff=106_400, dsp=220, bram36=140, lutram_max=17_400),
+        Device("xc7z020", "xc7", lut=53_200, ff=106_400, dsp=220, bram36=140, lutram_max=17_400,
+               part="xc7z020clg400-1"),
+        Device("xc7z045", "xc7", lut=218_600, ff=437_200, dsp=900, bram36=545, part="xc7z045ffg900-2"),
         Device("xc7a200t", "xc7", lut=133_800, ff=267_600, dsp=740, bram36=365, lutram_max=46_200),
-        Device("xczu3eg", "xcup", lut=70_560, ff=141_120, dsp=360, bram36=216, uram=0, lutram_max=28_800),
-        Device("xczu7ev", "xcup", lut=230_400, ff=460_800, dsp=1_728, bram36=312, uram=96, lutram_max=101_760),
-        Device("xczu9eg", "xcup", lut=274_080, ff=548_160, dsp=2_520, bram36=912, uram=0, lutram_max=144_000),
-        Device("xcu50", "xcup", lut=872_000, ff=1_743_000, dsp=5_952, bram36=1_344, uram=640),
-        Device("xcu250", "xcup", lut=1_728_000, ff=3_456_000, dsp=12_288, bram36=2_688, uram=1_280),
+        Device("xczu3eg", "xcup", lut=70_560, ff=141_120, dsp=360, bram36=216, uram=0, lutram_max=28_800,
+               part="xczu3eg-sbva484-1-e"),
+        Device("xczu7ev", "xcup", lut=230_400, ff=460_800, dsp=1_728, bram36=312, uram=96, lutram_max=101_760,
+               part="xczu7ev-ffvc1156-2-e"),
+        Device("xczu9eg", "xcup", lut=274_080, ff=548_160, dsp=2_520, bram36=912, uram=0, lutram_max=144_000,
+               part="xczu9eg-ffvb1156-2-e"),
+        Device("xcu50", "xcup", lut=872_000, ff=1_743_000, dsp=5_952, bram36=1_344, uram=640,
+               part="xcu50-fsvh2104-2-e"),
+        Device("xcu250", "xcup", lut=1_728_000, ff=3_456_000, dsp=12_288, bram36=2_688, uram=1_280,
+               part="xcu250-figd2104-2L-e"),
     )
 }
 ALIASES = {"u50": "xcu50", "u250": "xcu250", "zu3eg": "xczu3eg", "zu7ev": "xczu7ev", "zu9eg": "xczu9eg"}
@@ -85,6 +94,13 @@ def check_clock_mhz(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise LpgnasError(f"{where}: {value!r} is not a clock frequency; give a positive number of MHz, e.g. 100")
     return float(value)
+
+
+def full_part(device: str) -> str:
+    """The part name Vitis HLS targets for ``hw.device``: a preset's full part (package, speed grade), or
+    ``device`` itself (already a full part name, or no preset)."""
+    preset = PRESETS.get(device)
+    return preset.part if preset is not None and preset.part is not None else device
 
 
 def load_device(name_or_path: str | Path) -> Device:

@@ -88,6 +88,8 @@ ATTENTION_LEAKY_CODE = round(0.2 * (1 << LEAKY_FRAC))
 ACTIVATION_LEAKY_CODE = round(0.01 * (1 << LEAKY_FRAC))
 #: binary point of the per-node softmax reciprocal 1 / sum(exp)
 SOFTMAX_RECIP_FRAC = 16
+#: bits of that reciprocal, unsigned (it is at most 1.0: ``exp_sum >= 2**exp_frac``)
+SOFTMAX_RECIP_BITS = SOFTMAX_RECIP_FRAC + 1
 
 
 def leaky(q: np.ndarray, slope_code: int) -> np.ndarray:

@@ -55,7 +55,7 @@ from lpgnas.numfmt import (
     requantize_np,
     requantize_torch,
 )
-from lpgnas.operators import ATTENTIONS, layer_format_names
+from lpgnas.operators import ATTENTIONS, MEAN_RECIP_FORMAT, layer_format_names
 from lpgnas.tables import (
     ACTIVATION_LEAKY_CODE,
     ATTENTION_LEAKY_CODE,
@@ -65,9 +65,6 @@ from lpgnas.tables import (
     relu6_max_code,
     table_index,
 )
-
-#: format of the per-node reciprocal of the degree used by ``mean`` aggregation
-MEAN_RECIP_FORMAT = fix(17, 16, signed=False)
 
 #: widest matrix-product accumulator computed in float64 (exact below 2**53)
 _FLOAT64_EXACT_BITS = 52

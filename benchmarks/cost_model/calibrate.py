@@ -536,11 +536,12 @@ ACT_GRID = [(act, bits, frac) for act in ("elu", "tanh", "sigmoid", "softplus", 
 def collect_activations(families: list[str]) -> None:
     """One lpg_act lane per (activation, width, binary point) of ACT_GRID, parameterised as rtl_writer does
     (unit ``activation``; seeds 100 + grid index, fitted)."""
-    from lpgnas.hls_templates.rtl_writer import RTL_ACTIVATIONS
-    from lpgnas.hw_model.params import ACT_CODE, LayerSpec, activation_params
+    from lpgnas.hw_model.params import ACT_CODE, LayerSpec
+    from lpgnas.hw_model.units.activation import activation_params
     from lpgnas.sim.synth import resource_counts, synth, yosys_version
 
     from lpgnas.numfmt import fix
+    from lpgnas.operators import ACTIVATIONS
     from lpgnas.tables import function_table
 
     version = yosys_version()
@@ -550,11 +551,11 @@ def collect_activations(families: list[str]) -> None:
                       act_kind=ACT_CODE[act], relu=0, p_agg=1)
         params = {k: int(v) for k, v in activation_params(s).items()}
         params.update({"AGG_W": bits, "AGG_SIGNED": 1})
-        spec = RTL_ACTIVATIONS[act]
+        spec = ACTIVATIONS[act]
         with tempfile.TemporaryDirectory(dir=RUNS) as tmp:
             if spec.table is not None:
                 t = [int(c) for c in function_table(spec.table, frac, fix(bits, frac))]
-                if spec.half:
+                if spec.half_table:
                     t = t[: len(t) // 2]
                 f = Path(tmp) / "act.mem"
                 f.write_text("".join(format(c & ((1 << bits) - 1), f"0{(bits + 3) // 4}x") + "\n" for c in t))

@@ -24,16 +24,16 @@ unit), :data:`ACTIVATION_COSTS` each one's estimate function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 from lpgnas.hw_model import numeric as nm
-from lpgnas.hw_model.params import ACT_CODE
+from lpgnas.hw_model.params import ACT_CODE, LayerSpec
 
-from lpgnas.tables import ACTIVATION_LEAKY_CODE, TABLE_FRAC, TABLE_RANGE
-
-#: activations that look up a table (lpgnas.operators.ACTIVATIONS[...].table)
-TABLE_ACTIVATIONS = ("elu", "tanh", "sigmoid", "softplus")
+from lpgnas.numfmt import fix
+from lpgnas.operators import ACTIVATIONS, ActivationSpec
+from lpgnas.tables import ACTIVATION_LEAKY_CODE, LEAKY_FRAC, TABLE_FRAC, TABLE_RANGE, function_table, relu6_max_code
 
 
 def table_depth(frac):
@@ -61,9 +61,6 @@ TABLE_BLOCK = 8
 @lru_cache(maxsize=4096)
 def _table_blocks(function: str, bits: int, frac: int, signed: int, half: int) -> float:
     """Non-constant (output bit, block of TABLE_BLOCK consecutive entries) pairs of a table's contents."""
-    from lpgnas.numfmt import fix
-    from lpgnas.tables import function_table
-
     fmt = fix(bits, frac, signed=bool(signed))
     t = np.asarray(function_table(function, frac, fmt), dtype=np.int64)
     if half:
@@ -101,6 +98,38 @@ def table_frac(hb, shift):
     """The binary point of a table's input codes from its indexing parameters (``-lo = 2**hb``, ``shift``):
     ``lpgnas.tables.table_index`` has ``-lo = TABLE_RANGE << t``, ``t = frac - shift``."""
     return hb - nm.clog2(TABLE_RANGE) + shift
+
+
+def _registry_flag(act_kind, flag: Callable[[ActivationSpec], bool]):
+    """1 where the activation coded ``act_kind`` (a number or a tensor of codes) has ``flag``, else 0."""
+    return sum((nm.where(nm.eq(act_kind, ACT_CODE[n]), 1.0, 0.0) for n, a in ACTIVATIONS.items() if flag(a)), 0.0)
+
+
+def _relu6_max(s: LayerSpec):
+    """``lpgnas.tables.relu6_max_code`` of the aggregation format; element-wise over tensor fields."""
+    if not nm.is_tensor(s.agg_bits, s.agg_frac, s.agg_signed):
+        return float(relu6_max_code(fix(int(s.agg_bits), int(s.agg_frac), signed=bool(s.agg_signed))))
+    qmax = nm.where(nm.eq(s.agg_signed, 1), nm.exp2(s.agg_bits - 1) - 1, nm.exp2(s.agg_bits) - 1)
+    return nm.minimum(nm.floor(6 * nm.exp2(s.agg_frac)), qmax)
+
+
+def activation_params(s: LayerSpec) -> dict:
+    """``lpg_act``'s parameters (through ``lpg_aggregate``; the RTL writer's and the cost model's): the
+    activation's registry code ``ACT``, relu6's bound ``R6MAX`` (``lpgnas.tables.relu6_max_code``), the
+    table's indexing (``TSHIFT``, ``THB``: ``2**THB = -lo``) and depth ``TD`` (a half table: the negative
+    half)."""
+    tab = _registry_flag(s.act_kind, lambda a: a.table is not None)
+    half = _registry_flag(s.act_kind, lambda a: a.half_table)
+    size = table_depth(s.agg_frac)
+    return {
+        "ACT": s.act_kind,
+        "LEAKY": float(ACTIVATION_LEAKY_CODE),
+        "LEAKY_FRAC": float(LEAKY_FRAC),
+        "R6MAX": _relu6_max(s),
+        "TSHIFT": nm.where(tab, nm.pos(s.agg_frac - TABLE_FRAC), 0.0),
+        "THB": nm.where(tab, nm.clog2(size / 2), 0.0),
+        "TD": nm.where(tab, nm.where(half, size / 2, size), 1.0),
+    }
 
 
 def _asw(p):
@@ -149,7 +178,7 @@ LEAKY_ADDERS = bin(ACTIVATION_LEAKY_CODE).count("1")
 ACTIVATION_FEATURES = {
     "relu": _relu_features,
     "identity": _relu_features,
-    "elu": _table_features("elu", 1.0, half=1),
+    "elu": _table_features("elu", 1.0, half=int(ACTIVATIONS["elu"].half_table)),
     "tanh": _table_features("tanh", 0.0),
     "sigmoid": _table_features("sigmoid", 0.0),
     "leaky_relu": _leaky_features,

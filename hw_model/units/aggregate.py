@@ -10,13 +10,74 @@ from __future__ import annotations
 
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import rom_cost
-from lpgnas.hw_model.params import ACT_CODE
-from lpgnas.hw_model.units.activation import TABLE_ACTIVATIONS, activation_features
+from lpgnas.hw_model.params import ACT_CODE, AGG_CODE, LayerSpec, head_mean_recip_code, signed_width, stored_width
+from lpgnas.hw_model.units.activation import activation_features, activation_params
 from lpgnas.hw_model.units.multiplier import dsp_count, soft_mult_bits, split_adder_bits
 from lpgnas.hw_model.units.transform import requant_terms
 
+from lpgnas.operators import ACTIVATIONS
+
 PIPELINE_DEPTH = 8  # seven pipeline stages + done (RTL-measured)
 RUN_OVERHEAD = 3  # the walker's INIT0..INIT2 states
+#: registry aggregation -> lpg_aggregate's reducer ``AGG_MAX`` (1: element-wise maximum, 0: sum; the mean's
+#: reciprocal product is ``HAS_RECIP``, from its ``recip`` format)
+AGG_MAX: dict[str, int] = {"add": 0, "mean": 0, "max": 1}
+
+
+def aggregate_params(s: LayerSpec, g: dict, max_nodes) -> dict:
+    """``lpg_aggregate``'s parameters (the RTL writer's and the cost model's), in the RTL's order: the
+    datapath widths ``PRW``, ``ACC_W`` (the sum of up to ``max_nodes`` products), ``M_W``, ``V_W`` and the
+    finaliser's activation (:func:`hw_model.units.activation.activation_params`)."""
+    head_mean = nm.logical_and(nm.gt(s.heads, 1), nm.eq(s.concat, 0))
+    has_c, has_r, has_b = nm.eq(s.has_coef, 1), nm.eq(s.has_recip, 1), nm.eq(s.has_bias, 1)
+    lsw = signed_width(s.lin_bits, s.lin_signed)
+    prw = lsw + nm.where(has_c, signed_width(s.coef_bits, s.coef_signed), 0.0)
+    acc = prw + nm.clog2(max(int(max_nodes), 2)) + nm.where(head_mean, nm.clog2(s.heads), 0.0) + 1
+    m_w = acc + nm.where(has_r, signed_width(s.recip_bits, s.recip_signed), 0.0)
+    headrec = nm.where(head_mean, head_mean_recip_code(s.heads), 0.0)
+    hrw = nm.bit_length(headrec) + 1
+    bw = nm.where(has_b, signed_width(s.bias_bits, s.bias_signed), 2.0)
+    bias_shift = nm.where(has_b, s.shift_bias, 0.0)
+    v_w = nm.maximum(m_w + nm.where(head_mean, hrw, 0.0), bw + bias_shift) + 2
+    return {
+        "NW": g["nw"],
+        "EW": g["ew"],
+        "EAW": g["ew_addr"],
+        "RAW": g["recip_aw"],
+        "CIW": g["ciw"],
+        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
+        "LW": stored_width(s.lin_bits, s.lin_signed),
+        "L_SIGNED": s.lin_signed,
+        "F_OUT": s.out_features,
+        "P_AGG": s.p_agg,
+        "FG": nm.ceil_div(s.out_features, s.p_agg),
+        "HEADS": s.heads,
+        "CONCAT": s.concat,
+        "HAS_COEF": s.has_coef,
+        "CW": nm.where(has_c, stored_width(s.coef_bits, s.coef_signed), 2.0),
+        "C_SIGNED": nm.where(has_c, s.coef_signed, 0.0),
+        "HAS_RECIP": s.has_recip,
+        "RW": nm.where(has_r, stored_width(s.recip_bits, s.recip_signed), 2.0),
+        "R_SIGNED": nm.where(has_r, s.recip_signed, 0.0),
+        "HEAD_MEAN": nm.where(head_mean, 1.0, 0.0),
+        "HEADREC": headrec,
+        "HAS_BIAS": s.has_bias,
+        "BW": bw,
+        "BIAS_SHIFT": bias_shift,
+        "PRW": prw,
+        "ACC_W": acc,
+        "M_W": m_w,
+        "V_W": v_w,
+        "AGG_SHIFT": s.shift_agg,
+        "AGG_W": stored_width(s.agg_bits, s.agg_signed),
+        "AGG_SIGNED": s.agg_signed,
+        "AGG_MAX": sum((nm.where(nm.eq(s.agg_kind, AGG_CODE[n]), float(m), 0.0) for n, m in AGG_MAX.items()), 0.0),
+        "RELU": s.relu,
+        **activation_params(s),
+        "OUT_SHIFT": s.shift_out,
+        "OW": stored_width(s.out_bits, s.out_signed),
+        "O_SIGNED": s.out_signed,
+    }
 
 
 def _widths(p):
@@ -82,7 +143,7 @@ def table_bits(p):
     """Bits of the activation tables (``TD`` words of ``AGG_W`` bits per lane; 0 without a table)."""
     if "TD" not in p:
         return 0.0
-    tab = sum((nm.where(nm.eq(p["ACT"], ACT_CODE[n]), 1.0, 0.0) for n in TABLE_ACTIVATIONS), 0.0)
+    tab = sum((nm.where(nm.eq(p["ACT"], ACT_CODE[n]), 1.0, 0.0) for n, a in ACTIVATIONS.items() if a.table), 0.0)
     return tab * p["P_AGG"] * p["TD"] * p["AGG_W"]
 
 

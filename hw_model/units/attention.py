@@ -2,8 +2,8 @@
 resource (``attention_dsp``, ``attention_bram``, ``attention_lut`` / ``attention_ff`` (fitted structural
 terms), ``attention_cycles``) and :data:`ATTENTION_COSTS` over the registry.
 
-The unit (``hls_templates/rtl/lpg_attention.v``, parameters from ``hls_templates.rtl_attention``, mirrored
-by :func:`hw_model.params.attention_params`) runs as its own sequencer step between the layer's transform
+The unit (``hls_templates/rtl/lpg_attention.v``, parameters from :func:`attention_params`, which the RTL
+writer reads too) runs as its own sequencer step between the layer's transform
 and aggregation:
 
 * phase A, one linear row per cycle (``N * HEADS`` cycles): ``F_OUT`` parallel products ``lin * att``
@@ -20,23 +20,24 @@ and aggregation:
   per-edge coefficient RAM (``max_edges * HEADS`` words of ``CW`` bits) that the aggregation unit reads.
 
 Cycles (``rtl_attention.attention_cycles``): ``N*H + 3*H*E + H*N*(1 + 3*3 + 18) + 2*N + 7``.
-``p`` holds the RTL parameters (numbers or tensors); ``KIND < 0`` (const, gcn) costs nothing.
+``p`` holds the RTL parameters (numbers or tensors); ``KIND`` is the attention's registry code, and const /
+gcn (no attention unit, negative codes) cost nothing.
 """
 
 from __future__ import annotations
 
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import MemoryCost, ram_cost, rom_cost
-from lpgnas.hw_model.params import ATT_CODE
-from lpgnas.hw_model.units.activation import table_frac, table_logic
+from lpgnas.hw_model.params import ATT_CODE, LayerSpec, signed_width, stored_width
+from lpgnas.hw_model.units.activation import table_depth, table_frac, table_logic
 from lpgnas.hw_model.units.multiplier import dsp_count, soft_mult_bits
 from lpgnas.hw_model.units.transform import requant_terms
 
-#: registry names of the softmax attentions and lpg_attention's KIND codes (= registry code - 2)
-KINDS = {"gat": 0, "sym-gat": 1, "cos": 2, "linear": 3, "gene-linear": 4}
-#: quotient bits of the reciprocal divider and its cycles per (node, head)
-RECIP_BITS = 17
-DIV_CYCLES = 1 + RECIP_BITS
+from lpgnas.operators import ATTENTIONS
+from lpgnas.tables import SOFTMAX_RECIP_BITS, SOFTMAX_RECIP_FRAC, TABLE_FRAC
+
+#: cycles of the reciprocal divider per (node, head): one set-up + one per quotient bit
+DIV_CYCLES = 1 + SOFTMAX_RECIP_BITS
 #: per (node, head): one set-up cycle, three passes with 3 drain cycles each, the divider
 NODE_HEAD_OVERHEAD = 1 + 3 * 3 + DIV_CYCLES
 #: the GAT LeakyReLU slope 205 / 1024 as a signed constant operand (9 bits)
@@ -44,23 +45,22 @@ LEAKY_CONST_BITS = 9
 
 
 def _kind(p, name):
-    return nm.eq(p["KIND"], KINDS[name])
+    return nm.eq(p["KIND"], ATT_CODE[name])
 
 
 def softmax(p):
     """The layer has an attention unit (a GAT-family attention)."""
-    return nm.ge(p["KIND"], 0)
+    return is_softmax(p["KIND"])
 
 
 def is_softmax(att_kind):
-    """The attention coded ``att_kind`` (registry code) is a softmax attention."""
-    return nm.ge(att_kind, ATT_CODE["gat"])
+    """The attention coded ``att_kind`` (registry code; a number or a tensor) is a softmax attention."""
+    return nm.gt(sum((nm.where(nm.eq(att_kind, ATT_CODE[n]), 1.0, 0.0) for n, a in ATTENTIONS.items() if a.softmax),
+                     0.0), 0)
 
 
 def vector_count(att_kind):
     """Attention vectors of the kind (``lpgnas.operators.ATTENTIONS[...].tensors``)."""
-    from lpgnas.operators import ATTENTIONS
-
     out = 0.0
     for name, spec in ATTENTIONS.items():
         out = out + nm.where(nm.eq(att_kind, ATT_CODE[name]), float(len(spec.tensors)), 0.0)
@@ -85,6 +85,59 @@ def _w(p):
 
 def _scale(m: MemoryCost, k) -> MemoryCost:
     return MemoryCost(**{f: getattr(m, f) * k for f in ("bram18", "bram36", "lutram", "lut", "ff", "bits")})
+
+
+def _log2c(n):
+    """``ceil(log2(max(n, 2)))``: the bits an adder chain of ``n`` terms adds."""
+    return nm.clog2(nm.maximum(n, 2.0))
+
+
+def attention_params(s: LayerSpec, g: dict, max_nodes, max_edges) -> dict:
+    """``lpg_attention``'s parameters (the RTL writer's and the cost model's), in the RTL's order; ``KIND``
+    is the attention's registry code (negative for const / gcn, which have no attention unit and cost
+    nothing)."""
+    kind = s.att_kind
+    lsw = signed_width(s.lin_bits, s.lin_signed)
+    aw = signed_width(s.att_bits, 1)
+    ssw = signed_width(s.score_bits, s.score_signed)
+    f = s.out_features
+    tlo = table_depth(s.score_frac) / 2
+    cos, gene = nm.eq(kind, ATT_CODE["cos"]), nm.eq(kind, ATT_CODE["gene-linear"])
+    return {
+        "NW": g["nw"],
+        "EW": g["ew"],
+        "EAW": g["ew_addr"],
+        "CIW": g["ciw"],
+        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
+        "HEADS": s.heads,
+        "F_OUT": f,
+        "LW": stored_width(s.lin_bits, s.lin_signed),
+        "L_SIGNED": s.lin_signed,
+        "KIND": kind,
+        "AW": aw,
+        "NVEC": vector_count(s.att_kind),
+        "SW": stored_width(s.score_bits, s.score_signed),
+        "S_SIGNED": s.score_signed,
+        "NS_SHIFT": s.ns_shift,
+        "DOT_W": lsw + aw + _log2c(f) + 1,
+        "E_SHIFT": nm.where(cos, s.score_frac, nm.where(gene, s.att_frac, 0.0)),
+        "EDOT_W": nm.where(
+            nm.logical_or(cos, gene), nm.where(cos, 2 * ssw, ssw + aw) + _log2c(f) + 1, 2.0
+        ),
+        "TS": nm.pos(s.score_frac - TABLE_FRAC),
+        "TLO": tlo,
+        "TAW": nm.maximum(nm.clog2(2 * tlo), 1.0),
+        "XAW": nm.maximum(nm.clog2(tlo + 1), 1.0),
+        "XW": s.exp_bits,
+        "FE": s.exp_bits - 1,
+        "SUMW": s.exp_bits + nm.bit_length(max_edges) + 1,
+        "CW": stored_width(s.coef_bits, s.coef_signed),
+        "C_SIGNED": s.coef_signed,
+        "COEF_SHIFT": s.exp_bits - 1 + SOFTMAX_RECIP_FRAC - s.coef_frac,
+        "CAW": nm.maximum(nm.clog2(max_edges * s.heads), 1.0),
+        "NODE_D": max_nodes * s.heads,
+        "EDGE_D": max_edges,
+    }
 
 
 def memories(p, family) -> dict[str, MemoryCost]:
@@ -126,7 +179,7 @@ def _products(p, family):
         "gene": (nm.where(_kind(p, "gene-linear"), f, 0.0), ssw, p["AW"]),
         "leaky": (nm.where(_kind(p, "gat"), 1.0, nm.where(_kind(p, "sym-gat"), 2.0, 0.0)), ssw + 1,
                   float(LEAKY_CONST_BITS)),
-        "coef": (1.0, p["XW"] + 1, float(RECIP_BITS + 1)),
+        "coef": (1.0, p["XW"] + 1, float(SOFTMAX_RECIP_BITS + 1)),
     }
 
 
@@ -193,7 +246,7 @@ def lut_features(p, family):
     chain_lut = nm.where(node_dsp, 0.0, chain_a) + nm.where(nm.gt(edge_dsp, 0), 0.0, chain_e)
     rq_a = requant_terms(nm.where(nm.eq(vec, 1), lsw + p["AW"], p["DOT_W"]), p["NS_SHIFT"], p["SW"])
     rq_e = requant_terms(p["EDOT_W"], p["E_SHIFT"], p["SW"])
-    rq_c = requant_terms(p["XW"] + RECIP_BITS + 1, p["COEF_SHIFT"], p["CW"])
+    rq_c = requant_terms(p["XW"] + SOFTMAX_RECIP_BITS + 1, p["COEF_SHIFT"], p["CW"])
     n_rq_a = nm.where(nm.eq(vec, 1), 2 * f, n_node)
     ntanh, tanh_logic = _tanh_tables(p)
     ms = memories(p, family)
@@ -208,7 +261,7 @@ def lut_features(p, family):
         "edge": on * (nm.where(_kind(p, "sym-gat"), 2.0, nm.where(_kind(p, "gat"), 1.0, 0.0)) * (esw + 12)
                       + nm.where(_kind(p, "gene-linear"), f * (ssw + 1), 0.0)),
         "softmax": on * (2 * esw + (esw + 1) + p["TAW"] + sumw),
-        "divider": on * (2 * (sumw + 2) + RECIP_BITS),
+        "divider": on * (2 * (sumw + 2) + SOFTMAX_RECIP_BITS),
         "ctrl": on * (2 * p["NW"] + 3 * p["EW"] + 2 * p["LAW"] + p["CAW"]),
         "mem": sum((m.lut for m in ms.values()), 0.0),
         "const": on,
@@ -226,8 +279,8 @@ def ff_features(p, family):
     return {
         "node_word": on * 2 * nf * fw,
         "att_word": on * gene * p["F_OUT"] * p["AW"],
-        "edge": on * (2 * esw + p["XW"] + p["CW"] + p["CAW"] + (p["XW"] + RECIP_BITS + 1)),
-        "divider": on * (sumw + (sumw + 2) + 2 * RECIP_BITS + 6),
+        "edge": on * (2 * esw + p["XW"] + p["CW"] + p["CAW"] + (p["XW"] + SOFTMAX_RECIP_BITS + 1)),
+        "divider": on * (sumw + (sumw + 2) + 2 * SOFTMAX_RECIP_BITS + 6),
         "ctrl": on * (4 * p["NW"] + 4 * p["EW"] + 3 * p["LAW"] + 3 * p["EAW"]),
         "mem": sum((m.ff for m in ms.values()), 0.0),
         "const": on,
@@ -289,7 +342,7 @@ def softmax_cost(p, family, coef=None) -> dict:
 
 def _with_kind(name):
     def cost(p, family, coef=None):
-        return softmax_cost({**p, "KIND": float(KINDS[name]) if name in KINDS else -1.0}, family, coef)
+        return softmax_cost({**p, "KIND": ATT_CODE[name]}, family, coef)
 
     cost.__name__ = f"{name.replace('-', '_')}_cost"
     return cost

@@ -2,7 +2,7 @@
 accumulator, re-quantiser, loop counters, weight ROM.
 
 ``p`` is the unit's parameter set, named as the RTL parameters (``P_IN``, ``XW``, ``ACC_W``, ...), with
-plain numbers or torch tensors as values (:func:`hw_model.params.transform_params` derives it). Each
+plain numbers or torch tensors as values (:func:`transform_params` derives it). Each
 ``*_estimation`` returns a count; LUT and FF are sums of structural terms (``*_features``) times
 coefficients fitted on Yosys runs (``hw_model/calibration.json``).
 
@@ -19,9 +19,51 @@ from __future__ import annotations
 
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import rom_cost
+from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width, weight_width
 from lpgnas.hw_model.units.multiplier import dsp_count, soft_mult_bits
 
 PIPELINE_DEPTH = 8  # issue -> memory -> operands -> dot -> accumulate -> requant -> write -> done (RTL-measured)
+#: ``LayerHW.mult`` -> lpg_mul's mapping (0: Yosys decides, 1: LUTs, 2: DSP slices); binary / ternary
+#: weights always take 0 (their products are a negation)
+MULT_MAP = {"auto": 0, "logic": 0, "lut": 1, "dsp": 2}
+
+
+def transform_params(s: LayerSpec, g: dict, max_nodes=None, direct=False) -> dict:
+    """``lpg_transform``'s parameters (the RTL writer's and the cost model's), in the RTL's order.
+    ``direct``: layer 0, which reads the host's input features through P_in banked ports (``DIRECT = 1``,
+    host address width ``HAW = clog2(max_nodes * IG)``); the other layers read an on-chip row buffer
+    (``DIRECT = 0``, ``HAW = 1``)."""
+    fix = nm.eq(s.w_kind, 0)
+    ww = weight_width(s.w_kind, s.w_bits, s.w_signed)
+    xsw = signed_width(s.x_bits, s.x_signed)
+    pw = nm.where(fix, xsw + ww, xsw + 1)
+    ig = nm.ceil_div(s.in_features, s.p_in)
+    og = nm.ceil_div(s.out_features, s.p_out)
+    return {
+        "NW": g["nw"],
+        "XW": stored_width(s.x_bits, s.x_signed),
+        "X_SIGNED": s.x_signed,
+        "F_IN": s.in_features,
+        "P_IN": s.p_in,
+        "IG": ig,
+        "F_OUT": s.out_features,
+        "P_OUT": s.p_out,
+        "OG": og,
+        "HEADS": s.heads,
+        "WW": ww,
+        "WKIND": s.w_kind,
+        "MULT_MAP": nm.where(fix, MULT_MAP[s.mult], 0.0),
+        "SW": pw + nm.clog2(s.p_in),
+        "ACC_W": pw + nm.clog2(ig * s.p_in) + 1,
+        "SHIFT": s.shift_lin,
+        "LW": stored_width(s.lin_bits, s.lin_signed),
+        "L_SIGNED": s.lin_signed,
+        "LAW": g["nw"] + nm.maximum(nm.clog2(s.heads), 1.0),
+        "WAW": nm.maximum(nm.clog2(s.heads * og * ig), 1.0),
+        "DIRECT": 1 if direct else 0,
+        "HAW": nm.maximum(nm.clog2(max_nodes * ig), 1.0) if direct else 1,
+        "MASK_MUT": 0,
+    }
 
 
 def _common(p, family):

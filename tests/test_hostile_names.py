@@ -28,11 +28,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lpgnas.hls_templates.generate import generate_design
-from lpgnas.hls_templates.hls_writer import PARTS, write_hls
+from lpgnas.hls_templates.hls_writer import write_hls
 from lpgnas.hls_templates.rtl_writer import write_rtl
 from lpgnas.sim.csim import run_csim
 from lpgnas.sim.rtl import tool_env, write_testbench
 
+from lpgnas.devices import full_part
 from lpgnas.errors import IRValidationError, LpgnasError
 from lpgnas.golden import run_model
 from lpgnas.hwconfig import HardwareConfig, LayerHW
@@ -222,7 +223,7 @@ def _render_hostile(tmp: Path, model_name: str, layer_names: list[str], part: st
         assert not re.search(r"^\s*(module|endmodule)\b", text, re.M) or name.endswith(".v"), name
     calls = _tcl_calls(files["hls/run_hls.tcl"])
     assert [c[0] for c in calls] == [c[0] for c in _tcl_calls(reference["hls/run_hls.tcl"])]
-    assert ["set_part", PARTS.get(part, part)] in calls  # the part is one word, verbatim
+    assert ["set_part", full_part(part)] in calls  # the part is one word, verbatim
     return design
 
 

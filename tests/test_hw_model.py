@@ -13,12 +13,16 @@ from lpgnas.hw_model.dse import explore
 from lpgnas.hw_model.expected import ExpectedHardwareCost
 from lpgnas.hw_model.memory import bram_choice, ram_cost, rom_cost
 from lpgnas.hw_model.model import estimate
-from lpgnas.hw_model.params import MODEL_ONLY_PARAMS, aggregate_params, globals_for, spec_from_ir, transform_params
+from lpgnas.hw_model.params import globals_for, spec_from_ir
+from lpgnas.hw_model.units.aggregate import aggregate_params
+from lpgnas.hw_model.units.attention import attention_params
 from lpgnas.hw_model.units.multiplier import dsp_count
+from lpgnas.hw_model.units.transform import transform_params
 
 from lpgnas.devices import PRESETS, load_device
 from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.hwconfig import HardwareConfig, LayerHW
+from lpgnas.operators import ATTENTIONS
 from lpgnas.testing import random_ir
 
 # ---- memories ------------------------------------------------------------------------------------------
@@ -111,50 +115,6 @@ def test_unknown_device_lists_presets():
         load_device("xc9z999")
     for name in PRESETS:
         assert name in str(e.value)
-
-
-# ---- parameters mirror the RTL generator ---------------------------------------------------------------
-
-
-def test_params_equal_rtl_writer():
-    from lpgnas.hls_templates.rtl_writer import rtl_context
-
-    for seed in range(24):
-        rng = np.random.default_rng(seed)
-        ir = random_ir(
-            rng,
-            attention=["gcn", "const"][seed % 2],
-            aggregation=["add", "mean"][seed % 3 % 2],
-            heads=[1, 2, 3][seed % 3],
-            concat=seed % 4 < 2,
-            wbits=[1, 2, 4, 8, 16][seed % 5],
-            abits=[2, 4, 8, 16][seed % 4],
-            bias=seed % 5 != 0,
-        )
-        hw = HardwareConfig(
-            max_nodes=100,
-            max_edges=700,
-            layers=[
-                LayerHW(
-                    min(3, la.in_features),
-                    min(2, la.out_features),
-                    min(3, la.out_features),
-                    ["auto", "lut", "dsp"][seed % 3],
-                )
-                for la in ir.layers
-            ],
-        )
-        ctx, g = rtl_context(ir, hw), globals_for(100, 700)
-        for i, (L, layer, lhw) in enumerate(zip(ctx["layers"], ir.layers, hw.layers, strict=True)):
-            s = spec_from_ir(layer, lhw)
-            for mine, ref in (
-                (transform_params(s, g, 100, direct=i == 0), dict(L["t_params"])),
-                (aggregate_params(s, g, 100), dict(L["a_params"])),
-            ):
-                for k, v in mine.items():
-                    if k in MODEL_ONLY_PARAMS:
-                        continue
-                    assert float(v) == float(ref[k]), (seed, k)
 
 
 # ---- multipliers ---------------------------------------------------------------------------------------
@@ -409,41 +369,12 @@ def _op_ir(seed, attention, aggregation="add", activation="relu", heads=2, conca
     )
 
 
-def test_operator_params_equal_rtl_writer():
-    """Aggregation (AGG_MAX, activation table indexing) and attention parameters mirror rtl_writer /
-    rtl_attention for every operator."""
-    from lpgnas.hls_templates.rtl_writer import rtl_context
-    from lpgnas.hw_model.params import attention_params
-
-    from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
-
-    atts, aggs, acts = list(ATTENTIONS), list(AGGREGATIONS), list(ACTIVATIONS)
-    for seed in range(len(acts) * 2):
-        ir = _op_ir(
-            seed, atts[seed % len(atts)], aggs[seed % len(aggs)], acts[seed % len(acts)],
-            heads=[1, 2, 3, 4][seed % 4], concat=seed % 3 != 0, wbits=[2, 4, 8, 16][seed % 4],
-            abits=[3, 4, 8, 12, 16][seed % 5],
-        )
-        hw = HardwareConfig(max_nodes=60, max_edges=300, layers=[LayerHW(2, 2, 3) for _ in ir.layers])
-        ctx, g = rtl_context(ir, hw), globals_for(60, 300)
-        for L, layer, lhw in zip(ctx["layers"], ir.layers, hw.layers, strict=True):
-            s = spec_from_ir(layer, lhw)
-            pairs = [(aggregate_params(s, g, 60), dict(L["a_params"]))]
-            if L["attention"]:
-                pairs.append((attention_params(s, g, 60, 300), dict(L["att_params"])))
-            for mine, ref in pairs:
-                for k, v in mine.items():
-                    if k not in MODEL_ONLY_PARAMS:
-                        assert float(v) == float(ref[k]), (seed, layer.attention, layer.activation, k)
-
-
 def test_attention_cycles_equal_rtl_formula():
     from lpgnas.hls_templates.rtl_attention import attention_cycles
-    from lpgnas.hw_model.params import attention_params
     from lpgnas.hw_model.units import attention as att
 
     g = globals_for(60, 300)
-    for seed, kind in enumerate(att.KINDS):
+    for seed, kind in enumerate(n for n, a in ATTENTIONS.items() if a.softmax):
         layer = _op_ir(seed, kind, heads=1 + seed % 4).layers[0]
         p = attention_params(spec_from_ir(layer), g, 60, 300)
         for n, e in ((10, 40), (60, 300), (1, 1)):
@@ -462,7 +393,7 @@ def test_attention_unit_monotonic_in_bitwidths(family, kind, field):
     product bits). Wider score / coefficient *outputs* can need less saturation logic, so their LUTs are
     not monotonic. The score's binary point stays fixed so that the tables keep their size."""
     from lpgnas.hw_model.model import coefficients
-    from lpgnas.hw_model.params import ATT_CODE, LayerSpec, attention_params
+    from lpgnas.hw_model.params import ATT_CODE, LayerSpec
     from lpgnas.hw_model.units import attention as att
 
     g = globals_for(128, 1024)
@@ -488,7 +419,7 @@ def test_attention_unit_monotonic_in_bitwidths(family, kind, field):
 
 @pytest.mark.parametrize("activation", ["elu", "tanh", "sigmoid", "softplus", "leaky_relu", "relu6"])
 def test_activation_cost_monotonic_in_bitwidth(activation):
-    from lpgnas.hw_model.params import ACT_CODE, LayerSpec, aggregate_params
+    from lpgnas.hw_model.params import ACT_CODE, LayerSpec
     from lpgnas.hw_model.units import ACTIVATION_COSTS
 
     prev = None
@@ -515,7 +446,6 @@ def test_tables_sized_as_lpgnas_tables():
 
 def test_model_and_buffer_bits_of_attention():
     """Model size counts the attention vectors; buffer size the node-score, edge and coefficient RAMs."""
-    from lpgnas.hw_model.params import attention_params
     from lpgnas.hw_model.units import attention as att
 
     for kind, nvec in (("gat", 2), ("linear", 1), ("gene-linear", 3)):

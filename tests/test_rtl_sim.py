@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lpgnas.hls_templates.generate import generate_design
-from lpgnas.hls_templates.rtl_writer import RTL_ACTIVATIONS, RTL_AGGREGATIONS, activation_table, ideal_cycles, write_rtl
+from lpgnas.hls_templates.rtl_writer import activation_table, ideal_cycles, write_rtl
 from lpgnas.sim import rtl as rtl_mod
 from lpgnas.sim.rtl import run_rtl, run_rtl_batch, tool_env
 
@@ -317,8 +317,8 @@ def _exercises_activation(ir, graph, x) -> bool:
     if np.unique(q).size < 4:
         return False
     act = layer.activation
-    if RTL_ACTIVATIONS[act].table is not None:
-        read = q[q < 0] if act == "elu" else q
+    if ACTIVATION_REGISTRY[act].table is not None:
+        read = q[q < 0] if ACTIVATION_REGISTRY[act].half_table else q
         return np.unique(table_index(fmt.frac).index(read)).size >= 4
     codes = np.arange(fmt.qmin, fmt.qmax + 1, dtype=np.int64)
     f = ACTIVATION_FUNCTIONS[act]
@@ -348,15 +348,14 @@ def _operator_design(out: Path, case: tuple, seed: int, predicate=None, **kw) ->
 def test_rtl_operators_match_golden(batch, tmp_path):
     """golden == RTL for every aggregation x activation of the registries (and max over heads), batched
     Verilator builds; every design is lint-clean and its data exercises its activation."""
-    assert set(RTL_AGGREGATIONS) == set(AGGREGATION_REGISTRY) and set(RTL_ACTIVATIONS) == set(ACTIVATION_REGISTRY)
     specs = [(c, {}) for c in OPERATOR_CASES] + OPERATOR_HEAD_CASES
     mine = [(k, c, kw) for k, (c, kw) in enumerate(specs)][batch::OPERATOR_BATCHES]
     dirs = [_operator_design(tmp_path / f"{_case_id(c)}-{k}", c, 3000 + k, **kw) for k, c, kw in mine]
     for d in dirs:
         ir = load_ir(d / "model.ir.json")
         _lint(d / "rtl", [str(d / "rtl" / "lpgnas_top.v")], ["--top-module", "lpgnas_top"])
-        assert (d / "rtl" / f"{ir.layers[0].name}_act.mem").exists() == (RTL_ACTIVATIONS[ir.layers[0].activation].table
-                                                                         is not None)
+        assert (d / "rtl" / f"{ir.layers[0].name}_act.mem").exists() == (
+            ACTIVATION_REGISTRY[ir.layers[0].activation].table is not None)
     reports = run_rtl_batch(dirs, tmp_path / "build", "verilator", quick_build=True)
     failed = {d.name: (r["mismatches"], r["first_mismatches"][:3]) for d, r in zip(dirs, reports, strict=True)
               if not r["bit_exact"]}
@@ -424,7 +423,10 @@ def test_lpg_act_matches_golden_codes(tmp_path):
     of both ends, every 61st code elsewhere. One Icarus testbench with an instance per pair."""
     from types import SimpleNamespace
 
-    from lpgnas.hls_templates.rtl_writer import _activation_params, _stored_width, _write_words
+    from lpgnas.hls_templates.rtl_attention import as_ints
+    from lpgnas.hls_templates.rtl_writer import _write_words
+    from lpgnas.hw_model.params import ACT_CODE, LayerSpec, stored_width
+    from lpgnas.hw_model.units.activation import activation_params
 
     from lpgnas.numfmt import fix
 
@@ -433,10 +435,12 @@ def test_lpg_act_matches_golden_codes(tmp_path):
     for k, ((bits, frac, signed), act) in enumerate(itertools.product(ACT_UNIT_FORMATS, ACTIVATION_REGISTRY)):
         fmt = fix(bits, frac, signed=signed)
         layer = SimpleNamespace(activation=act, formats={"aggregation": fmt})
-        params = _activation_params(layer, f"t{k}")
+        spec = LayerSpec(in_features=1, out_features=1, agg_bits=bits, agg_frac=frac, agg_signed=int(signed),
+                         act_kind=ACT_CODE[act])
+        params: dict = as_ints(activation_params(spec))
         table = activation_table(layer)
         params["TABLE_FILE"] = f'"{_write_words(tmp_path / f"t{k}.mem", *table)}"' if table else '"none.mem"'
-        w = _stored_width(fmt)
+        w = stored_width(bits, int(signed))
         asw = w + (0 if signed else 1)
         plist = ", ".join(f".{n}({v})" for n, v in {"AGG_W": w, "AGG_SIGNED": int(signed), **params}.items())
         decl.append(f"    reg [{w - 1}:0] a{k}; wire signed [{asw - 1}:0] y{k};\n"

@@ -2,7 +2,8 @@
 
 ``write_hls`` writes into ``out_dir``:
 
-    lpgnas_int.h   integer types and the re-quantiser (static; g++ without Vitis, ap_int under Vitis)
+    lpgnas_int.h   integer types and the re-quantiser (g++ without Vitis, ap_int under Vitis; its limits are
+                   lpgnas.numfmt's and WIDE_SAFE_BITS)
     kernel.h       sizes, port types and the top function ``lpgnas_top``
     kernel.cpp     the accelerator: per layer a transform unit, an attention unit (GAT family only) and an
                    edge/aggregation unit; per-operator code comes from the macros of operators.j2
@@ -23,13 +24,11 @@ refused with an :class:`LpgnasError` naming it.
 
 from __future__ import annotations
 
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lpgnas.hls_templates.env import OUTPUT_PORT, TEMPLATE_ROOT, TOP_NAME, make_env
+from lpgnas.hls_templates.env import OUTPUT_PORT, TOP_NAME, make_env
 from lpgnas.hw_model.params import stored_width
 
 from lpgnas.devices import full_part
@@ -39,7 +38,7 @@ from lpgnas.graph import head_mean_reciprocal
 from lpgnas.hwconfig import HardwareConfig
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.names import layer_identifiers
-from lpgnas.numfmt import NumFormat
+from lpgnas.numfmt import INT64_SAFE_BITS, SATURATION_BITS, NumFormat
 from lpgnas.operators import ACTIVATIONS, ATTENTIONS
 from lpgnas.tables import (
     ACTIVATION_LEAKY_CODE,
@@ -52,17 +51,9 @@ from lpgnas.tables import (
     table_index,
 )
 
-
-def _header_define(name: str) -> int:
-    """The value of ``#define <name> <int>`` in the static header lpgnas_int.h (defined there only)."""
-    m = re.search(rf"^#define {name} (\d+)$", (TEMPLATE_ROOT / "hls" / "lpgnas_int.h").read_text(), re.MULTILINE)
-    assert m, name
-    return int(m.group(1))
-
-
 #: accumulator bound (bits, sign included) up to which the generated C++ is exact (``__int128`` in C
-#: simulation): lpgnas_int.h's ``LP_WIDE_SAFE_BITS``
-WIDE_SAFE_BITS = _header_define("LP_WIDE_SAFE_BITS")
+#: simulation; ``LP_WIDE_SAFE_BITS`` in lpgnas_int.h)
+WIDE_SAFE_BITS = 126
 
 #: attention -> operators.j2 macro: the edge coefficient (const, gcn) or the per-edge score of the
 #: attention unit (GAT family; its coefficients are then the softmax's, read by ``coef_softmax``)
@@ -97,8 +88,9 @@ HLS_ACTIVATIONS: dict[str, str] = {
 _NODE_SCORES = {"gat": "dot", "sym-gat": "dot", "linear": "dot_tanh", "cos": "elementwise",
                 "gene-linear": "elementwise"}
 
+#: rendered from ``<name>.j2``; the header ``lpgnas_int.h`` is rendered from itself (no per-design content)
 _TEMPLATES = ("kernel.h", "kernel.cpp", "weights.h", "tb.cpp", "run_hls.tcl")
-_STATIC_FILES = ("lpgnas_int.h",)
+_HEADERS = ("lpgnas_int.h",)
 
 
 def check_operators(layer: LayerIR) -> None:
@@ -123,8 +115,11 @@ def write_hls(ir: ModelIR, hw: HardwareConfig, out_dir: Path) -> list[Path]:
     env = make_env("hls")
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in _STATIC_FILES:
-        written.append(Path(shutil.copyfile(TEMPLATE_ROOT / "hls" / name, out / name)))
+    limits = {"int64_safe_bits": INT64_SAFE_BITS, "wide_safe_bits": WIDE_SAFE_BITS, "saturation_bits": SATURATION_BITS}
+    for name in _HEADERS:
+        path = out / name
+        path.write_text(env.get_template(name).render(**limits))
+        written.append(path)
     for name in _TEMPLATES:
         path = out / name
         path.write_text(env.get_template(f"{name}.j2").render(**context))

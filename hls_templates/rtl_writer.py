@@ -63,18 +63,10 @@ MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add",
 LIBRARY = (*LIBRARY, "lpg_att_lut.v", "lpg_attention.v")
 MUTATIONS = (*MUTATIONS, *ATTENTION_MUTATIONS)
 
-def _stored_width(fmt: NumFormat) -> int:
-    return stored_width(fmt.bits, int(fmt.signed))
-
-
-def _signed_width(fmt: NumFormat) -> int:
-    return signed_width(fmt.bits, int(fmt.signed))
-
-
 def _weight_encoding(fmt: NumFormat) -> tuple[int, int]:
     """(WKIND, stored width) of the weight codes: binary 1 bit, ternary 2 bits, fix as signed."""
     wkind = WKIND[fmt.kind]
-    return wkind, int(weight_width(wkind, fmt.bits, int(fmt.signed)))
+    return wkind, int(weight_width(wkind, fmt.bits, fmt.signed))
 
 
 def _pack(values: list[int], width: int) -> int:
@@ -114,7 +106,7 @@ def weight_words(layer: LayerIR, lhw: LayerHW) -> tuple[list[int], int]:
 def bias_words(layer: LayerIR, lhw: LayerHW) -> tuple[list[int], int]:
     """Bias ROM words (one per head (concat) and feature group of P_AGG lanes) and the word width."""
     assert layer.bias is not None
-    bw = _signed_width(layer.formats["bias"])
+    bw = signed_width(layer.formats["bias"].bits, layer.formats["bias"].signed)
     p_agg = lhw.p_agg
     fg_n = math.ceil(layer.out_features / p_agg)
     heads_out = layer.heads if layer.concat else 1
@@ -140,21 +132,21 @@ def activation_table(layer: LayerIR, mutation: str | None = None) -> tuple[list[
     if mutation == "table_entry":
         k = len(codes) - 1 if spec.half_table else len(codes) // 2
         codes[k] = fmt.qmax if 2 * codes[k] < fmt.qmin + fmt.qmax else fmt.qmin
-    width = _stored_width(fmt)
+    width = stored_width(fmt.bits, fmt.signed)
     return [c & ((1 << width) - 1) for c in codes], width
 
 
-def _acoef_context(layer: LayerIR, ident: str, hw: HardwareConfig, g: dict[str, int], hwb: int) -> dict[str, Any]:
+def _acoef_context(att_params: dict[str, Any], ident: str, g: dict[str, int], hwb: int) -> dict[str, Any]:
     """Shape and read address of the attention unit's coefficient RAM (word e*heads + h)."""
-    caw = address_bits(hw.max_edges * layer.heads)
+    caw, heads = att_params["CAW"], att_params["HEADS"]
 
     def pad(sig: str, w: int) -> str:
         return sig if w == caw else "{{" + str(caw - w) + "{1'b0}}, " + sig + "}"
 
     addr = pad(f"{ident}_coef_address", g["ew_addr"])
-    if layer.heads > 1:
-        addr = f"{addr} * {caw}'d{layer.heads} + {pad(f'{ident}_coef_head', hwb)}"
-    return {"caw": caw, "acoef_depth": hw.max_edges * layer.heads, "acoef_raddr": addr}
+    if heads > 1:
+        addr = f"{addr} * {caw}'d{heads} + {pad(f'{ident}_coef_head', hwb)}"
+    return {"caw": caw, "acoef_depth": att_params["EDGE_D"] * heads, "acoef_raddr": addr}
 
 
 def _layer_context(
@@ -176,10 +168,11 @@ def _layer_context(
     a_params.update(ROUND=rnd, CSR_MUT=int(mutation == "csr_off_by_one"))
     if mutation == "max_as_add":
         a_params["AGG_MAX"] = 0
+    att_params = (rtl_attention_params(layer, spec, ident, hw.max_nodes, hw.max_edges, g, mutation)
+                  if has_attention_unit(layer) else {})
     law, ig_n, p_agg = t_params["LAW"], t_params["IG"], lhw.p_agg
     has_recip = "recip" in fm
     cw, rw = a_params["CW"], a_params["RW"]
-    flin, fout = fm["linear"], fm["output"]
     summary = (
         f"{layer.in_features}->{heads}x{layer.out_features}, {layer.attention}/{layer.aggregation}/{layer.activation}, "
         f"w {fm['weight']}, P_in={lhw.p_in} P_out={lhw.p_out} P_agg={p_agg}"
@@ -188,18 +181,17 @@ def _layer_context(
         "index": index, "name": layer.name, "id": ident, "summary": summary,
         "t_params": list(t_params.items()), "a_params": list(a_params.items()),
         "t_step": 2 * index, "a_step": 2 * index + 1, "p_in": lhw.p_in, "ig": ig_n,
-        "law": law, "lin_width": layer.out_features * _stored_width(flin), "lin_depth": hw.max_nodes * heads,
+        "law": law, "lin_width": layer.out_features * t_params["LW"], "lin_depth": hw.max_nodes * heads,
         "raw": g["recip_aw"], "has_coef": "coef" in fm and not has_attention_unit(layer),
         "has_recip": has_recip,
         "coef_q": (f"{ident}_acoef_q" if has_attention_unit(layer) else f"{tensor_name(ident, 'coef')}_q0"
                    if "coef" in fm else f"{{{cw}{{1'b0}}}}"),
         # the attention unit (GAT family): its parameters, the coefficient RAM's shape
         "attention": has_attention_unit(layer), "heads": heads, "hwb": hwb,
-        "att_params": list(rtl_attention_params(layer, spec, ident, hw.max_nodes, hw.max_edges, g, mutation).items())
-        if has_attention_unit(layer) else [],
-        **_acoef_context(layer, ident, hw, g, hwb),
+        "att_params": list(att_params.items()),
+        **(_acoef_context(att_params, ident, g, hwb) if att_params else {}),
         "recip_q": f"{tensor_name(ident, 'recip')}_q0" if has_recip else f"{{{rw}{{1'b0}}}}",
-        "coef_w": cw, "recip_w": rw, "out_width": heads_out * layer.out_features * _stored_width(fout),
+        "coef_w": cw, "recip_w": rw, "out_width": heads_out * layer.out_features * a_params["OW"],
     }
 
 
@@ -213,7 +205,7 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
     layers = [_layer_context(la, lhw, i, hw, g, mutation)
               for i, (la, lhw) in enumerate(zip(ir.layers, hw.layers, strict=True))]
     fin0, fout = ir.layers[0].formats["input"], ir.layers[-1].formats["output"]
-    features_w, outputs_w = _stored_width(fin0), _stored_width(fout)
+    features_w, outputs_w = stored_width(fin0.bits, fin0.signed), stored_width(fout.bits, fout.signed)
     # features: an interface array partitioned cyclic by layer 0's P_in (Vitis HLS style): bank k holds
     # element (n, ig*P_in + k) at address n*IG + ig, IG = ceil(F_in/P_in); layer 0's transform reads them
     p_in0, ig0 = layers[0]["p_in"], layers[0]["ig"]

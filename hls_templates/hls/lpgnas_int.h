@@ -4,8 +4,8 @@
 //  * Under Vitis HLS (__SYNTHESIS__ defined) or with -DLPGNAS_AP_INT, lp_int<W>/lp_uint<W> are Xilinx's
 //    ap_int<W>/ap_uint<W>, so storage and accumulators get exactly the widths the generator computed.
 //  * Otherwise (plain g++, the C simulation lpgnas runs) they are the smallest <cstdint> type holding W bits,
-//    and an accumulator whose bound W fits in LP_INT64_SAFE_BITS (62, the golden model's int64 limit) is
-//    int64_t, a wider one __int128 (exact up to LP_WIDE_SAFE_BITS = 126 bits; the generator refuses wider
+//    and an accumulator whose bound W fits in LP_INT64_SAFE_BITS ({{ int64_safe_bits }}, the golden model's int64 limit) is
+//    int64_t, a wider one __int128 (exact up to LP_WIDE_SAFE_BITS = {{ wide_safe_bits }} bits; the generator refuses wider
 //    bounds), so no accumulator can overflow.
 // Products of two codes (<= 32 bits each) are int64_t; every sum and re-quantisation of them happens in
 // the accumulator's type, so both paths compute the same integers as lpgnas/golden.py.
@@ -15,7 +15,7 @@
 #include <cstdint>
 
 // accumulator bound (bits, sign included) up to which int64_t is exact; mirrors lpgnas.numfmt.INT64_SAFE_BITS
-#define LP_INT64_SAFE_BITS 62
+#define LP_INT64_SAFE_BITS {{ int64_safe_bits }}
 
 #if defined(__SYNTHESIS__) || defined(LPGNAS_AP_INT)
 #include <ap_int.h>
@@ -34,14 +34,14 @@ template <int W, bool S> struct lp_int_select {
 template <int W> using lp_int = typename lp_int_select<W, true>::type;
 template <int W> using lp_uint = typename lp_int_select<W, false>::type;
 // accumulator bound up to which __int128 is exact; mirrors hls_templates.hls_writer.WIDE_SAFE_BITS
-#define LP_WIDE_SAFE_BITS 126
+#define LP_WIDE_SAFE_BITS {{ wide_safe_bits }}
 __extension__ typedef __int128 lp_int128;  // a GCC / Clang extension (__extension__: quiet under -pedantic)
 template <int W> using lp_acc = std::conditional_t<(W <= LP_INT64_SAFE_BITS), int64_t, lp_int128>;
 #endif
 
 // Any value of magnitude >= 2^LP_SATURATION_BITS saturates every format (formats have <= 32 bits);
 // mirrors lpgnas.numfmt.SATURATION_BITS.
-#define LP_SATURATION_BITS 34
+#define LP_SATURATION_BITS {{ saturation_bits }}
 
 // Re-quantise an accumulator of type T with |acc| < 2^(BOUND-1) (BOUND bits, sign included, at most two
 // bits fewer than T holds): shift > 0 rounds half up, (acc + 2^(shift-1)) >> shift (arithmetic shift);

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width
-from lpgnas.hw_model.units.attention import DIV_CYCLES, attention_params
+from lpgnas.hw_model.units.attention import attention_cycles as unit_attention_cycles
+from lpgnas.hw_model.units.attention import attention_params
 
 from lpgnas.ir import LayerIR
 from lpgnas.names import tensor_name, verilog_string
@@ -90,13 +91,12 @@ def attention_images(layer: LayerIR, mutation: str | None) -> dict[str, tuple[li
 
 
 def attention_cycles(layer: LayerIR, num_nodes: int, num_edges: int) -> int:
-    """Exact cycles of one run of the attention unit (start to done), E counting self-loops:
-    N*H (phase A) + 3*H*E (three edge passes) + H*N*(1 + 3*3 + DIV_CYCLES) (per node and head: set-up,
-    pass drains, divider) + 2*N (row pointers) + 7."""
-    n, e, h = num_nodes, num_edges, layer.heads
-    if n == 0:
-        return 3
-    return n * h + 3 * h * e + h * n * (1 + 3 * 3 + DIV_CYCLES) + 2 * n + 7
+    """Exact cycles of one run of the attention unit (start to done), E counting self-loops: the cost
+    model's :func:`lpgnas.hw_model.units.attention.attention_cycles` (3 on an empty graph; 0 without a unit)."""
+    if num_nodes == 0:
+        return 3 if has_attention_unit(layer) else 0
+    unit = {"HEADS": layer.heads, "KIND": ATTENTIONS[layer.attention].code}
+    return int(unit_attention_cycles(unit, num_nodes, num_edges))
 
 
 def attention_ideal_cycles(layer: LayerIR, num_nodes: int, num_edges: int) -> int:

@@ -16,7 +16,7 @@ from lpgnas.hw_model import numeric as nm
 
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, aggregation_frac, linear_acc_frac
-from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT
 
 #: ``lpg_transform``'s WKIND of each weight format kind
 WKIND = {"fix": 0, "binary": 1, "ternary": 2}
@@ -44,7 +44,7 @@ class LayerSpec:
     coef_bits: Any = 8
     coef_signed: Any = 0
     has_recip: Any = 0
-    recip_bits: Any = 17
+    recip_bits: Any = MEAN_RECIP_FORMAT.bits
     recip_signed: Any = 0
     has_bias: Any = 1
     bias_bits: Any = 8
@@ -53,7 +53,7 @@ class LayerSpec:
     agg_signed: Any = 1
     out_bits: Any = 8
     out_signed: Any = 1
-    relu: Any = 1
+    relu: Any = 1  # lpg_aggregate's RELU (the same as act_kind == relu; the RTL keeps the parameter)
     att_kind: Any = ATT_CODE["const"]
     agg_kind: Any = AGG_CODE["add"]
     act_kind: Any = ACT_CODE["relu"]

@@ -13,7 +13,7 @@ import numpy as np
 from lpgnas.graph import CSRGraph
 from lpgnas.ir import LayerIR, ModelIR
 from lpgnas.numfmt import NumFormat, fix, from_bits
-from lpgnas.operators import ATTENTIONS, layer_format_names
+from lpgnas.operators import ATTENTIONS, MEAN_RECIP_FORMAT, layer_format_names
 
 
 def random_codes(rng: np.random.Generator, fmt: NumFormat, shape: tuple[int, ...]) -> np.ndarray:
@@ -81,7 +81,7 @@ def random_ir(
             fm["coef"] = fix(abits, abits - 1, signed=False)
             acc_frac += abits - 1
         if "recip" in names:
-            fm["recip"] = fix(17, 16, signed=False)
+            fm["recip"] = MEAN_RECIP_FORMAT
             acc_frac += 16
         if h > 1 and not concat:
             acc_frac += 16

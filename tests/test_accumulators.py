@@ -241,3 +241,28 @@ def test_accumulators_beyond_126_bits_are_refused_early(tmp_path: Path) -> None:
     assert f"layer {layer.name!r}" in message and "aggregation accumulator needs" in message
     assert "up to 126 bits" in message and "bias binary point" in message
     assert not (tmp_path / "hw").exists()
+
+
+def test_rtl_registers_hold_the_golden_bounds():
+    """The RTL's accumulator widths (``hw_model.units``: transform ``ACC_W``, aggregation ``V_W``, sized from
+    the operands' stored widths and ``max_nodes``) are at least the golden bounds the HLS C++ uses
+    (``accumulator_bounds`` with ``max_nodes`` in-edges per node)."""
+    from lpgnas.hw_model.params import globals_for, spec_from_ir
+    from lpgnas.hw_model.units.aggregate import aggregate_params
+    from lpgnas.hw_model.units.transform import transform_params
+
+    from lpgnas.golden import accumulator_bounds
+
+    atts, aggs = list(ATTENTIONS), list(AGGREGATIONS)
+    for seed in range(120):
+        rng = np.random.default_rng(seed)
+        ir = random_ir(rng, attention=atts[seed % len(atts)], aggregation=aggs[seed % len(aggs)], heads=1 + seed % 4,
+                       concat=seed % 2 == 0, wbits=[1, 2, 4, 8, 16][seed % 5], abits=[2, 4, 8, 16][seed % 4],
+                       bias=seed % 5 != 0)
+        max_nodes = int(rng.integers(2, 500))
+        g = globals_for(max_nodes, 8 * max_nodes)
+        for layer in ir.layers:
+            spec = spec_from_ir(layer, LayerHW(min(3, layer.in_features), 2, 2))
+            lin, agg = accumulator_bounds(layer, max_nodes)
+            assert transform_params(spec, g, max_nodes)["ACC_W"] >= lin, (seed, layer.name)
+            assert aggregate_params(spec, g, max_nodes)["V_W"] >= agg, (seed, layer.name)

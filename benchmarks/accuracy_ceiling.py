@@ -6,7 +6,7 @@ Asks whether an accuracy target is within reach of *any* two-layer model the sea
 search is blamed for missing it. Every model trains as the benchmark's baselines and the search's finalists
 do (``search.baselines.float_baseline``'s protocol: Adam, up to 1000 epochs, stop 100 epochs after the best
 validation accuracy, the test accuracy of that epoch), on the same splits and preprocessed features
-(``search.nas.load_search_data``), 32-bit float, so every number is an upper reference for the quantised
+(``search.config.load_search_data``), 32-bit float, so every number is an upper reference for the quantised
 designs of the same shape. The models: GCN at widths 16 / 64 / 256 with dropout 0.5 and 0.8, GAT 8 x 8
 heads, GraphSAGE 64, and APPNP (Gasteiger et al., ICLR 2019: an MLP then 10 steps of personalised PageRank,
 alpha 0.1), which is outside the search space and among the strongest classic models on these splits.
@@ -49,7 +49,7 @@ def build_model(kind: str, hidden: int, dropout: float, in_features: int, num_cl
     """A two-layer PyG model (APPNP: a two-layer MLP then propagation)."""
     import torch.nn.functional as F
     from lpgnas.search.baselines import SparseInputLinear
-    from lpgnas.search.layers import sparse_dropout
+    from lpgnas.search.dropout import sparse_dropout
     from torch import nn
     from torch_geometric.nn import APPNP, GATConv, GCNConv, SAGEConv
 
@@ -99,7 +99,7 @@ def train_one(name: str, data, seed: int, epochs: int = 1000, patience: int = 10
     np.random.seed(seed)
     model = build_model(kind, hidden, dropout, data.num_features, data.num_classes)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=5e-4)
-    from lpgnas.search.layers import sparse_layout
+    from lpgnas.search.sparse import sparse_layout
 
     ei, y = data.edge_index, data.y
     (x,) = sparse_layout(data.x, data.x) if kind != "sage" else (data.x,)
@@ -159,7 +159,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from lpgnas.search.nas import SearchConfig, load_search_data
+    from lpgnas.search.config import SearchConfig, load_search_data
     from tqdm import tqdm
 
     from lpgnas.fileio import write_json_atomic

@@ -41,8 +41,10 @@ def design_name(arch: list[dict[str, Any]]) -> str:
 
 def retrain_over_seeds(run: dict[str, Any], seeds: list[int], data_root: str | None) -> list[dict[str, Any]]:
     """Golden test / validation accuracy of the run's design trained from each of ``seeds``."""
-    from lpgnas.search.layers import export_ir
-    from lpgnas.search.nas import Search, SearchConfig, load_search_data, train_design
+    from lpgnas.search.config import SearchConfig, load_search_data
+    from lpgnas.search.loop import Search
+    from lpgnas.search.quant_gnn import export_ir
+    from lpgnas.search.selection import train_design
     from lpgnas.search.space import LayerChoice
     from lpgnas.search.train import evaluate
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import lpgnas.search
 import torch
-from lpgnas.search.layers import GraphTensors
-from lpgnas.search.nas import SearchConfig, load_search_data
+from lpgnas.search.config import SearchConfig, load_search_data
+from lpgnas.search.graph_tensors import GraphTensors
 from lpgnas.search.space import LayerChoice
 from lpgnas.search.supernet import build_quant_gnn
 from lpgnas.search.train import TrainConfig, fit

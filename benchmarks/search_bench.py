@@ -110,7 +110,7 @@ def device_for(config: str, args: argparse.Namespace) -> str:
 
 
 def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace, device: str):
-    from lpgnas.search.nas import SearchConfig
+    from lpgnas.search.config import SearchConfig
 
     budget = None if args.budget_kib == "none" else args.budget_kib
     if budget == "gcn8x0.9":
@@ -137,7 +137,7 @@ def descends_from(screened: list[dict[str, Any]], index: int) -> str:
 
 
 def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    from lpgnas.search.nas import CHECKPOINT, search
+    from lpgnas.search.run import CHECKPOINT, search
 
     dataset, split = CONFIGS[config]
     run_dir = WORK / f"{config}__lpgnas__s{seed}"
@@ -162,7 +162,7 @@ def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, An
 
 def run_baseline(config: str, method: str, seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
     from lpgnas.search import baselines as bl
-    from lpgnas.search.nas import load_search_data
+    from lpgnas.search.config import load_search_data
 
     dataset, split = CONFIGS[config]
     cfg = search_config(dataset, split, seed, args, device_for(config, args))
@@ -351,7 +351,7 @@ def _markdown(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lpgnas.search.nas import SearchConfig
+    from lpgnas.search.config import SearchConfig
 
     d = SearchConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -65,7 +65,7 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
 
     Categorical decisions arrive pre-encoded (:data:`DERIVED`): ``has_coef``, ``has_recip`` and ``relu``
     flags and the operator codes ``att_kind``, ``agg_kind``, ``act_kind``. The softmax attentions'
-    formats follow the trained layer's (``search.layers.QuantGraphLayer``): attention vectors and scores at
+    formats follow the trained layer's (``search.quant_layer.QuantGraphLayer``): attention vectors and scores at
     the aggregation bitwidth, exp at the coefficient bitwidth; binary points are nominal,
     :data:`NOMINAL_INT_BITS` below the top.
     """

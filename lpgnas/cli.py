@@ -194,7 +194,7 @@ def _print_table(rows: list[dict[str, Any]], cols: Sequence[str]) -> None:
 SUBCOMMANDS: list[Callable[[Any], None] | str] = [
     add_datasets_parser,
     "lpgnas.search.train:add_parser",
-    "lpgnas.search.nas:add_parser",
+    "lpgnas.search.cli:add_parser",
     "lpgnas.hw_model.cli:add_parser",
     "lpgnas.sim.cli:add_parsers",
     "lpgnas.flow:add_parser",

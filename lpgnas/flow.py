@@ -235,7 +235,8 @@ def _model(flow: Flow) -> None:
                             wbits=cfg.wbits, abits=cfg.abits, epochs=cfg.epochs, seed=cfg.seed),
               flow.run, data_root=cfg.data_root, progress=flow.progress)
     else:
-        from lpgnas.search.nas import SearchConfig, search
+        from lpgnas.search.config import SearchConfig
+        from lpgnas.search.run import search
 
         warmup = max(1, cfg.search_epochs // 2)
         search(SearchConfig(dataset=cfg.dataset, device=cfg.device, layers=cfg.layers, lam=cfg.lam,

@@ -102,7 +102,7 @@ def _decision_options(ir) -> dict[str, list[str]]:
     if not cfg:
         return {}
     from lpgnas.errors import LpgnasError
-    from lpgnas.search.nas import SearchConfig
+    from lpgnas.search.config import SearchConfig
 
     try:
         space = SearchConfig(**cfg).space(ir.in_features, ir.num_classes)

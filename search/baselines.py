@@ -3,11 +3,9 @@
 * **Float** GCN, GAT and GraphSAGE built from PyG's ``GCNConv`` / ``GATConv`` / ``SAGEConv`` (32-bit float,
   accuracy of the torch model; there is no integer model of a float network). Sparse input features (at
   most ``SPARSE_INPUT_DENSITY`` non-zero: the citation and co-author graphs) stay sparse: the first layer's
-  products run as CSR products on the non-zeros (``search.layers.project``). On CS (18,333 x 6,805
-  features, 0.9 % non-zero) 30 epochs took 114 s dense and 6.6 s sparse for the GCN, 584 s and 5.8 s for
-  GraphSAGE (1 thread, shared machine).
+  products run as CSR products on the non-zeros (``search.sparse.project``; docs/search.md, Speed).
 * **Uniformly quantised** GCN (and GAT once ``"gat"`` is in ``lpgnas.operators.ATTENTIONS`` with a training
-  implementation in ``search.layers``) at W8A8, W4A8 and W2A8 (2-bit weights are ternary in lpgnas) through
+  implementation in ``search.attentions``) at W8A8, W4A8 and W2A8 (2-bit weights are ternary in lpgnas) through
   the QAT path of ``lpgnas train`` (``search.train``): exported IR, golden integer accuracy, model size,
   hardware estimate.
 * **Random search** with the LPGNAS search's compute budget: architectures and bitwidths sampled uniformly
@@ -30,18 +28,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lpgnas.search.attentions import ATTENTION_COEFFICIENTS
+from lpgnas.search.config import SearchConfig
 from lpgnas.search.cost import KIB, SearchCost, float_gcn_size_bits, hardware_estimate, model_size_bits, resolve_budget
-from lpgnas.search.layers import (
-    ATTENTION_COEFFICIENTS,
-    GraphTensors,
-    build_gnn,
-    export_ir,
-    project,
-    sparse_dropout,
-    sparse_layout,
-)
-from lpgnas.search.nas import SearchConfig
+from lpgnas.search.dropout import sparse_dropout
+from lpgnas.search.graph_tensors import GraphTensors
+from lpgnas.search.quant_gnn import build_gnn, export_ir
 from lpgnas.search.space import LayerChoice
+from lpgnas.search.sparse import project, sparse_layout
 from lpgnas.search.supernet import architecture_from_choices, build_quant_gnn, onehots_for
 from lpgnas.search.train import TrainConfig, accuracy, evaluate, fit
 from torch import nn
@@ -198,7 +192,7 @@ def quantised_baseline(arch: str, wbits: int, abits: int, data: Dataset, seed: i
 
 
 def _activations() -> set[str]:
-    from lpgnas.search.layers import ACTIVATION_MODULES
+    from lpgnas.search.activations import ACTIVATION_MODULES
 
     return set(ACTIVATION_MODULES)
 

@@ -25,14 +25,13 @@ import math
 
 import torch
 from lpgnas.hw_model.expected import ExpectedHardwareCost
-from lpgnas.search.layers import MEAN_RECIP_FORMAT
 from lpgnas.search.space import SearchSpace
 
 from lpgnas.devices import PRESETS, load_device
 from lpgnas.errors import LpgnasError
 from lpgnas.hwconfig import LayerHW
 from lpgnas.ir import ModelIR
-from lpgnas.operators import AGGREGATIONS, ATTENTIONS
+from lpgnas.operators import AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT
 
 KIB = 8 * 1024
 

@@ -19,22 +19,18 @@ Bitwidth decisions
 * Activations (input, linear, coefficients, aggregation) and biases: fix {2, 4, 8, 16}. Binary and
   ternary are not offered there: the golden model's accumulate/requantise path and the IR validator only
   allow fix formats for every tensor but the weights.
-* Biases have a bitwidth of their own (they used to take the aggregation output's). An eighth of float
-  GCN's size is exactly 4 bits per parameter, biases included, so a W4 GCN with 8-bit biases misses the
-  1/8 budget by a few bits and the search had to make a layer ternary (docs/search.md).
+* Biases have a bitwidth of their own (docs/search.md says why).
 * The binary point is not searched: the quantisers of ``search/quant.py`` calibrate it — activations
   from an exponential moving average of the largest magnitude seen in training (frozen in eval), weights
   from the current tensor (fix: its largest magnitude; binary/ternary: the power of two nearest its mean
   magnitude). In the supernet one calibration per tensor is shared by all bitwidth candidates.
 
-The default space is filtered to the operator registry
--------------------------------------------------------
-``KNOWN_*`` list every operator the LPGNAS paper's space has. :func:`default_space` offers only those in
-``lpgnas.operators`` (what the golden model and the hardware generator implement), plus any operator the
-registry gains that is not in these lists, so the space grows with the registry. An operator is offered
-once it also has a quantisation-aware training implementation (``search.layers``'
-``ATTENTION_COEFFICIENTS`` / ``AGGREGATION_FINALISERS`` / ``ACTIVATION_MODULES``): the golden model may
-gain an operator before the training modules do, and the search cannot train what it cannot run.
+The operators are the registry's
+--------------------------------
+:func:`default_space` offers every operator of ``lpgnas.operators`` (in the registry's order) that also has a
+quantisation-aware training implementation (``search.attentions`` / ``search.aggregations`` /
+``search.activations``): the golden model may gain an operator before the training modules do, and the
+search cannot train what it cannot run.
 """
 
 from __future__ import annotations
@@ -42,14 +38,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lpgnas.search.activations import ACTIVATION_MODULES
+from lpgnas.search.aggregations import AGGREGATION_FINALISERS
+from lpgnas.search.attentions import ATTENTION_COEFFICIENTS
+
 from lpgnas.errors import LpgnasError
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
-KNOWN_ATTENTIONS: tuple[str, ...] = ("const", "gcn", "gat", "sym-gat", "cos", "linear", "gene-linear")
-KNOWN_AGGREGATIONS: tuple[str, ...] = ("add", "mean", "max")
-KNOWN_ACTIVATIONS: tuple[str, ...] = (
-    "relu", "identity", "elu", "tanh", "sigmoid", "leaky_relu", "relu6", "softplus",
-)
 HIDDEN_SIZES: tuple[int, ...] = (16, 32, 64, 128, 256)
 HEAD_COUNTS: tuple[int, ...] = (1, 2, 4, 8)
 #: weight bitwidths: 1 = binary, 2 = ternary, else signed fix
@@ -62,21 +57,12 @@ QUANT_DECISIONS: tuple[str, ...] = ("q_weight", "q_input", "q_linear", "q_coef",
 MAX_LAYERS = 4
 
 
-def _filtered(known: tuple[str, ...], registry: dict[str, Any], trainable: Any = None) -> tuple[str, ...]:
-    """``known`` restricted to ``registry`` (in ``known``'s order), then the registry's other names; only
-    names in ``trainable`` (when given)."""
-    names = tuple(n for n in known if n in registry) + tuple(n for n in registry if n not in known)
-    return names if trainable is None else tuple(n for n in names if n in trainable)
-
-
 def trainable_operators() -> dict[str, tuple[str, ...]]:
-    """Registry operators with a training implementation in ``search.layers`` (the default space)."""
-    from lpgnas.search import layers
-
+    """The registry's operators, in its order, that have a training implementation (the default space)."""
     return {
-        "attention": _filtered(KNOWN_ATTENTIONS, ATTENTIONS, layers.ATTENTION_COEFFICIENTS),
-        "aggregation": _filtered(KNOWN_AGGREGATIONS, AGGREGATIONS, layers.AGGREGATION_FINALISERS),
-        "activation": _filtered(KNOWN_ACTIVATIONS, ACTIVATIONS, layers.ACTIVATION_MODULES),
+        "attention": tuple(n for n in ATTENTIONS if n in ATTENTION_COEFFICIENTS),
+        "aggregation": tuple(n for n in AGGREGATIONS if n in AGGREGATION_FINALISERS),
+        "activation": tuple(n for n in ACTIVATIONS if n in ACTIVATION_MODULES),
     }
 
 
@@ -205,8 +191,3 @@ def default_space(
             )
         )
     return SearchSpace(layers=tuple(out), num_classes=num_classes, in_features=in_features)
-
-
-def full_space_operators() -> dict[str, tuple[str, ...]]:
-    """Every operator the LPGNAS space knows, implemented or not (for documentation and tests)."""
-    return {"attention": KNOWN_ATTENTIONS, "aggregation": KNOWN_AGGREGATIONS, "activation": KNOWN_ACTIVATIONS}

@@ -6,7 +6,7 @@ Every layer holds one max-size weight ``(H_max, in_heads_max, in_width_max, D_ma
 widths. Weights are shared by all bitwidth candidates: the sampled bitwidth only changes the fake
 quantiser; activation quantisers calibrate their binary point on the current pass
 (:data:`SUPERNET_MOMENTUM`). Per step exactly one path runs (the controllers' hard one-hots); its computation mirrors
-``search.layers.QuantGraphLayer`` step by step (same quantisers, same host constants through
+``search.quant_layer.QuantGraphLayer`` step by step (same quantisers, same host constants through
 ``GraphTensors``, same ``ATTENTION_COEFFICIENTS`` / ``AGGREGATION_FINALISERS`` / ``ACTIVATION_MODULES``),
 and at every point where a decision acts, :func:`mix` passes the chosen candidate's output on unchanged
 while the gradient reaches the one-hot entry of *every* option of that decision through cheap candidate
@@ -24,31 +24,21 @@ import math
 
 import torch
 import torch.nn.functional as F
-from lpgnas.search.layers import (
-    ACTIVATION_MODULES,
-    AGGREGATION_FINALISERS,
-    ATTENTION_COEFFICIENTS,
-    MEAN_RECIP_FORMAT,
-    NON_NEGATIVE_ACTIVATIONS,
-    GraphTensors,
-    HostCoefficients,
-    QuantGNN,
-    QuantGraphLayer,
-    SoftmaxCoefficients,
-    aggregate,
-    coef_format,
-    project,
-    sparse_coo,
-    sparse_dropout,
-    sparse_indices,
-)
+from lpgnas.search.activations import ACTIVATION_MODULES
+from lpgnas.search.aggregations import AGGREGATION_FINALISERS
+from lpgnas.search.attentions import ATTENTION_COEFFICIENTS, HostCoefficients, SoftmaxCoefficients, coef_format
+from lpgnas.search.dropout import sparse_dropout
+from lpgnas.search.graph_tensors import GraphTensors, aggregate
 from lpgnas.search.quant import ActQuant, FixedQuant, WeightQuant
+from lpgnas.search.quant_gnn import QuantGNN
+from lpgnas.search.quant_layer import QuantGraphLayer
 from lpgnas.search.space import ARCH_DECISIONS, QUANT_DECISIONS, LayerChoice, SearchSpace
+from lpgnas.search.sparse import project, sparse_coo, sparse_indices
 from torch import nn
 
 from lpgnas.errors import LpgnasError
 from lpgnas.numfmt import NumFormat, fake_quant, fix, frac_for_range
-from lpgnas.operators import ATTENTIONS, layer_format_names
+from lpgnas.operators import ACTIVATIONS, ATTENTIONS, MEAN_RECIP_FORMAT, layer_format_names
 
 OneHots = dict[str, torch.Tensor]
 
@@ -62,7 +52,7 @@ SUPERNET_MOMENTUM = 1.0
 def unsupported_operators(space: SearchSpace) -> list[str]:
     """Operators of ``space`` the supernet cannot run, each with the reason (empty: all supported).
 
-    The supernet runs any attention whose ``search.layers.ATTENTION_COEFFICIENTS`` rule is host
+    The supernet runs any attention whose ``search.attentions.ATTENTION_COEFFICIENTS`` rule is host
     coefficients (``HostCoefficients``) or a softmax over scores (``SoftmaxCoefficients``), any aggregation
     with a ``reduce`` ("sum" / "amax") and any activation of ``ACTIVATION_MODULES``."""
     bad = []
@@ -70,19 +60,19 @@ def unsupported_operators(space: SearchSpace) -> list[str]:
         for a in ls.attention:
             rule = ATTENTION_COEFFICIENTS.get(a)
             if not isinstance(rule, HostCoefficients | SoftmaxCoefficients):
-                bad.append(f"layer{i} attention {a!r}: no host or softmax coefficient rule in search.layers")
+                bad.append(f"layer{i} attention {a!r}: no host or softmax coefficient rule in search.attentions")
         for a in ls.aggregation:
             rule = AGGREGATION_FINALISERS.get(a)
             if rule is None or getattr(rule, "reduce", None) not in ("sum", "amax"):
-                bad.append(f"layer{i} aggregation {a!r}: no sum/amax aggregation rule in search.layers")
+                bad.append(f"layer{i} aggregation {a!r}: no sum/amax aggregation rule in search.aggregations")
         for a in ls.activation:
             if a not in ACTIVATION_MODULES:
-                bad.append(f"layer{i} activation {a!r}: no training implementation in search.layers")
+                bad.append(f"layer{i} activation {a!r}: no training implementation in search.activations")
     return bad
 
 
 class _PathView:
-    """What ``search.layers``' coefficient rules read from a layer, for one path of a :class:`SuperLayer`:
+    """What ``search.attentions``' coefficient rules read from a layer, for one path of a :class:`SuperLayer`:
     the path's slices of the attention vectors and its quantisers (methods borrowed from QuantGraphLayer)."""
 
     quantise = True
@@ -242,10 +232,9 @@ class SuperLayer(nn.Module):
         a = ACTIVATION_MODULES[activation](agg)
         a = mix(a, oh[self.key("activation")], lambda: _scaled([ACTIVATION_MODULES[f](agg.detach())
                                                         for f in sp.options(self.key("activation"))], a))
-        self.out_q.bits, self.out_q.signed = pick(sp, oh, out_key)[0], activation not in NON_NEGATIVE_ACTIVATIONS
+        self.out_q.bits, self.out_q.signed = pick(sp, oh, out_key)[0], not ACTIVATIONS[activation].non_negative
         y = self.out_q(a)
         return mix(y, oh[out_key], lambda: _act_candidates(a, self.out_q, sp.options(out_key))), (h, d)
-
 
 
 def _bias_format(b: torch.Tensor, bits: int, acc_frac: int) -> NumFormat:
@@ -347,7 +336,7 @@ def build_quant_gnn(arch: list[LayerChoice], in_features: int, *, input_signed: 
         layer.lin_q = ActQuant(c.q_linear)
         layer.coef_q = FixedQuant(coef_format(c.q_coef))
         layer.agg_q = ActQuant(c.q_aggregation)
-        layer.out_q = ActQuant(out_bits, signed=c.activation not in NON_NEGATIVE_ACTIVATIONS)
+        layer.out_q = ActQuant(out_bits, signed=not ACTIVATIONS[c.activation].non_negative)
         mods.append(layer)
         width = c.heads * c.hidden
     return QuantGNN(mods, input_bits=arch[0].q_input, input_signed=input_signed, dropout=dropout)

@@ -9,7 +9,7 @@ to Velickovic et al.'s layout: ``lpgnas train --arch gat --heads 8`` trains 8 he
 concatenated with elu, one output head (``--out-heads K`` averages K), dropout 0.6 on features and
 attention coefficients, lr 0.005; any option given explicitly wins.
 
-The torch model's forward pass is the golden integer model (search/layers.py), so ``test_accuracy_float``
+The torch model's forward pass is the golden integer model (search/quant_layer.py), so ``test_accuracy_float``
 (the trained quantised torch model) equals ``test_accuracy_golden``; ``test_accuracy_unquantised`` is the
 same parameters with every quantiser bypassed (float softmax, float activations).
 """
@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lpgnas.search.layers import GraphTensors, QuantGNN, build_gnn, export_ir
+from lpgnas.search.graph_tensors import GraphTensors
+from lpgnas.search.quant_gnn import QuantGNN, build_gnn, export_ir
 
 from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError

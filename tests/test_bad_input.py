@@ -405,7 +405,7 @@ def test_estimate_finds_the_dataset_of_a_searched_ir(run: Path, tmp_path: Path,
 
 
 def test_search_states_the_size_ratio_both_ways() -> None:
-    from lpgnas.search.nas import size_versus_float
+    from lpgnas.search.cli import size_versus_float
 
     assert size_versus_float(4.0) == "4.0x smaller than"
     assert size_versus_float(0.5) == "2.0x larger than"  # was "0.5x smaller"
@@ -413,7 +413,7 @@ def test_search_states_the_size_ratio_both_ways() -> None:
 
 def test_search_warns_when_its_export_does_not_fit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    import lpgnas.search.nas as nas
+    from lpgnas.search import cli as search_cli
 
     metrics = {
         "chosen_candidate": 0, "chosen_training": "final", "val_accuracy_float": 0.8, "architecture": [],
@@ -421,7 +421,7 @@ def test_search_warns_when_its_export_does_not_fit(monkeypatch: pytest.MonkeyPat
         "model_compression_vs_float_gcn16": 0.5, "buffer_size_kib": 1.0, "search_seconds": 1.0, "device": "xc7z020",
         "hardware": {"fits_device": False, "overuse": "RAMB36 1,352.0 of 140 (1,212.0 over, 966%)"},
     }
-    monkeypatch.setattr(nas, "search", lambda *a, **k: metrics)
+    monkeypatch.setattr(search_cli, "search", lambda *a, **k: metrics)
     status, out, err = run_cli(["search", "--dataset", "karate", "-o", tmp_path / "s"], capsys)
     assert status == 0
     assert "2.0x larger than a float GCN-16" in out

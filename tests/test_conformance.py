@@ -27,8 +27,10 @@ from lpgnas.hw_model.params import ACT_CODE, AGG_CODE, ATT_CODE, LayerSpec
 from lpgnas.hw_model.units.activation import activation_params
 from lpgnas.hw_model.units.aggregate import AGG_MAX
 from lpgnas.hw_model.units.attention import is_softmax
-from lpgnas.search import layers
-from lpgnas.search.layers import GraphTensors, build_gnn, export_ir
+from lpgnas.search import activations, aggregations, attentions
+from lpgnas.search.graph_tensors import GraphTensors
+from lpgnas.search.quant_gnn import build_gnn, export_ir
+from lpgnas.search.quant_layer import QuantGraphLayer
 from lpgnas.sim.csim import run_csim
 from lpgnas.sim.rtl import run_rtl_batch
 
@@ -70,7 +72,7 @@ FACETS = {
     "attention": (
         ATTENTIONS,
         {
-            "training": layers.ATTENTION_COEFFICIENTS,
+            "training": attentions.ATTENTION_COEFFICIENTS,
             "golden": golden.EDGE_COEFFICIENTS,
             "cost": units.ATTENTION_COSTS,
             "hls": hls_writer.HLS_ATTENTIONS,
@@ -80,7 +82,7 @@ FACETS = {
     "aggregation": (
         AGGREGATIONS,
         {
-            "training": layers.AGGREGATION_FINALISERS,
+            "training": aggregations.AGGREGATION_FINALISERS,
             "golden": golden.AGGREGATION_FINALISERS,
             "cost": units.AGGREGATION_COSTS,
             "hls": hls_writer.HLS_AGGREGATIONS,
@@ -90,7 +92,7 @@ FACETS = {
     "activation": (
         ACTIVATIONS,
         {
-            "training": layers.ACTIVATION_MODULES,
+            "training": activations.ACTIVATION_MODULES,
             "golden": golden.ACTIVATION_FUNCTIONS,
             "cost": units.ACTIVATION_COSTS,
             "hls": hls_writer.HLS_ACTIVATIONS,
@@ -156,7 +158,7 @@ def test_activation_non_negative_facet(name):
     """``non_negative``: the golden output of every code is >= 0 exactly then (on some format), and
     training's output quantiser is unsigned exactly then."""
     spec = ACTIVATIONS[name]
-    assert layers.ACTIVATION_MODULES[name].non_negative == spec.non_negative
+    assert QuantGraphLayer(4, 2, activation=name).out_q.signed == (not spec.non_negative)
     never_negative = []
     for fmt in (fix(8, 4), fix(6, 1), fix(10, 7)):
         q = np.arange(fmt.qmin, fmt.qmax + 1, dtype=np.int64)
@@ -185,7 +187,7 @@ def test_aggregation_formats_facet(name):
     layer = random_ir(np.random.default_rng(6), aggregation=name).layers[0]
     assert set(layer.formats) == set(layer_format_names(layer.attention, name))
     if "recip" in AGGREGATIONS[name].formats:
-        assert layers.MEAN_RECIP_FORMAT == MEAN_RECIP_FORMAT
+        assert QuantGraphLayer(4, 2, aggregation=name).formats(fix(8, 4))["recip"] == MEAN_RECIP_FORMAT
 
 
 def _operator_model(kind: str, name: str, seed: int):

@@ -6,17 +6,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from lpgnas.search import layers as layers_mod
-from lpgnas.search.layers import (
-    GraphTensors,
-    build_gnn,
-    dropout_shift,
-    export_ir,
-    fast_dropout,
-    project,
-    quantize_codes,
-    sparse_dropout,
-)
+from lpgnas.search import graph_tensors, quant_gnn, quant_layer
+from lpgnas.search import sparse as sparse_mod
+from lpgnas.search.dropout import dropout_shift, fast_dropout, sparse_dropout
+from lpgnas.search.exact import quantize_codes
+from lpgnas.search.graph_tensors import GraphTensors
+from lpgnas.search.quant_gnn import build_gnn, export_ir
+from lpgnas.search.sparse import project
 
 from lpgnas.golden import accumulator_bounds, predict, quantize_features, trace_model
 from lpgnas.ir import load_ir
@@ -152,7 +148,7 @@ def test_sparse_input_features_are_golden_and_equal_the_dense_path(attention, bi
     _assert_forward_is_golden(model, csr, g, x, values=bits <= 16)
     assert model._input_value[0].is_sparse and model._input_value[1].is_sparse
     sparse_codes = [layer.codes for layer in model.layers]
-    monkeypatch.setattr(layers_mod, "SPARSE_INPUT_DENSITY", 0.0)
+    monkeypatch.setattr(sparse_mod, "SPARSE_INPUT_DENSITY", 0.0)
     with torch.no_grad():
         model(x.clone(), g)  # a new tensor: the cached layout is rebuilt, dense this time
     assert not model._input_value[0].is_sparse
@@ -188,7 +184,7 @@ def test_linear_codes_come_from_the_float32_product_only_where_it_is_exact(in_bi
     kept = torch.from_numpy(rng.integers(0, 2, codes.shape)) * 2  # dropout at p = 0.5: zero or double
     dropped = requantize_torch(torch.einsum("ni,hio->nho", codes * kept, w_codes), frac, lin_fmt)
     assert torch.equal(codes_of(None, dropout_shift(0.5), codes * kept), dropped)
-    monkeypatch.setattr(layers_mod, "_FLOAT32_EXACT_BITS", 62)
+    monkeypatch.setattr(quant_layer, "FLOAT32_EXACT_BITS", 62)
     assert torch.equal(codes_of(codes, 0, codes), exact) == fast
 
 
@@ -211,7 +207,7 @@ def test_training_forward_codes_equal_the_exact_products(p, monkeypatch):
         return [dict(layer.codes) for layer in model.layers]
 
     shortcut = forward_codes()
-    monkeypatch.setattr(layers_mod, "_FLOAT32_EXACT_BITS", 0)
+    monkeypatch.setattr(quant_layer, "FLOAT32_EXACT_BITS", 0)
     for fast, exact in zip(shortcut, forward_codes(), strict=True):
         assert all(torch.equal(fast[k], exact[k]) for k in exact)
 
@@ -264,7 +260,7 @@ def test_quantised_features_are_shared_across_models_until_the_tensor_changes(mo
     model, csr, g, x = _trained(density=0.15)
     again = _trained(density=0.15)[0]  # the same training on an equal, but another, tensor
     calls = []
-    monkeypatch.setattr(layers_mod, "quantize_codes", lambda t, fmt: calls.append(t.shape) or quantize_codes(t, fmt))
+    monkeypatch.setattr(quant_gnn, "quantize_codes", lambda t, fmt: calls.append(t.shape) or quantize_codes(t, fmt))
     with torch.no_grad():
         out = model(x, g)
         assert torch.equal(again(x, g), out)
@@ -311,7 +307,7 @@ def test_sparse_row_product_and_its_gradients_match_the_dense_product():
     w = torch.randn(2, 7, 3, dtype=torch.float64, requires_grad=True)
 
     def sparse_product(v, w):
-        return layers_mod.project(layers_mod.sparse_coo(idx, v, dense.shape), w)
+        return sparse_mod.project(sparse_mod.sparse_coo(idx, v, dense.shape), w)
 
     def dense_product(v, w):
         return torch.einsum("ni,hio->nho", torch.zeros_like(dense).index_put((idx[0], idx[1]), v), w)
@@ -335,16 +331,16 @@ def test_aggregate_sum_equals_gather_scatter(heads, coef_heads):
     e = csr.num_edges
 
     def reference(coef, lin):
-        return layers_mod._scatter(coef[:, :, None] * lin[g.src], g.dst, NODES, "sum")
+        return graph_tensors.scatter(coef[:, :, None] * lin[g.src], g.dst, NODES, "sum")
 
     for bound in (2**15, 2**30):  # 30 + 30 bits: past float64's exact range, the int64 path
         coef = torch.randint(0, bound, (e, coef_heads))
         lin = torch.randint(-bound, bound, (NODES, heads, 5))
-        assert torch.equal(layers_mod.aggregate_sum(g, coef, lin), reference(coef, lin))
+        assert torch.equal(graph_tensors.aggregate_sum(g, coef, lin), reference(coef, lin))
     coef = torch.rand(e, coef_heads, requires_grad=True)
     lin = torch.randn(NODES, heads, 5, requires_grad=True)
     grad = torch.randn(NODES, heads, 5)
-    ours, ref = layers_mod.aggregate_sum(g, coef, lin), reference(coef, lin)
+    ours, ref = graph_tensors.aggregate_sum(g, coef, lin), reference(coef, lin)
     assert torch.allclose(ours, ref, atol=1e-5)
     g_ours = torch.autograd.grad((ours * grad).sum(), (coef, lin))
     g_ref = torch.autograd.grad((ref * grad).sum(), (coef, lin))

@@ -38,7 +38,7 @@ def test_the_wheel_has_one_top_level_package(wheel: Path) -> None:
     top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
     if top_level:
         assert zipfile.ZipFile(wheel).read(top_level[0]).decode().split() == ["lpgnas"]
-    for inside in ("lpgnas/search/nas.py", "lpgnas/hw_model/units/transform.py", "lpgnas/hls_templates/rtl/top.v.j2",
+    for inside in ("lpgnas/search/run.py", "lpgnas/hw_model/units/transform.py", "lpgnas/hls_templates/rtl/top.v.j2",
                    "lpgnas/hls_templates/hls/kernel.cpp.j2", "lpgnas/hls_templates/hls/lpgnas_int.h",
                    "lpgnas/hls_templates/rtl/lpg_transform.v", "lpgnas/hw_model/calibration.json",
                    "lpgnas/sim/templates/tb_wrapper.v.j2", "lpgnas/sim/cocotb_tests/test_accelerator.py"):

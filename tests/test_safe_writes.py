@@ -163,7 +163,8 @@ def held(tmp_path):
 
 def test_a_second_writer_is_refused_at_once(c1, tmp_path, held):
     from lpgnas.hls_templates.generate import generate_design
-    from lpgnas.search.nas import SearchConfig, search
+    from lpgnas.search.config import SearchConfig
+    from lpgnas.search.run import search
     from lpgnas.sim.cli import run_verify
 
     from lpgnas.flow import FlowConfig, run_flow
@@ -203,7 +204,8 @@ def test_the_lock_nests_within_one_process_and_is_released(tmp_path):
 # ---- failed checks leave no folders ---------------------------------------------------------------------------
 
 def test_failed_checks_create_no_run_folder(tmp_path, capsys):
-    from lpgnas.search.nas import SearchConfig, search
+    from lpgnas.search.config import SearchConfig
+    from lpgnas.search.run import search
 
     missing = tmp_path / "no_data_here"
     with pytest.raises(LpgnasError):
@@ -251,7 +253,8 @@ SEARCH = dict(dataset="karate", epochs=6, warmup=2, hidden_sizes="4,8", head_cou
 @pytest.mark.slow
 def test_a_search_rerun_with_other_training_settings_retrains(tmp_path):
     """Candidates used to be matched on architecture + seed only: 3 retraining epochs reported best epoch 7."""
-    from lpgnas.search.nas import SearchConfig, search
+    from lpgnas.search.config import SearchConfig
+    from lpgnas.search.run import search
 
     first = search(SearchConfig(**SEARCH, screen_epochs=10, retrain_epochs=12, retrain_patience=0), tmp_path,
                    progress=False)
@@ -313,11 +316,13 @@ def test_the_flow_fingerprint_holds_the_data_files_and_every_setting(tmp_path, m
 def test_an_automatic_resume_continues_a_matching_checkpoint_only(tmp_path):
     """``lpgnas flow`` calls the search with ``resume=None``: a killed search continues from its checkpoint
     (the rerun used to start the search again from epoch 0), a search with other settings starts afresh."""
-    from lpgnas.search.nas import CHECKPOINT, KILL_ENV, SearchConfig, search
+    from lpgnas.search.config import SearchConfig
+    from lpgnas.search.loop import KILL_ENV
+    from lpgnas.search.run import CHECKPOINT, search
 
     run = tmp_path / "run"
     cfg = dict(SEARCH, screen_epochs=3, retrain_epochs=3)
-    code = ("import sys; from lpgnas.search.nas import SearchConfig, search; "
+    code = ("import sys; from lpgnas.search.config import SearchConfig; from lpgnas.search.run import search; "
             f"search(SearchConfig(**{cfg!r}), sys.argv[1], progress=False)")
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), **{KILL_ENV: "2"})
     killed = subprocess.run([sys.executable, "-c", code, str(run)], env=env, capture_output=True, text=True,

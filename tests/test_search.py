@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from lpgnas.search import layers as layers_mod
+from lpgnas.search import activations as activations_mod
 from lpgnas.search import space as space_mod
+from lpgnas.search.cli import add_parser
+from lpgnas.search.config import SearchConfig
 from lpgnas.search.controllers import ArchController, QuantController, gumbel_straight_through, temperature
 from lpgnas.search.cost import (
     DEVICE_BRAM_KIB,
@@ -28,8 +30,10 @@ from lpgnas.search.cost import (
     resolve_budget,
     uniform_probs,
 )
-from lpgnas.search.layers import GraphTensors, export_ir
-from lpgnas.search.nas import CHECKPOINT, KILL_ENV, SEARCH_LOG, SearchConfig, add_parser, search
+from lpgnas.search.graph_tensors import GraphTensors
+from lpgnas.search.loop import KILL_ENV
+from lpgnas.search.quant_gnn import export_ir
+from lpgnas.search.run import CHECKPOINT, SEARCH_LOG, search
 from lpgnas.search.space import ACT_BITS, WEIGHT_BITS, LayerChoice, default_space
 from lpgnas.search.supernet import (
     SuperNet,
@@ -83,7 +87,7 @@ def test_default_space_is_within_the_operator_registry():
 
 
 def test_space_grows_with_registry_and_knows_the_paper_operators(monkeypatch):
-    known = space_mod.full_space_operators()
+    known = space_mod.trainable_operators()  # the registry's, with a training implementation
     assert {"gat", "sym-gat", "cos", "linear", "gene-linear"} <= set(known["attention"])
     assert "max" in known["aggregation"]
     assert {"elu", "tanh", "sigmoid", "leaky_relu", "relu6", "softplus"} <= set(known["activation"])
@@ -92,7 +96,7 @@ def test_space_grows_with_registry_and_knows_the_paper_operators(monkeypatch):
     sp = default_space(10, 3, 2)
     # offered once it has a training implementation too (the golden model may gain operators first)
     assert "gat" in sp.layers[0].attention and "brand_new" not in sp.layers[0].activation
-    monkeypatch.setitem(layers_mod.ACTIVATION_MODULES, "brand_new", layers_mod.ACTIVATION_MODULES["relu"])
+    monkeypatch.setitem(activations_mod.ACTIVATION_MODULES, "brand_new", activations_mod.ACTIVATION_MODULES["relu"])
     sp = default_space(10, 3, 2)
     assert "brand_new" in sp.layers[0].activation
     assert sp.layers[1].activation == ("identity",)  # logits layer
@@ -382,7 +386,9 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
 
 def test_budget_mode_candidates_fit_the_budget(karate):
     """Every candidate drawn in budget mode fits the model-size budget; without a budget they need not."""
-    from lpgnas.search.nas import Search, candidate_architectures, load_search_data
+    from lpgnas.search.config import load_search_data
+    from lpgnas.search.derivation import candidate_architectures
+    from lpgnas.search.loop import Search
 
     free = Search(SearchConfig(**{**TINY, "candidates": 8, "neighbours": False}), load_search_data(SearchConfig(**TINY)))
     sizes = [float(free.cost.values(onehots_for(free.space, a))["model"]) for a in candidate_architectures(free)]
@@ -401,7 +407,11 @@ def test_neighbours_change_one_decision_each(karate):
     argmax and distinct draws."""
     import dataclasses
 
-    from lpgnas.search.nas import Search, candidate_architectures, canonical, load_search_data, neighbours
+    from lpgnas.search.config import load_search_data
+    from lpgnas.search.derivation import candidate_architectures
+    from lpgnas.search.designs import canonical
+    from lpgnas.search.local_search import neighbours
+    from lpgnas.search.loop import Search
 
     cfg = SearchConfig(**{**TINY, "candidates": 3})
     s = Search(cfg, load_search_data(cfg))
@@ -430,7 +440,10 @@ def test_anchors_are_one_uniform_w8a8_design_per_attention(karate):
     """The anchors: per attention of the space, that attention in every layer with add, relu (hidden layers),
     the narrowest width, one head, 8-bit activations and 4-bit biases; weights 8-bit without a budget, fitted
     under one."""
-    from lpgnas.search.nas import Search, _fits, anchor_architectures, load_search_data
+    from lpgnas.search.budget import fits
+    from lpgnas.search.config import load_search_data
+    from lpgnas.search.derivation import anchor_architectures
+    from lpgnas.search.loop import Search
 
     s = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
     anchors = anchor_architectures(s)
@@ -444,7 +457,7 @@ def test_anchors_are_one_uniform_w8a8_design_per_attention(karate):
     cfg = SearchConfig(**{**TINY, "budget_kib": f"{min(sizes) / 2!r}", "cost": "model"})
     tight = Search(cfg, load_search_data(cfg))
     fitted = anchor_architectures(tight)
-    assert fitted and all(_fits(tight, a) and min(c.q_weight for c in a) < 8 for a in fitted)
+    assert fitted and all(fits(tight, a) and min(c.q_weight for c in a) < 8 for a in fitted)
 
 
 def test_anchors_over_the_device_get_narrower_activations(karate):
@@ -453,14 +466,10 @@ def test_anchors_over_the_device_get_narrower_activations(karate):
     allows, and a design that fits is left as it is."""
     import dataclasses
 
-    from lpgnas.search.nas import (
-        ACTIVATION_DECISIONS,
-        Search,
-        _fits,
-        anchor_architectures,
-        load_search_data,
-        narrow_activations_to_device,
-    )
+    from lpgnas.search.budget import ACTIVATION_DECISIONS, fits, narrow_activations_to_device
+    from lpgnas.search.config import load_search_data
+    from lpgnas.search.derivation import anchor_architectures
+    from lpgnas.search.loop import Search
 
     cfg = SearchConfig(**{**TINY, "budget_kib": "1000"})
     s = Search(cfg, load_search_data(cfg))
@@ -468,15 +477,15 @@ def test_anchors_over_the_device_get_narrower_activations(karate):
     assert all(narrow_activations_to_device(s, a) == a for a in roomy)
     buffers = [float(s.cost.values(onehots_for(s.space, a))["buffer"]) for a in roomy]
     s.cost.budget["buffer"] = 0.75 * min(buffers)
-    assert not any(_fits(s, a) for a in roomy)
+    assert not any(fits(s, a) for a in roomy)
     # kept: exactly the anchors that fit with every activation format at its narrowest
     narrowest = [[dataclasses.replace(c, **{d: min(s.space.options(f"layer{i}.{d}")) for d in ACTIVATION_DECISIONS})
                   for i, c in enumerate(a)] for a in roomy]
-    can_fit = [before for before, low in zip(roomy, narrowest, strict=True) if _fits(s, low)]
+    can_fit = [before for before, low in zip(roomy, narrowest, strict=True) if fits(s, low)]
     narrowed = anchor_architectures(s)
     assert can_fit and [a[0].attention for a in narrowed] == [a[0].attention for a in can_fit]
     for before, after in zip(can_fit, narrowed, strict=True):
-        assert _fits(s, after)
+        assert fits(s, after)
         changed = {(i, d) for i, (b, c) in enumerate(zip(before, after, strict=True))
                    for d in ("q_weight", *ACTIVATION_DECISIONS) if getattr(b, d) != getattr(c, d)}
         assert changed and {d for _, d in changed} <= set(ACTIVATION_DECISIONS)
@@ -487,7 +496,10 @@ def test_combined_moves_apply_every_improving_move(karate):
     """The combination takes, per decision, the best move that beat the centre; none if none did."""
     import dataclasses
 
-    from lpgnas.search.nas import Search, canonical, combined_moves, load_search_data
+    from lpgnas.search.config import load_search_data
+    from lpgnas.search.designs import canonical
+    from lpgnas.search.local_search import combined_moves
+    from lpgnas.search.loop import Search
 
     s = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
     a0, a1 = s.architecture()
@@ -505,14 +517,11 @@ def test_weights_are_fitted_to_the_budget(karate):
     is repaired the same way, not dropped; every neighbour fits; without a budget nothing changes."""
     import dataclasses
 
-    from lpgnas.search.nas import (
-        Search,
-        _fits,
-        canonical,
-        fit_weights_to_budget,
-        load_search_data,
-        neighbours_within_budget,
-    )
+    from lpgnas.search.budget import fit_weights_to_budget, fits
+    from lpgnas.search.config import load_search_data
+    from lpgnas.search.designs import canonical
+    from lpgnas.search.local_search import neighbours_within_budget
+    from lpgnas.search.loop import Search
 
     free = Search(SearchConfig(**TINY), load_search_data(SearchConfig(**TINY)))
     a0, a1 = free.architecture()
@@ -522,11 +531,11 @@ def test_weights_are_fitted_to_the_budget(karate):
     budget = float(free.cost.values(onehots_for(free.space, repaired))["model"]) * (1 + 1e-9)
     cfg = SearchConfig(**{**TINY, "budget_kib": f"{budget!r}", "cost": "model"})
     s = Search(cfg, load_search_data(cfg))
-    assert not _fits(s, [repaired[0], arch[1]]) and _fits(s, repaired)
+    assert not fits(s, [repaired[0], arch[1]]) and fits(s, repaired)
     assert fit_weights_to_budget(s, arch) == repaired and fit_weights_to_budget(free, arch) == arch
     near = [a for _, a in neighbours_within_budget(s, arch)]
     assert repaired in near and [repaired[0], arch[1]] not in near
-    assert all(_fits(s, a) for a in near)
+    assert all(fits(s, a) for a in near)
     assert fit_weights_to_budget(s, arch, kept={0}) == arch  # layer 1 is at its widest already
     # a fitted design is a fixed point: layer 1 is not widened at layer 0's expense
     wide = [dataclasses.replace(arch[0], q_weight=8), arch[1]]
@@ -554,7 +563,7 @@ def test_screening_stops_early_after_patience_epochs(tmp_path, karate):
 
 
 def _cli(run: Path, extra_env: dict[str, str] | None = None, resume: bool = False) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "lpgnas.search.nas", "--quiet", "-o", str(run)]
+    args = [sys.executable, "-m", "lpgnas.search.cli", "--quiet", "-o", str(run)]
     for k, v in TINY.items():
         args += [f"--{k.replace('_', '-')}", str(v)]
     if resume:

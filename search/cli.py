@@ -11,16 +11,14 @@ from pathlib import Path
 from lpgnas.search.config import SearchConfig
 from lpgnas.search.run import search
 
-from lpgnas.datasets import FEATURE_MODES
+from lpgnas.cli_args import dataset_help, device_help, finish_subparsers
+from lpgnas.datasets import FEATURE_MODES, SPLITS
 from lpgnas.errors import LpgnasError
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``lpgnas search``."""
-    from lpgnas.cli_args import dataset_help, device_help
-    from lpgnas.datasets import SPLITS
-    from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
-
     p = sub.add_parser(
         "search", help="LPGNAS: search architecture and quantisation, retrain, export the IR",
         description=(
@@ -142,8 +140,6 @@ def size_versus_float(compression: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m lpgnas.search.cli [search options]`` (the same as ``lpgnas search``)."""
-    from lpgnas.cli_args import finish_subparsers
-
     parser = argparse.ArgumentParser(prog="lpgnas.search.cli")
     parser.set_defaults(quiet=False)
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -18,6 +18,7 @@ ACTIVATION_DECISIONS: tuple[str, ...] = tuple(d for d in QUANT_DECISIONS if d no
 
 
 def fits(s: Search, arch: list[LayerChoice]) -> bool:
+    """Whether ``arch`` meets every budget of the search (its exact, one-hot cost)."""
     return not s.cost.over_budget(onehots_for(s.space, arch))
 
 

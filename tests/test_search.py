@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -91,8 +92,9 @@ def test_space_grows_with_registry_and_knows_the_paper_operators(monkeypatch):
     assert {"gat", "sym-gat", "cos", "linear", "gene-linear"} <= set(known["attention"])
     assert "max" in known["aggregation"]
     assert {"elu", "tanh", "sigmoid", "leaky_relu", "relu6", "softplus"} <= set(known["activation"])
-    monkeypatch.setitem(operators.ATTENTIONS, "gat", operators.AttentionSpec("gat", ("coef",), "test"))
-    monkeypatch.setitem(operators.ACTIVATIONS, "brand_new", operators.ActivationSpec("brand_new", "test"))
+    monkeypatch.setitem(operators.ATTENTIONS, "gat", dataclasses.replace(operators.ATTENTIONS["gat"], formats=("coef",)))
+    new_code = max(spec.code for spec in operators.ACTIVATIONS.values()) + 1
+    monkeypatch.setitem(operators.ACTIVATIONS, "brand_new", operators.ActivationSpec("brand_new", new_code, "test"))
     sp = default_space(10, 3, 2)
     # offered once it has a training implementation too (the golden model may gain operators first)
     assert "gat" in sp.layers[0].attention and "brand_new" not in sp.layers[0].activation

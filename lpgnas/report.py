@@ -229,7 +229,7 @@ def _whole_graph(ctx: dict[str, Any]) -> dict[str, Any] | None:
 def _context(run: Path, stages: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     from lpgnas.ir import load_ir
     from lpgnas.provenance import PROVENANCE_FILE
-    from lpgnas.search.cost import buffer_size_bits, model_size_bits
+    from lpgnas.search.cost import KIB, model_size_bits
 
     ir = load_ir(run / "model.ir.json")
     metrics = _load(run, "metrics.json") or {}
@@ -239,9 +239,9 @@ def _context(run: Path, stages: Sequence[tuple[str, dict[str, Any]]]) -> dict[st
     ctx: dict[str, Any] = {
         "ir": ir, "metrics": metrics, "estimate": est, "design": design,
         "accuracy_golden": metrics.get("test_accuracy_golden"), "accuracy_float": metrics.get("test_accuracy_float"),
-        "model_kib": model_size_bits(ir) / 8192,
-        # on-chip activation buffers of the generated accelerator (the cost model's count) when estimated
-        "buffer_kib": (est["totals"]["buffer_bits"] if est else buffer_size_bits(ir, n, e)) / 8192 if n else None,
+        "model_kib": model_size_bits(ir) / KIB,
+        # on-chip buffers of the generated accelerator (the cost model's count)
+        "buffer_kib": est["totals"]["buffer_bits"] / KIB if est and n else None,
         "csim": _load(run, "verify_csim.json"), "rtl": _load(run, "verify_rtl.json"), "synth": _load(run, "synth.json"),
         "baselines": _load(run, "baselines.json") or [],
         "layers": ir.to_json_dict()["layers"],

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from lpgnas.search.config import SearchConfig
-from lpgnas.search.cost import KIB, buffer_size_bits, float_gcn_size_bits, hardware_estimate, model_size_bits
+from lpgnas.search.cost import KIB, float_gcn_size_bits, hardware_estimate, model_size_bits
 from lpgnas.search.derivation import anchor_architectures
 from lpgnas.search.local_search import combined_moves, neighbours_within_budget
 from lpgnas.search.loop import Search
@@ -182,7 +182,6 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
         "candidates": records,
         "screened": screened,
         "model_size_kib": round(model_kib, 3),
-        "memory_buffer_kib": round(buffer_size_bits(ir, n, e) / KIB, 3),
         "float_gcn16_model_size_kib": round(float_kib, 3),
         "model_compression_vs_float_gcn16": round(float_kib / model_kib, 2),
         "expected_cost": {k: round(v, 3) for k, v in final_cost.items()},

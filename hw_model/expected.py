@@ -1,18 +1,9 @@
 """Expected hardware cost under the search controllers' probabilities, as a torch expression.
 
-Every decision of the LPGNAS space (``search.space``: per layer ``attention``, ``aggregation``,
-``activation``, ``hidden``, ``heads``, ``q_weight``, ``q_input``, ``q_linear``, ``q_coef``,
-``q_aggregation``, ``q_bias``) gets its own tensor axis; its options become a tensor along that axis. The *same*
-cost formulas as for a fixed design (:func:`hw_model.model.estimate_specs`) are evaluated once on these
-tensors: each unit's cost broadcasts only over the axes of the decisions it depends on (the transform
-unit of layer 1 over ``hidden``/``heads`` of layers 0 and 1 and the layer-1 bitwidths, ...). The
-expectation of a unit's cost is then exact: ``sum(cost * prod_j p_j)`` over its own axes (the other
-decisions' probabilities sum to one), and the total is the sum over units (linearity). It is
-multilinear in the probabilities, differentiable, and at one-hot probabilities equals the fixed-design
-cost of the chosen path (``tests/test_hw_model.py`` checks both, with ``torch.autograd.gradcheck``).
-
-Binary points are not searched: the re-quantisers' shifts use a nominal rule (:func:`spec_for_choice`),
-so the cost of a path is the cost of that path's spec with those shifts.
+Every decision of the search space gets its own tensor axis, and the fixed-design formulas
+(:func:`hw_model.model.estimate_specs`) are evaluated once on those tensors; the expectation is exact,
+multilinear and differentiable, and equals the fixed design's cost at one-hot probabilities
+(docs/cost_model.md, "Expected cost (search)").
 """
 
 from __future__ import annotations
@@ -28,6 +19,7 @@ from lpgnas.hw_model.units.io import TOP_OVERHEAD
 
 from lpgnas.hwconfig import LayerHW
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT
+from lpgnas.tables import TABLE_RANGE
 
 DECISIONS = (
     "attention",
@@ -45,9 +37,9 @@ DECISIONS = (
 #: cost keys returned by :class:`ExpectedHardwareCost`
 COST_KEYS = ("lut", "ff", "dsp", "bram36", "cycles", "latency_us", "model_bits", "buffer_bits")
 MEAN_RECIP_BITS = MEAN_RECIP_FORMAT.bits
-#: nominal integer bits above the binary point of scores and aggregation codes (binary points are not
-#: searched; ``lpgnas.testing.random_ir``'s rule): they size the exp / tanh / activation tables
-NOMINAL_INT_BITS = 4
+#: nominal integer bits (sign included) of scores, attention vectors and aggregation codes: binary points
+#: are not searched, so their codes are taken to cover the tables' input range [-TABLE_RANGE, TABLE_RANGE)
+NOMINAL_INT_BITS = TABLE_RANGE.bit_length()
 
 #: quantities derived from a categorical decision: name -> (decision, option -> value)
 DERIVED: dict[str, tuple[str, Any]] = {

@@ -1,26 +1,7 @@
 """Memories to BRAM / LUTRAM / logic, the way Yosys ``memory_libmap`` maps them for ``synth_xilinx``.
 
-Block RAM shapes (UG473 for 7-series, UG573 for UltraScale+): a RAMB18 is 16Kx1, 8Kx2, 4Kx4, 2Kx9,
-1Kx18 or (simple dual port) 512x36; a RAMB36 doubles each depth and adds 512x72. A memory of
-``width x depth`` words tiles one shape: ``ceil(width / w) * ceil(depth / d)`` blocks.
-
-Which resource a memory takes is ``memory_libmap``'s cost comparison; the costs below were read from
-``debug synth_xilinx`` (Yosys 0.70) and checked on runs of ``lpg_ram`` / ``lpg_rom`` (tests):
-
-* block RAM: the cheapest uniform tiling; n RAMB18 cost ``129 n + 2``, n RAMB36 ``257 n + 2`` (so one
-  RAMB36 in 512x72 or 1Kx36 beats two RAMB18s);
-* distributed RAM (simple dual port; 7-series RAM32M = 32 x 6 bits, RAM64M = 64 x 3 bits, 4 LUTs each,
-  memlib cost 8 with ``widthscale 7``: a cell costs ``1 + 7 * used_bits / bits``; UltraScale+ RAM32M16 =
-  32 x 14, RAM64M8 = 64 x 7, 8 LUTs, cost 16 fully width-scaled); deeper memories cascade
-  ``banks = ceil(depth / cell depth)`` banks of either cell and add ``0.5 * width * (banks - 1) +
-  0.5 * banks + 2`` for the read mux and the write decoder; the cheapest cell type wins;
-* **LUTRAM threshold**: a RAM goes to LUTRAM when its LUTRAM cost is strictly below its block-RAM cost,
-  i.e. below 131 when one RAMB18 would do: on 7-series always at depth <= 64 (LUTRAM is cheaper per bit
-  there), up to 21 bits wide at depth 128, 10 at depth 256, 4 at 512 (wider / deeper: block RAM);
-* ROMs (weights, biases) cannot use LUTRAM (``prune_rom``): they are lowered to logic when
-  ``width * depth / 64`` (the logic cost) is below the block-RAM cost, else block RAM.
-
-All functions here take plain numbers or torch tensors (see :mod:`hw_model.numeric`).
+Block-RAM shapes, the mapping costs read from Yosys and the LUTRAM threshold are in docs/cost_model.md
+("BRAM / LUTRAM"). All functions here take plain numbers or torch tensors (see :mod:`hw_model.numeric`).
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ def float_gcn_size_bits(in_features: int, hidden: int, num_classes: int, bits: i
 
 
 def uniform_probs(space: SearchSpace, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Every decision's options equally likely."""
     return {k: torch.full((len(space.options(k)),), 1.0 / len(space.options(k)), dtype=dtype)
             for k in space.decision_keys}
 

@@ -156,6 +156,15 @@ def _json(run: Path, rel: str):
 
 
 @pytest.mark.slow
+def test_report_model_size_and_buffers_are_the_cost_models(flow_run):
+    run, _, _ = flow_run
+    est = _json(run, "estimate.json")
+    row = _table(_section((run / "report.md").read_text(), "Accuracy and size"))[0]
+    assert _num(row["model size"]) == pytest.approx(est["totals"]["model_bits"] / 8192, abs=0.005)
+    assert _num(row["on-chip buffers"]) == pytest.approx(est["totals"]["buffer_bits"] / 8192, abs=0.05)
+
+
+@pytest.mark.slow
 def test_report_hardware_configuration_equals_hw_config(flow_run):
     run, _, _ = flow_run
     md, hw = (run / "report.md").read_text(), _json(run, "hw_config.json")

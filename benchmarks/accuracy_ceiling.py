@@ -48,10 +48,11 @@ MODELS: dict[str, tuple[str, int, float, float]] = {
 def build_model(kind: str, hidden: int, dropout: float, in_features: int, num_classes: int):
     """A two-layer PyG model (APPNP: a two-layer MLP then propagation)."""
     import torch.nn.functional as F
-    from lpgnas.search.baselines import SparseInputLinear
-    from lpgnas.search.dropout import sparse_dropout
     from torch import nn
     from torch_geometric.nn import APPNP, GATConv, GCNConv, SAGEConv
+
+    from lpgnas.search.baselines import SparseInputLinear
+    from lpgnas.search.dropout import sparse_dropout
 
     class TwoLayer(nn.Module):
         def __init__(self) -> None:
@@ -92,6 +93,7 @@ def train_one(name: str, data, seed: int, epochs: int = 1000, patience: int = 10
     import numpy as np
     import torch
     import torch.nn.functional as F
+
     from lpgnas.search.train import accuracy
 
     kind, hidden, dropout, lr = MODELS[name]
@@ -159,10 +161,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from lpgnas.search.config import SearchConfig, load_search_data
     from tqdm import tqdm
 
     from lpgnas.fileio import write_json_atomic
+    from lpgnas.search.config import SearchConfig, load_search_data
 
     torch.set_num_threads(args.threads)
     names = [n for n in args.models.split(",") if n]

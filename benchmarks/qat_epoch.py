@@ -22,16 +22,16 @@ import statistics
 import time
 from pathlib import Path
 
-import lpgnas.search
 import torch
+
+import lpgnas.search
+from lpgnas.fileio import write_json_atomic, write_text_atomic
+from lpgnas.graph import CSRGraph
 from lpgnas.search.config import SearchConfig, load_search_data
 from lpgnas.search.graph_tensors import GraphTensors
 from lpgnas.search.space import LayerChoice
 from lpgnas.search.supernet import build_quant_gnn
 from lpgnas.search.train import TrainConfig, fit
-
-from lpgnas.fileio import write_json_atomic, write_text_atomic
-from lpgnas.graph import CSRGraph
 
 RESULTS = Path(__file__).parent / "results"
 SPLITS = {"Cora": None, "CiteSeer": None, "PubMed": None}  # the public split; the others 60/20/20

@@ -18,16 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from lpgnas.hls_templates.generate import generate_design
-from lpgnas.search.train import TrainConfig, train
-from lpgnas.sim.rtl import run_rtl
-from lpgnas.sim.synth import run_synth
-
 from lpgnas.datasets import recorded_feature_mode
 from lpgnas.fileio import write_json_atomic, write_text_atomic
+from lpgnas.hls_templates.generate import generate_design
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.inputs import design_inputs, training_config
 from lpgnas.ir import load_ir
+from lpgnas.search.train import TrainConfig, train
+from lpgnas.sim.rtl import run_rtl
+from lpgnas.sim.synth import run_synth
 
 #: the benchmarked parallelism: 16 products per cycle in each transform lane group, 8 aggregation lanes
 PARALLELISM = [LayerHW(p_in=8, p_out=8, p_agg=8), LayerHW(p_in=8, p_out=7, p_agg=7)]

@@ -114,9 +114,8 @@ def search_config(dataset: str, split: str, seed: int, args: argparse.Namespace,
 
     budget = None if args.budget_kib == "none" else args.budget_kib
     if budget == "gcn8x0.9":
-        from lpgnas.search.cost import KIB, float_gcn_size_bits
-
         from lpgnas.datasets import load_dataset
+        from lpgnas.search.cost import KIB, float_gcn_size_bits
 
         info = load_dataset(dataset, data_root=args.data_root, split=split, seed=seed)
         budget = f"{0.9 * float_gcn_size_bits(info.num_features, 16, info.num_classes) / KIB / 8:.4f}"

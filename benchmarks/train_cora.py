@@ -13,10 +13,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from lpgnas.search.train import TrainConfig, train
 from tqdm import tqdm
 
 from lpgnas.fileio import write_json_atomic, write_text_atomic
+from lpgnas.search.train import TrainConfig, train
 
 PRECISIONS = [(16, 16), (8, 8), (4, 8), (2, 8), (1, 8)]
 

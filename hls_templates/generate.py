@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lpgnas.hls_templates.hls_writer import write_hls
-from lpgnas.hls_templates.images import MemoryImage, graph_images, io_images
-from lpgnas.hls_templates.rtl_writer import write_rtl
 
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import LOCK_NAME, folder_lock, write_json_atomic
 from lpgnas.graph import CSRGraph
+from lpgnas.hls_templates.hls_writer import write_hls
+from lpgnas.hls_templates.images import MemoryImage, graph_images, io_images
+from lpgnas.hls_templates.rtl_writer import write_rtl
 from lpgnas.hwconfig import HardwareConfig, default_config
 from lpgnas.ir import ModelIR
 

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lpgnas.hls_templates.env import OUTPUT_PORT, TOP_NAME, make_env
-from lpgnas.hw_model.params import stored_width
 
 from lpgnas.devices import full_part
 from lpgnas.errors import FormatError, LpgnasError
 from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import head_mean_reciprocal
+from lpgnas.hls_templates.env import OUTPUT_PORT, TOP_NAME, make_env
+from lpgnas.hw_model.params import stored_width
 from lpgnas.hwconfig import HardwareConfig
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.names import layer_identifiers

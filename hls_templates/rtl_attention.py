@@ -12,7 +12,6 @@ from typing import Any
 from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width
 from lpgnas.hw_model.units.attention import attention_cycles as unit_attention_cycles
 from lpgnas.hw_model.units.attention import attention_params
-
 from lpgnas.ir import LayerIR
 from lpgnas.names import tensor_name, verilog_string
 from lpgnas.operators import ATTENTIONS

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from lpgnas.errors import LpgnasError
 from lpgnas.hls_templates.env import OUTPUT_PORT, TEMPLATE_ROOT, TOP_NAME, make_env
 from lpgnas.hls_templates.rtl_attention import (
     ATTENTION_MUTATIONS,
@@ -43,8 +45,6 @@ from lpgnas.hw_model.params import (
 )
 from lpgnas.hw_model.units.aggregate import aggregate_params
 from lpgnas.hw_model.units.transform import transform_params
-
-from lpgnas.errors import LpgnasError
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import LayerIR, ModelIR
 from lpgnas.names import identifier, layer_identifiers, tensor_name

@@ -105,11 +105,10 @@ def format_estimate(est: Any, title: str = "") -> str:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
-    from lpgnas.hw_model.dse import explore
-    from lpgnas.hw_model.model import estimate
-
     from lpgnas.devices import check_clock_mhz, load_device
     from lpgnas.errors import HardwareFitError
+    from lpgnas.hw_model.dse import explore
+    from lpgnas.hw_model.model import estimate
     from lpgnas.hwconfig import HardwareConfig
     from lpgnas.ir import load_ir
 

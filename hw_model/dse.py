@@ -17,11 +17,10 @@ from __future__ import annotations
 import copy
 import math
 
-from lpgnas.hw_model import numeric as nm
-from lpgnas.hw_model.model import Estimate, estimate
-
 from lpgnas.devices import Device, load_device
 from lpgnas.errors import HardwareFitError
+from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model.model import Estimate, estimate
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.model import estimate_specs, model_bits
 from lpgnas.hw_model.params import ACT_CODE, AGG_CODE, ATT_CODE, LayerSpec
 from lpgnas.hw_model.units.io import TOP_OVERHEAD
-
 from lpgnas.hwconfig import LayerHW
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT
 from lpgnas.tables import TABLE_RANGE

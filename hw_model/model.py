@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from lpgnas.devices import Device, load_device
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import ram_cost
 from lpgnas.hw_model.params import ATT_CODE, LayerSpec, globals_for, spec_from_ir, stored_width
@@ -28,8 +29,6 @@ from lpgnas.hw_model.units import aggregate as agg_unit
 from lpgnas.hw_model.units import attention as att_unit
 from lpgnas.hw_model.units import io as io_unit
 from lpgnas.hw_model.units import transform as tr_unit
-
-from lpgnas.devices import Device, load_device
 
 RESOURCES = ("lut", "lutram", "ff", "dsp", "bram18", "bram36")
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"

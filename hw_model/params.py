@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lpgnas.hw_model import numeric as nm
-
 from lpgnas.graph import head_mean_reciprocal
+from lpgnas.hw_model import numeric as nm
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, aggregation_frac, linear_acc_frac
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT
 

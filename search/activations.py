@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from lpgnas.search.exact import leaky_codes, table_lookup
 
 from lpgnas.numfmt import NumFormat
+from lpgnas.search.exact import leaky_codes, table_lookup
 from lpgnas.tables import ACTIVATION_LEAKY_CODE, LEAKY_FRAC, relu6_max_code, table_index
 
 

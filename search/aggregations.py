@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from lpgnas.search.graph_tensors import GraphTensors
 
 from lpgnas.graph import mean_reciprocals
 from lpgnas.operators import MEAN_RECIP_FORMAT
+from lpgnas.search.graph_tensors import GraphTensors
 
 
 class Aggregation:

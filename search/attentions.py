@@ -13,12 +13,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lpgnas.search.exact import QTensor, dequantize_torch, exact_step, leaky_codes, table_lookup
-from lpgnas.search.graph_tensors import GraphTensors, scatter
 from torch_geometric.utils import softmax as edge_softmax
 
 from lpgnas.graph import CSRGraph, gcn_coefficients
 from lpgnas.numfmt import NumFormat, fix, requantize_torch
+from lpgnas.search.exact import QTensor, dequantize_torch, exact_step, leaky_codes, table_lookup
+from lpgnas.search.graph_tensors import GraphTensors, scatter
 from lpgnas.tables import ATTENTION_LEAKY_CODE, LEAKY_FRAC, SOFTMAX_RECIP_FRAC
 
 

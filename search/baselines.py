@@ -28,6 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from lpgnas.datasets import Dataset
+from lpgnas.graph import CSRGraph
+from lpgnas.operators import ATTENTIONS
 from lpgnas.search.attentions import ATTENTION_COEFFICIENTS
 from lpgnas.search.config import SearchConfig
 from lpgnas.search.cost import KIB, SearchCost, float_gcn_size_bits, hardware_estimate, model_size_bits, resolve_budget
@@ -38,11 +43,6 @@ from lpgnas.search.space import LayerChoice
 from lpgnas.search.sparse import project, sparse_layout
 from lpgnas.search.supernet import architecture_from_choices, build_quant_gnn, onehots_for
 from lpgnas.search.train import TrainConfig, accuracy, evaluate, fit
-from torch import nn
-
-from lpgnas.datasets import Dataset
-from lpgnas.graph import CSRGraph
-from lpgnas.operators import ATTENTIONS
 
 #: uniform quantisation settings of the baselines (weight bits, activation bits); 2 = ternary weights
 UNIFORM_BITS: tuple[tuple[int, int], ...] = ((8, 8), (4, 8), (2, 8))

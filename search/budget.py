@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+
 from lpgnas.search.designs import canonical, moved
 from lpgnas.search.loop import Search
 from lpgnas.search.space import QUANT_DECISIONS, LayerChoice

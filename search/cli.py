@@ -8,13 +8,12 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from lpgnas.search.config import SearchConfig
-from lpgnas.search.run import search
-
 from lpgnas.cli_args import dataset_help, device_help, finish_subparsers
 from lpgnas.datasets import FEATURE_MODES, SPLITS
 from lpgnas.errors import LpgnasError
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+from lpgnas.search.config import SearchConfig
+from lpgnas.search.run import search
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

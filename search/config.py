@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lpgnas.search.cost import cost_terms, resolve_budget
-from lpgnas.search.space import SearchSpace, default_space
-
 from lpgnas.datasets import Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError
+from lpgnas.search.cost import cost_terms, resolve_budget
+from lpgnas.search.space import SearchSpace, default_space
 
 
 def _ints(text: str) -> tuple[int, ...]:

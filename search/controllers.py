@@ -12,8 +12,9 @@ import math
 
 import torch
 import torch.nn.functional as F
-from lpgnas.search.space import SearchSpace
 from torch import nn
+
+from lpgnas.search.space import SearchSpace
 
 
 def _pname(key: str) -> str:

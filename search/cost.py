@@ -8,17 +8,17 @@ The formulas are in docs/cost_model.md, the cost's use in docs/search.md.
 from __future__ import annotations
 
 import torch
+
+from lpgnas.devices import PRESETS, Device, load_device
+from lpgnas.errors import LpgnasError
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.dse import describe_overuse
 from lpgnas.hw_model.expected import ExpectedHardwareCost
 from lpgnas.hw_model.model import estimate, model_bits
 from lpgnas.hw_model.params import spec_from_ir
-from lpgnas.search.space import SearchSpace
-
-from lpgnas.devices import PRESETS, Device, load_device
-from lpgnas.errors import LpgnasError
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import ModelIR
+from lpgnas.search.space import SearchSpace
 
 KIB = 8 * 1024
 

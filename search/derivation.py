@@ -6,6 +6,7 @@ docs/search.md (Derivation) explains why both.
 from __future__ import annotations
 
 import torch
+
 from lpgnas.search.budget import fit_weights_to_budget, narrow_activations_to_device
 from lpgnas.search.designs import canonical
 from lpgnas.search.loop import Search

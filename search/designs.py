@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from lpgnas.search.space import LayerChoice, SearchSpace
-
 from lpgnas.operators import layer_format_names
+from lpgnas.search.space import LayerChoice, SearchSpace
 
 #: a move: a decision key and its new option
 Move = tuple[str, object]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from lpgnas.search.sparse import sparse_coo
 
 

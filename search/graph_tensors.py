@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from lpgnas.search.exact import FLOAT64_EXACT_BITS
-from lpgnas.search.sparse import RowsProduct, SparseRows
 
 from lpgnas.graph import CSRGraph
 from lpgnas.numfmt import NumFormat, dequantize_np
+from lpgnas.search.exact import FLOAT64_EXACT_BITS
+from lpgnas.search.sparse import RowsProduct, SparseRows
 
 
 @dataclass

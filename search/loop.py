@@ -17,6 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from lpgnas.datasets import Dataset
+from lpgnas.fileio import atomic_path, json_log_line, write_text_atomic
+from lpgnas.graph import CSRGraph
+from lpgnas.progress import progress as progress_bar
 from lpgnas.search.config import SearchConfig
 from lpgnas.search.controllers import ArchController, QuantController, temperature
 from lpgnas.search.cost import KIB, SearchCost, float_gcn_size_bits, resolve_budget
@@ -24,11 +29,6 @@ from lpgnas.search.graph_tensors import GraphTensors
 from lpgnas.search.space import LayerChoice
 from lpgnas.search.supernet import SuperNet, architecture_from_choices
 from lpgnas.search.train import accuracy
-
-from lpgnas.datasets import Dataset
-from lpgnas.fileio import atomic_path, json_log_line, write_text_atomic
-from lpgnas.graph import CSRGraph
-from lpgnas.progress import progress as progress_bar
 
 #: test hook: SIGKILL the process right after this epoch (and its checkpoint, if one is due)
 KILL_ENV = "LPGNAS_SEARCH_KILL_AFTER_EPOCH"

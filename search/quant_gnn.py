@@ -7,16 +7,16 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import torch
+from torch import nn
+
+from lpgnas.ir import LayerIR, ModelIR
+from lpgnas.numfmt import NumFormat, quantize_np
 from lpgnas.search.dropout import dropout_shift, sparse_dropout
 from lpgnas.search.exact import quantize_codes
 from lpgnas.search.graph_tensors import GraphTensors
 from lpgnas.search.quant import ActQuant
 from lpgnas.search.quant_layer import QuantGraphLayer
 from lpgnas.search.sparse import sparse_layout
-from torch import nn
-
-from lpgnas.ir import LayerIR, ModelIR
-from lpgnas.numfmt import NumFormat, quantize_np
 
 #: (id, version, shape, what) of a feature tensor -> (weak reference to it, derived value); see feature_cache
 _FEATURE_CACHE: dict[tuple, tuple[weakref.ref, Any]] = {}

@@ -15,13 +15,6 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lpgnas.search.activations import ACTIVATION_MODULES
-from lpgnas.search.aggregations import AGGREGATION_FINALISERS
-from lpgnas.search.attentions import ATTENTION_COEFFICIENTS, coef_format, exp_format
-from lpgnas.search.exact import FLOAT64_EXACT_BITS, QTensor, exact_step, quantize_codes
-from lpgnas.search.graph_tensors import GraphTensors, aggregate, scatter
-from lpgnas.search.quant import ActQuant, FixedQuant, WeightQuant
-from lpgnas.search.sparse import as_double, project, to_dense
 from torch import nn
 from torch_geometric.utils import softmax as edge_softmax
 
@@ -40,6 +33,13 @@ from lpgnas.numfmt import (
     requantize_torch,
 )
 from lpgnas.operators import ACTIVATIONS, ATTENTIONS, MEAN_RECIP_FORMAT, layer_format_names
+from lpgnas.search.activations import ACTIVATION_MODULES
+from lpgnas.search.aggregations import AGGREGATION_FINALISERS
+from lpgnas.search.attentions import ATTENTION_COEFFICIENTS, coef_format, exp_format
+from lpgnas.search.exact import FLOAT64_EXACT_BITS, QTensor, exact_step, quantize_codes
+from lpgnas.search.graph_tensors import GraphTensors, aggregate, scatter
+from lpgnas.search.quant import ActQuant, FixedQuant, WeightQuant
+from lpgnas.search.sparse import as_double, project, to_dense
 
 #: widest matrix-product accumulator whose codes are read off the float32 product itself: every product
 #: and partial sum is an integer multiple of one power of two below 2**24 of it, so float32 (fused

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lpgnas.search.config import SearchConfig, load_search_data
-from lpgnas.search.derivation import candidate_architectures
-from lpgnas.search.loop import Search, run_epochs, truncate_log
-from lpgnas.search.selection import select_and_export
 
 from lpgnas.datasets import Dataset, data_identity, resolve_feature_mode
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import folder_lock
+from lpgnas.search.config import SearchConfig, load_search_data
+from lpgnas.search.derivation import candidate_architectures
+from lpgnas.search.loop import Search, run_epochs, truncate_log
+from lpgnas.search.selection import select_and_export
 
 CHECKPOINT = "search.ckpt"
 SEARCH_LOG = "search_log.jsonl"

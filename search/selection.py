@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from lpgnas.fileio import atomic_path
+from lpgnas.progress import progress as progress_bar
 from lpgnas.search.config import SearchConfig
 from lpgnas.search.cost import KIB, float_gcn_size_bits, hardware_estimate, model_size_bits
 from lpgnas.search.derivation import anchor_architectures
@@ -23,9 +26,6 @@ from lpgnas.search.quant_gnn import QuantGNN, export_ir
 from lpgnas.search.space import LayerChoice
 from lpgnas.search.supernet import build_quant_gnn, onehots_for
 from lpgnas.search.train import TrainConfig, evaluate, fit, write_json_atomic
-
-from lpgnas.fileio import atomic_path
-from lpgnas.progress import progress as progress_bar
 
 #: the finalists' retraining starts from the run's seed + this (the screening from the run's seed)
 FINAL_SEED_OFFSET = 1

@@ -38,12 +38,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lpgnas.errors import LpgnasError
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.search.activations import ACTIVATION_MODULES
 from lpgnas.search.aggregations import AGGREGATION_FINALISERS
 from lpgnas.search.attentions import ATTENTION_COEFFICIENTS
-
-from lpgnas.errors import LpgnasError
-from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
 HIDDEN_SIZES: tuple[int, ...] = (16, 32, 64, 128, 256)
 HEAD_COUNTS: tuple[int, ...] = (1, 2, 4, 8)

@@ -24,6 +24,11 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from lpgnas.errors import LpgnasError
+from lpgnas.numfmt import NumFormat, fake_quant, fix, frac_for_range
+from lpgnas.operators import ACTIVATIONS, ATTENTIONS, MEAN_RECIP_FORMAT, layer_format_names
 from lpgnas.search.activations import ACTIVATION_MODULES
 from lpgnas.search.aggregations import AGGREGATION_FINALISERS
 from lpgnas.search.attentions import ATTENTION_COEFFICIENTS, HostCoefficients, SoftmaxCoefficients, coef_format
@@ -34,11 +39,6 @@ from lpgnas.search.quant_gnn import QuantGNN
 from lpgnas.search.quant_layer import QuantGraphLayer
 from lpgnas.search.space import ARCH_DECISIONS, QUANT_DECISIONS, LayerChoice, SearchSpace
 from lpgnas.search.sparse import project, sparse_coo, sparse_indices
-from torch import nn
-
-from lpgnas.errors import LpgnasError
-from lpgnas.numfmt import NumFormat, fake_quant, fix, frac_for_range
-from lpgnas.operators import ACTIVATIONS, ATTENTIONS, MEAN_RECIP_FORMAT, layer_format_names
 
 OneHots = dict[str, torch.Tensor]
 

@@ -27,8 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lpgnas.search.graph_tensors import GraphTensors
-from lpgnas.search.quant_gnn import QuantGNN, build_gnn, export_ir
 
 from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError
@@ -39,6 +37,8 @@ from lpgnas.ir import ModelIR
 from lpgnas.numfmt import MAX_BITS
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.progress import progress as progress_bar
+from lpgnas.search.graph_tensors import GraphTensors
+from lpgnas.search.quant_gnn import QuantGNN, build_gnn, export_ir
 
 
 @dataclass

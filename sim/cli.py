@@ -32,11 +32,10 @@ def _source(ir: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from lpgnas.devices import load_device
     from lpgnas.hls_templates.generate import generate_design
     from lpgnas.hw_model.dse import describe_overuse, explore
     from lpgnas.hw_model.model import estimate
-
-    from lpgnas.devices import load_device
     from lpgnas.hwconfig import HardwareConfig
     from lpgnas.ir import load_ir
 
@@ -99,9 +98,8 @@ def retargeted_copy(ir: Any, hw_dir: Path, nodes: int) -> Path:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from lpgnas.hls_templates.generate import is_generated_design
-
     from lpgnas.fileio import folder_lock
+    from lpgnas.hls_templates.generate import is_generated_design
     from lpgnas.ir import load_ir
     from lpgnas.progress import say
 
@@ -160,10 +158,9 @@ def format_synth(r: dict[str, Any], device: Any | None = None) -> str:
 
 
 def run_synth_cmd(args: argparse.Namespace) -> int:
-    from lpgnas.sim.synth import run_synth
-
     from lpgnas.devices import load_device
     from lpgnas.progress import say
+    from lpgnas.sim.synth import run_synth
 
     hw_dir = Path(args.hw_dir)
     device = load_device(args.device) if args.device else None
@@ -184,9 +181,8 @@ def run_synth_cmd(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from lpgnas.sim.synth import FAMILIES
-
     from lpgnas.cli_args import dataset_help, device_help
+    from lpgnas.sim.synth import FAMILIES
 
     g = sub.add_parser(
         "generate", help="HLS C++ and Verilog for an IR",

@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lpgnas.sim.rtl import log_errors
-
 from lpgnas.errors import BuildError, LpgnasError, ToolMissingError
 from lpgnas.fileio import cache_root, write_json_atomic
+from lpgnas.sim.rtl import log_errors
 
 FAMILIES = ("xc7", "xcup")
 

@@ -201,10 +201,9 @@ def snapshot() -> Callable[[Path], dict[str, tuple[int, int, int]]]:
 @pytest.fixture(scope="session")
 def cora_w8a8_run(data_root: Path, tmp_path_factory: pytest.TempPathFactory):
     """A GCN 2x16 trained on Cora (public split) at W8A8: (IR, dataset as the golden model saw it, metrics)."""
-    from lpgnas.search.train import TrainConfig, train
-
     from lpgnas.datasets import load_dataset, preprocess_features
     from lpgnas.ir import load_ir
+    from lpgnas.search.train import TrainConfig, train
 
     run = tmp_path_factory.mktemp("cora_w8a8")
     cfg = TrainConfig(dataset="Cora", wbits=8, abits=8)

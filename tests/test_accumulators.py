@@ -13,20 +13,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lpgnas.hls_templates.generate import generate_design
-from lpgnas.hls_templates.hls_writer import hls_context
-from lpgnas.hls_templates.rtl_writer import rtl_context
-from lpgnas.sim.csim import run_csim
-from lpgnas.sim.rtl import run_rtl, tool_env
 
 from lpgnas import numfmt
 from lpgnas.errors import FormatError
 from lpgnas.golden import run_model, score_accumulator_bits, softmax_trace
 from lpgnas.graph import CSRGraph
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.hls_templates.hls_writer import hls_context
+from lpgnas.hls_templates.rtl_writer import rtl_context
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import LayerIR, ModelIR
 from lpgnas.numfmt import INT64_SAFE_BITS, NumFormat, accumulator_array, fix, requantize_int
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
+from lpgnas.sim.csim import run_csim
+from lpgnas.sim.rtl import run_rtl, tool_env
 from lpgnas.tables import ATTENTION_LEAKY_CODE, leaky, lookup
 from lpgnas.testing import random_features, random_graph, random_ir
 
@@ -247,11 +247,10 @@ def test_rtl_registers_hold_the_golden_bounds():
     """The RTL's accumulator widths (``hw_model.units``: transform ``ACC_W``, aggregation ``V_W``, sized from
     the operands' stored widths and ``max_nodes``) are at least the golden bounds the HLS C++ uses
     (``accumulator_bounds`` with ``max_nodes`` in-edges per node)."""
+    from lpgnas.golden import accumulator_bounds
     from lpgnas.hw_model.params import globals_for, spec_from_ir
     from lpgnas.hw_model.units.aggregate import aggregate_params
     from lpgnas.hw_model.units.transform import transform_params
-
-    from lpgnas.golden import accumulator_bounds
 
     atts, aggs = list(ATTENTIONS), list(AGGREGATIONS)
     for seed in range(120):

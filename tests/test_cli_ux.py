@@ -186,7 +186,6 @@ def karate_hw(karate_ir, tmp_path_factory) -> Path:
 
 def test_generate_without_hw_uses_the_estimate_choice(karate_ir, karate_hw, capsys):
     from lpgnas.hw_model.model import estimate
-
     from lpgnas.hwconfig import HardwareConfig
     from lpgnas.ir import load_ir
 

@@ -17,6 +17,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
+from lpgnas import golden
+from lpgnas.golden import predict, quantize_features, run_model
 from lpgnas.hls_templates import hls_writer
 from lpgnas.hls_templates.generate import generate_design
 from lpgnas.hls_templates.rtl_attention import as_ints, attention_images
@@ -27,18 +30,15 @@ from lpgnas.hw_model.params import ACT_CODE, AGG_CODE, ATT_CODE, LayerSpec
 from lpgnas.hw_model.units.activation import activation_params
 from lpgnas.hw_model.units.aggregate import AGG_MAX
 from lpgnas.hw_model.units.attention import is_softmax
+from lpgnas.hwconfig import HardwareConfig, LayerHW
+from lpgnas.numfmt import fix
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT, layer_format_names
 from lpgnas.search import activations, aggregations, attentions
 from lpgnas.search.graph_tensors import GraphTensors
 from lpgnas.search.quant_gnn import build_gnn, export_ir
 from lpgnas.search.quant_layer import QuantGraphLayer
 from lpgnas.sim.csim import run_csim
 from lpgnas.sim.rtl import run_rtl_batch
-
-from lpgnas import golden
-from lpgnas.golden import predict, quantize_features, run_model
-from lpgnas.hwconfig import HardwareConfig, LayerHW
-from lpgnas.numfmt import fix
-from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT, layer_format_names
 from lpgnas.tables import table_index
 from lpgnas.testing import random_graph, random_ir
 

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from lpgnas.hls_templates.generate import generate_design
-from lpgnas.sim.csim import run_csim
-from lpgnas.sim.rtl import run_rtl
 
 from lpgnas.datasets import recorded_feature_mode
 from lpgnas.golden import run_model
+from lpgnas.hls_templates.generate import generate_design
 from lpgnas.inputs import design_inputs, training_config
+from lpgnas.sim.csim import run_csim
+from lpgnas.sim.rtl import run_rtl
 
 
 @pytest.mark.slow
@@ -29,9 +29,8 @@ def test_cora_subgraph_golden_equals_csim_equals_rtl(cora_w8a8_run, data_root, t
 @pytest.fixture(scope="module")
 def cora_gat_w8a8_run(data_root, tmp_path_factory):
     """A 2-layer GAT trained on Cora at W8A8: 8 heads x 8 concatenated (elu), then 8 heads averaged."""
-    from lpgnas.search.train import preset_config, train
-
     from lpgnas.ir import load_ir
+    from lpgnas.search.train import preset_config, train
 
     run = tmp_path_factory.mktemp("cora_gat_w8a8")
     cfg = preset_config("gat", dataset="Cora", wbits=8, abits=8, out_heads=8, epochs=60)

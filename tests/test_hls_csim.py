@@ -23,17 +23,17 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pytest
-from lpgnas.hls_templates.env import make_env
-from lpgnas.hls_templates.hls_writer import HLS_ACTIVATIONS, HLS_AGGREGATIONS, HLS_ATTENTIONS, hls_context, write_hls
-from lpgnas.hls_templates.images import graph_images, io_images
-from lpgnas.sim.csim import run_csim
 
 from lpgnas.errors import FormatError, IRValidationError, LpgnasError, ToolMissingError
 from lpgnas.golden import run_model
 from lpgnas.graph import CSRGraph
+from lpgnas.hls_templates.env import make_env
+from lpgnas.hls_templates.hls_writer import HLS_ACTIVATIONS, HLS_AGGREGATIONS, HLS_ATTENTIONS, hls_context, write_hls
+from lpgnas.hls_templates.images import graph_images, io_images
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import ModelIR
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
+from lpgnas.sim.csim import run_csim
 from lpgnas.testing import random_features, random_graph, random_ir
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed (apt-get install g++)")

@@ -27,18 +27,18 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from lpgnas.hls_templates.generate import generate_design
-from lpgnas.hls_templates.hls_writer import write_hls
-from lpgnas.hls_templates.rtl_writer import write_rtl
-from lpgnas.sim.csim import run_csim
-from lpgnas.sim.rtl import tool_env, write_testbench
 
 from lpgnas.devices import full_part
 from lpgnas.errors import IRValidationError, LpgnasError
 from lpgnas.golden import run_model
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.hls_templates.hls_writer import write_hls
+from lpgnas.hls_templates.rtl_writer import write_rtl
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import ModelIR, load_ir
 from lpgnas.names import MAX_LAYER_NAME, MAX_TEXT, c_string, comment, identifier, tcl_word, tensor_name, verilog_string
+from lpgnas.sim.csim import run_csim
+from lpgnas.sim.rtl import tool_env, write_testbench
 from lpgnas.testing import random_features, random_graph, random_ir
 
 EVIL = "x\nmodule evil; initial $display(\"pwned\"); endmodule\n//"

@@ -8,6 +8,9 @@ import shutil
 import numpy as np
 import pytest
 import torch
+
+from lpgnas.devices import PRESETS, load_device
+from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.dse import explore
 from lpgnas.hw_model.expected import ExpectedHardwareCost
@@ -18,9 +21,6 @@ from lpgnas.hw_model.units.aggregate import aggregate_params
 from lpgnas.hw_model.units.attention import attention_params
 from lpgnas.hw_model.units.multiplier import dsp_count
 from lpgnas.hw_model.units.transform import transform_params
-
-from lpgnas.devices import PRESETS, load_device
-from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.operators import ATTENTIONS
 from lpgnas.testing import random_ir
@@ -278,7 +278,6 @@ def test_dse_raises_when_nothing_fits(tmp_path):
 def test_dsp_and_bram_equal_yosys(tmp_path, family, wbits, mult_p):
     from lpgnas.hls_templates.generate import generate_design
     from lpgnas.sim.synth import resource_counts, synth
-
     from lpgnas.testing import random_features, random_graph
 
     rng = np.random.default_rng(77)
@@ -354,7 +353,6 @@ def test_cli_estimate_karate(tmp_path, capsys):
 
 def test_cost_dicts_cover_the_registry():
     from lpgnas.hw_model.units import ACTIVATION_COSTS, AGGREGATION_COSTS, ATTENTION_COSTS
-
     from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 
     assert set(ATTENTION_COSTS) == set(ATTENTIONS)
@@ -435,7 +433,6 @@ def test_activation_cost_monotonic_in_bitwidth(activation):
 
 def test_tables_sized_as_lpgnas_tables():
     from lpgnas.hw_model.units.activation import table_depth, table_frac
-
     from lpgnas.tables import table_index
 
     for frac in range(-3, 12):
@@ -538,7 +535,6 @@ def test_cycles_exact_against_rtl_on_small_gat_designs(tmp_path):
     averaged heads) in one Verilator build: bit-exact, and the model's cycles equal the simulated ones."""
     from lpgnas.hls_templates.generate import generate_design
     from lpgnas.sim.rtl import run_rtl_batch
-
     from lpgnas.testing import random_features, random_graph
 
     cases = []

@@ -6,6 +6,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
+from lpgnas.golden import accumulator_bounds, predict, quantize_features, trace_model
+from lpgnas.ir import load_ir
+from lpgnas.numfmt import fix, requantize_torch
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.search import graph_tensors, quant_gnn, quant_layer
 from lpgnas.search import sparse as sparse_mod
 from lpgnas.search.dropout import dropout_shift, fast_dropout, sparse_dropout
@@ -13,11 +18,6 @@ from lpgnas.search.exact import quantize_codes
 from lpgnas.search.graph_tensors import GraphTensors
 from lpgnas.search.quant_gnn import build_gnn, export_ir
 from lpgnas.search.sparse import project
-
-from lpgnas.golden import accumulator_bounds, predict, quantize_features, trace_model
-from lpgnas.ir import load_ir
-from lpgnas.numfmt import fix, requantize_torch
-from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.testing import random_graph
 
 NODES, FEATURES, CLASSES = 40, 12, 3

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lpgnas.hls_templates.generate import generate_design
-from lpgnas.hls_templates.rtl_attention import attention_cycles, attention_images, has_attention_unit
-from lpgnas.hls_templates.rtl_writer import ideal_cycles, write_rtl
-from lpgnas.sim.rtl import run_rtl_batch, tool_env
 
 from lpgnas.golden import run_model, softmax_trace
 from lpgnas.graph import CSRGraph
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.hls_templates.rtl_attention import attention_cycles, attention_images, has_attention_unit
+from lpgnas.hls_templates.rtl_writer import ideal_cycles, write_rtl
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import load_ir
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
+from lpgnas.sim.rtl import run_rtl_batch, tool_env
 from lpgnas.testing import random_features, random_graph, random_ir
 
 WBITS = (1, 2, 4, 8, 16)  # binary, ternary, fix

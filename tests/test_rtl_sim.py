@@ -31,18 +31,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lpgnas.hls_templates.generate import generate_design
-from lpgnas.hls_templates.rtl_writer import activation_table, ideal_cycles, write_rtl
-from lpgnas.sim import rtl as rtl_mod
-from lpgnas.sim.rtl import run_rtl, run_rtl_batch, tool_env
 
 from lpgnas.errors import ToolMissingError
 from lpgnas.golden import ACTIVATION_FUNCTIONS, run_layer, run_model, trace_model
+from lpgnas.hls_templates.generate import generate_design
+from lpgnas.hls_templates.rtl_writer import activation_table, ideal_cycles, write_rtl
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import load_ir
 from lpgnas.numfmt import requantize_np
 from lpgnas.operators import ACTIVATIONS as ACTIVATION_REGISTRY
 from lpgnas.operators import AGGREGATIONS as AGGREGATION_REGISTRY
+from lpgnas.sim import rtl as rtl_mod
+from lpgnas.sim.rtl import run_rtl, run_rtl_batch, tool_env
 from lpgnas.tables import table_index
 from lpgnas.testing import random_features, random_graph, random_ir
 
@@ -427,7 +427,6 @@ def test_lpg_act_matches_golden_codes(tmp_path):
     from lpgnas.hls_templates.rtl_writer import _write_words
     from lpgnas.hw_model.params import ACT_CODE, LayerSpec, stored_width
     from lpgnas.hw_model.units.activation import activation_params
-
     from lpgnas.numfmt import fix
 
     lib = Path(__file__).resolve().parents[1] / "hls_templates" / "rtl"

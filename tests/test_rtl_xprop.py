@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lpgnas.hls_templates.generate import generate_design
-from lpgnas.sim import rtl as rtl_mod
-from lpgnas.sim.rtl import run_rtl_batch, tool_env
 
 from lpgnas.golden import run_model
+from lpgnas.hls_templates.generate import generate_design
 from lpgnas.hwconfig import HardwareConfig, LayerHW
+from lpgnas.sim import rtl as rtl_mod
+from lpgnas.sim.rtl import run_rtl_batch, tool_env
 from lpgnas.testing import random_features, random_graph, random_ir
 from tests.test_rtl_sim import _case_id, make_design
 

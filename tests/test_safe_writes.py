@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from lpgnas.search.train import TrainConfig, train
 
 from lpgnas.cli import main as lpgnas_main
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import LOCK_NAME, folder_lock
+from lpgnas.search.train import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 KARATE_TRAIN = TrainConfig(dataset="karate", arch="gcn", hidden=8, wbits=4, epochs=5)
@@ -121,7 +121,6 @@ def test_removing_a_design_deletes_only_its_own_entries(c1, capsys):
 
 def test_a_failed_regeneration_leaves_the_previous_design(c1, monkeypatch):
     from lpgnas.hls_templates import generate as gen
-
     from lpgnas.inputs import design_inputs
     from lpgnas.ir import load_ir
 
@@ -162,14 +161,13 @@ def held(tmp_path):
 
 
 def test_a_second_writer_is_refused_at_once(c1, tmp_path, held):
+    from lpgnas.flow import FlowConfig, run_flow
     from lpgnas.hls_templates.generate import generate_design
+    from lpgnas.inputs import design_inputs
+    from lpgnas.ir import load_ir
     from lpgnas.search.config import SearchConfig
     from lpgnas.search.run import search
     from lpgnas.sim.cli import run_verify
-
-    from lpgnas.flow import FlowConfig, run_flow
-    from lpgnas.inputs import design_inputs
-    from lpgnas.ir import load_ir
 
     run = tmp_path / "run"
     held(run)

@@ -14,6 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from lpgnas import operators
+from lpgnas.datasets import load_dataset, preprocess_features
+from lpgnas.golden import predict
+from lpgnas.graph import CSRGraph
+from lpgnas.ir import load_ir
 from lpgnas.search import activations as activations_mod
 from lpgnas.search import space as space_mod
 from lpgnas.search.cli import add_parser
@@ -40,12 +46,6 @@ from lpgnas.search.supernet import (
     load_path_into,
     onehots_for,
 )
-
-from lpgnas import operators
-from lpgnas.datasets import load_dataset, preprocess_features
-from lpgnas.golden import predict
-from lpgnas.graph import CSRGraph
-from lpgnas.ir import load_ir
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from lpgnas.search import baselines as bl
-from lpgnas.search.config import SearchConfig
 
 from lpgnas.datasets import load_dataset
+from lpgnas.search import baselines as bl
+from lpgnas.search.config import SearchConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,6 +103,7 @@ def test_float_baseline_on_sparse_features_equals_the_dense_model(kind):
     """The CSR first layer (and GraphSAGE's linear-map-first form) computes the PyG layers' function: same
     outputs and weight gradients as the dense features, including a node without neighbours."""
     import torch
+
     from lpgnas.search.sparse import sparse_layout
 
     torch.manual_seed(0)
@@ -136,6 +137,7 @@ def test_ceiling_models_take_sparse_features_like_dense_ones(kind):
     """The ceiling benchmark's wider models: the CSR first product computes the dense model's function
     (GraphSAGE there takes dense features)."""
     import torch
+
     from lpgnas.search.sparse import sparse_layout
 
     torch.manual_seed(0)

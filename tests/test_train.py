@@ -6,11 +6,11 @@ import sys
 
 import numpy as np
 import pytest
-from lpgnas.search.train import TrainConfig, train
 
 from lpgnas.errors import LpgnasError
 from lpgnas.golden import predict
 from lpgnas.ir import load_ir
+from lpgnas.search.train import TrainConfig, train
 
 
 def test_karate_train_exports_an_ir_the_golden_model_agrees_with(tmp_path):

@@ -335,7 +335,6 @@ def constant_layer(ir) -> bool:
     binary point -1), relu6 whose six rounds to code 0 (binary point <= -3). Yosys removes such a layer and
     everything it feeds; such a draw is not a useful design."""
     from lpgnas.hls_templates.rtl_writer import activation_table
-
     from lpgnas.tables import relu6_max_code
 
     for layer in ir.layers:
@@ -416,10 +415,11 @@ def load_samples() -> list[dict]:
 
 def fit() -> dict:
     """Refit every unit's LUT / FF coefficients from the samples; write calibration.json."""
+    from scipy.optimize import nnls
+
     from lpgnas.hw_model.model import CALIBRATION_FILE
     from lpgnas.hw_model.units import FEATURES
     from lpgnas.sim.synth import yosys_version
-    from scipy.optimize import nnls
 
     samples = [s for s in load_samples() if s["seed"] < HOLDOUT_SEED and not degenerate(s)]
     out: dict = {
@@ -473,7 +473,6 @@ def fit_integration(out: dict) -> None:
     without an attention unit, then ``attention_scale`` for the attention units on the GAT-family designs
     (``yosys - scale * others = attention_scale * attention``); each kept only where it helps."""
     from lpgnas.hw_model.model import _calibration, estimate
-
     from lpgnas.hwconfig import HardwareConfig
 
     _calibration.cache_clear()
@@ -538,10 +537,9 @@ def collect_activations(families: list[str]) -> None:
     (unit ``activation``; seeds 100 + grid index, fitted)."""
     from lpgnas.hw_model.params import ACT_CODE, LayerSpec
     from lpgnas.hw_model.units.activation import activation_params
-    from lpgnas.sim.synth import resource_counts, synth, yosys_version
-
     from lpgnas.numfmt import fix
     from lpgnas.operators import ACTIVATIONS
+    from lpgnas.sim.synth import resource_counts, synth, yosys_version
     from lpgnas.tables import function_table
 
     version = yosys_version()
@@ -575,7 +573,6 @@ def degenerate(sample: dict) -> bool:
     e.g. a 3-bit format with binary point -1): its whole datapath is removed, which no structural term
     describes; such samples are left out of the fit."""
     from lpgnas.hw_model.units.activation import table_frac
-
     from lpgnas.numfmt import fix
     from lpgnas.tables import function_table
 

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.params import ACT_CODE, LayerSpec
-
 from lpgnas.numfmt import fix
 from lpgnas.operators import ACTIVATIONS, ActivationSpec
 from lpgnas.tables import ACTIVATION_LEAKY_CODE, LEAKY_FRAC, TABLE_FRAC, TABLE_RANGE, function_table, relu6_max_code

@@ -14,7 +14,6 @@ from lpgnas.hw_model.params import ACT_CODE, AGG_CODE, LayerSpec, head_mean_reci
 from lpgnas.hw_model.units.activation import activation_features, activation_params
 from lpgnas.hw_model.units.multiplier import dsp_count, soft_mult_bits, split_adder_bits
 from lpgnas.hw_model.units.transform import requant_terms
-
 from lpgnas.operators import ACTIVATIONS
 
 PIPELINE_DEPTH = 8  # seven pipeline stages + done (RTL-measured)

@@ -32,7 +32,6 @@ from lpgnas.hw_model.params import ATT_CODE, LayerSpec, signed_width, stored_wid
 from lpgnas.hw_model.units.activation import table_depth, table_frac, table_logic
 from lpgnas.hw_model.units.multiplier import dsp_count, soft_mult_bits
 from lpgnas.hw_model.units.transform import requant_terms
-
 from lpgnas.operators import ATTENTIONS
 from lpgnas.tables import SOFTMAX_RECIP_BITS, SOFTMAX_RECIP_FRAC, TABLE_FRAC
 

@@ -47,7 +47,6 @@ DERIVED: dict[str, tuple[str, Any]] = {
     "att_kind": ("attention", lambda a: ATT_CODE[a]),
     "has_recip": ("aggregation", lambda a: float("recip" in AGGREGATIONS[a].formats)),
     "agg_kind": ("aggregation", lambda a: AGG_CODE[a]),
-    "relu": ("activation", lambda a: float(a == "relu")),
     "act_kind": ("activation", lambda a: ACT_CODE[a]),
 }
 
@@ -55,7 +54,7 @@ DERIVED: dict[str, tuple[str, Any]] = {
 def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> LayerSpec:
     """Spec of layer ``i`` from decision values; ``get(decision, layer)`` returns numbers or tensors.
 
-    Categorical decisions arrive pre-encoded (:data:`DERIVED`): ``has_coef``, ``has_recip`` and ``relu``
+    Categorical decisions arrive pre-encoded (:data:`DERIVED`): ``has_coef`` and ``has_recip``
     flags and the operator codes ``att_kind``, ``agg_kind``, ``act_kind``. The softmax attentions'
     formats follow the trained layer's (``search.quant_layer.QuantGraphLayer``): attention vectors and scores at
     the aggregation bitwidth, exp at the coefficient bitwidth; binary points are nominal,
@@ -68,7 +67,7 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
     w_kind = nm.where(nm.eq(wq, 1), 1.0, nm.where(nm.eq(wq, 2), 2.0, 0.0))
     x_bits, lin_bits, agg_bits = get("q_input", i), get("q_linear", i), get("q_aggregation", i)
     out_bits = agg_bits if last else get("q_input", i + 1)
-    has_coef, has_recip, relu = get("has_coef", i), get("has_recip", i), get("relu", i)
+    has_coef, has_recip = get("has_coef", i), get("has_recip", i)
     coef_bits = get("q_coef", i)
     wb = nm.where(nm.eq(w_kind, 0), wq, w_kind)
     return LayerSpec(
@@ -96,7 +95,6 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
         agg_signed=1,
         out_bits=out_bits,
         out_signed=1,
-        relu=relu,
         att_kind=get("att_kind", i),
         agg_kind=get("agg_kind", i),
         act_kind=get("act_kind", i),

@@ -52,7 +52,6 @@ class LayerSpec:
     agg_signed: Any = 1
     out_bits: Any = 8
     out_signed: Any = 1
-    relu: Any = 1  # lpg_aggregate's RELU (the same as act_kind == relu; the RTL keeps the parameter)
     att_kind: Any = ATT_CODE["const"]
     agg_kind: Any = AGG_CODE["add"]
     act_kind: Any = ACT_CODE["relu"]
@@ -133,7 +132,6 @@ def spec_from_ir(layer: LayerIR, lhw=None) -> LayerSpec:
         agg_signed=int(fm["aggregation"].signed),
         out_bits=fm["output"].bits,
         out_signed=int(fm["output"].signed),
-        relu=int(layer.activation == "relu"),
         att_kind=ATT_CODE[layer.attention],
         agg_kind=AGG_CODE[layer.aggregation],
         act_kind=ACT_CODE[layer.activation],

@@ -423,7 +423,7 @@ def test_activation_cost_monotonic_in_bitwidth(activation):
     prev = None
     for bits in (4, 6, 8, 10, 12, 16):
         s = LayerSpec(in_features=8, out_features=8, p_agg=2, agg_bits=bits, agg_frac=3,
-                      act_kind=ACT_CODE[activation], relu=0)
+                      act_kind=ACT_CODE[activation])
         c = ACTIVATION_COSTS[activation](aggregate_params(s, globals_for(64, 256), 64), "xc7")
         if prev is not None:
             assert c["lut"] >= prev - 1e-9, (bits, c["lut"], prev)

@@ -546,7 +546,7 @@ def collect_activations(families: list[str]) -> None:
     RUNS.mkdir(parents=True, exist_ok=True)
     for i, (act, bits, frac) in enumerate(ACT_GRID):
         s = LayerSpec(in_features=4, out_features=4, agg_bits=bits, agg_signed=1, agg_frac=frac,
-                      act_kind=ACT_CODE[act], relu=0, p_agg=1)
+                      act_kind=ACT_CODE[act], p_agg=1)
         params = {k: int(v) for k, v in activation_params(s).items()}
         params.update({"AGG_W": bits, "AGG_SIGNED": 1})
         spec = ACTIVATIONS[act]

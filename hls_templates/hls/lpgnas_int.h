@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-// accumulator bound (bits, sign included) up to which int64_t is exact; mirrors lpgnas.numfmt.INT64_SAFE_BITS
+// accumulator bound (bits, sign included) up to which int64_t is exact (lpgnas.numfmt.INT64_SAFE_BITS)
 #define LP_INT64_SAFE_BITS {{ int64_safe_bits }}
 
 #if defined(__SYNTHESIS__) || defined(LPGNAS_AP_INT)
@@ -33,14 +33,14 @@ template <int W, bool S> struct lp_int_select {
 };
 template <int W> using lp_int = typename lp_int_select<W, true>::type;
 template <int W> using lp_uint = typename lp_int_select<W, false>::type;
-// accumulator bound up to which __int128 is exact; mirrors hls_templates.hls_writer.WIDE_SAFE_BITS
+// accumulator bound up to which __int128 is exact (hls_writer.WIDE_SAFE_BITS)
 #define LP_WIDE_SAFE_BITS {{ wide_safe_bits }}
 __extension__ typedef __int128 lp_int128;  // a GCC / Clang extension (__extension__: quiet under -pedantic)
 template <int W> using lp_acc = std::conditional_t<(W <= LP_INT64_SAFE_BITS), int64_t, lp_int128>;
 #endif
 
 // Any value of magnitude >= 2^LP_SATURATION_BITS saturates every format (formats have <= 32 bits);
-// mirrors lpgnas.numfmt.SATURATION_BITS.
+// lpgnas.numfmt.SATURATION_BITS.
 #define LP_SATURATION_BITS {{ saturation_bits }}
 
 // Re-quantise an accumulator of type T with |acc| < 2^(BOUND-1) (BOUND bits, sign included, at most two

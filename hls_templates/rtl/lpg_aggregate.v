@@ -45,7 +45,6 @@ module lpg_aggregate #(
     parameter AGG_W      = 8,
     parameter AGG_SIGNED = 1,
     parameter AGG_MAX    = 0,     // 1: max aggregation (element-wise maximum instead of sum)
-    parameter RELU       = 0,     // 1: relu, the same as ACT = 0 (kept: hw_model.params mirrors it)
     parameter ACT        = 1,     // activation: its position in lpgnas.operators.ACTIVATIONS (lpg_act.v)
     parameter LEAKY      = 10,    // leaky_relu slope code, binary point LEAKY_FRAC
     parameter LEAKY_FRAC = 10,
@@ -382,7 +381,6 @@ module lpg_aggregate #(
     end
 
     // ---- stage 6: requant -> activation -> requant; output row ------------------------------------------
-    localparam ACT_K = (RELU != 0) ? 0 : ACT;
     wire [P_AGG*OW-1:0] o_grp;
     generate
         for (gk = 0; gk < P_AGG; gk = gk + 1) begin : g_out
@@ -390,7 +388,7 @@ module lpg_aggregate #(
             lpg_requant #(.IN_W(V_W), .SHIFT(AGG_SHIFT), .OUT_W(AGG_W), .OUT_SIGNED(AGG_SIGNED), .ROUND(ROUND)) u_agg (
                 .d(v6d[gk*V_W +: V_W]), .q(a));
             wire signed [ASW-1:0] act;
-            lpg_act #(.AGG_W(AGG_W), .AGG_SIGNED(AGG_SIGNED), .ACT(ACT_K), .LEAKY(LEAKY), .LEAKY_FRAC(LEAKY_FRAC),
+            lpg_act #(.AGG_W(AGG_W), .AGG_SIGNED(AGG_SIGNED), .ACT(ACT), .LEAKY(LEAKY), .LEAKY_FRAC(LEAKY_FRAC),
                       .R6MAX(R6MAX), .TSHIFT(TSHIFT), .THB(THB), .TD(TD), .TABLE_FILE(TABLE_FILE)) u_act (
                 .a(a), .y(act));
             lpg_requant #(.IN_W(ASW), .SHIFT(OUT_SHIFT), .OUT_W(OW), .OUT_SIGNED(O_SIGNED), .ROUND(ROUND)) u_out (

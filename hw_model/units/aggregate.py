@@ -71,7 +71,6 @@ def aggregate_params(s: LayerSpec, g: dict, max_nodes) -> dict:
         "AGG_W": stored_width(s.agg_bits, s.agg_signed),
         "AGG_SIGNED": s.agg_signed,
         "AGG_MAX": sum((nm.where(nm.eq(s.agg_kind, AGG_CODE[n]), float(m), 0.0) for n, m in AGG_MAX.items()), 0.0),
-        "RELU": s.relu,
         **activation_params(s),
         "OUT_SHIFT": s.shift_out,
         "OW": stored_width(s.out_bits, s.out_signed),

@@ -181,19 +181,23 @@ def generate_design(
     existed = out.exists()
     try:
         with folder_lock(out):
-            check_output_folder(out, replace)
-            ir.save(tmp / "model.ir.json")
-            hw.save(tmp / "hw_config.json")
-            write_graph_data(ir, graph, x_codes, tmp)
-            write_hls(ir, hw, tmp / "hls")
-            write_rtl(ir, hw, tmp / "rtl")
-            if source is not None:
-                write_json_atomic(tmp / "source.json", source)
-            _install(tmp, out)
+            try:
+                check_output_folder(out, replace)
+                ir.save(tmp / "model.ir.json")
+                hw.save(tmp / "hw_config.json")
+                write_graph_data(ir, graph, x_codes, tmp)
+                write_hls(ir, hw, tmp / "hls")
+                write_rtl(ir, hw, tmp / "rtl")
+                if source is not None:
+                    write_json_atomic(tmp / "source.json", source)
+                _install(tmp, out)
+            except BaseException:
+                # a failed first generation leaves no folder behind: only the lock we hold, in the folder we made
+                if not existed and [p.name for p in out.iterdir()] == [LOCK_NAME]:
+                    (out / LOCK_NAME).unlink()
+                    out.rmdir()
+                raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-        if not existed and out.is_dir() and [p.name for p in out.iterdir()] == [LOCK_NAME]:
-            (out / LOCK_NAME).unlink()  # a failed first generation leaves no folder behind
-            out.rmdir()
     return out

@@ -192,6 +192,27 @@ def test_a_second_writer_is_refused_at_once(c1, tmp_path, held):
     assert _snapshot(hw) == before
 
 
+def test_a_refused_first_generation_leaves_the_winners_lock(c1, held, monkeypatch):
+    """Two first generations into one new folder: the one refused the lock deletes nothing (it used to
+    delete the winner's lock file and folder, as if they were its own failed generation's)."""
+    from lpgnas.hls_templates import generate as gen
+    from lpgnas.inputs import design_inputs
+    from lpgnas.ir import load_ir
+
+    ir = load_ir(c1 / "model.ir.json")
+    graph, x = design_inputs(ir, "karate", None, 12, "row")
+    real_lock = gen.folder_lock
+
+    def lock_taken_first(folder):
+        held(Path(folder))  # the other generation created the folder and holds its lock
+        return real_lock(folder)
+
+    monkeypatch.setattr(gen, "folder_lock", lock_taken_first)
+    with pytest.raises(LpgnasError, match="in use by another lpgnas command"):
+        gen.generate_design(ir, graph, x, c1 / "new")
+    assert [p.name for p in (c1 / "new").iterdir()] == [LOCK_NAME]
+
+
 def test_the_lock_nests_within_one_process_and_is_released(tmp_path):
     with folder_lock(tmp_path / "run"), folder_lock(tmp_path / "run"):
         pass

@@ -173,6 +173,11 @@ def synth(
         return synth_xilinx(names, top, family, run, params=params, timeout=timeout, nice=nice)
 
 
+#: cell-type prefix -> the resource it counts (one cell each)
+PREFIX_RESOURCES = (("DSP48", "dsp"), ("RAMB18", "bram18"), ("RAMB36", "bram36"), ("URAM", "uram"),
+                    ("CARRY", "carry"), ("MUXF", "muxf"))
+
+
 def resource_counts(stat: dict[str, Any]) -> dict[str, Any]:
     """Fold ``stat -json`` cell types into cost-model resources (and ``cells``: the cell table itself)."""
     cells = {k: int(v) for k, v in stat.get("num_cells_by_type", {}).items()}
@@ -187,18 +192,10 @@ def resource_counts(stat: dict[str, Any]) -> dict[str, Any]:
             r["srl"] += n
         elif t in FF_CELLS:
             r["ff"] += n
-        elif t.startswith("DSP48"):
-            r["dsp"] += n
-        elif t.startswith("RAMB18"):
-            r["bram18"] += n
-        elif t.startswith("RAMB36"):
-            r["bram36"] += n
-        elif t.startswith("URAM"):
-            r["uram"] += n
-        elif t.startswith("CARRY"):
-            r["carry"] += n
-        elif t.startswith("MUXF"):
-            r["muxf"] += n
+        else:
+            key = next((k for prefix, k in PREFIX_RESOURCES if t.startswith(prefix)), None)
+            if key is not None:
+                r[key] += n
     r["cells"] = cells
     return r
 

@@ -26,7 +26,6 @@ LUTRAM_CELLS = {
 #: cascading banks of 64 words: read mux (score W * (banks - 1)) and write demux (score banks), each
 #: costed 0.5 per unit, plus 2
 MUX_COST, DEMUX_COST, CASCADE_COST = 0.5, 0.5, 2.0
-URAM_SHAPE = (72, 4096)
 
 
 @dataclass

@@ -32,18 +32,6 @@ def _srl_features_t(p, family):
     }
 
 
-def _srl_features_a(p, family):
-    """i1..i6, recip2..recip4, h1..h3, fg1..fg3 and flag chains."""
-    return {
-        "nw": p["NW"],
-        "recip": p["RW"] * p["HAS_RECIP"],
-        "h": nm.clog2(p["HEADS"]),
-        "fg": nm.clog2(p["FG"]),
-        "bias": nm.where(nm.eq(p["HAS_BIAS"], 1), 1.0, 0.0),
-        "const": 1.0,
-    }
-
-
 FEATURES = {
     # activation before aggregate: the aggregation unit's fit subtracts its lanes' activations
     "activation": {"lut": activation.unit_lut_features},

@@ -49,11 +49,6 @@ def table_depth(frac):
     return 2 * nm.maximum(per_side, 1.0)
 
 
-def index_bits(frac):
-    """Width of a table index (``clog2(depth)``)."""
-    return nm.clog2(table_depth(frac))
-
-
 #: rows of the blocks in which :func:`table_logic` counts non-constant output bits
 TABLE_BLOCK = 8
 

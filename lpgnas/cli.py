@@ -198,6 +198,7 @@ SUBCOMMANDS: list[Callable[[Any], None] | str] = [
     "lpgnas.hw_model.cli:add_parser",
     "lpgnas.sim.cli:add_parsers",
     "lpgnas.flow:add_parser",
+    "lpgnas.sweep.cli:add_parser",
 ]
 
 
@@ -211,8 +212,8 @@ def _resolve(entry: Callable[[Any], None] | str) -> Callable[[Any], None]:
 #: what ``lpgnas --help`` and docs/cli.md say about exit statuses (one meaning each)
 EXIT_STATUSES = (
     "Exit status: 0 success; 1 a check failed (verify: not bit-exact; estimate, generate: the design does not "
-    "fit the device); 2 bad usage or input (unknown option or name, missing or invalid file, missing tool), "
-    "printed as one line 'lpgnas: error: <problem>; <fix>'."
+    "fit the device; sweep: a point failed); 2 bad usage or input (unknown option or name, missing or invalid "
+    "file, missing tool), printed as one line 'lpgnas: error: <problem>; <fix>'."
 )
 
 
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(verbose: bool, quiet: bool) -> None:
+def setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     for name in ("lpgnas", "search", "hw_model", "hls_templates", "sim"):
         logger = logging.getLogger(name)
@@ -295,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
-    _setup_logging(args.verbose, args.quiet)
+    setup_logging(args.verbose, args.quiet)
     try:
         rc = args.func(args)
     except LpgnasError as exc:

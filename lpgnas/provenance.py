@@ -58,7 +58,8 @@ def tool_versions(tool: str, executable: str | None = None) -> dict[str, str | N
 
 
 def git_commit() -> str | None:
-    """Commit of the lpgnas source tree (``+dirty`` with uncommitted changes), None outside a git checkout."""
+    """Commit of the lpgnas source tree (``+dirty`` with uncommitted changes to it; benchmark results written
+    by a running benchmark are not code), None outside a git checkout."""
     def git(*args: str) -> str | None:
         try:
             proc = subprocess.run(["git", "-C", str(_SOURCE_ROOT), *args], capture_output=True, text=True,
@@ -71,7 +72,7 @@ def git_commit() -> str | None:
     if top is None or Path(top).resolve() != _SOURCE_ROOT:  # e.g. installed into a venv inside another repo
         return None
     commit = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results")
     return None if commit is None else commit + ("+dirty" if dirty else "")
 
 

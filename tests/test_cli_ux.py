@@ -29,6 +29,7 @@ MINIMAL_ARGS = {
     "verify": ["hw"],
     "synth": ["hw"],
     "flow": ["-o", "run"],
+    "sweep": ["spec.toml", "-o", "sweep"],
 }
 
 

@@ -16,7 +16,7 @@ PACKAGES = {"lpgnas": "lpgnas", "hw_model": "lpgnas.hw_model", "search": "lpgnas
             "hls_templates": "lpgnas.hls_templates", "sim": "lpgnas.sim"}
 #: floor of each stage; a module imports only from a lower floor, or from its own stage
 STAGE_FLOORS = {"lpgnas.hw_model": 1, "lpgnas.search": 2, "lpgnas.hls_templates": 2, "lpgnas.sim": 3}
-TOP = {"lpgnas.cli", "lpgnas.flow", "lpgnas.report", "lpgnas.__main__"}
+TOP = {"lpgnas.cli", "lpgnas.flow", "lpgnas.report", "lpgnas.__main__", "lpgnas.sweep"}
 TOP_FLOOR = 4
 
 
@@ -48,7 +48,7 @@ def import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
 
 def floor(module: str) -> tuple[int, str]:
     """(floor, unit): the ground is 0 (unit ``lpgnas``), a stage its floor (unit: the stage), the top 4."""
-    if module in TOP:
+    if module in TOP or module.startswith("lpgnas.sweep."):
         return TOP_FLOOR, module
     for stage, level in STAGE_FLOORS.items():
         if module == stage or module.startswith(stage + "."):

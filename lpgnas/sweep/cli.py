@@ -1,0 +1,74 @@
+"""``lpgnas sweep SPEC.toml -o SWEEP`` and ``lpgnas sweep report SWEEP``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lpgnas.errors import LpgnasError
+
+REPORT = "report"
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep", help="run a grid of searches, baselines, trainings or flows on Ray; report on it",
+        description=(
+            "lpgnas sweep SPEC.toml -o SWEEP runs every point of the spec's grids (methods x datasets x splits x "
+            "devices x seeds x any option) as a Ray task into SWEEP/runs/<point>/, and keeps SWEEP/results.json "
+            "(one record per point). Without --address it starts a local Ray on this machine's cores; with one it "
+            "joins that cluster. Rerunning the same command continues a killed sweep: points that ended are not "
+            "run again, a killed search resumes from its checkpoint. A point that fails is recorded with its "
+            "error and the others go on (exit status 1 if any failed). lpgnas sweep report SWEEP writes "
+            "SWEEP/report.md and plots. docs/sweep.md describes the spec. "
+            "Example: lpgnas sweep benchmarks/specs/search_bench.toml -o runs/bench --cpus-per-run 1"
+        ),
+    )
+    p.add_argument("target", metavar="SPEC.toml|report", help="the sweep spec, or 'report' followed by SWEEP")
+    p.add_argument("folder", nargs="?", metavar="SWEEP", help="with report: the sweep folder")
+    p.add_argument("-o", "--out", metavar="SWEEP", help="the sweep folder (new, empty, or an earlier sweep's)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to join: auto (the one this machine belongs to) or ray://HOST:PORT "
+                        "(default: start a local Ray)")
+    p.add_argument("--cpus-per-run", type=float, default=1,
+                   help="CPUs each point asks Ray for (also its torch threads)")
+    p.add_argument("--gpus-per-run", type=float, default=0,
+                   help="GPUs each point asks Ray for; above 0 the commands that take --torch-device get cuda")
+    p.add_argument("--local-cpus", type=int, default=None,
+                   help="CPUs of the local Ray (default: all of this machine's; 1 runs the points one after "
+                        "another)")
+    p.add_argument("--retries", type=int, default=3, help="times a point whose worker died is run again")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="also run again the points recorded as failed (default: only points never ended)")
+    p.add_argument("--readme", metavar="FILE",
+                   help="with report: also rewrite the tables between this sweep's markers in FILE")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.target == REPORT:
+        if not args.folder:
+            raise LpgnasError("lpgnas sweep report needs the sweep folder: lpgnas sweep report SWEEP")
+        from lpgnas.sweep.report import write_report
+
+        paths = write_report(Path(args.folder), readme=Path(args.readme) if args.readme else None)
+        print("wrote " + ", ".join(str(p) for p in paths))
+        return 0
+    if args.folder:
+        raise LpgnasError(f"unexpected argument {args.folder!r}; run lpgnas sweep SPEC.toml -o SWEEP")
+    if not args.out:
+        raise LpgnasError("lpgnas sweep needs -o SWEEP, the folder of the sweep's results")
+    if args.cpus_per_run <= 0 or args.gpus_per_run < 0 or args.retries < 0:
+        raise LpgnasError("--cpus-per-run must be above 0, --gpus-per-run and --retries at least 0")
+    if args.local_cpus is not None and (args.local_cpus < 1 or args.address):
+        raise LpgnasError("--local-cpus is for a local Ray (no --address) and at least 1")
+    from lpgnas.sweep.runner import Resources, run_sweep
+
+    doc = run_sweep(args.target, args.out, address=args.address,
+                    resources=Resources(args.cpus_per_run, args.gpus_per_run, args.retries),
+                    local_cpus=args.local_cpus, retry_failed=args.retry_failed, progress=not args.quiet)
+    c = doc["counts"]
+    print(f"{c['ok']} ok, {c['failed']} failed, {c['not_run']} not run of {doc['points_in_spec']} points; "
+          f"results: {Path(args.out) / 'results.json'} (lpgnas sweep report {args.out})")
+    return 1 if c["failed"] or c["not_run"] else 0

@@ -239,11 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(verbose: bool, quiet: bool) -> None:
+    """Log lpgnas's messages as ``lpgnas: <message>`` on the current ``sys.stderr`` (a sweep point's log
+    when a sweep runs the command)."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     for name in ("lpgnas", "search", "hw_model", "hls_templates", "sim"):
         logger = logging.getLogger(name)
         logger.setLevel(level)
-        if not any(getattr(h, "_lpgnas_cli", False) for h in logger.handlers):
+        ours = [h for h in logger.handlers if getattr(h, "_lpgnas_cli", False)]
+        for h in ours:
+            h.setStream(sys.stderr)  # type: ignore[attr-defined]
+        if not ours:
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
             handler._lpgnas_cli = True  # type: ignore[attr-defined]

@@ -9,13 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from lpgnas.cli import main
-from lpgnas.sweep.runner import ATTEMPTS, RESULT, RESULTS, RUNS
+from lpgnas.sweep.runner import ATTEMPTS, RESULT, RESULTS, RUNS, execute_point, unpack
 from lpgnas.sweep.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -213,3 +214,51 @@ def test_a_folder_that_is_not_a_sweep_is_refused(tmp_path, capsys):
     assert main(["sweep", str(_spec(tmp_path)), "-o", str(out)]) == 2
     assert "not empty and holds no sweep" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def _train_point(tmp_path: Path) -> dict:
+    spec = load_spec(_spec(tmp_path, '[[grid]]\nmethod = "train"\ndataset = "karate"\nepochs = 5\n'))
+    return spec.points[0].to_dict()
+
+
+def test_a_worker_that_does_not_see_the_sweep_folder_returns_its_run_folder(tmp_path):
+    point = _train_point(tmp_path)
+    elsewhere = tmp_path / "driver-side"  # no token: as on a node without the driver's file system
+    record = execute_point(point, str(elsewhere), "f" * 32, {}, {}, 1)
+    assert record["status"] == "ok", record["error"]
+    assert not elsewhere.exists()
+    assert not (Path(tempfile.gettempdir()) / f"lpgnas-sweep-{'f' * 32}" / RUNS / point["point"]).exists()
+    run_dir = tmp_path / "sweep" / RUNS / point["point"]
+    unpack(record.pop("archive"), run_dir)
+    assert json.loads((run_dir / RESULT).read_text()) == record
+    assert (run_dir / "out" / "model.ir.json").is_file() and "lpgnas train" in (run_dir / "log.txt").read_text()
+
+
+def test_a_sweep_joins_a_running_cluster(tmp_path):
+    """``--address auto`` and ``ray://`` (Ray Client) against a head started with ``ray start``."""
+    ray_bin = Path(sys.executable).parent / "ray"
+    port, client_port = 26379 + os.getpid() % 1000, 20001 + os.getpid() % 1000
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths are limited
+    head = subprocess.Popen([str(ray_bin), "start", "--head", "--block", "--num-cpus", "2", f"--port={port}",
+                             "--node-ip-address=127.0.0.1",
+                             f"--ray-client-server-port={client_port}", "--include-dashboard=false",
+                             "--disable-usage-stats", f"--temp-dir={temp}"],
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        spec = _spec(tmp_path, '[[grid]]\nmethod = "train"\ndataset = "karate"\nepochs = 5\nseed = [0, 1]\n')
+        for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{client_port}"):
+            out = tmp_path / address.replace(":", "_").replace("/", "_")
+            proc = None
+            for _ in range(60):  # the head needs a few seconds to take connections
+                proc = subprocess.run([sys.executable, "-m", "lpgnas", "sweep", str(spec), "-o", str(out),
+                                       "--address", address], cwd=REPO, env=_env(), capture_output=True, text=True,
+                                      timeout=600)
+                if proc.returncode == 0:
+                    break
+                time.sleep(2)
+            assert proc is not None and proc.returncode == 0, proc.stderr
+            results = _results(out)
+            assert len(results) == 2 and all(r["status"] == "ok" for r in results.values())
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)

@@ -64,22 +64,22 @@ def code_version() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _output_to(log: Path) -> Iterator[None]:
-    """Send this process's stdout and stderr (file descriptors 1 and 2: Python, C++ and tools) to ``log``."""
+    """Send this process's output to ``log``: file descriptors 1 and 2 (C++ and tools) and Python's
+    ``sys.stdout`` / ``sys.stderr``, whatever they were (a Ray worker's files, a test's capture)."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for f in (fd, *saved):
-            os.close(f)
+    with log.open("a", buffering=1) as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+        try:
+            os.dup2(f.fileno(), 1)
+            os.dup2(f.fileno(), 2)
+            yield
+        finally:
+            f.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def _run_command(argv: list[str]) -> tuple[int, str | None]:
@@ -238,14 +238,32 @@ def _inputs(sweep: Path, spec: Spec, point: Point) -> dict[str, bytes] | str:
     return {LIKE_FILE: metrics.read_bytes()}
 
 
+def _reachable(address: str) -> None:
+    """Fail at once (instead of Ray's minutes of retries) when nothing listens at ``[ray://]HOST:PORT``."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise LpgnasError(f"--address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as e:
+        raise LpgnasError(f"cannot reach the Ray cluster at {address} ({e.strerror or e}); start it with 'ray start "
+                          "--head' (and --ray-client-server-port for ray://) or check --address") from None
+
+
 def _start_ray(address: str | None, local_cpus: int | None) -> None:
     import ray
 
     if address is None:
         ray.init(address="local", num_cpus=local_cpus or os.cpu_count(), include_dashboard=False,
                  log_to_driver=False, logging_level="WARNING")
-    else:
+        return
+    if address != "auto":
+        _reachable(address)
+    try:
         ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+    except ConnectionError as e:
+        raise LpgnasError(f"cannot join the Ray cluster at {address}: {str(e).splitlines()[0]}; start one with "
+                          "'ray start --head' or check --address") from None
 
 
 def run_sweep(spec_path: str | Path, sweep_dir: str | Path, address: str | None = None,

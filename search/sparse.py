@@ -40,7 +40,7 @@ class SparseRows:
     def of(cls, x: torch.Tensor) -> SparseRows:
         """The structure of sparse COO ``x``; the cache holds its indices alive, so their address identifies them."""
         indices = x.indices()
-        key = (indices.data_ptr(), indices.shape[1], tuple(x.shape))
+        key = (indices.device, indices.data_ptr(), indices.shape[1], tuple(x.shape))
         rows = cls._cache.get(key)
         if rows is None:
             if len(cls._cache) >= 8:

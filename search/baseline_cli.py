@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         f"{d.retrain_patience}, as the search's retraining; with --like: the search's)")
     p.add_argument("--like", metavar="SEARCH_METRICS_JSON", default=None,
                    help="random-search: the metrics.json of an lpgnas search run, whose configuration (space, "
-                        "objective, data, seed, retraining) and sampling budget random search takes")
+                        "objective, data, seed, retraining) and sampling budget random search takes (default: none)")
     p.add_argument("--budget-seconds", type=float, default=None,
                    help="random-search: seconds of sampling (default: the --like run's sampling budget; needed "
                         "without --like)")
@@ -116,7 +115,6 @@ def _options_config(args: argparse.Namespace) -> SearchConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lpgnas.datasets import resolve_feature_mode
     from lpgnas.devices import load_device
     from lpgnas.fileio import folder_lock, write_json_atomic
     from lpgnas.search.baselines import RANDOM_SEARCH, parse_baseline, run_baseline
@@ -143,7 +141,6 @@ def _run(args: argparse.Namespace) -> int:
                           "(0: no early stop)")
     cfg.check()
     load_device(cfg.device)  # an unknown device fails now, not after the training
-    cfg = replace(cfg, features=resolve_feature_mode(cfg.features, cfg.dataset))  # recorded concretely
     data = data_on(load_search_data(cfg, args.data_root), device)
     out = Path(args.out)
     with folder_lock(out):  # created only now that the options and the data checked out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=device_help(d.device) + " for the hardware estimate; with --like: the search's")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"most training epochs (random search: of its pick's retraining) (default: "
-                        f"{d.retrain_epochs}, as the search's retraining; with --like: the search's)")
+                        f"{d.retrain_epochs}, as the search's retraining; with --like: that search's)")
     p.add_argument("--patience", type=int, default=None,
                    help=f"stop after this many epochs without a better validation accuracy, 0: never (default: "
-                        f"{d.retrain_patience}, as the search's retraining; with --like: the search's)")
+                        f"{d.retrain_patience}, as the search's retraining; with --like: that search's)")
     p.add_argument("--like", metavar="SEARCH_METRICS_JSON", default=None,
                    help="random-search: the metrics.json of an lpgnas search run, whose configuration (space, "
                         "objective, data, seed, retraining) and sampling budget random search takes (default: none)")
@@ -63,9 +64,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-#: options that --like's configuration sets, as (option, SearchConfig field)
-_LIKE_FIELDS = (("dataset", "dataset"), ("split", "split"), ("seed", "seed"), ("device", "device"),
-                ("epochs", "retrain_epochs"), ("patience", "retrain_patience"))
+#: the options of the configuration, as (option, SearchConfig field): --like's run sets the first four (an
+#: explicit option must agree: the same data and objective), its retraining the last two unless given
+_CONFIG_OPTIONS = (("dataset", "dataset"), ("split", "split"), ("seed", "seed"), ("device", "device"),
+                   ("epochs", "retrain_epochs"), ("patience", "retrain_patience"))
+_LIKE_FIELDS = _CONFIG_OPTIONS[:4]
 
 
 def _read_search_metrics(path: str) -> dict[str, Any]:
@@ -85,8 +88,9 @@ def _read_search_metrics(path: str) -> dict[str, Any]:
 
 
 def _like_config(args: argparse.Namespace) -> tuple[SearchConfig, float]:
-    """The configuration and sampling budget of the --like search run; an error for an explicit option that
-    contradicts it."""
+    """The configuration and sampling budget of the --like search run (--epochs, --patience and
+    --budget-seconds override its retraining and budget); an error for an explicit dataset, split, seed or
+    device that contradicts it."""
     from lpgnas.datasets import canonical_name, default_split
     from lpgnas.search.baselines import sampling_budget_seconds
 
@@ -105,12 +109,14 @@ def _like_config(args: argparse.Namespace) -> tuple[SearchConfig, float]:
         if given is not None and given != recorded:
             raise LpgnasError(f"--{option} {given} contradicts --like {args.like} ({recorded}); leave --{option} "
                               "out (the search's value is used) or give another run's metrics")
-    return cfg, budget
+    retraining = {field: getattr(args, option) for option, field in _CONFIG_OPTIONS[4:]
+                  if getattr(args, option) is not None}
+    return replace(cfg, **retraining), budget
 
 
 def _options_config(args: argparse.Namespace) -> SearchConfig:
     """The configuration from the command's options (defaults: SearchConfig's)."""
-    given = {field: getattr(args, option) for option, field in _LIKE_FIELDS if getattr(args, option) is not None}
+    given = {field: getattr(args, option) for option, field in _CONFIG_OPTIONS if getattr(args, option) is not None}
     return SearchConfig(**given)
 
 

@@ -102,14 +102,30 @@ def test_random_search_command_equals_the_function(karate, tmp_path):
                                                                               "device", "torch_device")}})
 
 
-def test_random_search_without_like_takes_the_options(tmp_path, monkeypatch):
-    seen = {}
+def _fake_random_search(monkeypatch) -> dict:
+    seen: dict = {}
 
     def fake(cfg, data, budget_seconds, out=None):
         seen.update(cfg=cfg, budget=budget_seconds, out=out, nodes=data.num_nodes)
         return {"method": "random-search", "test_accuracy": 0.5, "model_size_kib": 1.0}
 
     monkeypatch.setattr(bl, "random_search", fake)
+    return seen
+
+
+def test_epochs_patience_and_budget_override_the_like_runs(tmp_path, monkeypatch):
+    seen = _fake_random_search(monkeypatch)
+    like = _search_metrics(tmp_path)
+    assert main(["baseline", "random-search", "--like", like, "-o", str(tmp_path / "a")]) == 0
+    assert (seen["cfg"].retrain_epochs, seen["cfg"].retrain_patience, seen["budget"]) == (5, 100, 1.1)
+    assert main(["baseline", "random-search", "--like", like, "--epochs", "7", "--patience", "2",
+                 "--budget-seconds", "0.5", "-o", str(tmp_path / "b")]) == 0
+    assert (seen["cfg"].retrain_epochs, seen["cfg"].retrain_patience, seen["budget"]) == (7, 2, 0.5)
+    assert seen["cfg"].hidden_sizes == "4,8"  # the rest is the search's
+
+
+def test_random_search_without_like_takes_the_options(tmp_path, monkeypatch):
+    seen = _fake_random_search(monkeypatch)
     run = tmp_path / "run"
     assert main(["baseline", "random-search", "--dataset", "karate", "--seed", "3", "--epochs", "7",
                  "--patience", "2", "--device", "xczu7ev", "--budget-seconds", "2.5", "-o", str(run)]) == 0
@@ -135,7 +151,6 @@ def test_an_unknown_method_exits_2_naming_it_before_the_run_folder_exists(method
     (["--dataset", "Cora"], "--dataset Cora contradicts --like"),
     (["--split", "public"], "--split public contradicts --like"),
     (["--seed", "1"], "--seed 1 contradicts --like"),
-    (["--epochs", "50"], "--epochs 50 contradicts --like"),
     (["--device", "xczu7ev"], "--device xczu7ev contradicts --like"),
     (["--budget-seconds", "-1"], "--budget-seconds -1.0 must be a number >= 0"),
 ])

@@ -128,11 +128,11 @@ def _run(args: argparse.Namespace) -> int:
     from lpgnas.search.torch_device import data_on, resolve_torch_device
 
     baseline = parse_baseline(args.method)
-    random = baseline.kind == RANDOM_SEARCH
-    if not random and (args.like is not None or args.budget_seconds is not None):
+    sampled = baseline.kind == RANDOM_SEARCH
+    if not sampled and (args.like is not None or args.budget_seconds is not None):
         raise LpgnasError(f"--like and --budget-seconds are options of random-search, not of {baseline.name}; "
                           "leave them out")
-    if random and args.like is None and args.budget_seconds is None:
+    if sampled and args.like is None and args.budget_seconds is None:
         raise LpgnasError("random-search needs a sampling budget: --like RUN/metrics.json of an lpgnas search "
                           "run, or --budget-seconds S")
     if args.budget_seconds is not None and not (math.isfinite(args.budget_seconds) and args.budget_seconds >= 0):

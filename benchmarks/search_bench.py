@@ -136,6 +136,7 @@ def descends_from(screened: list[dict[str, Any]], index: int) -> str:
 
 
 def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    from lpgnas.search.baselines import sampling_budget_seconds
     from lpgnas.search.run import CHECKPOINT, search
 
     dataset, split = CONFIGS[config]
@@ -149,9 +150,7 @@ def run_lpgnas(config: str, seed: int, args: argparse.Namespace) -> dict[str, An
         "buffer_size_kib": m["buffer_size_kib"], "hardware": m["hardware"], "architecture": m["architecture"],
         "search_seconds": m["search_seconds"], "retrain_seconds": m["retrain_seconds"],
         "candidate_seconds": m["candidate_seconds"], "candidates": len(m["screened"]) or len(m["candidates"]),
-        # compute before the final retraining of one model: what random search gets to spend sampling
-        "sampling_budget_seconds": round(m["search_seconds"] + m["candidate_seconds"] - next(
-            c["seconds"] for c in m["candidates"] if c["index"] == m["chosen_candidate"]), 2),
+        "sampling_budget_seconds": sampling_budget_seconds(m),  # what random search gets to spend sampling
         "total_seconds": m["total_seconds"], "float_gcn16_model_size_kib": m["float_gcn16_model_size_kib"],
         "resumed_from_epoch": m["resumed_from_epoch"], "config": m["config"],
         "chosen_training": m["chosen_training"],  # the exported model: a finalist's screening or retraining
@@ -166,32 +165,21 @@ def run_baseline(config: str, method: str, seed: int, args: argparse.Namespace) 
     dataset, split = CONFIGS[config]
     cfg = search_config(dataset, split, seed, args, device_for(config, args))
     data = load_search_data(cfg, args.data_root)  # the search's pipeline (row-normalised features)
-    # every baseline trains as the search's finalists do: up to --retrain-epochs, --retrain-patience early stop
-    training = {"epochs": args.retrain_epochs, "patience": args.retrain_patience}
-    if method.startswith("float-"):
-        return bl.float_baseline(method[len("float-"):], data, seed, **training)
-    if method == "random-search":
+    baseline = bl.parse_baseline(method)
+    budget = None
+    if baseline.kind == bl.RANDOM_SEARCH:
         ref = _run_file(config, "lpgnas", seed)
         if not ref.is_file():
             return None  # the budget is the LPGNAS run's search time: run that first
         budget = json.loads(ref.read_text())["sampling_budget_seconds"]
-        return bl.random_search(cfg, data, budget)
-    arch, bits = method.split("-w")
-    wbits, abits = (int(t) for t in bits.split("a"))
-    return bl.quantised_baseline(arch, wbits, abits, data, seed, cfg.device, **training)
-
-
-def baseline_methods() -> list[str]:
-    from lpgnas.search.baselines import UNIFORM_BITS, quantised_archs
-
-    out = ["float-gcn", "float-gat", "float-sage"]
-    out += [f"gcn-w{w}a{x}" for w, x in UNIFORM_BITS] + ["random-search"]
-    # quantised GAT (8 heads) last: the slowest, and only once lpgnas trains it
-    return out + [f"{a}-w{w}a{x}" for a in quantised_archs() if a != "gcn" for w, x in UNIFORM_BITS]
+    # every baseline trains as the search's finalists do: up to --retrain-epochs, --retrain-patience early stop
+    return bl.run_baseline(baseline, data, cfg, args.retrain_epochs, args.retrain_patience, budget)
 
 
 def run_all(args: argparse.Namespace) -> None:
     import torch
+
+    from lpgnas.search.baselines import standard_baselines
 
     torch.set_num_threads(args.threads)
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -204,7 +192,7 @@ def run_all(args: argparse.Namespace) -> None:
                 jobs.append((config, "lpgnas", seed))
             if config in base_configs and args.only in ("all", "baselines"):
                 skip = tuple(x for x in args.skip.split(",") if x)
-                jobs += [(config, m, seed) for m in baseline_methods() if not (skip and m.startswith(skip))]
+                jobs += [(config, m, seed) for m in standard_baselines() if not (skip and m.startswith(skip))]
     for config, method, seed in jobs:
         path = _run_file(config, method, seed)
         if path.is_file():

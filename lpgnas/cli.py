@@ -195,6 +195,7 @@ SUBCOMMANDS: list[Callable[[Any], None] | str] = [
     add_datasets_parser,
     "lpgnas.search.train:add_parser",
     "lpgnas.search.cli:add_parser",
+    "lpgnas.search.baseline_cli:add_parser",
     "lpgnas.hw_model.cli:add_parser",
     "lpgnas.sim.cli:add_parsers",
     "lpgnas.flow:add_parser",

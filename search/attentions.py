@@ -41,14 +41,14 @@ class HostCoefficients:
     def __call__(self, layer, g: GraphTensors, lin=None) -> torch.Tensor:
         """Coefficient values per CSR edge, shape (E,) (``layer`` needs only ``coef_q``)."""
         if self.make is None:
-            return torch.ones(g.csr.num_edges)
+            return torch.ones(g.csr.num_edges, device=g.device)
         return g.constant(self.key, layer.coef_q.fmt(), self.make)
 
     def quantised(self, layer, g: GraphTensors, lin: QTensor) -> QTensor:
         """Codes (E, 1) (the same for every head) and their values."""
         if self.make is None:
-            codes = torch.ones(g.csr.num_edges, 1, dtype=torch.int64)
-            return QTensor(torch.ones(g.csr.num_edges, 1), codes, 0)
+            codes = torch.ones(g.csr.num_edges, 1, dtype=torch.int64, device=g.device)
+            return QTensor(torch.ones(g.csr.num_edges, 1, device=g.device), codes, 0)
         fmt = layer.coef_q.fmt()
         codes = g.codes(self.key, fmt, self.make)[:, None]
         return QTensor(dequantize_torch(codes, fmt.frac), codes, fmt.frac)

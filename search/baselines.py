@@ -8,21 +8,26 @@
   implementation in ``search.attentions``) at W8A8, W4A8 and W2A8 (2-bit weights are ternary in lpgnas) through
   the QAT path of ``lpgnas train`` (``search.train``): exported IR, golden integer accuracy, model size,
   hardware estimate.
-* **Random search** with the LPGNAS search's compute budget: architectures and bitwidths sampled uniformly
-  from the same space, each trained briefly (``short_epochs``) until the budget (seconds) is spent, the best
-  by the search's own objective (validation cross-entropy + ``lambda`` * the same normalised cost of that
-  path) retrained from scratch like the search's result, exported, golden test accuracy.
+* **Random search** with the LPGNAS search's compute budget (:func:`sampling_budget_seconds`): architectures
+  and bitwidths sampled uniformly from the same space, each trained briefly (``short_epochs``) until the
+  budget (seconds) is spent, the best by the search's own objective (validation cross-entropy + ``lambda`` *
+  the same normalised cost of that path) retrained from scratch like the search's result, exported, golden
+  test accuracy.
 
 Every baseline uses the search's data pipeline (features preprocessed by its ``features`` mode), the best
-validation epoch (``search.train.fit``), and never looks at the test nodes before the end.
+validation epoch (``search.train.fit``), and never looks at the test nodes before the end. Models train on
+the device of the data's tensors. Baselines are named as :func:`parse_baseline` reads them (``lpgnas
+baseline METHOD``, ``search.baseline_cli``).
 """
 
 from __future__ import annotations
 
 import copy
 import random
+import re
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,8 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lpgnas.datasets import Dataset
-from lpgnas.graph import CSRGraph
+from lpgnas.datasets import Dataset, resolve_feature_mode
+from lpgnas.errors import LpgnasError
+from lpgnas.numfmt import MAX_BITS
 from lpgnas.operators import ATTENTIONS
 from lpgnas.search.attentions import ATTENTION_COEFFICIENTS
 from lpgnas.search.config import SearchConfig
@@ -51,6 +57,85 @@ UNIFORM_BITS: tuple[tuple[int, int], ...] = ((8, 8), (4, 8), (2, 8))
 def quantised_archs() -> list[str]:
     """Attentions the uniformly quantised baselines cover: GCN, and GAT once lpgnas trains it."""
     return [a for a in ("gcn", "gat") if a in ATTENTIONS and a in ATTENTION_COEFFICIENTS]
+
+
+# ---- names ------------------------------------------------------------------------------------------------------
+
+RANDOM_SEARCH = "random-search"
+_QUANTISED_NAME = re.compile(r"(?P<arch>[a-z][a-z0-9-]*)-w(?P<wbits>[1-9][0-9]*)a(?P<abits>[1-9][0-9]*)")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One baseline: ``kind`` "float" (``arch``: gcn, gat or sage), "quantised" (``arch`` of
+    :func:`quantised_archs` at ``wbits`` / ``abits``) or "random-search"."""
+
+    kind: str
+    arch: str | None = None
+    wbits: int | None = None
+    abits: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The name :func:`parse_baseline` reads back."""
+        if self.kind == "float":
+            return f"float-{self.arch}"
+        if self.kind == "quantised":
+            return f"{self.arch}-w{self.wbits}a{self.abits}"
+        return RANDOM_SEARCH
+
+
+def parse_baseline(name: str) -> Baseline:
+    """``float-gcn`` / ``float-gat`` / ``float-sage``, ``<arch>-w<W>a<A>`` (weight bits 1..MAX_BITS, 1 binary
+    and 2 ternary, activation bits 2..MAX_BITS, as ``lpgnas train``) or ``random-search``; an
+    :class:`LpgnasError` listing these forms for anything else."""
+    if name == RANDOM_SEARCH:
+        return Baseline(RANDOM_SEARCH)
+    if name.startswith("float-") and name[len("float-"):] in FLOAT_HPARAMS:
+        return Baseline("float", name[len("float-"):])
+    m = _QUANTISED_NAME.fullmatch(name)
+    if m and m["arch"] in quantised_archs() and 1 <= int(m["wbits"]) <= MAX_BITS and 2 <= int(m["abits"]) <= MAX_BITS:
+        return Baseline("quantised", m["arch"], int(m["wbits"]), int(m["abits"]))
+    raise LpgnasError(
+        f"unknown baseline {name!r}; choose {', '.join(f'float-{k}' for k in FLOAT_HPARAMS)}, {RANDOM_SEARCH} or "
+        f"<arch>-w<W>a<A> with <arch> one of {', '.join(quantised_archs())}, W in 1..{MAX_BITS} weight bits "
+        f"(1 binary, 2 ternary), A in 2..{MAX_BITS} activation bits (e.g. gcn-w4a8)")
+
+
+def standard_baselines() -> list[str]:
+    """The baselines a benchmark runs: the float models, GCN at :data:`UNIFORM_BITS`, random search, then the
+    other quantised attentions (GAT, 8 heads: the slowest) at :data:`UNIFORM_BITS`."""
+    out = [f"float-{k}" for k in FLOAT_HPARAMS]
+    out += [f"gcn-w{w}a{x}" for w, x in UNIFORM_BITS] + [RANDOM_SEARCH]
+    return out + [f"{a}-w{w}a{x}" for a in quantised_archs() if a != "gcn" for w, x in UNIFORM_BITS]
+
+
+def sampling_budget_seconds(metrics: dict[str, Any]) -> float:
+    """What random search gets to spend sampling, from an ``lpgnas search`` run's metrics.json: the run's
+    compute before the final retraining of one model (the search loop and every candidate's training but the
+    exported candidate's retraining)."""
+    try:
+        chosen = next(c["seconds"] for c in metrics["candidates"] if c["index"] == metrics["chosen_candidate"])
+        return round(metrics["search_seconds"] + metrics["candidate_seconds"] - chosen, 2)
+    except (KeyError, TypeError, StopIteration):
+        raise LpgnasError("not the metrics of an lpgnas search run: the sampling budget needs its search_seconds, "
+                          "candidate_seconds, candidates and chosen_candidate") from None
+
+
+def run_baseline(baseline: Baseline, data: Dataset, cfg: SearchConfig, epochs: int, patience: int,
+                 budget_seconds: float | None = None, out: Path | None = None) -> dict[str, Any]:
+    """``baseline`` on ``data`` (loaded by ``load_search_data(cfg)``), seeded by ``cfg.seed``: the float and
+    quantised models train for up to ``epochs`` with ``patience``; random search samples for
+    ``budget_seconds`` and retrains as ``cfg`` says. Quantised models and random search write their IR into
+    ``out`` when given."""
+    if baseline.kind == "float":
+        return float_baseline(baseline.arch, data, cfg.seed, epochs, patience)
+    if baseline.kind == "quantised":
+        return quantised_baseline(baseline.arch, baseline.wbits, baseline.abits, data, cfg.seed, cfg.device, epochs,
+                                  patience, features=cfg.features, out=out)
+    if budget_seconds is None:
+        raise LpgnasError("random-search needs a budget: the metrics of an lpgnas search run or a number of seconds")
+    return random_search(cfg, data, budget_seconds, out=out)
 
 
 # ---- float baselines ------------------------------------------------------------------------------------------
@@ -128,10 +213,11 @@ def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 1000, pati
     t0 = time.time()
     torch.manual_seed(seed)
     np.random.seed(seed)
-    model = FloatGNN(kind, data.num_features, data.num_classes)
+    model = FloatGNN(kind, data.num_features, data.num_classes).to(data.x.device)
     lr, wd = FLOAT_HPARAMS[kind]
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
     ei, y = data.edge_index, data.y
+    y_host, val_host = y.cpu().numpy(), data.val_mask.cpu().numpy()
     (x,) = sparse_layout(data.x, data.x)
     best, best_state, best_epoch = (-1.0, float("inf")), None, -1
     for epoch in range(epochs):
@@ -143,7 +229,7 @@ def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 1000, pati
         with torch.no_grad():
             out = model(x, ei)
         val_loss = float(F.cross_entropy(out[data.val_mask], y[data.val_mask]))
-        val_acc = accuracy(out.argmax(1).numpy(), y.numpy(), data.val_mask.numpy())
+        val_acc = accuracy(out.argmax(1).cpu().numpy(), y_host, val_host)
         if (val_acc, -val_loss) > (best[0], -best[1]):
             best, best_state, best_epoch = (val_acc, val_loss), copy.deepcopy(model.state_dict()), epoch
         if patience and epoch - best_epoch >= patience:
@@ -151,10 +237,10 @@ def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 1000, pati
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        pred = model(x, ei).argmax(1).numpy()
+        pred = model(x, ei).argmax(1).cpu().numpy()
     params = sum(p.numel() for p in model.parameters())
     return {
-        "method": f"float-{kind}", "test_accuracy": accuracy(pred, y.numpy(), data.test_mask.numpy()),
+        "method": f"float-{kind}", "test_accuracy": accuracy(pred, y_host, data.test_mask.cpu().numpy()),
         "val_accuracy": best[0], "best_epoch": best_epoch, "epochs_run": epoch + 1,
         "model_size_kib": round(32 * params / KIB, 3),
         "seconds": round(time.time() - t0, 2),
@@ -164,22 +250,30 @@ def float_baseline(kind: str, data: Dataset, seed: int, epochs: int = 1000, pati
 # ---- uniformly quantised baselines ------------------------------------------------------------------------------
 
 def quantised_baseline(arch: str, wbits: int, abits: int, data: Dataset, seed: int, device: str,
-                       epochs: int = 1000, patience: int = 100) -> dict[str, Any]:
+                       epochs: int = 1000, patience: int = 100, features: str = "auto",
+                       out: Path | None = None) -> dict[str, Any]:
     """QAT of a 2-layer GCN-16 (GAT: 8 heads x 8) at ``wbits``/``abits`` everywhere, for up to ``epochs`` with
-    early stop after ``patience`` epochs without a better validation accuracy; golden accuracy."""
+    early stop after ``patience`` epochs without a better validation accuracy; golden accuracy. ``features``:
+    the preprocessing ``data`` had (recorded in the IR); with ``out``, the IR is saved as
+    ``out/model.ir.json``."""
     t0 = time.time()
-    g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
+    g = GraphTensors.of(data)
     torch.manual_seed(seed)
     np.random.seed(seed)
     heads, hidden = (8, 8) if arch == "gat" else (1, 16)
+    dropout = 0.6 if arch == "gat" else 0.5
+    activation = "elu" if arch == "gat" and "elu" in _activations() else "relu"
     model = build_gnn(data.num_features, data.num_classes, attention=arch, layers=2, hidden=hidden, heads=heads,
-                      wbits=wbits, abits=abits, input_signed=bool((data.x < 0).any()),
-                      dropout=0.6 if arch == "gat" else 0.5,
-                      activation="elu" if arch == "gat" and "elu" in _activations() else "relu")
-    tcfg = TrainConfig(dataset=data.name, arch=arch, layers=2, hidden=hidden, heads=heads, wbits=wbits,
-                       abits=abits, epochs=epochs, lr=0.005 if arch == "gat" else 0.01, seed=seed, patience=patience)
+                      wbits=wbits, abits=abits, input_signed=bool((data.x < 0).any()), dropout=dropout,
+                      activation=activation).to(data.x.device)
+    tcfg = TrainConfig(dataset=data.name, split=data.split, arch=arch, activation=activation, layers=2,
+                       hidden=hidden, heads=heads, wbits=wbits, abits=abits, epochs=epochs,
+                       lr=0.005 if arch == "gat" else 0.01, dropout=dropout,
+                       features=resolve_feature_mode(features, data.name), seed=seed, patience=patience)
     info = fit(model, data, g, tcfg, None, progress=False)
-    ir = export_ir(model, f"{data.name}-{arch}-w{wbits}a{abits}")
+    ir = export_ir(model, f"{data.name}-{arch}-w{wbits}a{abits}", metadata={"train_config": asdict(tcfg)})
+    if out is not None:
+        ir.save(out / "model.ir.json")
     n, e = g.csr.num_nodes, g.csr.num_edges
     ev = evaluate(model, ir, data, g)
     return {
@@ -200,15 +294,15 @@ def _activations() -> set[str]:
 # ---- random search ----------------------------------------------------------------------------------------------
 
 def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short_epochs: int = 50,
-                  max_candidates: int = 200) -> dict[str, Any]:
+                  max_candidates: int = 200, out: Path | None = None) -> dict[str, Any]:
     """Uniform samples of the search space, each trained ``short_epochs`` until ``budget_seconds`` are spent
     (at least one); the best by validation accuracy (then cross-entropy + the search's cost penalty) is
     retrained from scratch as the search's finalists are (``cfg.retrain_epochs``, ``cfg.retrain_patience``);
     the better of its two trained models by validation accuracy (ties: the retraining), as the search picks,
-    is exported and evaluated with the golden model. In budget
+    is exported and evaluated with the golden model (saved as ``out/model.ir.json`` with ``out``). In budget
     mode, draws over the budget are skipped untrained, as the search's candidates are."""
     t0 = time.time()
-    g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
+    g = GraphTensors.of(data)
     space = cfg.space(data.num_features, data.num_classes)
     float_kib = float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB
     cost = SearchCost(space, g.csr.num_nodes, g.csr.num_edges, cfg.device, cfg.cost,
@@ -225,12 +319,12 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
         if cost.over_budget(onehots_for(space, arch)) and draws < 1000 * max_candidates:
             continue
         torch.manual_seed(cfg.seed + len(tried))
-        model = build_quant_gnn(arch, data.num_features, input_signed=signed, dropout=cfg.dropout)
+        model = build_quant_gnn(arch, data.num_features, input_signed=signed, dropout=cfg.dropout).to(data.x.device)
         tcfg = TrainConfig(epochs=short_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed)
         val_acc = fit(model, data, g, tcfg, None, progress=False)["val_accuracy_float"]
         with torch.no_grad():
-            out = model(data.x, g)
-            val_ce = float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))
+            logits = model(data.x, g)
+            val_ce = float(F.cross_entropy(logits[data.val_mask], data.y[data.val_mask]))
             pen = float(cost.penalty({k: v.double() for k, v in onehots_for(space, arch).items()}, cfg.lam))
         tried.append({"arch": arch, "val_accuracy": val_acc, "val_ce": val_ce, "penalty": pen})
         if best is None or score(tried[-1]) > score(best):
@@ -240,20 +334,25 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     arch: list[LayerChoice] = best["arch"]
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    model = build_quant_gnn(arch, data.num_features, input_signed=signed, dropout=cfg.dropout)
+    model = build_quant_gnn(arch, data.num_features, input_signed=signed, dropout=cfg.dropout).to(data.x.device)
     tcfg = TrainConfig(epochs=cfg.retrain_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed,
                        patience=cfg.retrain_patience)
     retrained = fit(model, data, g, tcfg, None, progress=False)
     exported = "short" if best["val_accuracy"] > retrained["val_accuracy_float"] else "retrained"
     if exported == "short":  # as the search: the better trained model ships
         model = best["model"]
-    ir = export_ir(model, f"{data.name}-random")
+    arch_dicts = [c.to_dict() for c in arch]
+    recorded = replace(cfg, features=resolve_feature_mode(cfg.features, cfg.dataset))
+    ir = export_ir(model, f"{data.name}-random",
+                   metadata={"search_config": asdict(recorded), "architecture": arch_dicts})
+    if out is not None:
+        ir.save(out / "model.ir.json")
     ev = evaluate(model, ir, data, g)
     n, e = g.csr.num_nodes, g.csr.num_edges
     return {
         "method": "random-search", "test_accuracy": ev["test_accuracy_golden"],
         "val_accuracy": ev["val_accuracy_golden"], "model_size_kib": round(model_size_bits(ir) / KIB, 3),
-        "hardware": hardware_estimate(ir, n, e, cfg.device), "architecture": [c.to_dict() for c in arch],
+        "hardware": hardware_estimate(ir, n, e, cfg.device), "architecture": arch_dicts,
         "exported": exported, "short_val_accuracy": best["val_accuracy"],
         "retrained_val_accuracy": retrained["val_accuracy_float"],
         "candidates": len(tried), "budget_seconds": round(budget_seconds, 1),

@@ -14,6 +14,7 @@ from lpgnas.errors import LpgnasError
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.search.config import SearchConfig
 from lpgnas.search.run import search
+from lpgnas.search.torch_device import add_torch_device_argument
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -105,14 +106,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every,
                    help="write RUN/search.ckpt every this many search epochs")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the search, the screening and random splits")
+    add_torch_device_argument(p)
     p.add_argument("-o", "--out", required=True, help="run folder")
-    p.add_argument("--resume", action="store_true", help="continue from RUN/search.ckpt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from RUN/search.ckpt (on any --torch-device: the device is not part of the run's "
+                        "configuration)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     cfg = SearchConfig(**{f.name: getattr(args, f.name) for f in fields(SearchConfig)})
-    m = search(cfg, args.out, data_root=args.data_root, resume=args.resume, progress=not args.quiet)
+    m = search(cfg, args.out, data_root=args.data_root, resume=args.resume, progress=not args.quiet,
+               torch_device=args.torch_device)
     print(f"architecture (candidate {m['chosen_candidate']}, its {m['chosen_training']} training, validation "
           f"{m['val_accuracy_float']:.4f}):")
     for i, c in enumerate(m["architecture"]):

@@ -24,7 +24,7 @@ def _pname(key: str) -> str:
 def gumbel_straight_through(logits: torch.Tensor, tau: float, generator: torch.Generator | None = None
                             ) -> torch.Tensor:
     """Hard one-hot sample whose gradient is that of ``softmax((logits + g) / tau)``."""
-    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).clamp(1e-12, 1.0 - 1e-7)
+    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype, device=logits.device).clamp(1e-12, 1.0 - 1e-7)
     g = -torch.log(-torch.log(u))
     soft = F.softmax((logits + g) / tau, dim=-1)
     hard = F.one_hot(soft.argmax(-1), logits.shape[-1]).to(soft.dtype)

@@ -63,15 +63,16 @@ def exact_step(surrogate: torch.Tensor, codes: torch.Tensor, frac: int) -> QTens
     return QTensor(exact_value(surrogate, codes, frac), codes, frac)
 
 
-#: the tables as torch tensors, by (function, input binary point, output format)
-_TABLES: dict[tuple[str, int, NumFormat], torch.Tensor] = {}
+#: the tables as torch tensors, by (function, input binary point, output format, torch device)
+_TABLES: dict[tuple[str, int, NumFormat, torch.device], torch.Tensor] = {}
 
 
 def table_lookup(function: str, q: torch.Tensor, in_frac: int, out_fmt: NumFormat) -> torch.Tensor:
-    """``lpgnas.tables.lookup`` with torch ops: codes ``q`` (int64) -> table output codes."""
-    key = (function, in_frac, out_fmt)
+    """``lpgnas.tables.lookup`` with torch ops: codes ``q`` (int64) -> table output codes (on ``q``'s device)."""
+    key = (function, in_frac, out_fmt, q.device)
     if key not in _TABLES:
-        _TABLES[key] = torch.from_numpy(function_table(function, in_frac, out_fmt).astype(np.int64))
+        table = torch.from_numpy(function_table(function, in_frac, out_fmt).astype(np.int64))
+        _TABLES[key] = table.to(q.device)
     ti = table_index(in_frac)
     idx = torch.clamp(torch.bitwise_right_shift(q, ti.shift), ti.lo, ti.hi) - ti.lo
     return _TABLES[key][idx]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from lpgnas.datasets import Dataset
 from lpgnas.graph import CSRGraph
 from lpgnas.numfmt import NumFormat, dequantize_np
 from lpgnas.search.exact import FLOAT64_EXACT_BITS
@@ -16,14 +17,21 @@ from lpgnas.search.sparse import RowsProduct, SparseRows
 
 @dataclass
 class GraphTensors:
-    """The normalised graph as torch tensors, with host constants as codes (and dequantised values)."""
+    """The normalised graph as torch tensors on ``device``, with host constants as codes (and dequantised
+    values), computed from ``csr`` on the host and moved there."""
 
     csr: CSRGraph
+    device: torch.device | str = "cpu"
     edge_index: torch.Tensor = field(init=False)
     _cache: dict = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.edge_index = torch.from_numpy(np.stack([self.csr.col_idx, self.csr.dst_idx]))
+        self.edge_index = torch.from_numpy(np.stack([self.csr.col_idx, self.csr.dst_idx])).to(self.device)
+
+    @classmethod
+    def of(cls, data: Dataset) -> GraphTensors:
+        """The graph of ``data``, on the device of its tensors."""
+        return cls(CSRGraph.from_edge_index(data.edge_index.cpu().numpy(), data.num_nodes), data.x.device)
 
     @property
     def src(self) -> torch.Tensor:
@@ -50,13 +58,15 @@ class GraphTensors:
     def codes(self, key: str, fmt: NumFormat, make: Callable[[CSRGraph, NumFormat], np.ndarray]) -> torch.Tensor:
         """Integer codes from ``make`` (one of lpgnas.graph's host functions), cached."""
         if ("codes", key, fmt) not in self._cache:
-            self._cache[("codes", key, fmt)] = torch.from_numpy(np.asarray(make(self.csr, fmt), dtype=np.int64))
+            codes = np.asarray(make(self.csr, fmt), dtype=np.int64)
+            self._cache[("codes", key, fmt)] = torch.from_numpy(codes).to(self.device)
         return self._cache[("codes", key, fmt)]
 
     def constant(self, key: str, fmt: NumFormat, make: Callable[[CSRGraph, NumFormat], np.ndarray]) -> torch.Tensor:
         """Codes from ``make``, dequantised and cached."""
         if (key, fmt) not in self._cache:
-            self._cache[(key, fmt)] = torch.from_numpy(dequantize_np(make(self.csr, fmt), fmt)).float()
+            values = torch.from_numpy(dequantize_np(make(self.csr, fmt), fmt)).float()
+            self._cache[(key, fmt)] = values.to(self.device)
         return self._cache[(key, fmt)]
 
 

@@ -20,7 +20,6 @@ import torch.nn.functional as F
 
 from lpgnas.datasets import Dataset
 from lpgnas.fileio import atomic_path, json_log_line, write_text_atomic
-from lpgnas.graph import CSRGraph
 from lpgnas.progress import progress as progress_bar
 from lpgnas.search.config import SearchConfig
 from lpgnas.search.controllers import ArchController, QuantController, temperature
@@ -37,16 +36,17 @@ WEIGHT_GRAD_CLIP = 5.0
 
 
 class Search:
-    """State of one search: data, supernet, controllers, optimisers, cost."""
+    """State of one search: data, supernet, controllers, optimisers, cost. The supernet and the graph live
+    on the device of ``data``'s tensors, the controllers and the cost on the CPU."""
 
     def __init__(self, cfg: SearchConfig, data: Dataset) -> None:
         self.cfg, self.data = cfg, data
-        self.g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes))
+        self.g = GraphTensors.of(data)
         self.space = cfg.space(data.num_features, data.num_classes)
         self.input_signed = bool((data.x < 0).any())
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
-        self.net = SuperNet(self.space, self.input_signed, cfg.dropout)
+        self.net = SuperNet(self.space, self.input_signed, cfg.dropout).to(self.device)
         self.arch = ArchController(self.space)
         self.quant = QuantController(self.space)
         self.w_opt = torch.optim.Adam(self.net.parameters(), lr=cfg.supernet_lr, weight_decay=cfg.weight_decay)
@@ -58,6 +58,11 @@ class Search:
         self.epoch = 0
         self.search_seconds = 0.0
         self.data_identity: dict[str, Any] | None = None  # of the data files (``data_identity``), set by search
+
+    @property
+    def device(self) -> torch.device:
+        """Where the supernet, the data and the candidates' models live."""
+        return self.data.x.device
 
     def probs(self) -> dict[str, torch.Tensor]:
         return {**self.arch.probs(), **self.quant.probs()}
@@ -112,18 +117,18 @@ class Search:
             out = self.net(d.x, g, self.sample(tau))
             ce = F.cross_entropy(out[d.val_mask], d.y[d.val_mask])
             penalty = self.cost.penalty(self.probs(), cfg.lam)
-            (ce + penalty.float()).backward()
+            (ce + penalty.float().to(ce.device)).backward()
             self.c_opt.step()
             self.net.zero_grad(set_to_none=True)
             rec |= {"val_loss": ce.item(), "penalty": penalty.item()}
-        pred = self.net.evaluate(d.x, g, {**self.arch.argmax(), **self.quant.argmax()}).argmax(1).numpy()
+        pred = self.net.evaluate(d.x, g, {**self.arch.argmax(), **self.quant.argmax()}).argmax(1).cpu().numpy()
         with torch.no_grad():
             probs = self.probs()
             cost = {k: round(float(v), 3) for k, v in self.cost.values(probs).items()}
-        y = d.y.numpy()
+        y = d.y.cpu().numpy()
         rec |= {
-            "train_accuracy": accuracy(pred, y, d.train_mask.numpy()),
-            "val_accuracy": accuracy(pred, y, d.val_mask.numpy()),
+            "train_accuracy": accuracy(pred, y, d.train_mask.cpu().numpy()),
+            "val_accuracy": accuracy(pred, y, d.val_mask.cpu().numpy()),
             "expected_cost": cost,
             "argmax": self.argmax_choices(),
             "probs": {k: [round(float(p), 4) for p in v] for k, v in probs.items()},
@@ -133,13 +138,17 @@ class Search:
     # ---- checkpoints ------------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        return {
+        """Everything a resumed search needs (on a CUDA device also its generator: the dropout draws there)."""
+        state = {
             "epoch": self.epoch, "config": asdict(self.cfg), "data": self.data_identity,
             "search_seconds": self.search_seconds,
             "net": self.net.state_dict(), "arch": self.arch.state_dict(), "quant": self.quant.state_dict(),
             "w_opt": self.w_opt.state_dict(), "c_opt": self.c_opt.state_dict(),
             "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
         }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
 
     def save(self, path: Path) -> None:
         """Write the checkpoint atomically (temp file in the same folder, then ``os.replace``)."""
@@ -153,6 +162,8 @@ class Search:
         self.w_opt.load_state_dict(state["w_opt"])
         self.c_opt.load_state_dict(state["c_opt"])
         torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":  # a run resumed on another device draws anew
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         np.random.set_state(state["numpy_rng"])
         self.epoch, self.search_seconds = state["epoch"], state["search_seconds"]
 

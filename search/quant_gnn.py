@@ -120,14 +120,15 @@ def build_gnn(
 
 
 def export_ir(model: QuantGNN, name: str, metadata: dict | None = None) -> ModelIR:
-    """Integer IR of a trained model: the same formats and codes its quantised forward pass uses."""
+    """Integer IR of a trained model (on any device): the same formats and codes its quantised forward pass
+    uses."""
     layers = []
     in_fmt = model.input_q.fmt()
     for i, layer in enumerate(model.layers):
         fm = layer.formats(in_fmt)
-        w = layer.weight.detach().double().numpy()
-        b = layer.bias.detach().double().numpy() if layer.bias is not None else None
-        att = {k: quantize_np(p.detach().double().numpy(), fm["att_weight"]) for k, p in layer.att.items()}
+        w = layer.weight.detach().double().cpu().numpy()
+        b = layer.bias.detach().double().cpu().numpy() if layer.bias is not None else None
+        att = {k: quantize_np(p.detach().double().cpu().numpy(), fm["att_weight"]) for k, p in layer.att.items()}
         layers.append(
             LayerIR(
                 name=f"layer{i}", in_features=layer.in_features, out_features=layer.out_features,

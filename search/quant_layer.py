@@ -191,8 +191,8 @@ class QuantGraphLayer(nn.Module):
         starts = csr.row_ptr[:-1]
         accs = []
         for h in range(self.heads):
-            products = coef[:, min(h, coef.shape[1] - 1)].numpy().astype(object)[:, None]
-            products = products * lin[:, h].numpy().astype(object)[csr.col_idx]
+            products = coef[:, min(h, coef.shape[1] - 1)].cpu().numpy().astype(object)[:, None]
+            products = products * lin[:, h].cpu().numpy().astype(object)[csr.col_idx]
             acc = reducer.reduceat(products, starts, axis=0)
             if AGGREGATION_FINALISERS[self.aggregation].recip:
                 acc = acc * mean_reciprocals(csr, MEAN_RECIP_FORMAT).astype(object)[:, None]
@@ -205,9 +205,9 @@ class QuantGraphLayer(nn.Module):
                 acc = acc * head_mean_reciprocal(self.heads, HEAD_MEAN_FRAC)
         if self.bias is not None:
             b_fmt = self.bias_format()
-            b = quantize_np(self.bias.detach().double().numpy(), b_fmt).astype(object)
+            b = quantize_np(self.bias.detach().double().cpu().numpy(), b_fmt).astype(object)
             acc = acc + (b << (frac - b_fmt.frac))[None, :]
-        return torch.from_numpy(requantize_np(acc, frac, agg_fmt).astype(np.int64))
+        return torch.from_numpy(requantize_np(acc, frac, agg_fmt).astype(np.int64)).to(lin.device)
 
     def _linear_codes(self, x: torch.Tensor, input_fmt: NumFormat | None, input_codes: torch.Tensor | None,
                       w_codes: torch.Tensor, w_fmt: NumFormat, lin_fmt: NumFormat, product: torch.Tensor,
@@ -229,12 +229,12 @@ class QuantGraphLayer(nn.Module):
                 mag = product_bits(input_fmt, w_fmt, self.in_features)
                 if mag <= FLOAT64_EXACT_BITS:
                     acc = project(xc, w_codes.double()).long()
-                elif mag <= INT64_SAFE_BITS:
-                    acc = torch.einsum("ni,hio->nho", to_dense(xc).long(), w_codes)
+                elif mag <= INT64_SAFE_BITS:  # on the CPU: CUDA has no int64 matrix product
+                    acc = torch.einsum("ni,hio->nho", to_dense(xc).long().cpu(), w_codes.cpu()).to(w_codes.device)
                 else:  # Python ints, as the golden model
-                    xo, wo = to_dense(xc).long().numpy().astype(object), w_codes.numpy().astype(object)
+                    xo, wo = to_dense(xc).long().cpu().numpy().astype(object), w_codes.cpu().numpy().astype(object)
                     lin = [requantize_np(xo @ wo[h], input_fmt.frac + w_fmt.frac, lin_fmt) for h in range(self.heads)]
-                    return torch.from_numpy(np.stack(lin, axis=1).astype(np.int64))
+                    return torch.from_numpy(np.stack(lin, axis=1).astype(np.int64)).to(w_codes.device)
                 return requantize_torch(acc, input_fmt.frac + w_fmt.frac, lin_fmt)
         # off the grid (training with dropout): the float64 product, quantised by the shared rule
         acc = project(as_double(x.detach()), w_codes.double())
@@ -266,7 +266,7 @@ class QuantGraphLayer(nn.Module):
         coef = ATTENTION_COEFFICIENTS[self.attention].quantised(self, g, lin)
         if self.training and self.softmax and self.attention_dropout > 0:
             keep = 1.0 - self.attention_dropout
-            mask = (torch.rand(coef.codes.shape) < keep).double() / keep
+            mask = (torch.rand(coef.codes.shape, device=coef.codes.device) < keep).double() / keep
             codes = torch.floor(coef.codes.double() * mask + 0.5).long()
             coef = exact_step(coef.value * mask.float(), codes, coef.frac)
 
@@ -313,20 +313,20 @@ class QuantGraphLayer(nn.Module):
         n = g.csr.num_nodes
         lin = torch.einsum("ni,hio->nho", x, self.weight)
         rule = ATTENTION_COEFFICIENTS[self.attention]
-        lin_q = QTensor(lin, torch.zeros(lin.shape, dtype=torch.int64), 0)
+        lin_q = QTensor(lin, torch.zeros(lin.shape, dtype=torch.int64, device=lin.device), 0)
         if self.softmax:
             coef = edge_softmax(rule.scores(self, g, lin_q).value, g.dst, num_nodes=n, dim=0)
             if self.training and self.attention_dropout > 0:
                 coef = F.dropout(coef, self.attention_dropout)
         elif rule.make is None:
-            coef = torch.ones(g.csr.num_edges, 1)
+            coef = torch.ones(g.csr.num_edges, 1, device=lin.device)
         else:
-            deg = torch.from_numpy(g.csr.degrees.astype(np.float64)).float()
+            deg = torch.from_numpy(g.csr.degrees.astype(np.float64)).float().to(lin.device)
             coef = (deg[g.dst] * deg[g.src]).rsqrt()[:, None]
         agg_rule = AGGREGATION_FINALISERS[self.aggregation]
         acc = scatter(coef[:, :, None] * lin[g.src], g.dst, n, agg_rule.reduce)
         if agg_rule.recip:
-            acc = acc / torch.from_numpy(g.csr.degrees.astype(np.float64)).float()[:, None, None]
+            acc = acc / torch.from_numpy(g.csr.degrees.astype(np.float64)).float().to(lin.device)[:, None, None]
         acc = acc.reshape(n, -1) if self.concat else acc.mean(dim=1)
         if self.bias is not None:
             acc = acc + self.bias

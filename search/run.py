@@ -24,38 +24,42 @@ from lpgnas.search.config import SearchConfig, load_search_data
 from lpgnas.search.derivation import candidate_architectures
 from lpgnas.search.loop import Search, run_epochs, truncate_log
 from lpgnas.search.selection import select_and_export
+from lpgnas.search.torch_device import data_on, resolve_torch_device
 
 CHECKPOINT = "search.ckpt"
 SEARCH_LOG = "search_log.jsonl"
 
 
 def search(cfg: SearchConfig, out_dir: str | os.PathLike, data_root: str | None = None,
-           resume: bool | None = False, progress: bool = True) -> dict[str, Any]:
+           resume: bool | None = False, progress: bool = True, torch_device: str = "cpu") -> dict[str, Any]:
     """Search, derive, retrain, export and evaluate; returns the metrics written to ``RUN/metrics.json``.
 
     ``resume``: True continues from ``RUN/search.ckpt`` with the configuration saved there; None (``lpgnas
     flow``) continues from it only if it was made with ``cfg`` and the same data files, else starts afresh;
-    False starts afresh. The run folder is created once the options and the data checked out, and locked."""
+    False starts afresh. The run folder is created once the options and the data checked out, and locked.
+    ``torch_device``: ``cpu``, ``cuda`` or ``auto`` (``search.torch_device``; not part of the configuration,
+    so a run may resume on another device)."""
+    device = resolve_torch_device(torch_device)
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
     state = None
     if resume is True:
         if not ckpt_path.is_file():
             raise LpgnasError(f"--resume: no checkpoint {ckpt_path} (start the search without --resume)")
-        state = torch.load(ckpt_path, weights_only=False)
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         cfg = SearchConfig(**state["config"])
     cfg.check()
     cfg = dataclasses.replace(cfg, features=resolve_feature_mode(cfg.features, cfg.dataset))  # recorded concretely
     data_id = data_identity(cfg.dataset, data_root)
     if resume is None and ckpt_path.is_file():
-        state = torch.load(ckpt_path, weights_only=False)
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         if state["config"] != asdict(cfg) or state.get("data") != data_id:
             state = None
     if state is not None and state.get("data", data_id) != data_id:  # older checkpoints record no data
         raise LpgnasError(f"--resume: {ckpt_path} was made from other data files than {cfg.dataset}'s under this "
                           "data root now; point --data-root at the search's data or start without --resume")
     t0 = time.time()
-    data = load_search_data(cfg, data_root)
+    data = data_on(load_search_data(cfg, data_root), device)
     with folder_lock(out):
         return _search(cfg, data, data_id, out, state, t0, progress)
 

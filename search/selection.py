@@ -38,7 +38,7 @@ def train_design(cfg: SearchConfig, s: Search, arch: list[LayerChoice], epochs: 
     dropout; the model at its best validation epoch and ``fit``'s summary."""
     torch.manual_seed(seed)
     np.random.seed(seed)
-    model = build_quant_gnn(arch, s.data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
+    model = build_quant_gnn(arch, s.data.num_features, input_signed=s.input_signed, dropout=cfg.dropout).to(s.device)
     tcfg = TrainConfig(
         dataset=cfg.dataset, split=cfg.split, arch=arch[0].attention, aggregation=arch[0].aggregation,
         layers=len(arch), epochs=epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -73,7 +73,7 @@ def train_candidate(cfg: SearchConfig, s: Search, arch: list[LayerChoice], index
         rec = json.loads(rec_path.read_text())
         if rec.get("key") == key:
             model = build_quant_gnn(arch, s.data.num_features, input_signed=s.input_signed, dropout=cfg.dropout)
-            model.load_state_dict(torch.load(state_path, weights_only=True))
+            model.to(s.device).load_state_dict(torch.load(state_path, map_location="cpu", weights_only=True))
             model.eval()
             return model, rec
     t = time.time()
@@ -196,6 +196,7 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
         # the search loop and every training, whichever process ran them, plus this process's other work
         "total_seconds": round(s.search_seconds + candidate_seconds
                                + (time.time() - t0 - searched_here - trained_here), 2),
+        "torch_device": str(s.device),
         "config": asdict(cfg),
     }
     write_json_atomic(out / "metrics.json", metrics)

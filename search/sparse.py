@@ -40,7 +40,7 @@ class SparseRows:
     def of(cls, x: torch.Tensor) -> SparseRows:
         """The structure of sparse COO ``x``; the cache holds its indices alive, so their address identifies them."""
         indices = x.indices()
-        key = (indices.data_ptr(), indices.shape[1], tuple(x.shape))
+        key = (indices.device, indices.data_ptr(), indices.shape[1], tuple(x.shape))
         rows = cls._cache.get(key)
         if rows is None:
             if len(cls._cache) >= 8:
@@ -65,7 +65,7 @@ def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, shape: tup
     are checked bit for bit against the golden model by the layer tests)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+        return torch.sparse_csr_tensor(crow, col, values, shape, device=values.device, check_invariants=False)
 
 
 class RowsProduct(torch.autograd.Function):
@@ -101,7 +101,8 @@ def to_dense(x: torch.Tensor) -> torch.Tensor:
 
 def sparse_coo(indices: torch.Tensor, values: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """A coalesced sparse COO tensor (``indices`` from ``nonzero``, hence sorted: no invariant checks)."""
-    return torch.sparse_coo_tensor(indices, values, shape, is_coalesced=True, check_invariants=False)
+    return torch.sparse_coo_tensor(indices, values, shape, device=values.device, is_coalesced=True,
+                                   check_invariants=False)
 
 
 def sparse_indices(dense: torch.Tensor) -> torch.Tensor | None:

@@ -116,6 +116,11 @@ def _scaled(candidates: list[torch.Tensor], ref: torch.Tensor) -> list[torch.Ten
     return [c * (r / c.detach().pow(2).mean().sqrt().clamp_min(1e-12)) for c in candidates]
 
 
+def _first(n: int, keep: int, like: torch.Tensor) -> torch.Tensor:
+    """(n,): 1 for the first ``keep`` entries, 0 for the rest, in ``like``'s dtype and on its device."""
+    return (torch.arange(n, device=like.device) < keep).to(like.dtype)
+
+
 def _act_candidates(x: torch.Tensor, q: ActQuant, options) -> list[torch.Tensor]:
     """``x`` quantised at every bitwidth option, binary point calibrated from ``q``'s current range."""
     m = float(q.max_abs)
@@ -179,9 +184,9 @@ class SuperLayer(nn.Module):
                   lambda: _act_candidates(pre, self.lin_q, sp.options(self.key("q_linear"))))
         # width and heads: a narrower candidate is the chosen output with columns / heads masked out; a wider
         # one is not computed (its candidate is the chosen output, so it only gains through the cost)
-        lin = mix(lin, oh[self.key("hidden")], lambda: [lin * (torch.arange(d) < dd).to(lin.dtype) if dd < d else lin
+        lin = mix(lin, oh[self.key("hidden")], lambda: [lin * _first(d, dd, lin) if dd < d else lin
                                                 for dd in sp.options(self.key("hidden"))])
-        lin = mix(lin, oh[self.key("heads")], lambda: [lin * (torch.arange(h) < hh).to(lin.dtype)[:, None] if hh < h
+        lin = mix(lin, oh[self.key("heads")], lambda: [lin * _first(h, hh, lin)[:, None] if hh < h
                                                else lin for hh in sp.options(self.key("heads"))])
         coef_q = FixedQuant(coef_format(cbits))
         has_coef = "coef" in layer_format_names(attention, aggregation)
@@ -281,7 +286,9 @@ class SuperNet(nn.Module):
         return self._nonzeros
 
     def forward(self, x: torch.Tensor, g: GraphTensors, onehots: OneHots) -> torch.Tensor:
-        """Logits of the path the one-hots select (``onehots`` holds every decision key)."""
+        """Logits of the path the one-hots select (``onehots`` holds every decision key; the controllers'
+        live on the CPU, their gradient comes back through the move to ``x``'s device)."""
+        onehots = {k: h.to(x.device) for k, h in onehots.items()}
         key = "layer0.q_input"
         self.input_q.bits = pick(self.space, onehots, key)[0]
         nonzeros = self._feature_nonzeros(x)

@@ -32,13 +32,13 @@ from lpgnas.datasets import FEATURE_MODES, Dataset, load_dataset, preprocess_fea
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import folder_lock, json_log_line, write_json_atomic
 from lpgnas.golden import predict
-from lpgnas.graph import CSRGraph
 from lpgnas.ir import ModelIR
 from lpgnas.numfmt import MAX_BITS
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.progress import progress as progress_bar
 from lpgnas.search.graph_tensors import GraphTensors
 from lpgnas.search.quant_gnn import QuantGNN, build_gnn, export_ir
+from lpgnas.search.torch_device import add_torch_device_argument, data_on, resolve_torch_device
 
 
 @dataclass
@@ -119,9 +119,11 @@ def accuracy(pred: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
 def fit(model: QuantGNN, data: Dataset, g: GraphTensors, cfg: TrainConfig, log_path: Path | None = None,
         progress: bool = True) -> dict:
     """Train with Adam; keep the state of the epoch with the best validation accuracy (then lowest loss).
-    With ``cfg.patience`` > 0, stop once that many epochs passed without a better one."""
+    With ``cfg.patience`` > 0, stop once that many epochs passed without a better one. ``model`` lives on
+    the device of ``data``'s tensors."""
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     y = data.y
+    y_host, val_host = y.cpu().numpy(), data.val_mask.cpu().numpy()
     best: tuple[float, float] = (-1.0, float("inf"))
     best_state, best_epoch = None, -1
     log = open(log_path, "w") if log_path else None
@@ -138,8 +140,8 @@ def fit(model: QuantGNN, data: Dataset, g: GraphTensors, cfg: TrainConfig, log_p
             with torch.no_grad():
                 out = model(data.x, g)
                 val_loss = float(F.cross_entropy(out[data.val_mask], y[data.val_mask]))
-                pred = out.argmax(1).numpy()
-            val_acc = accuracy(pred, y.numpy(), data.val_mask.numpy())
+                pred = out.argmax(1).cpu().numpy()
+            val_acc = accuracy(pred, y_host, val_host)
             if (val_acc, -val_loss) > (best[0], -best[1]):
                 best, best_state, best_epoch = (val_acc, val_loss), copy.deepcopy(model.state_dict()), epoch
             bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val_acc:.3f}")
@@ -159,34 +161,39 @@ def fit(model: QuantGNN, data: Dataset, g: GraphTensors, cfg: TrainConfig, log_p
 
 
 def evaluate(model: QuantGNN, ir: ModelIR, data: Dataset, g: GraphTensors) -> dict:
-    """Test accuracy of the trained (fake-quantised) torch model and of the golden integer model."""
+    """Test accuracy of the trained (fake-quantised) torch model and of the golden integer model (numpy, on
+    the CPU)."""
     with torch.no_grad():
-        pred_float = model(data.x, g).argmax(1).numpy()
-    pred_golden = predict(ir, g.csr, data.x.numpy())
+        pred_float = model(data.x, g).argmax(1).cpu().numpy()
+    pred_golden = predict(ir, g.csr, data.x.cpu().numpy())
     model.set_quantise(False)
     try:
         with torch.no_grad():
-            pred_unquantised = model(data.x, g).argmax(1).numpy()
+            pred_unquantised = model(data.x, g).argmax(1).cpu().numpy()
     finally:
         model.set_quantise(True)
-    y, test = data.y.numpy(), data.test_mask.numpy()
+    y, test = data.y.cpu().numpy(), data.test_mask.cpu().numpy()
     return {
         "test_accuracy_float": accuracy(pred_float, y, test),
         "test_accuracy_unquantised": accuracy(pred_unquantised, y, test),
         "test_accuracy_golden": accuracy(pred_golden, y, test),
-        "val_accuracy_golden": accuracy(pred_golden, y, data.val_mask.numpy()),
+        "val_accuracy_golden": accuracy(pred_golden, y, data.val_mask.cpu().numpy()),
         "golden_float_agreement": float((pred_float == pred_golden).mean()),
     }
 
 
-def train(cfg: TrainConfig, out_dir: str | os.PathLike, data_root: str | None = None, progress: bool = True) -> dict:
-    """Train, export and evaluate; returns the metrics written to ``out_dir/metrics.json``."""
+def train(cfg: TrainConfig, out_dir: str | os.PathLike, data_root: str | None = None, progress: bool = True,
+          torch_device: str = "cpu") -> dict:
+    """Train, export and evaluate; returns the metrics written to ``out_dir/metrics.json``. ``torch_device``:
+    ``cpu``, ``cuda`` or ``auto`` (``search.torch_device``)."""
     cfg.check()
+    device = resolve_torch_device(torch_device)
     out = Path(out_dir)
     t0 = time.time()
     cfg = replace(cfg, features=resolve_feature_mode(cfg.features, cfg.dataset))  # recorded concretely
     data = load_dataset(cfg.dataset, data_root=data_root, split=cfg.split, seed=cfg.seed)
     data.x = preprocess_features(data.x, cfg.features)
+    data = data_on(data, device)
     with folder_lock(out):  # created only now that the options and the data checked out
         return _train(cfg, data, out, t0, progress)
 
@@ -194,19 +201,19 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, data_root: str | None = 
 def _train(cfg: TrainConfig, data: Dataset, out: Path, t0: float, progress: bool) -> dict:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    g = GraphTensors(CSRGraph.from_edge_index(data.edge_index.numpy(), data.x.shape[0]))
+    g = GraphTensors.of(data)
     model = build_gnn(
         data.x.shape[1], data.num_classes, attention=cfg.arch, aggregation=cfg.aggregation,
         layers=cfg.layers, hidden=cfg.hidden, heads=cfg.heads, out_heads=cfg.out_heads, wbits=cfg.wbits,
         abits=cfg.abits, input_signed=bool((data.x < 0).any()), dropout=cfg.dropout,
         attention_dropout=cfg.attention_dropout, activation=cfg.activation,
-    )
+    ).to(data.x.device)
     fit_info = fit(model, data, g, cfg, out / "train_log.jsonl", progress)
     ir = export_ir(model, f"{cfg.dataset}-{cfg.arch}", metadata={"train_config": asdict(cfg)})
     ir.save(out / "model.ir.json")
     metrics = {
         "dataset": data.name, "split": data.split, **evaluate(model, ir, data, g), **fit_info,
-        "train_seconds": round(time.time() - t0, 2), "config": asdict(cfg),
+        "train_seconds": round(time.time() - t0, 2), "torch_device": str(data.x.device), "config": asdict(cfg),
     }
     write_json_atomic(out / "metrics.json", metrics)
     return metrics
@@ -256,6 +263,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patience", type=int, default=None,
                    help="stop after this many epochs without a better validation accuracy (default: 0, never)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, dropout and random splits")
+    add_torch_device_argument(p)
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.set_defaults(func=_run)
 
@@ -263,7 +271,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     keys = [k for k in TrainConfig.__dataclass_fields__ if k != "arch"]
     cfg = preset_config(args.arch, **{k: getattr(args, k) for k in keys})
-    m = train(cfg, args.out, data_root=args.data_root, progress=not args.quiet)
+    m = train(cfg, args.out, data_root=args.data_root, progress=not args.quiet, torch_device=args.torch_device)
     print(f"test accuracy: float {m['test_accuracy_float']:.4f}, golden {m['test_accuracy_golden']:.4f} "
           f"(agreement {m['golden_float_agreement']:.4f}); unquantised {m['test_accuracy_unquantised']:.4f}")
     print(f"wrote {Path(args.out) / 'model.ir.json'} and {Path(args.out) / 'metrics.json'}")

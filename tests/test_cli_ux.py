@@ -24,6 +24,7 @@ MINIMAL_ARGS = {
     "datasets": [],
     "train": ["-o", "run"],
     "search": ["-o", "run"],
+    "baseline": ["float-gcn", "-o", "run"],
     "estimate": ["model.ir.json"],
     "generate": ["model.ir.json", "-o", "hw"],
     "verify": ["hw"],

@@ -264,6 +264,8 @@ def accuracy_plot(gs: list[Group], path: Path) -> bool:
     """Test accuracy over model size (log) per configuration, every method a marker with std error bars."""
     import matplotlib.pyplot as plt
 
+    from lpgnas.report import plain_log_axis
+
     configs = list(dict.fromkeys(", ".join(g.shown.values()) for g in gs))
     methods = list(dict.fromkeys(g.method for g in gs))
     marks = "os^vD<>phX*P"
@@ -280,11 +282,15 @@ def accuracy_plot(gs: list[Group], path: Path) -> bool:
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     cmap = plt.get_cmap("tab20")
     for ax, config in zip(axes.flat, configs, strict=False):
+        sizes = [size[0] for _, size, _ in points[config]]
+        lo, hi = min(sizes) / 1.5, max(sizes) * 1.5
         for m, size, acc in points[config]:
             i = methods.index(m)
             ax.errorbar(size[0], 100 * acc[0], xerr=size[1], yerr=100 * acc[1], fmt=marks[i % len(marks)],
                         color=cmap(i % 20), label=m, capsize=2, markersize=5)
         ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        plain_log_axis(ax.xaxis, lo, hi)
         ax.set_title(config or "all", fontsize=9)
         ax.set_xlabel("model size (KiB)", fontsize=8)
         ax.set_ylabel("test accuracy (%)", fontsize=8)

@@ -377,7 +377,7 @@ def write_plots(sweep: Path, doc: dict[str, Any]) -> list[Path]:
 def rewrite_readme(readme: Path, table: list[str]) -> None:
     """Replace what lies between :data:`BEGIN` and :data:`END` in ``readme`` by ``table``; the rest stays."""
     try:
-        text = readme.read_text(encoding="utf-8")
+        text = readme.read_bytes().decode("utf-8")  # bytes: line ends stay as they are
     except (OSError, UnicodeDecodeError) as e:
         raise LpgnasError(f"--readme {readme}: cannot read it ({e})") from None
     if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
@@ -385,7 +385,8 @@ def rewrite_readme(readme: Path, table: list[str]) -> None:
                           "table to generate")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    write_text_atomic(readme, head + BEGIN + "\n" + "\n".join(table) + "\n" + END + tail)
+    with atomic_path(readme) as tmp:
+        tmp.write_bytes((head + BEGIN + "\n" + "\n".join(table) + "\n" + END + tail).encode("utf-8"))
 
 
 def write_report(sweep: Path, readme: Path | None = None) -> list[Path]:

@@ -13,6 +13,8 @@ from lpgnas.cli import main
 from lpgnas.errors import LpgnasError
 from lpgnas.sweep.methods import descends_from
 from lpgnas.sweep.report import BEGIN, END, write_report
+from lpgnas.sweep.runner import read_records
+from lpgnas.sweep.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks" / "results" / "search_bench"
@@ -147,6 +149,21 @@ def test_readme_results_are_generated_from_the_committed_search_benchmark(tmp_pa
     write_report(sweep, readme=readme)
     assert readme.read_text() == (REPO / "README.md").read_text()
     assert (sweep / "report.md").read_text() == (BENCH / "report.md").read_text()
+
+
+def test_the_committed_search_benchmark_is_a_sweep_of_its_spec():
+    """Every record of benchmarks/results/search_bench/ is a point of benchmarks/specs/search_bench.toml with
+    its method and options, and results.json holds exactly those records, for the spec as it is."""
+    spec = load_spec(REPO / "benchmarks" / "specs" / "search_bench.toml")
+    points = {p.id: p for p in spec.points}
+    records = read_records(BENCH)
+    doc = json.loads((BENCH / "results.json").read_text())
+    assert doc["spec_sha256"] == spec.sha256 and doc["points_in_spec"] == len(points)
+    assert [r["point"] for r in doc["records"]] == sorted(records, key=list(points).index)
+    for point, r in records.items():
+        assert (r["method"], r["options"]) == (points[point].method, points[point].options), point
+    ok = sum(r["status"] == "ok" for r in records.values())
+    assert doc["counts"] == {"ok": ok, "failed": len(records) - ok, "not_run": len(points) - len(records)}
 
 
 def test_lineage_follows_the_local_search_back():

@@ -12,7 +12,7 @@ import pytest
 from lpgnas.cli import main
 from lpgnas.errors import LpgnasError
 from lpgnas.sweep.methods import descends_from
-from lpgnas.sweep.report import BEGIN, END, write_report
+from lpgnas.sweep.report import BEGIN, END, groups, write_report
 from lpgnas.sweep.runner import read_records
 from lpgnas.sweep.spec import load_spec
 
@@ -69,6 +69,19 @@ def test_the_report_groups_points_by_seed_with_mean_and_std(sweep):
         ["| CiteSeer", "lpgnas", "1", "0", "70.0"]]
     assert "0123456" in rows[0] and "0123456789" not in rows[0]  # short commits
     assert "6 points in the spec, 4 ok, 1 failed, 1 not run" in report
+
+
+def test_an_option_some_points_lack_is_a_column_and_commits_are_short(tmp_path):
+    plain, more = _record("lpgnas", "Cora", 0, 0.8), _record("lpgnas", "Cora", 0, 0.7)
+    more["options"]["epochs"] = 5
+    more["code"] = {"commit": "fedcba9876543210+dirty"}
+    plain["code"] = None
+    shown, gs = groups([plain, more])
+    assert shown == ["epochs"] and [g.shown for g in gs] == [{"epochs": "-"}, {"epochs": "5"}]
+    write_report(_sweep(tmp_path, [plain, more]))
+    report = (tmp_path / "sweep" / "report.md").read_text()
+    assert "| - | lpgnas | 1 | 0 | 80.0 |" in report and "| unrecorded |" in report
+    assert "| 5 | lpgnas | 1 | 0 | 70.0 |" in report and "| fedcba9+dirty |" in report
 
 
 def test_the_report_counts_bitwidths_operators_and_lineage(sweep):

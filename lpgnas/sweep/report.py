@@ -24,7 +24,7 @@ END = "<!-- lpgnas sweep report: end -->"
 COMPONENTS = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation", "q_bias")
 
 
-def ms(xs: list[float | None], scale: float = 1.0, digits: int = 1) -> str:
+def mean_std_text(xs: list[float | None], scale: float = 1.0, digits: int = 1) -> str:
     """``mean ± std`` of the values that are not None (one value: itself; none: ``-``)."""
     vs = [x * scale for x in xs if x is not None]
     if not vs:
@@ -88,10 +88,13 @@ class Group:
 def varying_options(records: list[dict[str, Any]]) -> list[str]:
     """The options (but the seed) that take more than one value among the points of one method: the
     dataset, split and device first, then the others by name."""
+    keys_of: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        keys_of[r["method"]] |= set(r["options"])
     values: dict[tuple[str, str], set[str]] = defaultdict(set)
     for r in records:
-        for k, v in r["options"].items():
-            values[(r["method"], k)].add(json.dumps(v))
+        for k in keys_of[r["method"]]:
+            values[(r["method"], k)].add(json.dumps(r["options"].get(k)))  # an option a point lacks: null
     keys = {k for (_, k), vs in values.items() if len(vs) > 1 and k != "seed"}
     return [k for k in NAMED_OPTIONS if k in keys] + sorted(keys - set(NAMED_OPTIONS))
 
@@ -113,9 +116,16 @@ def groups(records: list[dict[str, Any]]) -> tuple[list[str], list[Group]]:
     return shown, ordered
 
 
+def _short(commit: str | None) -> str:
+    """``0123abc`` (``+dirty`` kept) of a commit hash."""
+    if commit is None:
+        return "unrecorded"
+    sha, plus, rest = commit.partition("+")
+    return sha[:7] + plus + rest
+
+
 def _commits(g: Group) -> str:
-    commits = {str((r.get("code") or {}).get("commit") or "unrecorded") for r in g.records}
-    return ", ".join(sorted(c[:7] + ("+dirty" if c.endswith("+dirty") else "") for c in commits))
+    return ", ".join(sorted({_short((r.get("code") or {}).get("commit")) for r in g.records}))
 
 
 def _cells(g: Group) -> dict[str, str]:
@@ -126,20 +136,22 @@ def _cells(g: Group) -> dict[str, str]:
     return {
         "runs": f"{len(g.ok)}" + (f" + {failed} failed" if failed else ""),
         "seeds": seed_list(seeds) or "-",
-        "test acc %": ms(g.values("test_accuracy"), 100),
-        "model KiB": ms(g.values("model_size_kib"), 1, 2),
-        "buffer KiB": ms([v if v is not None else h for v, h in zip(g.values("buffer_size_kib"),
+        "test acc %": mean_std_text(g.values("test_accuracy"), 100),
+        "model KiB": mean_std_text(g.values("model_size_kib"), 1, 2),
+        "buffer KiB": mean_std_text([v if v is not None else h for v, h in zip(g.values("buffer_size_kib"),
                                                                      g.hardware("buffer_size_kib"), strict=True)]),
-        "LUT": ms(g.hardware("lut"), 1, 0), "DSP": ms(g.hardware("dsp"), 1, 0),
-        "BRAM36": ms(g.hardware("bram36"), 1, 1),
-        "search s": ms(g.values("search_seconds"), 1, 0), "total s": ms(totals, 1, 0),
+        "LUT": mean_std_text(g.hardware("lut"), 1, 0), "DSP": mean_std_text(g.hardware("dsp"), 1, 0),
+        "BRAM36": mean_std_text(g.hardware("bram36"), 1, 1),
+        "search s": mean_std_text(g.values("search_seconds"), 1, 0), "total s": mean_std_text(totals, 1, 0),
         "code": _commits(g),
     }
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     """A markdown table without the columns that are ``-`` in every row."""
-    keep = [i for i in range(len(header)) if any(row[i] != "-" for row in rows)] if rows else []
+    if not rows:
+        return ["No point of the sweep has ended yet."]
+    keep = [i for i in range(len(header)) if any(row[i] != "-" for row in rows)]
     return ["| " + " | ".join(header[i] for i in keep) + " |", "|" + "---|" * len(keep)] + \
         ["| " + " | ".join(row[i] for i in keep) + " |" for row in rows]
 

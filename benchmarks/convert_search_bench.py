@@ -135,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="the folder of search_bench.py's run files")
     args = p.parse_args(argv)
     runs_dir = args.runs.resolve()
+    runs = {f: json.loads(f.read_text()) for f in sorted(runs_dir.glob("*.json"))}
+    if not runs:
+        p.error(f"no run files in {runs_dir}; they are in the git history (git checkout <commit>^ -- "
+                "benchmarks/results/search_runs, <commit> being the one that removed them)")
     os.chdir(REPO)
     sys.path.insert(0, str(REPO))
     from lpgnas.fileio import write_json_atomic, write_text_atomic
@@ -142,9 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     from lpgnas.sweep.spec import load_spec
 
     spec = load_spec(SPEC)
-    points = {(p.method, p.options["dataset"], p.options["split"], p.options["device"], p.options["seed"]): p
-              for p in spec.points}
-    runs = {f: json.loads(f.read_text()) for f in sorted(runs_dir.glob("*.json"))}
+    points = {(q.method, q.options["dataset"], q.options["split"], q.options["device"], q.options["seed"]): q
+              for q in spec.points}
     lpgnas_runs = {(r["config"], r["seed"]): r for r in runs.values() if r["method"] == "lpgnas"}
     converted, mismatched, unmatched = [], [], []
     SWEEP.mkdir(parents=True, exist_ok=True)

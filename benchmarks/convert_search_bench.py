@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (SWEEP / TOKEN).is_file():
         write_text_atomic(SWEEP / TOKEN, secrets.token_hex(16) + "\n")
     for path, run in runs.items():
-        name = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        name = f"benchmarks/results/search_runs/{path.name}"  # where search_bench.py wrote it (git history)
         dataset, split, device = CONFIGS[run["config"]]
         point = points.get((run["method"], dataset, split, device, run["seed"]))
         if point is None or (run["dataset"], run["split"]) != (dataset, split):
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             "error": run.get("error"), "result": {} if failed else summary(run), "attempts": 1, "host": None,
             "seconds": run["wall_seconds"], "finished": time.strftime("%Y-%m-%dT%H:%M:%S", finished),
             "torch_threads": None, "code": {"lpgnas": None, "commit": run["commit"]}, "commands": None,
-            "converted_from": str(name),
+            "converted_from": name,
         })
         converted.append(point.id)
     doc = write_results(SWEEP, spec, read_records(SWEEP))

@@ -1,8 +1,9 @@
 """How much of a search result is the design, and how much the training seed.
 
-    python benchmarks/design_seeds.py pubmed-public__lpgnas__s6 [more run names] [--seeds 8]
+    python benchmarks/design_seeds.py lpgnas__PubMed__public__xc7z020__s6 [more points] [--seeds 8]
 
-Retrains the design a benchmark run exported (``benchmarks/results/search_runs/<run>.json``) from
+Retrains the design a search benchmark point exported (its record
+``benchmarks/results/search_bench/runs/<point>/result.json``; a point id without its hash suffices) from
 ``--seeds`` initialisations with the search's finalist training (QAT up to ``--retrain-epochs``, early stop
 after ``--retrain-patience`` epochs without a better validation accuracy, the run's data split) and reports
 the golden test accuracy of each: mean, std, and the run's own figure beside them. A run whose export sits
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 RESULTS = REPO / "benchmarks" / "results"
-RUNS = RESULTS / "search_runs"
+RUNS = RESULTS / "search_bench" / "runs"
 OUT = RESULTS / "design_seeds.json"
 
 
@@ -49,10 +50,11 @@ def retrain_over_seeds(run: dict[str, Any], seeds: list[int], data_root: str | N
     from lpgnas.search.train import evaluate
 
     # the benchmark's training settings are the search's defaults; the split is the run's (its seed)
-    cfg = SearchConfig(dataset=run["dataset"], split=run["split"], seed=run["seed"])
+    options = run["options"]
+    cfg = SearchConfig(dataset=options["dataset"], split=options["split"], seed=options["seed"])
     data = load_search_data(cfg, data_root)
     s = Search(cfg, data)
-    arch = [LayerChoice.from_dict(c) for c in run["architecture"]]
+    arch = [LayerChoice.from_dict(c) for c in run["result"]["architecture"]]
     out = []
     for seed in seeds:
         t = time.time()
@@ -81,7 +83,7 @@ def markdown(doc: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+", help="run names, e.g. pubmed-public__lpgnas__s6")
+    p.add_argument("runs", nargs="+", help="search benchmark points, e.g. lpgnas__PubMed__public__xc7z020__s6")
     p.add_argument("--seeds", type=int, default=8, help="training seeds 0..N-1")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-root", default=os.environ.get("LPGNAS_DATA"))
@@ -92,16 +94,20 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     doc = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    for name in args.runs:
-        path = RUNS / f"{name}.json"
-        if not path.is_file():
-            p.error(f"no run file {path}: name a finished LPGNAS run of benchmarks/search_bench.py")
-        run = json.loads(path.read_text())
-        if run.get("method") != "lpgnas":
-            p.error(f"{name} is a {run.get('method')} run: only LPGNAS runs export a searched design")
-        print(f"{name}: {design_name(run['architecture'])}", flush=True)
-        doc[name] = {"design": design_name(run["architecture"]), "architecture": run["architecture"],
-                     "run_test_accuracy": run["test_accuracy"],
+    for given in args.runs:
+        found = sorted(RUNS.glob(f"{given}/result.json")) or sorted(RUNS.glob(f"{given}__*/result.json"))
+        if len(found) != 1:
+            p.error(f"{given}: {len(found)} points of {RUNS} match; name one point of the search benchmark")
+        run = json.loads(found[0].read_text())
+        name = run["point"]
+        if run["method"] != "lpgnas":
+            p.error(f"{name} is a {run['method']} point: only LPGNAS searches export a searched design")
+        if run["status"] != "ok":
+            p.error(f"{name} failed ({run['error']}): it exported no design")
+        arch = run["result"]["architecture"]
+        print(f"{name}: {design_name(arch)}", flush=True)
+        doc[name] = {"design": design_name(arch), "architecture": arch,
+                     "run_test_accuracy": run["result"]["test_accuracy"],
                      "retrained": retrain_over_seeds(run, list(range(args.seeds)), args.data_root)}
         write_json_atomic(OUT, doc)
         write_text_atomic(OUT.with_suffix(".md"), markdown(doc))

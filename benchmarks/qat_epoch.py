@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-import lpgnas.search
 from lpgnas.fileio import write_json_atomic, write_text_atomic
 from lpgnas.graph import CSRGraph
+from lpgnas.provenance import git_commit
 from lpgnas.search.config import SearchConfig, load_search_data
 from lpgnas.search.graph_tensors import GraphTensors
 from lpgnas.search.space import LayerChoice
@@ -73,10 +73,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    # imported here, after the packages: search_bench puts this checkout first on sys.path
-    from search_bench import code_version
-
-    commit = code_version(Path(lpgnas.search.__file__).resolve().parents[1])  # the checkout the code came from
+    full = git_commit()  # of the checkout the code came from
+    commit = "unknown" if full is None else full[:7] + full[40:]  # the short hash, "+dirty" kept
     path = RESULTS / "qat_epoch.json"
     rows = json.loads(path.read_text()) if path.is_file() else []
     for name in [d for d in args.datasets.split(",") if d]:

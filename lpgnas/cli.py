@@ -247,8 +247,8 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
         logger = logging.getLogger(name)
         logger.setLevel(level)
         ours = [h for h in logger.handlers if getattr(h, "_lpgnas_cli", False)]
-        for h in ours:
-            h.setStream(sys.stderr)  # type: ignore[attr-defined]
+        for h in ours:  # not setStream: it flushes the old stream, which may be closed by now (a test's capture)
+            h.stream = sys.stderr  # type: ignore[attr-defined]
         if not ours:
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))

@@ -60,44 +60,6 @@ def test_random_search_exports_its_better_trained_model(karate):
         assert r["val_accuracy"] == pytest.approx(max(r["short_val_accuracy"], r["retrained_val_accuracy"]))
 
 
-def test_benchmark_report_from_run_files(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("search_bench", REPO / "benchmarks" / "search_bench.py")
-    sb = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sb)
-    monkeypatch.setattr(sb, "RESULTS", tmp_path)
-    monkeypatch.setattr(sb, "RUNS", tmp_path / "runs")
-    (tmp_path / "runs").mkdir()
-    arch = [{"attention": "gcn", "aggregation": "add", "activation": "relu", "hidden": 16, "heads": 1,
-             "q_weight": 4, "q_input": 8, "q_linear": 8, "q_coef": 8, "q_aggregation": 8},
-            {"attention": "gcn", "aggregation": "add", "activation": "identity", "hidden": 7, "heads": 1,
-             "q_weight": 2, "q_input": 8, "q_linear": 8, "q_coef": 8, "q_aggregation": 8}]
-    for seed, acc in ((0, 0.8), (1, 0.82)):
-        (tmp_path / "runs" / f"cora-public__lpgnas__s{seed}.json").write_text(json.dumps({
-            "config": "cora-public", "method": "lpgnas", "seed": seed, "test_accuracy": acc, "model_size_kib": 10.0,
-            "buffer_size_kib": 50.0, "hardware": {"lut": 100, "dsp": 4, "bram36": 2.0}, "search_seconds": 60.0,
-            "architecture": arch}))
-    doc = sb.report()
-    (row,) = doc["rows"]
-    assert row["seeds"] == [0, 1] and row["test_accuracy"] == "81.0 ± 1.4"
-    assert doc["quantisation"]["all"]["q_weight"] == {"4": 2, "2": 2}
-    assert "| cora-public | lpgnas | 2 (0,1) | 81.0 ± 1.4 |" in (tmp_path / "search_bench.md").read_text()
-
-
-def test_lineage_follows_the_local_search_back(tmp_path):
-    """``descends_from``: a draw or an anchor is its own root; a local-search design descends from its
-    parent's root, through any number of rounds."""
-    spec = importlib.util.spec_from_file_location("search_bench", REPO / "benchmarks" / "search_bench.py")
-    sb = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sb)
-    rec = lambda i, origin, att="gcn", parent=None: {"index": i, "origin": origin, "parent": parent,  # noqa: E731
-                                                     "architecture": [{"attention": att}]}
-    screened = [rec(0, "draw", "const"), rec(1, "anchor", "gcn"), rec(2, "anchor", "gat"),
-                rec(3, "neighbour", parent=1), rec(4, "combined", parent=1), rec(5, "neighbour", parent=4),
-                rec(6, "neighbour", parent=2), rec(7, "neighbour", parent=0)]
-    assert [sb.descends_from(screened, i) for i in range(8)] == \
-        ["draw", "anchor gcn", "anchor gat", "anchor gcn", "anchor gcn", "anchor gcn", "anchor gat", "draw"]
-
-
 @pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
 def test_float_baseline_on_sparse_features_equals_the_dense_model(kind):
     """The CSR first layer (and GraphSAGE's linear-map-first form) computes the PyG layers' function: same

@@ -1,0 +1,191 @@
+"""``lpgnas sweep report``: tables grouped by seed with mean ± std, bitwidth statistics, failed points, plots,
+the README region (and that README.md's is what the committed search benchmark generates)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lpgnas.cli import main
+from lpgnas.errors import LpgnasError
+from lpgnas.sweep.methods import descends_from
+from lpgnas.sweep.report import BEGIN, END, groups, write_report
+from lpgnas.sweep.runner import read_records
+from lpgnas.sweep.spec import load_spec
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "benchmarks" / "results" / "search_bench"
+
+ARCH = [{"attention": "gcn", "aggregation": "add", "activation": "relu", "hidden": 16, "heads": 1,
+         "q_weight": 4, "q_input": 8, "q_linear": 8, "q_coef": 8, "q_aggregation": 8},
+        {"attention": "gcn", "aggregation": "add", "activation": "identity", "hidden": 7, "heads": 1,
+         "q_weight": 2, "q_input": 8, "q_linear": 8, "q_coef": 8, "q_aggregation": 8}]
+
+
+def _record(method: str, dataset: str, seed: int, acc: float | None = None, error: str | None = None) -> dict:
+    result = {} if error else {"test_accuracy": acc, "model_size_kib": 10.0 if method == "lpgnas" else 90.0,
+                               "total_seconds": 60.0 + seed}
+    if method == "lpgnas" and not error:
+        result |= {"hardware": {"lut": 100, "dsp": 4, "bram36": 2.0}, "search_seconds": 30.0, "architecture": ARCH,
+                   "descends_from": "anchor gcn"}
+    return {"point": f"{method}__{dataset}__s{seed}", "method": method, "grid": 1,
+            "options": {"dataset": dataset, "split": "public", "seed": seed},
+            "status": "failed" if error else "ok", "exit_status": 2 if error else 0, "error": error,
+            "result": result, "code": {"lpgnas": "0.1", "commit": "0123456789abcdef"}, "in_spec": True}
+
+
+def _sweep(folder: Path, records: list[dict]) -> Path:
+    sweep = folder / "sweep"
+    sweep.mkdir()
+    failed = sum(r["status"] != "ok" for r in records)
+    (sweep / "results.json").write_text(json.dumps({
+        "spec": "spec.toml", "spec_sha256": "ab" * 32, "updated": "2026-12-07T10:00:00+0000",
+        "points_in_spec": len(records) + 1, "counts": {"ok": len(records) - failed, "failed": failed, "not_run": 1},
+        "records": records}))
+    return sweep
+
+
+@pytest.fixture
+def sweep(tmp_path) -> Path:
+    return _sweep(tmp_path, [
+        _record("float-gcn", "Cora", 0, 0.79), _record("lpgnas", "Cora", 0, 0.8), _record("lpgnas", "Cora", 1, 0.82),
+        _record("float-gcn", "Cora", 1, error="lpgnas baseline: error: out of memory"),
+        _record("lpgnas", "CiteSeer", 0, 0.7)])
+
+
+def test_the_report_groups_points_by_seed_with_mean_and_std(sweep):
+    paths = write_report(sweep)
+    report = (sweep / "report.md").read_text()
+    assert paths[0] == sweep / "report.md"
+    assert "| dataset | method | runs | seeds | test acc % | model KiB | LUT | DSP | BRAM36 | search s | total s" \
+        in report  # split does not vary: no column; buffer appears nowhere: no column
+    rows = [line for line in report.splitlines() if line.startswith(("| Cora", "| CiteSeer"))]
+    assert [row.split(" | ")[:5] for row in rows] == [
+        ["| Cora", "lpgnas", "2", "0-1", "81.0 ± 1.4"],  # the search first, then the baselines
+        ["| Cora", "float-gcn", "1 + 1 failed", "0", "79.0"],
+        ["| CiteSeer", "lpgnas", "1", "0", "70.0"]]
+    assert "0123456" in rows[0] and "0123456789" not in rows[0]  # short commits
+    assert "6 points in the spec, 4 ok, 1 failed, 1 not run" in report
+
+
+def test_an_option_some_points_lack_is_a_column_and_commits_are_short(tmp_path):
+    plain, more = _record("lpgnas", "Cora", 0, 0.8), _record("lpgnas", "Cora", 0, 0.7)
+    more["options"]["epochs"] = 5
+    more["code"] = {"commit": "fedcba9876543210+dirty"}
+    plain["code"] = None
+    shown, gs = groups([plain, more])
+    assert shown == ["epochs"] and [g.shown for g in gs] == [{"epochs": "-"}, {"epochs": "5"}]
+    write_report(_sweep(tmp_path, [plain, more]))
+    report = (tmp_path / "sweep" / "report.md").read_text()
+    assert "| - | lpgnas | 1 | 0 | 80.0 |" in report and "| unrecorded |" in report
+    assert "| 5 | lpgnas | 1 | 0 | 70.0 |" in report and "| fedcba9+dirty |" in report
+
+
+def test_the_report_counts_bitwidths_operators_and_lineage(sweep):
+    write_report(sweep)
+    report = (sweep / "report.md").read_text()
+    assert "| lpgnas | all | q_weight | 2: 3, 4: 3 |" in report
+    assert "| lpgnas | layer1 | q_weight | 2: 3 |" in report
+    assert "| lpgnas | all | q_bias | 8: 6 |" in report  # records before q_bias: the aggregation's bitwidth
+    assert "- lpgnas, activation: relu: 3" in report
+    assert "- lpgnas: anchor gcn: 3" in report
+
+
+def test_failed_points_are_listed_with_their_errors(sweep):
+    write_report(sweep)
+    report = (sweep / "report.md").read_text()
+    assert "## Failed points" in report
+    assert "- float-gcn__Cora__s1: lpgnas baseline: error: out of memory" in report
+
+
+def test_the_plots_are_png_files_linked_from_the_report(sweep):
+    paths = write_report(sweep)
+    plots = [p for p in paths if p.suffix == ".png"]
+    assert sorted(p.name for p in plots) == ["accuracy_vs_model_size.png", "bitwidths.png", "run_times.png"]
+    report = (sweep / "report.md").read_text()
+    for p in plots:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"(plots/{p.name})" in report
+
+
+def test_the_readme_region_is_rewritten_and_the_rest_kept_byte_for_byte(sweep, tmp_path):
+    readme = tmp_path / "README.md"
+    head, tail = "# Title\r\n\nprose ± é\n\n", "\n\nafter the table\nno newline at the end"
+    readme.write_bytes(f"{head}{BEGIN}\nan old table\n{END}{tail}".encode())
+    write_report(sweep, readme=readme)
+    text = readme.read_bytes().decode()
+    assert text.startswith(head + BEGIN + "\n") and text.endswith("\n" + END + tail)
+    region = text[len(head + BEGIN):-len(END + tail)]
+    assert "an old table" not in region
+    assert "| dataset | method | seeds | test acc % | model KiB | LUT | DSP | BRAM36 |" in region
+    assert "| Cora | lpgnas | 2 | 81.0 ± 1.4 | 10.00 ± 0.00 | 100 ± 0 | 4 ± 0 | 2.0 ± 0.0 |" in region
+    first = readme.read_bytes()
+    write_report(sweep, readme=readme)
+    assert readme.read_bytes() == first
+
+
+@pytest.mark.parametrize("content", ["# no markers\n", f"{END}\n{BEGIN}\n", f"{BEGIN}\n{BEGIN}\n{END}\n"])
+def test_a_readme_without_its_markers_is_refused(sweep, tmp_path, content):
+    readme = tmp_path / "README.md"
+    readme.write_text(content)
+    with pytest.raises(LpgnasError, match="lpgnas sweep report: begin"):
+        write_report(sweep, readme=readme)
+    assert readme.read_text() == content
+
+
+def test_a_folder_without_results_is_refused(tmp_path, capsys):
+    with pytest.raises(LpgnasError, match="results.json: no such file"):
+        write_report(tmp_path)
+    (tmp_path / "results.json").write_text('{"rows": []}')
+    with pytest.raises(LpgnasError, match="not the results of an lpgnas sweep"):
+        write_report(tmp_path)
+    assert main(["sweep", "report", str(tmp_path / "nothing")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_the_command_writes_the_report(sweep, capsys):
+    assert main(["sweep", "report", str(sweep)]) == 0
+    assert f"wrote {sweep / 'report.md'}" in capsys.readouterr().out
+
+
+def test_readme_results_are_generated_from_the_committed_search_benchmark(tmp_path):
+    """README.md's region is what ``lpgnas sweep report benchmarks/results/search_bench --readme README.md``
+    writes, so the figures cannot drift from the results."""
+    sweep = tmp_path / "search_bench"
+    sweep.mkdir()
+    shutil.copy(BENCH / "results.json", sweep / "results.json")
+    readme = tmp_path / "README.md"
+    shutil.copy(REPO / "README.md", readme)
+    write_report(sweep, readme=readme)
+    assert readme.read_text() == (REPO / "README.md").read_text()
+    assert (sweep / "report.md").read_text() == (BENCH / "report.md").read_text()
+
+
+def test_the_committed_search_benchmark_is_a_sweep_of_its_spec():
+    """Every record of benchmarks/results/search_bench/ is a point of benchmarks/specs/search_bench.toml with
+    its method and options, and results.json holds exactly those records, for the spec as it is."""
+    spec = load_spec(REPO / "benchmarks" / "specs" / "search_bench.toml")
+    points = {p.id: p for p in spec.points}
+    records = read_records(BENCH)
+    doc = json.loads((BENCH / "results.json").read_text())
+    assert doc["spec_sha256"] == spec.sha256 and doc["points_in_spec"] == len(points)
+    assert [r["point"] for r in doc["records"]] == sorted(records, key=list(points).index)
+    for point, r in records.items():
+        assert (r["method"], r["options"]) == (points[point].method, points[point].options), point
+    ok = sum(r["status"] == "ok" for r in records.values())
+    assert doc["counts"] == {"ok": ok, "failed": len(records) - ok, "not_run": len(points) - len(records)}
+
+
+def test_lineage_follows_the_local_search_back():
+    """``descends_from``: a draw or an anchor is its own root; a local-search design descends from its
+    parent's root, through any number of rounds."""
+    rec = lambda i, origin, att="gcn", parent=None: {"index": i, "origin": origin, "parent": parent,  # noqa: E731
+                                                     "architecture": [{"attention": att}]}
+    screened = [rec(0, "draw", "const"), rec(1, "anchor", "gcn"), rec(2, "anchor", "gat"),
+                rec(3, "neighbour", parent=1), rec(4, "combined", parent=1), rec(5, "neighbour", parent=4),
+                rec(6, "neighbour", parent=2), rec(7, "neighbour", parent=0)]
+    assert [descends_from(screened, i) for i in range(8)] == \
+        ["draw", "anchor gcn", "anchor gat", "anchor gcn", "anchor gcn", "anchor gcn", "anchor gat", "draw"]

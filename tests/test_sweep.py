@@ -235,15 +235,17 @@ def test_a_worker_that_does_not_see_the_sweep_folder_returns_its_run_folder(tmp_
 
 
 def test_a_sweep_joins_a_running_cluster(tmp_path):
-    """``--address auto`` and ``ray://`` (Ray Client) against a head started with ``ray start``."""
+    """``--address HOST:PORT`` and ``ray://`` (Ray Client) against a head started with ``ray start``, token
+    authentication on (Ray 2.60's default for a head; the driver then needs RAY_AUTH_MODE=token)."""
     ray_bin = Path(sys.executable).parent / "ray"
     port, client_port = 26379 + os.getpid() % 1000, 20001 + os.getpid() % 1000
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths are limited
+    env = _env() | {"RAY_AUTH_MODE": "token"}
     head = subprocess.Popen([str(ray_bin), "start", "--head", "--block", "--num-cpus", "2", f"--port={port}",
                              "--node-ip-address=127.0.0.1",
                              f"--ray-client-server-port={client_port}", "--include-dashboard=false",
                              "--disable-usage-stats", f"--temp-dir={temp}"],
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         spec = _spec(tmp_path, '[[grid]]\nmethod = "train"\ndataset = "karate"\nepochs = 5\nseed = [0, 1]\n')
         for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{client_port}"):
@@ -251,7 +253,7 @@ def test_a_sweep_joins_a_running_cluster(tmp_path):
             proc = None
             for _ in range(60):  # the head needs a few seconds to take connections
                 proc = subprocess.run([sys.executable, "-m", "lpgnas", "sweep", str(spec), "-o", str(out),
-                                       "--address", address], cwd=REPO, env=_env(), capture_output=True, text=True,
+                                       "--address", address], cwd=REPO, env=env, capture_output=True, text=True,
                                       timeout=600)
                 if proc.returncode == 0:
                     break

@@ -27,8 +27,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("target", metavar="SPEC.toml|report", help="the sweep spec, or 'report' followed by SWEEP")
     p.add_argument("folder", nargs="?", metavar="SWEEP", help="with report: the sweep folder")
-    p.add_argument("-o", "--out", metavar="SWEEP", help="the sweep folder: new, empty, or an earlier sweep's to continue it (default: none; needed "
-                        "unless report)")
+    p.add_argument("-o", "--out", metavar="SWEEP",
+                   help="the sweep folder: new, empty, or an earlier sweep's to continue it (default: none; "
+                        "needed unless report)")
     p.add_argument("--address", default=None,
                    help="Ray cluster to join: auto (the one this machine belongs to) or ray://HOST:PORT "
                         "(default: start a local Ray)")

@@ -263,7 +263,8 @@ def _start_ray(address: str | None, local_cpus: int | None) -> None:
         ray.init(address=address, log_to_driver=False, logging_level="WARNING")
     except ConnectionError as e:
         raise LpgnasError(f"cannot join the Ray cluster at {address}: {str(e).splitlines()[0]}; start one with "
-                          "'ray start --head' or check --address") from None
+                          "'ray start --head' or check --address (a cluster with token authentication also needs "
+                          "RAY_AUTH_MODE=token and its token in this environment)") from None
 
 
 def run_sweep(spec_path: str | Path, sweep_dir: str | Path, address: str | None = None,
@@ -303,7 +304,7 @@ def _drive(sweep: Path, spec: Spec, token: str, todo: list[Point], records: dict
     """Submit the points whose inputs exist, collect their records as they end, submit the points that
     waited for them; ``records`` and ``results.json`` follow every end."""
     import ray
-    from ray.exceptions import RayError
+    from ray.exceptions import RayError, RayTaskError
 
     from lpgnas.progress import say
 
@@ -346,7 +347,7 @@ def _drive(sweep: Path, spec: Spec, token: str, todo: list[Point], records: dict
         failed += record["status"] != "ok"
         write_results(sweep, spec, records)
         done = total - len(waiting) - len(running)
-        took = f" in {record['seconds']:.0f} s" if "seconds" in record else ""
+        took = f" in {record['seconds']:.1f} s" if "seconds" in record else ""
         verdict = "ok" if record["status"] == "ok" else f"FAILED: {record['error']}"
         busy = min(len(running), slots)
         say(f"sweep: {done}/{total} done, {busy} running, {len(running) - busy + len(waiting)} waiting, {failed} "
@@ -359,7 +360,11 @@ def _drive(sweep: Path, spec: Spec, token: str, todo: list[Point], records: dict
         p = running.pop(handle)
         try:
             record = ray.get(handle)
+        except RayTaskError as e:  # the task itself raised: a bug in the runner, not in a command (those are caught)
+            cause = e.cause if e.cause is not None else e
+            record = _failed(p, f"the sweep's task raised {type(cause).__name__}: {cause}")
         except RayError as e:  # the worker died more often than the retries allow, or the task could not run
-            record = _failed(p, f"{type(e).__name__} after {resources.retries} retries: {str(e).splitlines()[0]}")
+            message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            record = _failed(p, f"{type(e).__name__} after {resources.retries} retries: {message}")
         end(p, record)
         submit_ready()

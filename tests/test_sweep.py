@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from lpgnas.cli import main
+from lpgnas.sweep.methods import command_lines, method
 from lpgnas.sweep.runner import ATTEMPTS, RESULT, RESULTS, RUNS, execute_point, unpack
 from lpgnas.sweep.spec import load_spec
 
@@ -87,6 +88,14 @@ def _wait_for(condition, what: str, timeout: float = 300.0) -> None:
         time.sleep(0.1)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
     """The uninterrupted sweep: 2 methods x 2 seeds on karate."""
@@ -142,12 +151,14 @@ def test_a_worker_killed_mid_point_is_retried_and_gives_the_same_results(referen
 
 def test_a_killed_driver_rerun_skips_the_points_that_ended(tmp_path):
     out = tmp_path / "sweep"
-    spec = _spec(tmp_path)
+    spec = _spec(tmp_path, '[[grid]]\nmethod = "train"\ndataset = "karate"\nepochs = 400\nseed = [0, 1, 2, 3]\n')
     proc = subprocess.Popen(_sweep_cmd(spec, out), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     _wait_for(lambda: len(list((out / RUNS).glob(f"*/{RESULT}"))) >= 1, "a point to end")
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
     proc.wait(timeout=60)
+    workers = {json.loads(line)["pid"] for f in (out / RUNS).glob(f"*/{ATTEMPTS}") for line in f.read_text().splitlines()}
+    _wait_for(lambda: not any(_alive(pid) for pid in workers), "the workers to go with their driver", 60)
     ended = {p.parent.name: p.read_bytes() for p in (out / RUNS).glob(f"*/{RESULT}")}
     assert 1 <= len(ended) < 4
     rerun = _sweep(spec, out)
@@ -264,3 +275,54 @@ def test_a_sweep_joins_a_running_cluster(tmp_path):
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(timeout=60)
+
+
+def test_options_go_to_the_commands_that_take_them(tmp_path):
+    m = method("verify")
+    lines = command_lines(m, {"design": "a/model.ir.json", "dataset": "karate", "device": "xc7z020", "nodes": 16,
+                              "sim": "none", "csim": True, "full": False}, tmp_path / "out")
+    assert lines == [
+        ["generate", "a/model.ir.json", "--dataset", "karate", "--device", "xc7z020", "--nodes", "16", "-o",
+         str(tmp_path / "out" / "hw")],
+        ["verify", str(tmp_path / "out" / "hw"), "--sim", "none", "--csim"]]
+    assert command_lines(method("synth"), {"design": "m.ir.json", "device": "xczu7ev"}, tmp_path)[1] == [
+        "synth", str(tmp_path / "hw"), "--device", "xczu7ev"]
+    assert command_lines(method("gcn-w4a8"), {"seed": 3}, tmp_path) == [
+        ["baseline", "gcn-w4a8", "--seed", "3", "-o", str(tmp_path)]]
+
+
+def test_verify_synth_and_flow_points_record_their_checks(tmp_path):
+    assert main(["-q", "train", "--dataset", "karate", "--epochs", "5", "-o", str(tmp_path / "gcn")]) == 0
+    spec = _spec(tmp_path, """
+[[grid]]
+method = "verify"
+design = "gcn/*.ir.json"
+dataset = "karate"
+device = "xc7z020"
+sim = "none"
+csim = true
+
+[[grid]]
+method = "synth"
+design = "gcn/model.ir.json"
+dataset = "karate"
+device = "xc7z020"
+
+[[grid]]
+method = "flow"
+dataset = "karate"
+arch = "gcn"
+epochs = 5
+sim = "none"
+no-baselines = true
+""")
+    out = tmp_path / "sweep"
+    proc = _sweep(spec, out)
+    assert proc.returncode == 0, proc.stderr
+    results = {r["method"]: r for r in _results(out).values()}
+    verify, synth, flow = results["verify"]["result"], results["synth"]["result"], results["flow"]["result"]
+    assert verify["bit_exact"] is True and verify["backends"]["csim"]["mismatches"] == 0
+    assert synth["synth"]["lut"] > 0 and synth["synth"]["ff"] > 0 and synth["synth_seconds"] > 0
+    assert flow["csim_bit_exact"] is True and flow["fits"] is True
+    assert flow["hardware"]["lut"] > 0 and flow["hardware"]["cycles"] > 0 and flow["model_size_kib"] > 0
+    assert 0 <= flow["test_accuracy"] <= 1

@@ -98,13 +98,20 @@ def summarise_baseline(out: Path) -> dict[str, Any]:
 
 
 def summarise_flow(out: Path) -> dict[str, Any]:
+    from lpgnas.search.cost import KIB
+
     m, est = _read_json(out / "metrics.json"), _read_json(out / "estimate.json")
     if not m:
         return {}
-    r: dict[str, Any] = {"test_accuracy": m.get("test_accuracy_golden"), "val_accuracy": m.get("val_accuracy_golden"),
-                         "model_size_kib": m.get("model_size_kib")}
+    r: dict[str, Any] = {"test_accuracy": m.get("test_accuracy_golden"),
+                         "test_accuracy_float": m.get("test_accuracy_float"),
+                         "val_accuracy": m.get("val_accuracy_golden")}
     if est:
-        r["estimate"] = {k: est.get(k) for k in ("lut", "ff", "dsp", "bram36", "cycles", "latency_us")}
+        totals = est["totals"]
+        r["model_size_kib"] = round(totals["model_bits"] / KIB, 3)
+        r["hardware"] = {"lut": totals["lut_total"]} | {k: totals[k] for k in ("ff", "dsp", "bram36", "cycles",
+                                                                                 "latency_us")}
+        r["fits"] = est["fits"]
     for stage in ("csim", "rtl"):
         v = _read_json(out / f"verify_{stage}.json")
         if v:
@@ -113,7 +120,7 @@ def summarise_flow(out: Path) -> dict[str, Any]:
                 r[f"{stage}_cycles"] = v["cycles"]
     synth = _read_json(out / "synth.json")
     if synth:
-        r["synth"] = {k: synth.get(k) for k in ("lut", "ff", "dsp", "bram36")}
+        r["synth"] = _synth_resources(synth)
     return r
 
 
@@ -126,9 +133,14 @@ def summarise_verify(out: Path) -> dict[str, Any]:
     return {"bit_exact": all(r["bit_exact"] for r in backends.values()), "backends": backends}
 
 
+def _synth_resources(synth: dict[str, Any]) -> dict[str, Any]:
+    """``synth.json``'s resources (LUT, FF, DSP, BRAM36, ...) as lower-case keys, like the estimates'."""
+    return {k.lower(): v for k, v in synth["resources"].items()}
+
+
 def summarise_synth(out: Path) -> dict[str, Any]:
     s = _read_json(out / DESIGN / "synth.json")
-    return {"synth": {k: s.get(k) for k in ("lut", "ff", "dsp", "bram36", "carry", "srl")}} if s else {}
+    return {"synth": _synth_resources(s), "synth_seconds": s["seconds"]} if s else {}
 
 
 _FIXED: dict[str, Method] = {
@@ -177,11 +189,13 @@ def accepted_options(command: str) -> frozenset[str]:
 
 def command_lines(m: Method, options: dict[str, Any], out: Path) -> list[list[str]]:
     """The lpgnas command lines of a point with ``options``, writing into ``out``: each option goes to every
-    command of the method that accepts it (a spec key no command accepts fails the parse of the first)."""
+    command of the method that accepts it, but ``nodes`` to ``generate`` only (the design is generated for that
+    subgraph and verified as generated); a spec key no command accepts fails the parse of the first."""
     per_command: list[dict[str, Any]] = []
     for i, command in enumerate(m.commands):
         accepted = accepted_options(command)
-        mine = {k: v for k, v in options.items() if k != "design" and option_flag(k) in accepted}
+        mine = {k: v for k, v in options.items() if k != "design" and option_flag(k) in accepted
+                and not (k == "nodes" and i > 0)}
         if i == 0:  # the unknown ones, so that the parse names them
             mine |= {k: v for k, v in options.items()
                      if k != "design" and not any(option_flag(k) in accepted_options(c) for c in m.commands)}

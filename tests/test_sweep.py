@@ -35,6 +35,7 @@ candidates = 4
 screen-epochs = 10
 generations = 2
 finalists = 2
+no-neighbours = true
 
 [defaults.baseline]
 epochs = 30

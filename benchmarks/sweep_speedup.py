@@ -36,9 +36,13 @@ TIMES = {"search_seconds", "retrain_seconds", "candidate_seconds", "total_second
 
 
 def run_arm(arm: str, spec: Path, work: Path) -> dict[str, Any]:
+    from lpgnas.sweep.runner import TOKEN
+
     out = work / arm
-    if out.exists():
-        shutil.rmtree(out)  # this benchmark's own folder: a partial arm is started again
+    if out.exists():  # a partial arm is started again, but only a sweep's folder is ever removed
+        if not (out / TOKEN).is_file():
+            raise SystemExit(f"{out} is not a sweep folder of this benchmark; move it away and rerun")
+        shutil.rmtree(out)
     cmd = [sys.executable, "-m", "lpgnas", "sweep", str(spec), "-o", str(out), "--local-cpus", str(ARMS[arm]),
            "--cpus-per-run", "1"]
     print(f"[{time.strftime('%H:%M:%S')}] {arm}: {' '.join(cmd[1:])}", flush=True)

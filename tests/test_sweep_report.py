@@ -17,6 +17,7 @@ from lpgnas.sweep.runner import read_records
 from lpgnas.sweep.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS_README = REPO / "benchmarks" / "results" / "README.md"
 BENCH = REPO / "benchmarks" / "results" / "search_bench"
 
 ARCH = [{"attention": "gcn", "aggregation": "add", "activation": "relu", "hidden": 16, "heads": 1,
@@ -152,15 +153,16 @@ def test_the_command_writes_the_report(sweep, capsys):
 
 
 def test_readme_results_are_generated_from_the_committed_search_benchmark(tmp_path):
-    """README.md's region is what ``lpgnas sweep report benchmarks/results/search_bench --readme README.md``
+    """benchmarks/results/README.md's region is what ``lpgnas sweep report benchmarks/results/search_bench
+    --readme benchmarks/results/README.md``
     writes, so the figures cannot drift from the results."""
     sweep = tmp_path / "search_bench"
     sweep.mkdir()
     shutil.copy(BENCH / "results.json", sweep / "results.json")
     readme = tmp_path / "README.md"
-    shutil.copy(REPO / "README.md", readme)
+    shutil.copy(RESULTS_README, readme)
     write_report(sweep, readme=readme)
-    assert readme.read_text() == (REPO / "README.md").read_text()
+    assert readme.read_text() == RESULTS_README.read_text()
     assert (sweep / "report.md").read_text() == (BENCH / "report.md").read_text()
 
 

@@ -3,12 +3,15 @@ of the search benchmark, seeds 0, 1 and 2) run with ``lpgnas sweep --cpus-per-ru
 on a 1-CPU local Ray (the same points one after another); wall times, and the points' results compared.
 
     python benchmarks/sweep_speedup.py [--arms parallel,sequential] [--seeds 0,1,2] [--report-only]
+                                       [--rerun ARM --why TEXT]
 
 The benchmark may be run in parts, each a list of seeds (``--seeds 0``, then ``--seeds 1,2``: 22 points a seed).
 A part sweeps each arm into its own folder under ``cache/`` (started afresh: a resumed arm's wall time would mean
 nothing), and its times go into ``benchmarks/results/sweep_speedup_seeds<seeds>.{json,md}`` as each arm ends; an
 arm already there is not run again. Parts that together cover the three seeds, each seed once, add up to the
 3-seed figure in ``benchmarks/results/sweep_speedup.{json,md}``: per arm, the sum of the parts' wall times.
+``--rerun ARM --why TEXT`` runs an arm of a part again (e.g. one disturbed by other work on the machine); the
+earlier record stays in the part's file under ``superseded``, with the reason, and its report says so.
 """
 
 from __future__ import annotations
@@ -102,6 +105,9 @@ def report(doc: dict[str, Any], seeds: list[int]) -> str:
     if "parallel" in doc and "sequential" in doc:
         lines += ["", f"Speed-up: **{doc['sequential']['wall_seconds'] / doc['parallel']['wall_seconds']:.2f}x** "
                       "(target >= 1.7x)."]
+    for r in doc.get("superseded", []):
+        lines += ["", f"Superseded: a {r['arm']} run of {r['wall_seconds']:.0f} s (finished {r['finished']}), not "
+                      f"counted: {r['why']}"]
     lines += comparison_lines(doc.get("comparison"))
     return "\n".join(lines) + "\n"
 
@@ -152,7 +158,8 @@ def combined_report(total: dict[str, Any]) -> str:
     for name, doc in sorted(parts.items()):
         p, q = doc["parallel"]["wall_seconds"], doc["sequential"]["wall_seconds"]
         lines.append(f"| {name} | {p:.0f} | {q:.0f} | {q / p:.2f}x | [sweep_speedup_seeds{name}.md]"
-                     f"(sweep_speedup_seeds{name}.md) |")
+                     f"(sweep_speedup_seeds{name}.md)" + (" (a superseded run: see there)" if doc.get("superseded")
+                                                          else "") + " |")
     p, q = total["parallel"], total["sequential"]
     lines.append(f"| **all** | **{p['wall_seconds']:.0f}** | **{q['wall_seconds']:.0f}** | "
                  f"**{total['speedup']:.2f}x** | points ok {p['ok']} / {q['ok']}, failed {p['failed']} / "
@@ -180,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arms", default="parallel,sequential")
     p.add_argument("--seeds", type=seed_list, default=list(SEEDS), help="this part's seeds (default: all three)")
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--rerun", choices=tuple(ARMS), default=None,
+                   help="run this arm of the part again; its earlier record is kept under 'superseded' with --why")
+    p.add_argument("--why", default=None, help="with --rerun: why the earlier run does not count")
     args = p.parse_args(argv)
+    if (args.rerun is None) != (args.why is None):
+        p.error("--rerun and --why go together")
     name = tag(args.seeds)
     work = REPO / "cache" / f"sweep_speedup_seeds{name}"
     results = RESULTS / f"sweep_speedup_seeds{name}.json"
@@ -188,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     write_text_atomic(spec, SPEC.read_text().replace("seed = [0, 1, 2]", f"seed = [{', '.join(map(str, args.seeds))}]"))
     doc = json.loads(results.read_text()) if results.is_file() else {}
+    if args.rerun and args.rerun in doc:
+        doc.setdefault("superseded", []).append({"arm": args.rerun, **doc.pop(args.rerun), "why": args.why})
+        write_json_atomic(results, doc)
     if not args.report_only:
         for arm in args.arms.split(","):
             if arm not in doc:

@@ -14,8 +14,9 @@ behind ``ap_memory`` ports; its size is reported as ``graph_bits``.
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -239,8 +240,36 @@ def layer_units(
 ) -> list[UnitCost]:
     """Transform unit, linear buffer, attention unit and its memories (softmax attentions only; zero
     otherwise) and aggregation unit of one layer (``index`` 0: the transform reads the host's input
-    features directly, see :mod:`hw_model.units.transform`)."""
+    features directly, see :mod:`hw_model.units.transform`). A layer of plain numbers is computed once per
+    process (the DSE and the search's fronts cost the same layers many times); the caller gets copies."""
     max_edges = max_edges if max_edges is not None else max_nodes * 8
+    fields = astuple(s)
+    if not s.extra and not nm.is_tensor(*fields, max_nodes, num_nodes, num_edges, max_edges):
+        key = (fields[:-1], tuple(sorted(g.items())), family, max_nodes, num_nodes, num_edges, index == 0, max_edges)
+        units = _PLAIN_LAYER_UNITS.get(key)
+        if units is None:
+            if len(_PLAIN_LAYER_UNITS) >= PLAIN_LAYER_CACHE_SIZE:
+                _PLAIN_LAYER_UNITS.clear()
+            units = _PLAIN_LAYER_UNITS[key] = tuple(
+                _layer_units(s, g, family, max_nodes, num_nodes, num_edges, index, max_edges))
+        return [copy.copy(u) for u in units]
+    return _layer_units(s, g, family, max_nodes, num_nodes, num_edges, index, max_edges)
+
+
+#: layers of plain numbers costed so far, by everything their units depend on (``layer_units``)
+_PLAIN_LAYER_UNITS: dict[tuple, tuple[UnitCost, ...]] = {}
+PLAIN_LAYER_CACHE_SIZE = 20_000
+
+
+def clear_caches() -> None:
+    """Forget the calibration read and the layers costed with it (after calibration.json changed)."""
+    _calibration.cache_clear()
+    _PLAIN_LAYER_UNITS.clear()
+
+
+def _layer_units(
+    s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges, index: int, max_edges
+) -> list[UnitCost]:
     tp = tr_unit.transform_params(s, g, max_nodes, direct=index == 0)
     ap = agg_unit.aggregate_params(s, g, max_nodes)
     xp = att_unit.attention_params(s, g, max_nodes, max_edges)

@@ -196,6 +196,7 @@ SUBCOMMANDS: list[Callable[[Any], None] | str] = [
     "lpgnas.search.train:add_parser",
     "lpgnas.search.cli:add_parser",
     "lpgnas.search.baseline_cli:add_parser",
+    "lpgnas.search.export_cli:add_parser",
     "lpgnas.hw_model.cli:add_parser",
     "lpgnas.sim.cli:add_parsers",
     "lpgnas.flow:add_parser",

@@ -22,6 +22,7 @@ from lpgnas.search.cost import KIB, float_gcn_size_bits, hardware_estimate, mode
 from lpgnas.search.derivation import anchor_architectures
 from lpgnas.search.local_search import combined_moves, neighbours_within_budget
 from lpgnas.search.loop import Search
+from lpgnas.search.pareto import write_fronts
 from lpgnas.search.quant_gnn import QuantGNN, export_ir
 from lpgnas.search.space import LayerChoice
 from lpgnas.search.supernet import build_quant_gnn, onehots_for
@@ -162,6 +163,15 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
             model, rec = train(candidates[i], i, "screen", cfg.screen_epochs, cfg.screen_patience)
             runs.append(((rec["val_accuracy"], 0, *rank(rec)), model, {**rec, "training": "screen"}))
     _, model, chosen = max(runs, key=lambda r: r[0])
+    t_front = time.time()
+    trainings = [{"model": m, "record": rec, "training": rec["training"]} for _, m, rec in runs]
+    final_designs = {r["index"] for r in records}
+    for r in screened:
+        if r["index"] not in final_designs:  # the finalists' screenings are in ``runs`` already
+            m = train(candidates[r["index"]], r["index"], "screen", cfg.screen_epochs, cfg.screen_patience)[0]
+            trainings.append({"model": m, "record": r, "training": "screen"})
+    fronts = write_fronts(s, trainings, out, f"{cfg.dataset}-lpgnas", (chosen["index"], chosen["training"]))
+    front_seconds = time.time() - t_front
     arch = candidates[chosen["index"]]
     arch_dicts = [c.to_dict() for c in arch]
     fit_info = {"best_epoch": chosen["best_epoch"], "val_accuracy_float": chosen["val_accuracy"]}
@@ -189,6 +199,7 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
         "buffer_size_kib": hw_est["buffer_size_kib"],
         "hardware": hw_est,
         "budget_kib": s.budget_kib,
+        "fronts": {**fronts, "seconds": round(front_seconds, 2)},
         "resumed_from_epoch": resumed_from,
         "search_seconds": round(s.search_seconds, 2),
         "retrain_seconds": round(time.time() - t_train, 2),

@@ -472,10 +472,10 @@ def fit_integration(out: dict) -> None:
     estimates, per family, from the ``design`` samples: ``scale`` (through the origin) on the designs
     without an attention unit, then ``attention_scale`` for the attention units on the GAT-family designs
     (``yosys - scale * others = attention_scale * attention``); each kept only where it helps."""
-    from lpgnas.hw_model.model import _calibration, estimate
+    from lpgnas.hw_model.model import clear_caches, estimate
     from lpgnas.hwconfig import HardwareConfig
 
-    _calibration.cache_clear()
+    clear_caches()
     for fam in out["families"]:
         rows = [s for s in load_samples() if s["unit"] == "design" and s["family"] == fam]
         if len(rows) < 3:
@@ -513,7 +513,7 @@ def fit_integration(out: dict) -> None:
                           "attention_mape_after": min(b_after, b_before)})
             entry[k] = e
         out["families"][fam]["integration"] = entry
-    _calibration.cache_clear()
+    clear_caches()
 
 
 def _lanes_activation(sample: dict, unit: str, res: str, fitted: dict) -> float:

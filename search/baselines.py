@@ -44,6 +44,7 @@ from lpgnas.search.config import SearchConfig
 from lpgnas.search.cost import KIB, SearchCost, float_gcn_size_bits, hardware_estimate, model_size_bits, resolve_budget
 from lpgnas.search.dropout import sparse_dropout
 from lpgnas.search.graph_tensors import GraphTensors
+from lpgnas.search.pareto import best_parallelism
 from lpgnas.search.quant_gnn import build_gnn, export_ir
 from lpgnas.search.space import LayerChoice
 from lpgnas.search.sparse import project, sparse_layout
@@ -281,7 +282,7 @@ def quantised_baseline(arch: str, wbits: int, abits: int, data: Dataset, seed: i
         "test_accuracy_float": ev["test_accuracy_float"], "val_accuracy": ev["val_accuracy_golden"],
         "best_epoch": info["best_epoch"],
         "model_size_kib": round(model_size_bits(ir) / KIB, 3), "hardware": hardware_estimate(ir, n, e, device),
-        "seconds": round(time.time() - t0, 2),
+        "accelerator": best_parallelism(ir, n, e, device), "seconds": round(time.time() - t0, 2),
     }
 
 
@@ -352,7 +353,8 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     return {
         "method": "random-search", "test_accuracy": ev["test_accuracy_golden"],
         "val_accuracy": ev["val_accuracy_golden"], "model_size_kib": round(model_size_bits(ir) / KIB, 3),
-        "hardware": hardware_estimate(ir, n, e, cfg.device), "architecture": arch_dicts,
+        "hardware": hardware_estimate(ir, n, e, cfg.device), "accelerator": best_parallelism(ir, n, e, cfg.device),
+        "architecture": arch_dicts,
         "exported": exported, "short_val_accuracy": best["val_accuracy"],
         "retrained_val_accuracy": retrained["val_accuracy_float"],
         "candidates": len(tried), "budget_seconds": round(budget_seconds, 1),

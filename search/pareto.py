@@ -80,7 +80,7 @@ def write_fronts(s: Any, trainings: Sequence[dict[str, Any]], out: Path, name: s
     ``model``, ``record`` (the candidate's, ``search.selection.train_candidate``) and ``training``
     (``screen`` / ``final``). Of a design's trainings the best-validated one stands for it (ties: the
     retraining). ``shipped``: the (candidate, training) that ``RUN/model.ir.json`` holds. Returns the
-    summary that ``metrics.json`` carries."""
+    summary that ``metrics.json`` carries (counts, and the shipped model's figures)."""
     designs: dict[str, dict[str, Any]] = {}
     for t in trainings:
         key = json.dumps(t["record"]["architecture"], sort_keys=True)
@@ -131,8 +131,10 @@ def write_fronts(s: Any, trainings: Sequence[dict[str, Any]], out: Path, name: s
            "fronts": {f: [on_front.index(i) for i in idx] for f, idx in fronts.items()},
            "designs": [{k: v for k, v in p.items() if k not in ("architecture", "hardware_config")} for p in points]}
     write_json_atomic(out / PARETO_FILE, doc)
+    shipped_point = next(p for p in points if p["shipped"])
     return {"points": len(front_points), "designs": len(points), "fitting": len(fitting),
-            **{f"{f}_front": len(idx) for f, idx in fronts.items()}}
+            **{f"{f}_front": len(idx) for f, idx in fronts.items()},
+            "shipped": {k: v for k, v in shipped_point.items() if k not in ("architecture", "origin", "shipped")}}
 
 
 def _remove_own(folder: Path) -> None:

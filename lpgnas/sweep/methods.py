@@ -59,6 +59,7 @@ def summarise_search(out: Path) -> dict[str, Any]:
         "test_accuracy": m["test_accuracy_golden"], "test_accuracy_float": m["test_accuracy_float"],
         "val_accuracy": m["val_accuracy_golden"], "model_size_kib": m["model_size_kib"],
         "buffer_size_kib": m["buffer_size_kib"], "hardware": m["hardware"], "architecture": m["architecture"],
+        **({"accelerator": m["accelerator"], "fronts": m["fronts"]} if "accelerator" in m else {}),
         "search_seconds": m["search_seconds"], "retrain_seconds": m["retrain_seconds"],
         "candidate_seconds": m["candidate_seconds"], "candidates": len(m["screened"]) or len(m["candidates"]),
         "sampling_budget_seconds": sampling_budget_seconds(m), "total_seconds": m["total_seconds"],
@@ -86,7 +87,7 @@ def summarise_train(out: Path) -> dict[str, Any]:
 
 #: what a baseline's metrics.json shares with the other methods' summaries
 _BASELINE_KEYS = ("test_accuracy", "test_accuracy_float", "val_accuracy", "best_epoch", "model_size_kib",
-                  "hardware", "architecture", "search_seconds", "candidates", "budget_seconds",
+                  "hardware", "accelerator", "architecture", "search_seconds", "candidates", "budget_seconds",
                   "float_gcn16_model_size_kib", "exported", "config")
 
 

@@ -53,6 +53,19 @@ class FlowConfig:
     synth: bool = False
     baselines: bool = True
     seed: int = 0
+    point: int | None = None  # a point of the search's fronts to build instead of the shipped model
+    max_latency_us: float | None = None  # ... or the most accurate within these limits
+    max_kib: float | None = None
+
+    @property
+    def picks(self) -> bool:
+        """Whether the hardware is built for a point of the search's fronts (not the shipped model)."""
+        return self.point is not None or self.max_latency_us is not None or self.max_kib is not None
+
+    @property
+    def design_ir(self) -> str:
+        """The IR the hardware stages build, relative to the run folder."""
+        return "design.ir.json" if self.picks else "model.ir.json"
 
 
 @dataclass
@@ -60,7 +73,7 @@ class Stage:
     name: str
     outputs: list[str]
     run: Callable[[Flow], None]
-    reads: list[str] = field(default_factory=list)
+    reads: list[str] | Callable[[FlowConfig], list[str]] = field(default_factory=list)
     optional_reads: list[str] = field(default_factory=list)
     keys: tuple[str, ...] | Callable[[FlowConfig], tuple[str, ...]] = ()
     enabled: Callable[[FlowConfig], bool] = lambda cfg: True
@@ -105,6 +118,9 @@ class Flow:
                 and not (self.run / FLOW_DIR).is_dir()):
             raise LpgnasError(f"{self.run} exists and is not an lpgnas run folder (no {FLOW_DIR}/); "
                               "choose a new -o folder or empty it")
+        if self.cfg.picks and self.cfg.arch:
+            raise LpgnasError("--point, --max-latency-us and --max-kib pick a point of the search's fronts; "
+                              "leave out --arch (a fixed architecture has no fronts)")
         names = {s.name for s in stages if s.enabled(self.cfg)}
         if "csim" in names and shutil.which("g++") is None:
             raise ToolMissingError("g++ is needed for the C simulation: apt-get install g++ (or make venv)")
@@ -119,7 +135,7 @@ class Flow:
 
         cfg = asdict(self.cfg)
         reads = {}
-        for rel in stage.reads:
+        for rel in stage.reads(self.cfg) if callable(stage.reads) else stage.reads:
             p = self.run / rel
             if not p.exists():
                 raise LpgnasError(f"{p} is missing: the run folder is incomplete; rerun lpgnas flow")
@@ -204,9 +220,10 @@ class Flow:
 
     # ---- shared inputs ------------------------------------------------------------------------------
     def ir(self):
+        """The IR the hardware is built for: the shipped model, or the picked front point."""
         from lpgnas.ir import load_ir
 
-        return load_ir(self.run / "model.ir.json")
+        return load_ir(self.run / self.cfg.design_ir)
 
     def source(self, ir) -> dict[str, Any]:
         """Where the design's verification data come from (also saved as ``hw/source.json``)."""
@@ -243,6 +260,18 @@ def _model(flow: Flow) -> None:
                             epochs=cfg.search_epochs, warmup=warmup, retrain_epochs=cfg.epochs,
                             screen_epochs=min(SearchConfig.screen_epochs, cfg.epochs), seed=cfg.seed),
                flow.run, data_root=cfg.data_root, resume=None, progress=flow.progress)  # a killed search resumes
+
+
+def _pick(flow: Flow) -> None:
+    from lpgnas.ir import load_ir
+    from lpgnas.search.export_cli import pick_point, read_pareto
+
+    cfg = flow.cfg
+    point = pick_point(read_pareto(flow.run), cfg.point, cfg.max_latency_us, cfg.max_kib)
+    load_ir(flow.run / point["ir"]).save(flow.run / "design.ir.json")
+    write_json_atomic(flow.run / "point.json", point)
+    flow.say(f"pick: front point {point['point']} ({point['latency_us']:.1f} us, {point['model_size_kib']:.3f} KiB, "
+             f"validation {point['val_accuracy']:.3f})")
 
 
 def _baselines(flow: Flow) -> None:
@@ -329,21 +358,28 @@ def _model_keys(cfg: FlowConfig) -> tuple[str, ...]:
 
 GRAPH_KEYS = ("dataset", "data_root", "nodes", "full", "device")
 
+
+def _design_files(cfg: FlowConfig) -> list[str]:
+    """The IR (and its tensors) the hardware stages read."""
+    return [cfg.design_ir, cfg.design_ir.replace(".ir.json", ".ir.npz")]
+
 STAGES: list[Stage] = [
     Stage("model", ["model.ir.json", "model.ir.npz", "metrics.json"], _model, keys=_model_keys),
+    Stage("pick", ["design.ir.json", "design.ir.npz", "point.json"], _pick, reads=["pareto.json"],
+          keys=("point", "max_latency_us", "max_kib"), enabled=lambda c: c.picks),
     Stage("baselines", ["baselines.json"], _baselines, keys=("dataset", "data_root", "epochs", "seed", "baselines"),
           enabled=lambda c: c.baselines),
-    Stage("estimate", ["hw_config.json", "estimate.json"], _estimate, reads=["model.ir.json", "model.ir.npz"],
-          keys=GRAPH_KEYS),
+    Stage("estimate", ["hw_config.json", "estimate.json"], _estimate, reads=_design_files, keys=GRAPH_KEYS),
     Stage("generate", ["hw/hls", "hw/rtl", "hw/data", "hw/design.json"], _generate,
-          reads=["model.ir.json", "model.ir.npz", "hw_config.json"], keys=GRAPH_KEYS),
+          reads=lambda c: [*_design_files(c), "hw_config.json"], keys=GRAPH_KEYS),
     Stage("csim", ["verify_csim.json"], _csim, reads=["hw/hls", "hw/data"]),
     Stage("rtl", ["verify_rtl.json"], _rtl, reads=["hw/rtl", "hw/data"], keys=("rtl_sim",),
           enabled=lambda c: c.rtl_sim != "none"),
     Stage("synth", ["synth.json"], _synth, reads=["hw/rtl"], keys=("device",), enabled=lambda c: c.synth),
     Stage("report", ["report.md", "report.html"], _report,
           reads=["metrics.json", "estimate.json", "verify_csim.json"],
-          optional_reads=["baselines.json", "verify_rtl.json", "synth.json", "search_log.jsonl"]),
+          optional_reads=["baselines.json", "verify_rtl.json", "synth.json", "search_log.jsonl", "pareto.json",
+                          "point.json"]),
 ]
 
 
@@ -393,6 +429,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-baselines", dest="baselines", action="store_false",
                    help="skip the uniform GCN W16A16 / W8A8 / W4A8 / W2A8 baselines")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the training or search")
+    p.add_argument("--point", type=int, default=None,
+                   help="build the hardware for point K of the search's fronts (RUN/pareto.json, lpgnas export RUN "
+                        "lists them) instead of the shipped model")
+    p.add_argument("--max-latency-us", type=float, default=None,
+                   help="build it for the most accurate front point (validation) within this latency on --device")
+    p.add_argument("--max-kib", type=float, default=None,
+                   help="build it for the most accurate front point (validation) within this model size")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.set_defaults(func=_run)
 

@@ -96,6 +96,34 @@ def scatter_plot(points: list[tuple[str, float, float]], xlabel: str):
     return fig
 
 
+def front_plot(pareto: dict[str, Any], baselines: list[dict[str, Any]], picked: dict[str, Any] | None):
+    """Golden test accuracy (%) over the latency on the device (whole graph, the DSE's parallelism): the
+    search's latency front as a staircase, the baselines as dots, the built point as a star."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    front = [pareto["points"][k] for k in pareto["fronts"]["latency"]]
+    xs = [p["latency_us"] for p in front]
+    ax.step(xs, [100 * p["test_accuracy_golden"] for p in front], "k-", where="post", lw=0.8, zorder=1)
+    ax.scatter(xs, [100 * p["test_accuracy_golden"] for p in front], color="k", s=18, zorder=2,
+               label="LPGNAS latency front")
+    shown = [b for b in baselines if b.get("latency_us")]
+    for i, b in enumerate(shown):
+        ax.scatter(b["latency_us"], 100 * b["test_accuracy_golden"], color=f"C{i}", s=40, zorder=3, label=b["name"])
+        xs.append(b["latency_us"])
+    chosen = picked or next((p for p in pareto["points"] if p.get("shipped")), None)
+    if chosen:
+        ax.scatter(chosen["latency_us"], 100 * chosen["test_accuracy_golden"], marker="*", s=260, color="C3",
+                   zorder=2, label="built" if picked else "shipped (model.ir.json)")
+    ax.set_xscale("log")
+    plain_log_axis(ax.xaxis, min(xs), max(xs))
+    ax.set_xlabel(f"latency on {pareto['device']}, whole graph (us)")
+    ax.set_ylabel("test accuracy, golden (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    return fig
+
+
 def _decision_options(ir) -> dict[str, list[str]]:
     """Option names of every decision of the search that produced ``ir`` (empty if it was not searched)."""
     cfg = ir.metadata.get("search_config")
@@ -184,6 +212,8 @@ def _plots(run: Path, ctx: dict[str, Any]) -> dict[str, str]:
         pts = [(m[0], m[idx], m[2]) for m in models if m[idx] is not None and m[2] is not None]
         if pts:
             figs[key] = scatter_plot(pts, xlabel)
+    if ctx["pareto"]:
+        figs["accuracy_vs_latency_fronts"] = front_plot(ctx["pareto"], ctx["baselines"], ctx["picked"])
     log = run / "search_log.jsonl"
     recs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
     if recs:
@@ -231,14 +261,18 @@ def _context(run: Path, stages: Sequence[tuple[str, dict[str, Any]]]) -> dict[st
     from lpgnas.provenance import PROVENANCE_FILE
     from lpgnas.search.cost import KIB, model_size_bits
 
-    ir = load_ir(run / "model.ir.json")
+    picked = _load(run, "point.json") if any(name == "pick" for name, _ in stages) else None
+    ir = load_ir(run / ("design.ir.json" if picked else "model.ir.json"))
     metrics = _load(run, "metrics.json") or {}
     est = _load(run, "estimate.json")
     design = _load(run, "hw/design.json") or {}
     n, e = design.get("num_nodes", 0), design.get("num_edges", 0)
     ctx: dict[str, Any] = {
         "ir": ir, "metrics": metrics, "estimate": est, "design": design,
-        "accuracy_golden": metrics.get("test_accuracy_golden"), "accuracy_float": metrics.get("test_accuracy_float"),
+        "picked": picked, "pareto": _load(run, "pareto.json"),
+        # a picked front point: its golden accuracy (its torch model was not kept to run apart)
+        "accuracy_golden": picked["test_accuracy_golden"] if picked else metrics.get("test_accuracy_golden"),
+        "accuracy_float": None if picked else metrics.get("test_accuracy_float"),
         "model_kib": model_size_bits(ir) / KIB,
         # on-chip buffers of the generated accelerator (the cost model's count)
         "buffer_kib": est["totals"]["buffer_bits"] / KIB if est and n else None,
@@ -253,7 +287,23 @@ def _context(run: Path, stages: Sequence[tuple[str, dict[str, Any]]]) -> dict[st
         ctx["lut"] = est["totals"]["lut_total"]
     ctx["whole_graph"] = _whole_graph(ctx)
     _baseline_luts(run, ctx, n, e, est)
+    _baseline_latencies(run, ctx)
     return ctx
+
+
+def _baseline_latencies(run: Path, ctx: dict[str, Any]) -> None:
+    """Each baseline's latency on the search's whole graph and device at the DSE's parallelism (the fronts'
+    measure, ``search.pareto.best_parallelism``); None where nothing fits. Only beside fronts."""
+    front = ctx["pareto"]
+    if not front:
+        return
+    from lpgnas.ir import load_ir
+    from lpgnas.search.pareto import best_parallelism
+
+    for b in ctx["baselines"]:
+        acc = best_parallelism(load_ir(run / b["ir_path"]), front["num_nodes"], front["num_edges"], front["device"]) \
+            if b.get("ir_path") else {"fits": False}
+        b["latency_us"] = acc["latency_us"] if acc["fits"] else None
 
 
 def _baseline_luts(run: Path, ctx: dict[str, Any], n: int, e: int, est: dict | None) -> None:
@@ -553,6 +603,9 @@ def _markdown(run: Path, ctx: dict[str, Any]) -> str:
              f"Dataset **{m.get('dataset', '?')}** (split {m.get('split', '?')}); "
              f"design verified on {ctx['design'].get('num_nodes', '?')} nodes / "
              f"{ctx['design'].get('num_edges', '?')} edges (self-loops included).", "",
+             *([f"Hardware built for **front point {ctx['picked']['point']}** of the search (RUN/design.ir.json; "
+                f"validation {pct(ctx['picked']['val_accuracy'])}, {ctx['picked']['latency_us']:.1f} us on the whole "
+                "graph), not the shipped model.ir.json.", ""] if ctx["picked"] else []),
              "## Accuracy and size", "",
              "| test accuracy (float, torch) | test accuracy (golden, integer) | model size | on-chip buffers |",
              "|---|---|---|---|",
@@ -568,13 +621,37 @@ def _markdown(run: Path, ctx: dict[str, Any]) -> str:
     if est:
         lines += _utilisation_section(ctx) + _units_section(est) + _latency_section(ctx)
     lines += _verification_section(ctx)
+    if ctx["pareto"]:
+        lines += _fronts_section(ctx["pareto"], ctx["picked"])
     if ctx["baselines"]:
+        whole = ctx["pareto"] is not None
         rows = [[b["name"], pct(b["test_accuracy_golden"]), f"{b['model_kib']:.2f} KiB",
-                 "–" if b.get("lut") is None else _amount(b["lut"])] for b in ctx["baselines"]]
+                 "–" if b.get("lut") is None else _amount(b["lut"])]
+                + (["–" if b.get("latency_us") is None else f"{b['latency_us']:,.1f}"] if whole else [])
+                for b in ctx["baselines"]]
         lines += ["", "## Baselines (same harness and split)", "",
-                  *_table(["model", "golden accuracy", "model size", "LUT (est.)"], rows)]
+                  *_table(["model", "golden accuracy", "model size", "LUT (est.)"]
+                          + (["latency us (whole graph, DSE)"] if whole else []), rows)]
     lines += _interface_section(ctx) + _files_section(run, ctx) + _provenance_section(ctx)
     return "\n".join(lines) + "\n"
+
+
+def _fronts_section(pareto: dict[str, Any], picked: dict[str, Any] | None) -> list[str]:
+    """The search's front points (RUN/pareto.json): accuracy against latency and model size."""
+    rows = []
+    for p in pareto["points"]:
+        mark = " (built)" if picked and p["point"] == picked["point"] else " (shipped)" if p.get("shipped") else ""
+        rows.append([f"{p['point']}{mark}", f"{100 * p['val_accuracy']:.1f} %",
+                     f"{100 * p['test_accuracy_golden']:.1f} %", f"{p['model_size_kib']:.3f}",
+                     f"{p['latency_us']:,.1f}", _amount(p["lut"]), _amount(p["dsp"]), _amount(p["bram36"]),
+                     ", ".join(p["fronts"])])
+    return ["", f"## Fronts of the search ({pareto['device']}, whole graph)", "",
+            f"The trained designs no other beats on validation accuracy at a lower latency (the DSE's, on "
+            f"{pareto['num_nodes']} nodes / {pareto['num_edges']} edges) or a smaller model; "
+            f"{len(pareto['designs'])} designs considered. `lpgnas export RUN --point K` picks one; `lpgnas flow "
+            "--point K` builds it.", "",
+            *_table(["point", "validation", "test (golden)", "KiB", "latency us", "LUT", "DSP", "BRAM36", "fronts"],
+                    rows)]
 
 
 def markdown_to_html(md: str) -> str:

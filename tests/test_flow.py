@@ -124,10 +124,41 @@ def test_a_budget_nothing_fits_stops_with_the_shortfall_and_keeps_the_model(tmp_
     assert HardwareConfig.load(run / "hw_config.json") == hw_before  # earlier results intact
 
 
-def test_flow_with_the_search_plots_the_controllers(tmp_path):
-    run = tmp_path / "run"
-    status = run_flow(_cfg(arch=None, search_epochs=6, epochs=10), run, progress=False)
+SEARCH = {"arch": None, "search_epochs": 6, "epochs": 10}
+
+
+@pytest.fixture(scope="module")
+def searched_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("flow_search") / "run"
+    return run, run_flow(_cfg(**SEARCH), run, progress=False)
+
+
+def test_flow_with_the_search_plots_the_controllers(searched_run):
+    run, status = searched_run
     assert status["model"] == "ran" and (run / "search_log.jsonl").is_file()
     md = (run / "report.md").read_text()
     assert "controller probabilities (in report.html)" in md and "C simulation: bit-exact" in md
     assert (run / "report.html").read_text().count("data:image/png;base64,") >= 4
+
+
+def test_flow_builds_and_verifies_a_picked_front_point(searched_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(searched_run[0], run)
+    pareto = json.loads((run / "pareto.json").read_text())
+    fastest = min(pareto["points"], key=lambda p: p["latency_us"])
+    model_before = (run / "model.ir.npz").read_bytes()
+
+    status = run_flow(_cfg(**SEARCH, point=fastest["point"]), run, progress=False)
+    assert status["model"] == "skipped" and status["pick"] == "ran"
+    assert status["estimate"] == status["generate"] == status["csim"] == "ran"  # rebuilt for the picked point
+    assert (run / "design.ir.npz").read_bytes() == (run / fastest["ir"].replace(".ir.json", ".ir.npz")).read_bytes()
+    assert (run / "model.ir.npz").read_bytes() == model_before  # the shipped model stays
+    assert json.loads((run / "verify_csim.json").read_text())["bit_exact"]
+    md = (run / "report.md").read_text()
+    assert f"{fastest['point']} (built)" in md and "C simulation: bit-exact" in md
+
+    with pytest.raises(LpgnasError, match="leave out --arch"):
+        run_flow(_cfg(point=fastest["point"]), run, progress=False)
+    with pytest.raises(LpgnasError, match="no front point is within"):
+        run_flow(_cfg(**SEARCH, max_latency_us=1e-6), run, progress=False)
+    assert (run / "design.ir.npz").read_bytes() == (run / fastest["ir"].replace(".ir.json", ".ir.npz")).read_bytes()

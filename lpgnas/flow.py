@@ -431,11 +431,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the training or search")
     p.add_argument("--point", type=int, default=None,
                    help="build the hardware for point K of the search's fronts (RUN/pareto.json, lpgnas export RUN "
-                        "lists them) instead of the shipped model")
+                        "lists them) instead of the shipped model (default: the shipped model)")
     p.add_argument("--max-latency-us", type=float, default=None,
-                   help="build it for the most accurate front point (validation) within this latency on --device")
+                   help="build it for the most accurate front point (validation) within this latency on --device "
+                        "(default: no limit)")
     p.add_argument("--max-kib", type=float, default=None,
-                   help="build it for the most accurate front point (validation) within this model size")
+                   help="build it for the most accurate front point (validation) within this model size (default: no "
+                        "limit)")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.set_defaults(func=_run)
 

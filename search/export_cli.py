@@ -26,12 +26,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("run", metavar="RUN", help="an lpgnas search run folder (holding pareto.json)")
-    p.add_argument("--point", type=int, default=None, help="the front point K of pareto.json")
+    p.add_argument("--point", type=int, default=None,
+                   help="the front point K of pareto.json (default: none; with no point and no limit the fronts are "
+                        "listed)")
     p.add_argument("--max-latency-us", type=float, default=None,
-                   help="the most accurate point (validation) with at most this latency on the run's device")
+                   help="the most accurate point (validation) with at most this latency on the run's device "
+                        "(default: no limit)")
     p.add_argument("--max-kib", type=float, default=None,
-                   help="the most accurate point (validation) with at most this model size in KiB")
-    p.add_argument("-o", "--out", default=None, help="new folder for the point's IR, hw_config.json and point.json")
+                   help="the most accurate point (validation) with at most this model size in KiB (default: no limit)")
+    p.add_argument("-o", "--out", default=None,
+                   help="new folder for the point's IR, hw_config.json and point.json (default: none, only print "
+                        "the point)")
     p.set_defaults(func=run_export)
 
 

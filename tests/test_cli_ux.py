@@ -25,6 +25,7 @@ MINIMAL_ARGS = {
     "train": ["-o", "run"],
     "search": ["-o", "run"],
     "baseline": ["float-gcn", "-o", "run"],
+    "export": ["run"],
     "estimate": ["model.ir.json"],
     "generate": ["model.ir.json", "-o", "hw"],
     "verify": ["hw"],

@@ -25,7 +25,7 @@ def finished_run(tmp_path_factory):
 
 def test_flow_runs_every_stage_and_reports(finished_run):
     run, status = finished_run
-    assert status == {"model": "ran", "baselines": "ran", "estimate": "ran", "generate": "ran", "csim": "ran",
+    assert status == {"model": "ran", "pick": "disabled", "baselines": "ran", "estimate": "ran", "generate": "ran", "csim": "ran",
                       "rtl": "ran", "synth": "ran", "report": "ran"}
     assert json.loads((run / "verify_csim.json").read_text())["bit_exact"] is True
     rtl = json.loads((run / "verify_rtl.json").read_text())

@@ -48,6 +48,7 @@ seed = [0, 1]
 
 #: what differs between two runs of the same point: times, and whether it was resumed
 TIMES = {"search_seconds", "retrain_seconds", "candidate_seconds", "total_seconds", "sampling_budget_seconds",
+         "front_seconds",
          "resumed_from_epoch", "seconds"}
 
 pytestmark = pytest.mark.slow

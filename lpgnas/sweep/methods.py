@@ -59,7 +59,8 @@ def summarise_search(out: Path) -> dict[str, Any]:
         "test_accuracy": m["test_accuracy_golden"], "test_accuracy_float": m["test_accuracy_float"],
         "val_accuracy": m["val_accuracy_golden"], "model_size_kib": m["model_size_kib"],
         "buffer_size_kib": m["buffer_size_kib"], "hardware": m["hardware"], "architecture": m["architecture"],
-        **({"accelerator": m["accelerator"], "fronts": m["fronts"]} if "accelerator" in m else {}),
+        **({"accelerator": m["accelerator"], "fronts": m["fronts"], "front_seconds": m["front_seconds"]}
+           if "accelerator" in m else {}),
         "search_seconds": m["search_seconds"], "retrain_seconds": m["retrain_seconds"],
         "candidate_seconds": m["candidate_seconds"], "candidates": len(m["screened"]) or len(m["candidates"]),
         "sampling_budget_seconds": sampling_budget_seconds(m), "total_seconds": m["total_seconds"],

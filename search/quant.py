@@ -62,6 +62,19 @@ class WeightQuant(nn.Module):
         return fake_quant(w, self.fmt_for(w))
 
 
+def optimiser_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Adam's parameter groups for ``model``: ``weight_decay`` on every parameter but the weights of binary and
+    ternary quantisers. Their codes keep only the signs (and zeros) of the latent weights under one power-of-two
+    scale from the mean magnitude, so decay does not regularise them: it shrinks them unopposed until Adam's
+    steps flip signs at random (docs/search.md, "Binary and ternary weights")."""
+    exempt = {id(m.weight) for m in model.modules()
+              if isinstance(getattr(m, "w_q", None), WeightQuant) and m.w_q.bits <= 2}
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if id(p) not in exempt], "weight_decay": weight_decay},
+              {"params": [p for p in params if id(p) in exempt], "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 class FixedQuant(nn.Module):
     """Quantiser with a format fixed in advance (host constants such as edge coefficients)."""
 

@@ -37,6 +37,7 @@ from lpgnas.numfmt import MAX_BITS
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.progress import progress as progress_bar
 from lpgnas.search.graph_tensors import GraphTensors
+from lpgnas.search.quant import optimiser_groups
 from lpgnas.search.quant_gnn import QuantGNN, build_gnn, export_ir
 from lpgnas.search.torch_device import add_torch_device_argument, data_on, resolve_torch_device
 
@@ -121,7 +122,7 @@ def fit(model: QuantGNN, data: Dataset, g: GraphTensors, cfg: TrainConfig, log_p
     """Train with Adam; keep the state of the epoch with the best validation accuracy (then lowest loss).
     With ``cfg.patience`` > 0, stop once that many epochs passed without a better one. ``model`` lives on
     the device of ``data``'s tensors."""
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(optimiser_groups(model, cfg.weight_decay), lr=cfg.lr)
     y = data.y
     y_host, val_host = y.cpu().numpy(), data.val_mask.cpu().numpy()
     best: tuple[float, float] = (-1.0, float("inf"))

@@ -23,8 +23,11 @@ from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.model import Estimate, estimate
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 
+#: the most lanes the exploration gives one loop (``p_in``, ``p_out``, ``p_agg``), by default
+MAX_PARALLEL = 64
 
-def _candidates(n: int, limit: int = 64) -> list[int]:
+
+def _candidates(n: int, limit: int = MAX_PARALLEL) -> list[int]:
     """Useful parallelism values for a loop of ``n``: those that reduce ceil(n/p), up to ``limit``."""
     out, seen = [], set()
     for p in range(1, min(n, limit) + 1):
@@ -55,7 +58,7 @@ def explore(
     max_nodes: int | None = None,
     max_edges: int | None = None,
     clock_mhz: float | None = None,
-    max_parallel: int = 64,
+    max_parallel: int = MAX_PARALLEL,
     utilisation: float = 1.0,
 ) -> tuple[HardwareConfig, Estimate]:
     """Choose (p_in, p_out, p_agg, mult) per layer; return the config and its estimate.

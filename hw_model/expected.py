@@ -191,6 +191,7 @@ class ExpectedHardwareCost:
             ]
             est = estimate_specs(specs, **self.kw)
             terms = []
+            self._kinds = [u.kind for u in est.units] + ["model"] * len(specs) + ["control"]
             for u in est.units:
                 vals = {
                     "lut": u.lut + u.lutram,
@@ -234,6 +235,18 @@ class ExpectedHardwareCost:
         out["latency_us"] = out["cycles"] / self._clock
         return out
 
+    @property
+    def clock_mhz(self) -> float:
+        self._unit_tensors()
+        return self._clock
+
+    def unit_terms(self, probs: Mapping[str, torch.Tensor]) -> list[tuple[str, dict[str, torch.Tensor]]]:
+        """Per unit, in the estimate's order, and the top level's fixed cycles last (``control``): its kind and
+        its expected ``lut``, ``dsp``, ``bram36`` and ``cycles`` under ``probs``."""
+        terms = self._unit_tensors()
+        return [(kind, {k: self._expect(term.get(k, 0.0), probs) for k in ("lut", "dsp", "bram36", "cycles")})
+                for kind, term in zip(self._kinds, terms, strict=True) if "cycles" in term]
+
     def fixed(self, choice: Mapping[str, Any]) -> dict[str, float]:
         """Cost of one path (``{key: option}``) through the same formulas with plain numbers."""
 
@@ -264,3 +277,61 @@ class ExpectedHardwareCost:
         return {
             k: torch.tensor([1.0 if o == choice[k] else 0.0 for o in self.options[k]], dtype=dtype) for k in self.keys
         }
+
+
+#: the units whose cycles fall as their lanes rise, and the lanes two-lane parallelism (P = 2) adds to one
+#: lane (transform: P_in x P_out = 4, aggregate: P_agg = 2); the other units take fixed time
+ADDED_LANES: dict[str, float] = {"transform": 3.0, "aggregate": 1.0}
+#: the least share of a resource left to the lanes in ``balanced_cycles`` (keeps the stand-in finite)
+MIN_LANE_SHARE = 0.05
+
+#: per unit: its kind and its ``lut``, ``dsp``, ``bram36`` and ``cycles`` (``ExpectedHardwareCost.unit_terms``)
+UnitTerms = Sequence[tuple[str, Mapping[str, Any]]]
+
+
+def balanced_cycles(one_lane: UnitTerms, two_lanes: UnitTerms, most_lanes: UnitTerms, budget: Mapping[str, float]):
+    """A smooth stand-in for the cycles at the best parallelism that fits (the DSE's), from every unit's
+    costs at one lane (P = 1), at two (P = 2) and at the most lanes its loops allow, and the device's
+    ``budget`` of each resource (``{"lut": ..., "dsp": ..., "bram36": ...}``): the largest of
+    :func:`lane_limited_cycles` over the resources, each a relaxation (that resource the only limit).
+    Numbers or tensors (then differentiable). docs/cost_model.md ("Latency at the best parallelism") has the
+    derivation and its agreement with the DSE."""
+    out = None
+    for resource, amount in budget.items():
+        cycles = lane_limited_cycles(one_lane, two_lanes, most_lanes, resource, amount)
+        out = cycles if out is None else nm.maximum(out, cycles)
+    return out
+
+
+def lane_limited_cycles(one_lane: UnitTerms, two_lanes: UnitTerms, most_lanes: UnitTerms, resource: str,
+                        amount: float):
+    """Least cycles when only ``resource`` (``amount`` of it) limits the lanes: unit ``u`` takes ``c_u``
+    cycles at one lane and at least ``m_u``; each added lane costs ``a_u`` of the device (the increment from
+    one lane to two, per lane, over ``amount``), the rest of its one-lane cost is overhead ``o_u``. With
+    ``r_u <= c_u / m_u`` lanes it takes ``c_u / r_u`` cycles; the lanes that minimise ``sum c_u / r_u`` under
+    ``sum r_u a_u <= B = 1 - sum o_u`` (Lagrange; the units whose optimum exceeds their cap held there, the
+    rest shared again) give ``(sum_free sqrt(c_u a_u))**2 / (B - sum_capped a_u c_u / m_u) + sum_capped
+    m_u``; units that do not scale add their cycles."""
+    scaling, fixed, overhead = [], 0.0, 0.0
+    for (kind, one), (_, two), (_, most) in zip(one_lane, two_lanes, most_lanes, strict=True):
+        share = one[resource] / amount
+        if kind in ADDED_LANES:
+            lane = nm.maximum((two[resource] / amount - share) / ADDED_LANES[kind], 1e-12)
+            overhead = overhead + share - lane
+            scaling.append((one["cycles"], lane, most["cycles"]))
+        else:
+            fixed = fixed + one["cycles"]
+            overhead = overhead + share
+    budget = nm.maximum(1.0 - overhead, MIN_LANE_SHARE)
+    capped: set[int] = set()
+    while True:
+        free = [j for j in range(len(scaling)) if j not in capped]
+        left = budget - sum((lane * c / m for j, (c, lane, m) in enumerate(scaling) if j in capped), 0.0)
+        root = sum((nm.sqrt(scaling[j][0] * scaling[j][1]) for j in free), 0.0)
+        over_cap = {j for j in free if nm.to_float(left / root * nm.sqrt(scaling[j][0] / scaling[j][1]))
+                    > nm.to_float(scaling[j][0] / scaling[j][2])}
+        if not over_cap:
+            break
+        capped |= over_cap
+    held = sum((scaling[j][2] for j in capped), 0.0)
+    return (root * root / left if free else 0.0) + held + fixed

@@ -56,6 +56,10 @@ def bit_length(x: Num) -> Num:
     return float(int(round(x)).bit_length())
 
 
+def sqrt(x: Num) -> Num:
+    return torch.sqrt(x) if is_tensor(x) else math.sqrt(x)
+
+
 def maximum(a: Num, b: Num) -> Num:
     if is_tensor(a, b):
         return torch.maximum(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64))

@@ -306,8 +306,8 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     g = GraphTensors.of(data)
     space = cfg.space(data.num_features, data.num_classes)
     float_kib = float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB
-    cost = SearchCost(space, g.csr.num_nodes, g.csr.num_edges, cfg.device, cfg.cost,
-                      budget_kib=resolve_budget(cfg.budget_kib, cfg.device, float_kib))  # the search's objective
+    cost = SearchCost(space, g.csr.num_nodes, g.csr.num_edges, cfg.device, cfg.cost,  # the search's objective
+                      budget_kib=resolve_budget(cfg.budget_kib, cfg.device, float_kib), objective=cfg.objective)
     signed = bool((data.x < 0).any())
     rng = random.Random(cfg.seed)
     tried: list[dict[str, Any]] = []

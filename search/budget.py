@@ -26,16 +26,17 @@ def fits(s: Search, arch: list[LayerChoice]) -> bool:
 def fit_weights_to_budget(s: Search, arch: list[LayerChoice], kept: set[int] = frozenset()
                           ) -> list[LayerChoice] | None:
     """Budget mode: ``arch`` with its weight bitwidths spending the budget. Over a budget, the weights are
-    narrowed (the smallest layer first, one option at a time); then each layer's weights (the largest
-    layer first) are widened to the widest option that fits once the smaller layers are narrowed again.
-    Layers in ``kept`` keep their weight bitwidth. None if nothing fits; ``arch`` unchanged outside budget
-    mode. Other bitwidths (activations, coefficients) stay the controllers' choice."""
+    narrowed (the smallest layer first, one option at a time); then, under the size objective, each layer's
+    weights (the largest layer first) are widened to the widest option that fits once the smaller layers are
+    narrowed again (under the latency objective every bit costs latency: nothing is widened). Layers in
+    ``kept`` keep their weight bitwidth. None if nothing fits; ``arch`` unchanged outside budget mode. Other
+    bitwidths (activations, coefficients) stay the controllers' choice."""
     if not s.cost.budget_mode:
         return arch
     kept = set(kept)
     arch = narrowed(s, list(arch), kept)
-    if arch is None:
-        return None
+    if arch is None or s.cost.objective == "latency":
+        return arch
     for i in sorted(set(range(len(arch))) - kept, key=lambda j: -weight_count(s, arch, j)):
         kept.add(i)  # a larger layer, once fitted, is never narrowed for a smaller one
         for bits in sorted(s.space.options(f"layer{i}.q_weight"), reverse=True):

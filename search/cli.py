@@ -13,6 +13,7 @@ from lpgnas.datasets import FEATURE_MODES, SPLITS
 from lpgnas.errors import LpgnasError
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS
 from lpgnas.search.config import SearchConfig
+from lpgnas.search.cost import OBJECTIVES
 from lpgnas.search.run import search
 from lpgnas.search.torch_device import add_torch_device_argument
 
@@ -49,6 +50,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cost", default=d.cost,
                    help="cost terms, comma-separated: model, buffer (KiB), lut, dsp, bram, latency (hw_model's "
                         "expected estimate); 'total' = model,buffer; 'hw' (default) = all")
+    p.add_argument("--objective", default=d.objective, choices=OBJECTIVES,
+                   help="what the controllers trade accuracy against: 'size' (default: the --cost terms, "
+                        "--budget-kib) or 'latency' (the latency at the best parallelism that fits --device, "
+                        "its LUT/DSP/BRAM as hard limits; --cost does not apply; --budget-kib, if given, still "
+                        "caps the model size)")
     p.add_argument("--weight-steps", type=int, default=d.weight_steps,
                    help="supernet weight steps per epoch (one controller step per epoch after warm-up)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="search epochs")

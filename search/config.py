@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lpgnas.datasets import Dataset, load_dataset, preprocess_features, resolve_feature_mode
 from lpgnas.errors import LpgnasError
-from lpgnas.search.cost import cost_terms, resolve_budget
+from lpgnas.search.cost import OBJECTIVES, cost_terms, resolve_budget
 from lpgnas.search.space import SearchSpace, default_space
 
 
@@ -29,6 +29,7 @@ class SearchConfig:
     lam: float = 0.5
     budget_kib: str | None = None
     cost: str = "hw"
+    objective: str = "size"
     weight_steps: int = 3
     epochs: int = 200
     warmup: int = 100
@@ -83,6 +84,8 @@ class SearchConfig:
         if self.seed < 0:
             raise LpgnasError(f"--seed {self.seed} must be >= 0")
         cost_terms(self.cost)
+        if self.objective not in OBJECTIVES:
+            raise LpgnasError(f"--objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}")
         if self.weight_steps < 1:
             raise LpgnasError("--weight-steps must be >= 1")
         if not 0 < self.tau_end <= self.tau_start:

@@ -12,8 +12,8 @@ import torch
 from lpgnas.devices import PRESETS, Device, load_device
 from lpgnas.errors import LpgnasError
 from lpgnas.hw_model import numeric as nm
-from lpgnas.hw_model.dse import describe_overuse
-from lpgnas.hw_model.expected import ExpectedHardwareCost
+from lpgnas.hw_model.dse import MAX_PARALLEL, describe_overuse
+from lpgnas.hw_model.expected import ExpectedHardwareCost, balanced_cycles
 from lpgnas.hw_model.model import estimate, model_bits
 from lpgnas.hw_model.params import spec_from_ir
 from lpgnas.hwconfig import HardwareConfig, LayerHW
@@ -40,6 +40,14 @@ COST_ALIASES: dict[str, tuple[str, ...]] = {
 }
 #: nominal parallelism of every layer when the search costs a path (the flow's DSE picks the real one)
 NOMINAL_HW = LayerHW(4, 4, 4)
+#: what the controllers trade accuracy against (``SearchCost``)
+OBJECTIVES = ("size", "latency")
+#: one lane per loop: the smallest design, which must fit the device under the latency objective
+ONE_LANE = LayerHW(1, 1, 1)
+#: two lanes per loop: with ONE_LANE, what a lane costs (``hw_model.expected.balanced_cycles``)
+TWO_LANES = LayerHW(2, 2, 2)
+#: the DSE's most lanes per loop (clipped to each loop's length): the least cycles of a unit
+MOST_LANES = LayerHW(MAX_PARALLEL, MAX_PARALLEL, MAX_PARALLEL)
 
 
 def model_size_bits(ir: ModelIR) -> int:
@@ -102,29 +110,56 @@ class SearchCost:
     only what exceeds the budget: LUT / DSP / BRAM against the device's (``lpgnas.devices``), the buffers
     against the device's BRAM in KiB, the model size against ``budget_kib`` (default: the device's BRAM in
     KiB); latency has no budget and is ignored in budget mode.
+
+    ``objective="latency"`` (always budget mode; ``terms`` unused): ``lam * (L(p) / L(uniform) + sum_t
+    relu(C_t - B_t) / B_t)``, ``L`` the stand-in for the latency at the best parallelism that fits the device
+    (``dse_latency``, ``hw_model.expected.balanced_cycles`` from the units at :data:`ONE_LANE`,
+    :data:`TWO_LANES` and :data:`MOST_LANES`), the limits the one-lane design's LUT, DSP and BRAM
+    (``lut1``, ``dsp1``, ``bram1``: the DSE's smallest design must fit) and ``budget_kib``, if given.
     """
 
     def __init__(self, space: SearchSpace, num_nodes: int, num_edges: int, device: str, terms: str = "hw",
-                 budget_kib: float | None = None, budget_mode: bool = False) -> None:
-        self.space, self.terms = space, cost_terms(terms)
+                 budget_kib: float | None = None, budget_mode: bool = False, objective: str = "size") -> None:
+        self.space, self.objective = space, objective
         self.device = load_device(device)
         self.hw = ExpectedHardwareCost.from_space(
             space, hw=[NOMINAL_HW] * len(space.layers), max_nodes=num_nodes, max_edges=num_edges,
             device=self.device.name)
-        self.budget_mode = budget_mode or budget_kib is not None
         dev, dev_kib = self.device, bram_kib(self.device)
-        self.budget = {"model": budget_kib if budget_kib is not None else dev_kib, "buffer": dev_kib,
-                       "lut": float(dev.lut), "dsp": float(dev.dsp), "bram": float(dev.bram36)}
+        if objective == "latency":
+            self.one_lane, self.two_lanes, self.most_lanes = (ExpectedHardwareCost.from_space(
+                space, hw=[lanes] * len(space.layers), max_nodes=num_nodes, max_edges=num_edges,
+                device=self.device.name) for lanes in (ONE_LANE, TWO_LANES, MOST_LANES))
+            self.terms = ("dse_latency", "lut1", "dsp1", "bram1") + (("model",) if budget_kib is not None else ())
+            self.budget_mode = True
+            #: what limits the lanes in the stand-in: the device's LUT, DSP and RAMB36
+            self.lane_budget = {"lut": float(dev.lut), "dsp": float(dev.dsp), "bram36": float(dev.bram36)}
+            self.budget = {"lut1": float(dev.lut), "dsp1": float(dev.dsp), "bram1": float(dev.bram36)} | (
+                {"model": budget_kib} if budget_kib is not None else {})
+        else:
+            self.terms = cost_terms(terms)
+            self.budget_mode = budget_mode or budget_kib is not None
+            self.budget = {"model": budget_kib if budget_kib is not None else dev_kib, "buffer": dev_kib,
+                           "lut": float(dev.lut), "dsp": float(dev.dsp), "bram": float(dev.bram36)}
         with torch.no_grad():
             u = self.values(uniform_probs(space, torch.float64))
         self.reference = {k: max(float(v), 1e-9) for k, v in u.items()}
 
     def values(self, probs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Expected ``model`` / ``buffer`` (KiB), ``lut``, ``dsp``, ``bram`` (RAMB36), ``latency`` (us)."""
+        """Expected ``model`` / ``buffer`` (KiB), ``lut``, ``dsp``, ``bram`` (RAMB36), ``latency`` (us) at the
+        nominal parallelism; under the latency objective also ``dse_latency`` (us) and ``lut1``, ``dsp1``,
+        ``bram1`` at one lane."""
         p64 = {k: v.double() for k, v in probs.items()}
         e = self.hw(p64)
-        return {"model": e["model_bits"] / KIB, "buffer": e["buffer_bits"] / KIB, "lut": e["lut"],
-                "dsp": e["dsp"], "bram": e["bram36"], "latency": e["latency_us"]}
+        out = {"model": e["model_bits"] / KIB, "buffer": e["buffer_bits"] / KIB, "lut": e["lut"],
+               "dsp": e["dsp"], "bram": e["bram36"], "latency": e["latency_us"]}
+        if self.objective == "latency":
+            one = self.one_lane(p64)
+            cycles = balanced_cycles(self.one_lane.unit_terms(p64), self.two_lanes.unit_terms(p64),
+                                     self.most_lanes.unit_terms(p64), self.lane_budget)
+            out |= {"dse_latency": cycles / self.one_lane.clock_mhz, "lut1": one["lut"], "dsp1": one["dsp"],
+                    "bram1": one["bram36"]}
+        return out
 
     def over_budget(self, probs: dict[str, torch.Tensor]) -> list[str]:
         """The budgeted terms whose (expected) value exceeds the budget; always empty outside budget mode."""
@@ -142,6 +177,8 @@ class SearchCost:
         for t in self.terms:
             if t in self.budget:
                 out = out + torch.relu(v[t] - self.budget[t]) / self.budget[t]
+        if self.objective == "latency":  # the latency itself counts; the limits only where exceeded
+            out = out + v["dse_latency"] / self.reference["dse_latency"]
         return lam * out
 
 

@@ -94,7 +94,8 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
                       searched_here: float, resumed_from: int | None, final_cost: dict[str, float],
                       progress: bool) -> dict[str, Any]:
     """Two rounds of QAT from scratch: every candidate for ``--screen-epochs`` (the draws, then the local
-    search's rounds), the ``--finalists`` best of those (validation accuracy, then the smaller model) for
+    search's rounds), the ``--finalists`` best of those (validation accuracy, then the smaller model, or
+    under the latency objective the faster design by its stand-in) for
     ``--retrain-epochs`` from another initialisation; the finalists' trained model (screening or
     retraining) with the best validation accuracy is exported; golden accuracy, metrics.json. Without local
     search and anchors and with as many finalists as candidates the screening is skipped."""
@@ -110,7 +111,8 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
         trained_here += time.time() - t
         return model, rec
 
-    rank = lambda r: (r["val_accuracy"], -r["cost"]["model"], -r["index"])  # noqa: E731
+    tiebreak = "dse_latency" if cfg.objective == "latency" else "model"  # ties: the faster / the smaller design
+    rank = lambda r: (r["val_accuracy"], -r["cost"][tiebreak], -r["index"])  # noqa: E731
     screened: list[dict[str, Any]] = []
     if len(candidates) > cfg.finalists or cfg.neighbours or cfg.anchors:
         bar = progress_bar(desc="screen", enabled=progress, total=len(candidates), unit="candidates")

@@ -18,7 +18,7 @@ from lpgnas.hw_model.model import estimate_specs, model_bits
 from lpgnas.hw_model.params import ACT_CODE, AGG_CODE, ATT_CODE, LayerSpec
 from lpgnas.hw_model.units.io import TOP_OVERHEAD
 from lpgnas.hwconfig import LayerHW
-from lpgnas.operators import AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT
+from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT
 from lpgnas.tables import TABLE_RANGE
 
 DECISIONS = (
@@ -48,17 +48,20 @@ DERIVED: dict[str, tuple[str, Any]] = {
     "has_recip": ("aggregation", lambda a: float("recip" in AGGREGATIONS[a].formats)),
     "agg_kind": ("aggregation", lambda a: AGG_CODE[a]),
     "act_kind": ("activation", lambda a: ACT_CODE[a]),
+    "act_signed": ("activation", lambda a: float(not ACTIVATIONS[a].non_negative)),
 }
 
 
-def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> LayerSpec:
+def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW, input_signed: bool) -> LayerSpec:
     """Spec of layer ``i`` from decision values; ``get(decision, layer)`` returns numbers or tensors.
 
     Categorical decisions arrive pre-encoded (:data:`DERIVED`): ``has_coef`` and ``has_recip``
-    flags and the operator codes ``att_kind``, ``agg_kind``, ``act_kind``. The softmax attentions'
+    flags, the operator codes ``att_kind``, ``agg_kind``, ``act_kind`` and ``act_signed``. The softmax attentions'
     formats follow the trained layer's (``search.quant_layer.QuantGraphLayer``): attention vectors and scores at
     the aggregation bitwidth, exp at the coefficient bitwidth; binary points are nominal,
-    :data:`NOMINAL_INT_BITS` below the top.
+    :data:`NOMINAL_INT_BITS` below the top. Signedness as in the trained model: the first layer's input
+    ``input_signed`` (the features'), every layer's output signed unless its activation is non-negative
+    (``act_signed``), the next layer's input likewise.
     """
     last = i == n_layers - 1
     hidden, heads = get("hidden", i), get("heads", i)
@@ -76,7 +79,7 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
         heads=heads,
         concat=1,
         x_bits=x_bits,
-        x_signed=1,
+        x_signed=float(input_signed) if i == 0 else get("act_signed", i - 1),
         w_kind=w_kind,
         w_bits=wq,
         w_signed=1,
@@ -94,7 +97,7 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW) -> Lay
         agg_bits=agg_bits,
         agg_signed=1,
         out_bits=out_bits,
-        out_signed=1,
+        out_signed=get("act_signed", i),
         att_kind=get("att_kind", i),
         agg_kind=get("agg_kind", i),
         act_kind=get("act_kind", i),
@@ -122,7 +125,8 @@ class ExpectedHardwareCost:
 
     ``options``: ``{"layer<i>.<decision>": tuple of options}`` for every decision in :data:`DECISIONS`
     (a ``search.space.SearchSpace`` works via :meth:`from_space`). ``hw``: per-layer parallelism (clipped to
-    each path's shapes). Call with ``{key: probabilities}`` (1-D tensors, same order as the options).
+    each path's shapes). ``input_signed``: whether the features (the first layer's input) take negative
+    values. Call with ``{key: probabilities}`` (1-D tensors, same order as the options).
     """
 
     def __init__(
@@ -138,6 +142,7 @@ class ExpectedHardwareCost:
         num_edges: int | None = None,
         device: str = "xc7z020",
         clock_mhz: float | None = None,
+        input_signed: bool = True,
     ):
         self.options = {k: tuple(v) for k, v in options.items()}
         self.n_layers = 1 + max(int(k.split(".")[0][len("layer") :]) for k in self.options)
@@ -158,6 +163,7 @@ class ExpectedHardwareCost:
             clock_mhz=clock_mhz,
         )
         self.hw = list(hw)
+        self.input_signed = input_signed
         self._cache: list | None = None
 
     @classmethod
@@ -186,7 +192,8 @@ class ExpectedHardwareCost:
         """Per-unit cost tensors (computed once; they do not depend on the probabilities)."""
         if self._cache is None:
             specs = [
-                spec_for_choice(self._get_tensor, i, self.n_layers, self.kw["in_features"], self.hw[i])
+                spec_for_choice(self._get_tensor, i, self.n_layers, self.kw["in_features"], self.hw[i],
+                                self.input_signed)
                 for i in range(self.n_layers)
             ]
             est = estimate_specs(specs, **self.kw)
@@ -258,7 +265,8 @@ class ExpectedHardwareCost:
             return float(choice[key(decision)])
 
         specs = [
-            spec_for_choice(get, i, self.n_layers, self.kw["in_features"], self.hw[i]) for i in range(self.n_layers)
+            spec_for_choice(get, i, self.n_layers, self.kw["in_features"], self.hw[i], self.input_signed)
+            for i in range(self.n_layers)
         ]
         est = estimate_specs(specs, **self.kw)
         t = est.totals()

@@ -306,9 +306,10 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     g = GraphTensors.of(data)
     space = cfg.space(data.num_features, data.num_classes)
     float_kib = float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB
-    cost = SearchCost(space, g.csr.num_nodes, g.csr.num_edges, cfg.device, cfg.cost,  # the search's objective
-                      budget_kib=resolve_budget(cfg.budget_kib, cfg.device, float_kib), objective=cfg.objective)
     signed = bool((data.x < 0).any())
+    cost = SearchCost(space, g.csr.num_nodes, g.csr.num_edges, cfg.device, cfg.cost,  # the search's objective
+                      budget_kib=resolve_budget(cfg.budget_kib, cfg.device, float_kib), objective=cfg.objective,
+                      input_signed=signed)
     rng = random.Random(cfg.seed)
     tried: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None

@@ -119,17 +119,18 @@ class SearchCost:
     """
 
     def __init__(self, space: SearchSpace, num_nodes: int, num_edges: int, device: str, terms: str = "hw",
-                 budget_kib: float | None = None, budget_mode: bool = False, objective: str = "size") -> None:
+                 budget_kib: float | None = None, budget_mode: bool = False, objective: str = "size",
+                 input_signed: bool = True) -> None:
         self.space, self.objective = space, objective
         self.device = load_device(device)
         self.hw = ExpectedHardwareCost.from_space(
             space, hw=[NOMINAL_HW] * len(space.layers), max_nodes=num_nodes, max_edges=num_edges,
-            device=self.device.name)
+            device=self.device.name, input_signed=input_signed)
         dev, dev_kib = self.device, bram_kib(self.device)
         if objective == "latency":
             self.one_lane, self.two_lanes, self.most_lanes = (ExpectedHardwareCost.from_space(
                 space, hw=[lanes] * len(space.layers), max_nodes=num_nodes, max_edges=num_edges,
-                device=self.device.name) for lanes in (ONE_LANE, TWO_LANES, MOST_LANES))
+                device=self.device.name, input_signed=input_signed) for lanes in (ONE_LANE, TWO_LANES, MOST_LANES))
             self.terms = ("dse_latency", "lut1", "dsp1", "bram1") + (("model",) if budget_kib is not None else ())
             self.budget_mode = True
             #: what limits the lanes in the stand-in: the device's LUT, DSP and RAMB36

@@ -54,7 +54,7 @@ class Search:
         float_kib = float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB
         self.budget_kib = resolve_budget(cfg.budget_kib, cfg.device, float_kib)
         self.cost = SearchCost(self.space, self.g.csr.num_nodes, self.g.csr.num_edges, cfg.device, cfg.cost,
-                               budget_kib=self.budget_kib, objective=cfg.objective)
+                               budget_kib=self.budget_kib, objective=cfg.objective, input_signed=self.input_signed)
         self.epoch = 0
         self.search_seconds = 0.0
         self.data_identity: dict[str, Any] | None = None  # of the data files (``data_identity``), set by search

@@ -630,10 +630,10 @@ def test_balanced_cycles_is_the_best_lane_split_on_a_hand_example():
 
 @pytest.fixture(scope="module")
 def cora_latency_cost():
-    """The latency objective's cost of a 2-layer space on Cora's sizes, xc7z020."""
+    """The latency objective's cost of a 2-layer space on Cora's sizes (non-negative features), xc7z020."""
     features, classes, n, e = CORA
     sp = default_space(features, classes, 2, hidden=(16, 32, 64), heads=(1, 2))
-    return sp, SearchCost(sp, n, e, "xc7z020", objective="latency")
+    return sp, SearchCost(sp, n, e, "xc7z020", objective="latency", input_signed=False)
 
 
 def test_latency_objective_ranks_designs_like_the_dse(cora_latency_cost):
@@ -675,7 +675,7 @@ def test_latency_objective_gradient_prefers_narrower_weights(cora_latency_cost):
         grad = uniform[f"layer{i}.q_weight"].grad.tolist()  # options narrowest first
         assert sp.options(f"layer{i}.q_weight") == tuple(sorted(sp.options(f"layer{i}.q_weight")))
         assert all(a <= b for a, b in itertools.pairwise(grad)) and grad[0] < grad[-1], grad
-    nominal = SearchCost(sp, n, e, "xc7z020", "latency")
+    nominal = SearchCost(sp, n, e, "xc7z020", "latency", input_signed=False)
     probs = {k: v.clone().requires_grad_(True) for k, v in uniform_probs(sp, torch.float64).items()}
     weights = [probs[f"layer{i}.q_weight"] for i in range(2)]
     grads = torch.autograd.grad(nominal.penalty(probs, 1.0), weights, allow_unused=True)
@@ -709,6 +709,32 @@ def test_latency_objective_limits_the_one_lane_design_to_the_device(cora_latency
             assert penalty == pytest.approx(latency_part + (float(v["bram1"]) - 140) / 140)
             with pytest.raises(HardwareFitError, match="RAMB36"):
                 explore(export_ir(build_quant_gnn(arch, features, input_signed=False), "t"), (n, e), "xc7z020")
+
+
+def test_expected_cost_follows_the_trained_models_signedness():
+    """Unsigned features and a ReLU's output are unsigned operands (one more bit as a signed product): a
+    4-bit unsigned input times 4-bit weights is a 9-bit product, on a DSP; the expected cost at one-hot has
+    the exported design's DSPs in both transforms, for unsigned and signed features."""
+    from lpgnas.hw_model.expected import ExpectedHardwareCost
+    from lpgnas.hw_model.model import estimate
+    from lpgnas.hwconfig import HardwareConfig, LayerHW
+
+    features, classes, n, e = CORA
+    sp = default_space(features, classes, 2, hidden=(16,), heads=(1,))
+    choices = {k: sp.options(k)[0] for k in sp.decision_keys} | {
+        "layer0.activation": "relu", "layer0.q_weight": 4, "layer0.q_input": 4, "layer1.q_weight": 4,
+        "layer1.q_input": 4}
+    arch = architecture_from_choices(sp, choices)
+    for signed in (False, True):
+        cost = ExpectedHardwareCost.from_space(sp, hw=[LayerHW(1, 1, 1)] * 2, max_nodes=n, max_edges=e,
+                                               device="xc7z020", input_signed=signed)
+        with torch.no_grad():
+            expected = [float(t["dsp"]) for kind, t in cost.unit_terms(onehots_for(sp, arch)) if kind == "transform"]
+        ir = export_ir(build_quant_gnn(arch, features, input_signed=signed), "t")
+        hw = HardwareConfig(device="xc7z020", max_nodes=n, max_edges=e, layers=[LayerHW(1, 1, 1)] * 2)
+        exported = [float(u.dsp) for u in estimate(ir, hw, (n, e), "xc7z020").units if u.kind == "transform"]
+        assert expected == exported and exported[1] > 0  # layer 1's input: the ReLU's unsigned output
+        assert (exported[0] > 0) == (not signed)
 
 
 def test_fitting_under_the_latency_objective_never_widens_weights(karate):

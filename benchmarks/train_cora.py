@@ -25,7 +25,7 @@ from lpgnas.search.train import TrainConfig, train
 
 #: (weight bits, activation bits, hidden width); 1 = binary, 2 = ternary weights
 ROWS = [(16, 16, 16), (8, 8, 16), (4, 8, 16), (2, 8, 16), (1, 8, 16), (2, 8, 32), (1, 8, 32), (2, 8, 64),
-        (1, 8, 64)]
+        (1, 8, 64), (4, 4, 16), (2, 4, 16), (2, 4, 64), (1, 4, 64)]
 
 
 def row_name(wbits: int, abits: int, hidden: int) -> str:
@@ -46,7 +46,8 @@ def measure(wbits: int, abits: int, hidden: int, seeds: int, data_root: str | No
 def report(rows: list[dict]) -> str:
     lines = ["# 2-layer GCN on Cora (public split), quantisation-aware training", "",
              "Accuracy on the 1000 test nodes, mean ± std over the seeds. Binary and ternary weights train without "
-             "weight decay since 2026-12-07 (docs/search.md, \"Binary and ternary weights\"); rows measured "
+             "weight decay since 2026-12-07 (docs/search.md, \"Binary and ternary weights\"), and activations at 4 "
+             "bits and below are calibrated to the least error (\"Activations at 4 bits and below\"); rows measured "
              "before that are marked.", "",
              "| weights | activations | hidden | float (torch) | golden (integer) | seeds | train s | measured |",
              "|---|---|---|---|---|---|---|---|"]

@@ -8,11 +8,36 @@ weights: from the current tensor). ``fmt()`` gives the exact :class:`NumFormat` 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from lpgnas.numfmt import NumFormat, fake_quant, fix, frac_for_range, from_bits
+
+#: at most this many bits, an activation's binary point minimises the quantisation error of its values
+#: rather than covering their largest magnitude (docs/search.md, "Activations at 4 bits and below")
+ERROR_CALIBRATION_BITS = 4
+#: the finer binary points tried beyond the one that covers the largest magnitude
+EXTRA_FRAC = 3
+
+
+def calibration_range(tensors: Sequence[torch.Tensor], bits: int, signed: bool) -> float:
+    """The range a ``bits``-bit activation format is calibrated to from ``tensors`` (dense or sparse): their
+    largest magnitude; at up to ``ERROR_CALIBRATION_BITS`` bits, the largest value of the format, among the one
+    covering that magnitude and ``EXTRA_FRAC`` finer ones (which saturate it), with the least squared error
+    on the non-zero values (zeros are exact in every format)."""
+    vals = [(t.detach().coalesce().values() if t.is_sparse else t.detach()).reshape(-1) for t in tensors]
+    vals = torch.cat([v for v in vals if v.numel()]) if any(v.numel() for v in vals) else torch.zeros(0)
+    top = float(vals.abs().max()) if vals.numel() else 0.0
+    if bits > ERROR_CALIBRATION_BITS or top == 0.0:
+        return top
+    vals = vals[vals != 0]
+    first = frac_for_range(top, bits, signed)
+    errors = [(float(((fake_quant(vals, fix(bits, f, signed)) - vals) ** 2).mean()), f)
+              for f in range(first, first + EXTRA_FRAC + 1)]
+    best = fix(bits, min(errors)[1], signed)
+    return best.qmax * 2.0**-best.frac
 
 
 class ActQuant(nn.Module):
@@ -27,9 +52,14 @@ class ActQuant(nn.Module):
         return fix(self.bits, frac_for_range(float(self.max_abs), self.bits, self.signed), self.signed)
 
     def observe(self, *tensors: torch.Tensor) -> NumFormat:
-        """In training, update the running range with the largest magnitude of ``tensors``; the format."""
+        """In training, update the running range with ``tensors``' (``calibration_range``); the format."""
         if self.training:
-            m = max((float(t.detach().abs().max()) for t in tensors if t.numel()), default=0.0)
+            self.observe_range(calibration_range(tensors, self.bits, self.signed))
+        return self.fmt()
+
+    def observe_range(self, m: float) -> NumFormat:
+        """In training, update the running range with ``m``, a range from ``calibration_range``; the format."""
+        if self.training:
             if float(self.max_abs) == 0.0:
                 self.max_abs.fill_(m)
             else:

@@ -14,7 +14,7 @@ from lpgnas.numfmt import NumFormat, quantize_np
 from lpgnas.search.dropout import dropout_shift, sparse_dropout
 from lpgnas.search.exact import quantize_codes
 from lpgnas.search.graph_tensors import GraphTensors
-from lpgnas.search.quant import ActQuant
+from lpgnas.search.quant import ActQuant, calibration_range
 from lpgnas.search.quant_layer import QuantGraphLayer
 from lpgnas.search.sparse import sparse_layout
 
@@ -59,8 +59,9 @@ class QuantGNN(nn.Module):
         """Values and codes of the input features as the host quantises them, sparse COO when the codes
         are mostly zero; cached across models (``feature_cache``), as the features rarely change (the range
         too: it feeds the calibration)."""
-        feature_range = feature_cache(features, "range", lambda: features.detach().abs().max().reshape(1))
-        fmt = self.input_q.observe(feature_range)
+        q = self.input_q
+        fmt = q.observe_range(feature_cache(features, ("range", q.bits, q.signed),
+                                            lambda: calibration_range([features], q.bits, q.signed)))
 
         def quantised() -> tuple[torch.Tensor, torch.Tensor]:
             codes = quantize_codes(features.detach(), fmt)

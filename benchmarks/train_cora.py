@@ -48,7 +48,8 @@ def report(rows: list[dict]) -> str:
              "Accuracy on the 1000 test nodes, mean ± std over the seeds. Binary and ternary weights train without "
              "weight decay since 2026-12-07 (docs/search.md, \"Binary and ternary weights\"), and activations at 4 "
              "bits and below are calibrated to the least error (\"Activations at 4 bits and below\"); rows measured "
-             "before that are marked.", "",
+             "before that are marked. Train s: wall seconds per run, beside whatever else the machine ran (not a "
+             "speed benchmark; benchmarks/results/qat_epoch.md is one).", "",
              "| weights | activations | hidden | float (torch) | golden (integer) | seeds | train s | measured |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:

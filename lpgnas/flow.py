@@ -391,6 +391,7 @@ def run_flow(cfg: FlowConfig, run_dir: str | Path, progress: bool = True) -> dic
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from lpgnas.cli_args import dataset_help, device_help
     from lpgnas.operators import ATTENTIONS
+    from lpgnas.search.export_cli import add_pick_arguments
 
     p = sub.add_parser(
         "flow", help="dataset -> model -> hardware -> verification -> report, resumable",
@@ -429,15 +430,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-baselines", dest="baselines", action="store_false",
                    help="skip the uniform GCN W16A16 / W8A8 / W4A8 / W2A8 baselines")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the training or search")
-    p.add_argument("--point", type=int, default=None,
-                   help="build the hardware for point K of the search's fronts (RUN/pareto.json, lpgnas export RUN "
-                        "lists them) instead of the shipped model (default: the shipped model)")
-    p.add_argument("--max-latency-us", type=float, default=None,
-                   help="build it for the most accurate front point (validation) within this latency on --device "
-                        "(default: no limit)")
-    p.add_argument("--max-kib", type=float, default=None,
-                   help="build it for the most accurate front point (validation) within this model size (default: no "
-                        "limit)")
+    add_pick_arguments(p, "build the hardware for point K of the search's fronts (RUN/pareto.json, lpgnas "
+                          "export RUN lists them; --max-latency-us / --max-kib pick the most accurate within limits) "
+                          "instead of the shipped model (default: the shipped model)")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.set_defaults(func=_run)
 

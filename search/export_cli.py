@@ -26,18 +26,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("run", metavar="RUN", help="an lpgnas search run folder (holding pareto.json)")
-    p.add_argument("--point", type=int, default=None,
-                   help="the front point K of pareto.json (default: none; with no point and no limit the fronts are "
-                        "listed)")
-    p.add_argument("--max-latency-us", type=float, default=None,
-                   help="the most accurate point (validation) with at most this latency on the run's device "
-                        "(default: no limit)")
-    p.add_argument("--max-kib", type=float, default=None,
-                   help="the most accurate point (validation) with at most this model size in KiB (default: no limit)")
+    add_pick_arguments(p, "the front point K of pareto.json (default: none; with no point and no limit the "
+                          "fronts are listed)")
     p.add_argument("-o", "--out", default=None,
                    help="new folder for the point's IR, hw_config.json and point.json (default: none, only print "
                         "the point)")
     p.set_defaults(func=run_export)
+
+
+def add_pick_arguments(p: argparse.ArgumentParser, point_help: str) -> None:
+    """``--point`` (with ``point_help``), ``--max-latency-us`` and ``--max-kib``: how a front point is picked
+    (``pick_point``), for ``lpgnas export`` and ``lpgnas flow``."""
+    p.add_argument("--point", type=int, default=None, help=point_help)
+    p.add_argument("--max-latency-us", type=float, default=None,
+                   help="the most accurate front point (validation) with at most this latency on the run's device "
+                        "(default: no limit)")
+    p.add_argument("--max-kib", type=float, default=None,
+                   help="the most accurate front point (validation) with at most this model size in KiB (default: "
+                        "no limit)")
 
 
 def read_pareto(run: str | Path) -> dict[str, Any]:

@@ -139,6 +139,8 @@ def write_fronts(s: Any, trainings: Sequence[dict[str, Any]], out: Path, name: s
 
 def _remove_own(folder: Path) -> None:
     """Remove a fronts folder this module wrote (its files are ``point<K>.ir.json`` / ``.ir.npz`` only)."""
+    if folder.is_symlink():
+        raise LpgnasError(f"{folder} is a link lpgnas did not make; remove it and rerun")
     if not folder.exists():
         return
     files = list(folder.iterdir())

@@ -178,3 +178,10 @@ def test_a_rerun_replaces_its_own_front_but_not_foreign_files(tmp_path):
     with pytest.raises(LpgnasError, match="did not write"):
         _remove_own(foreign)
     assert (foreign / "notes.txt").read_text() == "mine"
+    users = tmp_path / "users"  # a link in the front's place to a user's folder of look-alike files
+    users.mkdir()
+    (users / "point0.ir.json").write_text("{}")
+    (tmp_path / "front3").symlink_to(users, target_is_directory=True)
+    with pytest.raises(LpgnasError, match="a link"):
+        _remove_own(tmp_path / "front3")
+    assert (users / "point0.ir.json").is_file()

@@ -18,7 +18,7 @@ import pytest
 from lpgnas.cli import main
 from lpgnas.sweep.methods import command_lines, method
 from lpgnas.sweep.runner import ATTEMPTS, RESULT, RESULTS, RUNS, execute_point, unpack
-from lpgnas.sweep.spec import load_spec
+from lpgnas.sweep.spec import load_spec, parse_only
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -218,6 +218,39 @@ def test_spec_points_are_named_and_ordered_seed_first(tmp_path):
     assert len({p.id for p in spec.points}) == 4
     assert spec.points[0].options["epochs"] == 60  # [defaults.lpgnas]
     assert spec.points[1].options["epochs"] == 30  # [defaults.baseline]
+
+
+def test_only_selects_points_and_keeps_a_random_search_with_its_reference(tmp_path):
+    spec = load_spec(_spec(tmp_path, KARATE_SPEC + '\n[[grid]]\nmethod = "random-search"\ndataset = "karate"\n'
+                                                  'seed = [0, 1]\n'))
+    picked = spec.selected(parse_only(["method=random-search", "seed=1"]))
+    assert [(p.method, p.options["seed"]) for p in picked] == [("lpgnas", 1), ("random-search", 1)]
+    assert [p.options["seed"] for p in spec.selected(parse_only(["method=gcn-w4a8"]))] == [0, 1]
+
+
+@pytest.mark.parametrize("only, named", [
+    (["seed"], "KEY=VALUE"), (["dataset=Cora"], "Cora"), (["epochz=5"], "'epochz'"),
+    (["method=random-search"], "random-search"), (["method=lpgnas", "dataset=karate", "seed=0", "epochs=30"], "epochs=30"),
+])
+def test_a_bad_only_is_refused_before_any_point_runs(tmp_path, capsys, only, named):
+    out = tmp_path / "sweep"
+    argv = ["sweep", str(_spec(tmp_path)), "-o", str(out)]
+    assert main([*argv, *(a for o in only for a in ("--only", o))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lpgnas: error:") and len(err.strip().splitlines()) == 1 and named in err
+    assert not out.exists()
+
+
+def test_a_sweep_with_only_runs_the_selected_points_and_later_the_rest(tmp_path):
+    spec = _spec(tmp_path, '[[grid]]\nmethod = "train"\ndataset = "karate"\nepochs = 5\nseed = [0, 1, 2]\n')
+    out = tmp_path / "sweep"
+    proc = _sweep(spec, out, "--only", "seed=0,2")
+    assert proc.returncode == 1, proc.stderr  # one point of the spec not run
+    assert "(2 selected by --only), 0 ended earlier, 2 to run" in proc.stderr
+    assert sorted(r["options"]["seed"] for r in _results(out).values()) == [0, 2]
+    rest = _sweep(spec, out)
+    assert rest.returncode == 0, rest.stderr
+    assert "2 ended earlier, 1 to run" in rest.stderr
 
 
 def test_a_folder_that_is_not_a_sweep_is_refused(tmp_path, capsys):

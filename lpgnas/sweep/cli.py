@@ -43,6 +43,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--retries", type=int, default=3, help="times a point whose worker died is run again")
     p.add_argument("--retry-failed", action="store_true",
                    help="also run again the points recorded as failed (default: only points never ended)")
+    p.add_argument("--only", action="append", default=[], metavar="KEY=V1,V2",
+                   help="run only the points whose method or option KEY has one of the values (repeatable: every "
+                        "KEY must match; e.g. --only dataset=Cora --only seed=0,1); a random search's reference "
+                        "search runs with it (default: every point)")
     p.add_argument("--readme", metavar="FILE",
                    help="with report: also rewrite the table between the sweep report markers in FILE (default: none)")
     p.set_defaults(func=run)
@@ -66,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if args.local_cpus is not None and (args.local_cpus < 1 or args.address):
         raise LpgnasError("--local-cpus is for a local Ray (no --address) and at least 1")
     from lpgnas.sweep.runner import Resources, run_sweep
+    from lpgnas.sweep.spec import parse_only
 
-    doc = run_sweep(args.target, args.out, address=args.address,
+    doc = run_sweep(args.target, args.out, address=args.address, only=parse_only(args.only),
                     resources=Resources(args.cpus_per_run, args.gpus_per_run, args.retries),
                     local_cpus=args.local_cpus, retry_failed=args.retry_failed, progress=not args.quiet)
     c = doc["counts"]

@@ -269,11 +269,13 @@ def _start_ray(address: str | None, local_cpus: int | None) -> None:
 
 def run_sweep(spec_path: str | Path, sweep_dir: str | Path, address: str | None = None,
               resources: Resources = Resources(), local_cpus: int | None = None, retry_failed: bool = False,
-              progress: bool = True) -> dict[str, Any]:
-    """Run (or continue) the sweep of ``spec_path`` in ``sweep_dir``; returns ``results.json``'s content."""
+              progress: bool = True, only: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Run (or continue) the sweep of ``spec_path`` in ``sweep_dir``, only the points ``only`` selects
+    (``spec.selected``) if given; returns ``results.json``'s content."""
     from lpgnas.progress import say
 
-    spec = load_spec(spec_path)  # every problem of the spec before anything runs
+    spec = load_spec(spec_path)  # every problem of the spec (and of --only) before anything runs
+    chosen = spec.selected(only) if only else spec.points
     sweep = Path(sweep_dir)
     _check_sweep_folder(sweep)
     sweep.mkdir(parents=True, exist_ok=True)
@@ -283,10 +285,11 @@ def run_sweep(spec_path: str | Path, sweep_dir: str | Path, address: str | None 
         token = (sweep / TOKEN).read_text().strip()
         write_text_atomic(sweep / SPEC_COPY, spec.text)
         records = read_records(sweep)
-        todo = [p for p in spec.points if p.id not in records
+        todo = [p for p in chosen if p.id not in records
                 or (retry_failed and records[p.id]["status"] != "ok")]
         write_results(sweep, spec, records)
-        say(f"sweep: {len(spec.points)} points, {len(spec.points) - len(todo)} ended earlier, {len(todo)} to run",
+        of = f" ({len(chosen)} selected by --only)" if only else ""
+        say(f"sweep: {len(spec.points)} points{of}, {len(chosen) - len(todo)} ended earlier, {len(todo)} to run",
             progress)
         if todo:
             _start_ray(address, local_cpus)

@@ -79,6 +79,44 @@ class Spec:
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
+    def selected(self, only: dict[str, list[str]]) -> list[Point]:
+        """The points whose method (key ``method``) or option has, for every key of ``only``, one of its
+        values (compared as written in a spec, ``str``), with the reference search of each random search among
+        them; in the spec's order."""
+        for key, values in only.items():
+            seen = {str(p.method if key == "method" else p.options[key]) for p in self.points
+                    if key == "method" or key in p.options}
+            if not seen:
+                raise LpgnasError(f"--only {key}=...: no point of {self.path.name} has {key!r}; use method or one of "
+                                  "its options (dataset, split, device, seed, ...)")
+            if missing := [v for v in values if v not in seen]:
+                raise LpgnasError(f"--only {key}={','.join(missing)}: no point of {self.path.name} has that {key} "
+                                  f"(it has {', '.join(sorted(seen))})")
+
+        def picked(p: Point) -> bool:
+            return all(str(p.method if key == "method" else p.options.get(key)) in values
+                       for key, values in only.items())
+
+        ids = {p.id for p in self.points if picked(p)}
+        ids |= {self.references[i] for i in ids if i in self.references}
+        chosen = [p for p in self.points if p.id in ids]
+        if not chosen:
+            asked = " ".join(f"--only {k}=" + ",".join(v) for k, v in only.items())
+            raise LpgnasError(f"{asked}: no point of {self.path.name} has all of these; drop one --only")
+        return chosen
+
+
+def parse_only(items: list[str]) -> dict[str, list[str]]:
+    """``--only KEY=V1,V2`` arguments as {KEY: [V1, V2]} (a key given twice: the values of both)."""
+    only: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        vals = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not key.strip() or not vals:
+            raise LpgnasError(f"--only {item!r}: write KEY=VALUE[,VALUE...], e.g. --only dataset=Cora")
+        only.setdefault(key.strip(), []).extend(vals)
+    return only
+
 
 def _fail(path: Path, where: str, message: str) -> LpgnasError:
     return LpgnasError(f"{path}: {where}: {message}")

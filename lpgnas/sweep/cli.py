@@ -75,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     doc = run_sweep(args.target, args.out, address=args.address, only=parse_only(args.only),
                     resources=Resources(args.cpus_per_run, args.gpus_per_run, args.retries),
                     local_cpus=args.local_cpus, retry_failed=args.retry_failed, progress=not args.quiet)
-    c = doc["counts"]
-    print(f"{c['ok']} ok, {c['failed']} failed, {c['not_run']} not run of {doc['points_in_spec']} points; "
+    c, s = doc["counts"], doc["selected_counts"]
+    chosen = f"; of the {sum(s.values())} selected: {s['ok']} ok, {s['failed']} failed, {s['not_run']} not run" \
+        if args.only else ""
+    print(f"{c['ok']} ok, {c['failed']} failed, {c['not_run']} not run of {doc['points_in_spec']} points{chosen}; "
           f"results: {Path(args.out) / 'results.json'} (lpgnas sweep report {args.out})")
-    return 1 if c["failed"] or c["not_run"] else 0
+    return 1 if s["failed"] or s["not_run"] else 0

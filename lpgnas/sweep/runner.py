@@ -299,7 +299,12 @@ def run_sweep(spec_path: str | Path, sweep_dir: str | Path, address: str | None 
                 import ray
 
                 ray.shutdown()
-        return write_results(sweep, spec, records)
+        doc = write_results(sweep, spec, records)
+    ended = [records[p.id] for p in chosen if p.id in records]
+    # what this run was asked for (not written): the whole spec's counts, or the selected points' with --only
+    doc["selected_counts"] = {"ok": sum(r["status"] == "ok" for r in ended),
+                              "failed": sum(r["status"] != "ok" for r in ended), "not_run": len(chosen) - len(ended)}
+    return doc
 
 
 def _drive(sweep: Path, spec: Spec, token: str, todo: list[Point], records: dict[str, dict[str, Any]],

@@ -44,7 +44,7 @@ from lpgnas.search.config import SearchConfig
 from lpgnas.search.cost import KIB, SearchCost, float_gcn_size_bits, hardware_estimate, model_size_bits, resolve_budget
 from lpgnas.search.dropout import sparse_dropout
 from lpgnas.search.graph_tensors import GraphTensors
-from lpgnas.search.pareto import best_parallelism
+from lpgnas.search.pareto import best_parallelism, write_fronts
 from lpgnas.search.quant_gnn import build_gnn, export_ir
 from lpgnas.search.space import LayerChoice
 from lpgnas.search.sparse import project, sparse_layout
@@ -301,7 +301,9 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     retrained from scratch as the search's finalists are (``cfg.retrain_epochs``, ``cfg.retrain_patience``);
     the better of its two trained models by validation accuracy (ties: the retraining), as the search picks,
     is exported and evaluated with the golden model (saved as ``out/model.ir.json`` with ``out``). In budget
-    mode, draws over the budget are skipped untrained, as the search's candidates are."""
+    mode, draws over the budget are skipped untrained, as the search's candidates are. With ``out``, every
+    trained model (the samples and the retraining) is a design point of the run's fronts, as a search's
+    candidates are (``search.pareto.write_fronts``: ``out/pareto.json``, ``out/front/``)."""
     t0 = time.time()
     g = GraphTensors.of(data)
     space = cfg.space(data.num_features, data.num_classes)
@@ -328,9 +330,10 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
             logits = model(data.x, g)
             val_ce = float(F.cross_entropy(logits[data.val_mask], data.y[data.val_mask]))
             pen = float(cost.penalty({k: v.double() for k, v in onehots_for(space, arch).items()}, cfg.lam))
-        tried.append({"arch": arch, "val_accuracy": val_acc, "val_ce": val_ce, "penalty": pen})
+        tried.append({"index": len(tried), "arch": arch, "val_accuracy": val_acc, "val_ce": val_ce, "penalty": pen,
+                      "model": model if out is not None else None})  # the fronts need every trained model
         if best is None or score(tried[-1]) > score(best):
-            best = {**tried[-1], "model": model}  # only the best trained model is kept
+            best = {**tried[-1], "model": model}
     search_seconds = time.time() - t0
     assert best is not None
     arch: list[LayerChoice] = best["arch"]
@@ -340,6 +343,7 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     tcfg = TrainConfig(epochs=cfg.retrain_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=cfg.seed,
                        patience=cfg.retrain_patience)
     retrained = fit(model, data, g, tcfg, None, progress=False)
+    retrained_model = model
     exported = "short" if best["val_accuracy"] > retrained["val_accuracy_float"] else "retrained"
     if exported == "short":  # as the search: the better trained model ships
         model = best["model"]
@@ -351,6 +355,16 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
         ir.save(out / "model.ir.json")
     ev = evaluate(model, ir, data, g)
     n, e = g.csr.num_nodes, g.csr.num_edges
+    fronts = {}
+    if out is not None:
+        record = lambda t, val: {"index": t["index"], "architecture": [c.to_dict() for c in t["arch"]],  # noqa: E731
+                                 "val_accuracy": val}
+        trainings = [{"model": t["model"], "record": record(t, t["val_accuracy"]), "training": "screen"}
+                     for t in tried]
+        trainings.append({"model": retrained_model, "record": record(best, retrained["val_accuracy_float"]),
+                          "training": "final"})
+        shipped = (best["index"], "screen" if exported == "short" else "final")
+        fronts = write_fronts(recorded, data, g, trainings, out, f"{data.name}-random", shipped)
     return {
         "method": "random-search", "test_accuracy": ev["test_accuracy_golden"],
         "val_accuracy": ev["val_accuracy_golden"], "model_size_kib": round(model_size_bits(ir) / KIB, 3),
@@ -359,6 +373,7 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
         "exported": exported, "short_val_accuracy": best["val_accuracy"],
         "retrained_val_accuracy": retrained["val_accuracy_float"],
         "candidates": len(tried), "budget_seconds": round(budget_seconds, 1),
+        **({"fronts": {k: v for k, v in fronts.items() if k != "shipped"}} if fronts else {}),
         "search_seconds": round(search_seconds, 2), "seconds": round(time.time() - t0, 2),
         "float_gcn16_model_size_kib": round(float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB, 3),
         "config": asdict(cfg),

@@ -72,11 +72,12 @@ def hypervolume(points: Sequence[tuple[float, float]], ref_cost: float, ref_accu
     return area
 
 
-def write_fronts(s: Any, trainings: Sequence[dict[str, Any]], out: Path, name: str,
+def write_fronts(cfg: Any, data: Any, g: Any, trainings: Sequence[dict[str, Any]], out: Path, name: str,
                  shipped: tuple[int, str]) -> dict[str, Any]:
     """The run's fronts from its trained models into ``out/pareto.json`` and ``out/front/point<K>.ir.json``.
 
-    ``s``: the ``Search`` (data, graph, configuration); ``trainings``: every trained model, each a dict of
+    ``cfg``, ``data``, ``g``: the run's ``SearchConfig``, ``Dataset`` and ``GraphTensors`` (a search's or a
+    random search's); ``trainings``: every trained model, each a dict of
     ``model``, ``record`` (the candidate's, ``search.selection.train_candidate``) and ``training``
     (``screen`` / ``final``). Of a design's trainings the best-validated one stands for it (ties: the
     retraining). ``shipped``: the (candidate, training) that ``RUN/model.ir.json`` holds. Returns the
@@ -87,7 +88,7 @@ def write_fronts(s: Any, trainings: Sequence[dict[str, Any]], out: Path, name: s
         rank = (t["record"]["val_accuracy"], t["training"] == "final", -t["record"]["index"])
         if key not in designs or rank > designs[key]["rank"]:
             designs[key] = {**t, "rank": rank}
-    n, e, csr = s.g.csr.num_nodes, s.g.csr.num_edges, s.g.csr
+    n, e, csr = g.csr.num_nodes, g.csr.num_edges, g.csr
     points, irs = [], []
     # in order of preference among equal points: the shipped model, retrainings, then by candidate
     preference = lambda d: ((d["record"]["index"], d["training"]) != shipped, d["training"] != "final",  # noqa: E731
@@ -95,21 +96,21 @@ def write_fronts(s: Any, trainings: Sequence[dict[str, Any]], out: Path, name: s
     for d in sorted(designs.values(), key=preference):
         rec = d["record"]
         ir = export_ir(d["model"], f"{name}-c{rec['index']}-{d['training']}",
-                       metadata={"search_config": asdict(s.cfg), "architecture": rec["architecture"],
+                       metadata={"search_config": asdict(cfg), "architecture": rec["architecture"],
                                  "candidate": rec["index"], "training": d["training"]})
         points.append({"candidate": rec["index"], "training": d["training"], "origin": rec.get("origin"),
                        "shipped": (rec["index"], d["training"]) == shipped,
                        "architecture": rec["architecture"], "val_accuracy": rec["val_accuracy"],
                        "model_size_kib": round(model_size_bits(ir) / KIB, 3),
-                       **best_parallelism(ir, n, e, s.cfg.device)})
+                       **best_parallelism(ir, n, e, cfg.device)})
         irs.append(ir)
     fitting = [i for i, p in enumerate(points) if p["fits"]]
     other = {f: next(c for g, c in FRONT_COSTS.items() if g != f) for f in FRONT_COSTS}
     fronts = {f: [fitting[j] for j in non_dominated([points[i] for i in fitting], cost, tiebreak=other[f])]
               for f, cost in FRONT_COSTS.items()}
     on_front = sorted(set().union(*fronts.values()), key=lambda i: (points[i].get("latency_us", 0.0), i))
-    x, y = s.data.x.cpu().numpy(), s.data.y.cpu().numpy()
-    masks = {split: getattr(s.data, f"{split}_mask").cpu().numpy() for split in ("val", "test")}
+    x, y = data.x.cpu().numpy(), data.y.cpu().numpy()
+    masks = {split: getattr(data, f"{split}_mask").cpu().numpy() for split in ("val", "test")}
     folder, staging = out / FRONT_DIR, out / f".{FRONT_DIR}.partial"
     _remove_own(staging)
     front_points = []
@@ -126,7 +127,7 @@ def write_fronts(s: Any, trainings: Sequence[dict[str, Any]], out: Path, name: s
     _remove_own(folder)
     if staging.exists():
         staging.rename(folder)
-    doc = {"dataset": s.data.name, "split": s.data.split, "device": s.cfg.device, "num_nodes": n, "num_edges": e,
+    doc = {"dataset": data.name, "split": data.split, "device": cfg.device, "num_nodes": n, "num_edges": e,
            "costs": FRONT_COSTS, "points": front_points,
            "fronts": {f: [on_front.index(i) for i in idx] for f, idx in fronts.items()},
            "designs": [{k: v for k, v in p.items() if k not in ("architecture", "hardware_config")} for p in points]}

@@ -172,7 +172,8 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
         if r["index"] not in final_designs:  # the finalists' screenings are in ``runs`` already
             m = train(candidates[r["index"]], r["index"], "screen", cfg.screen_epochs, cfg.screen_patience)[0]
             trainings.append({"model": m, "record": r, "training": "screen"})
-    fronts = write_fronts(s, trainings, out, f"{cfg.dataset}-lpgnas", (chosen["index"], chosen["training"]))
+    fronts = write_fronts(cfg, s.data, s.g, trainings, out, f"{cfg.dataset}-lpgnas",
+                          (chosen["index"], chosen["training"]))
     front_seconds = time.time() - t_front
     arch = candidates[chosen["index"]]
     arch_dicts = [c.to_dict() for c in arch]

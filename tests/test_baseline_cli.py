@@ -96,7 +96,10 @@ def test_random_search_command_equals_the_function(karate, tmp_path):
     assert main(["baseline", "random-search", "--like", like, "--budget-seconds", "0", "--dataset", "KARATE",
                  "--seed", "0", "-o", str(run)]) == 0
     m = json.loads((run / "metrics.json").read_text())
-    direct = bl.random_search(SearchConfig(**json.loads(open(like).read())["config"]), karate, 0.0)
+    (tmp_path / "direct").mkdir()
+    direct = bl.random_search(SearchConfig(**json.loads(open(like).read())["config"]), karate, 0.0,
+                              out=tmp_path / "direct")
+    assert (run / "pareto.json").read_text() == (tmp_path / "direct" / "pareto.json").read_text()
     assert m["candidates"] == direct["candidates"] == 1
     assert _without_times(m) == _without_times({**direct, **{k: m[k] for k in ("dataset", "split", "seed",
                                                                               "device", "torch_device")}})

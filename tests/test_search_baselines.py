@@ -60,6 +60,21 @@ def test_random_search_exports_its_better_trained_model(karate):
         assert r["val_accuracy"] == pytest.approx(max(r["short_val_accuracy"], r["retrained_val_accuracy"]))
 
 
+def test_random_search_writes_the_fronts_of_every_model_it_trained(karate, tmp_path):
+    """Every sample and the retraining are design points of the fronts, as a search's candidates are."""
+    import json
+
+    cfg = SearchConfig(dataset="karate", hidden_sizes="4,8", head_counts="1,2", retrain_epochs=10, seed=3)
+    r = bl.random_search(cfg, karate, budget_seconds=600.0, short_epochs=5, max_candidates=4, out=tmp_path)
+    doc = json.loads((tmp_path / "pareto.json").read_text())
+    assert r["candidates"] == 4 and r["fronts"]["designs"] == len(doc["designs"]) >= 2
+    assert 1 <= r["fronts"]["latency_front"] == len(doc["fronts"]["latency"])
+    for p in doc["points"]:
+        assert (tmp_path / p["ir"]).is_file() and 0.0 <= p["test_accuracy_golden"] <= 1.0
+    cheapest = min((d for d in doc["designs"] if d["fits"]), key=lambda d: (d["latency_us"], -d["val_accuracy"]))
+    assert doc["points"][doc["fronts"]["latency"][0]]["latency_us"] == cheapest["latency_us"]
+
+
 @pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
 def test_float_baseline_on_sparse_features_equals_the_dense_model(kind):
     """The CSR first layer (and GraphSAGE's linear-map-first form) computes the PyG layers' function: same

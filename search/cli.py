@@ -70,7 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the best of those is exported")
     p.add_argument("--no-neighbours", dest="neighbours", action="store_false",
                    help="no local search: screen the argmax and the draws only (else also, for --generations "
-                        "rounds, every design one decision away from the best screened not expanded yet)")
+                        "rounds, every design one decision away from the most accurate unexpanded design on the front of "
+                        "validation accuracy against the objective's cost)")
     p.add_argument("--no-anchors", dest="anchors", action="store_false",
                    help="screen only the controllers' designs, not also one W8A8 design (4-bit biases) per "
                         "attention operator (every layer: that attention, add, relu)")
@@ -80,7 +81,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "accuracy (0: never)")
     p.add_argument("--generations", type=int, default=d.generations,
                    help="rounds of local search after the candidates are screened: each screens the neighbours of "
-                        "the best screened design not expanded yet, then its improving moves combined")
+                        "the most accurate unexpanded design on the front of validation accuracy against the "
+                        "objective's cost (latency or model size), then its improving moves combined")
     p.add_argument("--finalists", type=int, default=d.finalists,
                    help="best screened candidates retrained for --retrain-epochs")
     p.add_argument("--lr", type=float, default=d.lr, help="weight learning rate of the retraining")

@@ -6,9 +6,13 @@ Derivation).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from typing import Any
+
 from lpgnas.search.budget import fit_weights_to_budget
 from lpgnas.search.designs import Move, canonical, moved
 from lpgnas.search.loop import Search
+from lpgnas.search.pareto import non_dominated
 from lpgnas.search.space import LayerChoice, SearchSpace
 
 
@@ -56,3 +60,16 @@ def combined_moves(s: Search, centre: list[LayerChoice], centre_val: float,
     arch = canonical(s.space, arch)
     fitted = fit_weights_to_budget(s, arch, moved_weights(centre, arch))
     return fitted if fitted is not None else fit_weights_to_budget(s, arch)
+
+
+def next_centre(screened: list[dict[str, Any]], expanded: Collection[int], cost: str,
+                rank: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
+    """The screened record whose design the next round of local search expands: the best by ``rank`` (validation
+    accuracy first) of the unexpanded designs on the front of validation accuracy against ``cost`` (a key of
+    the records' ``cost``: the objective's) over every screened design; if every design on it is expanded, the
+    best unexpanded design; None if all are expanded."""
+    front = non_dominated([{"val_accuracy": r["val_accuracy"], "cost": r["cost"][cost]} for r in screened], "cost")
+    on_front = {screened[i]["index"] for i in front}
+    unexpanded = [r for r in screened if r["index"] not in expanded]
+    pool = [r for r in unexpanded if r["index"] in on_front] or unexpanded
+    return max(pool, key=rank) if pool else None

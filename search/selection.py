@@ -20,7 +20,7 @@ from lpgnas.progress import progress as progress_bar
 from lpgnas.search.config import SearchConfig
 from lpgnas.search.cost import KIB, float_gcn_size_bits, hardware_estimate, model_size_bits
 from lpgnas.search.derivation import anchor_architectures
-from lpgnas.search.local_search import combined_moves, neighbours_within_budget
+from lpgnas.search.local_search import combined_moves, neighbours_within_budget, next_centre
 from lpgnas.search.loop import Search
 from lpgnas.search.pareto import write_fronts
 from lpgnas.search.quant_gnn import QuantGNN, export_ir
@@ -111,8 +111,10 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
         trained_here += time.time() - t
         return model, rec
 
-    tiebreak = "dse_latency" if cfg.objective == "latency" else "model"  # ties: the faster / the smaller design
-    rank = lambda r: (r["val_accuracy"], -r["cost"][tiebreak], -r["index"])  # noqa: E731
+    # the objective's cost: the local search's front is against it, and of equally accurate designs the
+    # cheaper (the faster / the smaller) ranks first
+    objective_cost = "dse_latency" if cfg.objective == "latency" else "model"
+    rank = lambda r: (r["val_accuracy"], -r["cost"][objective_cost], -r["index"])  # noqa: E731
     screened: list[dict[str, Any]] = []
     if len(candidates) > cfg.finalists or cfg.neighbours or cfg.anchors:
         bar = progress_bar(desc="screen", enabled=progress, total=len(candidates), unit="candidates")
@@ -128,15 +130,14 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
         if cfg.anchors:
             candidates += [a for a in anchor_architectures(s) if a not in candidates]
             screen_new(0, "anchor")
-        expanded: list[list[LayerChoice]] = []
+        expanded: list[int] = []
         for generation in range(1, cfg.generations + 1) if cfg.neighbours else ():
-            # local search: the neighbours of the best screened design not expanded yet
-            unexpanded = [r for r in screened if candidates[r["index"]] not in expanded]
-            if not unexpanded:
+            # local search: the neighbours of the most accurate unexpanded design on the objective's front
+            centre_rec = next_centre(screened, expanded, objective_cost, rank)
+            if centre_rec is None:
                 break
-            centre_rec = max(unexpanded, key=rank)
             centre = candidates[centre_rec["index"]]
-            expanded.append(centre)
+            expanded.append(centre_rec["index"])
             moves = neighbours_within_budget(s, centre)
             candidates += [a for _, a in moves if a not in candidates]
             screen_new(generation, "neighbour", centre_rec["index"])

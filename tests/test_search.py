@@ -36,7 +36,9 @@ from lpgnas.search.cost import (
     uniform_probs,
 )
 from lpgnas.search.graph_tensors import GraphTensors
+from lpgnas.search.local_search import next_centre
 from lpgnas.search.loop import KILL_ENV
+from lpgnas.search.pareto import non_dominated
 from lpgnas.search.quant_gnn import export_ir
 from lpgnas.search.run import CHECKPOINT, SEARCH_LOG, search
 from lpgnas.search.space import ACT_BITS, WEIGHT_BITS, LayerChoice, default_space
@@ -275,7 +277,8 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
         assert key in log[-1]
     assert (tmp_path / CHECKPOINT).is_file()
     # candidates: the argmax first, all distinct, each screened: the draws, then per round of local search
-    # the neighbours of the best screened design not expanded yet and its improving moves combined; the
+    # the neighbours of the most accurate unexpanded design on the front of validation accuracy against model
+    # size and its improving moves combined; the
     # finalists are the best screened ones, retrained; the best finalist by validation accuracy is exported
     screened, cands = m["screened"], m["candidates"]
     assert [c["index"] for c in screened] == list(range(len(screened)))
@@ -290,7 +293,10 @@ def test_tiny_search_on_karate_end_to_end(tmp_path, karate):
     centres = []
     for generation in range(1, TINY["generations"] + 1):
         before = [c for c in screened if c["generation"] < generation]
-        centre = max((c for c in before if c["index"] not in centres), key=rank)
+        front = {before[i]["index"] for i in non_dominated(
+            [{"val_accuracy": c["val_accuracy"], "model": c["cost"]["model"]} for c in before], "model")}
+        unexpanded = [c for c in before if c["index"] not in centres]
+        centre = max([c for c in unexpanded if c["index"] in front] or unexpanded, key=rank)
         centres.append(centre["index"])
         children = [c for c in screened if c["generation"] == generation]
         assert children and {c["origin"] for c in children} <= {"neighbour", "combined"}
@@ -464,6 +470,25 @@ def test_anchors_over_the_device_get_narrower_activations(karate):
                    for d in ("q_weight", *ACTIVATION_DECISIONS) if getattr(b, d) != getattr(c, d)}
         assert changed and {d for _, d in changed} <= set(ACTIVATION_DECISIONS)
         assert all(getattr(after[i], d) < getattr(before[i], d) for i, d in changed)
+
+
+def test_the_local_search_expands_the_most_accurate_unexpanded_design_on_the_front():
+    """Each round walks down the objective's front: a design dominated by one expanded already is passed
+    over for a less accurate but faster one (the old rule, the most accurate unexpanded, took the former)."""
+    def rec(index, acc, latency):
+        return {"index": index, "val_accuracy": acc, "cost": {"dse_latency": latency, "model": 1.0}}
+
+    screened = [rec(0, 0.82, 10.0), rec(1, 0.81, 20.0), rec(2, 0.78, 5.0), rec(3, 0.70, 1.0), rec(4, 0.60, 3.0)]
+    rank = lambda r: (r["val_accuracy"], -r["cost"]["dse_latency"], -r["index"])  # noqa: E731
+    assert next_centre(screened, [], "dse_latency", rank)["index"] == 0  # the first round: the most accurate
+    assert max(screened[1:], key=rank)["index"] == 1  # the old rule's choice, dominated by design 0
+    assert next_centre(screened, [0], "dse_latency", rank)["index"] == 2
+    assert next_centre(screened, [0, 2], "dse_latency", rank)["index"] == 3
+    # every front design expanded: the most accurate unexpanded one; all expanded: none
+    assert next_centre(screened, [0, 2, 3], "dse_latency", rank)["index"] == 1
+    assert next_centre(screened, [0, 1, 2, 3, 4], "dse_latency", rank) is None
+    # under the size objective the front is against model size: all equal, so only the most accurate is on it
+    assert next_centre(screened, [0], "model", rank)["index"] == 1
 
 
 def test_combined_moves_apply_every_improving_move(karate):

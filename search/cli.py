@@ -68,10 +68,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="architectures retrained (argmax + draws from the controllers), each for "
                         "--screen-epochs; the --finalists best by validation accuracy for --retrain-epochs; "
                         "the best of those is exported")
+    p.add_argument("--no-controllers", dest="controllers", action="store_false",
+                   help="no supernet and no controllers: skip the search epochs and the draws; the candidates are "
+                        "the anchors and the local search's rounds around them (screened, retrained and put on "
+                        "the fronts as usual), to measure what the supernet adds")
     p.add_argument("--no-neighbours", dest="neighbours", action="store_false",
                    help="no local search: screen the argmax and the draws only (else also, for --generations "
-                        "rounds, every design one decision away from the most accurate unexpanded design on the front of "
-                        "validation accuracy against the objective's cost)")
+                        "rounds, every design one decision away from the most accurate unexpanded design on the "
+                        "front of validation accuracy against the objective's cost)")
     p.add_argument("--no-anchors", dest="anchors", action="store_false",
                    help="screen only the controllers' designs, not also one W8A8 design (4-bit biases) per "
                         "attention operator (every layer: that attention, add, relu)")

@@ -49,6 +49,7 @@ class SearchConfig:
     activations: str | None = None
     features: str = "auto"
     fair_weights: bool = True
+    controllers: bool = True
     neighbours: bool = True
     anchors: bool = True
     retrain_epochs: int = 1000
@@ -65,6 +66,9 @@ class SearchConfig:
         if min(self.epochs, self.retrain_epochs, self.candidates, self.screen_epochs, self.finalists) < 1:
             raise LpgnasError("--epochs, --retrain-epochs, --candidates, --screen-epochs and --finalists must "
                               "be >= 1")
+        if not self.controllers and not self.anchors:
+            raise LpgnasError("--no-controllers with --no-anchors leaves no design to start from: keep the anchors "
+                              "(the local search starts from them) or the controllers")
         if self.generations < 0:
             raise LpgnasError(f"--generations {self.generations} must be >= 0 (0: no local search)")
         if not 0 <= self.warmup < self.epochs:

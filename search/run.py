@@ -77,6 +77,10 @@ def _search(cfg: SearchConfig, data: Dataset, data_id: dict[str, Any], out: Path
         truncate_log(log_path, s.epoch)
     elif log_path.exists():
         log_path.unlink()
+    if not cfg.controllers:  # no search epochs: the checkpoint holds the configuration for --resume
+        if state is None:
+            s.save(ckpt_path)
+        return select_and_export(cfg, s, [], out, t0, 0.0, resumed_from, {}, progress)
     run_epochs(s, log_path, ckpt_path, progress)
     with torch.no_grad():
         final_cost = {k: float(v) for k, v in s.cost.values(s.probs()).items()}

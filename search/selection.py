@@ -161,10 +161,11 @@ def select_and_export(cfg: SearchConfig, s: Search, candidates: list[list[LayerC
         model, rec = train(candidates[i], i, "final", cfg.retrain_epochs, cfg.retrain_patience,
                            cfg.seed + FINAL_SEED_OFFSET, progress)
         records.append(rec)
-        runs.append(((rec["val_accuracy"], 1, *rank(rec)), model, {**rec, "training": "final"}))
+        origin = screen_rec[i]["origin"] if i in screen_rec else "draw"  # the fronts' points name it
+        runs.append(((rec["val_accuracy"], 1, *rank(rec)), model, {**rec, "origin": origin, "training": "final"}))
         if i in screen_rec:  # the screening's model of this finalist, loaded from its folder
             model, rec = train(candidates[i], i, "screen", cfg.screen_epochs, cfg.screen_patience)
-            runs.append(((rec["val_accuracy"], 0, *rank(rec)), model, {**rec, "training": "screen"}))
+            runs.append(((rec["val_accuracy"], 0, *rank(rec)), model, {**rec, "origin": origin, "training": "screen"}))
     _, model, chosen = max(runs, key=lambda r: r[0])
     t_front = time.time()
     trainings = [{"model": m, "record": rec, "training": rec["training"]} for _, m, rec in runs]

@@ -802,3 +802,26 @@ def test_search_cli_with_the_latency_objective_writes_its_fronts(tmp_path):
     assert bad.returncode == 2 and "error: argument --objective: invalid choice: 'speed'" in bad.stderr
     with pytest.raises(LpgnasError, match="--objective 'speed': choose one of size, latency"):
         SearchConfig(dataset="karate", objective="speed").check()
+
+
+def test_a_search_without_controllers_screens_the_anchors_and_their_local_search(tmp_path):
+    """``--no-controllers``: no search epochs and no draws; the candidates are the anchors and the local
+    search's designs, with the usual finalists and fronts; --resume continues it; without the anchors there is
+    nothing to start from."""
+    from lpgnas.errors import LpgnasError
+
+    cfg = SearchConfig(**{**TINY, "controllers": False, "generations": 1, "attentions": "gcn,gat",
+                          "retrain_epochs": 10, "screen_epochs": 5})
+    m = search(cfg, tmp_path, progress=False)
+    assert {c["origin"] for c in m["screened"]} <= {"anchor", "neighbour", "combined"}
+    assert [c["origin"] for c in m["screened"]][:2] == ["anchor", "anchor"]
+    assert any(c["origin"] == "neighbour" for c in m["screened"])
+    assert m["config"]["controllers"] is False and m["search_seconds"] == 0 and m["expected_cost"] == {}
+    assert not (tmp_path / SEARCH_LOG).exists() and (tmp_path / CHECKPOINT).is_file()
+    fronts = json.loads((tmp_path / "pareto.json").read_text())
+    assert fronts["points"] and {p["origin"] for p in fronts["points"]} <= {"anchor", "neighbour", "combined"}
+    again = search(SearchConfig(dataset="karate"), tmp_path, resume=True, progress=False)  # the saved config
+    assert again["config"] == m["config"] and again["screened"] == m["screened"]
+    assert again["test_accuracy_golden"] == m["test_accuracy_golden"]
+    with pytest.raises(LpgnasError, match="--no-controllers with --no-anchors"):
+        dataclasses.replace(cfg, anchors=False).check()

@@ -325,6 +325,10 @@ def test_options_go_to_the_commands_that_take_them(tmp_path):
         "synth", str(tmp_path / "hw"), "--device", "xczu7ev"]
     assert command_lines(method("gcn-w4a8"), {"seed": 3}, tmp_path) == [
         ["baseline", "gcn-w4a8", "--seed", "3", "-o", str(tmp_path)]]
+    local = method("lpgnas-local")
+    assert local.family == "lpgnas" and local.resumable
+    assert command_lines(local, {"dataset": "Cora", "objective": "latency"}, tmp_path) == [
+        ["search", "--no-controllers", "--dataset", "Cora", "--objective", "latency", "-o", str(tmp_path)]]
 
 
 def test_verify_synth_and_flow_points_record_their_checks(tmp_path):

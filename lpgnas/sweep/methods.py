@@ -19,6 +19,8 @@ from lpgnas.errors import LpgnasError
 
 #: the search method's name in a spec (the command is ``lpgnas search``)
 SEARCH = "lpgnas"
+#: the search with the controllers switched off (``lpgnas search --no-controllers``, the lpgnas defaults)
+SEARCH_LOCAL = "lpgnas-local"
 #: the folder of a point's run folder that the commands write into
 OUT = "out"
 #: the generated design of the verify and synth methods, inside ``OUT``
@@ -34,6 +36,7 @@ class Method:
     commands: tuple[str, ...]
     resumable: bool  # a retried point continues in its folder; else its folder starts empty again
     summarise: Callable[[Path], dict[str, Any]]
+    flags: tuple[str, ...] = ()  # given to its first command before the point's options
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -147,6 +150,7 @@ def summarise_synth(out: Path) -> dict[str, Any]:
 
 _FIXED: dict[str, Method] = {
     SEARCH: Method(SEARCH, SEARCH, ("search",), True, summarise_search),
+    SEARCH_LOCAL: Method(SEARCH_LOCAL, SEARCH, ("search",), True, summarise_search, ("--no-controllers",)),
     "train": Method("train", "train", ("train",), False, summarise_train),
     "flow": Method("flow", "flow", ("flow",), True, summarise_flow),
     "verify": Method("verify", "verify", ("generate", "verify"), False, summarise_verify),
@@ -209,7 +213,7 @@ def command_lines(m: Method, options: dict[str, Any], out: Path) -> list[list[st
         design = str(options.get("design", ""))
         return [["generate", design, *option_args(per_command[0]), "-o", hw],
                 [m.commands[1], hw, *option_args(per_command[1])]]
-    return [[m.commands[0], *option_args(per_command[0]), "-o", str(out)]]
+    return [[m.commands[0], *m.flags, *option_args(per_command[0]), "-o", str(out)]]
 
 
 class CommandLineError(Exception):

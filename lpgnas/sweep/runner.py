@@ -33,7 +33,7 @@ from typing import Any
 
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import folder_lock, json_log_line, write_json_atomic, write_text_atomic
-from lpgnas.sweep.methods import OUT, accepted_options, command_lines, method, parse_command
+from lpgnas.sweep.methods import OUT, SEARCH, accepted_options, command_lines, method, parse_command
 from lpgnas.sweep.spec import LIKE_FILE, Point, Spec, load_spec
 
 RUNS = "runs"
@@ -146,7 +146,7 @@ def execute_point(point: dict[str, Any], sweep_dir: str, token: str, inputs: dic
     write_json_atomic(run_dir / "point.json", point)
     for name, content in inputs.items():
         (run_dir / name).write_bytes(content)
-    resume = m.resumable and out.is_dir() and (m.name != "lpgnas" or (out / "search.ckpt").is_file())
+    resume = m.resumable and out.is_dir() and (m.family != SEARCH or (out / "search.ckpt").is_file())
     if out.exists() and not resume:
         shutil.rmtree(out)  # a killed attempt's partial output, in the point's own folder
     options = dict(point["options"])
@@ -157,7 +157,7 @@ def execute_point(point: dict[str, Any], sweep_dir: str, token: str, inputs: dic
         for flag, value in flags.items():
             if flag in accepted_options(argv[0]) and flag not in argv:
                 argv += [flag, value]
-        if resume and m.name == "lpgnas":
+        if resume and m.family == SEARCH:
             argv.append("--resume")
         lines[i] = argv
 

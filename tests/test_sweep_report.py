@@ -4,6 +4,7 @@ the README region (and that README.md's is what the committed search benchmark g
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -191,3 +192,94 @@ def test_lineage_follows_the_local_search_back():
                 rec(6, "neighbour", parent=2), rec(7, "neighbour", parent=0)]
     assert [descends_from(screened, i) for i in range(8)] == \
         ["draw", "anchor gcn", "anchor gat", "anchor gcn", "anchor gcn", "anchor gcn", "anchor gat", "draw"]
+
+
+# ---- fronts ------------------------------------------------------------------------------------------------------
+
+def _front_point(latency: float, acc: float, wbits: tuple[int, int] = (4, 2)) -> dict:
+    return {"latency_us": latency, "test_accuracy": acc, "val_accuracy": acc, "model_size_kib": 5.0,
+            "weight_bits": list(wbits), "act_bits": [8, 8]}
+
+
+def _fronts_record(method: str, dataset: str, seed: int, front: list[dict] | None = None,
+                   latency: float | None = None, acc: float | None = None) -> dict:
+    r = _record(method, dataset, seed, acc if acc is not None else max(p["test_accuracy"] for p in front))
+    r["options"]["device"] = "xc7z020"
+    if front is not None:
+        r["result"]["latency_front"] = front
+    else:
+        r["result"]["accelerator"] = {"fits": True, "latency_us": latency}
+    return r
+
+
+def _fronts_sweep(folder: Path, beaten: bool) -> Path:
+    records = [
+        _fronts_record("lpgnas", "Cora", 0, [_front_point(20.0, 0.78, (2, 2)), _front_point(50.0, 0.81)]),
+        _fronts_record("lpgnas", "Cora", 1, [_front_point(25.0, 0.79, (2, 2)), _front_point(60.0, 0.82, (8, 4))]),
+        _fronts_record("lpgnas-local", "Cora", 0, [_front_point(100.0, 0.81, (8, 8))]),
+        _fronts_record("gcn-w8a8", "Cora", 0, latency=100.0, acc=0.80),
+        _fronts_record("gcn-w8a8", "Cora", 1, latency=100.0, acc=0.82),
+        _fronts_record("gcn-w1a8", "Cora", 0, latency=10.0, acc=0.60),
+        _fronts_record("gcn-w1a8", "Cora", 1, latency=10.0, acc=0.62),
+        _fronts_record("float-gcn", "Cora", 0, latency=None, acc=0.81),  # no accelerator: not on the axes
+        _fronts_record("gcn-w4a8", "CiteSeer", 0, latency=40.0, acc=0.70),  # a row with a baseline only
+    ]
+    records[7]["result"].pop("accelerator")
+    if beaten:  # faster and more accurate than every front point
+        records += [_fronts_record("gat-w4a8", "Cora", s, latency=15.0, acc=0.90) for s in (0, 1)]
+    return _sweep(folder, records)
+
+
+def test_the_fronts_section_measures_hypervolume_speedup_and_bitwidths(tmp_path):
+    from lpgnas.sweep import fronts
+
+    sweep = _fronts_sweep(tmp_path, beaten=False)
+    doc = json.loads((sweep / "results.json").read_text())
+    rows = fronts.rows(doc["records"], sweep)
+    assert [r.key for r in rows] == [("Cora", "public", "xc7z020"), ("CiteSeer", "public", "xc7z020")]
+    cora = rows[0]
+    assert set(cora.fronts) == {"lpgnas", "lpgnas-local"} and set(cora.baselines) == {"gcn-w8a8", "gcn-w1a8"}
+    ref = cora.reference()  # the largest latency x 1.1, the lowest accuracy - 1 pt
+    assert ref == pytest.approx((math.log10(110.0), 0.59))
+    hv = fronts.hypervolumes(cora)
+    # seed 0's front: 0.78 over [log 20, log 50), 0.81 over [log 50, log 110), heights above 0.59
+    seed0 = 100 * ((math.log10(50) - math.log10(20)) * 0.19 + (math.log10(110) - math.log10(50)) * 0.22)
+    assert hv["lpgnas"][0] == pytest.approx(seed0)
+    w1 = lambda a: 100 * (math.log10(100) - 1) * (a - 0.59)  # noqa: E731
+    union = [w1(0.60) + 100 * (math.log10(110) - 2) * (0.80 - 0.59),
+             w1(0.62) + 100 * (math.log10(110) - 2) * (0.82 - 0.59)]
+    assert hv["uniform baselines"] == pytest.approx(union)
+    sp = fronts.speedups(cora)  # W8A8: 100 us at 81 %: 80 % reached at 50 us (seed 0) and 60 us (seed 1)
+    assert sp["lpgnas"][0] == pytest.approx([2.0, 100 / 60]) and sp["lpgnas"][1] == 2
+    assert sp["lpgnas-local"] == ([1.0], 1)
+    checks = fronts.dominance(cora, "lpgnas", cora.fronts["lpgnas"])
+    assert not any(c["beats_front"] for c in checks)
+    w1_check = next(c for c in checks if c["baseline"] == "gcn-w1a8")
+    assert w1_check["faster_than_front"] and w1_check["front_accuracy"] == pytest.approx(0.785)
+    bands = fronts.bit_bands(cora)
+    assert bands[0][:5] == ["lpgnas", "10-100", "4", "4.0 / 2.5", "8.0 / 8.0"]
+    assert bands[1][:4] == ["lpgnas-local", "100-1000", "1", "8.0 / 8.0"]
+    write_report(sweep)
+    report = (sweep / "report.md").read_text()
+    assert "## Fronts: accuracy against latency" in report and "![fronts](plots/fronts_latency.png)" in report
+    assert (sweep / "plots" / "fronts_latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "### Cora, public, xc7z020" in report and "### CiteSeer, public, xc7z020" in report
+    assert "| lpgnas | 2 of 2 | 1.83 ± 0.24x |" in report
+    assert "no baseline point beats a search front (by more than the seeds' std)." in report
+    assert "| lpgnas | gcn-w1a8 | 10.0 | 61.0 ± 1.4 | 78.5 ± 0.7 | faster, less accurate |" in report
+    assert "| lpgnas | gcn-w8a8 | 100.0 | 81.0 ± 1.4 | 81.5 ± 0.7 | dominated |" in report
+    assert "| lpgnas | 10-100 | 4 | 4.0 / 2.5 | 8.0 / 8.0 | W2/2 A8/8: 2, W4/2 A8/8: 1, W8/4 A8/8: 1 |" in report
+
+
+def test_the_dominance_check_flags_a_baseline_that_beats_the_front(tmp_path):
+    from lpgnas.sweep import fronts
+
+    sweep = _fronts_sweep(tmp_path, beaten=True)
+    write_report(sweep)
+    report = (sweep / "report.md").read_text()
+    assert "**2 baseline point(s) beat a front**" in report  # gat-w4a8 against lpgnas and lpgnas-local
+    assert "| lpgnas | gat-w4a8 | 15.0 | 90.0 ± 0.0 | 78.5 ± 0.7 | **beats the front** (faster than the front) |" \
+        in report
+    cora = fronts.rows(json.loads((sweep / "results.json").read_text())["records"])[0]
+    assert [c["baseline"] for c in fronts.dominance(cora, "lpgnas", cora.fronts["lpgnas"]) if c["beats_front"]] \
+        == ["gat-w4a8"]

@@ -52,6 +52,20 @@ def descends_from(screened: list[dict[str, Any]], index: int) -> str:
     return "draw" if r["origin"] == "draw" else f"anchor {r['architecture'][0]['attention']}"
 
 
+def latency_front(out: Path) -> list[dict[str, Any]]:
+    """The latency front of the search run in ``out`` (``RUN/pareto.json``): per point its latency, golden test
+    accuracy, validation accuracy, model size and per-layer weight and activation (the layer's input) bits; []
+    without fronts."""
+    doc = _read_json(out / "pareto.json")
+    if not doc:
+        return []
+    points = [doc["points"][k] for k in doc["fronts"]["latency"]]
+    return [{"latency_us": p["latency_us"], "test_accuracy": p["test_accuracy_golden"],
+             "val_accuracy": p["val_accuracy"], "model_size_kib": p["model_size_kib"],
+             "weight_bits": [layer["q_weight"] for layer in p["architecture"]],
+             "act_bits": [layer["q_input"] for layer in p["architecture"]]} for p in points]
+
+
 def summarise_search(out: Path) -> dict[str, Any]:
     from lpgnas.search.baselines import sampling_budget_seconds
 
@@ -62,8 +76,8 @@ def summarise_search(out: Path) -> dict[str, Any]:
         "test_accuracy": m["test_accuracy_golden"], "test_accuracy_float": m["test_accuracy_float"],
         "val_accuracy": m["val_accuracy_golden"], "model_size_kib": m["model_size_kib"],
         "buffer_size_kib": m["buffer_size_kib"], "hardware": m["hardware"], "architecture": m["architecture"],
-        **({"accelerator": m["accelerator"], "fronts": m["fronts"], "front_seconds": m["front_seconds"]}
-           if "accelerator" in m else {}),
+        **({"accelerator": m["accelerator"], "fronts": m["fronts"], "front_seconds": m["front_seconds"],
+            "latency_front": latency_front(out)} if "accelerator" in m else {}),
         "search_seconds": m["search_seconds"], "retrain_seconds": m["retrain_seconds"],
         "candidate_seconds": m["candidate_seconds"], "candidates": len(m["screened"]) or len(m["candidates"]),
         "sampling_budget_seconds": sampling_budget_seconds(m), "total_seconds": m["total_seconds"],

@@ -13,6 +13,7 @@ from typing import Any
 
 from lpgnas.errors import LpgnasError
 from lpgnas.fileio import atomic_path, write_text_atomic
+from lpgnas.sweep import fronts
 from lpgnas.sweep.methods import SEARCH
 from lpgnas.sweep.runner import RESULTS
 from lpgnas.sweep.spec import NAMED_OPTIONS
@@ -21,6 +22,7 @@ REPORT = "report.md"
 PLOTS = "plots"
 BEGIN = "<!-- lpgnas sweep report: begin -->"
 END = "<!-- lpgnas sweep report: end -->"
+FRONTS_PLOT = "fronts_latency"
 COMPONENTS = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation", "q_bias")
 
 
@@ -206,7 +208,7 @@ def _counts(c: Counter, numeric: bool = False) -> str:
     return ", ".join(f"{k}: {n}" for k, n in items)
 
 
-def markdown(doc: dict[str, Any], plots: list[Path]) -> str:
+def markdown(doc: dict[str, Any], plots: list[Path], sweep: Path | None = None) -> str:
     records = doc["records"]
     shown, gs = groups(records)
     c = doc["counts"]
@@ -228,7 +230,9 @@ def markdown(doc: dict[str, Any], plots: list[Path]) -> str:
         lines += ["", "32-bit float GCN 2x16 model size (KiB) per configuration: "
                   + "; ".join(f"{k} {v:.1f} (1/8: {v / 8:.2f})" for k, v in floats.items())]
     if plots:
-        lines += ["", "## Plots", ""] + [f"![{p.stem}]({PLOTS}/{p.name})" for p in plots]
+        lines += ["", "## Plots", ""] + [f"![{p.stem}]({PLOTS}/{p.name})" for p in plots if p.stem != FRONTS_PLOT]
+    lines += fronts.markdown(fronts.rows(records, sweep), next((p for p in plots if p.stem == FRONTS_PLOT), None),
+                             PLOTS)
     quant, ops, lineage = layer_statistics(records)
     if quant:
         lines += ["", "## Quantisation chosen", "",
@@ -381,6 +385,10 @@ def write_plots(sweep: Path, doc: dict[str, Any]) -> list[Path]:
         path = folder / f"{name}.png"
         if draw(path):
             written.append(path)
+    fig = fronts.fronts_figure(fronts.rows(doc["records"], Path(sweep)))
+    if fig is not None:
+        written.append(folder / f"{FRONTS_PLOT}.png")
+        _save(fig, written[-1])
     return written
 
 
@@ -410,5 +418,5 @@ def write_report(sweep: Path, readme: Path | None = None) -> list[Path]:
         shown, gs = groups(doc["records"])
         rewrite_readme(Path(readme), readme_table(shown, gs))
     plots = write_plots(sweep, doc)
-    write_text_atomic(sweep / REPORT, markdown(doc, plots))
+    write_text_atomic(sweep / REPORT, markdown(doc, plots, sweep))
     return [sweep / REPORT, *plots] + ([Path(readme)] if readme is not None else [])

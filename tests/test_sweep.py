@@ -366,3 +366,17 @@ no-baselines = true
     assert flow["csim_bit_exact"] is True and flow["fits"] is True
     assert flow["hardware"]["lut"] > 0 and flow["hardware"]["cycles"] > 0 and flow["model_size_kib"] > 0
     assert 0 <= flow["test_accuracy"] <= 1
+
+
+def test_the_fronts_benchmark_spec_parses_and_dry_runs(capsys):
+    """benchmarks/specs/fronts_bench.toml: 9 rows x 12 methods x 5 seeds; --dry-run lists the points and their
+    command lines (lpgnas-local: the search with --no-controllers and the lpgnas defaults) and runs nothing."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "specs" / "fronts_bench.toml"
+    spec = load_spec(path)
+    assert len(spec.points) == 9 * 12 * 5
+    assert {p.options["device"] for p in spec.points if p.options["dataset"] == "CS"} == {"xczu7ev"}
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("540 points\n")
+    local = next(line for line in out.splitlines() if "--no-controllers" in line)
+    assert local.startswith("    lpgnas search --no-controllers --objective latency")

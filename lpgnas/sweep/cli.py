@@ -47,6 +47,9 @@ def add_parser(sub: Any) -> None:
                    help="run only the points whose method or option KEY has one of the values (repeatable: every "
                         "KEY must match; e.g. --only dataset=Cora --only seed=0,1); a random search's reference "
                         "search runs with it (default: every point)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the spec and print every point (with --only: the selected ones) with its command lines; "
+                        "run nothing")
     p.add_argument("--readme", metavar="FILE",
                    help="with report: also rewrite the table between the sweep report markers in FILE (default: none)")
     p.set_defaults(func=run)
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.folder:
         raise LpgnasError(f"unexpected argument {args.folder!r}; run lpgnas sweep SPEC.toml -o SWEEP")
+    if args.dry_run:
+        from lpgnas.sweep.spec import parse_only
+
+        return dry_run(args.target, args.out or "SWEEP", parse_only(args.only))
     if not args.out:
         raise LpgnasError("lpgnas sweep needs -o SWEEP, the folder of the sweep's results")
     if args.cpus_per_run <= 0 or args.gpus_per_run < 0 or args.retries < 0:
@@ -81,3 +88,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"{c['ok']} ok, {c['failed']} failed, {c['not_run']} not run of {doc['points_in_spec']} points{chosen}; "
           f"results: {Path(args.out) / 'results.json'} (lpgnas sweep report {args.out})")
     return 1 if s["failed"] or s["not_run"] else 0
+
+
+def dry_run(spec_path: str, out: str, only: dict[str, list[str]]) -> int:
+    """Print the points of the spec at ``spec_path`` (checked as a sweep checks it) that ``only`` selects and
+    their command lines into ``out``."""
+    from lpgnas.sweep.methods import OUT, command_lines
+    from lpgnas.sweep.runner import RUNS
+    from lpgnas.sweep.spec import load_spec
+
+    spec = load_spec(spec_path)
+    points = spec.selected(only)
+    for p in points:
+        print(p.id)
+        for argv in command_lines(p.spec_method, p.options, Path(out) / RUNS / p.id / OUT):
+            print("    lpgnas " + " ".join(argv))
+        if p.id in spec.references:
+            print(f"    (with --like the metrics of {spec.references[p.id]})")
+    print(f"{len(points)} points")
+    return 0

@@ -371,7 +371,7 @@ no-baselines = true
 def test_the_fronts_benchmark_spec_parses_and_dry_runs(capsys):
     """benchmarks/specs/fronts_bench.toml: 9 rows x 12 methods x 5 seeds; --dry-run lists the points and their
     command lines (lpgnas-local: the search with --no-controllers and the lpgnas defaults) and runs nothing."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "specs" / "fronts_bench.toml"
+    path = REPO / "benchmarks" / "specs" / "fronts_bench.toml"
     spec = load_spec(path)
     assert len(spec.points) == 9 * 12 * 5
     assert {p.options["device"] for p in spec.points if p.options["dataset"] == "CS"} == {"xczu7ev"}

@@ -380,3 +380,5 @@ def test_the_fronts_benchmark_spec_parses_and_dry_runs(capsys):
     assert out.endswith("540 points\n")
     local = next(line for line in out.splitlines() if "--no-controllers" in line)
     assert local.startswith("    lpgnas search --no-controllers --objective latency")
+    assert main(["sweep", str(path), "--dry-run", "--only", "dataset=CS", "--only", "seed=0"]) == 0
+    assert capsys.readouterr().out.endswith("\n12 points\n")

@@ -18,6 +18,7 @@ from lpgnas.errors import LpgnasError
 from lpgnas.search.pareto import hypervolume
 from lpgnas.sweep.methods import OUT, SEARCH, latency_front, method
 from lpgnas.sweep.runner import RUNS
+from lpgnas.sweep.stats import mean_std, mean_std_text
 
 #: the uniform baseline the speed-up is measured against
 REFERENCE_BASELINE = "gcn-w8a8"
@@ -84,20 +85,8 @@ def rows(records: list[dict[str, Any]], sweep: Path | None = None) -> list[Row]:
             acc = result.get("accelerator") or {}
             if acc.get("fits") and result.get("test_accuracy") is not None:
                 out.setdefault(key, Row(key)).baselines[r["method"]][seed] = {
-                    "latency_us": acc["latency_us"], "test_accuracy": result["test_accuracy"],
-                    "architecture": result.get("architecture")}
+                    "latency_us": acc["latency_us"], "test_accuracy": result["test_accuracy"]}
     return list(out.values())
-
-
-def _mean_std(xs: list[float]) -> tuple[float, float]:
-    return statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0
-
-
-def _pm(xs: list[float], scale: float = 1.0, digits: int = 1) -> str:
-    if not xs:
-        return "-"
-    m, s = _mean_std([x * scale for x in xs])
-    return f"{m:.{digits}f}" if len(xs) == 1 else f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def front_hypervolume(points: list[dict[str, Any]], ref: tuple[float, float]) -> float:
@@ -146,7 +135,7 @@ def dominance(row: Row, name: str, seeds: dict[Any, list[dict[str, Any]]]) -> li
     out = []
     for b, points in row.baselines.items():
         latency = statistics.mean(p["latency_us"] for p in points.values())
-        acc, acc_std = _mean_std([p["test_accuracy"] for p in points.values()])
+        acc, acc_std = mean_std([p["test_accuracy"] for p in points.values()])
         at, faster = [], False
         for front in seeds.values():
             reach = [p["test_accuracy"] for p in front if p["latency_us"] <= latency]
@@ -154,7 +143,7 @@ def dominance(row: Row, name: str, seeds: dict[Any, list[dict[str, Any]]]) -> li
                 faster = True
                 reach = [min(front, key=lambda p: p["latency_us"])["test_accuracy"]]
             at.append(max(reach))
-        front_acc, front_std = _mean_std(at)
+        front_acc, front_std = mean_std(at)
         out.append({"method": name, "baseline": b, "latency_us": latency, "accuracy": acc, "accuracy_std": acc_std,
                     "front_accuracy": front_acc, "front_std": front_std, "faster_than_front": faster,
                     "beats_front": acc - front_acc > max(acc_std, front_std)})
@@ -221,12 +210,12 @@ def markdown(rs: list[Row], plot: Path | None, plots_dir: str) -> list[str]:
         ref = row.reference()
         lines += [f"Hypervolume (reference: {10 ** ref[0]:.1f} µs, {100 * ref[1]:.1f} %):", "",
                   "| method | seeds | hypervolume |", "|---|---|---|"]
-        lines += [f"| {m} | {len(v)} | {_pm(v, 1, 3)} |" for m, v in hv.items()]
+        lines += [f"| {m} | {len(v)} | {mean_std_text(v, 1, 3)} |" for m, v in hv.items()]
         sp = speedups(row)
         if sp is not None:
             lines += ["", f"Speed-up over {REFERENCE_BASELINE} at its accuracy - {100 * SPEEDUP_TOLERANCE:g} pt:", "",
                       "| method | seeds with such a point | speed-up |", "|---|---|---|"]
-            lines += [f"| {m} | {len(v)} of {n} | {_pm(v, 1, 2)}x |" if v else f"| {m} | 0 of {n} | - |"
+            lines += [f"| {m} | {len(v)} of {n} | {mean_std_text(v, 1, 2)}x |" if v else f"| {m} | 0 of {n} | - |"
                       for m, (v, n) in sp.items()]
         checks = [c for m, seeds in row.fronts.items() for c in dominance(row, m, seeds)]
         if checks:
@@ -287,7 +276,7 @@ def fronts_figure(rs: list[Row]) -> Any:
         for b, seeds in row.baselines.items():
             i = names.index(b)
             lat = [p["latency_us"] for p in seeds.values()]
-            acc = _mean_std([100 * p["test_accuracy"] for p in seeds.values()])
+            acc = mean_std([100 * p["test_accuracy"] for p in seeds.values()])
             ax.errorbar(statistics.mean(lat), acc[0], yerr=acc[1], fmt=marks[i % len(marks)], color=cmap(i % 20),
                         label=b, capsize=2, markersize=5)
         lats = [p["latency_us"] for p in row.all_points()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from lpgnas.sweep import fronts
 from lpgnas.sweep.methods import SEARCH
 from lpgnas.sweep.runner import RESULTS
 from lpgnas.sweep.spec import NAMED_OPTIONS
+from lpgnas.sweep.stats import mean_std, mean_std_text
 
 REPORT = "report.md"
 PLOTS = "plots"
@@ -24,16 +24,6 @@ BEGIN = "<!-- lpgnas sweep report: begin -->"
 END = "<!-- lpgnas sweep report: end -->"
 FRONTS_PLOT = "fronts_latency"
 COMPONENTS = ("q_weight", "q_input", "q_linear", "q_coef", "q_aggregation", "q_bias")
-
-
-def mean_std_text(xs: list[float | None], scale: float = 1.0, digits: int = 1) -> str:
-    """``mean ± std`` of the values that are not None (one value: itself; none: ``-``)."""
-    vs = [x * scale for x in xs if x is not None]
-    if not vs:
-        return "-"
-    if len(vs) == 1:
-        return f"{vs[0]:.{digits}f}"
-    return f"{statistics.mean(vs):.{digits}f} ± {statistics.stdev(vs):.{digits}f}"
 
 
 def seed_list(seeds: list[Any]) -> str:
@@ -269,13 +259,6 @@ def _save(fig: Any, path: Path) -> None:
         tmp.write_bytes(buf.getvalue())
 
 
-def _mean_std(xs: list[Any]) -> tuple[float, float] | None:
-    vs = [x for x in xs if x is not None]
-    if not vs:
-        return None
-    return statistics.mean(vs), statistics.stdev(vs) if len(vs) > 1 else 0.0
-
-
 def accuracy_plot(gs: list[Group], path: Path) -> bool:
     """Test accuracy over model size (log) per configuration, every method a marker with std error bars."""
     import matplotlib.pyplot as plt
@@ -287,7 +270,7 @@ def accuracy_plot(gs: list[Group], path: Path) -> bool:
     marks = "os^vD<>phX*P"
     points = defaultdict(list)
     for g in gs:
-        acc, size = _mean_std(g.values("test_accuracy")), _mean_std(g.values("model_size_kib"))
+        acc, size = mean_std(g.values("test_accuracy")), mean_std(g.values("model_size_kib"))
         if acc and size and size[0] > 0:
             points[", ".join(g.shown.values())].append((g.method, size, acc))
     if not points:

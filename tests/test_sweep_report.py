@@ -217,6 +217,8 @@ def _fronts_sweep(folder: Path, beaten: bool) -> Path:
         _fronts_record("lpgnas", "Cora", 0, [_front_point(20.0, 0.78, (2, 2)), _front_point(50.0, 0.81)]),
         _fronts_record("lpgnas", "Cora", 1, [_front_point(25.0, 0.79, (2, 2)), _front_point(60.0, 0.82, (8, 4))]),
         _fronts_record("lpgnas-local", "Cora", 0, [_front_point(100.0, 0.81, (8, 8))]),
+        # random search: a baseline with a front
+        _fronts_record("random-search", "Cora", 0, [_front_point(30.0, 0.77), _front_point(90.0, 0.82)]),
         _fronts_record("gcn-w8a8", "Cora", 0, latency=100.0, acc=0.80),
         _fronts_record("gcn-w8a8", "Cora", 1, latency=100.0, acc=0.82),
         _fronts_record("gcn-w1a8", "Cora", 0, latency=10.0, acc=0.60),
@@ -224,7 +226,7 @@ def _fronts_sweep(folder: Path, beaten: bool) -> Path:
         _fronts_record("float-gcn", "Cora", 0, latency=None, acc=0.81),  # no accelerator: not on the axes
         _fronts_record("gcn-w4a8", "CiteSeer", 0, latency=40.0, acc=0.70),  # a row with a baseline only
     ]
-    records[7]["result"].pop("accelerator")
+    next(r for r in records if r["method"] == "float-gcn")["result"].pop("accelerator")
     if beaten:  # faster and more accurate than every front point
         records += [_fronts_record("gat-w4a8", "Cora", s, latency=15.0, acc=0.90) for s in (0, 1)]
     return _sweep(folder, records)
@@ -238,7 +240,8 @@ def test_the_fronts_section_measures_hypervolume_speedup_and_bitwidths(tmp_path)
     rows = fronts.rows(doc["records"], sweep)
     assert [r.key for r in rows] == [("Cora", "public", "xc7z020"), ("CiteSeer", "public", "xc7z020")]
     cora = rows[0]
-    assert set(cora.fronts) == {"lpgnas", "lpgnas-local"} and set(cora.baselines) == {"gcn-w8a8", "gcn-w1a8"}
+    assert set(cora.fronts) == {"lpgnas", "lpgnas-local", "random-search"}
+    assert set(cora.baselines) == {"gcn-w8a8", "gcn-w1a8"}
     ref = cora.reference()  # the largest latency x 1.1, the lowest accuracy - 1 pt
     assert ref == pytest.approx((math.log10(110.0), 0.59))
     hv = fronts.hypervolumes(cora)
@@ -265,7 +268,7 @@ def test_the_fronts_section_measures_hypervolume_speedup_and_bitwidths(tmp_path)
     assert (sweep / "plots" / "fronts_latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "### Cora, public, xc7z020" in report and "### CiteSeer, public, xc7z020" in report
     assert "| lpgnas | 2 of 2 | 1.83 ± 0.24x |" in report
-    assert "no baseline point beats a search front (by more than the seeds' std)." in report
+    assert "no baseline point beats a front (by more than the seeds' std)." in report
     assert "| lpgnas | gcn-w1a8 | 10.0 | 61.0 ± 1.4 | 78.5 ± 0.7 | faster, less accurate |" in report
     assert "| lpgnas | gcn-w8a8 | 100.0 | 81.0 ± 1.4 | 81.5 ± 0.7 | dominated |" in report
     assert "| lpgnas | 10-100 | 4 | 4.0 / 2.5 | 8.0 / 8.0 | W2/2 A8/8: 2, W4/2 A8/8: 1, W8/4 A8/8: 1 |" in report
@@ -277,9 +280,26 @@ def test_the_dominance_check_flags_a_baseline_that_beats_the_front(tmp_path):
     sweep = _fronts_sweep(tmp_path, beaten=True)
     write_report(sweep)
     report = (sweep / "report.md").read_text()
-    assert "**2 baseline point(s) beat a front**" in report  # gat-w4a8 against lpgnas and lpgnas-local
+    assert "**3 baseline point(s) beat a front**" in report  # gat-w4a8 against each method's fronts
     assert "| lpgnas | gat-w4a8 | 15.0 | 90.0 ± 0.0 | 78.5 ± 0.7 | **beats the front** (faster than the front) |" \
         in report
     cora = fronts.rows(json.loads((sweep / "results.json").read_text())["records"])[0]
     assert [c["baseline"] for c in fronts.dominance(cora, "lpgnas", cora.fronts["lpgnas"]) if c["beats_front"]] \
         == ["gat-w4a8"]
+
+
+def test_the_latency_front_of_a_run_is_read_from_its_pareto_json(tmp_path):
+    from lpgnas.sweep.methods import latency_front
+
+    layer = lambda w, a: {"q_weight": w, "q_input": a}  # noqa: E731
+    point = lambda k, lat, w: {"point": k, "latency_us": lat, "test_accuracy_golden": 0.8, "val_accuracy": 0.79,  # noqa: E731
+                               "model_size_kib": 3.0, "architecture": [layer(w, 8), layer(2, 4)]}
+    (tmp_path / "pareto.json").write_text(json.dumps({
+        "points": [point(0, 10.0, 4), point(1, 20.0, 8), point(2, 30.0, 1)],
+        "fronts": {"latency": [0, 2], "size": [2, 1]}}))
+    assert latency_front(tmp_path) == [
+        {"latency_us": 10.0, "test_accuracy": 0.8, "val_accuracy": 0.79, "model_size_kib": 3.0,
+         "weight_bits": [4, 2], "act_bits": [8, 4]},
+        {"latency_us": 30.0, "test_accuracy": 0.8, "val_accuracy": 0.79, "model_size_kib": 3.0,
+         "weight_bits": [1, 2], "act_bits": [8, 4]}]
+    assert latency_front(tmp_path / "missing") == []

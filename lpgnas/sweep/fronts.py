@@ -1,6 +1,7 @@
 """The fronts section of ``lpgnas sweep report``: per row (dataset, split, device) golden test accuracy against
-the DSE's latency for the search methods' latency fronts and the baselines' points, their hypervolumes, the
-speed-up at the W8A8 GCN's accuracy minus 1 point, the dominance check and the bitwidths along the fronts.
+the DSE's latency for the latency fronts (the searches', random search's) and the other baselines' points,
+their hypervolumes, the speed-up at the W8A8 GCN's accuracy minus 1 point, the dominance check and the
+bitwidths along the fronts.
 
 docs/sweep.md (Fronts) states the choices (reference point, tolerance, latency bands).
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from lpgnas.errors import LpgnasError
 from lpgnas.search.pareto import hypervolume
-from lpgnas.sweep.methods import OUT, SEARCH, latency_front, method
+from lpgnas.sweep.methods import OUT, latency_front
 from lpgnas.sweep.runner import RUNS
 from lpgnas.sweep.stats import mean_std, mean_std_text
 
@@ -31,7 +32,7 @@ HV_ACCURACY_MARGIN = 0.01
 
 @dataclass
 class Row:
-    """The latency-accuracy points of one (dataset, split, device): per search method and seed its latency
+    """The latency-accuracy points of one (dataset, split, device): per method with fronts and seed its latency
     front, per baseline and seed its point."""
 
     key: tuple[str, str, str]
@@ -49,13 +50,6 @@ class Row:
                 min(p["test_accuracy"] for p in pts) - HV_ACCURACY_MARGIN)
 
 
-def is_search(name: str) -> bool:
-    try:
-        return method(name).family == SEARCH
-    except LpgnasError:
-        return False
-
-
 def is_uniform(name: str) -> bool:
     """A uniformly quantised baseline (``<arch>-w<W>a<A>``)."""
     from lpgnas.search.baselines import parse_baseline
@@ -67,20 +61,21 @@ def is_uniform(name: str) -> bool:
 
 
 def rows(records: list[dict[str, Any]], sweep: Path | None = None) -> list[Row]:
-    """The rows with any latency point, in the order their points first appear. A search record's front is its
-    ``latency_front`` or, for results summarised before it was kept, its run folder's ``pareto.json``."""
+    """The rows with any latency point, in the order their points first appear. A run with a latency front
+    (a search's, random search's) adds its front: its record's ``latency_front`` or, for results summarised
+    before it was kept, its run folder's ``pareto.json``; any other run with an accelerator that fits, its
+    point."""
     out: dict[tuple[str, str, str], Row] = {}
     for r in records:
         if r["status"] != "ok":
             continue
         key = tuple(str(r["options"].get(k, "-")) for k in ("dataset", "split", "device"))
         seed, result = r["options"].get("seed"), r["result"]
-        if is_search(r["method"]):
-            front = result.get("latency_front")
-            if front is None and sweep is not None:
-                front = latency_front(sweep / RUNS / r["point"] / OUT)
-            if front:
-                out.setdefault(key, Row(key)).fronts[r["method"]][seed] = front
+        front = result.get("latency_front")
+        if front is None and sweep is not None:
+            front = latency_front(sweep / RUNS / r["point"] / OUT)
+        if front:
+            out.setdefault(key, Row(key)).fronts[r["method"]][seed] = front
         else:
             acc = result.get("accelerator") or {}
             if acc.get("fits") and result.get("test_accuracy") is not None:
@@ -96,7 +91,7 @@ def front_hypervolume(points: list[dict[str, Any]], ref: tuple[float, float]) ->
 
 
 def hypervolumes(row: Row) -> dict[str, list[float]]:
-    """Per search method its fronts' hypervolumes (one per seed), and under ``uniform baselines`` the
+    """Per method with fronts its hypervolumes (one per seed), and under ``uniform baselines`` the
     hypervolume of the union of the uniform baselines' points of each seed."""
     ref = row.reference()
     out = {m: [front_hypervolume(front, ref) for front in seeds.values()] for m, seeds in row.fronts.items()}
@@ -111,7 +106,7 @@ def hypervolumes(row: Row) -> dict[str, list[float]]:
 
 
 def speedups(row: Row) -> dict[str, tuple[list[float], int]] | None:
-    """Per search method, per seed: :data:`REFERENCE_BASELINE`'s mean latency over the latency of the fastest
+    """Per method with fronts, per seed: :data:`REFERENCE_BASELINE`'s mean latency over the latency of the fastest
     front point with a test accuracy at least its mean accuracy minus :data:`SPEEDUP_TOLERANCE`; (the
     speed-ups of the seeds that have such a point, the number of seeds). None without that baseline."""
     ref = row.baselines.get(REFERENCE_BASELINE)
@@ -128,7 +123,7 @@ def speedups(row: Row) -> dict[str, tuple[list[float], int]] | None:
 
 
 def dominance(row: Row, name: str, seeds: dict[Any, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Search method ``name``'s fronts (``seeds``) against every baseline point of the row. Per seed the front's
+    """Method ``name``'s fronts (``seeds``) against every baseline point of the row. Per seed the front's
     accuracy at the baseline's mean latency: its best point at most that slow, or, where the baseline is faster
     than the whole front, the front's fastest point. The baseline beats the front when its mean accuracy exceeds
     the mean of those by more than the seeds' std (the larger of the baseline's and the front's)."""
@@ -157,7 +152,7 @@ def _band(latency_us: float) -> str:
 
 
 def bit_bands(row: Row) -> list[list[str]]:
-    """Per search method and decade of latency: the front points, their mean weight and activation bits per
+    """Per method with fronts and decade of latency: the front points, their mean weight and activation bits per
     layer, and the most frequent per-layer bitwidths."""
     out = []
     for m, seeds in row.fronts.items():
@@ -193,7 +188,8 @@ def markdown(rs: list[Row], plot: Path | None, plots_dir: str) -> list[str]:
         return []
     lines = ["", "## Fronts: accuracy against latency", "",
              "Per row: golden test accuracy (the validation-selected models) against the DSE's latency on the "
-             "device, for every search seed's latency front (`RUN/pareto.json`) and every baseline point (its "
+             "device, for every seed's latency front of a search or random search (`RUN/pareto.json`) and every "
+             "other baseline's point (its "
              "accelerator). Hypervolume: on log10 latency, in accuracy points x decades, from a reference point "
              f"shared by a row's methods (its largest latency x {HV_LATENCY_MARGIN}, its lowest accuracy - "
              f"{100 * HV_ACCURACY_MARGIN:g} pt); uniform baselines: the union of the uniformly quantised "
@@ -220,7 +216,7 @@ def markdown(rs: list[Row], plot: Path | None, plots_dir: str) -> list[str]:
         checks = [c for m, seeds in row.fronts.items() for c in dominance(row, m, seeds)]
         if checks:
             beaten = [c for c in checks if c["beats_front"]]
-            lines += ["", "Dominance: " + ("no baseline point beats a search front (by more than the seeds' "
+            lines += ["", "Dominance: " + ("no baseline point beats a front (by more than the seeds' "
                                           "std)." if not beaten else
                                           f"**{len(beaten)} baseline point(s) beat a front**."), "",
                       "| method | baseline | latency µs | baseline acc % | front acc % at that latency | verdict |",

@@ -113,7 +113,9 @@ def summarise_baseline(out: Path) -> dict[str, Any]:
     m = _read_json(out / "metrics.json")
     if not m:
         return {}
-    return {k: m[k] for k in _BASELINE_KEYS if k in m} | {"total_seconds": m["seconds"]}
+    front = latency_front(out)  # random search's
+    return {k: m[k] for k in _BASELINE_KEYS if k in m} | {"total_seconds": m["seconds"]} | \
+        ({"latency_front": front} if front else {})
 
 
 def summarise_flow(out: Path) -> dict[str, Any]:

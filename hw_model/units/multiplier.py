@@ -10,7 +10,10 @@ The RTL (``lpg_mul``) has three shapes of product, chosen by the weight kind and
   a product of at least 9 bits takes ``dsp_count`` DSP slices; narrower ones stay in LUTs
   (``$__soft_mul``). ``use_dsp`` attributes do not change what Yosys does; calibration showed
   what it does (see docs/cost_model.md).
-* a LUT multiplier costs about ``XW * WW / 2`` LUT6 plus its adder bits (fitted coefficient).
+* a soft ``$mul`` (auto, < 9 bits) costs a fitted coefficient times its partial-product bits ``XW * WW``;
+* fix weight with ``mult = "lut"`` (``MULT_MAP`` 1): a shift-and-add over the weight's bits, no ``$mul``,
+  so no DSP under any tool; ``WW`` adders of ``XW + WW`` bits, :data:`LUT_MULT_PER_ADDER_BIT` LUTs per bit
+  (measured on synthesised ``lpg_mul`` instances, docs/cost_model.md).
 
 Optional packing of two ``<= 8``-bit products with a shared operand into one DSP48E2 (Xilinx WP486) is
 available as :func:`dsp_count_packed` for what-if estimates; the RTL does not pack, so the default model
@@ -54,6 +57,21 @@ def dsp_count_packed(a_w, b_w, family: str):
     if family != "xcup":
         return base
     return nm.where(nm.logical_and(nm.le(a_w, 8), nm.le(b_w, 8)), base / 2, base)
+
+
+#: LUTs per adder bit of lpg_mul's shift-and-add (MULT_MAP 1), least squares through the origin on Yosys
+#: ``synth_xilinx`` runs of lpg_mul (docs/cost_model.md lists the points and the error)
+LUT_MULT_PER_ADDER_BIT = 0.96
+
+
+def lut_mult_adder_bits(x_w, w_w):
+    """Adder bits of a shift-and-add product of an ``x_w``-bit activation by a ``w_w``-bit weight."""
+    return w_w * (x_w + w_w)
+
+
+def lut_mult_lut(x_w, w_w):
+    """LUTs of one shift-and-add product (``mult = "lut"``)."""
+    return LUT_MULT_PER_ADDER_BIT * lut_mult_adder_bits(x_w, w_w)
 
 
 def soft_mult_bits(a_w, b_w):

@@ -85,11 +85,13 @@ def explore(
     clock_mhz: float | None = None,
     max_parallel: int = MAX_PARALLEL,
     utilisation: float = 1.0,
+    lut_mapping: bool = True,
 ) -> tuple[HardwareConfig, Estimate]:
     """Choose (p_in, p_out, p_agg, mult) per layer; return the config and its estimate.
 
     ``stats``: graph size (GraphStats, CSRGraph, ``(N, E)``); ``max_nodes``/``max_edges`` default to it.
     ``utilisation`` < 1 keeps headroom (e.g. 0.8 of every resource). ``clock_mhz`` defaults to the device's.
+    ``lut_mapping`` False keeps every layer's multipliers ``auto``.
     """
     from lpgnas.hw_model.model import graph_size
 
@@ -129,7 +131,8 @@ def explore(
                 "p_agg": _candidates(layer.out_features, max_parallel),
             }
         )
-    mappings = [("auto", "lut") if i in dsp_mapped_layers(ir) else ("auto",) for i in range(len(ir.layers))]
+    lut_layers = dsp_mapped_layers(ir) if lut_mapping else []
+    mappings = [("auto", "lut") if i in lut_layers else ("auto",) for i in range(len(ir.layers))]
     blocked: set[tuple[int, str]] = set()
     for _ in range(10_000):
         best = None

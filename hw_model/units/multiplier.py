@@ -12,8 +12,9 @@ The RTL (``lpg_mul``) has three shapes of product, chosen by the weight kind and
   what it does (see docs/cost_model.md).
 * a soft ``$mul`` (auto, < 9 bits) costs a fitted coefficient times its partial-product bits ``XW * WW``;
 * fix weight with ``mult = "lut"`` (``MULT_MAP`` 1): a shift-and-add over the weight's bits, no ``$mul``,
-  so no DSP under any tool; ``WW`` adders of ``XW + WW`` bits, :data:`LUT_MULT_PER_ADDER_BIT` LUTs per bit
-  (measured on synthesised ``lpg_mul`` instances, docs/cost_model.md).
+  so no DSP under any tool; ``WW - 1`` adders of on average ``XW + WW / 2`` bits,
+  :data:`LUT_MULT_PER_ADDER_BIT` LUTs per bit (measured on synthesised ``lpg_mul`` instances,
+  docs/cost_model.md).
 
 Optional packing of two ``<= 8``-bit products with a shared operand into one DSP48E2 (Xilinx WP486) is
 available as :func:`dsp_count_packed` for what-if estimates; the RTL does not pack, so the default model
@@ -61,12 +62,14 @@ def dsp_count_packed(a_w, b_w, family: str):
 
 #: LUTs per adder bit of lpg_mul's shift-and-add (MULT_MAP 1), least squares through the origin on Yosys
 #: ``synth_xilinx`` runs of lpg_mul (docs/cost_model.md lists the points and the error)
-LUT_MULT_PER_ADDER_BIT = 0.96
+LUT_MULT_PER_ADDER_BIT = 1.628
 
 
 def lut_mult_adder_bits(x_w, w_w):
-    """Adder bits of a shift-and-add product of an ``x_w``-bit activation by a ``w_w``-bit weight."""
-    return w_w * (x_w + w_w)
+    """Adder bits of a shift-and-add product of an ``x_w``-bit activation by a ``w_w``-bit weight: the
+    partial sum after weight bit b is ``x_w + b + 1`` bits wide, so ``w_w - 1`` adders of on average about
+    ``x_w + w_w / 2`` bits (bit 0's term needs no adder)."""
+    return nm.pos(w_w - 1) * (x_w + w_w / 2)
 
 
 def lut_mult_lut(x_w, w_w):

@@ -63,6 +63,12 @@ def dsp_mapped_layers(ir) -> list[int]:
     return out
 
 
+def _mappings(current: str, lut_allowed: bool) -> tuple[str, ...]:
+    """Mappings an increase is tried under: the layer's current one, and the other of ``auto`` / ``lut`` if
+    the layer's products may be mapped to LUTs."""
+    return ("auto", "lut") if lut_allowed else (current,)
+
+
 def describe_overuse(est: Estimate) -> str:
     """Each resource over the device's budget: ``RAMB36 1,352.0 of 140 (1,212.0 over, 966%)``, joined by '; '."""
     parts = []
@@ -131,8 +137,7 @@ def explore(
                 "p_agg": _candidates(layer.out_features, max_parallel),
             }
         )
-    lut_layers = dsp_mapped_layers(ir) if lut_mapping else []
-    mappings = [("auto", "lut") if i in lut_layers else ("auto",) for i in range(len(ir.layers))]
+    lut_layers = set(dsp_mapped_layers(ir)) if lut_mapping else set()
     blocked: set[tuple[int, str]] = set()
     for _ in range(10_000):
         best = None
@@ -146,7 +151,7 @@ def explore(
                     blocked.add((i, k))
                     continue
                 fitted = False
-                for mult in mappings[i]:
+                for mult in _mappings(hw.layers[i].mult, i in lut_layers):
                     trial = copy.deepcopy(hw)
                     setattr(trial.layers[i], k, nxt[0])
                     trial.layers[i].mult = mult

@@ -512,5 +512,4 @@ def test_rtl_lut_multipliers_match_golden(case, tmp_path):
     """A design whose fix-weight products are LUT shift-and-adds (``mult = "lut"``) is bit-exact."""
     hw = make_design(tmp_path / "hw", case, seed=7, mult="lut")
     assert all(h.mult == "lut" for h in HardwareConfig.load(hw / "hw_config.json").layers)
-    assert "MULT_MAP(1)" in "".join(p.read_text() for p in (hw / "rtl").glob("*.v")) or True
     _check(run_rtl(hw, "verilator"))

@@ -13,8 +13,7 @@ The RTL (``lpg_mul``) has three shapes of product, chosen by the weight kind and
 * a soft ``$mul`` (auto, < 9 bits) costs a fitted coefficient times its partial-product bits ``XW * WW``;
 * fix weight with ``mult = "lut"`` (``MULT_MAP`` 1): a shift-and-add over the weight's bits, no ``$mul``,
   so no DSP under any tool; ``WW - 1`` adders of on average ``XW + WW / 2`` bits,
-  :data:`LUT_MULT_PER_ADDER_BIT` LUTs per bit (measured on synthesised ``lpg_mul`` instances,
-  docs/cost_model.md).
+  :data:`LUT_MULT_PER_ADDER_BIT` LUTs per bit (measured on synthesised units, docs/cost_model.md).
 
 Optional packing of two ``<= 8``-bit products with a shared operand into one DSP48E2 (Xilinx WP486) is
 available as :func:`dsp_count_packed` for what-if estimates; the RTL does not pack, so the default model
@@ -60,9 +59,10 @@ def dsp_count_packed(a_w, b_w, family: str):
     return nm.where(nm.logical_and(nm.le(a_w, 8), nm.le(b_w, 8)), base / 2, base)
 
 
-#: LUTs per adder bit of lpg_mul's shift-and-add (MULT_MAP 1), least squares through the origin on Yosys
-#: ``synth_xilinx`` runs of lpg_mul (docs/cost_model.md lists the points and the error)
-LUT_MULT_PER_ADDER_BIT = 1.628
+#: LUTs per adder bit of lpg_mul's shift-and-add (MULT_MAP 1): least squares through the origin on Yosys
+#: ``synth_xilinx`` runs of lpg_transform units with ``mult = "lut"`` (the other terms of the unit held at the
+#: model's values); docs/cost_model.md lists the points and the error
+LUT_MULT_PER_ADDER_BIT = 1.83
 
 
 def lut_mult_adder_bits(x_w, w_w):

@@ -71,7 +71,7 @@ def _common(p, family):
     fix = nm.eq(p["WKIND"], 0)
     pw = nm.where(fix, xsw + p["WW"], xsw + 1)
     # the LUT mapping (MULT_MAP 1) is a shift-and-add: never a DSP
-    dsp_per = nm.where(nm.logical_and(fix, nm.logical_not(nm.eq(p["MULT_MAP"], 1))), dsp_count(xsw, p["WW"], family), 0.0)
+    dsp_per = nm.where(nm.logical_and(fix, nm.logical_not(_lut_map(p))), dsp_count(xsw, p["WW"], family), 0.0)
     on_dsp = nm.gt(dsp_per, 0)
     lanes = p["P_IN"] * p["P_OUT"]
     wrow = p["P_OUT"] * p["P_IN"] * p["WW"]

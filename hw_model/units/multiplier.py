@@ -59,10 +59,10 @@ def dsp_count_packed(a_w, b_w, family: str):
     return nm.where(nm.logical_and(nm.le(a_w, 8), nm.le(b_w, 8)), base / 2, base)
 
 
-#: LUTs per adder bit of lpg_mul's shift-and-add (MULT_MAP 1): least squares through the origin on Yosys
-#: ``synth_xilinx`` runs of lpg_transform units with ``mult = "lut"`` (the other terms of the unit held at the
-#: model's values); docs/cost_model.md lists the points and the error
-LUT_MULT_PER_ADDER_BIT = 1.83
+#: LUTs per adder bit of lpg_mul's shift-and-add (MULT_MAP 1): least squares on Yosys ``synth_xilinx`` runs
+#: of the 12 complete validation designs with ``mult = "lut"`` layers (the model's other terms as they are);
+#: docs/cost_model.md lists the points, the error, and the single units that cost more
+LUT_MULT_PER_ADDER_BIT = 1.06
 
 
 def lut_mult_adder_bits(x_w, w_w):

@@ -192,6 +192,7 @@ def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[s
         "p_in": lhw.p_in,
         "p_out": lhw.p_out,
         "p_agg": lhw.p_agg,
+        "mult": lhw.mult,
         "y_partition": 1,
         "lin_bits": lin_bits,
         "agg_bits": agg_bits,

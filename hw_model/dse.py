@@ -1,15 +1,17 @@
-"""Design-space exploration: per-layer parallelism that minimises latency within the device budget.
+"""Design-space exploration: per-layer parallelism and multiplier mapping that minimise latency within the
+device budget.
 
 Candidates per layer: ``p_in`` and ``p_out`` from the divisors of (and powers of two up to) the layer's
-``in_features`` / ``out_features``, ``p_agg`` likewise over ``out_features``, and the multiplier mapping
-(``auto`` = Yosys's own DSP rule; ``lut`` / ``dsp`` when the weights are fix-point). The search is greedy
-(FINN-style folding): start from the smallest design (all ones, ``auto``); it must fit, else
-:class:`~lpgnas.errors.HardwareFitError` says which resource is over and by how much. The units run one
-after the other, so the latency is the sum of their cycles; at each step every single increase of one
-layer's ``p_in`` / ``p_out`` / ``p_agg`` to its next useful value is tried, those that no longer fit are
-dropped for good (costs grow with parallelism), and the one with the largest cycle saving per added LUT
-is kept. It stops when no increase fits or helps. The multiplier mapping stays ``auto`` (Yosys's rule:
-products of >= 9 bits on DSPs).
+``in_features`` / ``out_features``, ``p_agg`` likewise over ``out_features``, and for a layer whose
+fix-point products go to DSP slices under ``auto`` (Yosys's rule: products of >= 9 bits) also ``lut``
+(lpg_mul's shift-and-add). The search is greedy (FINN-style folding): start from the smallest design (all
+ones, ``auto``); it must fit, else :class:`~lpgnas.errors.HardwareFitError` says which resource is over and
+by how much. The units run one after the other, so the latency is the sum of their cycles; at each step
+every single increase of one layer's ``p_in`` / ``p_out`` / ``p_agg`` to its next useful value is tried,
+under each of that layer's mappings; an increase that fits under none is dropped for good (costs grow with
+parallelism), and the trial with the largest cycle saving per added share of the device (the largest of
+added LUT / LUTs available, added DSP / DSPs, added RAMB36 / RAMB36s) is kept, the first in the order
+tried on a tie (deterministic). It stops when no increase fits or helps.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from lpgnas.devices import Device, load_device
 from lpgnas.errors import HardwareFitError
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.model import Estimate, estimate
+from lpgnas.hw_model.params import signed_width, spec_from_ir, weight_width
+from lpgnas.hw_model.units.multiplier import uses_dsp
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 
 #: the most lanes the exploration gives one loop (``p_in``, ``p_out``, ``p_agg``), by default
@@ -36,6 +40,33 @@ def _candidates(n: int, limit: int = MAX_PARALLEL) -> list[int]:
             seen.add(c)
             out.append(p)
     return out
+
+
+#: resources the exploration scores an increase by (``Estimate.usage`` keys)
+SCORED = ("lut", "dsp", "bram36")
+
+
+def added_share(before: Estimate, after: Estimate) -> float:
+    """The largest added fraction of the device over :data:`SCORED` (negative when all shrink)."""
+    b, a = before.usage(), after.usage()
+    return max((nm.to_float(a[k][0]) - nm.to_float(b[k][0])) / max(a[k][1], 1) for k in SCORED)
+
+
+def dsp_mapped_layers(ir) -> list[int]:
+    """Layers whose fix-point weight products go to DSP slices under ``auto`` (candidates for ``lut``)."""
+    out = []
+    for i, layer in enumerate(ir.layers):
+        s = spec_from_ir(layer)
+        ww = weight_width(s.w_kind, s.w_bits, s.w_signed)
+        if s.w_kind == 0 and uses_dsp(signed_width(s.x_bits, s.x_signed), ww):
+            out.append(i)
+    return out
+
+
+def _mappings(current: str, lut_allowed: bool) -> tuple[str, ...]:
+    """Mappings an increase is tried under: the layer's current one, and the other of ``auto`` / ``lut`` if
+    the layer's products may be mapped to LUTs."""
+    return ("auto", "lut") if lut_allowed else (current,)
 
 
 def describe_overuse(est: Estimate) -> str:
@@ -60,11 +91,13 @@ def explore(
     clock_mhz: float | None = None,
     max_parallel: int = MAX_PARALLEL,
     utilisation: float = 1.0,
+    lut_mapping: bool = True,
 ) -> tuple[HardwareConfig, Estimate]:
     """Choose (p_in, p_out, p_agg, mult) per layer; return the config and its estimate.
 
     ``stats``: graph size (GraphStats, CSRGraph, ``(N, E)``); ``max_nodes``/``max_edges`` default to it.
     ``utilisation`` < 1 keeps headroom (e.g. 0.8 of every resource). ``clock_mhz`` defaults to the device's.
+    ``lut_mapping`` False keeps every layer's multipliers ``auto``.
     """
     from lpgnas.hw_model.model import graph_size
 
@@ -104,6 +137,7 @@ def explore(
                 "p_agg": _candidates(layer.out_features, max_parallel),
             }
         )
+    lut_layers = set(dsp_mapped_layers(ir)) if lut_mapping else set()
     blocked: set[tuple[int, str]] = set()
     for _ in range(10_000):
         best = None
@@ -116,19 +150,22 @@ def explore(
                 if not nxt:
                     blocked.add((i, k))
                     continue
-                trial = copy.deepcopy(hw)
-                setattr(trial.layers[i], k, nxt[0])
-                t_est = estimate(ir, trial, (n, e), dev)
-                if not t_est.fits:
+                fitted = False
+                for mult in _mappings(hw.layers[i].mult, i in lut_layers):
+                    trial = copy.deepcopy(hw)
+                    setattr(trial.layers[i], k, nxt[0])
+                    trial.layers[i].mult = mult
+                    t_est = estimate(ir, trial, (n, e), dev)
+                    if not t_est.fits:
+                        continue
+                    fitted = True
+                    gain = nm.to_float(est.cycles) - nm.to_float(t_est.cycles)
+                    score = gain / max(added_share(est, t_est), 1.0 / dev.lut)
+                    if gain > 0 and (best is None or score > best[0]):
+                        best = (score, trial, t_est)
+                if not fitted:
                     blocked.add((i, k))  # costs only grow with parallelism
-                    continue
-                gain = nm.to_float(est.cycles) - nm.to_float(t_est.cycles)
-                cost = max(nm.to_float(t_est.totals()["lut_total"]) - nm.to_float(est.totals()["lut_total"]), 1.0)
-                score = gain / cost
-                if gain > 0 and (best is None or score > best[0]):
-                    best = (score, trial, t_est)
         if best is None:
             break
         hw, est = best[1], best[2]
-    # multiplier mapping: if DSPs are the limit, try LUT multipliers layer by layer (and vice versa)
     return hw, est

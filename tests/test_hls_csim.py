@@ -489,6 +489,26 @@ def test_pragmas_and_tcl_follow_the_hardware_config(tmp_path: Path) -> None:
         assert line in tcl
 
 
+def test_multiplier_mapping_binds_the_product(tmp_path: Path) -> None:
+    """``mult`` "lut" / "dsp" bind a fix-weight layer's product to fabric / a DSP (BIND_OP); "auto" leaves it
+    to the tool; the kernel stays bit-exact in C simulation."""
+    rng = np.random.default_rng(21)
+    ir = random_ir(rng, wbits=8, abits=8, in_features=7, hidden=5, num_classes=3)
+    graph = random_graph(rng, 20)
+    x = random_features(rng, ir, graph.num_nodes)
+    for maps in (("lut", "dsp"), ("auto", "lut")):
+        hw = HardwareConfig(max_nodes=20, max_edges=graph.num_edges,
+                            layers=[LayerHW(2, 2, 2, m) for m in maps])
+        d = make_hw_dir(tmp_path / "_".join(maps), ir, graph, x, hw)
+        kernel = (d / "hls" / "kernel.cpp").read_text()
+        for i, m in enumerate(maps):
+            body = kernel.split(f"layer{i}_mul(", 1)[1].split("}", 1)[0]
+            impl = {"lut": "fabric", "dsp": "dsp"}.get(m)
+            assert ("#pragma HLS BIND_OP variable=p op=mul impl=" + str(impl) in body) == (impl is not None), m
+            assert ("BIND_OP" in body) == (impl is not None)
+        assert_bit_exact(d, ir, graph, x)
+
+
 def test_attention_unit_pragmas_and_ports(tmp_path: Path) -> None:
     """Softmax layers: no coefficient port (the kernel computes them), tables bound to ROMs, the attention
     loops pipelined, attention vectors in weights.h banked like the lanes reading them."""

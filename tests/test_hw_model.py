@@ -12,7 +12,7 @@ import torch
 from lpgnas.devices import PRESETS, load_device
 from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.hw_model import numeric as nm
-from lpgnas.hw_model.dse import explore
+from lpgnas.hw_model.dse import dsp_mapped_layers, explore
 from lpgnas.hw_model.expected import ExpectedHardwareCost
 from lpgnas.hw_model.memory import bram_choice, ram_cost, rom_cost
 from lpgnas.hw_model.model import estimate
@@ -263,6 +263,36 @@ def test_dse_raises_when_nothing_fits(tmp_path):
     ir = random_ir(np.random.default_rng(1), in_features=64, hidden=32, num_classes=7)
     with pytest.raises(HardwareFitError, match=r"nothing fits tiny.*over"):
         explore(ir, (300, 2000), str(p))
+
+
+def test_dse_maps_dsp_bound_products_to_luts(tmp_path):
+    """On a device with few DSPs and many LUTs, 8-bit products are DSP-bound under ``auto``: the DSE moves a
+    layer to ``lut`` (no DSP for it) and ends faster than the auto-only search; every result fits, and the
+    search is deterministic."""
+    p = tmp_path / "fewdsp.json"
+    p.write_text(json.dumps({"name": "fewdsp", "family": "xc7", "lut": 40000, "ff": 80000, "dsp": 12, "bram36": 100}))
+    ir = random_ir(np.random.default_rng(3), wbits=8, abits=8, in_features=64, hidden=32, num_classes=7)
+    assert dsp_mapped_layers(ir) == list(range(len(ir.layers)))
+    hw_auto, est_auto = explore(ir, (300, 2000), str(p), lut_mapping=False)
+    hw_lut, est_lut = explore(ir, (300, 2000), str(p))
+    assert {lh.mult for lh in hw_auto.layers} == {"auto"}
+    assert "lut" in {lh.mult for lh in hw_lut.layers}
+    assert est_lut.cycles < est_auto.cycles
+    for hw, est in ((hw_auto, est_auto), (hw_lut, est_lut)):
+        assert est.fits and estimate(ir, hw, (300, 2000), load_device(str(p))).fits
+    assert explore(ir, (300, 2000), str(p))[0].to_dict() == hw_lut.to_dict()
+
+
+def test_lut_mapping_costs_no_dsp_and_auto_is_unchanged():
+    """``mult = "lut"``: the transform's fix products take no DSP and cost their shift-and-add LUTs; the
+    other mappings' cost does not depend on it."""
+    ir = random_ir(np.random.default_rng(3), wbits=8, abits=8, in_features=64, hidden=32, num_classes=7)
+    cost = {m: estimate(ir, HardwareConfig(max_nodes=300, max_edges=2000, layers=[LayerHW(4, 4, 2, m) for _ in ir.layers]),
+                        (300, 2000), "xc7z020") for m in ("auto", "lut")}
+    t = {m: c.totals() for m, c in cost.items()}
+    assert t["lut"]["dsp"] < t["auto"]["dsp"] and t["lut"]["lut_total"] > t["auto"]["lut_total"]
+    lanes = 16 * len(ir.layers)
+    assert t["auto"]["dsp"] - t["lut"]["dsp"] == lanes
 
 
 # ---- agreement with Yosys on tiny generated designs ----------------------------------------------------

@@ -469,3 +469,47 @@ def test_lpg_act_matches_golden_codes(tmp_path):
            for k, e in expected.items() if got[k] != e}
     assert sum(len(e) for e in expected.values()) > 10000
     assert not bad, bad
+
+
+# --------------------------------------------------------------------------------------------------------
+# LUT multipliers (MULT_MAP = 1: shift-and-add, no `*`)
+# --------------------------------------------------------------------------------------------------------
+
+LUT_MULT_WIDTHS = [(4, 4), (8, 4), (4, 8), (8, 8), (5, 3), (3, 1), (9, 2)]
+
+
+@needs_icarus
+def test_lpg_mul_lut_map_equals_product(tmp_path):
+    """lpg_mul with MULT_MAP = 1 (the shift-and-add) == x * w over every operand pair of each (XW, WW) of
+    LUT_MULT_WIDTHS (signed x, two's complement w); the auto mapping's `*` is the reference too."""
+    lib = Path(__file__).resolve().parents[1] / "hls_templates" / "rtl"
+    decl, sweep = [], []
+    for k, (xw, ww) in enumerate(LUT_MULT_WIDTHS):
+        pw = xw + ww
+        decl.append(f"    reg signed [{xw - 1}:0] x{k}; reg [{ww - 1}:0] w{k}; wire signed [{pw - 1}:0] p{k}, q{k};\n"
+                    f"    lpg_mul #(.XW({xw}), .WW({ww}), .WKIND(0), .MULT_MAP(1)) u{k} (.x(x{k}), .w(w{k}), .p(p{k}));\n"
+                    f"    lpg_mul #(.XW({xw}), .WW({ww}), .WKIND(0), .MULT_MAP(0)) r{k} (.x(x{k}), .w(w{k}), .p(q{k}));")
+        sweep.append(f"        for (a = 0; a < {1 << xw}; a = a + 1) for (c = 0; c < {1 << ww}; c = c + 1) begin "
+                     f"x{k} = a; w{k} = c; #1; $fdisplay(fd, \"{k} %0d %0d %0d %0d\", x{k}, $signed(w{k}), p{k}, q{k}); end")
+    tb = tmp_path / "tb.v"
+    tb.write_text("module tb;\n    integer fd, a, c;\n" + "\n".join(decl) + "\n    initial begin\n"
+                  f"        fd = $fopen(\"{tmp_path / 'out.txt'}\", \"w\");\n" + "\n".join(sweep)
+                  + "\n        $fclose(fd); $finish;\n    end\nendmodule\n")
+    subprocess.run(["iverilog", "-g2005", "-o", str(tmp_path / "tb.vvp"), str(lib / "lpg_mul.v"), str(tb)],
+                   check=True, capture_output=True)
+    subprocess.run(["vvp", "-n", str(tmp_path / "tb.vvp")], check=True, capture_output=True, cwd=tmp_path)
+    rows = [tuple(int(v) for v in line.split()) for line in (tmp_path / "out.txt").read_text().split("\n") if line]
+    assert len(rows) == sum(1 << (xw + ww) for xw, ww in LUT_MULT_WIDTHS)
+    bad = [r for r in rows if r[3] != r[1] * r[2] or r[4] != r[1] * r[2]]
+    assert not bad, bad[:5]
+    assert {(r[0], r[1] < 0, r[2] < 0) for r in rows} >= {(k, s, t) for k in range(len(LUT_MULT_WIDTHS))
+                                                           for s in (False, True) for t in (False, True)}
+
+
+@needs_verilator
+@pytest.mark.parametrize("case", [("gcn", "add", "relu", 4, 8), ("const", "mean", "identity", 8, 4)], ids=_case_id)
+def test_rtl_lut_multipliers_match_golden(case, tmp_path):
+    """A design whose fix-weight products are LUT shift-and-adds (``mult = "lut"``) is bit-exact."""
+    hw = make_design(tmp_path / "hw", case, seed=7, mult="lut")
+    assert all(h.mult == "lut" for h in HardwareConfig.load(hw / "hw_config.json").layers)
+    _check(run_rtl(hw, "verilator"))

@@ -10,7 +10,10 @@ The RTL (``lpg_mul``) has three shapes of product, chosen by the weight kind and
   a product of at least 9 bits takes ``dsp_count`` DSP slices; narrower ones stay in LUTs
   (``$__soft_mul``). ``use_dsp`` attributes do not change what Yosys does; calibration showed
   what it does (see docs/cost_model.md).
-* a LUT multiplier costs about ``XW * WW / 2`` LUT6 plus its adder bits (fitted coefficient).
+* a soft ``$mul`` (auto, < 9 bits) costs a fitted coefficient times its partial-product bits ``XW * WW``;
+* fix weight with ``mult = "lut"`` (``MULT_MAP`` 1): a shift-and-add over the weight's bits, no ``$mul``,
+  so no DSP under any tool; ``WW - 1`` adders of on average ``XW + WW / 2`` bits,
+  :data:`LUT_MULT_PER_ADDER_BIT` LUTs per bit (measured on synthesised units, docs/cost_model.md).
 
 Optional packing of two ``<= 8``-bit products with a shared operand into one DSP48E2 (Xilinx WP486) is
 available as :func:`dsp_count_packed` for what-if estimates; the RTL does not pack, so the default model
@@ -54,6 +57,24 @@ def dsp_count_packed(a_w, b_w, family: str):
     if family != "xcup":
         return base
     return nm.where(nm.logical_and(nm.le(a_w, 8), nm.le(b_w, 8)), base / 2, base)
+
+
+#: LUTs per adder bit of lpg_mul's shift-and-add (MULT_MAP 1): least squares on Yosys ``synth_xilinx`` runs
+#: of the 12 complete validation designs with ``mult = "lut"`` layers (the model's other terms as they are);
+#: docs/cost_model.md lists the points, the error, and the single units that cost more
+LUT_MULT_PER_ADDER_BIT = 1.06
+
+
+def lut_mult_adder_bits(x_w, w_w):
+    """Adder bits of a shift-and-add product of an ``x_w``-bit activation by a ``w_w``-bit weight: the
+    partial sum after weight bit b is ``x_w + b + 1`` bits wide, so ``w_w - 1`` adders of on average about
+    ``x_w + w_w / 2`` bits (bit 0's term needs no adder)."""
+    return nm.pos(w_w - 1) * (x_w + w_w / 2)
+
+
+def lut_mult_lut(x_w, w_w):
+    """LUTs of one shift-and-add product (``mult = "lut"``)."""
+    return LUT_MULT_PER_ADDER_BIT * lut_mult_adder_bits(x_w, w_w)
 
 
 def soft_mult_bits(a_w, b_w):

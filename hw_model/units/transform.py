@@ -20,7 +20,7 @@ from __future__ import annotations
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import rom_cost
 from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width, weight_width
-from lpgnas.hw_model.units.multiplier import dsp_count, soft_mult_bits
+from lpgnas.hw_model.units.multiplier import dsp_count, lut_mult_lut, soft_mult_bits
 
 PIPELINE_DEPTH = 8  # issue -> memory -> operands -> dot -> accumulate -> requant -> write -> done (RTL-measured)
 #: ``LayerHW.mult`` -> lpg_mul's mapping (0: Yosys decides, 1: LUTs, 2: DSP slices); binary / ternary
@@ -70,7 +70,8 @@ def _common(p, family):
     xsw = p["XW"] + (1 - p["X_SIGNED"])
     fix = nm.eq(p["WKIND"], 0)
     pw = nm.where(fix, xsw + p["WW"], xsw + 1)
-    dsp_per = nm.where(fix, dsp_count(xsw, p["WW"], family), 0.0)
+    # the LUT mapping (MULT_MAP 1) is a shift-and-add: never a DSP
+    dsp_per = nm.where(nm.logical_and(fix, nm.logical_not(_lut_map(p))), dsp_count(xsw, p["WW"], family), 0.0)
     on_dsp = nm.gt(dsp_per, 0)
     lanes = p["P_IN"] * p["P_OUT"]
     wrow = p["P_OUT"] * p["P_IN"] * p["WW"]
@@ -117,7 +118,8 @@ def lut_features(p, family):
     accum = nm.where(nm.gt(p["IG"], 1), p["P_OUT"] * p["ACC_W"], 0.0)
     rq_round, rq_sat = requant_terms(p["ACC_W"], p["SHIFT"], p["LW"])
     return {
-        "mult_soft": nm.where(nm.logical_and(fix, nm.logical_not(on_dsp)), lanes * soft_mult_bits(xsw, p["WW"]), 0.0),
+        "mult_soft": nm.where(nm.logical_and(nm.logical_and(fix, nm.logical_not(on_dsp)), nm.logical_not(_lut_map(p))),
+                              lanes * soft_mult_bits(xsw, p["WW"]), 0.0),
         "mult_binary": nm.where(nm.eq(p["WKIND"], 1), lanes * (xsw + 1), 0.0),
         "mult_ternary": nm.where(nm.eq(p["WKIND"], 2), lanes * (xsw + 1), 0.0),
         "tree_lut": nm.where(on_dsp, 0.0, tree_bits),
@@ -133,6 +135,17 @@ def lut_features(p, family):
         "rom": rom.lut,
         "const": 1.0,
     }
+
+
+def _lut_map(p):
+    return nm.eq(p["MULT_MAP"], 1)
+
+
+def lut_mapped_products(p):
+    """LUTs of the shift-and-add products of ``mult = "lut"`` (measured per adder bit, not fitted with the
+    unit's other terms: the calibration samples predate the shift-and-add)."""
+    xsw = p["XW"] + (1 - p["X_SIGNED"])
+    return nm.where(_lut_map(p), p["P_IN"] * p["P_OUT"] * lut_mult_lut(xsw, p["WW"]), 0.0)
 
 
 def _direct(p):
@@ -181,7 +194,7 @@ def cycles(p, num_nodes):
 
 def lut_estimation(p, family, coef):
     f = lut_features(p, family)
-    return sum(coef.get(k, 0.0) * v for k, v in f.items()) + direct_lut(p)
+    return sum(coef.get(k, 0.0) * v for k, v in f.items()) + direct_lut(p) + lut_mapped_products(p)
 
 
 def ff_estimation(p, family, coef):

@@ -1,9 +1,10 @@
 """Benchmark: which 2-bit format collapses a GCN's training (docs/search.md, "Activations at 4 bits and below").
 
 ``lpgnas train``'s model (2-layer GCN, ternary weights, Cora public split) at a low activation bitwidth, with
-some of its formats widened to 8 bits: the GCN coefficients (``coef``), the biases (``bias``) and the last
-layer's linear / aggregation / output formats, i.e. the logits (``last``). Trains as ``lpgnas train`` does
-(Adam, lr 0.01, weight decay 5e-4 except on binary / ternary weights, dropout 0.5) for 200 epochs; reports
+some of its formats widened to 8 bits: the GCN coefficients (``coef``: ``--coef-bits``), the biases
+(``bias``: ``--bias-bits``) and the last layer's activations, i.e. the logits (``last``: ``--logit-bits``).
+Trains as ``lpgnas train`` does (Adam, lr 0.01, weight decay 5e-4 except on binary / ternary weights, dropout
+0.5) for 200 epochs; reports
 the test accuracy of the best validation epoch of the fake-quantised model (which the golden model equals),
 mean ± std over the seeds. Writes benchmarks/results/low_bit_roles.{json,md}.
 
@@ -23,11 +24,10 @@ import torch.nn.functional as F
 
 from lpgnas.fileio import write_json_atomic, write_text_atomic
 from lpgnas.provenance import git_commit
-from lpgnas.search.attentions import coef_format
 from lpgnas.search.config import SearchConfig, load_search_data
 from lpgnas.search.graph_tensors import GraphTensors
-from lpgnas.search.quant import ActQuant, FixedQuant, optimiser_groups
-from lpgnas.search.quant_gnn import QuantGNN, build_gnn
+from lpgnas.search.quant import optimiser_groups
+from lpgnas.search.quant_gnn import build_gnn
 from lpgnas.search.train import accuracy
 
 #: (activation bits, hidden width, formats kept at 8 bits); ternary weights throughout
@@ -39,26 +39,14 @@ WIDE = 8
 EPOCHS = 200
 
 
-def widen(model: QuantGNN, keep: tuple[str, ...]) -> None:
-    """Set the formats named in ``keep`` to ``WIDE`` bits."""
-    if "last" in keep:
-        last = model.layers[-1]
-        last.lin_q, last.agg_q, last.bbits = ActQuant(WIDE), ActQuant(WIDE), WIDE
-        last.out_q = ActQuant(WIDE, signed=last.out_q.signed)
-    for layer in model.layers:
-        if "coef" in keep:
-            layer.coef_q = FixedQuant(coef_format(WIDE))
-        if "bias" in keep:
-            layer.bbits = WIDE
-
-
 def run(abits: int, hidden: int, keep: tuple[str, ...], seed: int, data_root: str | None) -> float:
     data = load_search_data(SearchConfig(dataset="Cora", split="public", seed=seed), data_root)
     g = GraphTensors.of(data)
     torch.manual_seed(seed)
     np.random.seed(seed)
-    model = build_gnn(data.num_features, data.num_classes, attention="gcn", wbits=2, abits=abits, hidden=hidden)
-    widen(model, keep)
+    wide = {f"{k}_bits": WIDE for k in ("coef", "bias") if k in keep} | ({"logit_bits": WIDE} if "last" in keep else {})
+    model = build_gnn(data.num_features, data.num_classes, attention="gcn", wbits=2, abits=abits, hidden=hidden,
+                      **wide)
     opt = torch.optim.Adam(optimiser_groups(model, 5e-4), lr=0.01)
     y, val, test = data.y.numpy(), data.val_mask.numpy(), data.test_mask.numpy()
     best = (-1.0, 0.0)

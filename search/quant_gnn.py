@@ -100,20 +100,28 @@ def build_gnn(
     dropout: float = 0.5,
     attention_dropout: float = 0.0,
     activation: str = "relu",
+    coef_bits: int | None = None,
+    bias_bits: int | None = None,
+    logit_bits: int | None = None,
 ) -> QuantGNN:
     """A fixed architecture: ``layers`` layers, ``heads`` x ``hidden`` concatenated in the hidden layers,
-    logits at the end from ``out_heads`` heads (averaged when more than one), identity activation."""
+    logits at the end from ``out_heads`` heads (averaged when more than one), identity activation.
+    Activations are ``abits`` wide, except the last layer's (the logits: ``logit_bits``), the aggregation
+    coefficients ``coef_bits`` (default ``abits``) and the biases ``bias_bits`` (default: the layer's
+    activation bits)."""
     mods = []
     width = in_features
     for i in range(layers):
         last = i == layers - 1
         out = num_classes if last else hidden
         h = out_heads if last else heads
+        layer_bits = logit_bits if last and logit_bits is not None else abits
         mods.append(
             QuantGraphLayer(
                 width, out, attention=attention, aggregation=aggregation,
                 activation="identity" if last else activation, heads=h,
-                concat=not (last and h > 1), wbits=wbits, abits=abits, attention_dropout=attention_dropout,
+                concat=not (last and h > 1), wbits=wbits, abits=layer_bits, attention_dropout=attention_dropout,
+                bbits=bias_bits, cbits=abits if coef_bits is None else coef_bits,
             )
         )
         width = out if last else out * heads

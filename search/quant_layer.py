@@ -59,7 +59,8 @@ class QuantGraphLayer(nn.Module):
 
     ``attention_dropout`` (training only) drops softmax coefficients like GAT: kept ones are scaled by
     ``1/(1-p)`` and re-rounded to integer codes, so the exact path stays an integer pipeline. Weights are
-    ``wbits`` wide, activations ``abits``, the bias ``bbits`` (default: ``abits``).
+    ``wbits`` wide, activations ``abits``, the bias ``bbits`` and the aggregation coefficients ``cbits`` (default:
+    ``abits``).
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class QuantGraphLayer(nn.Module):
         bias: bool = True,
         attention_dropout: float = 0.0,
         bbits: int | None = None,
+        cbits: int | None = None,
     ) -> None:
         super().__init__()
         self.in_features, self.out_features, self.heads, self.concat = in_features, out_features, heads, concat
@@ -95,7 +97,7 @@ class QuantGraphLayer(nn.Module):
             self.att[key] = p
         self.w_q = WeightQuant(wbits)
         self.lin_q = ActQuant(abits)
-        self.coef_q = FixedQuant(coef_format(abits))
+        self.coef_q = FixedQuant(coef_format(abits if cbits is None else cbits))
         self.score_q = ActQuant(abits)
         self.agg_q = ActQuant(abits)
         self.out_q = ActQuant(abits, signed=not ACTIVATIONS[activation].non_negative)

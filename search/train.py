@@ -57,6 +57,9 @@ class TrainConfig:
     out_heads: int = 1
     wbits: int = 8
     abits: int = 8
+    coef_bits: int | None = None  # aggregation coefficients (default: abits)
+    bias_bits: int | None = None  # biases (default: the layer's activation bits)
+    logit_bits: int | None = None  # the last layer's activations (default: abits)
     epochs: int = 200
     lr: float = 0.01
     weight_decay: float = 5e-4
@@ -80,6 +83,10 @@ class TrainConfig:
             raise LpgnasError(f"--wbits {self.wbits} is outside 1..{MAX_BITS} (1 = binary, 2 = ternary)")
         if not 2 <= self.abits <= MAX_BITS:
             raise LpgnasError(f"--abits {self.abits} is outside 2..{MAX_BITS}")
+        for name in ("coef_bits", "bias_bits", "logit_bits"):
+            bits = getattr(self, name)
+            if bits is not None and not 2 <= bits <= MAX_BITS:
+                raise LpgnasError(f"--{name.replace('_', '-')} {bits} is outside 2..{MAX_BITS}")
         if not 1 <= self.layers <= 8:
             raise LpgnasError(f"--layers {self.layers} is outside 1..8")
         if not 1 <= self.heads <= 8:
@@ -207,7 +214,8 @@ def _train(cfg: TrainConfig, data: Dataset, out: Path, t0: float, progress: bool
         data.x.shape[1], data.num_classes, attention=cfg.arch, aggregation=cfg.aggregation,
         layers=cfg.layers, hidden=cfg.hidden, heads=cfg.heads, out_heads=cfg.out_heads, wbits=cfg.wbits,
         abits=cfg.abits, input_signed=bool((data.x < 0).any()), dropout=cfg.dropout,
-        attention_dropout=cfg.attention_dropout, activation=cfg.activation,
+        attention_dropout=cfg.attention_dropout, activation=cfg.activation, coef_bits=cfg.coef_bits,
+        bias_bits=cfg.bias_bits, logit_bits=cfg.logit_bits,
     ).to(data.x.device)
     fit_info = fit(model, data, g, cfg, out / "train_log.jsonl", progress)
     ir = export_ir(model, f"{cfg.dataset}-{cfg.arch}", metadata={"train_config": asdict(cfg)})
@@ -252,6 +260,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wbits", type=int, default=None,
                    help=f"weight bits 1..{MAX_BITS} (1 = binary, 2 = ternary; default: 8)")
     p.add_argument("--abits", type=int, default=None, help=f"activation bits 2..{MAX_BITS} (default: 8)")
+    p.add_argument("--coef-bits", type=int, default=None,
+                   help="bits of the aggregation coefficients, e.g. GCN's 1/sqrt(d_i d_j) (default: --abits)")
+    p.add_argument("--bias-bits", type=int, default=None,
+                   help="bits of the biases (default: the layer's activation bits, --abits or --logit-bits)")
+    p.add_argument("--logit-bits", type=int, default=None,
+                   help="bits of the last layer's activations, the logits (default: --abits)")
     p.add_argument("--epochs", type=int, default=None, help="default: 200")
     p.add_argument("--lr", type=float, default=None, help="default: 0.01; GAT family 0.005")
     p.add_argument("--weight-decay", type=float, default=None, help="default: 5e-4")

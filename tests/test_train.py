@@ -88,7 +88,8 @@ def test_operators_and_averaged_output_heads_are_options(tmp_path):
      ({"arch": "transformer"}, "--arch 'transformer' is unknown"), ({"aggregation": "median"}, "unknown"),
      ({"out_heads": 9}, "--out-heads 9 is outside 1..8"),
      ({"attention_dropout": 1.0}, r"--attention-dropout 1.0 is outside \[0, 1\)"),
-     ({"patience": -1}, "--patience -1 must be >= 0"),
+     ({"patience": -1}, "--patience -1 must be >= 0"), ({"coef_bits": 1}, "--coef-bits 1 is outside 2..32"),
+     ({"logit_bits": 33}, "--logit-bits 33 is outside 2..32"),
      ({"dataset": "Imaginary"}, "Imaginary"), ({"features": "zscore"}, "unknown feature preprocessing 'zscore'")],
 )
 def test_bad_training_options_say_what_is_wrong(tmp_path, change, message):
@@ -140,6 +141,28 @@ def test_ternary_gcn_with_4_bit_activations_trains_on_cora(tmp_path, data_root):
     """4-bit inputs calibrated to the largest feature (1.0) rounded Cora's row-normalised features (~0.05) to 0:
     47.9 % test accuracy (ternary, width 64, 5 seeds); calibrated to the least error 79.1 % (seed 0)."""
     m = train(TrainConfig(dataset="Cora", wbits=2, abits=4, hidden=64), tmp_path, data_root=data_root, progress=False)
+    assert m["test_accuracy_golden"] >= 0.75 and m["golden_float_agreement"] == 1.0
+
+
+def test_coefficient_bias_and_logit_bits_are_options(tmp_path):
+    """--abits sets the activations; the coefficients, biases and logits can be wider (2-bit ones collapse a
+    GCN: docs/search.md), in the trained model and its IR alike."""
+    m = train(TrainConfig(dataset="karate", epochs=20, hidden=8, wbits=2, abits=2, coef_bits=8, bias_bits=6,
+                          logit_bits=8), tmp_path, progress=False)
+    first, last = load_ir(tmp_path / "model.ir.json").layers
+    assert (first.formats["input"].bits, first.formats["linear"].bits, first.formats["output"].bits) == (2, 2, 2)
+    assert first.formats["coef"].bits == last.formats["coef"].bits == 8
+    assert first.formats["bias"].bits == last.formats["bias"].bits == 6
+    assert (last.formats["linear"].bits, last.formats["aggregation"].bits, last.formats["output"].bits) == (8, 8, 8)
+    assert m["golden_float_agreement"] == 1.0 and m["config"]["logit_bits"] == 8
+
+
+@pytest.mark.slow
+def test_ternary_gcn_with_2_bit_activations_trains_on_cora(tmp_path, data_root):
+    """Everything at 2 bits: 28.4 % (5 seeds); 2-bit input and hidden activations with 8-bit coefficients,
+    biases and logits: 78.4 +- 0.5 % (benchmarks/results/low_bit_roles.md; width 64, 200 epochs)."""
+    m = train(TrainConfig(dataset="Cora", wbits=2, abits=2, coef_bits=8, bias_bits=8, logit_bits=8, hidden=64),
+              tmp_path, data_root=data_root, progress=False)
     assert m["test_accuracy_golden"] >= 0.75 and m["golden_float_agreement"] == 1.0
 
 

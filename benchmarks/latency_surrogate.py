@@ -1,13 +1,13 @@
 """How well the latency objective's stand-in ranks designs like the DSE's exact latency.
 
-    python benchmarks/latency_surrogate.py [--dataset Cora] [--device xc7z020] [--designs 30]
+    python benchmarks/latency_surrogate.py [--dataset Cora] [--device xc7z020] [--designs 30] [--out FILE.json]
 
 Draws random designs from the search space (``--hidden-sizes`` / ``--head-counts`` narrow it; designs
 whose smallest accelerator does not fit the device are drawn again) and compares, per design, the DSE's
 exact latency at the best parallelism that fits (``search.pareto.best_parallelism``, what the fronts judge
 candidates by) with what ``SearchCost(objective="latency")`` gives the controllers at one-hot probabilities
-(``dse_latency``, ``hw_model.expected.balanced_cycles``), the same stand-in without its lane caps and
-without BRAM as a limit, the
+(``dse_latency``, ``hw_model.expected.best_mapping_cycles``), the same stand-in with every layer ``auto``
+(no LUT lanes), without its lane caps and without BRAM as a limit, the
 latency at the size objective's nominal parallelism (``NOMINAL_HW``) and at one lane: Spearman rank
 correlation and the ratio DSE / stand-in. Also the stand-in's gradient at uniform probabilities with
 respect to every layer's weight-bitwidth probabilities (what pushes the controllers). Results:
@@ -31,11 +31,19 @@ OUT = REPO / "benchmarks" / "results" / "latency_surrogate.json"
 #: per design, the figures compared with the DSE's exact latency (us)
 STAND_INS = {
     "dse_latency": "stand-in (SearchCost, latency objective)",
+    "auto_only": "stand-in with every layer's multipliers auto (no LUT lanes)",
     "uncapped": "stand-in without lane caps",
     "no_bram": "stand-in with LUT and DSP limits only",
     "nominal": "latency at the nominal parallelism (size objective)",
     "one_lane": "latency at one lane",
 }
+
+
+def uncapped_cycles(one, two, most, budget):
+    """``balanced_cycles`` with no unit ever reaching its lane cap."""
+    from lpgnas.hw_model.expected import balanced_cycles
+
+    return balanced_cycles(one, two, [(kind, {"cycles": 1e-9}) for kind, _ in one], budget)
 
 
 def measure(dataset: str, device: str, designs: int, seed: int, hidden_sizes: str | None, head_counts: str | None,
@@ -44,7 +52,7 @@ def measure(dataset: str, device: str, designs: int, seed: int, hidden_sizes: st
     import torch
     from scipy.stats import spearmanr
 
-    from lpgnas.hw_model.expected import balanced_cycles
+    from lpgnas.hw_model.expected import balanced_cycles, best_mapping_cycles
     from lpgnas.search.config import SearchConfig, load_search_data
     from lpgnas.search.cost import SearchCost, uniform_probs
     from lpgnas.search.graph_tensors import GraphTensors
@@ -82,10 +90,10 @@ def measure(dataset: str, device: str, designs: int, seed: int, hidden_sizes: st
         with torch.no_grad():
             p = onehots_for(space, arch)
             v = cost.values(p)
-            one, two, most = (c.unit_terms(p) for c in (cost.one_lane, cost.two_lanes, cost.most_lanes))
-            never = [(kind, {"cycles": 1e-9}) for kind, _ in one]  # no unit reaches its cap
-            ablations = {"uncapped": balanced_cycles(one, two, never, budget),
-                         "no_bram": balanced_cycles(one, two, most, {k: budget[k] for k in ("lut", "dsp")})}
+            lanes = (cost.one_lane, cost.two_lanes, cost.most_lanes)
+            ablations = {"auto_only": balanced_cycles(*(c.unit_terms(p) for c in lanes), budget),
+                         "uncapped": best_mapping_cycles(*lanes, p, budget, uncapped_cycles),
+                         "no_bram": best_mapping_cycles(*lanes, p, {k: budget[k] for k in ("lut", "dsp")})}
         rows.append({"architecture": [c.to_dict() for c in arch], "dse": exact["latency_us"],
                      "dse_latency": float(v["dse_latency"]), "nominal": float(v["latency"]),
                      "one_lane": float(cost.one_lane(p)["latency_us"]),
@@ -148,13 +156,14 @@ def main() -> None:
     ap.add_argument("--hidden-sizes", help="narrow the space's widths (default: the search's)")
     ap.add_argument("--head-counts", help="narrow the space's head counts (default: the search's)")
     ap.add_argument("--data-root")
+    ap.add_argument("--out", type=Path, default=OUT, help="results JSON (the .md beside it)")
     args = ap.parse_args()
     from lpgnas.fileio import write_json_atomic, write_text_atomic
 
     doc = measure(args.dataset, args.device, args.designs, args.seed, args.hidden_sizes, args.head_counts,
                   args.data_root)
-    write_json_atomic(OUT, doc)
-    write_text_atomic(OUT.with_suffix(".md"), markdown(doc))
+    write_json_atomic(args.out, doc)
+    write_text_atomic(args.out.with_suffix(".md"), markdown(doc))
     print(markdown(doc).split("\n\n")[2])
 
 

@@ -23,8 +23,8 @@ from lpgnas.devices import Device, load_device
 from lpgnas.errors import HardwareFitError
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.model import Estimate, estimate
-from lpgnas.hw_model.params import signed_width, spec_from_ir, weight_width
-from lpgnas.hw_model.units.multiplier import uses_dsp
+from lpgnas.hw_model.params import spec_from_ir
+from lpgnas.hw_model.units.transform import products_on_dsp
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 
 #: the most lanes the exploration gives one loop (``p_in``, ``p_out``, ``p_agg``), by default
@@ -54,13 +54,7 @@ def added_share(before: Estimate, after: Estimate) -> float:
 
 def dsp_mapped_layers(ir) -> list[int]:
     """Layers whose fix-point weight products go to DSP slices under ``auto`` (candidates for ``lut``)."""
-    out = []
-    for i, layer in enumerate(ir.layers):
-        s = spec_from_ir(layer)
-        ww = weight_width(s.w_kind, s.w_bits, s.w_signed)
-        if s.w_kind == 0 and uses_dsp(signed_width(s.x_bits, s.x_signed), ww):
-            out.append(i)
-    return out
+    return [i for i, layer in enumerate(ir.layers) if products_on_dsp(spec_from_ir(layer))]
 
 
 def _mappings(current: str, lut_allowed: bool) -> tuple[str, ...]:

@@ -8,7 +8,9 @@ multilinear and differentiable, and equals the fixed design's cost at one-hot pr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -17,6 +19,7 @@ from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.model import estimate_specs, model_bits
 from lpgnas.hw_model.params import ACT_CODE, AGG_CODE, ATT_CODE, LayerSpec
 from lpgnas.hw_model.units.io import TOP_OVERHEAD
+from lpgnas.hw_model.units.transform import products_on_dsp
 from lpgnas.hwconfig import LayerHW
 from lpgnas.operators import ACTIVATIONS, AGGREGATIONS, ATTENTIONS, MEAN_RECIP_FORMAT
 from lpgnas.tables import TABLE_RANGE
@@ -120,6 +123,18 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW, input_
     )
 
 
+def _unit_values(u) -> dict[str, Any]:
+    """The expected cost's terms of one unit of an estimate."""
+    return {
+        "lut": u.lut + u.lutram,
+        "ff": u.ff,
+        "dsp": u.dsp,
+        "bram36": u.bram36 + u.bram18 / 2,
+        "cycles": u.cycles,
+        "buffer_bits": u.bits if u.kind == "buffer" else 0.0,
+    }
+
+
 class ExpectedHardwareCost:
     """Expected cost of the accelerator over a search space.
 
@@ -165,6 +180,7 @@ class ExpectedHardwareCost:
         self.hw = list(hw)
         self.input_signed = input_signed
         self._cache: list | None = None
+        self._lut_cache: tuple | None = None
 
     @classmethod
     def from_space(cls, space, **kw) -> ExpectedHardwareCost:
@@ -188,33 +204,50 @@ class ExpectedHardwareCost:
             return self._axis_tensor(key(src), [fn(a) for a in self.options[key(src)]])
         return self._axis_tensor(key(decision), self.options[key(decision)])
 
+    def _specs(self, get, mult: str | None = None) -> list[LayerSpec]:
+        """Every layer's spec from ``get``; ``mult`` overrides every layer's multiplier mapping."""
+        return [
+            spec_for_choice(get, i, self.n_layers, self.kw["in_features"],
+                            self.hw[i] if mult is None else replace(self.hw[i], mult=mult), self.input_signed)
+            for i in range(self.n_layers)
+        ]
+
     def _unit_tensors(self):
         """Per-unit cost tensors (computed once; they do not depend on the probabilities)."""
         if self._cache is None:
-            specs = [
-                spec_for_choice(self._get_tensor, i, self.n_layers, self.kw["in_features"], self.hw[i],
-                                self.input_signed)
-                for i in range(self.n_layers)
-            ]
+            specs = self._specs(self._get_tensor)
             est = estimate_specs(specs, **self.kw)
-            terms = []
             self._kinds = [u.kind for u in est.units] + ["model"] * len(specs) + ["control"]
-            for u in est.units:
-                vals = {
-                    "lut": u.lut + u.lutram,
-                    "ff": u.ff,
-                    "dsp": u.dsp,
-                    "bram36": u.bram36 + u.bram18 / 2,
-                    "cycles": u.cycles,
-                    "buffer_bits": u.bits if u.kind == "buffer" else 0.0,
-                }
-                terms.append(vals)
+            self._layers = [u.layer for u in est.units]
+            terms = [_unit_values(u) for u in est.units]
             for s in specs:
                 terms.append({"model_bits": model_bits(s)})
             terms.append({"cycles": float(TOP_OVERHEAD)})
             self._clock = est.clock_mhz
             self._cache = terms
         return self._cache
+
+    def _lut_unit_tensors(self):
+        """Per unit, its cost tensors under ``mult = "lut"`` where its layer's products go to DSPs under
+        ``auto`` (the DSE's other mapping), else ``None``; and the layers that have such products under
+        some option."""
+        if self._lut_cache is None:
+            auto = self._unit_tensors()
+            specs = self._specs(self._get_tensor, "lut")
+            on_dsp = {s.name: products_on_dsp(s) for s in specs}
+            est = estimate_specs(specs, **self.kw)
+            lut: list = [None] * len(auto)
+            for j, (u, layer) in enumerate(zip(est.units, self._layers, strict=True)):
+                if layer in on_dsp:
+                    lut[j] = {k: nm.where(on_dsp[layer], v, auto[j][k]) for k, v in _unit_values(u).items()}
+            mappable = tuple(i for i, s in enumerate(specs) if bool(torch.as_tensor(on_dsp[s.name]).any()))
+            self._lut_cache = (lut, mappable)
+        return self._lut_cache
+
+    @property
+    def lut_mappable_layers(self) -> tuple[int, ...]:
+        """Layers whose products go to DSPs under ``auto`` for some option (the DSE may map them to LUTs)."""
+        return self._lut_unit_tensors()[1]
 
     def _expect(self, t, probs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         dtype = next(iter(probs.values())).dtype
@@ -247,10 +280,18 @@ class ExpectedHardwareCost:
         self._unit_tensors()
         return self._clock
 
-    def unit_terms(self, probs: Mapping[str, torch.Tensor]) -> list[tuple[str, dict[str, torch.Tensor]]]:
+    def unit_terms(self, probs: Mapping[str, torch.Tensor], lut_layers: Sequence[int] = ()
+                   ) -> list[tuple[str, dict[str, torch.Tensor]]]:
         """Per unit, in the estimate's order, and the top level's fixed cycles last (``control``): its kind and
-        its expected ``lut``, ``dsp``, ``bram36`` and ``cycles`` under ``probs``."""
-        terms = self._unit_tensors()
+        its expected ``lut``, ``dsp``, ``bram36`` and ``cycles`` under ``probs``. The layers in ``lut_layers``
+        take the DSE's ``mult = "lut"`` where their products go to DSPs under ``auto``."""
+        terms = list(self._unit_tensors())
+        if lut_layers:
+            lut, _ = self._lut_unit_tensors()
+            names = {f"layer{i}" for i in lut_layers}
+            for j, layer in enumerate(self._layers):
+                if layer in names:
+                    terms[j] = lut[j]
         return [(kind, {k: self._expect(term.get(k, 0.0), probs) for k in ("lut", "dsp", "bram36", "cycles")})
                 for kind, term in zip(self._kinds, terms, strict=True) if "cycles" in term]
 
@@ -264,10 +305,7 @@ class ExpectedHardwareCost:
                 return float(fn(choice[key(src)]))
             return float(choice[key(decision)])
 
-        specs = [
-            spec_for_choice(get, i, self.n_layers, self.kw["in_features"], self.hw[i], self.input_signed)
-            for i in range(self.n_layers)
-        ]
+        specs = self._specs(get)
         est = estimate_specs(specs, **self.kw)
         t = est.totals()
         return {
@@ -343,3 +381,18 @@ def lane_limited_cycles(one_lane: UnitTerms, two_lanes: UnitTerms, most_lanes: U
         capped |= over_cap
     held = sum((scaling[j][2] for j in capped), 0.0)
     return (root * root / left if free else 0.0) + held + fixed
+
+
+def best_mapping_cycles(one_lane: ExpectedHardwareCost, two_lanes: ExpectedHardwareCost,
+                        most_lanes: ExpectedHardwareCost, probs: Mapping[str, torch.Tensor],
+                        budget: Mapping[str, float], stand_in=balanced_cycles):
+    """``stand_in`` (:func:`balanced_cycles`) at the DSE's best multiplier mapping: the least over every set
+    of layers that take LUT lanes (``ExpectedHardwareCost.unit_terms``'s ``lut_layers``, among the layers
+    whose products go to DSPs under ``auto`` for some option), the rest ``auto``. The three costs are the
+    units at one lane, two and the most lanes, over the same space."""
+    layers = one_lane.lut_mappable_layers
+    out = None
+    for chosen in itertools.chain.from_iterable(itertools.combinations(layers, k) for k in range(len(layers) + 1)):
+        cycles = stand_in(*(c.unit_terms(probs, chosen) for c in (one_lane, two_lanes, most_lanes)), budget)
+        out = cycles if out is None else nm.minimum(out, cycles)
+    return out

@@ -13,7 +13,7 @@ from lpgnas.devices import PRESETS, Device, load_device
 from lpgnas.errors import LpgnasError
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.dse import MAX_PARALLEL, describe_overuse
-from lpgnas.hw_model.expected import ExpectedHardwareCost, balanced_cycles
+from lpgnas.hw_model.expected import ExpectedHardwareCost, best_mapping_cycles
 from lpgnas.hw_model.model import estimate, model_bits
 from lpgnas.hw_model.params import spec_from_ir
 from lpgnas.hwconfig import HardwareConfig, LayerHW
@@ -114,7 +114,8 @@ class SearchCost:
     ``objective="latency"`` (always budget mode; ``terms`` unused): ``lam * (L(p) / L(uniform) + sum_t
     relu(C_t - B_t) / B_t)``, ``L`` the stand-in for the latency at the best parallelism that fits the device
     (``dse_latency``, ``hw_model.expected.balanced_cycles`` from the units at :data:`ONE_LANE`,
-    :data:`TWO_LANES` and :data:`MOST_LANES`), the limits the one-lane design's LUT, DSP and BRAM
+    :data:`TWO_LANES` and :data:`MOST_LANES`, at the best of the DSE's multiplier mappings,
+    ``best_mapping_cycles``), the limits the one-lane design's LUT, DSP and BRAM
     (``lut1``, ``dsp1``, ``bram1``: the DSE's smallest design must fit) and ``budget_kib``, if given.
     """
 
@@ -156,8 +157,7 @@ class SearchCost:
                "dsp": e["dsp"], "bram": e["bram36"], "latency": e["latency_us"]}
         if self.objective == "latency":
             one = self.one_lane(p64)
-            cycles = balanced_cycles(self.one_lane.unit_terms(p64), self.two_lanes.unit_terms(p64),
-                                     self.most_lanes.unit_terms(p64), self.lane_budget)
+            cycles = best_mapping_cycles(self.one_lane, self.two_lanes, self.most_lanes, p64, self.lane_budget)
             out |= {"dse_latency": cycles / self.one_lane.clock_mhz, "lut1": one["lut"], "dsp1": one["dsp"],
                     "bram1": one["bram36"]}
         return out

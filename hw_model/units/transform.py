@@ -20,12 +20,19 @@ from __future__ import annotations
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import rom_cost
 from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width, weight_width
-from lpgnas.hw_model.units.multiplier import dsp_count, lut_mult_lut, soft_mult_bits
+from lpgnas.hw_model.units.multiplier import dsp_count, lut_mult_lut, soft_mult_bits, uses_dsp
 
 PIPELINE_DEPTH = 8  # issue -> memory -> operands -> dot -> accumulate -> requant -> write -> done (RTL-measured)
 #: ``LayerHW.mult`` -> lpg_mul's mapping (0: Yosys decides, 1: LUTs, 2: DSP slices); binary / ternary
 #: weights always take 0 (their products are a negation)
 MULT_MAP = {"auto": 0, "logic": 0, "lut": 1, "dsp": 2}
+
+
+def products_on_dsp(s: LayerSpec):
+    """Whether the layer's products are fix-point and go to DSP slices under ``auto`` (the layers whose
+    products ``mult = "lut"`` moves to LUTs); numbers or tensors."""
+    ww = weight_width(s.w_kind, s.w_bits, s.w_signed)
+    return nm.logical_and(nm.eq(s.w_kind, 0), uses_dsp(signed_width(s.x_bits, s.x_signed), ww))
 
 
 def transform_params(s: LayerSpec, g: dict, max_nodes=None, direct=False) -> dict:

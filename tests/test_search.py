@@ -688,6 +688,28 @@ def test_latency_objective_ranks_designs_like_the_dse(cora_latency_cost):
             assert (s1 < s2) == (d1 < d2), rows
 
 
+def test_latency_objective_knows_the_dses_lut_lanes(cora_latency_cost):
+    """A W8A8 GCN on the xc7z020 is DSP-bound under ``auto``; the DSE runs its transforms on LUT lanes
+    (``mult = "lut"``). The stand-in, the least over the layers' mappings, is within 1.5x of the DSE's
+    latency; costed under ``auto`` alone it is more than 2x too slow."""
+    from lpgnas.hw_model.dse import explore
+    from lpgnas.hw_model.expected import balanced_cycles
+
+    sp, cost = cora_latency_cost
+    features, _, n, e = CORA
+    choices = {k: 8 if k.split(".")[1].startswith("q_") else sp.options(k)[0] for k in sp.decision_keys}
+    arch = architecture_from_choices(sp, choices | {"layer0.attention": "gcn", "layer1.attention": "gcn"})
+    hw, est = explore(export_ir(build_quant_gnn(arch, features, input_signed=False), "t"), (n, e), "xc7z020")
+    assert any(lay.mult == "lut" for lay in hw.layers)
+    oh = onehots_for(sp, arch)
+    with torch.no_grad():
+        stand_in = float(cost.values(oh)["dse_latency"])
+        auto = balanced_cycles(*(c.unit_terms(oh) for c in (cost.one_lane, cost.two_lanes, cost.most_lanes)),
+                               cost.lane_budget) / cost.one_lane.clock_mhz
+    dse = float(est.latency_us)
+    assert dse / 1.5 < stand_in < 1.5 * dse and float(auto) > 2 * dse, (stand_in, float(auto), dse)
+
+
 def test_latency_objective_gradient_prefers_narrower_weights(cora_latency_cost):
     """At uniform probabilities the latency objective's penalty grows with every layer's weight bitwidth
     (the controllers narrow it); the latency at the size objective's nominal parallelism does not depend on

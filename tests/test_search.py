@@ -711,8 +711,8 @@ def test_latency_objective_knows_the_dses_lut_lanes(cora_latency_cost):
 
 
 def test_latency_objective_gradient_prefers_narrower_weights(cora_latency_cost):
-    """At uniform probabilities the latency objective's penalty grows with every layer's weight bitwidth
-    (the controllers narrow it); the latency at the size objective's nominal parallelism does not depend on
+    """At uniform probabilities the latency objective's penalty grows with the first layer's weight bitwidth
+    and is largest at every layer's widest (the controllers narrow them); the latency at the size objective's nominal parallelism does not depend on
     the weights' bitwidth at all."""
     sp, cost = cora_latency_cost
     features, classes, n, e = CORA
@@ -721,7 +721,9 @@ def test_latency_objective_gradient_prefers_narrower_weights(cora_latency_cost):
     for i in range(2):
         grad = uniform[f"layer{i}.q_weight"].grad.tolist()  # options narrowest first
         assert sp.options(f"layer{i}.q_weight") == tuple(sorted(sp.options(f"layer{i}.q_weight")))
-        assert all(a <= b for a, b in itertools.pairwise(grad)) and grad[0] < grad[-1], grad
+        assert grad[-1] == max(grad) and grad[0] < grad[-1], grad
+        if i == 0:  # layer 1's 8-bit products sit on DSPs, no LUT, while layer 0's LUT lanes bind
+            assert all(a <= b for a, b in itertools.pairwise(grad)), grad
     nominal = SearchCost(sp, n, e, "xc7z020", "latency", input_signed=False)
     probs = {k: v.clone().requires_grad_(True) for k, v in uniform_probs(sp, torch.float64).items()}
     weights = [probs[f"layer{i}.q_weight"] for i in range(2)]

@@ -182,6 +182,14 @@ def _parse(key: str) -> tuple[int, int, int, int]:
     return int(w), int(a), int(p_in), int(p_out)
 
 
+def rom_cell(rec: dict) -> str:
+    """The weight ROM's LUTs in Yosys and in the model, or where it went when not logic."""
+    r = rec["rom_yosys"]
+    if not rec["model_terms"].get("rom") and not r["lut"]:
+        return f"block RAM ({r['bram18']} RAMB18, {r['bram36']} RAMB36)"
+    return f"{r['lut']} (+{r['muxf']} MUXF), {rec['model_terms'].get('rom', 0):.0f}"
+
+
 def table(doc: dict) -> str:
     """Markdown rows of the stored units (docs/cost_model.md)."""
     rows = ["| W x A | P_in x P_out (lanes) | Yosys LUT | model LUT | error | LUT / adder bit implied | "
@@ -191,7 +199,7 @@ def table(doc: dict) -> str:
         w, a, p_in, p_out = rec["case"]
         rows.append(f"| W{w}A{a} | {p_in} x {p_out} ({rec['lanes']}) | {rec['yosys']['lut']} | "
                     f"{rec['model_lut']:.0f} | {rec['lut_error']:+.0%} | {rec['implied_lut_per_adder_bit']:.2f} | "
-                    f"{rec['rom_yosys']['lut']}, {rec['model_terms'].get('rom', 0):.0f} | "
+                    f"{rom_cell(rec)} | "
                     f"{rec['implied_lut_per_adder_bit_rom_measured']:.2f} | {rec['synth_seconds']:.0f} |")
     for name, d in sorted(doc.get("dse", {}).items()):
         l0 = d["layer0"]

@@ -59,10 +59,10 @@ def dsp_count_packed(a_w, b_w, family: str):
     return nm.where(nm.logical_and(nm.le(a_w, 8), nm.le(b_w, 8)), base / 2, base)
 
 
-#: LUTs per adder bit of lpg_mul's shift-and-add (MULT_MAP 1): least squares on Yosys ``synth_xilinx`` runs
-#: of the 12 complete validation designs with ``mult = "lut"`` layers (the model's other terms as they are);
-#: docs/cost_model.md lists the points, the error, and the single units that cost more
-LUT_MULT_PER_ADDER_BIT = 1.06
+#: LUTs per adder bit of lpg_mul's shift-and-add (MULT_MAP 1): the fit on single layer-0 transform units
+#: synthesised with Yosys ``synth_xilinx``, not the 1.06 of the 12 small complete designs, which left the
+#: DSE's Cora designs (hundreds of LUT lanes) 36% under; docs/cost_model.md lists both and the large units
+LUT_MULT_PER_ADDER_BIT = 1.83
 
 
 def lut_mult_adder_bits(x_w, w_w):

@@ -20,10 +20,9 @@ module lpg_mul #(
     genvar b;
     generate
         if (WKIND == 0) begin : g_fix
-            wire signed [WW-1:0] ws = w;
             wire signed [PW-1:0] xe = {{(PW-XW){x[XW-1]}}, x};
-            wire signed [PW-1:0] we = {{(PW-WW){ws[WW-1]}}, ws};
             if (MULT_MAP == 2) begin : g_dsp
+                wire signed [PW-1:0] we = {{(PW-WW){w[WW-1]}}, w};
                 (* use_dsp = "yes" *) wire signed [PW-1:0] prod = xe * we;
                 assign p = prod;
             end else if (MULT_MAP == 1) begin : g_lut
@@ -40,6 +39,7 @@ module lpg_mul #(
                 end
                 assign p = acc[PW*(WW+1)-1:PW*WW];
             end else begin : g_auto
+                wire signed [PW-1:0] we = {{(PW-WW){w[WW-1]}}, w};
                 assign p = xe * we;
             end
         end else begin : g_sign

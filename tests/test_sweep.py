@@ -332,7 +332,12 @@ def test_options_go_to_the_commands_that_take_them(tmp_path):
 
 
 def test_verify_synth_and_flow_points_record_their_checks(tmp_path):
+    from lpgnas.hwconfig import default_config
+    from lpgnas.ir import load_ir
+
     assert main(["-q", "train", "--dataset", "karate", "--epochs", "5", "-o", str(tmp_path / "gcn")]) == 0
+    # a modest design to synthesise: the DSE's fills the device with LUT multipliers (Yosys takes many minutes)
+    default_config(load_ir(tmp_path / "gcn" / "model.ir.json"), 34, 190).save(tmp_path / "hw.json")
     spec = _spec(tmp_path, """
 [[grid]]
 method = "verify"
@@ -345,6 +350,7 @@ csim = true
 [[grid]]
 method = "synth"
 design = "gcn/model.ir.json"
+hw = "hw.json"
 dataset = "karate"
 device = "xc7z020"
 

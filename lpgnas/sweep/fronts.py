@@ -18,6 +18,7 @@ from typing import Any
 from lpgnas.errors import LpgnasError
 from lpgnas.search.pareto import hypervolume
 from lpgnas.sweep.methods import OUT, latency_front
+from lpgnas.sweep.panels import MARKS, finish_panels, log_panel, panel_grid
 from lpgnas.sweep.runner import RUNS
 from lpgnas.sweep.stats import mean_std, mean_std_text
 
@@ -253,15 +254,11 @@ def fronts_figure(rs: list[Row]) -> Any:
     baseline's mean with std error bars; None without rows."""
     import matplotlib.pyplot as plt
 
-    from lpgnas.report import plain_log_axis
-
     if not rs:
         return None
-    cols = min(3, len(rs))
-    nrows = -(-len(rs) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.4 * cols, 3.4 * nrows), squeeze=False)
+    fig, axes = panel_grid(len(rs), 4.4, 3.4)
     names = list(dict.fromkeys([m for r in rs for m in r.fronts] + [b for r in rs for b in r.baselines]))
-    cmap, marks = plt.get_cmap("tab20"), "os^vD<>phX*P"
+    cmap = plt.get_cmap("tab20")
     for ax, row in zip(axes.flat, rs, strict=False):
         for m, seeds in row.fronts.items():
             i = names.index(m)
@@ -273,25 +270,10 @@ def fronts_figure(rs: list[Row]) -> Any:
             i = names.index(b)
             lat = [p["latency_us"] for p in seeds.values()]
             acc = mean_std([100 * p["test_accuracy"] for p in seeds.values()])
-            ax.errorbar(statistics.mean(lat), acc[0], yerr=acc[1], fmt=marks[i % len(marks)], color=cmap(i % 20),
+            ax.errorbar(statistics.mean(lat), acc[0], yerr=acc[1], fmt=MARKS[i % len(MARKS)], color=cmap(i % 20),
                         label=b, capsize=2, markersize=5)
         lats = [p["latency_us"] for p in row.all_points()]
-        lo, hi = min(lats) / 1.5, max(lats) * 1.5
-        ax.set_xscale("log")
-        ax.set_xlim(lo, hi)
-        plain_log_axis(ax.xaxis, lo, hi)
-        ax.set_title(_row_title(row), fontsize=9)
-        ax.set_xlabel("latency on the device (µs)", fontsize=8)
-        ax.set_ylabel("test accuracy, golden (%)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(rs):]:
-        ax.set_visible(False)
-    handles = {}
-    for ax in axes.flat:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=min(6, len(handles)), fontsize=8,
-               bbox_to_anchor=(0.5, 1.0 + 0.25 / nrows))
-    fig.tight_layout()
+        log_panel(ax, min(lats) / 1.5, max(lats) * 1.5, _row_title(row), "latency on the device (µs)",
+                  "test accuracy, golden (%)")
+    finish_panels(fig, axes, len(rs))
     return fig

@@ -14,6 +14,7 @@ from lpgnas.errors import LpgnasError
 from lpgnas.fileio import atomic_path, write_text_atomic
 from lpgnas.sweep import fronts
 from lpgnas.sweep.methods import SEARCH
+from lpgnas.sweep.panels import MARKS, finish_panels, log_panel, panel_grid
 from lpgnas.sweep.runner import RESULTS
 from lpgnas.sweep.spec import NAMED_OPTIONS
 from lpgnas.sweep.stats import mean_std, mean_std_text
@@ -263,11 +264,8 @@ def accuracy_plot(gs: list[Group], path: Path) -> bool:
     """Test accuracy over model size (log) per configuration, every method a marker with std error bars."""
     import matplotlib.pyplot as plt
 
-    from lpgnas.report import plain_log_axis
-
     configs = list(dict.fromkeys(", ".join(g.shown.values()) for g in gs))
     methods = list(dict.fromkeys(g.method for g in gs))
-    marks = "os^vD<>phX*P"
     points = defaultdict(list)
     for g in gs:
         acc, size = mean_std(g.values("test_accuracy")), mean_std(g.values("model_size_kib"))
@@ -276,34 +274,17 @@ def accuracy_plot(gs: list[Group], path: Path) -> bool:
     if not points:
         return False
     configs = [c for c in configs if points[c]]
-    cols = min(3, len(configs))
-    rows = -(-len(configs) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = panel_grid(len(configs), 4.2, 3.2)
     cmap = plt.get_cmap("tab20")
     for ax, config in zip(axes.flat, configs, strict=False):
         sizes = [size[0] for _, size, _ in points[config]]
         lo, hi = min(sizes) / 1.5, max(sizes) * 1.5
         for m, size, acc in points[config]:
             i = methods.index(m)
-            ax.errorbar(size[0], 100 * acc[0], xerr=size[1], yerr=100 * acc[1], fmt=marks[i % len(marks)],
+            ax.errorbar(size[0], 100 * acc[0], xerr=size[1], yerr=100 * acc[1], fmt=MARKS[i % len(MARKS)],
                         color=cmap(i % 20), label=m, capsize=2, markersize=5)
-        ax.set_xscale("log")
-        ax.set_xlim(lo, hi)
-        plain_log_axis(ax.xaxis, lo, hi)
-        ax.set_title(config or "all", fontsize=9)
-        ax.set_xlabel("model size (KiB)", fontsize=8)
-        ax.set_ylabel("test accuracy (%)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(configs):]:
-        ax.set_visible(False)
-    handles = {}
-    for ax in axes.flat:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=min(6, len(handles)), fontsize=8,
-               bbox_to_anchor=(0.5, 1.0 + 0.25 / rows))
-    fig.tight_layout()
+        log_panel(ax, lo, hi, config or "all", "model size (KiB)", "test accuracy (%)")
+    finish_panels(fig, axes, len(configs))
     _save(fig, path)
     return True
 

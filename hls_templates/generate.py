@@ -67,7 +67,13 @@ def write_graph_data(ir: ModelIR, graph: CSRGraph, x_codes: np.ndarray, hw_dir: 
             f"graph has {graph.num_nodes} nodes / {graph.num_edges} edges (with self-loops), the design holds "
             f"at most {hw.max_nodes} / {hw.max_edges}; regenerate with a larger capacity"
         )
-    images = graph_images(ir, graph) + list(io_images(ir, graph, x_codes))
+    nonzeros = int(np.count_nonzero(x_codes))
+    if hw.layers and hw.layers[0].input == "sparse" and nonzeros > hw.max_nonzeros:
+        raise LpgnasError(
+            f"the input features have {nonzeros} non-zero codes, the design's sparse input holds at most "
+            f"{hw.max_nonzeros}; regenerate with a larger max_nonzeros"
+        )
+    images = graph_images(ir, graph) + io_images(ir, graph, x_codes, hw)
     manifest = {
         "generator": GENERATOR,
         "num_nodes": graph.num_nodes,

@@ -14,10 +14,12 @@ import numpy as np
 
 from lpgnas.golden import run_model
 from lpgnas.graph import CSRGraph, gcn_coefficients, mean_reciprocals
+from lpgnas.hwconfig import HardwareConfig
 from lpgnas.ir import ModelIR
 from lpgnas.names import tensor_name
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ATTENTIONS
+from lpgnas.sparse import group_features
 
 
 @dataclass
@@ -80,10 +82,24 @@ def graph_images(ir: ModelIR, graph: CSRGraph) -> list[MemoryImage]:
     return images
 
 
-def io_images(ir: ModelIR, graph: CSRGraph, x_codes: np.ndarray) -> tuple[MemoryImage, MemoryImage]:
-    """Input feature codes and the golden model's output codes (what the hardware must produce)."""
+def feature_images(ir: ModelIR, x_codes: np.ndarray, hw: HardwareConfig | None = None) -> list[MemoryImage]:
+    """Layer 0's input: the codes row-major (``features``), or, when ``hw`` makes layer 0 ``sparse``, their
+    grouped CSR (``feat_ptr``, ``feat_col``, ``feat_val``; :mod:`lpgnas.sparse`)."""
+    fmt = ir.layers[0].formats["input"]
+    if hw is None or not hw.layers or hw.layers[0].input != "sparse":
+        return [_fmt_image("features", x_codes, fmt)]
+    ptr, col, val = group_features(x_codes, hw.layers[0].p_in)
+    return [
+        MemoryImage("feat_ptr", ptr, _width_of(ptr, False), False),
+        MemoryImage("feat_col", col, max(1, (ir.in_features - 1).bit_length()), False),
+        _fmt_image("feat_val", val, fmt),
+    ]
+
+
+def io_images(
+    ir: ModelIR, graph: CSRGraph, x_codes: np.ndarray, hw: HardwareConfig | None = None
+) -> list[MemoryImage]:
+    """Input features (:func:`feature_images`) and the golden model's output codes (what the hardware must
+    produce)."""
     out = run_model(ir, graph, x_codes)
-    return (
-        _fmt_image("features", x_codes, ir.layers[0].formats["input"]),
-        _fmt_image("expected", out, ir.layers[-1].formats["output"]),
-    )
+    return [*feature_images(ir, x_codes, hw), _fmt_image("expected", out, ir.layers[-1].formats["output"])]

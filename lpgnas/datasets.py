@@ -31,6 +31,7 @@ import torch
 
 from lpgnas.errors import DatasetError
 from lpgnas.fileio import cache_root
+from lpgnas.sparse import nonzero_histogram
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch_geometric.data import Data
@@ -280,6 +281,8 @@ class GraphStats:
     is_undirected: bool = True
     num_features: int | None = None
     feature_density: float | None = None  # fraction of nonzero entries of x
+    #: non-zeros in a row of x -> number of rows (``lpgnas.sparse.nonzero_histogram``; a sparse layer 0's cycles)
+    feature_nonzeros: dict[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (histogram keys become strings, as JSON requires)."""
@@ -295,6 +298,9 @@ class GraphStats:
             "is_undirected": self.is_undirected,
             "num_features": self.num_features,
             "feature_density": self.feature_density,
+            "feature_nonzeros": None
+            if self.feature_nonzeros is None
+            else {str(k): v for k, v in self.feature_nonzeros.items()},
         }
 
 
@@ -324,10 +330,11 @@ def graph_stats(edge_index: torch.Tensor, num_nodes: int, x: torch.Tensor | None
     else:
         undirected = True
 
-    nf = density = None
+    nf = density = nz_hist = None
     if x is not None:
         nf = int(x.shape[1]) if x.dim() == 2 else 1
         density = float(torch.count_nonzero(x)) / max(int(x.numel()), 1)
+        nz_hist = nonzero_histogram(x.reshape(x.shape[0], -1).detach().cpu().numpy())
 
     return GraphStats(
         num_nodes=int(num_nodes),
@@ -341,6 +348,7 @@ def graph_stats(edge_index: torch.Tensor, num_nodes: int, x: torch.Tensor | None
         is_undirected=undirected,
         num_features=nf,
         feature_density=density,
+        feature_nonzeros=nz_hist,
     )
 
 

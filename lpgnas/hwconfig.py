@@ -1,9 +1,11 @@
 """The hardware configuration: what the generator needs beyond the IR.
 
 Per layer: ``p_in`` multipliers per dot-product lane, ``p_out`` lanes (the transform unit),
-``p_agg`` feature lanes of the edge/aggregation unit, and how multipliers map to hardware
-(``logic`` for binary/ternary operands, ``lut``, ``dsp``, or ``auto``). Global: the target device, the
-clock, and the capacity of the on-chip graph buffers (``max_nodes``, ``max_edges`` counting self-loops).
+``p_agg`` feature lanes of the edge/aggregation unit, how multipliers map to hardware
+(``logic`` for binary/ternary operands, ``lut``, ``dsp``, or ``auto``) and, for layer 0, whether it reads its
+input features ``dense`` (every feature) or ``sparse`` (only the non-zeros, :mod:`lpgnas.sparse`). Global: the
+target device, the clock, and the capacity of the on-chip graph buffers (``max_nodes``, ``max_edges`` counting
+self-loops) and of the sparse input (``max_nonzeros``).
 Saved as ``hw_config.json`` in a generated hardware folder.
 """
 
@@ -19,6 +21,8 @@ from lpgnas.errors import LpgnasError
 from lpgnas.ir import ModelIR
 
 MULT_MAPPINGS = ("auto", "logic", "lut", "dsp")
+#: how layer 0 reads its input features (the other layers read on-chip row buffers: ``dense``)
+INPUT_MODES = ("dense", "sparse")
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,7 @@ class LayerHW:
     p_out: int = 4
     p_agg: int = 4
     mult: str = "auto"
+    input: str = "dense"
 
 
 @dataclass
@@ -41,16 +46,19 @@ class HardwareConfig:
     clock_mhz: float = 100.0
     max_nodes: int = 256
     max_edges: int = 2048
+    max_nonzeros: int = 0  # input-feature non-zeros a sparse layer 0 holds (0: dense input only)
     layers: list[LayerHW] = field(default_factory=list)
 
     def check_globals(self, where: str = "hardware config") -> HardwareConfig:
         """Raise a clear error (naming ``where``) for a clock that is not a positive number or a capacity that
         is not a positive integer."""
         check_clock_mhz(self.clock_mhz, f"{where}: clock_mhz")
-        for key in ("max_nodes", "max_edges"):
+        for key in ("max_nodes", "max_edges", "max_nonzeros"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise LpgnasError(f"{where}: {key} must be an integer, got {v!r}")
+        if self.max_nonzeros < 0:
+            raise LpgnasError(f"{where}: max_nonzeros must be >= 0, got {self.max_nonzeros}")
         if self.max_nodes < 1 or self.max_edges < self.max_nodes:
             raise LpgnasError(f"{where}: max_nodes >= 1 and max_edges >= max_nodes (self-loops) are required")
         return self
@@ -79,6 +87,17 @@ class HardwareConfig:
                 hw.p_agg = layer.out_features
             if hw.mult not in MULT_MAPPINGS:
                 raise LpgnasError(f"hardware config layers[{i}].mult: {hw.mult!r} is not one of {MULT_MAPPINGS}")
+            if hw.input not in INPUT_MODES:
+                raise LpgnasError(f"hardware config layers[{i}].input: {hw.input!r} is not one of {INPUT_MODES}")
+            if hw.input == "sparse" and i > 0:
+                raise LpgnasError(
+                    f"hardware config layers[{i}].input: only layer 0 reads the input features; use 'dense'"
+                )
+            if hw.input == "sparse" and self.max_nonzeros < 1:
+                raise LpgnasError(
+                    "hardware config: layer 0 reads sparse features but max_nonzeros is 0; set it to the "
+                    "graph's non-zero feature count (or more)"
+                )
         return self
 
     def to_dict(self) -> dict:

@@ -13,6 +13,13 @@ register with its adder (``x_raddr = base + ig``, ``base`` steps by IG per node)
 ``F_in % P_in != 0``, AND gates that zero the padding lanes of the last group. Those terms are structural
 with coefficient 1 (:func:`direct_lut`, :func:`direct_ff`), not fitted: the calibration samples were
 taken before the direct read existed.
+
+Sparse input (``SPARSE = 1``, layer 0 with ``input = "sparse"``, :mod:`lpgnas.sparse`): the unit walks each
+row's groups of ``P_IN`` non-zeros (column, code) from banked host ports (``GAW``-bit group addresses, the
+row's group range from the host's ``feat_ptr``), and gathers the ``P_IN`` weight rows those columns select:
+the weight ROM word ``(h*OG + og)*F_IN + col`` holds ``W[h][col][og*P_OUT + j]`` for ``j < P_OUT``, and
+``ROM_COPIES`` copies of it, two read ports each, serve the ``P_IN`` lanes. Loop ``n, h, og, group``: one
+step per group, so the unit takes ``HEADS * OG * groups`` steps (:func:`cycles`), whatever ``F_IN`` is.
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width, weight
 from lpgnas.hw_model.units.multiplier import dsp_count, lut_mult_lut, soft_mult_bits, uses_dsp
 
 PIPELINE_DEPTH = 8  # issue -> memory -> operands -> dot -> accumulate -> requant -> write -> done (RTL-measured)
+#: the sparse read's depth: PIPELINE_DEPTH plus the column -> weight-ROM stage (to be RTL-measured)
+SPARSE_PIPELINE_DEPTH = PIPELINE_DEPTH + 1
+#: read ports of one weight-ROM copy in the sparse read (a block RAM has two)
+SPARSE_ROM_PORTS = 2
 #: ``LayerHW.mult`` -> lpg_mul's mapping (0: Yosys decides, 1: LUTs, 2: DSP slices); binary / ternary
 #: weights always take 0 (their products are a negation)
 MULT_MAP = {"auto": 0, "logic": 0, "lut": 1, "dsp": 2}
@@ -35,11 +46,12 @@ def products_on_dsp(s: LayerSpec):
     return nm.logical_and(nm.eq(s.w_kind, 0), uses_dsp(signed_width(s.x_bits, s.x_signed), ww))
 
 
-def transform_params(s: LayerSpec, g: dict, max_nodes=None, direct=False) -> dict:
+def transform_params(s: LayerSpec, g: dict, max_nodes=None, direct=False, max_groups=None) -> dict:
     """``lpg_transform``'s parameters (the RTL writer's and the cost model's), in the RTL's order.
     ``direct``: layer 0, which reads the host's input features through P_in banked ports (``DIRECT = 1``,
     host address width ``HAW = clog2(max_nodes * IG)``); the other layers read an on-chip row buffer
-    (``DIRECT = 0``, ``HAW = 1``)."""
+    (``DIRECT = 0``, ``HAW = 1``). ``max_groups`` (layer 0 only): it reads them sparse (``SPARSE = 1``), at most
+    that many groups (:func:`lpgnas.sparse.max_groups`)."""
     fix = nm.eq(s.w_kind, 0)
     ww = weight_width(s.w_kind, s.w_bits, s.w_signed)
     xsw = signed_width(s.x_bits, s.x_signed)
@@ -70,6 +82,19 @@ def transform_params(s: LayerSpec, g: dict, max_nodes=None, direct=False) -> dic
         "DIRECT": 1 if direct else 0,
         "HAW": nm.maximum(nm.clog2(max_nodes * ig), 1.0) if direct else 1,
         "MASK_MUT": 0,
+        **(sparse_params(s, og, max_groups) if max_groups is not None else {}),
+    }
+
+
+def sparse_params(s: LayerSpec, og, max_groups) -> dict:
+    """The sparse read's parameters: ``SPARSE``, group address width ``GAW``, column width ``CW``, the
+    weight ROM's ``ROM_COPIES`` and its address width (``WAW`` over ``HEADS * OG * F_IN`` words)."""
+    return {
+        "SPARSE": 1,
+        "GAW": nm.maximum(nm.clog2(max_groups), 1.0),
+        "CW": nm.maximum(nm.clog2(s.in_features), 1.0),
+        "ROM_COPIES": nm.ceil_div(s.p_in, SPARSE_ROM_PORTS),
+        "WAW": nm.maximum(nm.clog2(s.heads * og * s.in_features), 1.0),
     }
 
 
@@ -194,8 +219,13 @@ def ff_features(p, family):
     }
 
 
-def cycles(p, num_nodes):
-    """N * HEADS * OG * IG steps plus the pipeline depth (lpg_transform.v)."""
+def cycles(p, num_nodes, groups=None):
+    """N * HEADS * OG * IG steps plus the pipeline depth (lpg_transform.v); sparse: HEADS * OG * ``groups``
+    steps (all rows' groups, :func:`lpgnas.sparse.group_count`) plus its depth."""
+    if p.get("SPARSE", 0):
+        if groups is None:
+            raise ValueError("a sparse transform's cycles need the feature groups (lpgnas.sparse.group_count)")
+        return groups * p["HEADS"] * p["OG"] + SPARSE_PIPELINE_DEPTH
     return num_nodes * p["HEADS"] * p["OG"] * p["IG"] + PIPELINE_DEPTH
 
 

@@ -17,6 +17,9 @@ accumulator is int64 up to a 62-bit bound (where the golden model switches to Py
 beyond; a layer whose accumulator bound exceeds ``WIDE_SAFE_BITS`` (126) is refused with a
 :class:`FormatError`.
 
+Layer 0 reads its input features dense (``features``) or, with ``LayerHW.input = "sparse"``, as the grouped
+CSR of :mod:`lpgnas.sparse` (``feat_ptr``, ``feat_col``, ``feat_val``), multiplying only the non-zeros.
+
 ``HLS_ATTENTIONS``, ``HLS_AGGREGATIONS`` and ``HLS_ACTIVATIONS`` map every operator of the registry
 (:mod:`lpgnas.operators`) to the ``operators.j2`` macro that emits its C++; an operator missing there is
 refused with an :class:`LpgnasError` naming it.
@@ -34,12 +37,14 @@ from lpgnas.errors import FormatError, LpgnasError
 from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.hls_templates.env import OUTPUT_PORT, TOP_NAME, make_env
-from lpgnas.hw_model.params import stored_width
-from lpgnas.hwconfig import HardwareConfig
+from lpgnas.hw_model.params import globals_for, spec_from_ir, stored_width
+from lpgnas.hw_model.units.transform import SPARSE_ROM_PORTS, transform_params
+from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
 from lpgnas.names import layer_identifiers
 from lpgnas.numfmt import INT64_SAFE_BITS, SATURATION_BITS, NumFormat
 from lpgnas.operators import ACTIVATIONS, ATTENTIONS
+from lpgnas.sparse import max_groups, row_groups
 from lpgnas.tables import (
     ACTIVATION_LEAKY_CODE,
     ATTENTION_LEAKY_CODE,
@@ -132,8 +137,10 @@ def hls_context(ir: ModelIR, hw: HardwareConfig) -> dict[str, Any]:
     hw.check(ir)
     layer_identifiers([layer.name for layer in ir.layers])
     max_deg = hw.max_nodes  # duplicates are merged, so no node has more in-edges than there are nodes
+    sparse = _sparse_input_context(ir.layers[0], hw.layers[0], hw) if hw.layers[0].input == "sparse" else None
     layers = [
-        _layer_context(layer, lhw, max_deg, last=i == len(ir.layers) - 1)
+        _layer_context(layer, lhw, max_deg, last=i == len(ir.layers) - 1,
+                       weight_copies=sparse["rom_copies"] if sparse and i == 0 else None)
         for i, (layer, lhw) in enumerate(zip(ir.layers, hw.layers, strict=True))
     ]
     # each layer's output buffer is read by the next transform P_IN words at a time
@@ -152,12 +159,34 @@ def hls_context(ir: ModelIR, hw: HardwareConfig) -> dict[str, Any]:
         "features_t": _ctype(ir.layers[0].formats["input"]),
         "outputs_t": _ctype(ir.layers[-1].formats["output"]),
         "layers": layers,
+        "sparse": sparse,
         "part": full_part(hw.device),
         "clock_period_ns": round(1000.0 / hw.clock_mhz, 3),
     }
 
 
-def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[str, Any]:
+def _sparse_input_context(layer: LayerIR, lhw: LayerHW, hw: HardwareConfig) -> dict[str, Any]:
+    """Layer 0's sparse input (:mod:`lpgnas.sparse`): the group capacity, the port widths and the weight ROM's
+    copies (``transform_params``' sparse parameters, as the RTL gets them)."""
+    groups = max_groups(hw.max_nonzeros, hw.max_nodes, lhw.p_in)
+    p = transform_params(spec_from_ir(layer, lhw), globals_for(hw.max_nodes, hw.max_edges), hw.max_nodes,
+                         direct=True, max_groups=groups)
+    return {
+        "max_groups": groups,
+        "group_size": lhw.p_in,
+        "ptr_bits": max(groups.bit_length(), 1),  # feat_ptr[N] may equal max_groups
+        "col_bits": int(p["CW"]),
+        "rom_copies": int(p["ROM_COPIES"]),
+        "rom_ports": SPARSE_ROM_PORTS,  # lane k reads copy k / rom_ports
+        "weight_rom": _rom_type(min(lhw.p_in, SPARSE_ROM_PORTS)),
+        "row_groups": int(row_groups(layer.in_features, lhw.p_in)),  # most groups of one row (a trip count)
+    }
+
+
+def _layer_context(
+    layer: LayerIR, lhw: Any, max_deg: int, last: bool, weight_copies: int | None = None
+) -> dict[str, Any]:
+    """One layer's numbers; ``weight_copies``: layer 0 reads sparse input, its weights are that many ROMs."""
     check_operators(layer)
     fm = layer.formats
     for key in ("input", "linear", "aggregation", "output"):
@@ -201,7 +230,8 @@ def _layer_context(layer: LayerIR, lhw: Any, max_deg: int, last: bool) -> dict[s
         "out_t": _ctype(fm["output"]),
         "w_kind": w_fmt.kind,
         "w_t": "lp_uint<1>" if w_fmt.kind == "binary" else _ctype(w_fmt),
-        "weight": _c_array(_weight_codes(layer.weight, w_fmt)),
+        "weight": _c_array(_weight_codes(layer.weight, w_fmt, weight_copies)),
+        "weight_copies": weight_copies,
         "lin": _requant(linear_acc_frac(layer), fm["linear"]),
         "agg": _requant(agg_frac, fm["aggregation"]),
         "out": _requant(fm["aggregation"].frac, fm["output"]),
@@ -321,10 +351,12 @@ def _requant(frac_in: int, fmt: NumFormat) -> dict[str, int]:
     return {"shift": frac_in - fmt.frac, "qmin": fmt.qmin, "qmax": fmt.qmax}
 
 
-def _weight_codes(weight: np.ndarray, fmt: NumFormat) -> np.ndarray:
-    """Binary weights are stored as one bit (1 -> +1, 0 -> -1), the others as their codes."""
+def _weight_codes(weight: np.ndarray, fmt: NumFormat, copies: int | None = None) -> np.ndarray:
+    """Binary weights are stored as one bit (1 -> +1, 0 -> -1), the others as their codes; ``copies``: that
+    many identical copies along a new first axis."""
     w = np.asarray(weight, dtype=np.int64)
-    return (w > 0).astype(np.int64) if fmt.kind == "binary" else w
+    w = (w > 0).astype(np.int64) if fmt.kind == "binary" else w
+    return w if copies is None else np.broadcast_to(w, (copies, *w.shape))
 
 
 def _c_array(a: np.ndarray, per_line: int = 24) -> str:

@@ -99,12 +99,17 @@ def build_sparse_case(out: Path, seed: int, wbits: int, p_in: int, attention: st
     layers += [LayerHW(p_in=1 + i % 2, p_out=2, p_agg=2) for i in range(len(ir.layers) - 1)]
     hw = HardwareConfig(max_nodes=graph.num_nodes + 2, max_edges=graph.num_edges + 4,
                         max_nonzeros=int(np.count_nonzero(x)) + spare, layers=layers)
+    return write_hw_dir(out, ir, graph, x, hw), ir, graph, x
+
+
+def write_hw_dir(out: Path, ir: ModelIR, graph: CSRGraph, x: np.ndarray, hw: HardwareConfig) -> Path:
+    """What csim reads: ``data/*.txt`` (the memory images, sparse ones when ``hw`` says so) and ``hls/``."""
     (out / "data").mkdir(parents=True, exist_ok=True)
     hw.save(out / "hw_config.json")
     for img in graph_images(ir, graph) + io_images(ir, graph, x, hw):
         img.write_txt(out / "data")
     write_hls(ir, hw, out / "hls")
-    return out, ir, graph, x
+    return out
 
 
 def assert_bit_exact(hw_dir: Path, ir: ModelIR, graph: CSRGraph, x: np.ndarray) -> dict:
@@ -143,6 +148,21 @@ def test_sparse_csim_with_vitis_ap_int_types(tmp_path: Path) -> None:
     hw_dir, ir, graph, x = build_sparse_case(tmp_path / "hw", 600, 4, 3, "gat", 2)
     result = run_csim(hw_dir, opt=OPT, ap_types=_ap_types_dir())
     assert result["bit_exact"] and result["outputs"] == run_model(ir, graph, x).ravel().tolist()
+
+
+@needs_gxx
+@pytest.mark.parametrize("attention, num_layers", [("gcn", 1), ("linear", 3)])
+def test_sparse_single_group_rows_and_single_layer(tmp_path: Path, attention: str, num_layers: int) -> None:
+    """P_in = layer 0's width (every row one group); a one-layer model (layer 0 writes the outputs)."""
+    rng = np.random.default_rng(num_layers)
+    ir = random_ir(rng, attention=attention, num_layers=num_layers, in_features=7, heads=2, concat=False)
+    graph = random_graph(rng, 15)
+    x = sparse_features(rng, ir, graph.num_nodes, 2)
+    hw = HardwareConfig(max_nodes=15, max_edges=graph.num_edges, max_nonzeros=int(np.count_nonzero(x)),
+                        layers=[LayerHW(7, 1, 1, input="sparse")] + [LayerHW(2, 2, 2)] * (num_layers - 1))
+    hw_dir = write_hw_dir(tmp_path / "hw", ir, graph, x, hw)
+    assert (hw_dir / "data" / "feat_ptr.txt").read_text().split() == [str(n) for n in range(16)]
+    assert_bit_exact(hw_dir, ir, graph, x)
 
 
 # ---- the interface, the weight ROM copies, the pragmas ------------------------------------------------

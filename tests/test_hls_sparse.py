@@ -153,9 +153,13 @@ def test_sparse_csim_with_vitis_ap_int_types(tmp_path: Path) -> None:
 @needs_gxx
 @pytest.mark.parametrize("attention, num_layers", [("gcn", 1), ("linear", 3)])
 def test_sparse_single_group_rows_and_single_layer(tmp_path: Path, attention: str, num_layers: int) -> None:
-    """P_in = layer 0's width (every row one group); a one-layer model (layer 0 writes the outputs)."""
+    """P_in = layer 0's width (every row one group); a one-layer model (layer 0 writes the outputs); layers
+    named like the sparse ports and loop variables."""
     rng = np.random.default_rng(num_layers)
     ir = random_ir(rng, attention=attention, num_layers=num_layers, in_features=7, heads=2, concat=False)
+    for layer, name in zip(ir.layers, ["feat_ptr", "g", "c"], strict=False):
+        layer.name = name  # the sparse ports' and loops' own names
+    ir.validate()
     graph = random_graph(rng, 15)
     x = sparse_features(rng, ir, graph.num_nodes, 2)
     hw = HardwareConfig(max_nodes=15, max_edges=graph.num_edges, max_nonzeros=int(np.count_nonzero(x)),

@@ -10,8 +10,10 @@ by how much. The units run one after the other, so the latency is the sum of the
 every single increase of one layer's ``p_in`` / ``p_out`` / ``p_agg`` to its next useful value is tried,
 under each of that layer's mappings; an increase that fits under none is dropped for good (costs grow with
 parallelism), and the trial with the largest cycle saving per added share of the device (the largest of
-added LUT / LUTs available, added DSP / DSPs, added RAMB36 / RAMB36s) is kept, the first in the order
-tried on a tie (deterministic). It stops when no increase fits or helps.
+added LUT / LUTs available, added DSP / DSPs, added RAMB36 / RAMB36s) is kept, on a tie the one that adds
+less, then the first in the order tried (deterministic). It stops when no increase fits or saves cycles, or
+when the best one saves too little for its area: a fraction of the cycles per added share of the device
+(:func:`elasticity`) below :data:`MIN_GAIN` (``explore(..., min_gain=)``; 0: any saving is taken).
 """
 
 from __future__ import annotations
@@ -45,11 +47,25 @@ def _candidates(n: int, limit: int = MAX_PARALLEL) -> list[int]:
 #: resources the exploration scores an increase by (``Estimate.usage`` keys)
 SCORED = ("lut", "dsp", "bram36")
 
+#: the least :func:`elasticity` an increase must have to be taken. 0.1: 1% of the device must save 0.1% of
+#: the cycles (spent at that rate, the whole device buys about 10%). It lies between the two LUT-multiplier
+#: moves it decides (docs/cost_model.md, "Design-space exploration"): karate W8A8's layer 0 (0.07, 68% of an
+#: xc7z020 for 4.6% of 7 us: refused) and Cora W8A8's (0.34, 64% for 22%: taken); Cora's latencies lose at
+#: most 1.8%.
+MIN_GAIN = 0.1
+
 
 def added_share(before: Estimate, after: Estimate) -> float:
     """The largest added fraction of the device over :data:`SCORED` (negative when all shrink)."""
     b, a = before.usage(), after.usage()
     return max((nm.to_float(a[k][0]) - nm.to_float(b[k][0])) / max(a[k][1], 1) for k in SCORED)
+
+
+def elasticity(before: Estimate, after: Estimate) -> float:
+    """The fraction of ``before``'s cycles that ``after`` saves per :func:`added_share` of the device (the share
+    floored at one LUT's, so an increase that adds nothing or shrinks the design scores high)."""
+    c = nm.to_float(before.cycles)
+    return (c - nm.to_float(after.cycles)) / c / max(added_share(before, after), 1.0 / after.device.lut)
 
 
 def dsp_mapped_layers(ir) -> list[int]:
@@ -86,12 +102,14 @@ def explore(
     max_parallel: int = MAX_PARALLEL,
     utilisation: float = 1.0,
     lut_mapping: bool = True,
+    min_gain: float = MIN_GAIN,
 ) -> tuple[HardwareConfig, Estimate]:
     """Choose (p_in, p_out, p_agg, mult) per layer; return the config and its estimate.
 
     ``stats``: graph size (GraphStats, CSRGraph, ``(N, E)``); ``max_nodes``/``max_edges`` default to it.
     ``utilisation`` < 1 keeps headroom (e.g. 0.8 of every resource). ``clock_mhz`` defaults to the device's.
-    ``lut_mapping`` False keeps every layer's multipliers ``auto``.
+    ``lut_mapping`` False keeps every layer's multipliers ``auto``. ``min_gain``: the least elasticity
+    (relative cycle saving per added device share) an increase needs (:data:`MIN_GAIN`; 0: any saving).
     """
     from lpgnas.hw_model.model import graph_size
 
@@ -153,13 +171,12 @@ def explore(
                     if not t_est.fits:
                         continue
                     fitted = True
-                    gain = nm.to_float(est.cycles) - nm.to_float(t_est.cycles)
-                    score = gain / max(added_share(est, t_est), 1.0 / dev.lut)
-                    if gain > 0 and (best is None or score > best[0]):
-                        best = (score, trial, t_est)
+                    rank = (elasticity(est, t_est), -added_share(est, t_est))  # then the smaller design
+                    if rank[0] > 0 and (best is None or rank > best[0]):
+                        best = (rank, trial, t_est)
                 if not fitted:
                     blocked.add((i, k))  # costs only grow with parallelism
-        if best is None:
+        if best is None or best[0][0] < min_gain:
             break
         hw, est = best[1], best[2]
     return hw, est

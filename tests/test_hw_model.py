@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import numpy as np
@@ -281,6 +282,22 @@ def test_dse_maps_dsp_bound_products_to_luts(tmp_path):
     for hw, est in ((hw_auto, est_auto), (hw_lut, est_lut)):
         assert est.fits and estimate(ir, hw, (300, 2000), load_device(str(p))).fits
     assert explore(ir, (300, 2000), str(p))[0].to_dict() == hw_lut.to_dict()
+
+
+def test_dse_takes_no_increase_that_saves_too_little_for_its_area():
+    """Karate (34 nodes) W8A8 GCN 2x16 on the xc7z020: with every saving taken (``min_gain=0``, the search
+    before MIN_GAIN) layer 0 moves to LUT multipliers and the design fills 87% of the LUTs for 9% of the
+    latency; by default it keeps its DSPs (4% of the LUTs), a little slower. An unreachable threshold keeps
+    the smallest design."""
+    ir = random_ir(np.random.default_rng(0), in_features=34, hidden=16, num_classes=2, wbits=8, abits=8)
+    lut_share = lambda est: est.usage()["lut"][0] / est.usage()["lut"][1]  # noqa: E731
+    hw_all, est_all = explore(ir, (34, 190), "xc7z020", min_gain=0.0)
+    hw, est = explore(ir, (34, 190), "xc7z020")
+    assert hw_all.layers[0].mult == "lut" and lut_share(est_all) > 0.8
+    assert {lh.mult for lh in hw.layers} == {"auto"} and lut_share(est) < 0.1
+    assert est_all.cycles < est.cycles < 1.15 * est_all.cycles
+    hw_none, _ = explore(ir, (34, 190), "xc7z020", min_gain=math.inf)
+    assert hw_none.layers == [LayerHW(1, 1, 1, "auto") for _ in ir.layers]
 
 
 def test_lut_mapping_costs_no_dsp_and_auto_is_unchanged():

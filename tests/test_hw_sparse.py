@@ -79,7 +79,7 @@ def test_sparse_read_without_a_histogram_is_a_clear_error():
     [(36, 512, 0, 1), (72, 512, 0, 2), (18, 1024, 1, 0), (36, 1024, 0, 1), (9, 2048, 1, 0), (128, 1433, 15, 0)],
 )
 def test_two_read_ports_take_true_dual_port_shapes(width, depth, b18, b36):
-    """Yosys 0.70 synth_xilinx (xc7; xcup the same for 128x1433, 72x512, 36x512) on a ROM with two
+    """Yosys 0.70 synth_xilinx (xc7; xcup the same on 128x1433, 72x512, 36x512) on a ROM with two
     registered read ports: no 512x36 RAMB18 / 512x72 RAMB36 shape (e.g. 36x512: one RAMB18 with one port)."""
     assert bram_choice(width, depth, 2)[:2] == (b18, b36)
     r = rom_cost(width, depth, "xc7", 2)

@@ -115,6 +115,28 @@ def test_sparse_weight_rom_copies_show_in_bram():
         assert t.cycles < dense.cycles
 
 
+def test_sparse_units_structural_terms():
+    """The sparse read: accumulators even when one group covers F_in (IG = 1), no dense address / padding
+    terms, the fitted ctrl term without the weight-address and ig counters, and the coefficient-1 terms
+    2 GAW + (P_in + 1) WAW LUT (base adder and column adders only when H * OG > 1), 2 GAW + WAW + P_in XW FF."""
+    from lpgnas.hw_model.params import globals_for, spec_from_ir
+    from lpgnas.hw_model.units import transform as tr
+
+    ir = random_ir(np.random.default_rng(4), in_features=6, hidden=8)
+    g = globals_for(64, 400)
+    for p_out, base in ((8, False), (4, True)):
+        s = spec_from_ir(ir.layers[0], LayerHW(8, p_out, 4, input="sparse"))
+        p = tr.transform_params(s, g, 64, direct=True, max_groups=100)
+        d = tr.transform_params(spec_from_ir(ir.layers[0], LayerHW(8, p_out, 4)), g, 64, direct=True)
+        acc = {k: (f := tr.lut_features(q, "xc7"))["acc"] + f["acc_dsp"] for k, q in (("dense", d), ("sparse", p))}
+        assert p["IG"] == 1 and acc["dense"] == 0 < acc["sparse"]
+        assert tr.direct_lut(p) == tr.direct_ff(p) == 0 < tr.direct_lut(d)
+        assert tr.ctrl_bits(d) - tr.ctrl_bits(p) == d["WAW"]  # and clog2(IG) = 0
+        waw = p["WAW"] if base else 0
+        assert tr.sparse_lut(p) == 2 * p["GAW"] + 9 * waw and tr.sparse_lut(d) == tr.sparse_ff(d) == 0
+        assert tr.sparse_ff(p) == 2 * p["GAW"] + waw + 8 * p["XW"]
+
+
 def test_expected_cost_of_a_sparse_layer_0_equals_estimate_at_one_hot():
     """The search's expected cost with layer 0 sparse (a fixed choice): at one-hot probabilities its
     layer-0 transform equals estimate() of the exported design (cycles, DSP, BRAM: the nominal binary points

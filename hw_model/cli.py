@@ -1,12 +1,14 @@
 """``lpgnas estimate``: the cost model's breakdown of an IR on a device.
 
-    lpgnas estimate RUN/model.ir.json --device xc7z020 --dataset Cora [--data-root D] [--hw CONFIG]
-                    [--nodes N | --full] [--clock MHZ] [--json]
+    lpgnas estimate RUN/model.ir.json --device xc7z020 --dataset Cora [--data-root D] [--hw CONFIG
+                    [--input dense|sparse]] [--nodes N | --full] [--clock MHZ] [--json]
 
 Prints per unit and per layer LUT / LUTRAM / FF / DSP / BRAM18 / BRAM36 / cycles, the totals against
 the device budget and whether the design fits (exit status 1 if not). Without ``--hw`` the design-space
 exploration (:func:`hw_model.dse.explore`) chooses the parallelism, as ``lpgnas generate`` does; both size
-for a breadth-first subgraph of ``--nodes`` (default 256) nodes unless ``--full``. Register with
+for a breadth-first subgraph of ``--nodes`` (default 256) nodes unless ``--full``. A config whose layer 0
+reads its features sparse (``--input sparse`` sets it) is costed on the input codes the design would read
+(their non-zeros per row set its cycles; ``max_nonzeros`` is raised to hold them). Register with
 ``"lpgnas.hw_model.cli:add_parser"``.
 """
 
@@ -38,6 +40,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--dataset", default=None, help=dataset_help(None, "graph to size for"))
     p.add_argument("--data-root", default=None, help="dataset root (default: $LPGNAS_DATA or the user cache)")
     p.add_argument("--hw", default=None, help="hardware config JSON (default: the design-space exploration's choice)")
+    p.add_argument("--input", choices=("dense", "sparse"), default=None,
+                   help="how layer 0 of the --hw config reads its input features: every feature, or only the "
+                        "non-zeros (default: the config's)")
     p.add_argument("--nodes", type=int, default=DEFAULT_NODES,
                    help="estimate for a breadth-first subgraph of N nodes, as lpgnas generate sizes its design")
     p.add_argument("--full", action="store_true", help="estimate for the whole graph")
@@ -47,23 +52,34 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run_estimate)
 
 
-def _graph_size(ir: Any, args: argparse.Namespace) -> tuple[int, int, str]:
+def _graph_size(ir: Any, args: argparse.Namespace, codes: bool = False) -> tuple[int, int, str, dict | None]:
+    """(N, E with self-loops, dataset, the input codes' row non-zero histogram if ``codes`` else None) of the
+    graph the design is sized for (the codes as ``lpgnas generate`` writes them: ``lpgnas.inputs``)."""
     from lpgnas.errors import LpgnasError
     from lpgnas.inputs import training_config
 
     if args.nodes is not None and args.nodes < 1:
         raise LpgnasError(f"--nodes {args.nodes}: a subgraph needs at least 1 node")
-    dataset = args.dataset or training_config(ir).get("dataset")
+    train_cfg = training_config(ir)
+    dataset = args.dataset or train_cfg.get("dataset")
     if not dataset:
         raise LpgnasError("the IR does not name its dataset; pass --dataset NAME")
+    nodes = None if args.full else args.nodes
+    if codes:
+        from lpgnas.datasets import recorded_feature_mode
+        from lpgnas.inputs import design_inputs
+        from lpgnas.sparse import nonzero_histogram
+
+        graph, x = design_inputs(ir, dataset, args.data_root, nodes, recorded_feature_mode(train_cfg))
+        return graph.num_nodes, graph.num_edges, dataset, nonzero_histogram(x)
     from lpgnas.datasets import load_dataset
     from lpgnas.graph import CSRGraph, bfs_nodes
 
     data = load_dataset(dataset, data_root=args.data_root)
     graph = CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes)
-    if not args.full and args.nodes is not None and args.nodes < graph.num_nodes:
-        graph = graph.subgraph(bfs_nodes(graph, args.nodes))
-    return graph.num_nodes, graph.num_edges, dataset
+    if nodes is not None and nodes < graph.num_nodes:
+        graph = graph.subgraph(bfs_nodes(graph, nodes))
+    return graph.num_nodes, graph.num_edges, dataset, None
 
 
 def _fmt(v: float) -> str:
@@ -106,7 +122,7 @@ def format_estimate(est: Any, title: str = "") -> str:
 
 def run_estimate(args: argparse.Namespace) -> int:
     from lpgnas.devices import check_clock_mhz, load_device
-    from lpgnas.errors import HardwareFitError
+    from lpgnas.errors import HardwareFitError, LpgnasError
     from lpgnas.hw_model.dse import explore
     from lpgnas.hw_model.model import estimate
     from lpgnas.hwconfig import HardwareConfig
@@ -115,14 +131,22 @@ def run_estimate(args: argparse.Namespace) -> int:
     ir = load_ir(args.ir)
     device = load_device(args.device)
     clock = None if args.clock is None else check_clock_mhz(args.clock, "--clock")
-    n, e, dataset = _graph_size(ir, args)
-    if args.hw:
-        hw = HardwareConfig.load(args.hw)
+    hw = HardwareConfig.load(args.hw) if args.hw else None
+    if args.input is not None:
+        if hw is None or not hw.layers:
+            raise LpgnasError("--input needs a --hw config with layers (the design-space exploration reads "
+                              "layer 0 dense)")
+        hw.layers[0].input = args.input
+    sparse = hw is not None and bool(hw.layers) and hw.layers[0].input == "sparse"
+    n, e, dataset, hist = _graph_size(ir, args, codes=sparse)
+    if hw is not None:
         hw.device = device.name
         if clock is not None:
             hw.clock_mhz = clock
         hw.max_nodes, hw.max_edges = max(hw.max_nodes, n), max(hw.max_edges, e)
-        est = estimate(ir, hw, (n, e), device)
+        if sparse:
+            hw.max_nonzeros = max(hw.max_nonzeros, sum(k * c for k, c in hist.items()))
+        est = estimate(ir, hw, (n, e), device, feature_nonzeros=hist)
         source = f"config {args.hw}"
     else:
         try:  # the same choice as lpgnas generate's (sim.cli.run_generate); the device's clock unless --clock
@@ -137,6 +161,7 @@ def run_estimate(args: argparse.Namespace) -> int:
     else:
         par = ", ".join(
             f"{layer.name}: P_in={h.p_in} P_out={h.p_out} P_agg={h.p_agg} mult={h.mult}"
+            + (" input=sparse" if h.input == "sparse" else "")
             for layer, h in zip(ir.layers, hw.layers, strict=True)
         )
         print(

@@ -64,7 +64,8 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW, input_
     the aggregation bitwidth, exp at the coefficient bitwidth; binary points are nominal,
     :data:`NOMINAL_INT_BITS` below the top. Signedness as in the trained model: the first layer's input
     ``input_signed`` (the features'), every layer's output signed unless its activation is non-negative
-    (``act_signed``), the next layer's input likewise.
+    (``act_signed``), the next layer's input likewise. Layer 0 reads its features sparse when ``hw.input`` says
+    so (a fixed choice, not searched).
     """
     last = i == n_layers - 1
     hidden, heads = get("hidden", i), get("heads", i)
@@ -118,6 +119,7 @@ def spec_for_choice(get, i: int, n_layers: int, in_features, hw: LayerHW, input_
         p_in=nm.minimum(hw.p_in, in_f),
         p_out=nm.minimum(hw.p_out, hidden),
         p_agg=nm.minimum(hw.p_agg, hidden),
+        sparse=int(hw.input == "sparse"),
         mult=hw.mult,
         name=f"layer{i}",
     )
@@ -158,6 +160,8 @@ class ExpectedHardwareCost:
         device: str = "xc7z020",
         clock_mhz: float | None = None,
         input_signed: bool = True,
+        feature_nonzeros: Mapping[int, int] | None = None,
+        max_nonzeros: int | None = None,
     ):
         self.options = {k: tuple(v) for k, v in options.items()}
         self.n_layers = 1 + max(int(k.split(".")[0][len("layer") :]) for k in self.options)
@@ -176,6 +180,9 @@ class ExpectedHardwareCost:
             num_edges=num_edges if num_edges is not None else max_edges,
             device=device,
             clock_mhz=clock_mhz,
+            feature_nonzeros=feature_nonzeros,
+            max_nonzeros=max_nonzeros if max_nonzeros is not None
+            else sum(k * c for k, c in (feature_nonzeros or {}).items()),
         )
         self.hw = list(hw)
         self.input_signed = input_signed

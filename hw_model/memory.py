@@ -6,13 +6,15 @@ Block-RAM shapes, the mapping costs read from Yosys and the LUTRAM threshold are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from lpgnas.hw_model import numeric as nm
 
 #: (width, depth) shapes of a RAMB18 (simple dual port allows 36 bits) and of a RAMB36
 RAMB18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
 RAMB36_SHAPES = ((1, 32768), (2, 16384), (4, 8192), (9, 4096), (18, 2048), (36, 1024), (72, 512))
+#: a memory with two read ports takes the block in true dual port mode, which lacks the widest shape
+TDP_SHAPES = {18: RAMB18_SHAPES[:-1], 36: RAMB36_SHAPES[:-1]}
 #: memory_libmap costs (Yosys 0.70, read from ``debug synth_xilinx``): n blocks cost 129 n + 2 (RAMB18)
 #: or 257 n + 2 (RAMB36); one bit of a ROM lowered to logic costs 1/64
 BRAM18_COST, BRAM36_COST, BRAM_COST0 = 129.0, 257.0, 2.0
@@ -43,6 +45,13 @@ class MemoryCost:
     def bram36_equiv(self):
         return self.bram36 + self.bram18 / 2
 
+    def __add__(self, other: MemoryCost) -> MemoryCost:
+        return MemoryCost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def times(self, n) -> MemoryCost:
+        """``n`` copies."""
+        return MemoryCost(*(n * getattr(self, f.name) for f in fields(self)))
+
 
 def bram_blocks(width, depth, shape) -> object:
     """Blocks of one ``(w, d)`` shape needed for ``width x depth``."""
@@ -50,14 +59,16 @@ def bram_blocks(width, depth, shape) -> object:
     return nm.ceil_div(width, w) * nm.ceil_div(depth, d)
 
 
-def bram_choice(width, depth) -> tuple[object, object, object]:
-    """(RAMB18 count, RAMB36 count, cost) of the cheapest uniform tiling (Yosys's choice)."""
+def bram_choice(width, depth, read_ports: int = 1) -> tuple[object, object, object]:
+    """(RAMB18 count, RAMB36 count, cost) of the cheapest uniform tiling (Yosys's choice); a ROM with two
+    read ports tiles the true-dual-port shapes only (:data:`TDP_SHAPES`)."""
+    shapes18, shapes36 = (RAMB18_SHAPES, RAMB36_SHAPES) if read_ports == 1 else (TDP_SHAPES[18], TDP_SHAPES[36])
     best18 = None
-    for s in RAMB18_SHAPES:
+    for s in shapes18:
         n = bram_blocks(width, depth, s)
         best18 = n if best18 is None else nm.minimum(best18, n)
     best36 = None
-    for s in RAMB36_SHAPES:
+    for s in shapes36:
         n = bram_blocks(width, depth, s)
         best36 = n if best36 is None else nm.minimum(best36, n)
     c18, c36 = best18 * BRAM18_COST + BRAM_COST0, best36 * BRAM36_COST + BRAM_COST0
@@ -107,15 +118,17 @@ def ram_cost(width, depth, family: str) -> MemoryCost:
     )
 
 
-def rom_cost(width, depth, family: str) -> MemoryCost:
+def rom_cost(width, depth, family: str, read_ports: int = 1) -> MemoryCost:
     """A ROM with a registered output (``lpg_rom``): block RAM, or logic when that costs less.
 
     ``memory_libmap`` cannot put ROMs in LUTRAM (``prune_rom``); it lowers a ROM to logic when
     ``width * depth / 64`` is below the block-RAM cost. Random contents then take about one LUT per output
     bit per 64 words (LUT6 + MUXF7/F8 above 64 words) plus the output register; ROMs of 2 or 4 words
     have few distinct bit functions, which Yosys merges (a handful of LUTs / FFs).
+    ``read_ports`` 2 (the sparse transform's weight ROM): one block RAM in true dual port mode; as logic, each
+    port its own read mux and register, against the same one-port logic cost (docs/cost_model.md).
     """
-    b18, b36, bcost = bram_choice(width, depth)
+    b18, b36, bcost = bram_choice(width, depth, read_ports)
     logic = nm.lt(width * depth * ROM_LOGIC_COST_PER_BIT, bcost)
     tiny2, tiny4 = nm.le(depth, 2), nm.le(depth, 4)
     luts = nm.where(tiny2, 0.0, nm.where(tiny4, nm.minimum(width, 10.0) * 0.3, width * nm.ceil_div(depth, 64)))
@@ -123,7 +136,14 @@ def rom_cost(width, depth, family: str) -> MemoryCost:
     return MemoryCost(
         bram18=nm.where(logic, 0.0, b18),
         bram36=nm.where(logic, 0.0, b36),
-        lut=nm.where(logic, luts, 0.0),
-        ff=nm.where(logic, ffs, 0.0),
+        lut=nm.where(logic, read_ports * luts, 0.0),
+        ff=nm.where(logic, read_ports * ffs, 0.0),
         bits=width * depth,
     )
+
+
+def rom_copies_cost(width, depth, family: str, reads) -> MemoryCost:
+    """``reads`` read ports of one ROM's contents, served by copies of two read ports each (an odd port by a
+    one-port copy): the sparse transform's weight ROM (``ROM_COPIES = ceil(reads / 2)``)."""
+    odd = reads % 2
+    return rom_cost(width, depth, family, 2).times((reads - odd) / 2) + rom_cost(width, depth, family, 1).times(odd)

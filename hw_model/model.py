@@ -3,6 +3,8 @@
 :func:`estimate` takes an IR (or a list of :class:`~hw_model.params.LayerSpec`), a
 :class:`~lpgnas.hwconfig.HardwareConfig`, the graph's size (``num_nodes``, ``num_edges`` with
 self-loops; a :class:`lpgnas.datasets.GraphStats` works) and a device, and returns an :class:`Estimate`.
+A layer 0 that reads its input features sparse (``LayerHW.input``) also needs the features' row non-zeros
+(:func:`feature_histogram`): its cycles follow the groups they make (:func:`lpgnas.sparse.group_count`).
 The microarchitecture is the generated RTL's (``hls_templates/rtl``): per layer a transform unit (with
 its weight ROM) and an aggregation unit (with its bias ROM), the on-chip row buffers ``buf_k``, k >= 1
 (``max_nodes`` words of a whole node row; layer 0's transform reads the input features directly from
@@ -16,12 +18,15 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import astuple, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from lpgnas import sparse
 from lpgnas.devices import Device, load_device
+from lpgnas.errors import LpgnasError
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import ram_cost
 from lpgnas.hw_model.params import ATT_CODE, LayerSpec, globals_for, spec_from_ir, stored_width
@@ -236,24 +241,27 @@ def _mem_unit(name, kind, width, depth, family, layer=None) -> UnitCost:
 
 
 def layer_units(
-    s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges, index: int = 1, max_edges=None
+    s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges, index: int = 1, max_edges=None,
+    groups=None, max_groups=None,
 ) -> list[UnitCost]:
     """Transform unit, linear buffer, attention unit and its memories (softmax attentions only; zero
     otherwise) and aggregation unit of one layer (``index`` 0: the transform reads the host's input
-    features directly, see :mod:`hw_model.units.transform`). A layer of plain numbers is computed once per
-    process (the DSE and the search's fronts cost the same layers many times); the caller gets copies."""
+    features directly, see :mod:`hw_model.units.transform`; sparse, ``s.sparse``: ``groups`` of them, at
+    most ``max_groups``, :mod:`lpgnas.sparse`). A layer of plain numbers is computed once per process (the
+    DSE and the search's fronts cost the same layers many times); the caller gets copies."""
     max_edges = max_edges if max_edges is not None else max_nodes * 8
     fields = astuple(s)
     if not s.extra and not nm.is_tensor(*fields, max_nodes, num_nodes, num_edges, max_edges):
-        key = (fields[:-1], tuple(sorted(g.items())), family, max_nodes, num_nodes, num_edges, index == 0, max_edges)
+        key = (fields[:-1], tuple(sorted(g.items())), family, max_nodes, num_nodes, num_edges, index == 0, max_edges,
+               groups, max_groups)
         units = _PLAIN_LAYER_UNITS.get(key)
         if units is None:
             if len(_PLAIN_LAYER_UNITS) >= PLAIN_LAYER_CACHE_SIZE:
                 _PLAIN_LAYER_UNITS.clear()
             units = _PLAIN_LAYER_UNITS[key] = tuple(
-                _layer_units(s, g, family, max_nodes, num_nodes, num_edges, index, max_edges))
+                _layer_units(s, g, family, max_nodes, num_nodes, num_edges, index, max_edges, groups, max_groups))
         return [copy.copy(u) for u in units]
-    return _layer_units(s, g, family, max_nodes, num_nodes, num_edges, index, max_edges)
+    return _layer_units(s, g, family, max_nodes, num_nodes, num_edges, index, max_edges, groups, max_groups)
 
 
 #: layers of plain numbers costed so far, by everything their units depend on (``layer_units``)
@@ -268,9 +276,11 @@ def clear_caches() -> None:
 
 
 def _layer_units(
-    s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges, index: int, max_edges
+    s: LayerSpec, g: dict, family: str, max_nodes, num_nodes, num_edges, index: int, max_edges, groups, max_groups
 ) -> list[UnitCost]:
-    tp = tr_unit.transform_params(s, g, max_nodes, direct=index == 0)
+    if s.sparse and (index != 0 or groups is None or max_groups is None):
+        raise LpgnasError(f"{s.name}: only layer 0 reads sparse input features, and it needs their groups")
+    tp = tr_unit.transform_params(s, g, max_nodes, direct=index == 0, max_groups=max_groups if s.sparse else None)
     ap = agg_unit.aggregate_params(s, g, max_nodes)
     xp = att_unit.attention_params(s, g, max_nodes, max_edges)
     tb = tr_unit.bram_estimation(tp, family)
@@ -291,7 +301,7 @@ def _layer_units(
         dsp=tr_unit.dsp_estimation(tp, family),
         bram18=tb["bram18"],
         bram36=tb["bram36"],
-        cycles=tr_unit.cycles(tp, num_nodes) + io_unit.STEP_OVERHEAD,
+        cycles=tr_unit.cycles(tp, num_nodes, groups if s.sparse else None) + io_unit.STEP_OVERHEAD,
         bits=rom_t.bits,
     )
     lin = _mem_unit(
@@ -371,15 +381,23 @@ def estimate_specs(
     device: Device | str,
     clock_mhz: float | None = None,
     integration: bool = True,
+    max_nonzeros: int = 0,
+    feature_nonzeros: Mapping[int, int] | None = None,
 ) -> Estimate:
     """The cost of an accelerator given per-layer specs (numbers or tensors); ``integration=False`` leaves
-    out the whole-design LUT / FF factors (used when fitting them)."""
+    out the whole-design LUT / FF factors (used when fitting them). A sparse layer 0 (``specs[0].sparse``, its
+    ``p_in`` a plain number) needs the capacity ``max_nonzeros`` and the graph's ``feature_nonzeros``
+    histogram (:func:`lpgnas.sparse.nonzero_histogram`)."""
     dev = load_device(device)
     fam = dev.family
     g = globals_for(max_nodes, max_edges)
     est = Estimate(dev, float(dev.clock_mhz if clock_mhz is None else clock_mhz))
+    groups = cap = None
+    if specs and specs[0].sparse:
+        groups, cap = sparse_groups(specs[0], max_nodes, max_nonzeros, feature_nonzeros)
     for i, s in enumerate(specs):
-        est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges, index=i, max_edges=max_edges))
+        est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges, index=i, max_edges=max_edges,
+                                     groups=groups if i == 0 else None, max_groups=cap if i == 0 else None))
         est.units.append(
             _mem_unit(
                 f"buf_{i + 1}", "buffer", s.output_features * stored_width(s.out_bits, s.out_signed), max_nodes, fam
@@ -418,6 +436,21 @@ def estimate_specs(
     return est
 
 
+def sparse_groups(s: LayerSpec, max_nodes: int, max_nonzeros: int, feature_nonzeros: Mapping[int, int] | None
+                  ) -> tuple[int, int]:
+    """(groups of the graph's features, the most groups the design holds) of a sparse layer 0 at its ``p_in``,
+    or a clear error naming what is missing."""
+    if feature_nonzeros is None:
+        raise LpgnasError(
+            "layer 0 reads sparse input features, so its cycles need the features' non-zeros per row: pass the "
+            "graph's GraphStats (lpgnas.datasets.graph_stats) or feature_nonzeros=lpgnas.sparse.nonzero_histogram(x)"
+        )
+    if max_nonzeros < 1:
+        raise LpgnasError("layer 0 reads sparse input features but max_nonzeros is 0; set the design's capacity")
+    p_in = int(nm.to_float(s.p_in))
+    return sparse.group_count(feature_nonzeros, p_in), sparse.max_groups(max_nonzeros, max_nodes, p_in)
+
+
 IO_COEF = {  # see hw_model/units/io.py
     "store_lut": {"ctrl": 1.0, "row": 1.0, "const": 4.0},
     "store_ff": {"ctrl": 1.0, "row": 1.0, "const": 5.0},
@@ -441,13 +474,31 @@ def graph_size(stats_or_graph: Any) -> tuple[int, int]:
     return int(stats_or_graph.num_nodes), int(stats_or_graph.num_edges)
 
 
-def estimate(ir, hw, stats, device: Device | str | None = None, *, integration: bool = True) -> Estimate:
+def feature_histogram(stats: Any) -> dict[int, int] | None:
+    """The input features' ``{non-zeros in a row: rows}`` of a GraphStats (``feature_nonzeros``) or a dict
+    with ``"feature_nonzeros"`` (JSON's string keys read as numbers); None when it has none."""
+    hist = stats.get("feature_nonzeros") if isinstance(stats, dict) else getattr(stats, "feature_nonzeros", None)
+    return None if hist is None else {int(k): int(v) for k, v in hist.items()}
+
+
+def estimate(
+    ir, hw, stats, device: Device | str | None = None, *, integration: bool = True,
+    feature_nonzeros: Mapping[int, int] | None = None,
+) -> Estimate:
     """Cost of ``ir`` with hardware config ``hw`` running on a graph with ``stats`` on ``device``
     (default: ``hw.device``). ``hw.max_nodes`` / ``hw.max_edges`` size the buffers; the graph's N and
-    E (self-loops included) set the cycles."""
+    E (self-loops included) set the cycles. A sparse layer 0 takes its groups from ``feature_nonzeros``
+    (:func:`lpgnas.sparse.nonzero_histogram` of the codes the design reads, whose non-zeros may be fewer than
+    the float features') or else from ``stats`` (:func:`feature_histogram`), one row per node."""
     hw.check(ir)
     n, e = graph_size(stats)
     specs = [spec_from_ir(layer, lhw) for layer, lhw in zip(ir.layers, hw.layers, strict=True)]
+    hist = feature_nonzeros if feature_nonzeros is not None else feature_histogram(stats)
+    if specs[0].sparse and hist is not None and sum(hist.values()) != n:
+        raise LpgnasError(
+            f"the feature histogram counts {sum(hist.values())} rows but the graph has {n} nodes; take it from "
+            "the same (sub)graph's features"
+        )
     return estimate_specs(
         specs,
         in_features=ir.in_features,
@@ -459,4 +510,6 @@ def estimate(ir, hw, stats, device: Device | str | None = None, *, integration: 
         device=device or hw.device,
         clock_mhz=hw.clock_mhz,
         integration=integration,
+        max_nonzeros=hw.max_nonzeros,
+        feature_nonzeros=hist,
     )

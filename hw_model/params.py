@@ -71,12 +71,13 @@ class LayerSpec:
     p_in: Any = 4
     p_out: Any = 4
     p_agg: Any = 4
+    sparse: Any = 0  # layer 0 only: 1 when it reads the input features sparse (LayerHW.input, lpgnas.sparse)
     mult: str = "auto"
     name: str = "layer"
     extra: dict = field(default_factory=dict)
 
-    def with_hw(self, p_in, p_out, p_agg, mult: str = "auto") -> LayerSpec:
-        return replace(self, p_in=p_in, p_out=p_out, p_agg=p_agg, mult=mult)
+    def with_hw(self, p_in, p_out, p_agg, mult: str = "auto", sparse=0) -> LayerSpec:
+        return replace(self, p_in=p_in, p_out=p_out, p_agg=p_agg, mult=mult, sparse=sparse)
 
     @property
     def heads_out(self):
@@ -151,7 +152,7 @@ def spec_from_ir(layer: LayerIR, lhw=None) -> LayerSpec:
         name=layer.name,
     )
     if lhw is not None:
-        s = s.with_hw(lhw.p_in, lhw.p_out, lhw.p_agg, lhw.mult)
+        s = s.with_hw(lhw.p_in, lhw.p_out, lhw.p_agg, lhw.mult, int(lhw.input == "sparse"))
     return s
 
 

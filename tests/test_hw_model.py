@@ -194,13 +194,16 @@ def test_cycles_equal_ideal_plus_fill():
 # ---- expected cost -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def expected_cost():
+@pytest.fixture(scope="module", params=["dense", "sparse"])
+def expected_cost(request):
+    """The default space's expected cost, layer 0 reading its features dense or sparse (row non-zeros 0..12)."""
     from lpgnas.search.space import default_space
 
     space = default_space(12, 3, 2, hidden=(8, 16), heads=(1, 2), weight_bits=(1, 2, 4, 8), act_bits=(4, 8))
+    hist = {k: 5 for k in range(13)} if request.param == "sparse" else None
     return space, ExpectedHardwareCost.from_space(
-        space, hw=[LayerHW(4, 4, 4), LayerHW(4, 2, 2)], max_nodes=64, max_edges=400, device="xc7z020"
+        space, hw=[LayerHW(4, 4, 4, input=request.param), LayerHW(4, 2, 2)], max_nodes=64, max_edges=400,
+        num_nodes=65 if hist else None, device="xc7z020", feature_nonzeros=hist
     )
 
 

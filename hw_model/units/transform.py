@@ -20,12 +20,17 @@ row's group range from the host's ``feat_ptr``), and gathers the ``P_IN`` weight
 the weight ROM word ``(h*OG + og)*F_IN + col`` holds ``W[h][col][og*P_OUT + j]`` for ``j < P_OUT``, and
 ``ROM_COPIES`` copies of it, two read ports each, serve the ``P_IN`` lanes. Loop ``n, h, og, group``: one
 step per group, so the unit takes ``HEADS * OG * groups`` steps (:func:`cycles`), whatever ``F_IN`` is.
+Its cost (:func:`weight_rom`, :func:`sparse_lut`, :func:`sparse_ff`): the ``P_IN x P_OUT`` products, adder
+tree, re-quantiser and (always: a row may take several groups) accumulators as in the dense unit, no IG:1
+mux, the weight ROM's copies (:func:`lpgnas.hw_model.memory.rom_copies_cost`), and the group counter, row
+end and column-to-address adders as structural terms with coefficient 1: not fitted, no Yosys run of the
+sparse unit yet (docs/cost_model.md, "Sparse input").
 """
 
 from __future__ import annotations
 
 from lpgnas.hw_model import numeric as nm
-from lpgnas.hw_model.memory import rom_cost
+from lpgnas.hw_model.memory import rom_copies_cost, rom_cost
 from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width, weight_width
 from lpgnas.hw_model.units.multiplier import dsp_count, lut_mult_lut, soft_mult_bits, uses_dsp
 
@@ -122,6 +127,10 @@ def requant_terms(in_w, shift, out_w):
 
 
 def weight_rom(p, family):
+    """Dense: one ROM of ``P_OUT * P_IN * WW``-bit words, ``HEADS * OG * IG`` deep; sparse: ``P_IN`` read ports
+    of ``P_OUT * WW``-bit words, ``HEADS * OG * F_IN`` deep, two ports per copy (``ROM_COPIES``)."""
+    if _sparse(p):
+        return rom_copies_cost(p["P_OUT"] * p["WW"], p["HEADS"] * p["OG"] * p["F_IN"], family, p["P_IN"])
     _, _, _, _, _, _, wrow, wdep = _common(p, family)
     return rom_cost(wrow, wdep, family)
 
@@ -147,7 +156,7 @@ def lut_features(p, family):
     xsw, fix, pw, dsp_per, on_dsp, lanes, wrow, wdep = _common(p, family)
     tree_bits = p["P_OUT"] * nm.pos(p["P_IN"] - 1) * (pw + nm.clog2(p["P_IN"]) / 2)
     rom = weight_rom(p, family)
-    accum = nm.where(nm.gt(p["IG"], 1), p["P_OUT"] * p["ACC_W"], 0.0)
+    accum = nm.where(nm.logical_or(nm.gt(p["IG"], 1), _sparse(p)), p["P_OUT"] * p["ACC_W"], 0.0)
     rq_round, rq_sat = requant_terms(p["ACC_W"], p["SHIFT"], p["LW"])
     return {
         "mult_soft": nm.where(nm.logical_and(nm.logical_and(fix, nm.logical_not(on_dsp)), nm.logical_not(_lut_map(p))),
@@ -163,10 +172,22 @@ def lut_features(p, family):
         "xmux": nm.where(nm.gt(p["IG"], 1), 1.0, 0.0)
         * (1 - _direct(p))
         * (p["P_IN"] * p["XW"] * nm.ceil_div(nm.pos(p["IG"] - 1) + 2, 3)),
-        "ctrl": p["NW"] + p["WAW"] + p["LAW"] + nm.clog2(p["IG"]) + nm.clog2(p["OG"]) + nm.clog2(p["HEADS"]),
+        "ctrl": ctrl_bits(p),
         "rom": rom.lut,
         "const": 1.0,
     }
+
+
+def ctrl_bits(p):
+    """Loop-counter and address bits (the fitted ``ctrl`` terms): node, linear-buffer address, og and head
+    counters, and the dense read's weight-address and ig counters (the sparse read replaces those two with
+    :func:`sparse_lut` / :func:`sparse_ff`'s group counter and address adders)."""
+    dense = 0 if _sparse(p) else p["WAW"] + nm.clog2(p["IG"])
+    return p["NW"] + p["LAW"] + nm.clog2(p["OG"]) + nm.clog2(p["HEADS"]) + dense
+
+
+def _sparse(p) -> bool:
+    return bool(p.get("SPARSE", 0))
 
 
 def _lut_map(p):
@@ -190,13 +211,32 @@ def padding_lanes(p):
 
 
 def direct_lut(p):
-    """Layer 0 only: the HAW-bit address adder and the padding-lane AND gates."""
-    return _direct(p) * (p.get("HAW", 1) + padding_lanes(p) * p["XW"])
+    """Layer 0's dense read only: the HAW-bit address adder and the padding-lane AND gates."""
+    return 0.0 if _sparse(p) else _direct(p) * (p.get("HAW", 1) + padding_lanes(p) * p["XW"])
 
 
 def direct_ff(p):
-    """Layer 0 only: the HAW-bit base address register."""
-    return _direct(p) * p.get("HAW", 1)
+    """Layer 0's dense read only: the HAW-bit base address register."""
+    return 0.0 if _sparse(p) else _direct(p) * p.get("HAW", 1)
+
+
+def _rom_base_bits(p):
+    """Bits of the weight-ROM base ``(h*OG + og) * F_IN`` (a register stepping by ``F_IN``); none when
+    ``HEADS * OG = 1``, where the address is the column itself."""
+    return nm.where(nm.gt(p["HEADS"] * p["OG"], 1), p["WAW"], 0.0)
+
+
+def sparse_lut(p):
+    """The sparse read only (structural, coefficient 1): the ``GAW``-bit group counter's incrementer and its
+    compare with the row's end (``feat_ptr[n + 1]``), the base's adder and the ``P_IN`` column-to-address
+    adders ``base + col`` (``WAW`` bits each, carries through the base's upper bits)."""
+    return 2 * p["GAW"] + (1 + p["P_IN"]) * _rom_base_bits(p) if _sparse(p) else 0.0
+
+
+def sparse_ff(p):
+    """The sparse read only (structural, coefficient 1): the group counter and the row's end (``GAW`` bits
+    each), the base register, and the codes' stage that waits for the weight ROM (``P_IN * XW``)."""
+    return 2 * p["GAW"] + _rom_base_bits(p) + p["P_IN"] * p["XW"] if _sparse(p) else 0.0
 
 
 def ff_features(p, family):
@@ -213,7 +253,7 @@ def ff_features(p, family):
         "dot_dsp": nm.where(on_dsp, p["P_OUT"] * p["SW"], 0.0),
         "acc": p["P_OUT"] * p["ACC_W"],
         "row": p["OG"] * p["P_OUT"] * p["LW"],
-        "ctrl": p["NW"] + p["WAW"] + p["LAW"] + nm.clog2(p["IG"]) + nm.clog2(p["OG"]) + nm.clog2(p["HEADS"]),
+        "ctrl": ctrl_bits(p),
         "rom": rom.ff,
         "const": 1.0,
     }
@@ -231,9 +271,9 @@ def cycles(p, num_nodes, groups=None):
 
 def lut_estimation(p, family, coef):
     f = lut_features(p, family)
-    return sum(coef.get(k, 0.0) * v for k, v in f.items()) + direct_lut(p) + lut_mapped_products(p)
+    return sum(coef.get(k, 0.0) * v for k, v in f.items()) + direct_lut(p) + sparse_lut(p) + lut_mapped_products(p)
 
 
 def ff_estimation(p, family, coef):
     f = ff_features(p, family)
-    return sum(coef.get(k, 0.0) * v for k, v in f.items()) + direct_ff(p)
+    return sum(coef.get(k, 0.0) * v for k, v in f.items()) + direct_ff(p) + sparse_ff(p)

@@ -205,7 +205,8 @@ def test_sparse_rtl_matches_golden_with_exact_cycles(tmp_path):
         write_rtl(load_ir(mutant / "model.ir.json"), HardwareConfig.load(mutant / "hw_config.json"),
                   mutant / "rtl", mutation=mutation)
         mutants.append(mutant)
-    reports = run_rtl_batch([*dirs, base, *mutants], tmp_path / "build", "verilator", quick_build=True)
+    # seed: registers without a reset value (the walker's pointers, the pipeline) start random
+    reports = run_rtl_batch([*dirs, base, *mutants], tmp_path / "build", "verilator", quick_build=True, seed=1)
     reports, mutant_reports = reports[: len(dirs) + 1], reports[len(dirs) + 1:]
     dirs.append(base)
     failed = {d.name: (r["mismatches"], r["first_mismatches"][:3]) for d, r in zip(dirs, reports, strict=True)
@@ -225,3 +226,33 @@ def test_sparse_rtl_icarus_agrees(tmp_path):
     report = run_rtl(hw_dir, "icarus")
     assert report["bit_exact"] and report["mismatches"] == 0
     assert report["cycles"] == expected_cycles(hw_dir)
+
+
+@needs_yosys
+def test_sparse_weight_rom_copies_map_to_block_ram(tmp_path):
+    """Yosys (xc7) on a small sparse design (256 input features, P_in 4, 16 outputs in 4 groups): each of the
+    ROM_COPIES = 2 weight-ROM copies (1024 words of 4 x 8 bits, two read ports) is one RAMB36; nothing else
+    takes a block RAM."""
+    from lpgnas.sim.synth import run_synth
+
+    rng = np.random.default_rng(5)
+    ir = random_ir(rng, attention="gcn", aggregation="add", wbits=8, abits=8, in_features=256, hidden=16,
+                   num_classes=4)
+    graph = random_graph(rng, 20)
+    x = sparse_codes(rng, ir, 20, 4, density=0.05)
+    hw = HardwareConfig(max_nodes=32, max_edges=128, max_nonzeros=400,
+                        layers=[LayerHW(4, 4, 4, input="sparse"), LayerHW(4, 4, 4)])
+    hw_dir = generate_design(ir, graph, x, tmp_path / "hw", hw)
+    params = _transform_params(hw_dir)
+    assert params["ROM_COPIES"] == 2 and params["WAW"] == 10
+    res = run_synth(hw_dir, "xc7")["resources"]
+    assert res["BRAM36"] == params["ROM_COPIES"] and res["BRAM18"] == 0
+    assert res["LUT"] > 0 and res["FF"] > 0 and res["DSP"] > 0
+
+
+def _transform_params(hw_dir: Path) -> dict[str, int]:
+    """Layer 0's lpg_sparse_transform parameters as the generated top sets them."""
+    from lpgnas.hls_templates.rtl_writer import rtl_context
+
+    ir, hw = load_ir(hw_dir / "model.ir.json"), HardwareConfig.load(hw_dir / "hw_config.json")
+    return dict(rtl_context(ir, hw)["layers"][0]["t_params"])

@@ -1,8 +1,8 @@
 """Verilog backend: IR + hardware config -> synthesizable Verilog-2005 of the accelerator (hls4ml style).
 
-``write_rtl`` copies the module library (``hls_templates/rtl/lpg_*.v``: RAM, ROM, multiplier, dot
-product, re-quantiser, transform unit, aggregation unit, host load/store), renders the generated top
-level (``rtl/top.v.j2``) and writes the weight, bias and activation-table ROM images
+``write_rtl`` copies the module library (``hls_templates/rtl/lpg_*.v``: RAM, ROM, multiplier, dot product,
+re-quantiser, transform unit (dense, and layer 0's sparse read), aggregation unit, host load/store), renders
+the generated top level (``rtl/top.v.j2``) and writes the weight, bias and activation-table ROM images
 (``<layer>_w.mem``, ``<layer>_b.mem``, ``<layer>_act.mem``, ``$readmemh`` format) beside them. Everything
 the template needs is computed here, in :func:`rtl_context`: widths of every datapath stage (wide enough
 never to overflow), binary-point shifts of every re-quantiser, memory shapes. docs/rtl.md describes the
@@ -221,7 +221,7 @@ def _layer_context(
     return {
         "index": index, "name": layer.name, "id": ident, "summary": summary,
         "t_params": list(t_params.items()), "a_params": list(a_params.items()),
-        "t_module": "lpg_sparse_transform" if sparse else "lpg_transform",
+        "sparse": sparse, "t_module": "lpg_sparse_transform" if sparse else "lpg_transform",
         "t_step": 2 * index, "a_step": 2 * index + 1, "p_in": lhw.p_in, "ig": ig_n,
         "law": law, "lin_width": layer.out_features * t_params["LW"], "lin_depth": hw.max_nodes * heads,
         "raw": g["recip_aw"], "has_coef": "coef" in fm and not has_attention_unit(layer),
@@ -324,7 +324,7 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
     top.write_text(make_env("rtl").get_template("top.v.j2").render(**ctx))
     written.append(top)
     for L, layer, lhw in zip(ctx["layers"], ir.layers, hw.layers, strict=True):
-        words, width = (sparse_weight_words if L["t_module"] == "lpg_sparse_transform" else weight_words)(layer, lhw)
+        words, width = (sparse_weight_words if L["sparse"] else weight_words)(layer, lhw)
         written.append(_write_words(out / f"{tensor_name(L['id'], 'w')}.mem", words, width))
         if layer.bias is not None:
             words, width = bias_words(layer, lhw)

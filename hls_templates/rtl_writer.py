@@ -1,8 +1,8 @@
 """Verilog backend: IR + hardware config -> synthesizable Verilog-2005 of the accelerator (hls4ml style).
 
-``write_rtl`` copies the module library (``hls_templates/rtl/lpg_*.v``: RAM, ROM, multiplier, dot
-product, re-quantiser, transform unit, aggregation unit, host load/store), renders the generated top
-level (``rtl/top.v.j2``) and writes the weight, bias and activation-table ROM images
+``write_rtl`` copies the module library (``hls_templates/rtl/lpg_*.v``: RAM, ROM, multiplier, dot product,
+re-quantiser, transform unit (dense, and layer 0's sparse read), aggregation unit, host load/store), renders
+the generated top level (``rtl/top.v.j2``) and writes the weight, bias and activation-table ROM images
 (``<layer>_w.mem``, ``<layer>_b.mem``, ``<layer>_act.mem``, ``$readmemh`` format) beside them. Everything
 the template needs is computed here, in :func:`rtl_context`: widths of every datapath stage (wide enough
 never to overflow), binary-point shifts of every re-quantiser, memory shapes. docs/rtl.md describes the
@@ -50,18 +50,26 @@ from lpgnas.ir import LayerIR, ModelIR
 from lpgnas.names import identifier, layer_identifiers, tensor_name
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ACTIVATIONS
+from lpgnas.sparse import max_groups
 from lpgnas.tables import function_table
 
 #: the module library, in dependency order
 LIBRARY = (
-    "lpg_ram.v", "lpg_rom.v", "lpg_mul.v", "lpg_dot.v", "lpg_requant.v",
-    "lpg_store_rows.v", "lpg_transform.v", "lpg_table.v", "lpg_act.v", "lpg_aggregate.v",
+    "lpg_ram.v", "lpg_rom.v", "lpg_rom2.v", "lpg_mul.v", "lpg_dot.v", "lpg_requant.v",
+    "lpg_store_rows.v", "lpg_transform.v", "lpg_sparse_transform.v", "lpg_table.v", "lpg_act.v", "lpg_aggregate.v",
 )
 #: test-only mutations of the generated RTL (the testbench must catch them)
 MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add", "table_entry")
+#: the sparse read's (lpg_sparse_transform's SPARSE_MUT): the walker skips each row's last group; every
+#: column reads the weight row after its own
+SPARSE_MUTATIONS = {"sparse_group_skip": 1, "sparse_col_off_by_one": 2}
+#: transform_params' entries of the dense read only (lpg_sparse_transform has no such parameter)
+DENSE_READ_PARAMS = ("IG", "DIRECT", "HAW", "MASK_MUT", "SPARSE")
 #: the GAT-family attention unit (rtl_attention.py) and its mutations
 LIBRARY = (*LIBRARY, "lpg_att_lut.v", "lpg_attention.v")
-MUTATIONS = (*MUTATIONS, *ATTENTION_MUTATIONS)
+MUTATIONS = (*MUTATIONS, *ATTENTION_MUTATIONS, *SPARSE_MUTATIONS)
+#: names of the sparse input's host arrays (images.feature_images writes their images)
+FEAT_PTR, FEAT_COL, FEAT_VAL = "feat_ptr", "feat_col", "feat_val"
 
 def _weight_encoding(fmt: NumFormat) -> tuple[int, int]:
     """(WKIND, stored width) of the weight codes: binary 1 bit, ternary 2 bits, fix as signed."""
@@ -101,6 +109,32 @@ def weight_words(layer: LayerIR, lhw: LayerHW) -> tuple[list[int], int]:
                 block = padded[h, ig * p_in:(ig + 1) * p_in, og * p_out:(og + 1) * p_out]  # (k, j)
                 words.append(_pack(block.T.ravel().tolist(), ww))  # element j*P_IN + k
     return words, p_out * p_in * ww
+
+
+def sparse_weight_words(layer: LayerIR, lhw: LayerHW) -> tuple[list[int], int]:
+    """Weight ROM words of a sparse layer 0 ((h, og, input row) order: word (h*OG + og)*F_in + c holds
+    W[h][c][og*P_out + j] as element j, zero beyond F_out; see lpg_sparse_transform.v) and the word width."""
+    wkind, ww = _weight_encoding(layer.formats["weight"])
+    p_out = lhw.p_out
+    og_n = math.ceil(layer.out_features / p_out)
+    w = np.asarray(layer.weight, dtype=np.int64)
+    if wkind == 1:
+        w = (w > 0).astype(np.int64)  # binary code: 1 -> +1, 0 -> -1
+    padded = np.zeros((layer.heads, layer.in_features, og_n * p_out), dtype=np.int64)
+    padded[:, :, : layer.out_features] = w
+    words = [_pack(padded[h, c, og * p_out:(og + 1) * p_out].tolist(), ww)
+             for h in range(layer.heads) for og in range(og_n) for c in range(layer.in_features)]
+    return words, p_out * ww
+
+
+def is_sparse_input(hw: HardwareConfig) -> bool:
+    """Layer 0 reads the grouped CSR of the input features (``LayerHW.input == "sparse"``)."""
+    return bool(hw.layers) and hw.layers[0].input == "sparse"
+
+
+def sparse_max_groups(hw: HardwareConfig) -> int:
+    """The feature groups a sparse layer 0 has room for (:func:`lpgnas.sparse.max_groups` of the capacity)."""
+    return max_groups(hw.max_nonzeros, hw.max_nodes, hw.layers[0].p_in)
 
 
 def bias_words(layer: LayerIR, lhw: LayerHW) -> tuple[list[int], int]:
@@ -159,9 +193,16 @@ def _layer_context(
     hwb = address_bits(heads)
     heads_out = heads if layer.concat else 1
     spec = spec_from_ir(layer, lhw)
-    t_params: dict[str, Any] = as_ints(transform_params(spec, g, hw.max_nodes, direct=index == 0))
+    sparse = index == 0 and is_sparse_input(hw)
+    t_params: dict[str, Any] = as_ints(transform_params(
+        spec, g, hw.max_nodes, direct=index == 0, max_groups=sparse_max_groups(hw) if sparse else None))
+    ig_n = t_params["IG"]
     t_params = insert_after(t_params, "L_SIGNED", {"ROUND": rnd})
-    t_params.update(MASK_MUT=int(mutation == "no_input_mask" and index == 0), WEIGHT_FILE=rom_file(ident, "w"))
+    if sparse:
+        t_params = {k: v for k, v in t_params.items() if k not in DENSE_READ_PARAMS}
+        t_params.update(SPARSE_MUT=SPARSE_MUTATIONS.get(mutation or "", 0), WEIGHT_FILE=rom_file(ident, "w"))
+    else:
+        t_params.update(MASK_MUT=int(mutation == "no_input_mask" and index == 0), WEIGHT_FILE=rom_file(ident, "w"))
     a_params: dict[str, Any] = as_ints(aggregate_params(spec, g, hw.max_nodes))
     a_params = insert_after(a_params, "BIAS_SHIFT", {"BIAS_FILE": rom_file(ident, "b")})
     a_params = insert_after(a_params, "TD", {"TABLE_FILE": rom_file(ident, "act")})
@@ -170,7 +211,7 @@ def _layer_context(
         a_params["AGG_MAX"] = 0
     att_params = (rtl_attention_params(layer, spec, ident, hw.max_nodes, hw.max_edges, g, mutation)
                   if has_attention_unit(layer) else {})
-    law, ig_n, p_agg = t_params["LAW"], t_params["IG"], lhw.p_agg
+    law, p_agg = t_params["LAW"], lhw.p_agg
     has_recip = "recip" in fm
     cw, rw = a_params["CW"], a_params["RW"]
     summary = (
@@ -180,6 +221,7 @@ def _layer_context(
     return {
         "index": index, "name": layer.name, "id": ident, "summary": summary,
         "t_params": list(t_params.items()), "a_params": list(a_params.items()),
+        "sparse": sparse, "t_module": "lpg_sparse_transform" if sparse else "lpg_transform",
         "t_step": 2 * index, "a_step": 2 * index + 1, "p_in": lhw.p_in, "ig": ig_n,
         "law": law, "lin_width": layer.out_features * t_params["LW"], "lin_depth": hw.max_nodes * heads,
         "raw": g["recip_aw"], "has_coef": "coef" in fm and not has_attention_unit(layer),
@@ -208,13 +250,23 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
     features_w, outputs_w = stored_width(fin0.bits, fin0.signed), stored_width(fout.bits, fout.signed)
     # features: an interface array partitioned cyclic by layer 0's P_in (Vitis HLS style): bank k holds
     # element (n, ig*P_in + k) at address n*IG + ig, IG = ceil(F_in/P_in); layer 0's transform reads them
+    # sparse: feat_ptr (one port) and feat_col / feat_val as P_in banks, bank k holding entry k of group g at g
     p_in0, ig0 = layers[0]["p_in"], layers[0]["ig"]
-    features_aw, outputs_aw = address_bits(hw.max_nodes * ig0), address_bits(hw.max_nodes * ir.num_classes)
+    sparse = is_sparse_input(hw)
+    t0 = dict(layers[0]["t_params"])
+    features_aw = t0["GAW"] if sparse else address_bits(hw.max_nodes * ig0)
+    outputs_aw = address_bits(hw.max_nodes * ir.num_classes)
+    banks = [(FEAT_COL, t0["CW"]), (FEAT_VAL, features_w)] if sparse else [("features", features_w)]
     ports = []
-    for k in range(p_in0):
-        ports += [{"dir": "output", "name": f"features_{k}_address0", "width": features_aw},
-                  {"dir": "output", "name": f"features_{k}_ce0", "width": 1},
-                  {"dir": "input ", "name": f"features_{k}_q0", "width": features_w}]
+    if sparse:
+        ports += [{"dir": "output", "name": f"{FEAT_PTR}_address0", "width": g["nw"]},
+                  {"dir": "output", "name": f"{FEAT_PTR}_ce0", "width": 1},
+                  {"dir": "input ", "name": f"{FEAT_PTR}_q0", "width": t0["GW"]}]
+    for name, width in banks:
+        for k in range(p_in0):
+            ports += [{"dir": "output", "name": f"{name}_{k}_address0", "width": features_aw},
+                      {"dir": "output", "name": f"{name}_{k}_ce0", "width": 1},
+                      {"dir": "input ", "name": f"{name}_{k}_q0", "width": width}]
     ports += [
         {"dir": "output", "name": "row_ptr_address0", "width": g["nw"]},
         {"dir": "output", "name": "row_ptr_ce0", "width": 1},
@@ -253,6 +305,7 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
         "in_features": ir.in_features, "num_classes": ir.num_classes,
         "nw": g["nw"], "ew": g["ew"], "ew_addr": g["ew_addr"],
         "features_w": features_w, "features_aw": features_aw, "features_banks": p_in0, "features_ig": ig0,
+        "sparse": sparse, "col_w": t0.get("CW", 1),
         "outputs_w": outputs_w, "outputs_aw": outputs_aw,
         "ports": ports, "buffers": buffers, "layers": layers, "steps": steps, "csr_users": csr_users,
     }
@@ -271,7 +324,7 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
     top.write_text(make_env("rtl").get_template("top.v.j2").render(**ctx))
     written.append(top)
     for L, layer, lhw in zip(ctx["layers"], ir.layers, hw.layers, strict=True):
-        words, width = weight_words(layer, lhw)
+        words, width = (sparse_weight_words if L["sparse"] else weight_words)(layer, lhw)
         written.append(_write_words(out / f"{tensor_name(L['id'], 'w')}.mem", words, width))
         if layer.bias is not None:
             words, width = bias_words(layer, lhw)
@@ -294,10 +347,10 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
         ],
         "steps": ctx["steps"],
         # host arrays split into banks: bank k of <name> is ports <name>_<k>_*, element (n, ig*banks + k) of
-        # the flat row-major image (row length row) at address n*groups + ig; padding beyond row reads as zero
-        "banked": {"features": {"banks": ctx["features_banks"], "groups": ctx["features_ig"],
-                                "row": ctx["in_features"],
-                                "flat_aw": address_bits(hw.max_nodes * ctx["in_features"])}},
+        # the flat row-major image (row length row) at address n*groups + ig; padding beyond row reads as zero.
+        # The sparse input's feat_col / feat_val: rows of one group (groups 1, row = banks): bank k's address g
+        # holds flat element g*banks + k
+        "banked": _banked(ctx, hw),
         "mutation": mutation,
     }
     (out / "rtl.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
@@ -305,21 +358,37 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
     return written
 
 
-def ideal_cycles(ir: ModelIR, hw: HardwareConfig, num_nodes: int, num_edges: int) -> dict[str, int]:
+def _banked(ctx: dict[str, Any], hw: HardwareConfig) -> dict[str, dict[str, int]]:
+    """rtl.json's ``banked``: the host arrays layer 0 reads through ``P_in`` banks."""
+    banks = ctx["features_banks"]
+    if ctx["sparse"]:
+        csr = {"banks": banks, "groups": 1, "row": banks, "flat_aw": address_bits(sparse_max_groups(hw) * banks)}
+        return {FEAT_COL: csr, FEAT_VAL: dict(csr)}
+    return {"features": {"banks": banks, "groups": ctx["features_ig"], "row": ctx["in_features"],
+                         "flat_aw": address_bits(hw.max_nodes * ctx["in_features"])}}
+
+
+def ideal_cycles(
+    ir: ModelIR, hw: HardwareConfig, num_nodes: int, num_edges: int, groups: int | None = None
+) -> dict[str, int]:
     """Cycle counts of docs/rtl.md's formulas per unit (no pipeline fill) and their sum.
 
     ``transform``: N * heads * ceil(F_in/P_in) * ceil(F_out/P_out) (layer 0 reads the host's features
-    directly, there is no load step); ``aggregate``: (E * heads + N * heads_out) * ceil(F_out/P_agg), E
-    counting self-loops; ``store``: one element per cycle.
+    directly, there is no load step); a sparse layer 0: ``groups`` * heads * ceil(F_out/P_out), ``groups``
+    the input features' groups (:func:`lpgnas.sparse.group_count`, required then); ``aggregate``:
+    (E * heads + N * heads_out) * ceil(F_out/P_agg), E counting self-loops; ``store``: one element per cycle.
     """
     n, e = num_nodes, num_edges
+    if is_sparse_input(hw) and groups is None:
+        raise LpgnasError("a sparse layer 0's cycles need the input features' groups (lpgnas.sparse.group_count)")
     out: dict[str, int] = {}
-    for layer, lhw in zip(ir.layers, hw.layers, strict=True):
+    for i, (layer, lhw) in enumerate(zip(ir.layers, hw.layers, strict=True)):
         ident = identifier(layer.name)
         ig_n, og_n = math.ceil(layer.in_features / lhw.p_in), math.ceil(layer.out_features / lhw.p_out)
         fg_n = math.ceil(layer.out_features / lhw.p_agg)
         heads_out = layer.heads if layer.concat else 1
-        out[f"{ident}_transform"] = n * layer.heads * ig_n * og_n
+        steps = int(groups) if i == 0 and is_sparse_input(hw) else n * ig_n
+        out[f"{ident}_transform"] = steps * layer.heads * og_n
         if has_attention_unit(layer):
             out[f"{ident}_attention"] = attention_ideal_cycles(layer, n, e)
         out[f"{ident}_aggregate"] = (e * layer.heads + n * heads_out) * fg_n

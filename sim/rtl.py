@@ -87,7 +87,8 @@ def _mem_entries(rtl: dict[str, Any]) -> list[dict[str, Any]]:
     A banked array (rtl.json ``banked``: ports ``<name>_<k>_*``) is one flat memory holding the row-major
     image ``data/<name>.mem``; the wrapper serves bank k's address a from flat index
     (a / groups) * row + (a % groups) * banks + k, and all ones for padding positions
-    ((a % groups) * banks + k >= row): the design must mask them itself.
+    ((a % groups) * banks + k >= row): the design must mask them itself. The sparse input's feat_col /
+    feat_val (groups 1, row = banks) are thus served a * banks + k, without padding positions.
     """
     ports = {p["name"]: p for p in rtl["ports"]}
     banked = rtl.get("banked", {})

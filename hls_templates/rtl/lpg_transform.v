@@ -16,6 +16,8 @@
 //      partitioned cyclic by P_IN): bank k holds element (n, ig*P_IN + k) at n*IG + ig, so
 //      x_raddr = n*IG + ig (HAW bits) and x_rdata = the P_IN bank outputs (bank k at [k*XW +: XW]).
 //      Lanes beyond F_IN in the last group (padding words of the host array) are masked to zero here.
+// Stages 2.. (operands to row write, and done) are lpg_transform_core, below, which the sparse read of layer 0
+// (lpg_sparse_transform.v) shares.
 module lpg_transform #(
     parameter NW          = 8,    // width of num_nodes and of node addresses
     parameter XW          = 8,    // stored input element width
@@ -46,33 +48,29 @@ module lpg_transform #(
     input  wire                  clk,
     input  wire                  rst,
     input  wire                  start,
-    output reg                   done,
+    output wire                  done,
     input  wire [NW-1:0]         num_nodes,
     output wire [(DIRECT != 0 ? HAW : NW)-1:0]       x_raddr,
     input  wire [(DIRECT != 0 ? P_IN : F_IN)*XW-1:0] x_rdata,
-    output reg                   lin_we,
-    output reg  [LAW-1:0]        lin_waddr,
+    output wire                  lin_we,
+    output wire [LAW-1:0]        lin_waddr,
     output wire [F_OUT*LW-1:0]   lin_wdata
 );
-    localparam XSW   = XW + (X_SIGNED != 0 ? 0 : 1);
     localparam IGW   = (IG > 1) ? $clog2(IG) : 1;
     localparam OGW   = (OG > 1) ? $clog2(OG) : 1;
     localparam HW    = (HEADS > 1) ? $clog2(HEADS) : 1;
     localparam WDEP  = HEADS * OG * IG;
     localparam WROW  = P_OUT * P_IN * WW;
-    localparam ROWW  = OG * P_OUT * LW;
 
     localparam integer IG_LAST_I = IG - 1;
     localparam integer OG_LAST_I = OG - 1;
     localparam integer H_LAST_I  = HEADS - 1;
-    localparam integer HEADS_I   = HEADS;
     localparam [IGW-1:0] IG_LAST = IG_LAST_I[IGW-1:0];
     localparam [OGW-1:0] OG_LAST = OG_LAST_I[OGW-1:0];
     localparam [HW-1:0]  H_LAST  = H_LAST_I[HW-1:0];
-    localparam [LAW-1:0] HEADS_C = HEADS_I[LAW-1:0];
 
     // ---- issue stage: loop counters -------------------------------------------------------------
-    reg           running, active;
+    reg           running;
     reg [NW-1:0]  n;
     reg [HW-1:0]  h;
     reg [OGW-1:0] og;
@@ -156,6 +154,96 @@ module lpg_transform #(
         ig1 <= ig;
     end
 
+    // ---- operand select (into the core's stage 2 registers) --------------------------------------------
+    wire [P_IN*XW-1:0] x1;
+    generate
+        if (DIRECT != 0) begin : g_xdirect
+            // host banks: lanes k with (IG-1)*P_IN + k >= F_IN of the last group are padding -> zero
+            localparam integer LAST_LANES = F_IN - (IG - 1) * P_IN;
+            wire [P_IN*XW-1:0] last_mask;
+            for (gm = 0; gm < P_IN; gm = gm + 1) begin : g_mask
+                assign last_mask[gm*XW +: XW] = (gm < LAST_LANES || MASK_MUT != 0) ? {XW{1'b1}} : {XW{1'b0}};
+            end
+            assign x1 = (ig1 == IG_LAST) ? (x_rdata & last_mask) : x_rdata;
+        end else begin : g_xbuf
+            localparam XPAD = IG * P_IN * XW;
+            wire [XPAD-1:0] x_pad;
+            if (XPAD > F_IN * XW) begin : g_xpad
+                assign x_pad = {{(XPAD - F_IN * XW){1'b0}}, x_rdata};
+            end else begin : g_xnopad
+                assign x_pad = x_rdata;
+            end
+            assign x1 = x_pad[ig1 * (P_IN * XW) +: P_IN * XW];
+        end
+    endgenerate
+
+    lpg_transform_core #(
+        .NW(NW), .XW(XW), .X_SIGNED(X_SIGNED), .P_IN(P_IN), .F_OUT(F_OUT), .P_OUT(P_OUT), .OG(OG),
+        .HEADS(HEADS), .WW(WW), .WKIND(WKIND), .MULT_MAP(MULT_MAP), .SW(SW), .ACC_W(ACC_W), .SHIFT(SHIFT),
+        .LW(LW), .L_SIGNED(L_SIGNED), .ROUND(ROUND), .LAW(LAW)
+    ) u_core (
+        .clk(clk), .rst(rst), .start(start), .issuing(running), .done(done),
+        .v1(v1), .first1(first1), .last1(last1), .lastog1(lastog1), .n1(n1), .h1(h1), .x1(x1), .w1(w_q),
+        .lin_we(lin_we), .lin_waddr(lin_waddr), .lin_wdata(lin_wdata));
+endmodule
+
+
+// lpg_transform_core: stages 2.. of a transform unit, shared by the dense (lpg_transform) and the sparse
+// (lpg_sparse_transform) input reads: operand registers -> dot products (P_OUT lpg_dot lanes of P_IN
+// multipliers) -> accumulators -> re-quantised group shifted into the row register -> row written to the
+// linear buffer at n*HEADS + h; done pulses once the front end has nothing left to issue (issuing low) and
+// the pipeline is empty. Stage-1 inputs (one step per cycle while v1): the P_IN operands x1 (element k at
+// [k*XW +: XW]), the P_OUT x P_IN weights w1 (element j*P_IN + k at [(j*P_IN + k)*WW +: WW]), whether the
+// step is the first / last of its output group's accumulation (first1 / last1), whether that group is the
+// row's last (lastog1), and the row's node and head.
+// Lint waiver: this module is lpg_transform's back end and lives in its file.
+/* verilator lint_off DECLFILENAME */
+module lpg_transform_core #(
+    parameter NW       = 8,
+    parameter XW       = 8,
+    parameter X_SIGNED = 1,
+    parameter P_IN     = 4,
+    parameter F_OUT    = 8,
+    parameter P_OUT    = 4,
+    parameter OG       = 2,
+    parameter HEADS    = 1,
+    parameter WW       = 8,
+    parameter WKIND    = 0,
+    parameter MULT_MAP = 0,
+    parameter SW       = 24,
+    parameter ACC_W    = 28,
+    parameter SHIFT    = 0,
+    parameter LW       = 8,
+    parameter L_SIGNED = 1,
+    parameter ROUND    = 1,
+    parameter LAW      = 8
+) (
+    input  wire                      clk,
+    input  wire                      rst,
+    input  wire                      start,
+    input  wire                      issuing,
+    output reg                       done,
+    input  wire                      v1,
+    input  wire                      first1,
+    input  wire                      last1,
+    input  wire                      lastog1,
+    input  wire [NW-1:0]             n1,
+    input  wire [(HEADS > 1 ? $clog2(HEADS) : 1)-1:0] h1,
+    input  wire [P_IN*XW-1:0]        x1,
+    input  wire [P_OUT*P_IN*WW-1:0]  w1,
+    output reg                       lin_we,
+    output reg  [LAW-1:0]            lin_waddr,
+    output wire [F_OUT*LW-1:0]       lin_wdata
+);
+    localparam XSW   = XW + (X_SIGNED != 0 ? 0 : 1);
+    localparam HW    = (HEADS > 1) ? $clog2(HEADS) : 1;
+    localparam WROW  = P_OUT * P_IN * WW;
+    localparam ROWW  = OG * P_OUT * LW;
+    localparam integer HEADS_I = HEADS;
+    localparam [LAW-1:0] HEADS_C = HEADS_I[LAW-1:0];
+    genvar gi, gj;
+    reg active;
+
     // ---- stage 2: operands ------------------------------------------------------------------------
     reg              v2, first2, last2, lastog2;
     reg [NW-1:0]     n2;
@@ -165,32 +253,12 @@ module lpg_transform #(
     always @(posedge clk) begin
         v2 <= v1 & ~rst;
         first2 <= first1; last2 <= last1; lastog2 <= lastog1; n2 <= n1; h2 <= h1;
-        w2 <= w_q;
+        xs2 <= x1;
+        w2 <= w1;
     end
-    generate
-        if (DIRECT != 0) begin : g_xdirect
-            // host banks: lanes k with (IG-1)*P_IN + k >= F_IN of the last group are padding -> zero
-            localparam integer LAST_LANES = F_IN - (IG - 1) * P_IN;
-            wire [P_IN*XW-1:0] last_mask;
-            for (gm = 0; gm < P_IN; gm = gm + 1) begin : g_mask
-                assign last_mask[gm*XW +: XW] = (gm < LAST_LANES || MASK_MUT != 0) ? {XW{1'b1}} : {XW{1'b0}};
-            end
-            always @(posedge clk) xs2 <= (ig1 == IG_LAST) ? (x_rdata & last_mask) : x_rdata;
-        end else begin : g_xbuf
-            localparam XPAD = IG * P_IN * XW;
-            wire [XPAD-1:0] x_pad;
-            if (XPAD > F_IN * XW) begin : g_xpad
-                assign x_pad = {{(XPAD - F_IN * XW){1'b0}}, x_rdata};
-            end else begin : g_xnopad
-                assign x_pad = x_rdata;
-            end
-            always @(posedge clk) xs2 <= x_pad[ig1 * (P_IN * XW) +: P_IN * XW];
-        end
-    endgenerate
 
     // signed operands (unsigned inputs zero-extended by one bit)
     wire [P_IN*XSW-1:0] xs2_s;
-    genvar gi, gj;
     generate
         for (gi = 0; gi < P_IN; gi = gi + 1) begin : g_xs
             if (X_SIGNED != 0) begin : g_s
@@ -274,7 +342,7 @@ module lpg_transform #(
         end else if (start) begin
             active <= 1'b1;
             done <= 1'b0;
-        end else if (active && !running && !(v1 | v2 | v3 | v4 | lin_we)) begin
+        end else if (active && !issuing && !(v1 | v2 | v3 | v4 | lin_we)) begin
             active <= 1'b0;
             done <= 1'b1;
         end else begin
@@ -282,3 +350,4 @@ module lpg_transform #(
         end
     end
 endmodule
+/* verilator lint_on DECLFILENAME */

@@ -35,8 +35,9 @@ from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width, weight
 from lpgnas.hw_model.units.multiplier import dsp_count, lut_mult_lut, soft_mult_bits, uses_dsp
 
 PIPELINE_DEPTH = 8  # issue -> memory -> operands -> dot -> accumulate -> requant -> write -> done (RTL-measured)
-#: the sparse read's depth: PIPELINE_DEPTH plus the column -> weight-ROM stage (to be RTL-measured)
-SPARSE_PIPELINE_DEPTH = PIPELINE_DEPTH + 1
+#: the sparse read's depth: PIPELINE_DEPTH plus the column -> weight-ROM stage and the cycle that reads
+#: feat_ptr[0] (lpg_sparse_transform.v; RTL-measured)
+SPARSE_PIPELINE_DEPTH = PIPELINE_DEPTH + 2
 #: read ports of one weight-ROM copy in the sparse read (a block RAM has two)
 SPARSE_ROM_PORTS = 2
 #: ``LayerHW.mult`` -> lpg_mul's mapping (0: Yosys decides, 1: LUTs, 2: DSP slices); binary / ternary
@@ -92,11 +93,13 @@ def transform_params(s: LayerSpec, g: dict, max_nodes=None, direct=False, max_gr
 
 
 def sparse_params(s: LayerSpec, og, max_groups) -> dict:
-    """The sparse read's parameters: ``SPARSE``, group address width ``GAW``, column width ``CW``, the
-    weight ROM's ``ROM_COPIES`` and its address width (``WAW`` over ``HEADS * OG * F_IN`` words)."""
+    """The sparse read's parameters: ``SPARSE``, group address width ``GAW``, group pointer width ``GW``
+    (``feat_ptr`` words, 0 .. ``max_groups``), column width ``CW``, the weight ROM's ``ROM_COPIES`` and its
+    address width (``WAW`` over ``HEADS * OG * F_IN`` words)."""
     return {
         "SPARSE": 1,
         "GAW": nm.maximum(nm.clog2(max_groups), 1.0),
+        "GW": nm.maximum(nm.bit_length(max_groups), 1.0),
         "CW": nm.maximum(nm.clog2(s.in_features), 1.0),
         "ROM_COPIES": nm.ceil_div(s.p_in, SPARSE_ROM_PORTS),
         "WAW": nm.maximum(nm.clog2(s.heads * og * s.in_features), 1.0),

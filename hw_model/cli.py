@@ -134,11 +134,11 @@ def run_estimate(args: argparse.Namespace) -> int:
     hw = HardwareConfig.load(args.hw) if args.hw else None
     if args.input is not None:
         if hw is None or not hw.layers:
-            raise LpgnasError("--input needs a --hw config with layers (the design-space exploration reads "
-                              "layer 0 dense)")
+            raise LpgnasError("--input needs a --hw config with layers (without one, the design-space "
+                              "exploration chooses layer 0's input itself)")
         hw.layers[0].input = args.input
     sparse = hw is not None and bool(hw.layers) and hw.layers[0].input == "sparse"
-    n, e, dataset, hist = _graph_size(ir, args, codes=sparse)
+    n, e, dataset, hist = _graph_size(ir, args, codes=sparse or hw is None)
     if hw is not None:
         hw.device = device.name
         if clock is not None:
@@ -150,7 +150,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         source = f"config {args.hw}"
     else:
         try:  # the same choice as lpgnas generate's (sim.cli.run_generate); the device's clock unless --clock
-            hw, est = explore(ir, (n, e), device, clock_mhz=clock)
+            hw, est = explore(ir, (n, e), device, clock_mhz=clock, feature_nonzeros=hist)
         except HardwareFitError as exc:  # the answer to "does it fit?" is no: a failed check, exit status 1
             print(f"fits: NO ({exc})")
             return 1

@@ -14,20 +14,24 @@ added LUT / LUTs available, added DSP / DSPs, added RAMB36 / RAMB36s) is kept, o
 less, then the first in the order tried (deterministic). It stops when no increase fits or saves cycles, or
 when the best one saves too little for its area: a fraction of the cycles per added share of the device
 (:func:`elasticity`) below :data:`MIN_GAIN` (``explore(..., min_gain=)``; 0: any saving is taken).
+
+Layer 0's input mode (``dense`` or ``sparse``, :mod:`lpgnas.sparse`) is explored as two separate searches
+when the features' row histogram is known (a sparse read's cost depends on it); the faster result wins.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping, Sequence
 
 from lpgnas.devices import Device, load_device
-from lpgnas.errors import HardwareFitError
+from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.model import Estimate, estimate
 from lpgnas.hw_model.params import spec_from_ir
 from lpgnas.hw_model.units.transform import products_on_dsp
-from lpgnas.hwconfig import HardwareConfig, LayerHW
+from lpgnas.hwconfig import INPUT_MODES, HardwareConfig, LayerHW
 
 #: the most lanes the exploration gives one loop (``p_in``, ``p_out``, ``p_agg``), by default
 MAX_PARALLEL = 64
@@ -103,43 +107,81 @@ def explore(
     utilisation: float = 1.0,
     lut_mapping: bool = True,
     min_gain: float = MIN_GAIN,
+    feature_nonzeros: Mapping[int, int] | None = None,
+    max_nonzeros: int | None = None,
+    inputs: Sequence[str] = INPUT_MODES,
 ) -> tuple[HardwareConfig, Estimate]:
-    """Choose (p_in, p_out, p_agg, mult) per layer; return the config and its estimate.
+    """Choose (p_in, p_out, p_agg, mult) per layer and how layer 0 reads its input; return the config and
+    its estimate.
 
     ``stats``: graph size (GraphStats, CSRGraph, ``(N, E)``); ``max_nodes``/``max_edges`` default to it.
     ``utilisation`` < 1 keeps headroom (e.g. 0.8 of every resource). ``clock_mhz`` defaults to the device's.
     ``lut_mapping`` False keeps every layer's multipliers ``auto``. ``min_gain``: the least elasticity
     (relative cycle saving per added device share) an increase needs (:data:`MIN_GAIN`; 0: any saving).
+    ``inputs``: the layer-0 input modes tried (:data:`lpgnas.hwconfig.INPUT_MODES`); ``sparse`` needs the
+    features' row histogram (``feature_nonzeros``, :func:`lpgnas.sparse.nonzero_histogram` of the codes, or
+    ``stats``'s) and holds ``max_nonzeros`` (default: the histogram's). Each mode is explored on its own; the
+    faster design wins, the smaller device share on a tie, dense on a full tie.
     """
-    from lpgnas.hw_model.model import graph_size
+    from lpgnas.hw_model.model import feature_histogram, graph_size
 
-    dev = load_device(device)
+    dev = _budget(load_device(device), utilisation)
     n, e = graph_size(stats)
-    if utilisation < 1.0:
-        dev = Device(
-            dev.name,
-            dev.family,
-            int(dev.lut * utilisation),
-            int(dev.ff * utilisation),
-            int(dev.dsp * utilisation),
-            int(dev.bram36 * utilisation),
-            int(dev.uram * utilisation),
-            dev.clock_mhz,
-            int(dev.budget()["lutram"] * utilisation),
+    hist = feature_nonzeros if feature_nonzeros is not None else feature_histogram(stats)
+    modes = [m for m in inputs if m == "dense" or hist is not None]
+    if not modes:
+        raise LpgnasError(
+            "sparse input needs the features' row histogram: pass feature_nonzeros= "
+            "(lpgnas.sparse.nonzero_histogram of the codes) or a GraphStats with features"
         )
-    hw = HardwareConfig(
-        device=dev.name,
-        clock_mhz=dev.clock_mhz if clock_mhz is None else clock_mhz,
-        max_nodes=max_nodes or n,
-        max_edges=max_edges or e,
-        layers=[LayerHW(1, 1, 1, "auto") for _ in ir.layers],
-    )
-    est = estimate(ir, hw, (n, e), dev)
-    if not est.fits:
+    nonzeros = max_nonzeros if max_nonzeros is not None else sum(k * c for k, c in (hist or {}).items())
+    best: tuple[tuple[float, float], HardwareConfig, Estimate] | None = None
+    failures = []
+    for mode in modes:
+        hw = HardwareConfig(
+            device=dev.name,
+            clock_mhz=dev.clock_mhz if clock_mhz is None else clock_mhz,
+            max_nodes=max_nodes or n,
+            max_edges=max_edges or e,
+            max_nonzeros=max(nonzeros, 1) if mode == "sparse" else 0,
+            layers=[LayerHW(1, 1, 1, "auto", input=mode if i == 0 else "dense") for i in range(len(ir.layers))],
+        )
+        est = estimate(ir, hw, (n, e), dev, feature_nonzeros=hist)
+        if not est.fits:
+            failures.append(f"{mode} input: {describe_overuse(est)}")
+            continue
+        hw, est = _greedy(ir, hw, est, (n, e), dev, hist, max_parallel, lut_mapping, min_gain)
+        rank = (nm.to_float(est.cycles), max(nm.to_float(u) / max(a, 1) for u, a in est.usage().values()))
+        if best is None or rank < best[0]:
+            best = (rank, hw, est)
+    if best is None:
         raise HardwareFitError(
             f"nothing fits {dev.name}: even the smallest design (P_in = P_out = P_agg = 1 in every layer) needs "
-            f"{describe_overuse(est)}; use a larger device, fewer nodes/edges on chip, or narrower bitwidths"
+            f"{'; '.join(failures)}; use a larger device, fewer nodes/edges on chip, or narrower bitwidths"
         )
+    return best[1], best[2]
+
+
+def _budget(dev: Device, utilisation: float) -> Device:
+    """``dev`` with every resource scaled by ``utilisation`` (< 1: headroom)."""
+    if utilisation >= 1.0:
+        return dev
+    return Device(
+        dev.name,
+        dev.family,
+        int(dev.lut * utilisation),
+        int(dev.ff * utilisation),
+        int(dev.dsp * utilisation),
+        int(dev.bram36 * utilisation),
+        int(dev.uram * utilisation),
+        dev.clock_mhz,
+        int(dev.budget()["lutram"] * utilisation),
+    )
+
+
+def _greedy(ir, hw: HardwareConfig, est: Estimate, size: tuple[int, int], dev: Device, hist, max_parallel: int,
+            lut_mapping: bool, min_gain: float) -> tuple[HardwareConfig, Estimate]:
+    """The folding search from the fitting design ``hw`` (see the module docstring)."""
     cands = []
     for layer in ir.layers:
         cands.append(
@@ -167,7 +209,7 @@ def explore(
                     trial = copy.deepcopy(hw)
                     setattr(trial.layers[i], k, nxt[0])
                     trial.layers[i].mult = mult
-                    t_est = estimate(ir, trial, (n, e), dev)
+                    t_est = estimate(ir, trial, size, dev, feature_nonzeros=hist)
                     if not t_est.fits:
                         continue
                     fitted = True

@@ -296,10 +296,11 @@ def _baselines(flow: Flow) -> None:
 
 def _estimate(flow: Flow) -> None:
     from lpgnas.hw_model.dse import explore
+    from lpgnas.sparse import nonzero_histogram
 
     ir = flow.ir()
-    graph, _ = flow.design_graph(ir)
-    hw, est = explore(ir, graph, flow.cfg.device)
+    graph, x = flow.design_graph(ir)
+    hw, est = explore(ir, graph, flow.cfg.device, feature_nonzeros=nonzero_histogram(x))
     hw.save(flow.run / "hw_config.json")
     write_json_atomic(flow.run / "estimate.json", est.as_dict())
 

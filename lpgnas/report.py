@@ -237,23 +237,41 @@ def _whole_graph(ctx: dict[str, Any]) -> dict[str, Any] | None:
     src, est, hw, n_sub = ctx["source"], ctx["estimate"], ctx["hw_config"], ctx["design"].get("num_nodes")
     if not (src and est and hw and n_sub):
         return None
-    from lpgnas.datasets import load_dataset
     from lpgnas.devices import Device
     from lpgnas.errors import LpgnasError
-    from lpgnas.graph import CSRGraph, bfs_nodes
+    from lpgnas.graph import bfs_nodes
     from lpgnas.hw_model.model import estimate
     from lpgnas.hwconfig import HardwareConfig
+    from lpgnas.inputs import design_inputs
+    from lpgnas.sparse import nonzero_histogram
 
     try:
-        data = load_dataset(src["dataset"], data_root=src.get("data_root"))
+        graph, x = design_inputs(ctx["ir"], src["dataset"], src.get("data_root"), None, src["features"])
     except LpgnasError as e:
         return {"error": str(e)}
-    graph = CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes)
     full_hw = HardwareConfig.from_dict(hw)
     full_hw.max_nodes, full_hw.max_edges = graph.num_nodes, graph.num_edges
-    full = estimate(ctx["ir"], full_hw, (graph.num_nodes, graph.num_edges), Device(**est["device"]))
+    full_hw.max_nonzeros = max(full_hw.max_nonzeros, int((x != 0).sum())) if full_hw.max_nonzeros else 0
+    full = estimate(ctx["ir"], full_hw, (graph.num_nodes, graph.num_edges), Device(**est["device"]),
+                    feature_nonzeros=nonzero_histogram(x))
     return {"dataset": src["dataset"], "num_nodes": graph.num_nodes, "num_edges": graph.num_edges,
             "verified": [int(i) for i in bfs_nodes(graph, n_sub)], "estimate": full.as_dict()}
+
+
+def _features(ctx: dict[str, Any]):
+    """The design's dataset's input features, preprocessed as in training (whole graph), or None without a
+    design or its data."""
+    src = ctx["source"]
+    if not src:
+        return None
+    from lpgnas.datasets import load_dataset, preprocess_features
+    from lpgnas.errors import LpgnasError
+
+    try:
+        return preprocess_features(load_dataset(src["dataset"], data_root=src.get("data_root")).x,
+                                   src["features"]).numpy()
+    except LpgnasError:
+        return None
 
 
 def _context(run: Path, stages: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -300,9 +318,10 @@ def _baseline_latencies(run: Path, ctx: dict[str, Any]) -> None:
     from lpgnas.ir import load_ir
     from lpgnas.search.pareto import best_parallelism
 
+    x = _features(ctx)
     for b in ctx["baselines"]:
-        acc = best_parallelism(load_ir(run / b["ir_path"]), front["num_nodes"], front["num_edges"], front["device"]) \
-            if b.get("ir_path") else {"fits": False}
+        acc = best_parallelism(load_ir(run / b["ir_path"]), front["num_nodes"], front["num_edges"], front["device"],
+                               x) if b.get("ir_path") else {"fits": False}
         b["latency_us"] = acc["latency_us"] if acc["fits"] else None
 
 
@@ -312,13 +331,25 @@ def _baseline_luts(run: Path, ctx: dict[str, Any], n: int, e: int, est: dict | N
         return
     from lpgnas.devices import Device
     from lpgnas.errors import LpgnasError
+    from lpgnas.golden import quantize_features
+    from lpgnas.graph import CSRGraph, bfs_nodes
     from lpgnas.hw_model.dse import explore
     from lpgnas.ir import load_ir
+    from lpgnas.sparse import nonzero_histogram
 
+    x = _features(ctx)
+    if x is not None:  # the design's subgraph, as lpgnas.inputs.design_inputs takes it
+        from lpgnas.datasets import load_dataset
+
+        data = load_dataset(ctx["source"]["dataset"], data_root=ctx["source"].get("data_root"))
+        if n < data.num_nodes:
+            x = x[bfs_nodes(CSRGraph.from_edge_index(data.edge_index.numpy(), data.num_nodes), n)]
     for b in ctx["baselines"]:
         path = run / b["ir_path"] if b.get("ir_path") else None
         try:
-            _, b_est = explore(load_ir(path), (n, e), Device(**est["device"])) if path else (None, None)
+            b_ir = load_ir(path) if path else None
+            hist = None if x is None or b_ir is None else nonzero_histogram(quantize_features(b_ir, x))
+            _, b_est = explore(b_ir, (n, e), Device(**est["device"]), feature_nonzeros=hist) if path else (None, None)
             b["lut"] = b_est.totals()["lut_total"] if b_est else None
         except LpgnasError:
             b["lut"] = None

@@ -282,7 +282,7 @@ def quantised_baseline(arch: str, wbits: int, abits: int, data: Dataset, seed: i
         "test_accuracy_float": ev["test_accuracy_float"], "val_accuracy": ev["val_accuracy_golden"],
         "best_epoch": info["best_epoch"],
         "model_size_kib": round(model_size_bits(ir) / KIB, 3), "hardware": hardware_estimate(ir, n, e, device),
-        "accelerator": best_parallelism(ir, n, e, device), "seconds": round(time.time() - t0, 2),
+        "accelerator": best_parallelism(ir, n, e, device, data.x.cpu().numpy()), "seconds": round(time.time() - t0, 2),
     }
 
 
@@ -368,7 +368,8 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     return {
         "method": "random-search", "test_accuracy": ev["test_accuracy_golden"],
         "val_accuracy": ev["val_accuracy_golden"], "model_size_kib": round(model_size_bits(ir) / KIB, 3),
-        "hardware": hardware_estimate(ir, n, e, cfg.device), "accelerator": best_parallelism(ir, n, e, cfg.device),
+        "hardware": hardware_estimate(ir, n, e, cfg.device),
+        "accelerator": best_parallelism(ir, n, e, cfg.device, data.x.cpu().numpy()),
         "architecture": arch_dicts,
         "exported": exported, "short_val_accuracy": best["val_accuracy"],
         "retrained_val_accuracy": retrained["val_accuracy_float"],

@@ -17,14 +17,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.fileio import write_json_atomic
-from lpgnas.golden import predict
+from lpgnas.golden import predict, quantize_features
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.dse import explore
 from lpgnas.ir import ModelIR
 from lpgnas.search.cost import KIB, model_size_bits
 from lpgnas.search.quant_gnn import export_ir
+from lpgnas.sparse import nonzero_histogram
 
 PARETO_FILE = "pareto.json"
 FRONT_DIR = "front"
@@ -32,12 +35,14 @@ FRONT_DIR = "front"
 FRONT_COSTS: dict[str, str] = {"latency": "latency_us", "size": "model_size_kib"}
 
 
-def best_parallelism(ir: ModelIR, num_nodes: int, num_edges: int, device: str) -> dict[str, Any]:
+def best_parallelism(ir: ModelIR, num_nodes: int, num_edges: int, device: str, features: Any = None) -> dict[str, Any]:
     """The DSE's accelerator for ``ir`` on ``device``, buffers sized for the whole graph (what ``lpgnas generate
     --full`` builds): latency, cycles, LUT (incl. LUTRAM), FF, DSP, BRAM36 and the hardware config; or
-    ``fits: False`` with the reason when even the smallest design does not fit."""
+    ``fits: False`` with the reason when even the smallest design does not fit. ``features``: the graph's
+    (preprocessed) input features; with them the DSE also tries layer 0's sparse read, on their codes."""
+    hist = None if features is None else nonzero_histogram(quantize_features(ir, np.asarray(features)))
     try:
-        hw, est = explore(ir, (num_nodes, num_edges), device)
+        hw, est = explore(ir, (num_nodes, num_edges), device, feature_nonzeros=hist)
     except HardwareFitError as err:
         return {"fits": False, "why": str(err)}
     t = {k: nm.to_float(v) for k, v in est.totals().items()}
@@ -102,7 +107,7 @@ def write_fronts(cfg: Any, data: Any, g: Any, trainings: Sequence[dict[str, Any]
                        "shipped": (rec["index"], d["training"]) == shipped,
                        "architecture": rec["architecture"], "val_accuracy": rec["val_accuracy"],
                        "model_size_kib": round(model_size_bits(ir) / KIB, 3),
-                       **best_parallelism(ir, n, e, cfg.device)})
+                       **best_parallelism(ir, n, e, cfg.device, data.x.cpu().numpy())})
         irs.append(ir)
     fitting = [i for i, p in enumerate(points) if p["fits"]]
     other = {f: next(c for g, c in FRONT_COSTS.items() if g != f) for f in FRONT_COSTS}

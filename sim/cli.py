@@ -38,18 +38,20 @@ def run_generate(args: argparse.Namespace) -> int:
     from lpgnas.hw_model.model import estimate
     from lpgnas.hwconfig import HardwareConfig
     from lpgnas.ir import load_ir
+    from lpgnas.sparse import nonzero_histogram
 
     ir = load_ir(args.ir)
     device = load_device(args.device)
     src = _source(ir, args)
     graph, x = design_inputs(ir, src["dataset"], src["data_root"], None if args.full else args.nodes,
                              src["features"])
+    hist = nonzero_histogram(x)
     if args.hw:
         hw = HardwareConfig.load(args.hw)
     else:
-        hw, _ = explore(ir, graph, device)  # the same choice as lpgnas estimate's (hw_model.cli)
+        hw, _ = explore(ir, graph, device, feature_nonzeros=hist)  # as lpgnas estimate's (hw_model.cli)
     hw.device = device.name
-    est = estimate(ir, hw, graph, device)
+    est = estimate(ir, hw, graph, device, feature_nonzeros=hist)
     if not est.fits:  # exit status 1: a failed check, as estimate's
         raise HardwareFitError(f"the design does not fit {device.name}: {describe_overuse(est)}; nothing written. "
                                "Use fewer --nodes, a smaller --hw parallelism, narrower bitwidths or a larger --device")

@@ -196,3 +196,25 @@ def test_cli_estimate_costs_a_sparse_layer_0_on_the_input_codes(tmp_path, capsys
     assert dense["cycles"] == 34 * 9 * 2 + 8 + STEP_OVERHEAD
     with pytest.raises(LpgnasError, match="--input needs a --hw config"):
         run(argv[:2] + ["--input", "sparse"])
+
+
+def test_dse_reads_sparse_features_sparse_and_dense_features_dense():
+    from lpgnas.hw_model import numeric as nm
+    from lpgnas.hw_model.dse import explore
+
+    rng = np.random.default_rng(3)
+    ir = random_ir(rng, in_features=300, hidden=16, num_classes=4)
+    size = (200, 1000)
+    sparse_x = (rng.random((200, 300)) < 0.02) * rng.integers(1, 50, (200, 300))
+    hist = nonzero_histogram(sparse_x)
+    hw, est = explore(ir, size, "xc7z020", feature_nonzeros=hist)
+    dense_hw, dense_est = explore(ir, size, "xc7z020", feature_nonzeros=hist, inputs=("dense",))
+    assert hw.layers[0].input == "sparse" and hw.max_nonzeros == int(np.count_nonzero(sparse_x))
+    assert all(layer.input == "dense" for layer in dense_hw.layers)
+    assert nm.to_float(est.cycles) < nm.to_float(dense_est.cycles)
+    # without a histogram only the dense read can be costed; every feature non-zero: dense wins
+    assert explore(ir, size, "xc7z020")[0].layers[0].input == "dense"
+    full = nonzero_histogram(np.ones((200, 300)))
+    assert explore(ir, size, "xc7z020", feature_nonzeros=full)[0].layers[0].input == "dense"
+    with pytest.raises(LpgnasError, match="histogram"):
+        explore(ir, size, "xc7z020", inputs=("sparse",))

@@ -174,7 +174,7 @@ def _sparse_input_context(layer: LayerIR, lhw: LayerHW, hw: HardwareConfig) -> d
     return {
         "max_groups": groups,
         "group_size": lhw.p_in,
-        "ptr_bits": max(groups.bit_length(), 1),  # feat_ptr[N] may equal max_groups
+        "ptr_bits": int(p["GW"]),  # feat_ptr[N] may equal max_groups
         "col_bits": int(p["CW"]),
         "rom_copies": int(p["ROM_COPIES"]),
         "rom_ports": SPARSE_ROM_PORTS,  # lane k reads copy k / rom_ports

@@ -521,6 +521,9 @@ _IMAGE_LAYOUT = {
     "coef": "GCN edge coefficient 1/sqrt(deg_dst·deg_src) per edge, in CSR order",
     "recip": "1/deg per node (mean aggregation)",
     "features": "input feature codes, node-major (row-major N × F_in)",
+    "feat_ptr": "sparse input: node n's groups of P_in non-zero features are feat_ptr[n] .. feat_ptr[n+1]-1",
+    "feat_col": "sparse input: column of entry k of group g at g·P_in + k (padding: 0)",
+    "feat_val": "sparse input: code of entry k of group g at g·P_in + k (padding: 0)",
     "expected": "the golden model's output codes, node-major (row-major N × classes): what `outputs` must hold",
 }
 
@@ -551,9 +554,13 @@ def _interface_section(ctx: dict[str, Any]) -> list[str]:
              "address), `outputs_*` written by the accelerator.", "",
              *_table(["port", "direction", "width", "banks"], rows)]
     for arr, b in banked.items():
-        lines += ["", f"`{arr}` is split into {b['banks']} banks (cyclic, P_in of layer 0): bank k holds element "
-                      f"(n, ig·{b['banks']} + k) of the row-major image (row length {b['row']}) at address "
-                      f"n·{b['groups']} + ig; padding positions (≥ {b['row']}) are ignored."]
+        if arr == "features":
+            lines += ["", f"`{arr}` is split into {b['banks']} banks (cyclic, P_in of layer 0): bank k holds element "
+                          f"(n, ig·{b['banks']} + k) of the row-major image (row length {b['row']}) at address "
+                          f"n·{b['groups']} + ig; padding positions (≥ {b['row']}) are ignored."]
+        else:  # the sparse input's grouped CSR (lpgnas.sparse)
+            lines += ["", f"`{arr}` is split into {b['banks']} banks (cyclic, P_in of layer 0): bank k holds entry k "
+                          f"of group g (flat element g·{b['banks']} + k) at address g."]
     if design.get("images"):
         img_rows = [[f"`{img['name']}`", f"{img['words']:,}", str(img["width"]), "yes" if img["signed"] else "no",
                      _image_layout(img["name"])] for img in design["images"]]

@@ -199,8 +199,14 @@ def test_generate_without_hw_uses_the_estimate_choice(karate_ir, karate_hw, caps
     assert generated == doc["hw_config"]  # was a fixed 4x4 / 4 lanes
     design = json.loads((karate_hw / "design.json").read_text())
     assert (design["num_nodes"], design["num_edges"]) == (doc["num_nodes"], doc["num_edges"])
-    est = estimate(load_ir(karate_ir), HardwareConfig.load(karate_hw / "hw_config.json"),
-                   (design["num_nodes"], design["num_edges"]), "xc7z020")
+    from lpgnas.datasets import recorded_feature_mode
+    from lpgnas.inputs import design_inputs, training_config
+    from lpgnas.sparse import nonzero_histogram
+
+    ir = load_ir(karate_ir)  # layer 0 reads karate's one-hot features sparse: its cycles need their histogram
+    _, x = design_inputs(ir, "karate", None, design["num_nodes"], recorded_feature_mode(training_config(ir)))
+    est = estimate(ir, HardwareConfig.load(karate_hw / "hw_config.json"),
+                   (design["num_nodes"], design["num_edges"]), "xc7z020", feature_nonzeros=nonzero_histogram(x))
     assert est.as_dict()["totals"]["cycles"] == doc["totals"]["cycles"]
 
 

@@ -255,11 +255,14 @@ def test_report_interface_ports_images_and_links(flow_run):
     text = _section(md, "Interface")
     ports = {r["port"].strip("`"): r for r in _table(text)}
     rtl = _json(run, "hw/rtl/rtl.json")
-    banks = rtl["banked"]["features"]["banks"]
+    assert rtl["banked"]  # layer 0's input: dense features or the sparse input's feat_col / feat_val
+    for arr, b in rtl["banked"].items():
+        assert f"`{arr}` is split into {b['banks']} banks" in text
     for p in rtl["ports"]:
-        name = re.sub(r"^features_\d+_", "features_<k>_", p["name"])
+        name = re.sub(r"^(features|feat_col|feat_val)_\d+_", r"\1_<k>_", p["name"])
         assert ports[name]["direction"] == p["dir"] and int(ports[name]["width"]) == p["width"]
-    assert ports["features_<k>_q0"]["banks"] == (f"k = 0..{banks - 1}" if banks > 1 else "")
+    for arr, b in rtl["banked"].items():
+        assert ports[f"{arr}_<k>_q0"]["banks"] == (f"k = 0..{b['banks'] - 1}" if b["banks"] > 1 else "")
     images = _table(text[text.index("Host memory images"):])
     design = _json(run, "hw/design.json")
     assert [(r["image"].strip("`"), int(_num(r["words"])), int(r["width (bits)"])) for r in images] == [

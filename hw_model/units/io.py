@@ -20,7 +20,13 @@ TOP_OVERHEAD = 2
 
 
 def store_cycles(num_nodes, classes):
-    return num_nodes * classes + UNIT_OVERHEAD
+    """The store alone: one element per cycle (``classes`` per row, :func:`store_row_steps`) and its overhead."""
+    return num_nodes * store_row_steps(classes) + UNIT_OVERHEAD
+
+
+def store_row_steps(classes):
+    """Steps per node row: the store's pace through the rows of the last aggregation, which it follows."""
+    return classes
 
 
 # LUT / FF terms fitted by hand on Yosys runs of lpg_store_rows (4 shapes, xc7):

@@ -62,7 +62,8 @@ LIBRARY = (
     "lpg_ram.v", "lpg_rom.v", "lpg_rom2.v", "lpg_mul.v", "lpg_dot.v", "lpg_requant.v",
     "lpg_store_rows.v", "lpg_transform.v", "lpg_sparse_transform.v", "lpg_table.v", "lpg_act.v", "lpg_aggregate.v",
 )
-#: test-only mutations of the generated RTL (the testbench must catch them)
+#: test-only mutations of the generated RTL (the testbench must catch them); ``follow_early``: the units that
+#: follow an aggregation's rows see one row more than it has written
 MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add", "table_entry", "follow_early")
 #: the sparse read's (lpg_sparse_transform's SPARSE_MUT): the walker skips each row's last group; every
 #: column reads the weight row after its own

@@ -9,7 +9,9 @@ The microarchitecture is the generated RTL's (``hls_templates/rtl``): per layer 
 its weight ROM) and an aggregation unit (with its bias ROM), the on-chip row buffers ``buf_k``, k >= 1
 (``max_nodes`` words of a whole node row; layer 0's transform reads the input features directly from
 P_in banked host ports, so there is no load step and no ``buf_0``), the per-layer linear buffers
-(``max_nodes * heads`` words), a store unit and a sequencer that runs the steps one at a time. The
+(``max_nodes * heads`` words), a store unit and a sequencer that runs the steps one after the other, each
+aggregation together with the unit that follows its rows (:func:`overlap`; the graph's row order,
+:func:`graph_rows`, makes those cycles exact, a bound or an estimate). The
 graph (row pointers, column indices, GCN coefficients, mean reciprocals) stays in host memories
 behind ``ap_memory`` ports; its size is reported as ``graph_bits``.
 """
@@ -527,7 +529,9 @@ def estimate(
 ) -> Estimate:
     """Cost of ``ir`` with hardware config ``hw`` running on a graph with ``stats`` on ``device``
     (default: ``hw.device``). ``hw.max_nodes`` / ``hw.max_edges`` size the buffers; the graph's N and
-    E (self-loops included) set the cycles. A sparse layer 0 takes its groups from ``feature_nonzeros``
+    E (self-loops included) set the cycles, and its row order (:func:`graph_rows`: a CSRGraph's exactly, a
+    GraphStats' degree histogram as a bound, else rows of the mean degree) the overlap's (:func:`overlap`).
+    A sparse layer 0 takes its groups from ``feature_nonzeros``
     (:func:`lpgnas.sparse.nonzero_histogram` of the codes the design reads, whose non-zeros may be fewer than
     the float features') or else from ``stats`` (:func:`feature_histogram`), one row per node."""
     hw.check(ir)

@@ -262,15 +262,13 @@ FOLLOW_LATENCY = ROW_READY - 1
 class RowProfile:
     """The graph as the aggregation walks it, for the cycles of a unit that follows its rows: N, E (self-loops
     included) and the points ``(m, edges of rows 0..m-1)`` among the prefixes ``m = 1..N`` of the row order
-    where :func:`follow_steps`'s maximum can lie. ``basis``: ``exact`` (the node order of a CSR graph; the
-    points are the upper convex hull of ``(m, row_ptr[m])``), ``bound`` (a degree histogram: the rows in
-    descending degree, the order that makes every prefix largest, so the cycles are an upper bound) or
-    ``mean`` (N and E only: every row of the mean degree; exact on regular graphs, neither bound)."""
+    where :func:`follow_steps`'s maximum can lie: :func:`exact_rows` (the node order of a CSR graph),
+    :func:`worst_rows` (a degree histogram in the order that makes every prefix largest: an upper bound) or
+    :func:`mean_rows` (N and E only: every row of the mean degree; exact on regular graphs, neither bound)."""
 
     num_nodes: int
     num_edges: int
     prefixes: tuple[tuple[float, float], ...]
-    basis: str
 
 
 def exact_rows(row_ptr) -> RowProfile:
@@ -282,7 +280,7 @@ def exact_rows(row_ptr) -> RowProfile:
                                   - (hull[-1][1] - hull[-2][1]) * (point[0] - hull[-2][0])) >= 0:
             hull.pop()
         hull.append(point)
-    return RowProfile(len(ptr) - 1, ptr[-1], tuple((float(m), float(e)) for m, e in hull) or ((0.0, 0.0),), "exact")
+    return RowProfile(len(ptr) - 1, ptr[-1], tuple((float(m), float(e)) for m, e in hull) or ((0.0, 0.0),))
 
 
 def worst_rows(degree_histogram: Mapping) -> RowProfile:
@@ -292,13 +290,13 @@ def worst_rows(degree_histogram: Mapping) -> RowProfile:
     for degree, count in bins:
         rows, edges = rows + count, edges + degree * count
         points.append((float(rows), float(edges)))
-    return RowProfile(rows, edges, tuple(points), "bound")
+    return RowProfile(rows, edges, tuple(points))
 
 
 def mean_rows(num_nodes: int, num_edges: int) -> RowProfile:
     """``num_nodes`` rows of the mean degree, ``num_edges`` (self-loops included) in all."""
     n, e = int(num_nodes), int(num_edges)
-    return RowProfile(n, e, ((1.0, e / n), (float(n), float(e))) if n else ((0.0, 0.0),), "mean")
+    return RowProfile(n, e, ((1.0, e / n), (float(n), float(e))) if n else ((0.0, 0.0),))
 
 
 def follow_steps(p, steps, profile: RowProfile):

@@ -34,6 +34,7 @@ from lpgnas.hls_templates.rtl_attention import (
     rom_file,
     rtl_attention_params,
 )
+from lpgnas.hw_model.model import graph_rows
 from lpgnas.hw_model.params import (
     WKIND,
     address_bits,
@@ -43,7 +44,10 @@ from lpgnas.hw_model.params import (
     stored_width,
     weight_width,
 )
-from lpgnas.hw_model.units.aggregate import aggregate_params
+from lpgnas.hw_model.units.aggregate import aggregate_params, follow_steps
+from lpgnas.hw_model.units.aggregate import row_steps as aggregate_row_steps
+from lpgnas.hw_model.units.io import store_row_steps
+from lpgnas.hw_model.units.transform import row_steps as transform_row_steps
 from lpgnas.hw_model.units.transform import transform_params
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import LayerIR, ModelIR
@@ -58,8 +62,9 @@ LIBRARY = (
     "lpg_ram.v", "lpg_rom.v", "lpg_rom2.v", "lpg_mul.v", "lpg_dot.v", "lpg_requant.v",
     "lpg_store_rows.v", "lpg_transform.v", "lpg_sparse_transform.v", "lpg_table.v", "lpg_act.v", "lpg_aggregate.v",
 )
-#: test-only mutations of the generated RTL (the testbench must catch them)
-MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add", "table_entry")
+#: test-only mutations of the generated RTL (the testbench must catch them); ``follow_early``: the units that
+#: follow an aggregation's rows see one row more than it has written
+MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add", "table_entry", "follow_early")
 #: the sparse read's (lpg_sparse_transform's SPARSE_MUT): the walker skips each row's last group; every
 #: column reads the weight row after its own
 SPARSE_MUTATIONS = {"sparse_group_skip": 1, "sparse_col_off_by_one": 2}
@@ -286,16 +291,12 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
     ports += [{"dir": "output", "name": f"{OUTPUT_PORT}_address0", "width": outputs_aw},
               {"dir": "output", "name": f"{OUTPUT_PORT}_d0", "width": outputs_w}]
     buffers = [{"name": f"buf_{L['index'] + 1}", "width": L["out_width"]} for L in layers]
-    steps = []
-    for L in layers:  # per layer: transform, attention (GAT family), aggregate
-        L["t_step"] = len(steps)
-        steps.append(f"{L['id']}_transform")
+    steps = step_units([L["id"] for L in layers], [L["attention"] for L in layers])
+    at = {unit: k for k, units in enumerate(steps) for unit in units}
+    for L in layers:
+        L["t_step"], L["a_step"] = at[f"{L['id']}_transform"], at[f"{L['id']}_aggregate"]
         if L["attention"]:
-            L["att_step"] = len(steps)
-            steps.append(f"{L['id']}_attention")
-        L["a_step"] = len(steps)
-        steps.append(f"{L['id']}_aggregate")
-    steps.append("store")
+            L["att_step"] = at[f"{L['id']}_attention"]
     # units that drive the shared CSR ports (row_ptr, col_idx), by step
     csr_users = [u for L in layers for u in ([(L["att_step"], f"{L['id']}_att")] if L["attention"] else [])
                  + [(L["a_step"], L["id"])]]
@@ -308,7 +309,21 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
         "sparse": sparse, "col_w": t0.get("CW", 1),
         "outputs_w": outputs_w, "outputs_aw": outputs_aw,
         "ports": ports, "buffers": buffers, "layers": layers, "steps": steps, "csr_users": csr_users,
+        "units": [u for units in steps for u in units], "follow_early": mutation == "follow_early",
     }
+
+
+def step_units(layer_ids: list[str], attention: list[bool]) -> list[list[str]]:
+    """The sequencer's steps, each the units it starts together: layer 0's transform; per layer its attention
+    unit (GAT family) alone, then its aggregation with the unit that follows the rows it writes (the next
+    layer's transform, the store after the last layer)."""
+    steps = [[f"{layer_ids[0]}_transform"]]
+    for k, ident in enumerate(layer_ids):
+        if attention[k]:
+            steps.append([f"{ident}_attention"])
+        follower = f"{layer_ids[k + 1]}_transform" if k + 1 < len(layer_ids) else "store"
+        steps.append([f"{ident}_aggregate", follower])
+    return steps
 
 
 def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str | None = None) -> list[Path]:
@@ -368,30 +383,44 @@ def _banked(ctx: dict[str, Any], hw: HardwareConfig) -> dict[str, dict[str, int]
                          "flat_aw": address_bits(hw.max_nodes * ctx["in_features"])}}
 
 
-def ideal_cycles(
-    ir: ModelIR, hw: HardwareConfig, num_nodes: int, num_edges: int, groups: int | None = None
-) -> dict[str, int]:
-    """Cycle counts of docs/rtl.md's formulas per unit (no pipeline fill) and their sum.
+def ideal_cycles(ir: ModelIR, hw: HardwareConfig, graph: Any, groups: int | None = None) -> dict[str, float]:
+    """Cycle counts of docs/rtl.md's formulas without pipeline fill: each unit's issue cycles alone and ``total``,
+    the run's, in which every aggregation overlaps the unit that follows its rows.
 
-    ``transform``: N * heads * ceil(F_in/P_in) * ceil(F_out/P_out) (layer 0 reads the host's features
-    directly, there is no load step); a sparse layer 0: ``groups`` * heads * ceil(F_out/P_out), ``groups``
-    the input features' groups (:func:`lpgnas.sparse.group_count`, required then); ``aggregate``:
-    (E * heads + N * heads_out) * ceil(F_out/P_agg), E counting self-loops; ``store``: one element per cycle.
+    ``graph``: a CSRGraph (its row order makes the overlap exact), else what :func:`hw_model.model.graph_rows`
+    takes. ``<layer>_transform``: N * heads * ceil(F_in/P_in) * ceil(F_out/P_out) (layer 0 reads the host's
+    features directly, there is no load step); a sparse layer 0: ``groups`` * heads * ceil(F_out/P_out),
+    ``groups`` the input features' groups (:func:`lpgnas.sparse.group_count`, required then); ``<layer>_attention``
+    (GAT family): its issue cycles; ``<layer>_aggregate``: (E * heads + N * heads_out) * ceil(F_out/P_agg), E
+    counting self-loops; ``store``: one element per cycle. In ``total`` an aggregation and its follower (the
+    next layer's transform, or the store) take the follower's cycles plus
+    :func:`hw_model.units.aggregate.follow_steps`, not their sum.
     """
-    n, e = num_nodes, num_edges
+    rows = graph_rows(graph)
+    n, e = rows.num_nodes, rows.num_edges
     if is_sparse_input(hw) and groups is None:
         raise LpgnasError("a sparse layer 0's cycles need the input features' groups (lpgnas.sparse.group_count)")
-    out: dict[str, int] = {}
+    g = globals_for(hw.max_nodes, hw.max_edges)
+    out: dict[str, float] = {}
+    leaders, followers = [], []  # per layer: its aggregation's parameters; the steps per row of its follower
     for i, (layer, lhw) in enumerate(zip(ir.layers, hw.layers, strict=True)):
         ident = identifier(layer.name)
-        ig_n, og_n = math.ceil(layer.in_features / lhw.p_in), math.ceil(layer.out_features / lhw.p_out)
-        fg_n = math.ceil(layer.out_features / lhw.p_agg)
-        heads_out = layer.heads if layer.concat else 1
-        steps = int(groups) if i == 0 and is_sparse_input(hw) else n * ig_n
-        out[f"{ident}_transform"] = steps * layer.heads * og_n
+        spec = spec_from_ir(layer, lhw)
+        steps = int(transform_row_steps(transform_params(spec, g, hw.max_nodes)))
+        if i == 0 and is_sparse_input(hw):
+            out[f"{ident}_transform"] = int(groups) * layer.heads * math.ceil(layer.out_features / lhw.p_out)
+        else:
+            out[f"{ident}_transform"] = n * steps
+        if i > 0:
+            followers.append(steps)
         if has_attention_unit(layer):
             out[f"{ident}_attention"] = attention_ideal_cycles(layer, n, e)
-        out[f"{ident}_aggregate"] = (e * layer.heads + n * heads_out) * fg_n
-    out["store"] = n * ir.num_classes
-    out["total"] = sum(out.values())
+        leaders.append(aggregate_params(spec, g, hw.max_nodes))
+        per_edge, per_row = aggregate_row_steps(leaders[-1])
+        out[f"{ident}_aggregate"] = int(e * per_edge + n * per_row)
+    out["store"] = n * store_row_steps(ir.num_classes)
+    followers.append(store_row_steps(ir.num_classes))
+    first = f"{identifier(ir.layers[0].name)}_transform"
+    alone = [v for k, v in out.items() if k == first or k.endswith("_attention")]  # the units nothing overlaps
+    out["total"] = sum(alone) + sum(n * t + follow_steps(p, t, rows) for p, t in zip(leaders, followers, strict=True))
     return out

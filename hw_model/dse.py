@@ -6,7 +6,8 @@ Candidates per layer: ``p_in`` and ``p_out`` from the divisors of (and powers of
 fix-point products go to DSP slices under ``auto`` (Yosys's rule: products of >= 9 bits) also ``lut``
 (lpg_mul's shift-and-add). The search is greedy (FINN-style folding): start from the smallest design (all
 ones, ``auto``); it must fit, else :class:`~lpgnas.errors.HardwareFitError` says which resource is over and
-by how much. The units run one after the other, so the latency is the sum of their cycles; at each step
+by how much. The latency is the estimate's cycles (the units' in sequence, an aggregation overlapping the unit
+that follows its rows: the graph's row order counts, ``stats`` passes it on); at each step
 every single increase of one layer's ``p_in`` / ``p_out`` / ``p_agg`` to its next useful value is tried,
 under each of that layer's mappings; an increase that fits under none is dropped for good (costs grow with
 parallelism), and the trial with the largest cycle saving per added share of the device (the largest of
@@ -30,6 +31,7 @@ from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.model import Estimate, estimate
 from lpgnas.hw_model.params import spec_from_ir
+from lpgnas.hw_model.units.aggregate import RowProfile
 from lpgnas.hw_model.units.transform import products_on_dsp
 from lpgnas.hwconfig import INPUT_MODES, HardwareConfig, LayerHW
 
@@ -114,7 +116,8 @@ def explore(
     """Choose (p_in, p_out, p_agg, mult) per layer and how layer 0 reads its input; return the config and
     its estimate.
 
-    ``stats``: graph size (GraphStats, CSRGraph, ``(N, E)``); ``max_nodes``/``max_edges`` default to it.
+    ``stats``: the graph (CSRGraph: exact cycles; GraphStats: its degree histogram bounds them; ``(N, E)``: mean
+    degree, :func:`hw_model.model.graph_rows`); ``max_nodes``/``max_edges`` default to its size.
     ``utilisation`` < 1 keeps headroom (e.g. 0.8 of every resource). ``clock_mhz`` defaults to the device's.
     ``lut_mapping`` False keeps every layer's multipliers ``auto``. ``min_gain``: the least elasticity
     (relative cycle saving per added device share) an increase needs (:data:`MIN_GAIN`; 0: any saving).
@@ -123,10 +126,11 @@ def explore(
     ``stats``'s) and holds ``max_nonzeros`` (default: the histogram's). Each mode is explored on its own; the
     faster design wins, the smaller device share on a tie, dense on a full tie.
     """
-    from lpgnas.hw_model.model import feature_histogram, graph_size
+    from lpgnas.hw_model.model import feature_histogram, graph_rows
 
     dev = _budget(load_device(device), utilisation)
-    n, e = graph_size(stats)
+    rows = graph_rows(stats)  # once: the estimates below read its row order
+    n, e = rows.num_nodes, rows.num_edges
     hist = feature_nonzeros if feature_nonzeros is not None else feature_histogram(stats)
     modes = [m for m in inputs if m == "dense" or hist is not None]
     if not modes:
@@ -146,11 +150,11 @@ def explore(
             max_nonzeros=max(nonzeros, 1) if mode == "sparse" else 0,
             layers=[LayerHW(1, 1, 1, "auto", input=mode if i == 0 else "dense") for i in range(len(ir.layers))],
         )
-        est = estimate(ir, hw, (n, e), dev, feature_nonzeros=hist)
+        est = estimate(ir, hw, rows, dev, feature_nonzeros=hist)
         if not est.fits:
             failures.append(f"{mode} input: {describe_overuse(est)}")
             continue
-        hw, est = _greedy(ir, hw, est, (n, e), dev, hist, max_parallel, lut_mapping, min_gain)
+        hw, est = _greedy(ir, hw, est, rows, dev, hist, max_parallel, lut_mapping, min_gain)
         rank = (nm.to_float(est.cycles), max(nm.to_float(u) / max(a, 1) for u, a in est.usage().values()))
         if best is None or rank < best[0]:
             best = (rank, hw, est)
@@ -179,7 +183,7 @@ def _budget(dev: Device, utilisation: float) -> Device:
     )
 
 
-def _greedy(ir, hw: HardwareConfig, est: Estimate, size: tuple[int, int], dev: Device, hist, max_parallel: int,
+def _greedy(ir, hw: HardwareConfig, est: Estimate, size: RowProfile, dev: Device, hist, max_parallel: int,
             lut_mapping: bool, min_gain: float) -> tuple[HardwareConfig, Estimate]:
     """The folding search from the fitting design ``hw`` (see the module docstring)."""
     cands = []

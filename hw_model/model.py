@@ -9,7 +9,9 @@ The microarchitecture is the generated RTL's (``hls_templates/rtl``): per layer 
 its weight ROM) and an aggregation unit (with its bias ROM), the on-chip row buffers ``buf_k``, k >= 1
 (``max_nodes`` words of a whole node row; layer 0's transform reads the input features directly from
 P_in banked host ports, so there is no load step and no ``buf_0``), the per-layer linear buffers
-(``max_nodes * heads`` words), a store unit and a sequencer that runs the steps one at a time. The
+(``max_nodes * heads`` words), a store unit and a sequencer that runs the steps one after the other, each
+aggregation together with the unit that follows its rows (:func:`overlap`; the graph's row order,
+:func:`graph_rows`, makes those cycles exact, a bound or an estimate). The
 graph (row pointers, column indices, GCN coefficients, mean reciprocals) stays in host memories
 behind ``ap_memory`` ports; its size is reported as ``graph_bits``.
 """
@@ -141,6 +143,8 @@ class UnitCost:
     cycles: Any = 0.0
     bits: Any = 0.0
     layer: str | None = None
+    #: the parameters it was costed from (the RTL's; the cycle composition reads them)
+    params: dict | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -303,6 +307,7 @@ def _layer_units(
         bram36=tb["bram36"],
         cycles=tr_unit.cycles(tp, num_nodes, groups if s.sparse else None) + io_unit.STEP_OVERHEAD,
         bits=rom_t.bits,
+        params=tp,
     )
     lin = _mem_unit(
         f"{s.name}.lin_buffer",
@@ -343,6 +348,7 @@ def _layer_units(
         bram36=ab["bram36"],
         cycles=agg_unit.cycles(ap, num_nodes, num_edges) + io_unit.STEP_OVERHEAD,
         bits=nm.where(nm.eq(s.has_bias, 1), rom_a.bits, 0.0) + agg_unit.table_bits(ap),
+        params=ap,
     )
     return [t, lin, att, att_buffers, a]
 
@@ -383,11 +389,13 @@ def estimate_specs(
     integration: bool = True,
     max_nonzeros: int = 0,
     feature_nonzeros: Mapping[int, int] | None = None,
+    rows: agg_unit.RowProfile | None = None,
 ) -> Estimate:
     """The cost of an accelerator given per-layer specs (numbers or tensors); ``integration=False`` leaves
     out the whole-design LUT / FF factors (used when fitting them). A sparse layer 0 (``specs[0].sparse``, its
     ``p_in`` a plain number) needs the capacity ``max_nonzeros`` and the graph's ``feature_nonzeros``
-    histogram (:func:`lpgnas.sparse.nonzero_histogram`)."""
+    histogram (:func:`lpgnas.sparse.nonzero_histogram`). ``rows``: the graph's row order for the units that
+    follow an aggregation's rows (:func:`overlap`; default: every row of the mean degree)."""
     dev = load_device(device)
     fam = dev.family
     g = globals_for(max_nodes, max_edges)
@@ -415,8 +423,10 @@ def estimate_specs(
             cycles=io_unit.store_cycles(num_nodes, num_classes) + io_unit.STEP_OVERHEAD,
             lut=_lin(io_unit.store_lut_features(store_p), IO_COEF["store_lut"]),
             ff=_lin(io_unit.store_ff_features(store_p), IO_COEF["store_ff"]),
+            params=store_p,
         )
     )
+    overlap(est.units, [s.name for s in specs], rows or agg_unit.mean_rows(num_nodes, num_edges))
     # per layer transform, attention (softmax attentions) and aggregate, store (no load step)
     nsteps = 1 + 2 * len(specs) + sum((nm.where(att_unit.is_softmax(s.att_kind), 1.0, 0.0) for s in specs), 0.0)
     est.units.append(
@@ -434,6 +444,26 @@ def estimate_specs(
     est.buffer_bits = sum((u.bits for u in est.units if u.kind == "buffer"), 0.0)
     est.graph_bits = graph_bits(specs, max_nodes, max_edges)
     return est
+
+
+def follower_steps(unit: UnitCost):
+    """Steps per row of a unit that follows an aggregation's rows: a dense transform or the store."""
+    assert unit.params is not None
+    return io_unit.store_row_steps(unit.params["F"]) if unit.kind == "io" else tr_unit.row_steps(unit.params)
+
+
+def overlap(units: list[UnitCost], layer_names: list[str], rows: agg_unit.RowProfile) -> None:
+    """Charge each unit that follows an aggregation's rows (layer k+1's transform after layer k's aggregation,
+    the store after the last) the cycles by which it outlasts that aggregation: both start together, the follower
+    takes its cycles alone plus ``FOLLOW_LATENCY`` plus :func:`agg_unit.follow_steps` (and always ends last),
+    so the units' cycles still add up to the run's (docs/rtl.md, "Total cycles")."""
+    by_name = {u.name: u for u in units}
+    for k, name in enumerate(layer_names):
+        agg = by_name[f"{name}.aggregate"]
+        follower = by_name[f"{layer_names[k + 1]}.transform"] if k + 1 < len(layer_names) else by_name["store"]
+        assert agg.params is not None
+        follows = agg_unit.FOLLOW_LATENCY + agg_unit.follow_steps(agg.params, follower_steps(follower), rows)
+        follower.cycles = follower.cycles + follows - agg.cycles
 
 
 def sparse_groups(s: LayerSpec, max_nodes: int, max_nonzeros: int, feature_nonzeros: Mapping[int, int] | None
@@ -474,6 +504,18 @@ def graph_size(stats_or_graph: Any) -> tuple[int, int]:
     return int(stats_or_graph.num_nodes), int(stats_or_graph.num_edges)
 
 
+def graph_rows(stats: Any) -> agg_unit.RowProfile:
+    """The row order a follower's cycles need (:class:`agg_unit.RowProfile`): exact from a CSRGraph's
+    ``row_ptr``, an upper bound from a GraphStats' (or its dict's) ``degree_histogram``, else every row of the
+    mean degree (``(N, E)``); a RowProfile as is."""
+    if isinstance(stats, agg_unit.RowProfile):
+        return stats
+    if hasattr(stats, "row_ptr"):
+        return agg_unit.exact_rows(stats.row_ptr)
+    hist = stats.get("degree_histogram") if isinstance(stats, dict) else getattr(stats, "degree_histogram", None)
+    return agg_unit.worst_rows(hist) if hist else agg_unit.mean_rows(*graph_size(stats))
+
+
 def feature_histogram(stats: Any) -> dict[int, int] | None:
     """The input features' ``{non-zeros in a row: rows}`` of a GraphStats (``feature_nonzeros``) or a dict
     with ``"feature_nonzeros"`` (JSON's string keys read as numbers); None when it has none."""
@@ -487,7 +529,9 @@ def estimate(
 ) -> Estimate:
     """Cost of ``ir`` with hardware config ``hw`` running on a graph with ``stats`` on ``device``
     (default: ``hw.device``). ``hw.max_nodes`` / ``hw.max_edges`` size the buffers; the graph's N and
-    E (self-loops included) set the cycles. A sparse layer 0 takes its groups from ``feature_nonzeros``
+    E (self-loops included) set the cycles, and its row order (:func:`graph_rows`: a CSRGraph's exactly, a
+    GraphStats' degree histogram as a bound, else rows of the mean degree) the overlap's (:func:`overlap`).
+    A sparse layer 0 takes its groups from ``feature_nonzeros``
     (:func:`lpgnas.sparse.nonzero_histogram` of the codes the design reads, whose non-zeros may be fewer than
     the float features') or else from ``stats`` (:func:`feature_histogram`), one row per node."""
     hw.check(ir)
@@ -512,4 +556,5 @@ def estimate(
         integration=integration,
         max_nonzeros=hw.max_nonzeros,
         feature_nonzeros=hist,
+        rows=graph_rows(stats),
     )

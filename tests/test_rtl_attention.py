@@ -6,8 +6,8 @@
   (``run_rtl_batch``), 21 designs.
 * GAT with 1..8 heads, concatenated and averaged (one batched build).
 * Mutations of the softmax (reciprocal + 1, a wrong exp-table entry) are reported as not bit-exact.
-* The cycle count is the formula of ``rtl_attention.attention_cycles`` exactly, plus the other units' ideal and
-  their bounded fill; every design is ``verilator --lint-only -Wall`` clean.
+* The cycle count is the cost model's exactly: ``rtl_attention.attention_cycles`` per attention unit, the other
+  units their overlapped ideal + 18 L + 7; every design is ``verilator --lint-only -Wall`` clean.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from lpgnas.hls_templates.rtl_attention import attention_cycles, attention_image
 from lpgnas.hls_templates.rtl_writer import ideal_cycles, write_rtl
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import load_ir
+from lpgnas.names import identifier
 from lpgnas.operators import AGGREGATIONS, ATTENTIONS
 from lpgnas.sim.rtl import run_rtl_batch, tool_env
 from lpgnas.testing import random_features, random_graph, random_ir
+from tests.test_rtl_sim import FILL, FILL_PER_LAYER, design_cycles, design_graph
 
 WBITS = (1, 2, 4, 8, 16)  # binary, ternary, fix
 ABITS = (4, 8, 16)
@@ -105,20 +107,26 @@ def _lint(rtl: Path) -> None:
     assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr[-3000:]
 
 
+def expected_cycles(hw_dir: Path) -> float:
+    """The cost model's cycles on the design's graph, checked against ideal_cycles: the attention units take
+    exactly attention_cycles (each alone), the other units their overlapped ideal + 18 L + 7."""
+    ir, hwc = load_ir(hw_dir / "model.ir.json"), HardwareConfig.load(hw_dir / "hw_config.json")
+    graph = design_graph(hw_dir)
+    n, e = graph.num_nodes, graph.num_edges
+    ideal = ideal_cycles(ir, hwc, graph)
+    att = sum(attention_cycles(la, n, e) - ideal[f"{identifier(la.name)}_attention"]
+              for la in ir.layers if has_attention_unit(la))
+    assert ideal["total"] + att + FILL_PER_LAYER * len(ir.layers) + FILL == design_cycles(hw_dir)
+    return design_cycles(hw_dir)
+
+
 def _check_batch(dirs: list[Path], build: Path) -> list[dict]:
     reports = run_rtl_batch(dirs, build, "verilator", quick_build=True)
     failed = {d.name: (r["mismatches"], r["first_mismatches"][:3]) for d, r in zip(dirs, reports, strict=True)
               if not r["bit_exact"]}
     assert not failed, failed
     for d, r in zip(dirs, reports, strict=True):
-        ir, hwc = load_ir(d / "model.ir.json"), HardwareConfig.load(d / "hw_config.json")
-        design = json.loads((d / "design.json").read_text())
-        n, e = design["num_nodes"], design["num_edges"]
-        ideal = ideal_cycles(ir, hwc, n, e)
-        # the attention units take exactly attention_cycles; the other units their ideal plus bounded fill
-        att = sum(attention_cycles(la, n, e) for la in ir.layers if has_attention_unit(la))
-        others = sum(v for k, v in ideal.items() if k != "total" and not k.endswith("_attention"))
-        assert others + att <= r["cycles"] <= others + att + 40 * (2 * len(ir.layers) + 2), (d.name, r["cycles"])
+        assert r["cycles"] == expected_cycles(d), (d.name, r["cycles"])
         _lint(d / "rtl")
     return reports
 
@@ -197,10 +205,4 @@ def test_attention_under_icarus(tmp_path):
     hw = make_attention_design(tmp_path / "hw", "gene-linear", "add", 4, 8, 8400, heads=2, nodes=(10, 16))
     report = run_rtl(hw, "icarus")
     assert report["bit_exact"] and report["mismatches"] == 0
-    ir, hwc = load_ir(hw / "model.ir.json"), HardwareConfig.load(hw / "hw_config.json")
-    design = json.loads((hw / "design.json").read_text())
-    n, e = design["num_nodes"], design["num_edges"]
-    ideal = ideal_cycles(ir, hwc, n, e)
-    others = sum(v for k, v in ideal.items() if k != "total" and not k.endswith("_attention"))
-    att = sum(attention_cycles(la, n, e) for la in ir.layers)
-    assert others + att <= report["cycles"] <= others + att + 40 * (2 * len(ir.layers) + 2)
+    assert report["cycles"] == expected_cycles(hw)

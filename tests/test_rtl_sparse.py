@@ -3,8 +3,8 @@
 * Random designs with layer 0 sparse (most codes zero, an empty row, a row of several groups), every weight kind
   (binary, ternary, 4/8/16-bit fix), P_in 1..4, P_out not dividing F_out, several heads (GAT with 2 heads,
   averaged heads), fix products on auto / LUT / DSP: bit-exact against ``data/expected.mem`` under Verilator
-  (one batched build with the mutants), taking exactly ``ideal + 21 L + 7`` cycles plus the sparse read's two
-  (its ``feat_ptr[0]`` cycle and its column -> weight-ROM stage), lint-clean.
+  (one batched build with the mutants), taking exactly the cost model's cycles (``ideal + 18 L + 7`` plus the
+  sparse read's two: its ``feat_ptr[0]`` cycle and its column -> weight-ROM stage), lint-clean.
 * Mutations: the walker skipping each row's last group and columns reading the next weight row are reported as
   not bit-exact (the same build).
 * Icarus agrees (outputs and cycles) on one design.
@@ -30,9 +30,11 @@ from lpgnas.hls_templates.rtl_writer import ideal_cycles, write_rtl
 from lpgnas.hw_model.units.transform import PIPELINE_DEPTH, SPARSE_PIPELINE_DEPTH
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import load_ir
+from lpgnas.names import identifier
 from lpgnas.sim.rtl import run_rtl, run_rtl_batch, tool_env
 from lpgnas.sparse import group_count, nonzero_histogram, row_groups
 from lpgnas.testing import random_features, random_graph, random_ir
+from tests.test_rtl_sim import FILL, FILL_PER_LAYER, design_cycles, design_graph
 
 
 def _has_verilator() -> bool:
@@ -138,15 +140,18 @@ def design_groups(hw_dir: Path) -> int:
     return group_count(nonzero_histogram(np.load(hw_dir / "x_codes.npy")), hw.layers[0].p_in)
 
 
-def expected_cycles(hw_dir: Path) -> int:
-    """ideal_cycles (attention units: their exact cycles) + 21 L + 7 + the sparse read's extra depth."""
+def expected_cycles(hw_dir: Path) -> float:
+    """The cost model's cycles on the design's graph and codes, checked against ideal_cycles: attention units
+    exactly attention_cycles, the rest their overlapped ideal + 18 L + 7 + the sparse read's extra depth."""
     ir, hwc = load_ir(hw_dir / "model.ir.json"), HardwareConfig.load(hw_dir / "hw_config.json")
-    design = json.loads((hw_dir / "design.json").read_text())
-    n, e = design["num_nodes"], design["num_edges"]
-    ideal = ideal_cycles(ir, hwc, n, e, groups=design_groups(hw_dir))
-    others = sum(v for k, v in ideal.items() if k != "total" and not k.endswith("_attention"))
-    att = sum(attention_cycles(la, n, e) for la in ir.layers if has_attention_unit(la))
-    return others + att + 21 * len(ir.layers) + 7 + SPARSE_EXTRA
+    graph = design_graph(hw_dir)
+    n, e = graph.num_nodes, graph.num_edges
+    ideal = ideal_cycles(ir, hwc, graph, groups=design_groups(hw_dir))
+    att = sum(attention_cycles(la, n, e) - ideal[f"{identifier(la.name)}_attention"]
+              for la in ir.layers if has_attention_unit(la))
+    model = design_cycles(hw_dir, nonzero_histogram(np.load(hw_dir / "x_codes.npy")))
+    assert ideal["total"] + att + FILL_PER_LAYER * len(ir.layers) + FILL + SPARSE_EXTRA == model
+    return model
 
 
 def lint(rtl: Path) -> None:
@@ -179,16 +184,16 @@ def test_ideal_cycles_count_the_groups(tmp_path):
     design = json.loads((hw_dir / "design.json").read_text())
     n, e = design["num_nodes"], design["num_edges"]
     with pytest.raises(LpgnasError, match="groups"):
-        ideal_cycles(ir, hwc, n, e)
+        ideal_cycles(ir, hwc, (n, e))
     x = np.load(hw_dir / "x_codes.npy")
     groups = int(row_groups(np.count_nonzero(x, axis=1), hwc.layers[0].p_in).sum())
     layer0 = ir.layers[0]
     og = -(-layer0.out_features // hwc.layers[0].p_out)
-    assert ideal_cycles(ir, hwc, n, e, groups=groups)["layer0_transform"] == groups * layer0.heads * og
+    assert ideal_cycles(ir, hwc, (n, e), groups=groups)["layer0_transform"] == groups * layer0.heads * og
     dense = HardwareConfig.load(hw_dir / "hw_config.json")
     dense.layers[0].input = "dense"
     ig = -(-layer0.in_features // hwc.layers[0].p_in)
-    assert ideal_cycles(ir, dense, n, e)["layer0_transform"] == n * ig * layer0.heads * og
+    assert ideal_cycles(ir, dense, (n, e))["layer0_transform"] == n * ig * layer0.heads * og
 
 
 @needs_verilator

@@ -9,7 +9,8 @@
 // Cycles: (E * HEADS + N * (HEADS if concat else 1)) * FG + 3 per run (+ pipeline depth 7),
 // E counting self-loops. Accumulators form a ring of FG groups that rotates by one group per step,
 // so group fg is always at the head when its step arrives (no wide multiplexer).
-// The output row (all heads, all features) is written to the layer-output buffer at address i.
+// The output row (all heads, all features) is written to the layer-output buffer at address i;
+// rows_written counts the rows written since start (a follower reads row n once n < rows_written).
 // Unsigned operands are zero-extended by one bit, so all arithmetic is signed.
 module lpg_aggregate #(
     parameter NW         = 8,     // width of num_nodes, node addresses and row_ptr addresses
@@ -84,7 +85,8 @@ module lpg_aggregate #(
     input  wire [F_OUT*LW-1:0]          lin_rdata,
     output reg                          out_we,
     output reg  [NW-1:0]                out_waddr,
-    output wire [(CONCAT ? HEADS : 1)*F_OUT*OW-1:0] out_wdata
+    output wire [(CONCAT ? HEADS : 1)*F_OUT*OW-1:0] out_wdata,
+    output reg  [NW-1:0]                rows_written
 );
     localparam HO    = (CONCAT != 0) ? HEADS : 1;
     localparam FGW   = (FG > 1) ? $clog2(FG) : 1;
@@ -413,6 +415,11 @@ module lpg_aggregate #(
     always @(posedge clk) begin
         out_we <= v6 & lastrow6 & ~rst;
         out_waddr <= i6;
+    end
+    // rows in node order: row rows_written - 1 is in the buffer from the cycle after its write
+    always @(posedge clk) begin
+        if (rst || start) rows_written <= {NW{1'b0}};
+        else if (out_we) rows_written <= rows_written + 1'b1;
     end
 
     // ---- done: one-cycle pulse once the last row is written ---------------------------------------------

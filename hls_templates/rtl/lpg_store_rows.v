@@ -1,6 +1,7 @@
 // lpg_store_rows: copies an on-chip row buffer (one node row per word) to a row-major host buffer
 // (ap_memory output port, element (n, c) at n*F + c), one element per cycle: num_nodes * F cycles
-// plus 3. Used for the model's output.
+// plus 3. Used for the model's output. It follows the last aggregation, which writes the buffer in node
+// order while this unit runs: row n is copied only once n < rows_ready (the rows written so far).
 module lpg_store_rows #(
     parameter NW  = 8,
     parameter HAW = 10,
@@ -12,6 +13,7 @@ module lpg_store_rows #(
     input  wire           start,
     output reg            done,
     input  wire [NW-1:0]  num_nodes,
+    input  wire [NW-1:0]  rows_ready,
     output wire [NW-1:0]  row_raddr,
     input  wire [F*W-1:0] row_rdata,
     output reg  [HAW-1:0] host_address,
@@ -27,6 +29,7 @@ module lpg_store_rows #(
     reg [NW-1:0]  n;
     reg [FW-1:0]  f;
     reg [HAW-1:0] a;
+    wire step = running & (n < rows_ready);   // a step issues (else: wait for row n)
 
     always @(posedge clk) begin
         if (rst) begin
@@ -34,7 +37,7 @@ module lpg_store_rows #(
         end else if (start) begin
             running <= (num_nodes != {NW{1'b0}});
             n <= {NW{1'b0}}; f <= {FW{1'b0}}; a <= {HAW{1'b0}};
-        end else if (running) begin
+        end else if (step) begin
             a <= a + 1'b1;
             if (f != F_LAST) begin
                 f <= f + 1'b1;
@@ -51,7 +54,7 @@ module lpg_store_rows #(
     reg [FW-1:0]  f1;
     reg [HAW-1:0] a1;
     always @(posedge clk) begin
-        v1 <= running & ~rst & ~start;
+        v1 <= step & ~rst & ~start;
         f1 <= f;
         a1 <= a;
     end

@@ -2,7 +2,7 @@
 // P_OUT dot-product lanes (lpg_dot) of P_IN multipliers each. Loop nest, one step per cycle:
 //   for n < num_nodes, for h < HEADS, for og < OG, for ig < IG
 // where IG = ceil(F_IN/P_IN) input groups and OG = ceil(F_OUT/P_OUT) output groups, so the unit
-// takes num_nodes * HEADS * OG * IG cycles plus the pipeline depth (6).
+// takes num_nodes * HEADS * OG * IG cycles plus the pipeline depth (6), plus its waits for rows (DIRECT = 0).
 // Pipeline: issue (row / weight addresses) -> memory data -> operand registers -> dot products ->
 // accumulators -> re-quantised group shifted into the row register; a finished row
 // (all OG groups of one (n, h)) is written to the linear-output buffer at n*HEADS + h.
@@ -11,7 +11,9 @@
 // Unsigned operands are zero-extended by one bit, so all arithmetic is signed.
 // Input source (DIRECT):
 //   0: an on-chip row buffer, one node row per word (x_raddr = n, x_rdata = the whole row of F_IN
-//      elements); the P_IN slice of group ig is selected with a multiplexer.
+//      elements); the P_IN slice of group ig is selected with a multiplexer. The unit follows the
+//      previous layer's aggregation, which writes the buffer in node order while this unit runs: it issues
+//      row n's steps only once n < rows_ready (the rows written so far) and waits otherwise.
 //   1: the host memory itself, P_IN banked ap_memory read ports sharing one address (an interface array
 //      partitioned cyclic by P_IN): bank k holds element (n, ig*P_IN + k) at n*IG + ig, so
 //      x_raddr = n*IG + ig (HAW bits) and x_rdata = the P_IN bank outputs (bank k at [k*XW +: XW]).
@@ -50,6 +52,10 @@ module lpg_transform #(
     input  wire                  start,
     output wire                  done,
     input  wire [NW-1:0]         num_nodes,
+    // Lint waiver: DIRECT = 1 (layer 0) reads the host's rows, all there from the start.
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [NW-1:0]         rows_ready,     // DIRECT = 0: rows of the row buffer written so far
+    /* verilator lint_on UNUSEDSIGNAL */
     output wire [(DIRECT != 0 ? HAW : NW)-1:0]       x_raddr,
     input  wire [(DIRECT != 0 ? P_IN : F_IN)*XW-1:0] x_rdata,
     output wire                  lin_we,
@@ -82,6 +88,7 @@ module lpg_transform #(
     wire last_og = (og == OG_LAST);
     wire last_h  = (h == H_LAST);
     wire last_n  = (n == num_nodes - 1'b1);
+    wire step    = running & ((DIRECT != 0) | (n < rows_ready));   // a step issues (else: wait for row n)
 
     always @(posedge clk) begin
         if (rst) begin
@@ -90,7 +97,7 @@ module lpg_transform #(
         end else if (start) begin
             running <= (num_nodes != {NW{1'b0}});
             n <= {NW{1'b0}}; h <= {HW{1'b0}}; og <= {OGW{1'b0}}; ig <= {IGW{1'b0}}; k <= {WAW{1'b0}};
-        end else if (running) begin
+        end else if (step) begin
             k <= k + 1'b1;
             if (!last_ig) begin
                 ig <= ig + 1'b1;
@@ -121,7 +128,7 @@ module lpg_transform #(
             reg [HAW-1:0] base;
             always @(posedge clk) begin
                 if (rst || start) base <= {HAW{1'b0}};
-                else if (running && last_ig && last_og && last_h && !last_n) base <= base + IG_C;
+                else if (step && last_ig && last_og && last_h && !last_n) base <= base + IG_C;
             end
             if (IG == 1) begin : g_ig1
                 assign x_raddr = base;
@@ -145,7 +152,7 @@ module lpg_transform #(
     reg [HW-1:0]  h1;
     reg [IGW-1:0] ig1;
     always @(posedge clk) begin
-        v1 <= running & ~rst & ~start;
+        v1 <= step & ~rst & ~start;
         first1 <= (ig == {IGW{1'b0}});
         last1 <= last_ig;
         lastog1 <= last_og;

@@ -8,6 +8,9 @@ tensors; see :mod:`hw_model.units.transform` for the conventions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import rom_cost
 from lpgnas.hw_model.params import ACT_CODE, AGG_CODE, LayerSpec, head_mean_recip_code, signed_width, stored_width
@@ -236,8 +239,78 @@ def srl_features(p, family):
 
 def cycles(p, num_nodes, num_edges):
     """(E * HEADS + N * HO) * FG steps, the walker's start-up and the pipeline (lpg_aggregate.v)."""
+    per_edge, per_row = row_steps(p)
+    return num_edges * per_edge + num_nodes * per_row + RUN_OVERHEAD + PIPELINE_DEPTH
+
+
+def row_steps(p):
+    """(steps per in-edge, steps per row): row j takes ``a_j = HEADS*FG*deg_j + HO*FG`` steps, one per cycle,
+    with no bubble between rows (deg_j counting the self-loop)."""
     _, _, _, _, ho = _widths(p)
-    return (num_edges * p["HEADS"] + num_nodes * ho) * p["FG"] + RUN_OVERHEAD + PIPELINE_DEPTH
+    return p["HEADS"] * p["FG"], ho * p["FG"]
+
+
+#: cycles from the unit's start to the first cycle a follower can read row m of its output, beyond the steps of
+#: rows 0..m: the walker's start-up and the pipeline to the row write (RTL-measured)
+ROW_READY = RUN_OVERHEAD + 7
+#: the cycles a follower's run takes beyond :func:`follow_steps` and its own cycles alone (``ROW_READY`` less
+#: the one its first step takes alone)
+FOLLOW_LATENCY = ROW_READY - 1
+
+
+@dataclass(frozen=True)
+class RowProfile:
+    """The graph as the aggregation walks it, for the cycles of a unit that follows its rows: N, E (self-loops
+    included) and the points ``(m, edges of rows 0..m-1)`` among the prefixes ``m = 1..N`` of the row order
+    where :func:`follow_steps`'s maximum can lie: :func:`exact_rows` (the node order of a CSR graph),
+    :func:`worst_rows` (a degree histogram in the order that makes every prefix largest: an upper bound) or
+    :func:`mean_rows` (N and E only: every row of the mean degree; exact on regular graphs, neither bound)."""
+
+    num_nodes: int
+    num_edges: int
+    prefixes: tuple[tuple[float, float], ...]
+
+
+def exact_rows(row_ptr) -> RowProfile:
+    """The node order of a CSR graph's ``row_ptr`` (exact): the upper convex hull of ``(m, row_ptr[m])``."""
+    ptr = [int(v) - int(row_ptr[0]) for v in row_ptr]
+    hull: list[tuple[int, int]] = []
+    for point in enumerate(ptr[1:], start=1):  # x increasing: pop the points that do not turn right
+        while len(hull) >= 2 and ((hull[-1][0] - hull[-2][0]) * (point[1] - hull[-2][1])
+                                  - (hull[-1][1] - hull[-2][1]) * (point[0] - hull[-2][0])) >= 0:
+            hull.pop()
+        hull.append(point)
+    return RowProfile(len(ptr) - 1, ptr[-1], tuple((float(m), float(e)) for m, e in hull) or ((0.0, 0.0),))
+
+
+def worst_rows(degree_histogram: Mapping) -> RowProfile:
+    """A degree histogram's ``{degree: rows}`` (self-loop counted) in descending degree (an upper bound)."""
+    bins = sorted(((int(d), int(c)) for d, c in degree_histogram.items() if int(c) > 0), reverse=True)
+    points, rows, edges = [(1.0, float(bins[0][0]))], 0, 0
+    for degree, count in bins:
+        rows, edges = rows + count, edges + degree * count
+        points.append((float(rows), float(edges)))
+    return RowProfile(rows, edges, tuple(points))
+
+
+def mean_rows(num_nodes: int, num_edges: int) -> RowProfile:
+    """``num_nodes`` rows of the mean degree, ``num_edges`` (self-loops included) in all."""
+    n, e = int(num_nodes), int(num_edges)
+    return RowProfile(n, e, ((1.0, e / n), (float(n), float(e))) if n else ((0.0, 0.0),))
+
+
+def follow_steps(p, steps, profile: RowProfile):
+    """The cycles by which a unit that follows this unit's rows (row n only once row n is written; ``steps``
+    cycles per row) and starts with it outlasts its own ``N * steps`` alone, without latencies: with ``a_j`` of
+    :func:`row_steps`, its last row ends ``(N + 1) * steps + max_m sum_{j<m} (a_j - steps)`` after the start
+    (the max-plus recurrence ``S_n = max(ready_n, S_{n-1} + steps)`` over the rows), so this is
+    ``steps + max_m sum_{j<m} (a_j - steps)``, the maximum over :class:`RowProfile`'s prefixes."""
+    per_edge, per_row = row_steps(p)
+    top = None
+    for rows, edges in profile.prefixes:
+        term = per_edge * edges + (per_row - steps) * rows
+        top = term if top is None else nm.maximum(top, term)
+    return steps + top
 
 
 #: structural priors of terms the stored calibration may predate (used when a coefficient is missing)

@@ -3,11 +3,11 @@
 There is no load unit: layer 0's transform reads its P_in input features per cycle directly from the
 host's features array, partitioned cyclic by P_in into P_in banked ``ap_memory`` ports (see
 :mod:`hw_model.units.transform`), so there is neither a load step nor an on-chip ``buf_0``.
-Store: one element per cycle to the host's ``ap_memory`` buffer, ``N * C + 4`` cycles (RTL-measured,
-done included). The sequencer runs the steps one after the other (per layer transform and aggregate,
-then store) with one cycle from a unit's ``done`` to the next ``start`` (``STEP_OVERHEAD``) and
-``TOP_OVERHEAD`` cycles around the whole run (ap_start sampling, ap_done). Total:
-``sum_layers[(N heads OG IG + 8 + 1) + (aggregate + 12)] + (N C + 4 + 1) + 2``.
+Store: one element per cycle to the host's ``ap_memory`` buffer, ``N * C + 4`` cycles alone (RTL-measured,
+done included); it follows the last aggregation's rows, started with it (``hw_model.model.overlap``). The
+sequencer runs its steps one after the other (layer 0's transform; per layer its attention unit, then its
+aggregation with the unit that follows its rows) with one cycle from a step's last ``done`` to the next
+``start`` (``STEP_OVERHEAD``) and ``TOP_OVERHEAD`` cycles around the whole run (ap_start sampling, ap_done).
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ TOP_OVERHEAD = 2
 
 
 def store_cycles(num_nodes, classes):
-    return num_nodes * classes + UNIT_OVERHEAD
+    """The store alone: one element per cycle (``classes`` per row, :func:`store_row_steps`) and its overhead."""
+    return num_nodes * store_row_steps(classes) + UNIT_OVERHEAD
+
+
+def store_row_steps(classes):
+    """Steps per node row: the store's pace through the rows of the last aggregation, which it follows."""
+    return classes
 
 
 # LUT / FF terms fitted by hand on Yosys runs of lpg_store_rows (4 shapes, xc7):

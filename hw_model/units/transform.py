@@ -269,7 +269,13 @@ def cycles(p, num_nodes, groups=None):
         if groups is None:
             raise ValueError("a sparse transform's cycles need the feature groups (lpgnas.sparse.group_count)")
         return groups * p["HEADS"] * p["OG"] + SPARSE_PIPELINE_DEPTH
-    return num_nodes * p["HEADS"] * p["OG"] * p["IG"] + PIPELINE_DEPTH
+    return num_nodes * row_steps(p) + PIPELINE_DEPTH
+
+
+def row_steps(p):
+    """Steps per node row of a dense read (``HEADS * OG * IG``): a follower's pace through its input rows
+    (:func:`lpgnas.hw_model.units.aggregate.follow_steps`)."""
+    return p["HEADS"] * p["OG"] * p["IG"]
 
 
 def lut_estimation(p, family, coef):

@@ -434,8 +434,10 @@ def _units_section(est: dict[str, Any]) -> list[str]:
             if any(u[c] for c in cols)]
     rows.append(["**total**", "", *(f"**{_amount(est['totals'][c])}**" for c in cols)])
     return ["", "## Resources per unit (cost model)", "", *_table(["unit", "kind", *cols], rows), "",
-            "Units run one after the other: the latency is the sum of their cycles plus the sequencer's "
-            "start/finish overhead. Units without resources or cycles in this design are left out."]
+            "Each aggregation runs together with the unit that follows its rows (the next layer's transform, the "
+            "store), which is charged only the cycles it outlasts the aggregation; the other units run one after "
+            "the other, so the latency is the sum of the cycles shown plus the sequencer's start/finish overhead. "
+            "Units without resources or cycles in this design are left out."]
 
 
 def _latency_row(label: str, nodes: int, edges: int, cycles: float, clock_mhz: float) -> list[str]:

@@ -40,7 +40,9 @@ from lpgnas.ir import ModelIR
 GENERATOR = "lpgnas"
 #: what a design folder may hold: the generated files and what verify / synth / csim / RTL simulation add
 DESIGN_ENTRIES = frozenset({"model.ir.json", "model.ir.npz", "hw_config.json", "design.json", "source.json", "data",
-                            "hls", "rtl", "verify.json", "synth.json", "synth", "csim", "sim_build", LOCK_NAME})
+                            "hls", "rtl", "verify.json", "synth.json", "synth", "csim", "sim_build", LOCK_NAME,
+                            # sim.rtl.run_rtl's reports, one per simulator
+                            "rtl_sim_verilator.json", "rtl_sim_icarus.json"})
 #: ``verify --nodes N`` re-targets a copy of the design in ``HW/verify_nodes<N>/``
 VERIFY_NODES_PREFIX = "verify_nodes"
 _VERIFY_NODES_NAME = re.compile(re.escape(VERIFY_NODES_PREFIX) + r"[0-9]+")

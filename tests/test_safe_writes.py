@@ -86,6 +86,7 @@ def test_regenerating_needs_force_and_replaces_only_our_design(c1, capsys):
     hw = c1 / "hw"
     assert _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "12", "-o", hw)[0] == 0
     (hw / "verify.json").write_text("{}")  # what verify adds is part of the design folder
+    (hw / "rtl_sim_verilator.json").write_text("{}")  # and what an RTL simulation writes (sim.rtl.run_rtl)
     before = _snapshot(hw)
     rc, err = _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "10", "-o", hw)
     assert rc == 2 and "pass --force to replace it" in err and _snapshot(hw) == before
@@ -100,6 +101,7 @@ def test_regenerating_needs_force_and_replaces_only_our_design(c1, capsys):
     assert _lpgnas(capsys, "generate", c1 / "model.ir.json", "--nodes", "10", "-o", hw, "--force")[0] == 0
     assert json.loads((hw / "design.json").read_text())["num_nodes"] == 10
     assert json.loads((hw / "source.json").read_text())["nodes"] == 10
+    assert not (hw / "rtl_sim_verilator.json").exists()  # the old design's simulation report went with it
     assert sorted(p.name for p in c1.iterdir() if p.name.startswith(".")) == [LOCK_NAME]  # no temp folders left
 
 

@@ -50,6 +50,7 @@ from lpgnas.search.space import LayerChoice
 from lpgnas.search.sparse import project, sparse_layout
 from lpgnas.search.supernet import architecture_from_choices, build_quant_gnn, onehots_for
 from lpgnas.search.train import TrainConfig, accuracy, evaluate, fit
+from lpgnas.sparse import nonzero_histogram
 
 #: uniform quantisation settings of the baselines (weight bits, activation bits); 2 = ternary weights
 UNIFORM_BITS: tuple[tuple[int, int], ...] = ((8, 8), (4, 8), (2, 8))
@@ -311,7 +312,7 @@ def random_search(cfg: SearchConfig, data: Dataset, budget_seconds: float, short
     signed = bool((data.x < 0).any())
     cost = SearchCost(space, g.csr.num_nodes, g.csr.num_edges, cfg.device, cfg.cost,  # the search's objective
                       budget_kib=resolve_budget(cfg.budget_kib, cfg.device, float_kib), objective=cfg.objective,
-                      input_signed=signed)
+                      input_signed=signed, feature_nonzeros=nonzero_histogram(data.x.cpu().numpy()))
     rng = random.Random(cfg.seed)
     tried: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None

@@ -7,6 +7,9 @@ The formulas are in docs/cost_model.md, the cost's use in docs/search.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 import torch
 
 from lpgnas.devices import PRESETS, Device, load_device
@@ -16,7 +19,7 @@ from lpgnas.hw_model.dse import MAX_PARALLEL, describe_overuse
 from lpgnas.hw_model.expected import ExpectedHardwareCost, best_mapping_cycles
 from lpgnas.hw_model.model import estimate, model_bits
 from lpgnas.hw_model.params import spec_from_ir
-from lpgnas.hwconfig import HardwareConfig, LayerHW
+from lpgnas.hwconfig import INPUT_MODES, HardwareConfig, LayerHW
 from lpgnas.ir import ModelIR
 from lpgnas.search.space import SearchSpace
 
@@ -117,11 +120,18 @@ class SearchCost:
     :data:`TWO_LANES` and :data:`MOST_LANES`, at the best of the DSE's multiplier mappings,
     ``best_mapping_cycles``), the limits the one-lane design's LUT, DSP and BRAM
     (``lut1``, ``dsp1``, ``bram1``: the DSE's smallest design must fit) and ``budget_kib``, if given.
+
+    ``feature_nonzeros``: the dataset's input-feature row histogram (``lpgnas.sparse.nonzero_histogram`` of the
+    preprocessed features, whole graph; the quantised codes' non-zeros can only be fewer, so a sparse layer 0 is
+    costed at most as fast as the exported design's). With it, under the latency objective, layer 0 reads its
+    input dense or sparse as the DSE may choose: ``dse_latency`` is the least over both modes, and each limit
+    the least of the two one-lane designs' (a relaxation: the DSE needs one mode that fits on every
+    resource). Without it layer 0 is dense.
     """
 
     def __init__(self, space: SearchSpace, num_nodes: int, num_edges: int, device: str, terms: str = "hw",
                  budget_kib: float | None = None, budget_mode: bool = False, objective: str = "size",
-                 input_signed: bool = True) -> None:
+                 input_signed: bool = True, feature_nonzeros: Mapping[int, int] | None = None) -> None:
         self.space, self.objective = space, objective
         self.device = load_device(device)
         self.hw = ExpectedHardwareCost.from_space(
@@ -129,9 +139,14 @@ class SearchCost:
             device=self.device.name, input_signed=input_signed)
         dev, dev_kib = self.device, bram_kib(self.device)
         if objective == "latency":
-            self.one_lane, self.two_lanes, self.most_lanes = (ExpectedHardwareCost.from_space(
-                space, hw=[lanes] * len(space.layers), max_nodes=num_nodes, max_edges=num_edges,
-                device=self.device.name, input_signed=input_signed) for lanes in (ONE_LANE, TWO_LANES, MOST_LANES))
+            modes = INPUT_MODES if feature_nonzeros is not None else ("dense",)
+            #: per layer-0 input mode: the units at one lane, two lanes and the most lanes
+            self.lanes = {mode: tuple(ExpectedHardwareCost.from_space(
+                space, hw=[replace(lanes, input=mode)] + [lanes] * (len(space.layers) - 1), max_nodes=num_nodes,
+                max_edges=num_edges, device=self.device.name, input_signed=input_signed,
+                feature_nonzeros=feature_nonzeros if mode == "sparse" else None)
+                for lanes in (ONE_LANE, TWO_LANES, MOST_LANES)) for mode in modes}
+            self.one_lane, self.two_lanes, self.most_lanes = self.lanes["dense"]
             self.terms = ("dse_latency", "lut1", "dsp1", "bram1") + (("model",) if budget_kib is not None else ())
             self.budget_mode = True
             #: what limits the lanes in the stand-in: the device's LUT, DSP and RAMB36
@@ -156,10 +171,15 @@ class SearchCost:
         out = {"model": e["model_bits"] / KIB, "buffer": e["buffer_bits"] / KIB, "lut": e["lut"],
                "dsp": e["dsp"], "bram": e["bram36"], "latency": e["latency_us"]}
         if self.objective == "latency":
-            one = self.one_lane(p64)
-            cycles = best_mapping_cycles(self.one_lane, self.two_lanes, self.most_lanes, p64, self.lane_budget)
-            out |= {"dse_latency": cycles / self.one_lane.clock_mhz, "lut1": one["lut"], "dsp1": one["dsp"],
-                    "bram1": one["bram36"]}
+            cycles = limits = None
+            for lanes in self.lanes.values():
+                mode_cycles = best_mapping_cycles(*lanes, p64, self.lane_budget)
+                one = lanes[0](p64)
+                mode_limits = {"lut1": one["lut"], "dsp1": one["dsp"], "bram1": one["bram36"]}
+                cycles = mode_cycles if cycles is None else nm.minimum(cycles, mode_cycles)
+                limits = mode_limits if limits is None else {k: nm.minimum(v, mode_limits[k])
+                                                             for k, v in limits.items()}
+            out |= {"dse_latency": cycles / self.one_lane.clock_mhz} | limits
         return out
 
     def over_budget(self, probs: dict[str, torch.Tensor]) -> list[str]:

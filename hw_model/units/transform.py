@@ -33,6 +33,7 @@ from lpgnas.hw_model import numeric as nm
 from lpgnas.hw_model.memory import rom_copies_cost, rom_cost
 from lpgnas.hw_model.params import LayerSpec, signed_width, stored_width, weight_width
 from lpgnas.hw_model.units.multiplier import dsp_count, lut_mult_lut, soft_mult_bits, uses_dsp
+from lpgnas.sparse import column_width
 
 PIPELINE_DEPTH = 8  # issue -> memory -> operands -> dot -> accumulate -> requant -> write -> done (RTL-measured)
 #: the sparse read's depth: PIPELINE_DEPTH plus the column -> weight-ROM stage and the cycle that reads
@@ -100,7 +101,7 @@ def sparse_params(s: LayerSpec, og, max_groups) -> dict:
         "SPARSE": 1,
         "GAW": nm.maximum(nm.clog2(max_groups), 1.0),
         "GW": nm.maximum(nm.bit_length(max_groups), 1.0),
-        "CW": nm.maximum(nm.clog2(s.in_features), 1.0),
+        "CW": column_width(s.in_features),
         "ROM_COPIES": nm.ceil_div(s.p_in, SPARSE_ROM_PORTS),
         "WAW": nm.maximum(nm.clog2(s.heads * og * s.in_features), 1.0),
     }

@@ -5,7 +5,9 @@ Per layer: ``p_in`` multipliers per dot-product lane, ``p_out`` lanes (the trans
 (``logic`` for binary/ternary operands, ``lut``, ``dsp``, or ``auto``) and, for layer 0, whether it reads its
 input features ``dense`` (every feature) or ``sparse`` (only the non-zeros, :mod:`lpgnas.sparse`). Global: the
 target device, the clock, and the capacity of the on-chip graph buffers (``max_nodes``, ``max_edges`` counting
-self-loops) and of the sparse input (``max_nonzeros``).
+self-loops) and of the sparse input (``max_nonzeros``), and which buffers live in external memory behind AXI4
+master ports (``offchip``, names from :mod:`lpgnas.buffers`; empty: today's design, host buffers on ``ap_memory``
+ports and every row buffer on chip).
 Saved as ``hw_config.json`` in a generated hardware folder.
 """
 
@@ -16,6 +18,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lpgnas.buffers import buffer_names
 from lpgnas.devices import check_clock_mhz
 from lpgnas.errors import LpgnasError
 from lpgnas.ir import ModelIR
@@ -48,6 +51,7 @@ class HardwareConfig:
     max_edges: int = 2048
     max_nonzeros: int = 0  # input-feature non-zeros a sparse layer 0 holds (0: dense input only)
     layers: list[LayerHW] = field(default_factory=list)
+    offchip: list[str] = field(default_factory=list)  # buffers in external memory (lpgnas.buffers names)
 
     def check_globals(self, where: str = "hardware config") -> HardwareConfig:
         """Raise a clear error (naming ``where``) for a clock that is not a positive number or a capacity that
@@ -98,7 +102,20 @@ class HardwareConfig:
                     "hardware config: layer 0 reads sparse features but max_nonzeros is 0; set it to the "
                     "graph's non-zero feature count (or more)"
                 )
+        self.check_offchip(ir)
         return self
+
+    def check_offchip(self, ir: ModelIR) -> None:
+        """Raise a clear error for an ``offchip`` entry that names no buffer of ``ir``'s accelerator, or twice."""
+        if not isinstance(self.offchip, list) or not all(isinstance(n, str) for n in self.offchip):
+            raise LpgnasError(f"hardware config: offchip must be a list of buffer names, got {self.offchip!r}")
+        known = buffer_names(ir, bool(self.layers) and self.layers[0].input == "sparse")
+        for name in self.offchip:
+            if name not in known:
+                raise LpgnasError(
+                    f"hardware config: offchip names {name!r}, not a buffer of this design; known: {', '.join(known)}")
+        if len(set(self.offchip)) != len(self.offchip):
+            raise LpgnasError(f"hardware config: offchip names a buffer twice: {self.offchip}")
 
     def to_dict(self) -> dict:
         return asdict(self)

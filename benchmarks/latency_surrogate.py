@@ -59,6 +59,7 @@ def measure(dataset: str, device: str, designs: int, seed: int, hidden_sizes: st
     from lpgnas.search.pareto import best_parallelism
     from lpgnas.search.quant_gnn import export_ir
     from lpgnas.search.supernet import architecture_from_choices, build_quant_gnn, onehots_for
+    from lpgnas.sparse import nonzero_histogram
 
     torch.set_num_threads(1)
     narrowed = {k: v for k, v in (("hidden_sizes", hidden_sizes), ("head_counts", head_counts)) if v}
@@ -69,7 +70,9 @@ def measure(dataset: str, device: str, designs: int, seed: int, hidden_sizes: st
     space = cfg.space(data.num_features, data.num_classes)
     signed = bool((data.x < 0).any())
     t = time.time()
-    cost = SearchCost(space, n, e, device, objective="latency", input_signed=signed)
+    features = data.x.cpu().numpy()
+    cost = SearchCost(space, n, e, device, objective="latency", input_signed=signed,
+                      feature_nonzeros=nonzero_histogram(features))
     build_seconds = time.time() - t
 
     uniform = {k: v.clone().requires_grad_(True) for k, v in uniform_probs(space, torch.float64).items()}
@@ -84,7 +87,7 @@ def measure(dataset: str, device: str, designs: int, seed: int, hidden_sizes: st
         drawn += 1
         arch = architecture_from_choices(space, {k: rng.choice(space.options(k)) for k in space.decision_keys})
         exact = best_parallelism(export_ir(build_quant_gnn(arch, data.num_features, input_signed=signed), "x"),
-                                 n, e, device)
+                                 n, e, device, features)
         if not exact["fits"]:
             continue
         with torch.no_grad():

@@ -20,6 +20,11 @@ beyond; a layer whose accumulator bound exceeds ``WIDE_SAFE_BITS`` (126) is refu
 Layer 0 reads its input features dense (``features``) or, with ``LayerHW.input = "sparse"``, as the grouped
 CSR of :mod:`lpgnas.sparse` (``feat_ptr``, ``feat_col``, ``feat_val``), multiplying only the non-zeros.
 
+Buffers named in ``HardwareConfig.offchip`` (:mod:`lpgnas.buffers`) live in external memory: a host buffer becomes
+an ``m_axi`` port (its own bundle ``gmem_<name>``, base address in the ``control`` AXI4-Lite), an internal row buffer
+(``<layer>_lin``, ``buf_<k>``) a kernel argument to scratch memory the host allocates; see :func:`offchip_buffers`
+for their elements. With ``offchip`` empty the generated C++ is today's, byte for byte.
+
 ``HLS_ATTENTIONS``, ``HLS_AGGREGATIONS`` and ``HLS_ACTIVATIONS`` map every operator of the registry
 (:mod:`lpgnas.operators`) to the ``operators.j2`` macro that emits its C++; an operator missing there is
 refused with an :class:`LpgnasError` naming it.
@@ -32,16 +37,18 @@ from typing import Any
 
 import numpy as np
 
+from lpgnas.buffers import SPARSE_FEATURES, host_buffers, internal_buffers
 from lpgnas.devices import full_part
 from lpgnas.errors import FormatError, LpgnasError
 from lpgnas.golden import accumulator_bounds, score_accumulator_bits
 from lpgnas.graph import head_mean_reciprocal
 from lpgnas.hls_templates.env import OUTPUT_PORT, TOP_NAME, make_env
 from lpgnas.hw_model.params import globals_for, spec_from_ir, stored_width
+from lpgnas.hw_model.units.axi import AXI_ADDR_BITS, BURST_BEATS, element_bytes
 from lpgnas.hw_model.units.transform import SPARSE_ROM_PORTS, transform_params
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.ir import HEAD_MEAN_FRAC, LayerIR, ModelIR, aggregation_frac, linear_acc_frac
-from lpgnas.names import layer_identifiers
+from lpgnas.names import layer_identifiers, tensor_name
 from lpgnas.numfmt import INT64_SAFE_BITS, SATURATION_BITS, NumFormat
 from lpgnas.operators import ACTIVATIONS, ATTENTIONS
 from lpgnas.sparse import max_groups, row_groups
@@ -92,6 +99,11 @@ HLS_ACTIVATIONS: dict[str, str] = {
 #: linear), ``elementwise`` = lin * att per node and feature (cos, gene-linear)
 _NODE_SCORES = {"gat": "dot", "sym-gat": "dot", "linear": "dot_tanh", "cos": "elementwise",
                 "gene-linear": "elementwise"}
+
+#: widest off-chip element (bits): the ``ap_uint`` an element is under Vitis HLS holds at most 4096 bits
+#: (``AP_INT_MAX_W``); the default limit of the ap_int headers is 1024
+MAX_ELEMENT_BITS = 4096
+AP_INT_DEFAULT_MAX_W = 1024
 
 #: rendered from ``<name>.j2``; the header ``lpgnas_int.h`` is rendered from itself (no per-design content)
 _TEMPLATES = ("kernel.h", "kernel.cpp", "weights.h", "tb.cpp", "run_hls.tcl")
@@ -146,6 +158,9 @@ def hls_context(ir: ModelIR, hw: HardwareConfig) -> dict[str, Any]:
     # each layer's output buffer is read by the next transform P_IN words at a time
     for cur, nxt in zip(layers, layers[1:], strict=False):
         cur["y_partition"] = nxt["p_in"]
+    offchip = offchip_buffers(ir, hw)
+    _link_offchip(layers, offchip)
+    widest = max((b["element_bits"] for b in offchip.values() if b["lanes"]), default=0)
     return {
         "model_name": ir.name,
         "top": TOP_NAME,
@@ -154,15 +169,113 @@ def hls_context(ir: ModelIR, hw: HardwareConfig) -> dict[str, Any]:
         "max_edges": hw.max_edges,
         "in_features": ir.in_features,
         "num_classes": ir.num_classes,
-        "node_bits": max(hw.max_nodes.bit_length(), 1),
-        "edge_bits": max(hw.max_edges.bit_length(), 1),
+        "node_bits": _count_bits(hw.max_nodes),
+        "edge_bits": _count_bits(hw.max_edges),
         "features_t": _ctype(ir.layers[0].formats["input"]),
         "outputs_t": _ctype(ir.layers[-1].formats["output"]),
         "layers": layers,
         "sparse": sparse,
+        "offchip": offchip,
+        "host_axi": [offchip[name] for name in host_buffers(ir, sparse is not None) if name in offchip],
+        "scratch": [offchip[name] for name in internal_buffers(ir) if name in offchip],
+        "lanes_types": [b for b in offchip.values() if b["lanes"]],
+        # ap_int headers: elements wider than their default limit need AP_INT_MAX_W raised
+        "ap_int_max_w": 1 << (widest - 1).bit_length() if widest > AP_INT_DEFAULT_MAX_W else None,
+        "burst_beats": BURST_BEATS,
+        "axi_addr_bits": AXI_ADDR_BITS,
+        "in_groups": None if sparse else feature_groups(ir, hw),
         "part": full_part(hw.device),
         "clock_period_ns": round(1000.0 / hw.clock_mhz, 3),
     }
+
+
+def offchip_buffers(ir: ModelIR, hw: HardwareConfig) -> dict[str, dict[str, Any]]:
+    """The buffers of ``hw.offchip`` (names checked by ``HardwareConfig.check``), each with its element in
+    external memory (docs/rtl.md "Off-chip buffers", docs/hls.md): ``depth`` elements of ``element_bits``
+    bits (``bytes`` = ``hw_model.units.axi.element_bytes``, the stride). A word buffer (``lanes`` 0: graph CSR,
+    coefficients, reciprocals, ``feat_ptr``, outputs) has one host word per element, type ``<name>_t``; a lanes
+    buffer holds ``lanes`` codes of ``lane_bits`` bits per element (lane ``k`` in bits ``k*lane_bits ..``), type
+    ``lp_lanes``: the dense features and ``feat_col``/``feat_val`` one group of layer 0's ``P_in`` (element
+    ``n*IG + ig``, resp. ``g``), ``<layer>_lin`` one row of ``F_out`` (element ``n*heads + h``), ``buf_<k>`` one
+    row of layer ``k``'s input (``buf_<L>``: the outputs; element ``n``)."""
+    hw.check(ir)
+    sparse_input = hw.layers[0].input == "sparse"
+    host = host_buffers(ir, sparse_input)
+    first, last = ir.layers[0], ir.layers[-1]
+    p_in = hw.layers[0].p_in
+    n = hw.max_nodes
+    in_w, in_signed = _stored(first.formats["input"])
+    words: dict[str, tuple[int, int]] = {  # word buffers: depth, bits (the port types of kernel.h)
+        "row_ptr": (n + 1, _count_bits(hw.max_edges)), "col_idx": (hw.max_edges, _count_bits(n)),
+        OUTPUT_PORT: (n * ir.num_classes, _stored(last.formats["output"])[0]),
+    }
+    lanes: dict[str, tuple[int, int, int, bool, str]] = {}  # lanes buffers: depth, lanes, lane bits, signed, kind
+    if sparse_input:
+        sp = _sparse_input_context(first, hw.layers[0], hw)
+        words["feat_ptr"] = (n + 1, sp["ptr_bits"])
+        lanes["feat_col"] = (sp["max_groups"], p_in, sp["col_bits"], False, "group")
+        lanes["feat_val"] = (sp["max_groups"], p_in, in_w, in_signed, "group")
+    else:
+        lanes["features"] = (n * feature_groups(ir, hw), p_in, in_w, in_signed, "group")
+    for k, layer in enumerate(ir.layers):
+        fm = layer.formats
+        if "coef" in fm and not ATTENTIONS[layer.attention].softmax:
+            words[tensor_name(layer.name, "coef")] = (hw.max_edges, _stored(fm["coef"])[0])
+        if "recip" in fm:
+            words[tensor_name(layer.name, "recip")] = (n, _stored(fm["recip"])[0])
+        lanes[tensor_name(layer.name, "lin")] = (n * layer.heads, layer.out_features, *_stored(fm["linear"]), "row")
+        lanes[f"buf_{k + 1}"] = (n, layer.output_features, *_stored(fm["output"]), "row")
+    out: dict[str, dict[str, Any]] = {}
+    for name in hw.offchip:
+        if name in words:
+            depth, bits = words[name]
+            info = {"lanes": 0, "lane_bits": bits, "signed": False, "kind": "word", "elem_t": f"{name}_t",
+                    "element_bits": bits}
+        else:
+            depth, count, bits, signed, kind = lanes[name]
+            info = {"lanes": count, "lane_bits": bits, "signed": signed, "kind": kind,
+                    "elem_t": f"{name}_{kind}_t", "element_bits": count * bits}
+            if info["element_bits"] > MAX_ELEMENT_BITS:
+                raise LpgnasError(
+                    f"hardware config: offchip buffer {name!r} has elements of {info['element_bits']} bits "
+                    f"({count} x {bits}); the HLS kernel's off-chip elements hold at most {MAX_ELEMENT_BITS} bits "
+                    "(ap_uint under Vitis HLS): keep it on chip, or narrow the layer / its formats"
+                )
+        out[name] = {"name": name, "depth": depth, "bytes": element_bytes(info["element_bits"]),
+                     "scratch": name not in host, **info}
+    return out
+
+
+def feature_groups(ir: ModelIR, hw: HardwareConfig) -> int:
+    """``IG``: groups of layer 0's ``P_in`` input features per node (``transform_params``, the RTL's number);
+    dense features off chip are ``max_nodes * IG`` elements, node ``n``'s group ``ig`` at ``n*IG + ig``."""
+    spec = spec_from_ir(ir.layers[0], hw.layers[0])
+    return int(transform_params(spec, globals_for(hw.max_nodes, hw.max_edges), hw.max_nodes, direct=True)["IG"])
+
+
+def _link_offchip(layers: list[dict[str, Any]], offchip: dict[str, dict[str, Any]]) -> None:
+    """Per layer the off-chip buffers its units use (``None``: that buffer is on chip): ``lin_row_t`` (the element
+    type of its linear buffer), ``x_off`` (its input: the features' groups for layer 0, ``buf_<k>``'s rows else),
+    ``y_off`` (``buf_<k+1>``: the rows it writes); layer 0 also ``feat_ptr_off`` .. ``feat_val_off``."""
+    for k, L in enumerate(layers):
+        lin = offchip.get(tensor_name(L["name"], "lin"))
+        x = offchip.get("features" if k == 0 else f"buf_{k}")
+        y = offchip.get(f"buf_{k + 1}")
+        L["lin_row_t"] = lin["elem_t"] if lin else None
+        L["x_off"] = x
+        L["y_off"] = y
+    for name in SPARSE_FEATURES:  # the sparse transform reads feat_col / feat_val groups (feat_ptr: words)
+        layers[0][f"{name}_off"] = offchip.get(name)
+
+
+def _count_bits(count: int) -> int:
+    """Width of an unsigned word holding ``0 .. count`` (node / edge indices and counts)."""
+    return max(count.bit_length(), 1)
+
+
+def _stored(fmt: NumFormat) -> tuple[int, bool]:
+    """Stored width and signedness of a format's codes (the width of ``_ctype``)."""
+    return int(stored_width(fmt.bits, int(fmt.signed))), bool(fmt.signed)
 
 
 def _sparse_input_context(layer: LayerIR, lhw: LayerHW, hw: HardwareConfig) -> dict[str, Any]:
@@ -342,8 +455,8 @@ def _rom_type(lookups_per_cycle: int) -> str:
 
 def _ctype(fmt: NumFormat) -> str:
     """Storage type of a format's codes (binary/ternary codes are stored as 2-bit signed)."""
-    width = stored_width(fmt.bits, int(fmt.signed))
-    return f"lp_int<{width}>" if fmt.signed else f"lp_uint<{width}>"
+    width, signed = _stored(fmt)
+    return f"lp_int<{width}>" if signed else f"lp_uint<{width}>"
 
 
 def _requant(frac_in: int, fmt: NumFormat) -> dict[str, int]:

@@ -4,6 +4,12 @@
 with the plain-C++ integer types of ``lpgnas_int.h``) into ``HW/csim/``, runs the testbench on the memory
 images in ``HW/data``, and compares the outputs it wrote with ``HW/data/expected.txt`` again in Python, so
 the verdict does not rest on the generated testbench alone.
+
+Buffers in external memory (``hw_config.json`` ``offchip``, docs/hls.md "Off-chip buffers") are arrays of their
+external-memory elements in the testbench: it allocates the scratch buffers (``<layer>_lin``, ``buf_<k>``), fills
+them and the padding lanes of the host's groups with pseudo-random garbage from ``scratch_seed`` (external memory
+is not cleared on a real board), and passes them to the kernel, so a kernel reading an element it never wrote is
+not bit-exact.
 """
 
 from __future__ import annotations
@@ -62,7 +68,8 @@ def compile_csim(hw_dir: Path, build_dir: Path, *, opt: str = "-O2", cxx: str | 
 
 
 def run_csim(hw_dir: str | Path, timeout: float = 300.0, *, opt: str = "-O2", cxx: str | None = None,
-             build_dir: str | Path | None = None, ap_types: str | Path | None = None) -> dict[str, Any]:
+             build_dir: str | Path | None = None, ap_types: str | Path | None = None,
+             scratch_seed: int = 1) -> dict[str, Any]:
     """Compile and run the C simulation of ``hw_dir``; compare every output word with the golden model's.
 
     Returns ``{"bit_exact", "mismatches", "wall_seconds", "compile_seconds", "outputs", "expected_words",
@@ -71,7 +78,10 @@ def run_csim(hw_dir: str | Path, timeout: float = 300.0, *, opt: str = "-O2", cx
     status (0 = it found no mismatch). Raises :class:`ToolMissingError` without g++ and
     :class:`LpgnasError` when the design does not compile, the data is unreadable, the testbench crashes
     or ``timeout`` (seconds, for compile and run together) expires. ``ap_types``: see :func:`compile_csim`.
+    ``scratch_seed`` (>= 0): the garbage the off-chip scratch buffers start with (no effect without them).
     """
+    if isinstance(scratch_seed, bool) or not isinstance(scratch_seed, int) or scratch_seed < 0:
+        raise LpgnasError(f"csim: scratch_seed must be a non-negative integer, got {scratch_seed!r}")
     hw = Path(hw_dir)
     data = hw / "data"
     expected_path = data / "expected.txt"
@@ -85,8 +95,8 @@ def run_csim(hw_dir: str | Path, timeout: float = 300.0, *, opt: str = "-O2", cx
     out_path.unlink(missing_ok=True)
     remaining = max(timeout - compile_seconds, 1.0)
     try:
-        proc = subprocess.run([str(exe), str(data), str(out_path)], capture_output=True, text=True,
-                              timeout=remaining)
+        proc = subprocess.run([str(exe), str(data), str(out_path), str(scratch_seed)], capture_output=True,
+                              text=True, timeout=remaining)
     except subprocess.TimeoutExpired:
         raise LpgnasError(f"csim: the testbench of {hw} ran longer than {remaining:.0f} s") from None
     log = proc.stdout + proc.stderr

@@ -18,6 +18,19 @@ when the best one saves too little for its area: a fraction of the cycles per ad
 
 Layer 0's input mode (``dense`` or ``sparse``, :mod:`lpgnas.sparse`) is explored as two separate searches
 when the features' row histogram is known (a sparse read's cost depends on it); the faster result wins.
+
+Buffer placement (``explore(..., offchip=)``, :data:`OFFCHIP_MODES`; ``HardwareConfig.offchip``, docs/rtl.md
+"Off-chip buffers"). ``"never"`` (the default for now): everything as before, no buffer in external memory.
+``"auto"`` on a device with external memory (:class:`lpgnas.devices.ExternalMemory`): the host buffers (features,
+CSR, coefficients, reciprocals, outputs) go off chip always, since that is where a real board's host puts a graph
+(it does not arrive in BRAM; on chip they are ``ap_memory`` ports the model does not charge). If the smallest
+design then does not fit, row buffers follow one at a time until it does (:func:`placements`): the ``buf_<k>``
+(read in order: a stream) first, then the ``<layer>_lin`` (gathered by edge: the slowest), each group largest
+(most block RAM) first. The folding search runs from the first placement whose smallest design fits (per input
+mode; the faster mode wins as before): a buffer goes off chip only when the design needs it to fit (a later
+placement that frees block RAM for more lanes is not tried; where RAM limits the lanes it could be faster).
+When even every buffer off chip does not fit, :class:`~lpgnas.errors.HardwareFitError` names what is over. A
+device without external memory keeps everything on chip in either mode.
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ import copy
 import math
 from collections.abc import Mapping, Sequence
 
+from lpgnas.buffers import host_buffers, internal_buffers
 from lpgnas.devices import Device, load_device
 from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.hw_model import numeric as nm
@@ -49,6 +63,10 @@ def _candidates(n: int, limit: int = MAX_PARALLEL) -> list[int]:
             out.append(p)
     return out
 
+
+#: buffer placements :func:`explore` knows: ``never`` (everything on chip), ``auto`` (host buffers in external
+#: memory, row buffers too when the design does not fit otherwise)
+OFFCHIP_MODES = ("never", "auto")
 
 #: resources the exploration scores an increase by (``Estimate.usage`` keys)
 SCORED = ("lut", "dsp", "bram36")
@@ -112,9 +130,10 @@ def explore(
     feature_nonzeros: Mapping[int, int] | None = None,
     max_nonzeros: int | None = None,
     inputs: Sequence[str] = INPUT_MODES,
+    offchip: str = "never",
 ) -> tuple[HardwareConfig, Estimate]:
-    """Choose (p_in, p_out, p_agg, mult) per layer and how layer 0 reads its input; return the config and
-    its estimate.
+    """Choose (p_in, p_out, p_agg, mult) per layer, how layer 0 reads its input and (``offchip="auto"``) which
+    buffers live in external memory; return the config and its estimate.
 
     ``stats``: the graph (CSRGraph: exact cycles; GraphStats: its degree histogram bounds them; ``(N, E)``: mean
     degree, :func:`hw_model.model.graph_rows`); ``max_nodes``/``max_edges`` default to its size.
@@ -124,10 +143,13 @@ def explore(
     ``inputs``: the layer-0 input modes tried (:data:`lpgnas.hwconfig.INPUT_MODES`); ``sparse`` needs the
     features' row histogram (``feature_nonzeros``, :func:`lpgnas.sparse.nonzero_histogram` of the codes, or
     ``stats``'s) and holds ``max_nonzeros`` (default: the histogram's). Each mode is explored on its own; the
-    faster design wins, the smaller device share on a tie, dense on a full tie.
+    faster design wins, the smaller device share on a tie, dense on a full tie. ``offchip``: the buffer
+    placement (:data:`OFFCHIP_MODES`, the module docstring).
     """
     from lpgnas.hw_model.model import feature_histogram, graph_rows
 
+    if offchip not in OFFCHIP_MODES:
+        raise LpgnasError(f"offchip={offchip!r}: not one of {', '.join(OFFCHIP_MODES)}")
     dev = _budget(load_device(device), utilisation)
     rows = graph_rows(stats)  # once: the estimates below read its row order
     n, e = rows.num_nodes, rows.num_edges
@@ -150,20 +172,55 @@ def explore(
             max_nonzeros=max(nonzeros, 1) if mode == "sparse" else 0,
             layers=[LayerHW(1, 1, 1, "auto", input=mode if i == 0 else "dense") for i in range(len(ir.layers))],
         )
-        est = estimate(ir, hw, rows, dev, feature_nonzeros=hist)
+        for placement in placements(ir, hw, rows, dev, hist, offchip):  # until the smallest design fits
+            hw.offchip = placement
+            est = estimate(ir, hw, rows, dev, feature_nonzeros=hist)
+            if est.fits:
+                break
         if not est.fits:
-            failures.append(f"{mode} input: {describe_overuse(est)}")
+            where = " with every buffer in external memory" if hw.offchip else ""
+            failures.append(f"{mode} input{where}: {describe_overuse(est)}")
             continue
         hw, est = _greedy(ir, hw, est, rows, dev, hist, max_parallel, lut_mapping, min_gain)
         rank = (nm.to_float(est.cycles), max(nm.to_float(u) / max(a, 1) for u, a in est.usage().values()))
         if best is None or rank < best[0]:
             best = (rank, hw, est)
     if best is None:
+        memory = dev.memory
+        hint = ("use a larger device, fewer nodes/edges on chip, or narrower bitwidths")
+        if memory is not None and offchip == "never":
+            hint += f", or let the exploration place buffers in the device's {memory.kind} (offchip=\"auto\")"
+        elif memory is not None:
+            hint = (f"even with every buffer in the device's {memory.kind}; use narrower bitwidths (weights, linear "
+                    "and activation formats), fewer layers or features, or a larger device")
         raise HardwareFitError(
             f"nothing fits {dev.name}: even the smallest design (P_in = P_out = P_agg = 1 in every layer) needs "
-            f"{'; '.join(failures)}; use a larger device, fewer nodes/edges on chip, or narrower bitwidths"
+            f"{'; '.join(failures)}; {hint}"
         )
     return best[1], best[2]
+
+
+def placements(ir, hw: HardwareConfig, rows: RowProfile, dev: Device, hist, offchip: str) -> list[list[str]]:
+    """The buffer placements the exploration tries, in order (:data:`OFFCHIP_MODES`): ``never``, or a device
+    without external memory: nothing off chip; ``auto``: the host buffers (:func:`lpgnas.buffers.host_buffers`),
+    then one row buffer more at a time: the ``buf_<k>``, then the ``<layer>_lin``, each group by the block RAM
+    it takes in ``hw``'s design (most first, then in layer order)."""
+    if offchip == "never" or dev.memory is None:
+        return [[]]
+    sparse_input = hw.layers[0].input == "sparse"
+    host = host_buffers(ir, sparse_input)
+    trial = copy.deepcopy(hw)
+    trial.offchip = []
+    on_chip = {u.name: nm.to_float(u.bram36 + u.bram18 / 2)
+               for u in estimate(ir, trial, rows, dev, feature_nonzeros=hist).units if u.kind == "buffer"}
+    internal = internal_buffers(ir)
+    unit_of = {name: (f"{name[:-len('_lin')]}.lin_buffer" if name.endswith("_lin") else name) for name in internal}
+    order = sorted(internal, key=lambda b: (not b.startswith("buf_"), -on_chip.get(unit_of[b], 0.0),
+                                            internal.index(b)))
+    out = [list(host)]
+    for name in order:
+        out.append([*out[-1], name])
+    return out
 
 
 def _budget(dev: Device, utilisation: float) -> Device:
@@ -180,6 +237,8 @@ def _budget(dev: Device, utilisation: float) -> Device:
         int(dev.uram * utilisation),
         dev.clock_mhz,
         int(dev.budget()["lutram"] * utilisation),
+        dev.part,
+        dev.memory,
     )
 
 

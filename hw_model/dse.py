@@ -8,7 +8,8 @@ fix-point products go to DSP slices under ``auto`` (Yosys's rule: products of >=
 ones, ``auto``); it must fit, else :class:`~lpgnas.errors.HardwareFitError` says which resource is over and
 by how much. The latency is the estimate's cycles (the units' in sequence, an aggregation overlapping the unit
 that follows its rows: the graph's row order counts, ``stats`` passes it on); at each step
-every single increase of one layer's ``p_in`` / ``p_out`` / ``p_agg`` to its next useful value is tried,
+every single increase of one layer's ``p_in`` / ``p_out`` / ``p_agg`` to its next useful value is tried (with
+buffers off chip also to the next power of two, :func:`_steps`),
 under each of that layer's mappings; an increase that fits under none is dropped for good (costs grow with
 parallelism), and the trial with the largest cycle saving per added share of the device (the largest of
 added LUT / LUTs available, added DSP / DSPs, added RAMB36 / RAMB36s) is kept, on a tie the one that adds
@@ -242,6 +243,17 @@ def _budget(dev: Device, utilisation: float) -> Device:
     )
 
 
+def _steps(larger: list[int], offchip: bool) -> list[int]:
+    """The values an increase tries from ``larger`` (the useful values above the current one): the next one, and
+    with buffers off chip also the next power of two (an off-chip element takes a power-of-two number of bytes,
+    :func:`lpgnas.hw_model.units.axi.element_bytes`, so the next value can widen the element and slow its stream
+    where the power of two after it would not: a step the greedy would otherwise never take)."""
+    out = larger[:1]
+    if offchip:
+        out += [p for p in larger[1:] if p & (p - 1) == 0][:1]
+    return out
+
+
 def _greedy(ir, hw: HardwareConfig, est: Estimate, size: RowProfile, dev: Device, hist, max_parallel: int,
             lut_mapping: bool, min_gain: float) -> tuple[HardwareConfig, Estimate]:
     """The folding search from the fitting design ``hw`` (see the module docstring)."""
@@ -268,17 +280,18 @@ def _greedy(ir, hw: HardwareConfig, est: Estimate, size: RowProfile, dev: Device
                     blocked.add((i, k))
                     continue
                 fitted = False
-                for mult in _mappings(hw.layers[i].mult, i in lut_layers):
-                    trial = copy.deepcopy(hw)
-                    setattr(trial.layers[i], k, nxt[0])
-                    trial.layers[i].mult = mult
-                    t_est = estimate(ir, trial, size, dev, feature_nonzeros=hist)
-                    if not t_est.fits:
-                        continue
-                    fitted = True
-                    rank = (elasticity(est, t_est), -added_share(est, t_est))  # then the smaller design
-                    if rank[0] > 0 and (best is None or rank > best[0]):
-                        best = (rank, trial, t_est)
+                for value in _steps(nxt, bool(hw.offchip)):
+                    for mult in _mappings(hw.layers[i].mult, i in lut_layers):
+                        trial = copy.deepcopy(hw)
+                        setattr(trial.layers[i], k, value)
+                        trial.layers[i].mult = mult
+                        t_est = estimate(ir, trial, size, dev, feature_nonzeros=hist)
+                        if not t_est.fits:
+                            continue
+                        fitted = fitted or value == nxt[0]
+                        rank = (elasticity(est, t_est), -added_share(est, t_est))  # then the smaller design
+                        if rank[0] > 0 and (best is None or rank > best[0]):
+                            best = (rank, trial, t_est)
                 if not fitted:
                     blocked.add((i, k))  # costs only grow with parallelism
         if best is None or best[0][0] < min_gain:

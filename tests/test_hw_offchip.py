@@ -13,7 +13,7 @@ from lpgnas.devices import PRESETS, Device, load_device
 from lpgnas.errors import HardwareFitError, LpgnasError
 from lpgnas.hw_model import model
 from lpgnas.hw_model import numeric as nm
-from lpgnas.hw_model.dse import explore, placements
+from lpgnas.hw_model.dse import _steps, explore, placements
 from lpgnas.hw_model.expected import ExpectedHardwareCost
 from lpgnas.hw_model.model import estimate, graph_rows
 from lpgnas.hw_model.offchip import adapter_params, memory_timing
@@ -279,3 +279,20 @@ def test_placement_test_bites_when_offchip_buffers_still_count_their_ram(monkeyp
     model.clear_caches()
     with pytest.raises(HardwareFitError, match=r"with every buffer in external memory: RAMB36"):
         explore(ir, size, "xc7z020", offchip="auto")
+
+
+def test_greedy_looks_past_a_value_that_widens_an_offchip_element(monkeypatch):
+    """Off chip an element takes a power of two of bytes: PubMed's layer 0 at P_in 5 streams 8-byte elements
+    (slower than 4 lanes' 4 bytes), at P_in 8 the same 8 bytes for twice the lanes. With buffers off chip the
+    search also tries the next power of two, so it reaches P_in 8 on the xczu3eg (128-bit port); without the
+    look-ahead it stops at 4 (P_in 5 loses cycles)."""
+    assert _steps([5, 6, 8, 10], True) == [5, 8] and _steps([5, 6, 8, 10], False) == [5]
+    assert _steps([8, 10, 16], True) == [8, 16] and _steps([5, 6, 7], True) == [5]
+    ir, size = _pubmed_gcn()
+    hw, est = explore(ir, size, "xczu3eg", offchip="auto")
+    assert "features" in hw.offchip and hw.layers[0].p_in == 8
+    import lpgnas.hw_model.dse as dse
+
+    monkeypatch.setattr(dse, "_steps", lambda larger, offchip: larger[:1])
+    hw_plain, est_plain = explore(ir, size, "xczu3eg", offchip="auto")
+    assert hw_plain.layers[0].p_in == 4 and est.cycles < est_plain.cycles

@@ -3,7 +3,9 @@
 Every decision of the search space gets its own tensor axis, and the fixed-design formulas
 (:func:`hw_model.model.estimate_specs`) are evaluated once on those tensors; the expectation is exact,
 multilinear and differentiable, and equals the fixed design's cost at one-hot probabilities
-(docs/cost_model.md, "Expected cost (search)").
+(docs/cost_model.md, "Expected cost (search)"). A placement (``offchip``: buffers in the device's external
+memory, ``HardwareConfig.offchip``) goes through the same derivation (:mod:`hw_model.offchip`): those buffers'
+RAM drops out, their adapters and the stall cycles they add per step come in.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ class ExpectedHardwareCost:
         input_signed: bool = True,
         feature_nonzeros: Mapping[int, int] | None = None,
         max_nonzeros: int | None = None,
+        offchip: Sequence[str] = (),
     ):
         self.options = {k: tuple(v) for k, v in options.items()}
         self.n_layers = 1 + max(int(k.split(".")[0][len("layer") :]) for k in self.options)
@@ -183,6 +186,7 @@ class ExpectedHardwareCost:
             feature_nonzeros=feature_nonzeros,
             max_nonzeros=max_nonzeros if max_nonzeros is not None
             else sum(k * c for k, c in (feature_nonzeros or {}).items()),
+            offchip=tuple(offchip),
         )
         self.hw = list(hw)
         self.input_signed = input_signed

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +30,7 @@ from lpgnas import sparse
 from lpgnas.devices import Device, load_device
 from lpgnas.errors import LpgnasError
 from lpgnas.hw_model import numeric as nm
+from lpgnas.hw_model import offchip as oc
 from lpgnas.hw_model.memory import ram_cost
 from lpgnas.hw_model.params import ATT_CODE, LayerSpec, globals_for, spec_from_ir, stored_width
 from lpgnas.hw_model.units import activation as act_unit
@@ -37,6 +38,7 @@ from lpgnas.hw_model.units import aggregate as agg_unit
 from lpgnas.hw_model.units import attention as att_unit
 from lpgnas.hw_model.units import io as io_unit
 from lpgnas.hw_model.units import transform as tr_unit
+from lpgnas.names import tensor_name
 
 RESOURCES = ("lut", "lutram", "ff", "dsp", "bram18", "bram36")
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
@@ -163,6 +165,9 @@ class Estimate:
     model_bits: Any = 0.0
     buffer_bits: Any = 0.0
     graph_bits: Any = 0.0
+    #: the buffers in external memory (``HardwareConfig.offchip``) and their bits there
+    offchip: list[str] = field(default_factory=list)
+    offchip_bits: Any = 0.0
 
     def total(self, key: str):
         return sum((getattr(u, key) for u in self.units), 0.0)
@@ -222,6 +227,8 @@ class Estimate:
             "per_layer": self.per_layer(),
             "totals": {k: nm.to_float(v) for k, v in self.totals().items()},
             "graph_bits": nm.to_float(self.graph_bits),
+            "offchip": list(self.offchip),
+            "offchip_bits": nm.to_float(self.offchip_bits),
             "usage": {k: {"used": u, "available": a} for k, (u, a) in self.usage().items()},
             "fits": self.fits,
             "overuse": self.overuse(),
@@ -390,27 +397,39 @@ def estimate_specs(
     max_nonzeros: int = 0,
     feature_nonzeros: Mapping[int, int] | None = None,
     rows: agg_unit.RowProfile | None = None,
+    offchip: Sequence[str] = (),
 ) -> Estimate:
     """The cost of an accelerator given per-layer specs (numbers or tensors); ``integration=False`` leaves
     out the whole-design LUT / FF factors (used when fitting them). A sparse layer 0 (``specs[0].sparse``, its
     ``p_in`` a plain number) needs the capacity ``max_nonzeros`` and the graph's ``feature_nonzeros``
     histogram (:func:`lpgnas.sparse.nonzero_histogram`). ``rows``: the graph's row order for the units that
-    follow an aggregation's rows (:func:`overlap`; default: every row of the mean degree)."""
+    follow an aggregation's rows (:func:`overlap`; default: every row of the mean degree). ``offchip``: the
+    buffers in the device's external memory (``HardwareConfig.offchip``, :mod:`hw_model.offchip`): a row buffer
+    there costs no RAM, each buffer its AXI adapters (units of kind ``axi``), and every step the stalls they add
+    (units of kind ``stall``, named ``<buffer>.stall@<step>``)."""
     dev = load_device(device)
     fam = dev.family
     g = globals_for(max_nodes, max_edges)
     est = Estimate(dev, float(dev.clock_mhz if clock_mhz is None else clock_mhz))
+    memory = oc.require_memory(dev, offchip)
     groups = cap = None
     if specs and specs[0].sparse:
         groups, cap = sparse_groups(specs[0], max_nodes, max_nonzeros, feature_nonzeros)
+    shapes = None
+    if offchip:
+        shapes = oc.buffer_shapes(specs, max_nodes=max_nodes, max_edges=max_edges, num_classes=num_classes,
+                                  max_groups=cap)
+        oc.check_names(offchip, shapes)
     for i, s in enumerate(specs):
-        est.units.extend(layer_units(s, g, fam, max_nodes, num_nodes, num_edges, index=i, max_edges=max_edges,
-                                     groups=groups if i == 0 else None, max_groups=cap if i == 0 else None))
-        est.units.append(
-            _mem_unit(
-                f"buf_{i + 1}", "buffer", s.output_features * stored_width(s.out_bits, s.out_signed), max_nodes, fam
-            )
-        )
+        units = layer_units(s, g, fam, max_nodes, num_nodes, num_edges, index=i, max_edges=max_edges,
+                            groups=groups if i == 0 else None, max_groups=cap if i == 0 else None)
+        if tensor_name(s.name, "lin") in offchip:  # the linear rows live in external memory
+            units = [_offchip_buffer(u) if u.kind == "buffer" and u.name == f"{s.name}.lin_buffer" else u
+                     for u in units]
+        est.units.extend(units)
+        buf = _mem_unit(f"buf_{i + 1}", "buffer", s.output_features * stored_width(s.out_bits, s.out_signed),
+                        max_nodes, fam)
+        est.units.append(_offchip_buffer(buf) if f"buf_{i + 1}" in offchip else buf)
         est.model_bits = est.model_bits + model_bits(s)
     sl = specs[-1]
     ow = stored_width(sl.out_bits, sl.out_signed)
@@ -441,9 +460,25 @@ def estimate_specs(
         for u in est.units:
             u.lut = u.lut * integration_scale(fam, "lut", u.kind)
             u.ff = u.ff * integration_scale(fam, "ff", u.kind)
+    if offchip:  # structural adapter counts (coefficient 1, no integration factor) and the stalls per step
+        assert memory is not None and shapes is not None
+        cost = oc.offchip_costs(
+            specs, offchip, shapes, memory, oc.memory_timing(memory, dev.clock_mhz, est.clock_mhz), fam,
+            max_nodes=max_nodes, max_edges=max_edges, num_nodes=num_nodes, num_edges=num_edges,
+            num_classes=num_classes, groups=groups, max_groups=cap)
+        for name, layer, p, res in cost.adapters:
+            est.units.append(UnitCost(name, "axi", layer=layer, params=p, **res))
+        for name, layer, cycles in cost.stalls:
+            est.units.append(UnitCost(name, "stall", layer=layer, cycles=cycles))
+        est.offchip, est.offchip_bits = list(offchip), cost.bits
     est.buffer_bits = sum((u.bits for u in est.units if u.kind == "buffer"), 0.0)
     est.graph_bits = graph_bits(specs, max_nodes, max_edges)
     return est
+
+
+def _offchip_buffer(unit: UnitCost) -> UnitCost:
+    """A row buffer moved to external memory: no RAM, no bits on chip (its adapters are costed apart)."""
+    return UnitCost(unit.name, unit.kind, layer=unit.layer)
 
 
 def follower_steps(unit: UnitCost):
@@ -557,4 +592,5 @@ def estimate(
         max_nonzeros=hw.max_nonzeros,
         feature_nonzeros=hist,
         rows=graph_rows(stats),
+        offchip=hw.offchip,
     )

@@ -50,3 +50,139 @@ def axi_port_params(kind: str, element_bits: int, data_bits: int, depth: int) ->
         "EW": element_bits, "EB": eb, "DW": data_bits, "RWB": rwb, "EPW": epw, "BPW": bpw, "BL": bl, "BW": bw,
         "TILE": tile, "AW": max(1, (max(depth, 2) - 1).bit_length()), "MAW": AXI_ADDR_BITS,
     }
+
+
+# ---- cost of one adapter (FINN style: from its parameter dict) ------------------------------------------------
+# LUT / FF are structural counts with coefficient 1 (counters, comparators, the AXI channel registers), to be
+# calibrated on Yosys runs of lpg_axi_rd / lpg_axi_wr once they exist; the tile goes through the memory mapping
+# every other RAM of the design takes (hw_model.memory.ram_cost). Stall constants are named so the RTL's
+# measured cycles can replace them (docs/cost_model.md, "Off-chip buffers").
+
+from lpgnas.hw_model import numeric as nm  # noqa: E402, I001  (the section above is the RTL contract's)
+from lpgnas.hw_model.memory import MemoryCost, ram_cost  # noqa: E402
+
+#: cycles a stream restart (a run's start, a read outside the window) takes beyond the read latency and the
+#: word's BPW beats: the AR handshake, the tile write and the read-data register (assumed; to fit on the RTL)
+RESTART_CYCLES = 3
+#: cycles a gather miss takes beyond the read latency and BPW beats (AR handshake, data register; assumed)
+GATHER_CYCLES = 2
+#: cycles a write step's drain takes beyond the write-response latency and the last burst's BL beats (assumed)
+DRAIN_CYCLES = 2
+#: cycles from a B response to the follower seeing ``rows_ready = committed`` move (assumed)
+COMMIT_CYCLES = 1
+#: AXI channel bits beside the address and data: AxLEN 8, AxSIZE 3, AxBURST 2, AxVALID 1
+AXI_CTRL_BITS = 14
+
+
+def _word_address_bits(p):
+    """Bits of a word index into the buffer: the element address less the elements-per-word bits."""
+    return nm.maximum(p["AW"] - nm.clog2(p["EPW"]), 1.0)
+
+
+def _select_mux(width, ways):
+    """LUTs of a ``ways``:1 multiplexer of ``width`` bits (LUT6 + MUXF7/F8: one LUT per bit per 4 ways); none
+    for one way."""
+    return nm.where(nm.gt(ways, 1), width * nm.ceil_div(ways, 4), 0.0)
+
+
+def adapter_ff_features(kind: str, p) -> dict:
+    """Flip-flops of one adapter, by structure: the address channel (``MAW`` + :data:`AXI_CTRL_BITS`), the word
+    counters (stream: issued, arrived, restart word, reader; gather: the held word's tag; write: elements
+    written, committed), the beat counter, the tile pointers, the data registers (stream / gather: a word being
+    assembled from BPW beats and the element handed to the unit; write: the word being packed and its strobes,
+    the W channel's data, strobes and last)."""
+    waw = _word_address_bits(p)
+    beat = nm.clog2(p["BPW"]) + 1
+    channel = p["MAW"] + AXI_CTRL_BITS
+    if kind == "stream":
+        return {"channel": channel, "counters": 4 * waw, "beat": beat, "tile": 3 * (nm.clog2(p["TILE"]) + 1),
+                "data": p["RWB"] - p["DW"] + p["EW"], "ctrl": 4.0}
+    if kind == "gather":
+        return {"channel": channel, "counters": waw + 1, "beat": beat, "tile": 0.0, "data": p["RWB"] + p["EW"],
+                "ctrl": 3.0}
+    if kind == "write":
+        return {"channel": channel, "counters": 2 * p["AW"] + 4, "beat": nm.clog2(p["BL"]) + 1,
+                "tile": 3 * (nm.clog2(p["TILE"]) + 1), "data": p["RWB"] * 9 / 8 + p["DW"] * 9 / 8 + 1,
+                "ctrl": 4.0}
+    raise LpgnasError(f"unknown AXI adapter kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def adapter_lut_features(kind: str, p) -> dict:
+    """LUTs of one adapter, by structure: the byte-address adder (``MAW`` bits), one LUT per counter bit
+    (incrementers on the carry chain), comparators at half a LUT per bit (stream: the window's two bounds, the
+    prefetch test ``issued + BW <= reader + TILE`` and the limit; gather: the tag; write: queue full / burst
+    ready), the element select (``EPW``:1 of ``EW`` bits) or the word packing and the W channel's beat select
+    (``BPW``:1 of ``DW`` bits)."""
+    waw = _word_address_bits(p)
+    if kind == "stream":
+        return {"address": p["MAW"], "counters": 4 * waw, "compare": 0.5 * 5 * waw + waw,
+                "select": _select_mux(p["EW"], p["EPW"]), "ctrl": 8.0}
+    if kind == "gather":
+        return {"address": p["MAW"], "counters": nm.clog2(p["BPW"]) + 1, "compare": 0.5 * waw,
+                "select": _select_mux(p["EW"], p["EPW"]), "ctrl": 6.0}
+    if kind == "write":
+        return {"address": p["MAW"], "counters": 2 * p["AW"] + nm.clog2(p["BL"]) + 1,
+                "compare": 0.5 * 2 * (nm.clog2(p["TILE"]) + 1),
+                "select": _select_mux(p["DW"], p["BPW"]) + nm.where(nm.gt(p["EPW"], 1), p["RWB"] / 4, 0.0),
+                "ctrl": 8.0}
+    raise LpgnasError(f"unknown AXI adapter kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def adapter_memory(kind: str, p, family: str):
+    """The adapter's tile as the design's other RAMs map (:func:`hw_model.memory.ram_cost`): stream and write
+    ``TILE`` words of ``RWB`` bits (BRAM or LUTRAM by size); gather holds one word in registers (in the FFs)."""
+    if kind == "gather":
+        return MemoryCost()
+    return ram_cost(p["RWB"], p["TILE"], family)
+
+
+def adapter_cost(kind: str, p, family: str) -> dict:
+    """``lut`` (logic), ``lutram``, ``ff``, ``bram18``, ``bram36`` of one adapter (structural, coefficient 1)."""
+    m = adapter_memory(kind, p, family)
+    return {
+        "lut": sum(adapter_lut_features(kind, p).values()) + m.lut,
+        "lutram": m.lutram,
+        "ff": sum(adapter_ff_features(kind, p).values()) + m.ff,
+        "bram18": m.bram18,
+        "bram36": m.bram36,
+    }
+
+
+def restart_stall(p, latency, beat_cycles=1.0):
+    """Cycles one stream restart stalls: the read latency, the word's ``BPW`` beats, :data:`RESTART_CYCLES`."""
+    return latency + p["BPW"] * beat_cycles + RESTART_CYCLES
+
+
+def stream_stalls(p, latency, words, restarts, consumer_cycles, beat_cycles=1.0):
+    """Stall cycles of a stream read adapter over one step: ``restarts`` restarts (:func:`restart_stall`; the
+    run's start and every read outside the window), each bringing in its first burst, and the other bursts of the
+    ``words`` streamed in steady state: the next burst is issued one burst ahead of the reader, so a consumer
+    that takes at least ``latency + BL`` ce-cycles per ``BW`` words (``consumer_cycles`` per burst) never waits,
+    a faster one waits the shortfall once per burst. ``beat_cycles``: cycles per bus beat (1 at the port's
+    peak)."""
+    bursts = nm.ceil(words / p["BW"])
+    steady = nm.maximum(bursts - restarts, 0.0)
+    shortfall = nm.maximum(latency + p["BL"] * beat_cycles - consumer_cycles, 0.0)
+    return restarts * restart_stall(p, latency, beat_cycles) + steady * shortfall
+
+
+def gather_stalls(p, latency, misses, beat_cycles=1.0):
+    """Stall cycles of a gather read adapter: every read of another word than the last fetches it alone (the
+    read latency, ``BPW`` beats, :data:`GATHER_CYCLES`)."""
+    return misses * (latency + p["BPW"] * beat_cycles + GATHER_CYCLES)
+
+
+def write_stalls(p, write_latency, words, production_cycles, runs=1, beat_cycles=1.0):
+    """Stall cycles of a write adapter over ``runs`` writing steps of ``words`` words in all, produced in
+    ``production_cycles`` ce-cycles: the queue stalls the writer only when production outruns the port (more
+    than one word per ``BPW`` beats), by the difference; each step then drains its last burst and waits for its
+    B response (``write_latency + BL`` beats + :data:`DRAIN_CYCLES`) before the step can end."""
+    overrun = nm.maximum(words * p["BPW"] * beat_cycles - production_cycles, 0.0)
+    return overrun + runs * (write_latency + p["BL"] * beat_cycles + DRAIN_CYCLES)
+
+
+def commit_delay(p, write_latency, beat_cycles=1.0):
+    """Cycles by which a follower reading an off-chip ``buf_<k>`` sees a row late beyond the rest of its burst:
+    the burst's beats, the B response and :data:`COMMIT_CYCLES` (rows commit a burst, ``BW`` words, at a
+    time)."""
+    return write_latency + p["BL"] * beat_cycles + COMMIT_CYCLES

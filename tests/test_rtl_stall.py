@@ -129,4 +129,3 @@ def test_single_wrapper_stalls_under_icarus(stall_designs, tmp_path):
 def test_stall_seed_out_of_range_is_refused(stall_designs, tmp_path, bad):
     with pytest.raises(LpgnasError, match="stall_seed"):
         run_rtl(stall_designs["const-add-binary"], "icarus", build_dir=tmp_path / "b", stall_seed=bad)
-

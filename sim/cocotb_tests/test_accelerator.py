@@ -2,10 +2,10 @@
 
 The wrapper holds the host memories, the clock and the reset; this test only raises ``start_req`` and
 waits for the wrapper's ``finished`` flag (the wrapper dumps the output buffer at ``ap_done``). The
-cycle count, the stall cycles in it (``ap_ce`` low: ``+stall_seed``) and the wall time go to the JSON file named by
-``LPGNAS_RTL_RESULT`` (under the batch wrapper of :func:`sim.rtl.run_rtl_batch`, one count per design,
-``LPGNAS_RTL_DESIGNS`` of them); the comparison with
-the golden model's ``expected.mem`` happens in :func:`sim.rtl.run_rtl`.
+cycle count, the stall cycles within it (``ap_ce`` low, ``+stall_seed``) and the wall time go to the JSON file
+named by ``LPGNAS_RTL_RESULT`` (under the batch wrapper of :func:`sim.rtl.run_rtl_batch`, one count per design,
+``LPGNAS_RTL_DESIGNS`` of them); the comparison with the golden model's ``expected.mem`` happens in
+:func:`sim.rtl.run_rtl`.
 """
 
 from __future__ import annotations

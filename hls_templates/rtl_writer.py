@@ -9,7 +9,9 @@ never to overflow), binary-point shifts of every re-quantiser, memory shapes. do
 microarchitecture.
 
 The top level's interface is the one of the Vitis HLS kernel of ``hls_writer`` (``lpgnas_top``:
-``ap_ctrl_hs``, ``ap_memory`` host buffers, ``num_nodes`` / ``num_edges``), so one testbench drives both.
+``ap_ctrl_hs``, ``ap_memory`` host buffers, ``num_nodes`` / ``num_edges``), so one testbench drives both,
+plus ``ap_ce``, the block-level clock enable of Vitis HLS (``config_interface -clock_enable``): with it low
+no register of the design changes (the off-chip buffers' adapters will stall the design the same way).
 """
 
 from __future__ import annotations
@@ -63,8 +65,10 @@ LIBRARY = (
     "lpg_store_rows.v", "lpg_transform.v", "lpg_sparse_transform.v", "lpg_table.v", "lpg_act.v", "lpg_aggregate.v",
 )
 #: test-only mutations of the generated RTL (the testbench must catch them); ``follow_early``: the units that
-#: follow an aggregation's rows see one row more than it has written
-MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add", "table_entry", "follow_early")
+#: follow an aggregation's rows see one row more than it has written; ``stall_leak``: the aggregation units'
+#: accumulator rings ignore the clock enable ce (they move in stalled cycles too: only a stalled run shows it)
+MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add", "table_entry", "follow_early",
+             "stall_leak")
 #: the sparse read's (lpg_sparse_transform's SPARSE_MUT): the walker skips each row's last group; every
 #: column reads the weight row after its own
 SPARSE_MUTATIONS = {"sparse_group_skip": 1, "sparse_col_off_by_one": 2}
@@ -211,7 +215,7 @@ def _layer_context(
     a_params: dict[str, Any] = as_ints(aggregate_params(spec, g, hw.max_nodes))
     a_params = insert_after(a_params, "BIAS_SHIFT", {"BIAS_FILE": rom_file(ident, "b")})
     a_params = insert_after(a_params, "TD", {"TABLE_FILE": rom_file(ident, "act")})
-    a_params.update(ROUND=rnd, CSR_MUT=int(mutation == "csr_off_by_one"))
+    a_params.update(ROUND=rnd, CSR_MUT=int(mutation == "csr_off_by_one"), STALL_MUT=int(mutation == "stall_leak"))
     if mutation == "max_as_add":
         a_params["AGG_MAX"] = 0
     att_params = (rtl_attention_params(layer, spec, ident, hw.max_nodes, hw.max_edges, g, mutation)
@@ -354,6 +358,8 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
         "top": TOP_NAME,
         "sources": [*LIBRARY, top.name],
         "ports": [
+            # ap_ce: the block-level clock enable (Vitis HLS ap_ce; tie high if the host never stalls the kernel)
+            {"name": "ap_ce", "dir": "input", "width": 1},
             {"name": "num_nodes", "dir": "input", "width": ctx["nw"]},
             {"name": "num_edges", "dir": "input", "width": ctx["ew"]},
             *({"name": p["name"], "dir": p["dir"].strip(), "width": p["width"]} for p in ctx["ports"]),

@@ -355,6 +355,16 @@ def _seed_plusargs(simulator: str, seed: int | None) -> list[str]:
     return ["+verilator+rand+reset+2", f"+verilator+seed+{seed}"]
 
 
+def _stall_plusargs(stall_seed: int | None) -> list[str]:
+    """The wrapper's stall injection: ``ap_ce`` from an LFSR seeded with ``stall_seed`` (low on about 1/4 of the
+    cycles); None or 0: ``ap_ce`` tied high."""
+    if not stall_seed:
+        return []
+    if not 0 < int(stall_seed) < 1 << 32:
+        raise LpgnasError(f"stall_seed {stall_seed} out of range: the wrapper's LFSR takes 1 .. 2**32 - 1")
+    return [f"+stall_seed={int(stall_seed)}"]
+
+
 def _compare(hw: Path, out_mem: Path) -> dict[str, Any]:
     """The dumped output buffer against ``data/expected.mem``."""
     design = json.loads((hw / "design.json").read_text())
@@ -377,15 +387,18 @@ def run_rtl(
     build_dir: str | Path | None = None,
     verbose: bool = False,
     seed: int | None = None,
+    stall_seed: int | None = None,
 ) -> dict[str, Any]:
     """Simulate the design in ``hw_dir`` on its data images and compare with ``data/expected.mem``.
 
-    Returns ``{"bit_exact", "mismatches", "first_mismatches", "num_outputs", "cycles", "timed_out",
-    "wall_seconds", "cycles_per_second", "cpu_seconds", "simulator", "build_seconds", "rebuilt"}``;
+    Returns ``{"bit_exact", "mismatches", "first_mismatches", "num_outputs", "cycles", "stall_cycles",
+    "timed_out", "wall_seconds", "cycles_per_second", "cpu_seconds", "simulator", "build_seconds", "rebuilt"}``;
     ``cycles`` runs from ap_start to ap_done, ``wall_seconds`` is the simulation's wall time (build
     excluded). Also written to ``<hw_dir>/rtl_sim_<simulator>.json``. ``seed`` (Verilator): start every
     uninitialised variable with random bits from this seed (``+verilator+rand+reset+2``), so a memory
-    that is never loaded shows as wrong outputs, as its x does under Icarus.
+    that is never loaded shows as wrong outputs, as its x does under Icarus. ``stall_seed`` (1 .. 2**32 - 1):
+    the wrapper drives ``ap_ce`` low on about 1/4 of the cycles (an LFSR from this seed; same build);
+    ``stall_cycles`` counts those within ``cycles``, so ``cycles - stall_cycles`` is the unstalled run's length.
     """
     hw = Path(hw_dir).resolve()
     check_simulator(simulator)
@@ -398,7 +411,7 @@ def run_rtl(
         out_mem = bdir / "outputs_out.mem"
         out_mem.unlink(missing_ok=True)
         plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem, bdir),
-                    *_seed_plusargs(simulator, seed)]
+                    *_seed_plusargs(simulator, seed), *_stall_plusargs(stall_seed)]
         res, build_seconds, rebuilt, wall_total = _build_and_run(
             simulator, bdir, sources, sources + sorted((hw / "rtl").glob("*.mem")), plusargs, {}, verbose)
     wall = res.get("sim_seconds") or wall_total
@@ -408,6 +421,7 @@ def run_rtl(
         "bit_exact": cmp["mismatches"] == 0 and not res["timed_out"],
         **cmp,
         "cycles": res["cycles"],
+        "stall_cycles": res["stall_cycles"],
         "timed_out": res["timed_out"],
         "wall_seconds": wall,
         "cycles_per_second": res["cycles"] / wall if wall > 0 else None,
@@ -428,13 +442,15 @@ def run_rtl_batch(
     verbose: bool = False,
     quick_build: bool = False,
     seed: int | None = None,
+    stall_seed: int | None = None,
 ) -> list[dict[str, Any]]:
     """Simulate several generated designs in one build (top ``lpgnas_top`` of design k renamed
     ``lpgnas_top_d<k>``; the module library must be the same in all), all started together.
 
     One Verilator build then serves many designs (tests of many formats). Returns one report per design
     as :func:`run_rtl` (``wall_seconds`` / ``build_seconds`` are the whole batch's). ``quick_build``
-    compiles the Verilator model unoptimised (for short test runs); ``seed``: as :func:`run_rtl`.
+    compiles the Verilator model unoptimised (for short test runs); ``seed``, ``stall_seed``: as :func:`run_rtl`
+    (one ``ap_ce`` for all designs, ``stall_cycles`` per design).
     """
     hws = [Path(h).resolve() for h in hw_dirs]
     if not hws:
@@ -474,7 +490,7 @@ def run_rtl_batch(
     if not tb.exists() or tb.read_text() != text:
         tb.write_text(text)
     sources.append(tb)
-    plusargs = [f"+max_cycles={max_cycles}", *_seed_plusargs(simulator, seed)]
+    plusargs = [f"+max_cycles={max_cycles}", *_seed_plusargs(simulator, seed), *_stall_plusargs(stall_seed)]
     outs = []
     for k, h in enumerate(hws):
         out_mem = bdir / f"d{k}_out.mem"
@@ -493,7 +509,7 @@ def run_rtl_batch(
         cycles, timed_out = res["cycles"][k], res["timed_out"][k]
         reports.append({
             "simulator": simulator, "bit_exact": cmp["mismatches"] == 0 and not timed_out, **cmp,
-            "cycles": cycles, "timed_out": timed_out, "wall_seconds": wall,
+            "cycles": cycles, "stall_cycles": res["stall_cycles"][k], "timed_out": timed_out, "wall_seconds": wall,
             "cycles_per_second": sum(res["cycles"]) / wall if wall > 0 else None,
             "cpu_seconds": res.get("sim_cpu_seconds"), "build_seconds": build_seconds, "rebuilt": rebuilt,
         })

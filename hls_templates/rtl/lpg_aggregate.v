@@ -12,6 +12,9 @@
 // The output row (all heads, all features) is written to the layer-output buffer at address i;
 // rows_written counts the rows written since start (a follower reads row n once n < rows_written).
 // Unsigned operands are zero-extended by one bit, so all arithmetic is signed.
+// ce: the design's clock enable (ce = 0: no register, ROM or pipeline stage changes; reset still acts).
+// lin_re: the linear buffer's read enable, high in the cycles whose row the unit uses in the next ce-cycle
+// (edge steps; not the finalise steps).
 module lpg_aggregate #(
     parameter NW         = 8,     // width of num_nodes, node addresses and row_ptr addresses
     parameter EW         = 10,    // width of row_ptr words (edge counts)
@@ -58,9 +61,11 @@ module lpg_aggregate #(
     parameter OW         = 8,
     parameter O_SIGNED   = 1,
     parameter ROUND      = 1,
-    parameter CSR_MUT    = 0      // 1: drop each row's last edge (mutation tests only)
+    parameter CSR_MUT    = 0,     // 1: drop each row's last edge (mutation tests only)
+    parameter STALL_MUT  = 0      // 1: the accumulator ring ignores ce (mutation tests only: stall_leak)
 ) (
     input  wire                         clk,
+    input  wire                         ce,
     input  wire                         rst,
     input  wire                         start,
     output reg                          done,
@@ -82,6 +87,7 @@ module lpg_aggregate #(
     input  wire [RW-1:0]                recip_q,
     /* verilator lint_on UNUSEDSIGNAL */
     output wire [LAW-1:0]               lin_raddr,
+    output wire                         lin_re,
     input  wire [F_OUT*LW-1:0]          lin_rdata,
     output reg                          out_we,
     output reg  [NW-1:0]                out_waddr,
@@ -135,12 +141,13 @@ module lpg_aggregate #(
     assign row_ptr_ce      = (state == S_INIT0) | (state == S_INIT1) | (run & node_first & (i_pf <= num_nodes));
 
     wire busy;   // pipeline stages still hold steps (defined below)
+    wire adv = ce | rst;   // registers with an inline reset advance in ce-cycles and on reset
 
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
             pf_cap <= 1'b0;
-        end else begin
+        end else if (ce) begin
             pf_cap <= run & node_first;
             if (pf_cap) e_next <= row_ptr_q;
             case (state)
@@ -207,13 +214,14 @@ module lpg_aggregate #(
     reg [NW-1:0]  i1;
     reg [HW-1:0]  h1;
     reg [FGW-1:0] fg1;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v1 <= run & ~rst;
         fin1 <= fin; first1 <= first0; hfirst1 <= hfirst0; lastrow1 <= lastrow0; i1 <= i; h1 <= h; fg1 <= fg;
     end
     wire [LAW-1:0] col_e = {{(LAW-CIW){1'b0}}, col_idx_q};
     wire [LAW-1:0] h1_e  = {{(LAW-HW){1'b0}}, h1};
     assign lin_raddr = col_e * HEADS_C + h1_e;
+    assign lin_re    = v1 & ~fin1;   // the products of finalise steps are not used
 
     // ---- stage 2: products lin * coef ---------------------------------------------------------------
     reg           v2, fin2, first2, hfirst2, lastrow2;
@@ -222,7 +230,7 @@ module lpg_aggregate #(
     reg [FGW-1:0] fg2;
     reg [CW-1:0]  coef2;
     reg [RW-1:0]  recip2;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v2 <= v1 & ~rst;
         fin2 <= fin1; first2 <= first1; hfirst2 <= hfirst1; lastrow2 <= lastrow1; i2 <= i1; h2 <= h1; fg2 <= fg1;
         coef2 <= coef_q; recip2 <= recip_q;
@@ -254,13 +262,13 @@ module lpg_aggregate #(
             wire signed [PRW-1:0]  l_e = (L_SIGNED != 0) ? {{(PRW-LW){l[LW-1]}}, l} : {{(PRW-LW){1'b0}}, l};
             if (HAS_COEF != 0) begin : g_c
                 wire signed [PRW-1:0] c_e = {{(PRW-CSW){coef_s[CSW-1]}}, coef_s};
-                always @(posedge clk) prod3[gk*PRW +: PRW] <= l_e * c_e;
+                always @(posedge clk) if (ce) prod3[gk*PRW +: PRW] <= l_e * c_e;
             end else begin : g_nc
-                always @(posedge clk) prod3[gk*PRW +: PRW] <= l_e;
+                always @(posedge clk) if (ce) prod3[gk*PRW +: PRW] <= l_e;
             end
         end
     endgenerate
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v3 <= v2 & ~rst;
         fin3 <= fin2; first3 <= first2; hfirst3 <= hfirst2; lastrow3 <= lastrow2; i3 <= i2; h3 <= h2; fg3 <= fg2;
         recip3 <= recip2;
@@ -276,6 +284,7 @@ module lpg_aggregate #(
     wire [GW-1:0]   head_new;
     wire [GW-1:0]   head_fin;   // the finished group handed to the finaliser
     wire            load3 = MAXSUM ? hfirst3 : first3;
+    wire            ring_en = v3 & (ce | (STALL_MUT != 0));   // STALL_MUT: the ring also moves in stalled cycles
     generate
         for (gk = 0; gk < P_AGG; gk = gk + 1) begin : g_acc
             wire signed [PRW-1:0]   p   = prod3[gk*PRW +: PRW];
@@ -288,9 +297,9 @@ module lpg_aggregate #(
             end
         end
         if (FG > 1) begin : g_ring
-            always @(posedge clk) if (v3) ring <= {(fin3 ? head : head_new), ring[FG*GW-1:GW]};
+            always @(posedge clk) if (ring_en) ring <= {(fin3 ? head : head_new), ring[FG*GW-1:GW]};
         end else begin : g_ring1
-            always @(posedge clk) if (v3) ring <= fin3 ? head : head_new;
+            always @(posedge clk) if (ring_en) ring <= fin3 ? head : head_new;
         end
         if (MAXSUM) begin : g_hsum
             reg  [FG*GW-1:0] hring;
@@ -303,9 +312,9 @@ module lpg_aggregate #(
                 assign head_fin[gk*ACC_W +: ACC_W]  = sm + a;
             end
             if (FG > 1) begin : g_hring
-                always @(posedge clk) if (v3) hring <= {hhead_new, hring[FG*GW-1:GW]};
+                always @(posedge clk) if (ce && v3) hring <= {hhead_new, hring[FG*GW-1:GW]};
             end else begin : g_hring1
-                always @(posedge clk) if (v3) hring <= hhead_new;
+                always @(posedge clk) if (ce && v3) hring <= hhead_new;
             end
         end else begin : g_nohsum
             assign head_fin = head;
@@ -316,7 +325,7 @@ module lpg_aggregate #(
     reg [NW-1:0]  i4;
     reg [RW-1:0]  recip4;
     reg [GW-1:0]  fin4;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v4 <= v3 & fin3 & ~rst;
         lastrow4 <= lastrow3; i4 <= i3; recip4 <= recip3;
         fin4 <= head_fin;
@@ -330,7 +339,7 @@ module lpg_aggregate #(
             wire [BAW-1:0] h3_e  = {{(BAW-HW){1'b0}}, h3};
             wire [BAW-1:0] baddr = (CONCAT != 0) ? h3_e * FG_C + fg3_e : fg3_e;
             lpg_rom #(.W(P_AGG*BW), .D(BDEP), .AW(BAW), .INIT_FILE(BIAS_FILE)) u_brom (
-                .clk(clk), .addr(baddr), .q(bias_q));
+                .clk(clk), .ce(ce), .addr(baddr), .q(bias_q));
         end else begin : g_nobias
             assign bias_q = {P_AGG*BW{1'b0}};
         end
@@ -350,13 +359,13 @@ module lpg_aggregate #(
             wire signed [M_W-1:0]   a_e = {{(M_W-ACC_W){a[ACC_W-1]}}, a};
             if (HAS_RECIP != 0) begin : g_r
                 wire signed [M_W-1:0] r_e = {{(M_W-RSW){recip_s[RSW-1]}}, recip_s};
-                always @(posedge clk) m5[gk*M_W +: M_W] <= a_e * r_e;
+                always @(posedge clk) if (ce) m5[gk*M_W +: M_W] <= a_e * r_e;
             end else begin : g_nr
-                always @(posedge clk) m5[gk*M_W +: M_W] <= a_e;
+                always @(posedge clk) if (ce) m5[gk*M_W +: M_W] <= a_e;
             end
         end
     endgenerate
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v5 <= v4 & ~rst;
         lastrow5 <= lastrow4; i5 <= i4;
         bias5 <= bias_q;
@@ -374,10 +383,10 @@ module lpg_aggregate #(
             wire signed [V_W-1:0] hm  = (HEAD_MEAN != 0) ? m_e * HREC : m_e;
             wire signed [BW-1:0]  b   = bias5[gk*BW +: BW];
             wire signed [V_W-1:0] b_e = {{(V_W-BW){b[BW-1]}}, b};
-            always @(posedge clk) v6d[gk*V_W +: V_W] <= hm + ((HAS_BIAS != 0) ? (b_e <<< BIAS_SHIFT) : {V_W{1'b0}});
+            always @(posedge clk) if (ce) v6d[gk*V_W +: V_W] <= hm + ((HAS_BIAS != 0) ? (b_e <<< BIAS_SHIFT) : {V_W{1'b0}});
         end
     endgenerate
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v6 <= v5 & ~rst;
         lastrow6 <= lastrow5; i6 <= i5;
     end
@@ -404,25 +413,25 @@ module lpg_aggregate #(
     /* verilator lint_on UNUSEDSIGNAL */
     generate
         if (HO * FG > 1) begin : g_orow_shift
-            always @(posedge clk) if (v6) orow <= {o_grp, orow[ORW-1:P_AGG*OW]};
+            always @(posedge clk) if (ce && v6) orow <= {o_grp, orow[ORW-1:P_AGG*OW]};
         end else begin : g_orow_one
-            always @(posedge clk) if (v6) orow <= o_grp;
+            always @(posedge clk) if (ce && v6) orow <= o_grp;
         end
         for (gk = 0; gk < HO; gk = gk + 1) begin : g_compact
             assign out_wdata[gk*F_OUT*OW +: F_OUT*OW] = orow[gk*FG*P_AGG*OW +: F_OUT*OW];
         end
     endgenerate
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         out_we <= v6 & lastrow6 & ~rst;
         out_waddr <= i6;
     end
     // rows in node order: row rows_written - 1 is in the buffer from the cycle after its write
     always @(posedge clk) begin
-        if (rst || start) rows_written <= {NW{1'b0}};
-        else if (out_we) rows_written <= rows_written + 1'b1;
+        if (rst || (ce && start)) rows_written <= {NW{1'b0}};
+        else if (ce && out_we) rows_written <= rows_written + 1'b1;
     end
 
     // ---- done: one-cycle pulse once the last row is written ---------------------------------------------
     assign busy = v1 | v2 | v3 | v4 | v5 | v6 | out_we;
-    always @(posedge clk) done <= ~rst & (state == S_DRAIN) & ~busy;
+    always @(posedge clk) if (adv) done <= ~rst & (state == S_DRAIN) & ~busy;
 endmodule

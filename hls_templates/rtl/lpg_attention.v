@@ -31,6 +31,9 @@
 //   coefficient RAM (max_edges*HEADS words of CW bits) is instantiated in the top level.
 // Host ports: row_ptr / col_idx (shared with the aggregation units; only the active step drives them).
 // Unsigned operands are zero-extended by one bit, so all arithmetic is signed.
+// ce: the design's clock enable (ce = 0: no register, RAM, ROM or pipeline stage changes; reset still acts).
+// lin_re: the linear buffer's read enable, high in the cycles whose row the unit uses in the next ce-cycle
+// (phase A's issue cycles); the unit's own RAMs (node scores, edge scores) read whenever ce is high.
 module lpg_attention #(
     parameter NW         = 8,     // width of num_nodes, node addresses, row_ptr addresses
     parameter EW         = 10,    // width of row_ptr words
@@ -70,6 +73,7 @@ module lpg_attention #(
     parameter RECIP_MUT  = 0      // 1: reciprocal + 1 (mutation tests only)
 ) (
     input  wire                 clk,
+    input  wire                 ce,
     input  wire                 rst,
     input  wire                 start,
     output reg                  done,
@@ -81,6 +85,7 @@ module lpg_attention #(
     output wire                 col_idx_ce,
     input  wire [CIW-1:0]       col_idx_q,
     output wire [LAW-1:0]       lin_raddr,
+    output wire                 lin_re,
     input  wire [F_OUT*LW-1:0]  lin_rdata,
     output reg                  coef_we,
     output reg  [CAW-1:0]       coef_waddr,
@@ -157,11 +162,13 @@ module lpg_attention #(
     wire [NNW-1:0]  nn_hi = nn >> QB;
     /* verilator lint_on UNUSEDSIGNAL */
 
+    wire adv = ce | rst;   // registers with an inline reset advance in ce-cycles and on reset
+
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
             cap <= 1'b0;
-        end else begin
+        end else if (ce) begin
             cap <= (state == S_PRE);
             case (state)
                 S_IDLE: if (start) begin
@@ -214,7 +221,7 @@ module lpg_attention #(
             endcase
         end
     end
-    always @(posedge clk) done <= ~rst & (state == S_FIN);
+    always @(posedge clk) if (adv) done <= ~rst & (state == S_FIN);
 
     wire [QB-1:0] recip = (RECIP_MUT != 0) ? quo + 1'b1 : quo;
 
@@ -232,24 +239,27 @@ module lpg_attention #(
     reg  [NODE_W-1:0] nd_wdata;
     wire [LAW-1:0]    nd_raddr;
     lpg_ram #(.W(NODE_W), .D(NODE_D), .AW(LAW)) u_node (
-        .clk(clk), .we(nd_we), .waddr(nd_waddr), .wdata(nd_wdata), .raddr(nd_raddr), .rdata(nd_rdata));
+        .clk(clk), .ce(ce), .we(nd_we), .waddr(nd_waddr), .wdata(nd_wdata), .raddr(nd_raddr), .re(1'b1),
+        .rdata(nd_rdata));
 
     wire [EBW-1:0] eb_rdata;
     reg            eb_we;
     reg  [EAW-1:0] eb_waddr;
     reg  [EBW-1:0] eb_wdata;
     lpg_ram #(.W(EBW), .D(EDGE_D), .AW(EAW)) u_edge (
-        .clk(clk), .we(eb_we), .waddr(eb_waddr), .wdata(eb_wdata), .raddr(e[EAW-1:0]), .rdata(eb_rdata));
+        .clk(clk), .ce(ce), .we(eb_we), .waddr(eb_waddr), .wdata(eb_wdata), .raddr(e[EAW-1:0]), .re(1'b1),
+        .rdata(eb_rdata));
 
     wire [ATW-1:0] att_q;
     lpg_rom #(.W(ATW), .D(HEADS), .AW(HW), .INIT_FILE(ATT_FILE)) u_att (
-        .clk(clk), .addr(issue_a ? ha : h), .q(att_q));
+        .clk(clk), .ce(ce), .addr(issue_a ? ha : h), .q(att_q));
 
     wire [XAW-1:0] x_addr;
     wire [XW-1:0]  x_q;
-    lpg_rom #(.W(XW), .D(TLO + 1), .AW(XAW), .INIT_FILE(EXP_FILE)) u_exp (.clk(clk), .addr(x_addr), .q(x_q));
+    lpg_rom #(.W(XW), .D(TLO + 1), .AW(XAW), .INIT_FILE(EXP_FILE)) u_exp (.clk(clk), .ce(ce), .addr(x_addr), .q(x_q));
 
     assign lin_raddr = wa;
+    assign lin_re    = issue_a;
 
     // table index of a score-format value (lpgnas.tables.table_index): clamp(q >>> TS, -TLO, TLO-1) + TLO
     function [TAW-1:0] tab_idx;
@@ -280,7 +290,7 @@ module lpg_attention #(
     // ---- phase A: node scores (issue -> lin row + att vectors -> node-score RAM write) ---------------------
     reg            a1;
     reg [LAW-1:0]  w1;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         a1 <= issue_a & ~rst;
         w1 <= wa;
     end
@@ -342,7 +352,7 @@ module lpg_attention #(
             end
         end
     endgenerate
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         nd_we <= a1 & ~rst;
         nd_waddr <= w1;
         nd_wdata <= a_word;
@@ -355,13 +365,13 @@ module lpg_attention #(
     /* verilator lint_off UNUSEDSIGNAL */
     reg [ATW-1:0]    self_att;
     /* verilator lint_on UNUSEDSIGNAL */
-    always @(posedge clk) if (cap) begin self_w <= nd_rdata; self_att <= att_q; end
+    always @(posedge clk) if (ce && cap) begin self_w <= nd_rdata; self_att <= att_q; end
 
     // stage 1: col_idx / edge RAM data
     reg           v1, f1;
     reg [1:0]     p1;
     reg [EAW-1:0] e1;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v1 <= issue & ~rst;
         p1 <= pass; e1 <= e[EAW-1:0]; f1 <= (e == e_lo);
     end
@@ -390,7 +400,7 @@ module lpg_attention #(
     reg [1:0]     p2;
     reg [EAW-1:0] e2;
     reg signed [PRW-1:0] prod2;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v2 <= v1 & ~rst;
         p2 <= p1; e2 <= e1; f2 <= f1;
         prod2 <= prod_c;
@@ -469,7 +479,7 @@ module lpg_attention #(
     reg [1:0]     p3;
     reg signed [ESW-1:0] sc3;
     reg [XW-1:0]  px3;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v3 <= v2 & ~rst;
         p3 <= p2; f3 <= f2; sc3 <= esc; px3 <= x_q;
         eb_waddr <= e2;
@@ -481,7 +491,7 @@ module lpg_attention #(
         eb_we = v3 & (p3 != 2'd3);
         eb_wdata = (p3 == 2'd1) ? {{(EBW-ESW){sc3[ESW-1]}}, sc3} : {{(EBW-XW){1'b0}}, px3};
     end
-    always @(posedge clk) begin
+    always @(posedge clk) if (ce) begin
         if (v3 && p3 == 2'd1) m <= (f3 || sc3 > m) ? sc3 : m;
         if (v3 && p3 == 2'd2) sum <= f3 ? {{(SUMW-XW){1'b0}}, px3} : sum + {{(SUMW-XW){1'b0}}, px3};
     end

@@ -1,5 +1,6 @@
 // lpg_rom: read-only memory initialised from a $readmemh file (one hex word per line),
 // synchronous read (data one cycle after the address). Holds the weights and biases.
+// ce: the design's clock enable (ce = 0: q holds).
 module lpg_rom #(
     parameter W         = 8,
     parameter D         = 16,
@@ -7,6 +8,7 @@ module lpg_rom #(
     parameter INIT_FILE = "rom.mem"
 ) (
     input  wire          clk,
+    input  wire          ce,
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire [AW-1:0] addr,
     /* verilator lint_on UNUSEDSIGNAL */
@@ -19,6 +21,6 @@ module lpg_rom #(
 
     initial $readmemh(INIT_FILE, mem);
 
-    always @(posedge clk) q <= mem[addr];
+    always @(posedge clk) if (ce) q <= mem[addr];
     /* verilator lint_on WIDTHTRUNC */
 endmodule

@@ -1,6 +1,7 @@
 // lpg_rom2: read-only memory with two read ports, initialised from a $readmemh file (one hex word per line),
 // synchronous reads (data one cycle after the address). One block RAM in true dual-port mode serves both
 // ports (Yosys, xc7: 1024 x 32 bits -> one RAMB36); the sparse read of layer 0 gathers weight rows with it.
+// ce: the design's clock enable (ce = 0: q_a, q_b hold).
 module lpg_rom2 #(
     parameter W         = 8,
     parameter D         = 16,
@@ -8,6 +9,7 @@ module lpg_rom2 #(
     parameter INIT_FILE = "rom.mem"
 ) (
     input  wire          clk,
+    input  wire          ce,
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire [AW-1:0] addr_a,
     input  wire [AW-1:0] addr_b,
@@ -23,8 +25,10 @@ module lpg_rom2 #(
     initial $readmemh(INIT_FILE, mem);
 
     always @(posedge clk) begin
-        q_a <= mem[addr_a];
-        q_b <= mem[addr_b];
+        if (ce) begin
+            q_a <= mem[addr_a];
+            q_b <= mem[addr_b];
+        end
     end
     /* verilator lint_on WIDTHTRUNC */
 endmodule

@@ -18,6 +18,7 @@
 // hw_model.units.transform.SPARSE_PIPELINE_DEPTH.
 // SPARSE_MUT (test-only mutations): 1 the walker skips each row's last group (when it has two or more),
 // 2 every column reads the weight row after its own.
+// ce: the design's clock enable (ce = 0: no register, ROM or pipeline stage changes; reset still acts).
 module lpg_sparse_transform #(
     parameter NW          = 8,    // width of num_nodes and of node addresses (feat_ptr addresses 0 .. num_nodes)
     parameter XW          = 8,    // stored input element width
@@ -47,6 +48,7 @@ module lpg_sparse_transform #(
     parameter WEIGHT_FILE = "w.mem"
 ) (
     input  wire                  clk,
+    input  wire                  ce,
     input  wire                  rst,
     input  wire                  start,
     output wire                  done,
@@ -104,12 +106,18 @@ module lpg_sparse_transform #(
     assign grp_address = g[GAW-1:0];
     assign grp_ce      = running;
 
+    wire adv = ce | rst;   // registers with an inline reset advance in ce-cycles and on reset
+
     always @(posedge clk) begin
-        pv <= ptr_ce & ~rst;
-        nxt_r <= nxt;
+        if (adv) begin
+            pv <= ptr_ce & ~rst;
+            nxt_r <= nxt;
+        end
         if (rst) begin
             pre <= 1'b0;
             running <= 1'b0;
+        end else if (!ce) begin
+            // stalled: hold
         end else if (start) begin
             pre <= 1'b1;
             running <= 1'b0;
@@ -143,7 +151,7 @@ module lpg_sparse_transform #(
     reg [NW-1:0]  s1_n;
     reg [HW-1:0]  s1_h;
     reg [WAW-1:0] s1_wbase;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         s1_v <= running & ~rst & ~start;
         s1_first <= grp_first; s1_last <= last_g; s1_lastog <= last_og;
         s1_n <= n; s1_h <= h; s1_wbase <= wbase;
@@ -166,11 +174,11 @@ module lpg_sparse_transform #(
         for (gk = 0; gk < ROM_COPIES; gk = gk + 1) begin : g_rom
             if (2 * gk + 1 < P_IN) begin : g_two
                 lpg_rom2 #(.W(WORDW), .D(WDEP), .AW(WAW), .INIT_FILE(WEIGHT_FILE)) u_wrom (
-                    .clk(clk), .addr_a(waddr[2*gk*WAW +: WAW]), .addr_b(waddr[(2*gk+1)*WAW +: WAW]),
+                    .clk(clk), .ce(ce), .addr_a(waddr[2*gk*WAW +: WAW]), .addr_b(waddr[(2*gk+1)*WAW +: WAW]),
                     .q_a(wrow[2*gk*WORDW +: WORDW]), .q_b(wrow[(2*gk+1)*WORDW +: WORDW]));
             end else begin : g_one
                 lpg_rom #(.W(WORDW), .D(WDEP), .AW(WAW), .INIT_FILE(WEIGHT_FILE)) u_wrom (
-                    .clk(clk), .addr(waddr[2*gk*WAW +: WAW]), .q(wrow[2*gk*WORDW +: WORDW]));
+                    .clk(clk), .ce(ce), .addr(waddr[2*gk*WAW +: WAW]), .q(wrow[2*gk*WORDW +: WORDW]));
             end
         end
     endgenerate
@@ -180,7 +188,7 @@ module lpg_sparse_transform #(
     reg [NW-1:0]     n1;
     reg [HW-1:0]     h1;
     reg [P_IN*XW-1:0] x1;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v1 <= s1_v & ~rst;
         first1 <= s1_first; last1 <= s1_last; lastog1 <= s1_lastog; n1 <= s1_n; h1 <= s1_h;
         x1 <= val_rdata;
@@ -200,7 +208,7 @@ module lpg_sparse_transform #(
         .HEADS(HEADS), .WW(WW), .WKIND(WKIND), .MULT_MAP(MULT_MAP), .SW(SW), .ACC_W(ACC_W), .SHIFT(SHIFT),
         .LW(LW), .L_SIGNED(L_SIGNED), .ROUND(ROUND), .LAW(LAW)
     ) u_core (
-        .clk(clk), .rst(rst), .start(start), .issuing(pre | running | s1_v), .done(done),
+        .clk(clk), .ce(ce), .rst(rst), .start(start), .issuing(pre | running | s1_v), .done(done),
         .v1(v1), .first1(first1), .last1(last1), .lastog1(lastog1), .n1(n1), .h1(h1), .x1(x1), .w1(w1),
         .lin_we(lin_we), .lin_waddr(lin_waddr), .lin_wdata(lin_wdata));
 endmodule

@@ -20,6 +20,9 @@
 //      Lanes beyond F_IN in the last group (padding words of the host array) are masked to zero here.
 // Stages 2.. (operands to row write, and done) are lpg_transform_core, below, which the sparse read of layer 0
 // (lpg_sparse_transform.v) shares.
+// ce: the design's clock enable (ce = 0: no register, ROM or pipeline stage changes; reset still acts).
+// x_re: read enable of the input (row buffer or host banks), high in the cycles whose data the unit uses in
+// the next ce-cycle (its steps).
 module lpg_transform #(
     parameter NW          = 8,    // width of num_nodes and of node addresses
     parameter XW          = 8,    // stored input element width
@@ -48,6 +51,7 @@ module lpg_transform #(
     parameter WEIGHT_FILE = "w.mem"
 ) (
     input  wire                  clk,
+    input  wire                  ce,
     input  wire                  rst,
     input  wire                  start,
     output wire                  done,
@@ -57,6 +61,7 @@ module lpg_transform #(
     input  wire [NW-1:0]         rows_ready,     // DIRECT = 0: rows of the row buffer written so far
     /* verilator lint_on UNUSEDSIGNAL */
     output wire [(DIRECT != 0 ? HAW : NW)-1:0]       x_raddr,
+    output wire                  x_re,
     input  wire [(DIRECT != 0 ? P_IN : F_IN)*XW-1:0] x_rdata,
     output wire                  lin_we,
     output wire [LAW-1:0]        lin_waddr,
@@ -89,11 +94,15 @@ module lpg_transform #(
     wire last_h  = (h == H_LAST);
     wire last_n  = (n == num_nodes - 1'b1);
     wire step    = running & ((DIRECT != 0) | (n < rows_ready));   // a step issues (else: wait for row n)
+    wire adv     = ce | rst;   // registers with an inline reset advance in ce-cycles and on reset
+    assign x_re  = step;
 
     always @(posedge clk) begin
         if (rst) begin
             running <= 1'b0;
             n <= {NW{1'b0}}; h <= {HW{1'b0}}; og <= {OGW{1'b0}}; ig <= {IGW{1'b0}}; k <= {WAW{1'b0}};
+        end else if (!ce) begin
+            // stalled: hold
         end else if (start) begin
             running <= (num_nodes != {NW{1'b0}});
             n <= {NW{1'b0}}; h <= {HW{1'b0}}; og <= {OGW{1'b0}}; ig <= {IGW{1'b0}}; k <= {WAW{1'b0}};
@@ -127,8 +136,8 @@ module lpg_transform #(
             localparam [HAW-1:0] IG_C = IG_I[HAW-1:0];
             reg [HAW-1:0] base;
             always @(posedge clk) begin
-                if (rst || start) base <= {HAW{1'b0}};
-                else if (step && last_ig && last_og && last_h && !last_n) base <= base + IG_C;
+                if (rst || (ce && start)) base <= {HAW{1'b0}};
+                else if (ce && step && last_ig && last_og && last_h && !last_n) base <= base + IG_C;
             end
             if (IG == 1) begin : g_ig1
                 assign x_raddr = base;
@@ -144,14 +153,14 @@ module lpg_transform #(
 
     wire [WROW-1:0] w_q;
     lpg_rom #(.W(WROW), .D(WDEP), .AW(WAW), .INIT_FILE(WEIGHT_FILE)) u_wrom (
-        .clk(clk), .addr(k), .q(w_q));
+        .clk(clk), .ce(ce), .addr(k), .q(w_q));
 
     // ---- stage 1: memory data valid ---------------------------------------------------------------
     reg           v1, first1, last1, lastog1;
     reg [NW-1:0]  n1;
     reg [HW-1:0]  h1;
     reg [IGW-1:0] ig1;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v1 <= step & ~rst & ~start;
         first1 <= (ig == {IGW{1'b0}});
         last1 <= last_ig;
@@ -189,7 +198,7 @@ module lpg_transform #(
         .HEADS(HEADS), .WW(WW), .WKIND(WKIND), .MULT_MAP(MULT_MAP), .SW(SW), .ACC_W(ACC_W), .SHIFT(SHIFT),
         .LW(LW), .L_SIGNED(L_SIGNED), .ROUND(ROUND), .LAW(LAW)
     ) u_core (
-        .clk(clk), .rst(rst), .start(start), .issuing(running), .done(done),
+        .clk(clk), .ce(ce), .rst(rst), .start(start), .issuing(running), .done(done),
         .v1(v1), .first1(first1), .last1(last1), .lastog1(lastog1), .n1(n1), .h1(h1), .x1(x1), .w1(w_q),
         .lin_we(lin_we), .lin_waddr(lin_waddr), .lin_wdata(lin_wdata));
 endmodule
@@ -202,7 +211,8 @@ endmodule
 // the pipeline is empty. Stage-1 inputs (one step per cycle while v1): the P_IN operands x1 (element k at
 // [k*XW +: XW]), the P_OUT x P_IN weights w1 (element j*P_IN + k at [(j*P_IN + k)*WW +: WW]), whether the
 // step is the first / last of its output group's accumulation (first1 / last1), whether that group is the
-// row's last (lastog1), and the row's node and head.
+// row's last (lastog1), and the row's node and head. ce: the design's clock enable (ce = 0: no register
+// changes; reset still acts).
 // Lint waiver: this module is lpg_transform's back end and lives in its file.
 /* verilator lint_off DECLFILENAME */
 module lpg_transform_core #(
@@ -226,6 +236,7 @@ module lpg_transform_core #(
     parameter LAW      = 8
 ) (
     input  wire                      clk,
+    input  wire                      ce,
     input  wire                      rst,
     input  wire                      start,
     input  wire                      issuing,
@@ -250,6 +261,7 @@ module lpg_transform_core #(
     localparam [LAW-1:0] HEADS_C = HEADS_I[LAW-1:0];
     genvar gi, gj;
     reg active;
+    wire adv = ce | rst;   // registers with an inline reset advance in ce-cycles and on reset
 
     // ---- stage 2: operands ------------------------------------------------------------------------
     reg              v2, first2, last2, lastog2;
@@ -257,7 +269,7 @@ module lpg_transform_core #(
     reg [HW-1:0]     h2;
     reg [P_IN*XW-1:0] xs2;
     reg [WROW-1:0]   w2;
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v2 <= v1 & ~rst;
         first2 <= first1; last2 <= last1; lastog2 <= lastog1; n2 <= n1; h2 <= h1;
         xs2 <= x1;
@@ -288,7 +300,7 @@ module lpg_transform_core #(
                 .x(xs2_s), .w(w2[gj*P_IN*WW +: P_IN*WW]), .sum(dot_w[gj*SW +: SW]));
         end
     endgenerate
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v3 <= v2 & ~rst;
         first3 <= first2; last3 <= last2; lastog3 <= lastog2; n3 <= n2; h3 <= h2;
         dot3 <= dot_w;
@@ -304,11 +316,11 @@ module lpg_transform_core #(
             wire signed [SW-1:0]    d   = dot3[gj*SW +: SW];
             wire signed [ACC_W-1:0] d_e = {{(ACC_W-SW){d[SW-1]}}, d};
             always @(posedge clk) begin
-                if (v3) acc[gj*ACC_W +: ACC_W] <= first3 ? d_e : acc[gj*ACC_W +: ACC_W] + d_e;
+                if (ce && v3) acc[gj*ACC_W +: ACC_W] <= first3 ? d_e : acc[gj*ACC_W +: ACC_W] + d_e;
             end
         end
     endgenerate
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         v4 <= v3 & last3 & ~rst;
         lastog4 <= lastog3; n4 <= n3; h4 <= h3;
     end
@@ -328,14 +340,14 @@ module lpg_transform_core #(
     /* verilator lint_on UNUSEDSIGNAL */
     generate
         if (OG > 1) begin : g_row_shift
-            always @(posedge clk) if (v4) row <= {q_grp, row[ROWW-1:P_OUT*LW]};
+            always @(posedge clk) if (ce && v4) row <= {q_grp, row[ROWW-1:P_OUT*LW]};
         end else begin : g_row_one
-            always @(posedge clk) if (v4) row <= q_grp;
+            always @(posedge clk) if (ce && v4) row <= q_grp;
         end
     endgenerate
     wire [LAW-1:0] n4_e = {{(LAW-NW){1'b0}}, n4};
     wire [LAW-1:0] h4_e = {{(LAW-HW){1'b0}}, h4};
-    always @(posedge clk) begin
+    always @(posedge clk) if (adv) begin
         lin_we <= v4 & lastog4 & ~rst;
         lin_waddr <= n4_e * HEADS_C + h4_e;
     end
@@ -346,6 +358,8 @@ module lpg_transform_core #(
         if (rst) begin
             active <= 1'b0;
             done <= 1'b0;
+        end else if (!ce) begin
+            // stalled: hold
         end else if (start) begin
             active <= 1'b1;
             done <= 1'b0;

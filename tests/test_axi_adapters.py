@@ -14,7 +14,8 @@ the records that simulation leaves:
 * mutations (MUT): a dropped R beat, a repeated R beat, either edge of the hit window one word off, a
   repeated W beat, committed counted before the B response: each is caught;
 * the fast model ``sim/models/lpg_axi_mem.v`` gives the same cycle counts as AxiRam (same latencies, no
-  backpressure), so long benchmark runs can use it;
+  backpressure), so long benchmark runs can use it; with its LFSR backpressure the adapters still read and
+  write right;
 * ``verilator --lint-only -Wall`` is silent on the adapters and the model.
 """
 
@@ -40,18 +41,20 @@ TOP = "tb_axi_adapters"
 TEST_MODULE = "lpgnas.sim.cocotb_tests.test_axi_adapters"
 
 #: adapter shapes: (element bits, bus bits, depth): EPW 4 / BPW 1; EPW 1 / BPW 4 (an element of 100 bits in
-#: 16 bytes, 4 beats); EPW 2 with padding bits (24-bit elements in 4 bytes) on a 64-bit bus
-SHAPES = {"c0": (8, 32, 1024), "c1": (100, 32, 256), "c2": (24, 64, 512)}
-#: fast-model groups: the shape of an AxiRam group, read latency, write-response latency
-FAST = {"f0": ("c0", 7, 5), "f1": ("c1", 3, 2)}
+#: 16 bytes, 4 beats); EPW 2 with padding bits (24-bit elements in 4 bytes) on a 64-bit bus; EPW 1 / BPW 1
+SHAPES = {"c0": (8, 32, 1024), "c1": (100, 32, 256), "c2": (24, 64, 512), "c3": (64, 64, 600)}
+#: fast-model groups: the shape of an AxiRam group, read latency, write-response latency, LFSR backpressure
+FAST = {"f0": ("c0", 7, 5, 0), "f1": ("c1", 3, 2, 0), "f2": ("c3", 20, 9, 1)}
 #: mutant groups: shape, kind, MUT
 MUTANTS = {
     "m1": ("c0", "stream", 1), "m2": ("c0", "stream", 2), "m3": ("c0", "stream", 3), "m4": ("c0", "stream", 4),
     "m5": ("c1", "stream", 1), "m6": ("c1", "stream", 2), "m7": ("c1", "gather", 1),
-    "m8": ("c0", "write", 1), "m9": ("c0", "write", 2), "m10": ("c2", "write", 1),
+    "m8": ("c0", "write", 1), "m9": ("c0", "write", 2), "m10": ("c2", "write", 1), "m11": ("c0", "stream", 5),
+    "m12": ("c1", "stream", 5),
 }
-MUTATION = {1: "dropped beat", 2: "repeated beat", 3: "window front edge +1", 4: "window back edge -1"}
-WRITE_MUTATION = {1: "repeated W beat", 2: "committed at AW, before B"}
+#: writer + follower groups (limit = committed, one memory): shape, on the fast model (with backpressure),
+#: the follower's MUT (q*: mutants, 6 = prefetch in the restart cycle, with the last run's committed)
+FOLLOW = {"p0": ("c0", False, 0), "p1": ("c1", True, 0), "p2": ("c3", True, 0), "q1": ("c1", True, 6)}
 
 READ_AXI = [("arvalid", "o", 1), ("arready", "i", 1), ("araddr", "o", 64), ("arlen", "o", 8), ("arsize", "o", 3),
             ("arburst", "o", 2), ("arid", "o", 1), ("arlock", "o", 1), ("arcache", "o", 4), ("arprot", "o", 3),
@@ -62,32 +65,55 @@ WRITE_AXI = [("awvalid", "o", 1), ("awready", "i", 1), ("awaddr", "o", 64), ("aw
              ("awqos", "o", 4), ("wvalid", "o", 1), ("wready", "i", 1), ("wdata", "o", "DW"),
              ("wstrb", "o", "NB"), ("wlast", "o", 1), ("bvalid", "i", 1), ("bready", "o", 1), ("bresp", "i", 2),
              ("bid", "i", 1)]
-#: the model's slave ports an adapter of the other direction leaves idle
-MODEL_TIE = {"read": {"awvalid": "1'b0", "awaddr": "64'd0", "awlen": "8'd0", "awsize": "3'd0", "awburst": "2'd1",
-                      "wvalid": "1'b0", "wdata": "0", "wstrb": "0", "wlast": "1'b0", "bready": "1'b1"},
-             "write": {"arvalid": "1'b0", "araddr": "64'd0", "arlen": "8'd0", "arsize": "3'd0", "arburst": "2'd1",
-                       "rready": "1'b1"}}
+#: the model's slave ports of the direction no adapter uses: idle
+MODEL_TIE = {"write": {"awvalid": "1'b0", "awaddr": "64'd0", "awlen": "8'd0", "awsize": "3'd0", "awburst": "2'd1",
+                       "wvalid": "1'b0", "wdata": "0", "wstrb": "0", "wlast": "1'b0", "bready": "1'b1"},
+             "read": {"arvalid": "1'b0", "araddr": "64'd0", "arlen": "8'd0", "arsize": "3'd0", "arburst": "2'd1",
+                      "rready": "1'b1"}}
 
 
 def _groups() -> dict[str, dict[str, Any]]:
-    """Every group of the harness: memory side, latencies, adapters with their parameters."""
+    """Every group of the harness: memory side (its fast models: adapter on the read / write side of each),
+    latencies, adapters with their parameters; ``follow``: the stream adapter's limit is the write adapter's
+    committed and both use one memory (an off-chip ``buf_k`` and its follower)."""
     def member(shape: str, kind: str, mut: int = 0) -> dict[str, Any]:
         ew, dw, depth = SHAPES[shape]
         return {"kind": kind, "mut": mut, "params": axi_port_params(kind, ew, dw, depth)}
 
     full = {"s": "stream", "g": "gather", "w": "write"}
     groups = {g: {"mem": "axiram", "members": {m: member(g, k) for m, k in full.items()}} for g in SHAPES}
-    for g, (shape, lat, blat) in FAST.items():
-        groups[g] = {"mem": "fast", "lat": lat, "blat": blat,
+    for g, (shape, lat, blat, bp) in FAST.items():
+        groups[g] = {"mem": "fast", "lat": lat, "blat": blat, "bp": bp,
                      "members": {m: member(shape, k) for m, k in full.items()}}
     for g, (shape, kind, mut) in MUTANTS.items():
         groups[g] = {"mem": "axiram", "members": {"x": member(shape, kind, mut)}}
+    for g, (shape, fast, mut) in FOLLOW.items():
+        groups[g] = {"mem": "fast" if fast else "axiram", "lat": 6, "blat": 4, "bp": 1, "follow": True,
+                     "members": {"w": member(shape, "write"), "s": member(shape, "stream", mut)}}
+    for g, grp in groups.items():
+        if grp["mem"] != "fast":
+            continue
+        if grp.get("follow"):
+            grp["models"] = {f"{g}_shared_mem": {"read": "s", "write": "w"}}
+        else:
+            grp["models"] = {f"{g}_{m}_mem": {"read": None if spec["kind"] == "write" else m,
+                                          "write": m if spec["kind"] == "write" else None}
+                             for m, spec in grp["members"].items()}
+        for name, sides in grp["models"].items():
+            for m in sides.values():
+                if m is not None:
+                    grp["members"][m]["model"] = name
     return groups
 
 
 def _vparams(params: dict[str, int], **extra: Any) -> str:
     items = {**params, **extra}
     return ", ".join(f".{k}({v})" for k, v in items.items())
+
+
+#: the model's slave ports without a counterpart on the adapters (IDs, cache / protection / QoS attributes)
+_NOT_ON_MODEL = {"arid", "arlock", "arcache", "arprot", "arqos", "rid", "awid", "awlock", "awcache", "awprot",
+                 "awqos", "bid"}
 
 
 def write_harness(groups: dict[str, dict[str, Any]], path: Path) -> list[str]:
@@ -103,14 +129,14 @@ def write_harness(groups: dict[str, dict[str, Any]], path: Path) -> list[str]:
             inputs.append(name)
 
     for g, grp in groups.items():
-        fast = grp["mem"] == "fast"
+        fast, follow = grp["mem"] == "fast", grp.get("follow", False)
         port("i", 1, f"{g}_ap_ce")
         port("o", 1, f"{g}_ce")
         if fast:
             port("i", 1, f"{g}_load")
             port("i", 1, f"{g}_dump")
             port("o", 1, f"{g}_mem_error")
-        stalls, errors = [], []
+        stalls = []
         for m, spec in grp["members"].items():
             P, p, kind = f"{g}_{m}", spec["params"], spec["kind"]
             aw, ew, dw = p["AW"], p["EW"], p["DW"]
@@ -132,7 +158,11 @@ def write_harness(groups: dict[str, dict[str, Any]], path: Path) -> list[str]:
                 module, params, axi = "lpg_axi_wr", _vparams(p, MUT=spec["mut"]), WRITE_AXI
             else:
                 port("i", 1, f"{P}_rd")
-                port("i", aw + 1, f"{P}_limit")
+                if follow:      # the follower's limit: the writer's committed
+                    port("o", aw + 1, f"{P}_limit")
+                    body.append(f"    assign {P}_limit = {g}_w_committed;")
+                else:
+                    port("i", aw + 1, f"{P}_limit")
                 port("o", ew, f"{P}_q")
                 unit = (f".limit({P}_limit), .address({P}_address), .rd({P}_rd), .q({P}_q), "
                         f".stall({P}_stall)")
@@ -148,33 +178,31 @@ def write_harness(groups: dict[str, dict[str, Any]], path: Path) -> list[str]:
             body.append(f"    {module} #({params}) {P}_u (.clk(clk), .rst(rst), .ce({g}_ce), "
                         f".restart({P}_restart), .base({P}_base), {unit},\n        {', '.join(conns)});")
             if fast:
-                side = "write" if kind == "write" else "read"
-                used = {s for s, _, _ in axi}
-                model = []
-                for sig, _, _ in READ_AXI + WRITE_AXI:
-                    if sig in ("arid", "arlock", "arcache", "arprot", "arqos", "rid", "awid", "awlock", "awcache",
-                               "awprot", "awqos", "bid"):
-                        continue
-                    if sig in used:
-                        model.append(f".s_axi_{sig}({P}_m_axi_{sig})")
-                    elif sig in MODEL_TIE[side]:
-                        model.append(f".s_axi_{sig}({MODEL_TIE[side][sig]})")
-                    else:
-                        model.append(f".s_axi_{sig}()")
-                if kind == "write":
-                    body.append(f"    assign {P}_m_axi_bid = 1'b0;")
-                else:
-                    body.append(f"    assign {P}_m_axi_rid = 1'b0;")
-                body.append(f"    wire {P}_mem_error;")
-                body.append(
-                    f"    lpg_axi_mem #(.DW({dw}), .MAW(64), .MEM_AW(16), .LAT({grp['lat']}), .BLAT({grp['blat']}), "
-                    f".BP(0), .PLUS_INIT(\"{P}_init=%s\"), .PLUS_DUMP(\"{P}_dump=%s\")) {P}_mem (.clk(clk), "
-                    f".rst(rst), .load({g}_load), .dump({g}_dump), .error({P}_mem_error),\n        "
-                    f"{', '.join(model)});")
-                errors.append(f"{P}_mem_error")
+                body.append(f"    assign {P}_m_axi_{'bid' if kind == 'write' else 'rid'} = 1'b0;")
         body.append(f"    assign {g}_ce = {g}_ap_ce & ~({' | '.join(stalls)});")
-        if fast:
-            body.append(f"    assign {g}_mem_error = {' | '.join(errors)};")
+        if not fast:
+            continue
+        for name, sides in grp["models"].items():
+            dw = next(grp["members"][m]["params"]["DW"] for m in sides.values() if m is not None)
+            conns = []
+            for side, axi in (("read", READ_AXI), ("write", WRITE_AXI)):
+                m = sides[side]
+                for sig, _, _ in axi:
+                    if sig in _NOT_ON_MODEL:
+                        continue
+                    if m is not None:
+                        conns.append(f".s_axi_{sig}({g}_{m}_m_axi_{sig})")
+                    elif sig in MODEL_TIE[side]:
+                        conns.append(f".s_axi_{sig}({MODEL_TIE[side][sig]})")
+                    else:
+                        conns.append(f".s_axi_{sig}()")
+            body.append(f"    wire {name}_err;")
+            body.append(
+                f"    lpg_axi_mem #(.DW({dw}), .MAW(64), .MEM_AW(16), .LAT({grp['lat']}), .BLAT({grp['blat']}), "
+                f".BP({grp['bp']}), .SEED({len(body)}), .PLUS_INIT(\"{name}_init=%s\"), "
+                f".PLUS_DUMP(\"{name}_dump=%s\")) {name} (.clk(clk), .rst(rst), .load({g}_load), .dump({g}_dump), "
+                f".error({name}_err),\n        {', '.join(conns)});")
+        body.append(f"    assign {g}_mem_error = {' | '.join(f'{n}_err' for n in grp['models'])};")
     text = (f"// generated by tests/test_axi_adapters.py\n/* verilator lint_off UNUSEDSIGNAL */\n"
             f"module {TOP} (\n    " + ",\n    ".join(ports) + "\n);\n" + "\n".join(body) + "\nendmodule\n")
     path.write_text(text)
@@ -213,8 +241,8 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     bdir = tmp_path_factory.mktemp("axi_adapters")
     groups = _groups()
     inputs = write_harness(groups, bdir / f"{TOP}.v")
-    mem_files = {f"{g}_{m}": {"init": str(bdir / f"{g}_{m}.init.hex"), "dump": str(bdir / f"{g}_{m}.dump.hex")}
-                 for g, grp in groups.items() if grp["mem"] == "fast" for m in grp["members"]}
+    mem_files = {name: {"init": str(bdir / f"{name}.init.hex"), "dump": str(bdir / f"{name}.dump.hex")}
+                 for grp in groups.values() for name in grp.get("models", {})}
     config = {"groups": groups, "inputs": inputs, "mem_files": mem_files, "period_steps": 10_000}
     (bdir / "config.json").write_text(json.dumps(config))
     plusargs = [f"+{name}_{kind}={path}" for name, files in mem_files.items() for kind, path in files.items()]
@@ -270,7 +298,8 @@ def test_gather_reads(sim: dict[str, Any]) -> None:
 @needs_verilator
 def test_writes(sim: dict[str, Any]) -> None:
     rec = _check(sim, "writes")
-    assert len(rec["groups"]) == 6 and all(g["count"] > 0 for g in rec["groups"].values())
+    assert len(rec["groups"]) == 8 and all(g["count"] > 0 for g in rec["groups"].values())
+    assert rec["error_flag_after_skip"] == [1, 1], "a non-sequential write must raise the sticky error flag"
 
 
 @needs_verilator
@@ -285,6 +314,24 @@ def test_fast_model_equivalent(sim: dict[str, Any]) -> None:
     for group, g in rec["groups"].items():
         assert g["fast"] == g["axiram"] and g["stall_logs_equal"], (group, g)
         assert g["fast"]["stall_cycles"] > 100 and g["reads"] > 500, (group, g)
+
+
+@needs_verilator
+def test_follower_reads_committed(sim: dict[str, Any]) -> None:
+    """A stream adapter whose limit is a write adapter's committed, on one memory (buf_k and its follower):
+    every element read equals the one written, in two runs over the same buffer (AxiRam; fast model with
+    backpressure)."""
+    rec = _check(sim, "follow")
+    assert set(rec["groups"]) == {f"{g}.{run}" for g, (_, _, mut) in FOLLOW.items() if not mut for run in (0, 1)}
+    for name, g in rec["groups"].items():
+        assert g["reads"] >= g["written"] > 100, (name, g)
+    assert rec["mutants"] and all(rec["mutants"].values()), rec["mutants"]
+
+
+@needs_verilator
+def test_fast_model_backpressure(sim: dict[str, Any]) -> None:
+    rec = _check(sim, "fast_model_backpressure")
+    assert rec["reads"] > 1000 and rec["stall_cycles"] > 1000 and rec["written"] > 500, rec
 
 
 @needs_verilator
@@ -303,31 +350,36 @@ def test_stall_formulas(sim: dict[str, Any]) -> None:
     """Stall cycles on AxiRam (no backpressure, ap_ce = 1) for the cost model; LAT = AR handshake cycle ->
     first R beat cycle, BLAT = last W beat cycle -> B cycle (= LAT here), k = the word's place in its burst:
 
-    * stream: first read right after the restart LAT + BPW - 1; a miss with nothing in flight
-      LAT + BPW (k + 1); a miss right after the restart (the first burst in flight, the second not issued)
-      2 LAT + BL + BPW (k + 1) - 1; a sequential pass one read per cycle from the restart: LAT when the bus
-      outruns the reader (BPW = 1, EPW >= 1), (BPW - 1) words + LAT when it does not (EPW = 1);
+    * stream: a miss with nothing in flight LAT + BPW (k + 1), the first read right after the restart
+      included (LAT + BPW); a miss with the first burst in flight (a jump one cycle after the restart; the
+      second burst is not issued) 2 LAT + BL + BPW (k + 1) - 1; sequential reads, one per ce-cycle, in the
+      steady state: two bursts (2 BW words) every max(2 C, LAT + C + 1) cycles, C = BW max(EPW, BPW) the
+      cycles one burst takes to read (EPW > 1) or to arrive (BPW > 1): no stall after the first read while
+      LAT < C;
     * gather: miss LAT + BPW, hit 0;
     * write: back-to-back writes of one burst then flush: flush -> idle BL + BLAT + 1 cycles."""
     rec = _check(sim, "timing")
-    assert len(rec["results"]) == 6
+    assert len(rec["results"]) == 12
     for key, r in rec["results"].items():
         group, lat = key.split(".lat")
         lat = int(lat)
         p = sim["groups"][group]["members"]["s"]["params"]
         bpw, epw, bl, bw, depth = p["BPW"], p["EPW"], p["BL"], p["BW"], 1 << p["AW"]
-        assert r["stream_first_read"] == lat + bpw - 1, (key, r)
+        assert r["stream_first_read"] == lat + bpw, (key, r)
         for k, stall in r["stream_cold_miss_by_word"].items():
             assert stall == lat + bpw * (int(k) + 1), (key, k, r)
         k = (depth // 2 // epw) % bw
         assert r["stream_miss_in_flight"] == 2 * lat + bl + bpw * (k + 1) - 1, (key, r)
         assert r["gather"] == [lat + bpw, 0, lat + bpw, 0], (key, r)
         seq = r["stream_sequential"]
-        assert seq["first"] == lat + bpw - 1
-        if bpw == 1:
-            assert seq["stall_cycles"] == lat and r["stream_sequential_settled"] == 0, (key, r)
-        if epw == 1:
-            assert seq["stall_cycles"] == (bpw - 1) * seq["words"] + lat, (key, r)
+        assert seq["first"] == lat + bpw
+        c = bw * max(epw, bpw)
+        if lat < c:
+            assert seq["stall_cycles"] == (bpw - 1) * seq["words"] + lat + 1, (key, r)
+            if bpw == 1:
+                assert r["stream_sequential_settled"] == 0, (key, r)
+        short, long = r["stream_steady"]
+        assert (long - short) / 4 == max(2 * c, lat + c + 1), (key, r)
         one_burst = r[f"write_{bw * epw}"]
         assert one_burst["stall_cycles"] == 0 and one_burst["flush_to_idle"] == bl + lat + 1, (key, r)
 
@@ -341,7 +393,8 @@ def test_lint() -> None:
             p = axi_port_params(kind, ew, dw, depth)
             src = RTL / ("lpg_axi_wr.v" if kind == "write" else "lpg_axi_rd.v")
             gen = [f"-G{k}={v}" for k, v in p.items()] + ([] if kind == "write" else [f'-GKIND="{kind}"'])
-            cases += [[str(src), *gen, f"-GMUT={mut}"] for mut in ((0, 1, 2) if kind == "write" else (0, 1, 2, 3, 4))]
+            muts = (0, 1, 2) if kind == "write" else (0, 1, 2, 3, 4, 5, 6)
+            cases += [[str(src), *gen, f"-GMUT={mut}"] for mut in muts]
     cases.append([str(MODELS / "lpg_axi_mem.v"), "-GBP=1"])
     with tool_env():
         for case in cases:

@@ -15,12 +15,15 @@
 //   that word (one burst of BPW beats) and serves it.
 // ce: unit-side reads are taken only in cycles with ce = 1 (the AXI side runs every cycle). stall is a
 // register: 1 from the cycle after a missing read until the cycle its data is in q. restart (any cycle, not
-// gated by ce): empties the window; beats still in flight are counted and dropped as they arrive.
+// gated by ce; no read is taken with it): empties the window; beats still in flight are counted and dropped
+// as they arrive; nothing is issued in the restart cycle itself (limit may still be the last run's when the
+// writer of the buffer restarts in the same cycle), the stream's prefetch from word 0 starts in the next.
 // Stall cycles of a miss with nothing in flight: LAT + BPW * (1 + w mod BW) (stream), LAT + BPW (gather),
 // LAT = cycles from the AR handshake cycle to the first R beat's cycle.
 // MUT (tests only): 1 the third kept R beat after reset is lost (not counted), 2 the fifth kept beat
 // carries the fourth beat's data, 3 the window's front edge is one word too far (w <= arrived),
-// 4 its back edge one word too far (lo - 1).
+// 4 its back edge one word too far (lo - 1), 5 restart keeps the beats in flight (no drop), 6 the stream
+// prefetches in the restart cycle (with the last run's limit).
 module lpg_axi_rd #(
     parameter KIND = "stream",   // "stream" or "gather"
     parameter EW   = 8,          // element bits
@@ -191,7 +194,7 @@ module lpg_axi_rd #(
             bcnt <= {BCW{1'b0}};
         end else begin
             inflight <= inflight_n + (issue ? issue_beats : {IFW{1'b0}});
-            if (restart) drop <= inflight_n;
+            if (restart) drop <= (MUT == 5) ? {IFW{1'b0}} : inflight_n;
             else if (r_drop) drop <= drop - 1'b1;
             if (restart) bcnt <= {BCW{1'b0}};
             else if (r_keep) bcnt <= (bcnt == BC_LAST) ? {BCW{1'b0}} : bcnt + 1'b1;
@@ -207,7 +210,7 @@ module lpg_axi_rd #(
             wire          hit = have & (w == hw);
             wire          miss = take & ~hit;
             wire [WW-1:0] want = miss ? w : pw;
-            assign issue = (miss | (pend & ~fetching)) & nothing & ar_free & (inflight_n <= IF_MAX - BPW_I);
+            assign issue = ~restart & (miss | (pend & ~fetching)) & nothing & ar_free & (inflight_n <= IF_MAX - BPW_I);
             assign issue_word = want;
             assign issue_n = {{(WW-1){1'b0}}, 1'b1};
             assign qword = word_r;
@@ -247,11 +250,13 @@ module lpg_axi_rd #(
             wire           rs_now = miss_restart | drain_restart;
             wire [WW-1:0]  rs_word = ((miss_restart ? w : pw) >> BW_L) << BW_L;
             wire           hold = (miss & ~fly & ~nothing) | (pend & drain & ~nothing);
-            wire [WW-1:0]  issued_e = restart ? {WW{1'b0}} : rs_now ? rs_word : issued;
-            wire [WW-1:0]  reader_e = restart ? {WW{1'b0}} : take ? w : reader;
+            wire           mut_rs = (MUT == 6) && restart;      // mutation 6: issue in the restart cycle
+            wire [WW-1:0]  issued_e = mut_rs ? {WW{1'b0}} : rs_now ? rs_word : issued;
+            wire [WW-1:0]  reader_e = mut_rs ? {WW{1'b0}} : take ? w : reader;
             wire [WW-1:0]  blk_end = ((issued_e >> BW_L) + 1'b1) << BW_L;
             wire [WW-1:0]  end_w = (blk_end < lim_w) ? blk_end : lim_w;
-            assign issue = ar_free & (armed | restart | rs_now) & ~(hold & ~restart) & (issued_e < lim_w)
+            // not in the restart cycle: limit may still be the last run's (a writer restarting with us)
+            assign issue = ar_free & (~restart | mut_rs) & (armed | rs_now | mut_rs) & ~hold & (issued_e < lim_w)
                          & (issued_e + BW_W <= reader_e + TILE_W) & (inflight_n <= IF_MAX - BURST_BEATS);
             assign issue_word = issued_e;
             assign issue_n = end_w - issued_e;
@@ -268,8 +273,8 @@ module lpg_axi_rd #(
                     pend <= 1'b0; drain <= 1'b0; stall <= 1'b0; use_byp <= 1'b0; armed <= 1'b0;
                 end else begin
                     if (restart | rs_now) armed <= 1'b1;
-                    issued <= issue ? issued_e + issue_n : issued_e;
-                    reader <= reader_e;
+                    issued <= restart ? {WW{1'b0}} : issue ? issued_e + issue_n : issued_e;
+                    reader <= restart ? {WW{1'b0}} : reader_e;
                     if (restart) begin
                         s <= {WW{1'b0}}; arrived <= {WW{1'b0}};
                         pend <= 1'b0; drain <= 1'b0; stall <= 1'b0;

@@ -161,6 +161,8 @@ class Port:
     mut: int
     p: dict[str, int]
     fast: bool
+    model: str | None = None                      # the fast model serving it
+    source: Port | None = None                    # a follower: the write adapter whose committed is its limit
     mem: bytearray = field(default_factory=lambda: bytearray(MEM_BYTES))
     base: int = 0
     limit: int = 0
@@ -202,6 +204,8 @@ class Port:
         return self.p["RWB"] // 8
 
     def element(self, i: int) -> int:
+        if self.source is not None:
+            return self.source.written[i]
         eb = self.p["EB"]
         a = self.base + i * eb
         return int.from_bytes(self.mem[a:a + eb], "little") & ((1 << self.p["EW"]) - 1)
@@ -213,8 +217,12 @@ class Port:
 
 def ports_of(dut: Any, group: str) -> dict[str, Port]:
     g = _CFG["groups"][group]
-    return {m: Port(dut, group, m, spec["kind"], spec["mut"], spec["params"], g["mem"] == "fast")
-            for m, spec in g["members"].items()}
+    ports = {m: Port(dut, group, m, spec["kind"], spec["mut"], spec["params"], g["mem"] == "fast", spec.get("model"))
+             for m, spec in g["members"].items()}
+    if g.get("follow"):
+        ports["s"].source = ports["w"]
+        ports["s"].mem = ports["w"].mem         # one memory
+    return ports
 
 
 async def start(dut: Any) -> None:
@@ -256,7 +264,7 @@ def fill_random(port: Port, seed: int) -> None:
 
 
 def mem_file(port: Port, kind: str) -> Path:
-    return Path(_CFG["mem_files"][port.prefix][kind])
+    return Path(_CFG["mem_files"][port.model][kind])
 
 
 def write_image(port: Port) -> None:
@@ -291,9 +299,11 @@ async def run_unit(dut: Any, group: str, ports: dict[str, Port], programs: dict[
                    *, gap: float = 0.0, seed: int = 0, max_cycles: int = 200_000) -> dict[str, Any]:
     """Drive ``programs`` (per adapter, one step per ce-cycle) through ``group``; returns cycles, stall cycles.
 
-    Steps: read adapters ``("r", address)``, ``("lim", elements)`` (sets limit, no read); write adapters
-    ``("w", address, value)``, ``("f",)`` flush; any ``("n",)`` nothing; ``("x", base)`` a restart pulse with a
-    new base (a write adapter's waits until it is idle). ``gap``: probability of ap_ce = 0 in a cycle."""
+    Steps: read adapters ``("r", address)``, ``("rf", address)`` (once address < limit), ``("lim", elements)``
+    (sets limit, no read); write adapters
+    ``("w", address, value)``, ``("f",)`` flush, ``("wf", address, value)`` both; any ``("n",)`` nothing;
+    ``("x", base)`` a restart pulse with a new base (a write adapter's waits until it is idle). ``gap``:
+    probability of ap_ce = 0 in a cycle."""
     rng = random.Random(seed)
     ap_ce = getattr(dut, f"{group}_ap_ce")
     todo = {m: list(reversed(programs.get(m, []))) for m in ports}
@@ -350,7 +360,9 @@ def step_read(p: Port, todo: list[Step], errors: list[str]) -> None:
         p.pending, p.pending_stall = None, 0
     step = todo.pop() if todo else ("n",)
     p.rd.value = 0
-    if step[0] == "r":
+    if step[0] == "rf" and step[1] >= int(p.limit_sig.value):
+        todo.append(step)                       # a follower waits for the element to be committed
+    elif step[0] in ("r", "rf"):
         p.rd.value, p.address.value = 1, step[1]
         p.pending = (step[1], p.element(step[1]))
     elif step[0] == "lim":
@@ -374,9 +386,12 @@ def step_write(p: Port, todo: list[Step], cycle: int) -> None:
         p.base_sig.value = step[1]
         p.restart.value = 1
         p.reset_unit()
-    elif step[0] == "w":
+    elif step[0] in ("w", "wf"):
         p.we.value, p.address.value, p.d.value = 1, step[1], step[2]
         p.written[step[1]] = step[2]
+        if step[0] == "wf":                     # the last write and the flush in one cycle
+            p.flush.value = 1
+            p.flush_cycle = cycle
     elif step[0] == "f":
         p.flush.value = 1
         p.flush_cycle = cycle
@@ -390,6 +405,8 @@ def monitor(p: Port, cycle: int, errors: list[str]) -> None:
             errors.append(f"{p.prefix} cycle {cycle}: {msg}")
 
     nb, bpw, bw, wb = p.p["DW"] // 8, p.p["BPW"], p.p["BW"], p.word_bytes
+    if p.source is not None:
+        p.limit = int(p.limit_sig.value)
     if p.kind == "write":
         c = int(p.committed_sig.value)
         if c < p.committed:
@@ -456,8 +473,10 @@ def word_read(p: Port, rng: random.Random, w: int) -> Step:
     return ("r", w * p.p["EPW"] + rng.randrange(p.p["EPW"]))
 
 
-def stream_program(p: Port, rng: random.Random, depth: int, latency: int, steps: int, base: int) -> list[Step]:
-    """Window-edge probes, then a random walk: mostly the next element, re-reads behind the reader, jumps."""
+def stream_program(p: Port, rng: random.Random, depth: int, latency: int, steps: int, base: int,
+                   base2: int) -> list[Step]:
+    """Window-edge probes; a random walk: mostly the next element, re-reads behind the reader, jumps; restarts
+    with another base right after a jump (bursts in flight must be dropped)."""
     bw, prog = p.p["BW"], []
     # front edge: after reading words 0..BW and settling, the window is [BW, 3 BW): word 3 BW is not in it
     prog += [("x", base), *settle(p, latency)] + [word_read(p, rng, w) for w in range(bw + 1)]
@@ -481,6 +500,9 @@ def stream_program(p: Port, rng: random.Random, depth: int, latency: int, steps:
         else:
             a = (a + 1) % depth
         prog.append(("r", a))
+    for k in range(6):
+        prog += [word_read(p, rng, rng.randrange(depth // p.p["EPW"])), ("x", (base2, base)[k % 2])]
+        prog += [("r", rng.randrange(depth)) for _ in range(rng.randrange(1, 4))]
     return prog
 
 
@@ -501,11 +523,14 @@ def gather_program(p: Port, rng: random.Random, depth: int, steps: int, base: in
 
 
 def write_program(p: Port, rng: random.Random, count: int, base: int, gap: float = 0.2) -> list[Step]:
+    """Sequential writes with random gaps, then flush: in the cycle after the last write, or with it."""
     prog: list[Step] = [("x", base)]
     for i in range(count):
         while rng.random() < gap:
             prog.append(("n",))
         prog.append(("w", i, rng.getrandbits(p.p["EW"])))
+    if rng.random() < 0.5:
+        return [*prog[:-1], ("wf", *prog[-1][1:])]
     return [*prog, ("f",)]
 
 
@@ -541,7 +566,7 @@ def base_for(rng: random.Random, p: Port, elements: int) -> int:
 # ---- tests ----------------------------------------------------------------------------------------------------
 
 #: read latency / write-response latency / backpressure of the functional tests, per AxiRam group
-FUNCTIONAL = {"c0": (2, 2, 0.3), "c1": (9, 4, 0.2), "c2": (5, 3, 0.4)}
+FUNCTIONAL = {"c0": (2, 2, 0.3), "c1": (9, 4, 0.2), "c2": (5, 3, 0.4), "c3": (30, 20, 0.1)}
 
 
 async def functional(dut: Any, test: str, member: str, make: Any, gap: float = 0.2) -> None:
@@ -573,7 +598,7 @@ async def stream_reads(dut: Any) -> None:
     def make(p: Port, rng: random.Random, lat: int) -> list[Step]:
         depth = 1 << p.p["AW"]
         b0, b1 = base_for(rng, p, depth), base_for(rng, p, depth)
-        prog = [("lim", depth), *stream_program(p, rng, depth, lat, 1500, b0)]
+        prog = [("lim", depth), *stream_program(p, rng, depth, lat, 1500, b0, b1)]
         # limit: reads only below it, the limit grows (not always by whole words)
         lim = 3
         prog += [("lim", lim), ("x", b1)]
@@ -584,11 +609,6 @@ async def stream_reads(dut: Any) -> None:
                 a = a + 1 if rng.random() < 0.8 else rng.randrange(lim)
             lim += rng.randrange(1, 2 * p.p["EPW"] * p.p["BW"])
             prog.append(("lim", lim))
-        # restarts with a new base right after a jump (bursts in flight are dropped)
-        prog.append(("lim", depth))
-        for k in range(6):
-            prog += [word_read(p, rng, rng.randrange(depth // p.p["EPW"])), ("x", (b0, b1)[k % 2])]
-            prog += [("r", rng.randrange(depth)) for _ in range(rng.randrange(1, 4))]
         return prog
 
     await functional(dut, "stream_reads", "s", make)
@@ -635,7 +655,14 @@ async def writes(dut: Any) -> None:
             stats = await task
             check_written(p, errors, p.mem, before)
             out[f"{group}.{run}"] = {**stats, "count": len(p.written), "flush_to_idle": p.flush_to_idle}
-    record("writes", {"errors": errors, "groups": out})
+    # a write to another address than the next one raises the sticky error flag
+    p = tasks[0][1]
+    skipped: list[str] = []
+    await run_unit(dut, tasks[0][0], {"w": p}, {"w": [("x", 0), ("w", 0, 1), ("w", 2, 1), ("f",)]}, skipped)
+    error_flag = [int(p.error.value)]
+    await run_unit(dut, tasks[0][0], {"w": p}, {"w": [("n",)] * 3}, skipped)
+    error_flag.append(int(p.error.value))
+    record("writes", {"errors": errors, "groups": out, "error_flag_after_skip": error_flag})
     assert not errors, errors[:5]
 
 
@@ -652,7 +679,7 @@ async def together(dut: Any) -> None:
     depth = 1 << ports["s"].p["AW"]
     s, g, w = ports["s"], ports["g"], ports["w"]
     w_before = bytearray(w.mem)
-    programs = {"s": [("lim", depth), *stream_program(s, rng, depth, 6, 600, 0)],
+    programs = {"s": [("lim", depth), *stream_program(s, rng, depth, 6, 600, 0, 12288)],
                 "g": [("lim", depth), *gather_program(g, rng, depth, 400, 4096)],
                 "w": write_program(w, rng, depth - 1, 8192)}
     stats = await run_unit(dut, "c1", ports, programs, errors, gap=0.1, seed=3)
@@ -661,7 +688,7 @@ async def together(dut: Any) -> None:
     assert not errors, errors[:5]
 
 
-TIMING_LATENCIES = (2, 5, 12)
+TIMING_LATENCIES = (2, 5, 12, 40)
 
 
 @cocotb.test()
@@ -672,7 +699,7 @@ async def timing(dut: Any) -> None:
     errors: list[str] = []
     await start(dut)
     groups = {}
-    for k, group in enumerate(("c0", "c1")):
+    for k, group in enumerate(("c0", "c1", "c3")):
         ports = ports_of(dut, group)
         rams = {}
         for m, p in ports.items():
@@ -708,8 +735,13 @@ async def timing(dut: Any) -> None:
                                         "first": p.reads[0][1]}
             st, p = await run("s", [("x", 0), *settle(s, lat), *[("r", i) for i in range(n)]])
             rec["stream_sequential_settled"] = st["stall_cycles"]
-            # a miss while both prefetched bursts are in flight (a jump right after the restart)
-            st, p = await run("s", [("x", 0), ("r", depth // 2)])
+            # steady state: cycles of 8 and of 16 bursts read sequentially
+            rec["stream_steady"] = []
+            for bursts in (8, 16):
+                st, p = await run("s", [("x", 0), *[("r", i) for i in range(bursts * bw * epw)]])
+                rec["stream_steady"].append(st["cycles"])
+            # a miss while the first prefetched burst is in flight (a jump right after the restart)
+            st, p = await run("s", [("x", 0), ("n",), ("r", depth // 2)])
             rec["stream_miss_in_flight"] = p.reads[-1][1]
             # gather: miss, hit, miss, hit
             st, p = await run("g", [("x", 0), ("r", 3 * epw), ("r", 3 * epw), ("r", 9 * epw), ("r", 10 * epw - 1)])
@@ -749,8 +781,7 @@ async def fast_model_equivalence(dut: Any) -> None:
             fill_random(sports[m], 500 + k)
             attach_ram(dut, sports[m], lat, blat, seed=0)
             write_image(fports[m])
-        programs = {"s": [("lim", depth), *stream_program(fports["s"], rng, depth, lat, 800, 4096),
-                          ("x", 8192), *[("r", rng.randrange(depth)) for _ in range(50)]],
+        programs = {"s": [("lim", depth), *stream_program(fports["s"], rng, depth, lat, 800, 4096, 8192)],
                     "g": [("lim", depth), *gather_program(fports["g"], rng, depth, 300, 0)],
                     "w": [*write_program(fports["w"], rng, depth - 3, 12288),
                           *write_program(fports["w"], rng, depth // 3, 4096)]}
@@ -796,6 +827,89 @@ async def fast_model_equivalence(dut: Any) -> None:
 
 
 @cocotb.test()
+async def follow(dut: Any) -> None:
+    """Writer and follower on one memory (an off-chip buf_k): the stream adapter's limit is the write adapter's
+    committed; the follower reads each element once it is committed (and re-reads some), two runs over the
+    same buffer with other data (the restart must forget the first run's words)."""
+    errors: list[str] = []
+    out: dict[str, Any] = {}
+    await start(dut)
+    groups = [g for g, grp in _CFG["groups"].items() if grp.get("follow")]
+    mutated = {g for g in groups if _CFG["groups"][g]["members"]["s"]["mut"]}
+    caught: dict[str, list[str]] = {g: [] for g in mutated}
+    setups = {}
+    for k, group in enumerate(groups):
+        grp = _CFG["groups"][group]
+        ports = ports_of(dut, group)
+        w, s = ports["w"], ports["s"]
+        fill_random(w, 800 + k)
+        if grp["mem"] == "fast":
+            write_image(w)
+            await pulse(dut, f"{group}_load")
+        else:
+            attach_ram(dut, w, grp["lat"], grp["blat"], seed=50 + k, pause=0.2)
+            attach_ram(dut, s, grp["lat"], grp["blat"], seed=60 + k, pause=0.2)
+        setups[group] = (ports, random.Random(90 + k))
+    for run in range(2):
+        tasks = {}
+        for group, (ports, rng) in setups.items():
+            w, s = ports["w"], ports["s"]
+            count = (1 << w.p["AW"]) - rng.randrange(1, 3 * w.p["EPW"])
+            prog_s: list[Step] = [("x", 4096)]
+            for i in range(count):
+                prog_s.append(("rf", i))
+                if rng.random() < 0.1:
+                    prog_s.append(("rf", max(0, i - rng.randrange(1, 4 * w.p["EPW"]))))
+            programs = {"w": write_program(w, rng, count, 4096, gap=0.3), "s": prog_s}
+            found = caught[group] if group in mutated else errors
+            tasks[group] = cocotb.start_soon(run_unit(dut, group, ports, programs, found, gap=0.1, seed=run,
+                                                      max_cycles=30_000))
+        for group, task in tasks.items():
+            ports = setups[group][0]
+            stats = await task
+            if group not in mutated:
+                out[f"{group}.{run}"] = {**stats, "reads": len(ports["s"].reads),
+                                         "written": len(ports["w"].written)}
+            if int(ports["w"].error.value):
+                errors.append(f"{group}: write adapter error flag")
+    for group in groups:
+        if _CFG["groups"][group]["mem"] == "fast" and int(getattr(dut, f"{group}_mem_error").value):
+            errors.append(f"{group}: lpg_axi_mem flagged a protocol error")
+    record("follow", {"errors": errors, "groups": out, "mutants": {g: v[:3] for g, v in caught.items()}})
+    assert not errors, errors[:5]
+    assert all(caught.values()), caught
+
+
+@cocotb.test()
+async def fast_model_backpressure(dut: Any) -> None:
+    """lpg_axi_mem with its LFSR backpressure (group f2): stream, gather and write adapters at once, every
+    read checked, the written memory dumped and checked."""
+    errors: list[str] = []
+    await start(dut)
+    ports = ports_of(dut, "f2")
+    rng = random.Random(13)
+    for k, p in enumerate(ports.values()):
+        fill_random(p, 700 + k)
+        write_image(p)
+    await pulse(dut, "f2_load")
+    s, g, w = ports["s"], ports["g"], ports["w"]
+    depth = 1 << s.p["AW"]
+    before = bytearray(w.mem)
+    programs = {"s": [("lim", depth), *stream_program(s, rng, depth, 20, 800, 4096, 8192)],
+                "g": [("lim", depth), *gather_program(g, rng, depth, 400, 0)],
+                "w": write_program(w, rng, depth - 1, 12288)}
+    stats = await run_unit(dut, "f2", ports, programs, errors, gap=0.1, seed=5)
+    await pulse(dut, "f2_dump")
+    await FallingEdge(dut.clk)
+    check_written(w, errors, read_image(w), before)
+    if int(dut.f2_mem_error.value):
+        errors.append("f2: lpg_axi_mem flagged a protocol error")
+    record("fast_model_backpressure", {"errors": errors, **stats, "reads": len(s.reads) + len(g.reads),
+                                       "written": len(w.written)})
+    assert not errors, errors[:5]
+
+
+@cocotb.test()
 async def mutants(dut: Any) -> None:
     """Each mutated adapter (MUT parameter) runs the scenario of its kind: the checks must report it."""
     caught: dict[str, list[str]] = {}
@@ -817,7 +931,7 @@ async def mutants(dut: Any) -> None:
             await run_unit(dut, group, ports, {m: prog}, errors, max_cycles=20_000)
             check_written(p, errors, p.mem, before)
         else:
-            prog = [("lim", depth), *stream_program(p, rng, depth, 4, 400, 4096)]
+            prog = [("lim", depth), *stream_program(p, rng, depth, 4, 400, 4096, 8192)]
             await run_unit(dut, group, ports, {m: prog}, errors, max_cycles=20_000)
         caught[f"{group} (MUT={g['members'][m]['mut']}, {p.kind})"] = errors[:3]
     record("mutants", {"caught": caught})

@@ -12,8 +12,7 @@
 // sim/cocotb_tests/test_axi_adapters.py (LatencyAxiRamRead / LatencyAxiRamWrite): tests/test_axi_adapters.py.
 // Contents: `load` (pulse) reads the hex file named by plusarg PLUS_INIT (one DW-bit word per line, word i
 // at byte i*DW/8) into the memory, `dump` (pulse) writes the memory to the file named by PLUS_DUMP.
-// error (sticky): a W beat with no burst known, wlast not on the burst's last beat, a narrow burst
-// (size < DW/8) or a non-INCR burst.
+// error (sticky): wlast not on the burst's last beat, a narrow burst (size < DW/8) or a non-INCR burst.
 module lpg_axi_mem #(
     parameter DW        = 32,
     parameter MAW       = 64,
@@ -124,14 +123,13 @@ module lpg_axi_mem #(
     wire         head_ready = (ar_wp != ar_rp) && (cyc + 32'd1 >= ar_cyc[ar_rp[QW-1:0]] + LAT);
     always @(posedge clk) begin
         if (rst) begin
-            ar_wp <= 0; ar_rp <= 0; s_axi_rvalid <= 1'b0; r_left <= 9'd0; error <= 1'b0;
+            ar_wp <= 0; ar_rp <= 0; s_axi_rvalid <= 1'b0; r_left <= 9'd0;
         end else begin
             if (ar_fire) begin
                 ar_addr[ar_wp[QW-1:0]] <= s_axi_araddr[MEM_AW-1:SZ];
                 ar_len[ar_wp[QW-1:0]] <= {1'b0, s_axi_arlen} + 9'd1;
                 ar_cyc[ar_wp[QW-1:0]] <= cyc;
                 ar_wp <= ar_wp + 1'b1;
-                if (s_axi_arsize != SZ[2:0] || s_axi_arburst != 2'b01) error <= 1'b1;
             end
             if (r_free) begin
                 if (r_left != 9'd0 && ok_r) begin
@@ -151,8 +149,6 @@ module lpg_axi_mem #(
                     s_axi_rvalid <= 1'b0;
                 end
             end
-            if ((w_fire && !aw_known) || w_bad) error <= 1'b1;
-            if (aw_fire && (s_axi_awsize != SZ[2:0] || s_axi_awburst != 2'b01)) error <= 1'b1;
         end
     end
 
@@ -167,8 +163,8 @@ module lpg_axi_mem #(
     assign s_axi_awready = ~rst & ~aw_full & ok_aw;
     wire         aw_fire = s_axi_awvalid & s_axi_awready;
     wire         aw_known = w_open | (aw_wp != aw_rp) | aw_fire;
-    assign s_axi_wready = ~rst & ok_w;
-    wire         w_fire = s_axi_wvalid & s_axi_wready;
+    assign s_axi_wready = ~rst & ok_w & aw_known;     // W beats wait for their AW
+    wire         w_fire = s_axi_wvalid & s_axi_wready;   // (implies aw_known)
     wire [WA-1:0] w_word = w_open ? w_addr
                          : (aw_wp != aw_rp) ? aw_addr[aw_rp[QW-1:0]] : s_axi_awaddr[MEM_AW-1:SZ];
     wire [7:0]   w_len_now = w_open ? w_len : (aw_wp != aw_rp) ? aw_len[aw_rp[QW-1:0]] : s_axi_awlen;
@@ -186,7 +182,7 @@ module lpg_axi_mem #(
                 aw_len[aw_wp[QW-1:0]] <= s_axi_awlen;
                 aw_wp <= aw_wp + 1'b1;
             end
-            if (w_fire && aw_known) begin
+            if (w_fire) begin
                 for (i = 0; i < NB; i = i + 1)
                     if (s_axi_wstrb[i]) mem[w_word][i*8 +: 8] <= s_axi_wdata[i*8 +: 8];
                 if (!w_open) aw_rp <= aw_rp + 1'b1;          // the burst's AW leaves the queue
@@ -209,5 +205,11 @@ module lpg_axi_mem #(
                 end
             end
         end
+    end
+
+    always @(posedge clk) begin
+        if (rst) error <= 1'b0;
+        else if (w_bad || (ar_fire && (s_axi_arsize != SZ[2:0] || s_axi_arburst != 2'b01))
+                 || (aw_fire && (s_axi_awsize != SZ[2:0] || s_axi_awburst != 2'b01))) error <= 1'b1;
     end
 endmodule

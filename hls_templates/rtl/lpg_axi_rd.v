@@ -6,9 +6,10 @@
 //
 // KIND "stream": a ring of TILE words. Window = words [lo, arrived), lo = max(s, issued - TILE), s the
 //   restart word, issued / arrived the ends of the words requested / landed. A read of a word in the window
-//   is a hit (no stall), so is a read of the word landing in that very cycle. Otherwise the adapter stalls: if the word is in flight it waits for it; else it waits
-//   until nothing is in flight and restarts at s = issued = arrived = floor(w / BW) * BW (the burst is issued
-//   in the cycle of the miss when nothing is in flight). Prefetch: while issued + BW <= reader + TILE (reader
+//   is a hit (no stall), so is a read of the word landing in that very cycle. Otherwise the adapter stalls:
+//   if the word is in flight it waits for it; else it waits until nothing is in flight and restarts at
+//   s = issued = arrived = floor(w / BW) * BW (the burst is issued in the cycle of the miss when nothing is
+//   in flight). Prefetch: while issued + BW <= reader + TILE (reader
 //   = word of the last read) and issued < ceil(limit / EPW), a burst of words [issued, min(next multiple of
 //   BW, limit)). From reset nothing is prefetched until the first restart (base may not be set yet).
 // KIND "gather": holds one word; a read of another word stalls, waits until nothing is in flight, fetches

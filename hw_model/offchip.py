@@ -156,23 +156,29 @@ def check_names(offchip: Sequence[str], shapes: dict[str, BufferShape]) -> None:
         raise LpgnasError(f"offchip names a buffer twice: {list(offchip)}")
 
 
+def design_shapes(ir, hw) -> dict[str, BufferShape]:
+    """:func:`buffer_shapes` of ``ir``'s accelerator with parallelism ``hw`` (capacities from ``hw``)."""
+    from lpgnas.hw_model.params import spec_from_ir
+    from lpgnas.sparse import max_groups
+
+    specs = [spec_from_ir(layer, lhw) for layer, lhw in zip(ir.layers, hw.layers, strict=True)]
+    groups = max_groups(hw.max_nonzeros, hw.max_nodes, hw.layers[0].p_in) if specs[0].sparse else None
+    return buffer_shapes(specs, max_nodes=hw.max_nodes, max_edges=hw.max_edges, num_classes=ir.num_classes,
+                         max_groups=groups)
+
+
 def adapter_params(ir, hw, device: Device | str | None = None) -> dict[str, dict[str, dict[str, int]]]:
     """Per buffer in ``hw.offchip``: per adapter kind (:func:`adapter_kinds`), the parameters of its AXI adapter
     (:func:`lpgnas.hw_model.units.axi.axi_port_params` at the device memory's port width): what the RTL writer
     instantiates, and the cost model costs. ``device`` defaults to ``hw.device``."""
     from lpgnas.devices import load_device
-    from lpgnas.hw_model.params import spec_from_ir
-    from lpgnas.sparse import max_groups
 
     dev = load_device(device or hw.device)
     hw.check(ir)
     memory = require_memory(dev, hw.offchip)
     if not hw.offchip:
         return {}
-    specs = [spec_from_ir(layer, lhw) for layer, lhw in zip(ir.layers, hw.layers, strict=True)]
-    groups = max_groups(hw.max_nonzeros, hw.max_nodes, hw.layers[0].p_in) if specs[0].sparse else None
-    shapes = buffer_shapes(specs, max_nodes=hw.max_nodes, max_edges=hw.max_edges, num_classes=ir.num_classes,
-                           max_groups=groups)
+    shapes = design_shapes(ir, hw)
     return {name: {kind: port_params(kind, shapes[name].element_bits, memory.data_bits, shapes[name].depth)
                    for kind in adapter_kinds(name)} for name in hw.offchip}
 

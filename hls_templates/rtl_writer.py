@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from lpgnas.hls_templates.rtl_attention import (
     rtl_attention_params,
 )
 from lpgnas.hw_model.model import graph_rows
+from lpgnas.hw_model.offchip import adapter_params, design_shapes
 from lpgnas.hw_model.params import (
     WKIND,
     address_bits,
@@ -72,11 +74,32 @@ MUTATIONS = ("no_round_offset", "csr_off_by_one", "no_input_mask", "max_as_add",
 #: the sparse read's (lpg_sparse_transform's SPARSE_MUT): the walker skips each row's last group; every
 #: column reads the weight row after its own
 SPARSE_MUTATIONS = {"sparse_group_skip": 1, "sparse_col_off_by_one": 2}
+#: test-only mutations of the off-chip read adapters (lpg_axi_rd's MUT): a dropped R beat, a repeated R beat, the
+#: tile window's front edge one word too far
+AXI_MUTATIONS = {"axi_drop_beat": 1, "axi_repeat_beat": 2, "axi_tile_edge": 3}
+#: AXI4 channel signals of an adapter (name, direction seen from the top, width or a DW-relative key)
+AXI_READ_PORTS = (
+    ("arvalid", "output", 1), ("arready", "input ", 1), ("araddr", "output", "MAW"), ("arlen", "output", 8),
+    ("arsize", "output", 3), ("arburst", "output", 2), ("arid", "output", 1), ("arlock", "output", 1),
+    ("arcache", "output", 4), ("arprot", "output", 3), ("arqos", "output", 4),
+    ("rvalid", "input ", 1), ("rready", "output", 1), ("rdata", "input ", "DW"), ("rresp", "input ", 2),
+    ("rlast", "input ", 1), ("rid", "input ", 1),
+)
+AXI_WRITE_PORTS = (
+    ("awvalid", "output", 1), ("awready", "input ", 1), ("awaddr", "output", "MAW"), ("awlen", "output", 8),
+    ("awsize", "output", 3), ("awburst", "output", 2), ("awid", "output", 1), ("awlock", "output", 1),
+    ("awcache", "output", 4), ("awprot", "output", 3), ("awqos", "output", 4),
+    ("wvalid", "output", 1), ("wready", "input ", 1), ("wdata", "output", "DW"), ("wstrb", "output", "DW/8"),
+    ("wlast", "output", 1), ("bvalid", "input ", 1), ("bready", "output", 1), ("bresp", "input ", 2),
+    ("bid", "input ", 1),
+)
 #: transform_params' entries of the dense read only (lpg_sparse_transform has no such parameter)
 DENSE_READ_PARAMS = ("IG", "DIRECT", "HAW", "MASK_MUT", "SPARSE")
 #: the GAT-family attention unit (rtl_attention.py) and its mutations
 LIBRARY = (*LIBRARY, "lpg_att_lut.v", "lpg_attention.v")
-MUTATIONS = (*MUTATIONS, *ATTENTION_MUTATIONS, *SPARSE_MUTATIONS)
+#: the off-chip buffers' AXI4 adapters (docs/rtl.md "Off-chip buffers")
+LIBRARY = (*LIBRARY, "lpg_axi_rd.v", "lpg_axi_wr.v")
+MUTATIONS = (*MUTATIONS, *ATTENTION_MUTATIONS, *SPARSE_MUTATIONS, *AXI_MUTATIONS)
 #: names of the sparse input's host arrays (images.feature_images writes their images)
 FEAT_PTR, FEAT_COL, FEAT_VAL = "feat_ptr", "feat_col", "feat_val"
 
@@ -293,7 +316,9 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
                           {"dir": "output", "name": f"{port}_ce0", "width": 1},
                           {"dir": "input ", "name": f"{port}_q0", "width": width}]
     ports += [{"dir": "output", "name": f"{OUTPUT_PORT}_address0", "width": outputs_aw},
-              {"dir": "output", "name": f"{OUTPUT_PORT}_d0", "width": outputs_w}]
+              {"dir": "output", "name": f"{OUTPUT_PORT}_d0", "width": outputs_w},
+              {"dir": "output", "name": f"{OUTPUT_PORT}_ce0", "width": 1},
+              {"dir": "output", "name": f"{OUTPUT_PORT}_we0", "width": 1}]
     buffers = [{"name": f"buf_{L['index'] + 1}", "width": L["out_width"]} for L in layers]
     steps = step_units([L["id"] for L in layers], [L["attention"] for L in layers])
     at = {unit: k for k, units in enumerate(steps) for unit in units}
@@ -304,7 +329,7 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
     # units that drive the shared CSR ports (row_ptr, col_idx), by step
     csr_users = [u for L in layers for u in ([(L["att_step"], f"{L['id']}_att")] if L["attention"] else [])
                  + [(L["a_step"], L["id"])]]
-    return {
+    ctx = {
         "top": TOP_NAME, "model_name": ir.name, "output_port": OUTPUT_PORT,
         "max_nodes": hw.max_nodes, "max_edges": hw.max_edges,
         "in_features": ir.in_features, "num_classes": ir.num_classes,
@@ -315,6 +340,102 @@ def rtl_context(ir: ModelIR, hw: HardwareConfig, mutation: str | None = None) ->
         "ports": ports, "buffers": buffers, "layers": layers, "steps": steps, "csr_users": csr_users,
         "units": [u for units in steps for u in units], "follow_early": mutation == "follow_early",
     }
+    ctx["axi"] = _axi_context(ir, hw, ctx, mutation) if hw.offchip else []
+    # off-chip host buffers: their ap_memory ports become wires between the units and the adapter
+    names = "|".join(re.escape(e["name"]) for e in ctx["axi"])
+    host_port = re.compile(f"^({names})" + r"(_\d+)?_(address0|ce0|q0|d0|we0)$")
+    ctx["host_wires"] = [q for q in ports if ctx["axi"] and host_port.match(q["name"])]
+    ctx["ports"] = [q for q in ports if q not in ctx["host_wires"]] + [q for e in ctx["axi"] for q in e["ports"]]
+    # units whose step waits for their off-chip writer to be idle (every element acknowledged)
+    ctx["gated"] = {e["flush"]: e["name"] for e in ctx["axi"] if e["write"]}
+    offchip = {e["name"]: e for e in ctx["axi"]}
+    ctx["offchip"] = sorted(offchip)
+    ctx["axi_read_signals"] = [sig for sig, _, _ in AXI_READ_PORTS]
+    ctx["axi_write_signals"] = [sig for sig, _, _ in AXI_WRITE_PORTS]
+    for b in buffers:
+        b["offchip"] = b["name"] in offchip
+        if b["offchip"]:
+            b["ready"] = _fit(f"{b['name']}_committed", offchip[b["name"]]["waw"] + 1, g["nw"])
+    for L in layers:
+        L["lin_offchip"] = f"{L['id']}_lin" in offchip
+    return ctx
+
+
+def _fit(signal: str, width: int, to: int) -> str:
+    """``signal`` (``width`` bits) as ``to`` bits: the low bits, or zero-extended."""
+    if width == to:
+        return signal
+    return f"{signal}[{to - 1}:0]" if width > to else f"{{{{{to - width}{{1'b0}}}}, {signal}}}"
+
+
+def _axi_ports(name: str, channels: tuple[tuple[str, str, Any], ...], p: dict[str, int]) -> list[dict[str, Any]]:
+    widths = {"MAW": p["MAW"], "DW": p["DW"], "DW/8": p["DW"] // 8}
+    return [{"dir": d, "name": f"m_axi_{name}_{s}", "width": widths.get(w, w)} for s, d, w in channels]
+
+
+def _axi_context(ir: ModelIR, hw: HardwareConfig, ctx: dict[str, Any], mutation: str | None) -> list[dict[str, Any]]:
+    """The off-chip buffers' adapters (``hw.offchip``): per buffer its read adapter (stream / gather) and write
+    adapter with their parameters (``hw_model.offchip.adapter_params``, the cost model's too) and the unit-side
+    nets they serve. Moves the host ports of off-chip host buffers from ``ctx["ports"]`` to ``ctx["host_wires"]``
+    and adds the AXI ports."""
+    params, shapes = adapter_params(ir, hw), design_shapes(ir, hw)
+    layers = {L["id"]: L for L in ctx["layers"]}
+    mut = AXI_MUTATIONS.get(mutation or "", 0)
+    entries = []
+    for name in hw.offchip:
+        p = params[name]
+        rkind = next((k for k in p if k in ("stream", "gather")), None)
+        e: dict[str, Any] = {"name": name, "read": rkind, "write": "write" in p, "lanes": 0}
+        if name in ("features", FEAT_COL, FEAT_VAL):  # a banked array: one element = one group of P_in lanes
+            lane_w = ctx["col_w"] if name == FEAT_COL else ctx["features_w"]
+            addr = ("features_raddr", ctx["features_aw"]) if name == "features" else ("feat_grp_address",
+                                                                                     ctx["features_aw"])
+            e.update(addr=addr, rd="features_re" if name == "features" else "feat_grp_ce", q=f"{name}_axi_q",
+                     lanes=ctx["features_banks"], lane_w=lane_w, width=ctx["features_banks"] * lane_w)
+        elif name.endswith("_lin") and name[: -len("_lin")] in layers:
+            L = layers[name[: -len("_lin")]]
+            e.update(addr=(f"{L['id']}_lin_raddr", L["law"]), rd=f"{L['id']}_lin_re", q=f"{L['id']}_lin_rdata",
+                     waddr=(f"{L['id']}_lin_waddr", L["law"]), we=f"{L['id']}_lin_we", d=f"{L['id']}_lin_wdata",
+                     flush=f"{L['id']}_transform", width=L["lin_width"])
+        elif name.startswith("buf_"):
+            k = int(name[4:])
+            writer = ctx["layers"][k - 1]
+            e.update(addr=(f"{name}_raddr", ctx["nw"]), rd=f"{name}_re", q=f"{name}_rdata",
+                     waddr=(f"{name}_waddr", ctx["nw"]), we=f"{name}_we", d=f"{name}_wdata",
+                     flush=f"{writer['id']}_aggregate", width=writer["out_width"])
+        elif name == OUTPUT_PORT:
+            e.update(waddr=(f"{name}_address0", ctx["outputs_aw"]), we=f"{name}_we0", d=f"{name}_d0",
+                     flush="store", width=ctx["outputs_w"])
+        else:  # a host input on its own port
+            port = {q["name"]: q for q in ctx["ports"]}
+            e.update(addr=(f"{name}_address0", port[f"{name}_address0"]["width"]), rd=f"{name}_ce0",
+                     q=f"{name}_q0", width=port[f"{name}_q0"]["width"])
+        for kind, key in ((rkind, "r"), ("write" if e["write"] else None, "w")):
+            if kind is None:
+                continue
+            if p[kind]["EW"] != e["width"]:
+                raise LpgnasError(f"internal: off-chip {name}: the cost model's element is {p[kind]['EW']} bits, "
+                                  f"the design's {e['width']}")
+            e[f"{key}params"] = ([("KIND", f'"{kind}"')] if key == "r" else []) + list(p[kind].items()) + [
+                ("MUT", mut if key == "r" else 0)]
+            e[f"{key}aw"] = p[kind]["AW"]
+        # address bits beyond the adapter's (the units' counters hold the count too) are never set
+        e["sinks"] = []
+        if rkind:
+            e["raddr"] = _fit(*e["addr"], p[rkind]["AW"])
+            e["sinks"] += [e["addr"][0]] if e["addr"][1] > p[rkind]["AW"] else []
+        if e["write"]:
+            e["waddr_fit"] = _fit(*e["waddr"], p["write"]["AW"])
+            e["sinks"] += [e["waddr"][0]] if e["waddr"][1] > p["write"]["AW"] else []
+        if rkind:
+            aw = p[rkind]["AW"]
+            e["limit"] = f"{name}_committed" if e["write"] else f"{aw + 1}'d{int(shapes[name].depth)}"
+        e["depth"] = int(shapes[name].depth)
+        e["ports"] = ([{"dir": "input ", "name": f"{name}_base", "width": 64}]
+                      + (_axi_ports(name, AXI_READ_PORTS, p[rkind]) if rkind else [])
+                      + (_axi_ports(name, AXI_WRITE_PORTS, p["write"]) if e["write"] else []))
+        entries.append(e)
+    return entries
 
 
 def step_units(layer_ids: list[str], attention: list[bool]) -> list[list[str]]:
@@ -363,8 +484,6 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
             {"name": "num_nodes", "dir": "input", "width": ctx["nw"]},
             {"name": "num_edges", "dir": "input", "width": ctx["ew"]},
             *({"name": p["name"], "dir": p["dir"].strip(), "width": p["width"]} for p in ctx["ports"]),
-            {"name": f"{OUTPUT_PORT}_ce0", "dir": "output", "width": 1},
-            {"name": f"{OUTPUT_PORT}_we0", "dir": "output", "width": 1},
         ],
         "steps": ctx["steps"],
         # host arrays split into banks: bank k of <name> is ports <name>_<k>_*, element (n, ig*banks + k) of
@@ -372,6 +491,11 @@ def write_rtl(ir: ModelIR, hw: HardwareConfig, out_dir: Path, *, mutation: str |
         # The sparse input's feat_col / feat_val: rows of one group (groups 1, row = banks): bank k's address g
         # holds flat element g*banks + k
         "banked": _banked(ctx, hw),
+        # off-chip buffers (docs/rtl.md "Off-chip buffers"): their AXI4 master m_axi_<name>_*, base <name>_base
+        "axi": {e["name"]: {"read": e["read"], "write": e["write"], **{k: dict(e.get("rparams") or e["wparams"])[k]
+                                                                      for k in ("DW", "EB", "EW")},
+                            "depth": e["depth"], "lanes": e["lanes"] or 1, "lane_bits": e.get("lane_w", e["width"])}
+                for e in ctx["axi"]},
         "mutation": mutation,
     }
     (out / "rtl.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")

@@ -128,18 +128,19 @@ def buffer_shapes(specs: Sequence[LayerSpec], *, max_nodes: int, max_edges: int,
     return shapes
 
 
-def port_params(kind: str, element_bits, data_bits: int, depth) -> dict:
+def port_params(kind: str, element_bits, data_bits: int, depth, latency: float = 0) -> dict:
     """:func:`axi_port_params` of numbers, or of tensors (each distinct (width, depth) pair through the same
     function, the results selected back into tensors): the one derivation, whatever the caller holds."""
     if not nm.is_tensor(element_bits, depth):
-        return axi.axi_port_params(kind, int(round(float(element_bits))), data_bits, int(round(float(depth))))
+        return axi.axi_port_params(kind, int(round(float(element_bits))), data_bits, int(round(float(depth))),
+                                   int(latency))
     import torch
 
     bits, dep = torch.broadcast_tensors(torch.as_tensor(element_bits, dtype=torch.float64),
                                         torch.as_tensor(depth, dtype=torch.float64))
     out: dict[str, Any] = {}
     for b, d in torch.unique(torch.stack([bits.reshape(-1), dep.reshape(-1)], dim=1), dim=0).tolist():
-        p = axi.axi_port_params(kind, int(round(b)), data_bits, int(round(d)))
+        p = axi.axi_port_params(kind, int(round(b)), data_bits, int(round(d)), int(latency))
         mask = (bits == b) & (dep == d)
         for key, v in p.items():
             out[key] = torch.where(mask, torch.as_tensor(float(v), dtype=torch.float64),
@@ -156,24 +157,31 @@ def check_names(offchip: Sequence[str], shapes: dict[str, BufferShape]) -> None:
         raise LpgnasError(f"offchip names a buffer twice: {list(offchip)}")
 
 
+def design_shapes(ir, hw) -> dict[str, BufferShape]:
+    """:func:`buffer_shapes` of ``ir``'s accelerator with parallelism ``hw`` (capacities from ``hw``)."""
+    from lpgnas.hw_model.params import spec_from_ir
+    from lpgnas.sparse import max_groups
+
+    specs = [spec_from_ir(layer, lhw) for layer, lhw in zip(ir.layers, hw.layers, strict=True)]
+    groups = max_groups(hw.max_nonzeros, hw.max_nodes, hw.layers[0].p_in) if specs[0].sparse else None
+    return buffer_shapes(specs, max_nodes=hw.max_nodes, max_edges=hw.max_edges, num_classes=ir.num_classes,
+                         max_groups=groups)
+
+
 def adapter_params(ir, hw, device: Device | str | None = None) -> dict[str, dict[str, dict[str, int]]]:
     """Per buffer in ``hw.offchip``: per adapter kind (:func:`adapter_kinds`), the parameters of its AXI adapter
     (:func:`lpgnas.hw_model.units.axi.axi_port_params` at the device memory's port width): what the RTL writer
     instantiates, and the cost model costs. ``device`` defaults to ``hw.device``."""
     from lpgnas.devices import load_device
-    from lpgnas.hw_model.params import spec_from_ir
-    from lpgnas.sparse import max_groups
 
     dev = load_device(device or hw.device)
     hw.check(ir)
     memory = require_memory(dev, hw.offchip)
     if not hw.offchip:
         return {}
-    specs = [spec_from_ir(layer, lhw) for layer, lhw in zip(ir.layers, hw.layers, strict=True)]
-    groups = max_groups(hw.max_nonzeros, hw.max_nodes, hw.layers[0].p_in) if specs[0].sparse else None
-    shapes = buffer_shapes(specs, max_nodes=hw.max_nodes, max_edges=hw.max_edges, num_classes=ir.num_classes,
-                           max_groups=groups)
-    return {name: {kind: port_params(kind, shapes[name].element_bits, memory.data_bits, shapes[name].depth)
+    shapes = design_shapes(ir, hw)
+    latency = memory_timing(memory, dev.clock_mhz, hw.clock_mhz).read_latency
+    return {name: {kind: port_params(kind, shapes[name].element_bits, memory.data_bits, shapes[name].depth, latency)
                    for kind in adapter_kinds(name)} for name in hw.offchip}
 
 
@@ -227,7 +235,8 @@ def offchip_costs(
         shape = shapes[name]
         out.bits = out.bits + shape.present * shape.element_bits * shape.depth
         for kind in adapter_kinds(name):
-            p = params[name, kind] = port_params(kind, shape.element_bits, memory.data_bits, shape.depth)
+            p = params[name, kind] = port_params(kind, shape.element_bits, memory.data_bits, shape.depth,
+                                                 timing.read_latency)
             res = {k: shape.present * v for k, v in axi.adapter_cost(kind, p, family).items()}
             out.adapters.append((f"{name}.axi_{kind}", shape.layer, p, res))
 

@@ -290,9 +290,23 @@ def test_greedy_looks_past_a_value_that_widens_an_offchip_element(monkeypatch):
     assert _steps([8, 10, 16], True) == [8, 16] and _steps([5, 6, 7], True) == [5]
     ir, size = _pubmed_gcn()
     hw, est = explore(ir, size, "xczu3eg", offchip="auto")
-    assert "features" in hw.offchip and hw.layers[0].p_in == 8
+    assert "features" in hw.offchip and hw.layers[0].p_in >= 8  # 16 once the stream's tile covers the latency
     import lpgnas.hw_model.dse as dse
 
     monkeypatch.setattr(dse, "_steps", lambda larger, offchip: larger[:1])
     hw_plain, est_plain = explore(ir, size, "xczu3eg", offchip="auto")
     assert hw_plain.layers[0].p_in == 4 and est.cycles < est_plain.cycles
+
+
+def test_stream_tile_covers_the_read_latency():
+    """A stream keeps TILE / BW - 1 bursts ahead: two-burst tiles while a burst outlasts the latency, more (a
+    power of two) when it does not; the stall model's steady-state shortfall follows the bursts ahead."""
+    short = axi.axi_port_params("stream", 8, 64, 4096, latency=25)  # 8 elements a word: a burst lasts 128 reads
+    assert short["TILE"] == 2 * short["BW"]
+    wide = axi.axi_port_params("stream", 64, 64, 4096, latency=25)  # one element a word: 16 reads a burst
+    assert wide["TILE"] == 4 * wide["BW"] and axi.axi_port_params("stream", 64, 64, 4096)["TILE"] == 2 * wide["BW"]
+    assert axi.axi_port_params("gather", 64, 64, 4096, latency=25)["TILE"] == 1
+    # 16 reads per burst, 25 cycles latency: one burst ahead waits 25 + 16 - 16 a burst, three ahead never
+    two = axi.axi_port_params("stream", 64, 64, 4096)
+    assert axi.stream_stalls(two, 25, 160, 0, 16) == 10 * 25
+    assert axi.stream_stalls(wide, 25, 160, 0, 16) == 0

@@ -186,7 +186,15 @@ module lpg_axi_rd #(
         end
     end
     wire           ar_free = ~m_axi_arvalid | m_axi_arready;
-    wire [IFW-1:0] issue_beats = issue_n[IFW-1:0] * BPW_I;
+    wire [IFW-1:0] issue_nf;            // issue_n at IFW bits (a burst never exceeds BW words)
+    generate
+        if (IFW <= WW) begin : g_nf_cut
+            assign issue_nf = issue_n[IFW-1:0];
+        end else begin : g_nf_ext
+            assign issue_nf = {{(IFW-WW){1'b0}}, issue_n};
+        end
+    endgenerate
+    wire [IFW-1:0] issue_beats = issue_nf * BPW_I;
 
     always @(posedge clk) begin
         if (rst) begin

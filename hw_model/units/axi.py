@@ -30,11 +30,12 @@ def element_bytes(bits: int) -> int:
     return 1 << (b - 1).bit_length()
 
 
-def axi_port_params(kind: str, element_bits: int, data_bits: int, depth: int) -> dict[str, int]:
+def axi_port_params(kind: str, element_bits: int, data_bits: int, depth: int, latency: int = 0) -> dict[str, int]:
     """Parameters of one adapter: element width ``EW``, ``EB`` bytes per element, bus width ``DW``, word width
     ``RWB``, ``EPW`` elements per word, ``BPW`` beats per word, burst length ``BL`` beats (whole words, within
-    4 KB), ``BW`` words per burst, ``TILE`` words of on-chip tile (stream: two bursts, double buffered; gather:
-    one word; write: two bursts of queue), ``AW`` element address bits of the unit-side port for ``depth``
+    4 KB), ``BW`` words per burst, ``TILE`` words of on-chip tile (stream: at least two bursts, double buffered,
+    more when the memory's read ``latency`` (kernel cycles) outlasts a burst; gather: one word; write: two bursts
+    of queue), ``AW`` element address bits of the unit-side port for ``depth``
     elements, ``MAW`` the AXI address width."""
     if kind not in KINDS:
         raise LpgnasError(f"unknown AXI adapter kind {kind!r}; known: {', '.join(KINDS)}")
@@ -45,7 +46,10 @@ def axi_port_params(kind: str, element_bits: int, data_bits: int, depth: int) ->
     epw, bpw = rwb // (8 * eb), rwb // data_bits
     bl = max(bpw, min(BURST_BEATS, BOUNDARY_BYTES * 8 // data_bits) // bpw * bpw)
     bw = bl // bpw
-    tile = 1 if kind == "gather" else 2 * bw
+    # a stream keeps TILE / BW - 1 bursts ahead of its reader: enough for a read per cycle to outlast the read
+    # ``latency`` (cycles per burst at one read a cycle: BW * max(EPW, BPW)); a power of two, at least two bursts
+    ahead = -(-(latency + 1) // (bw * max(epw, bpw))) + 1
+    tile = 1 if kind == "gather" else bw * (1 << max(1, (ahead - 1).bit_length()))
     return {
         "EW": element_bits, "EB": eb, "DW": data_bits, "RWB": rwb, "EPW": epw, "BPW": bpw, "BL": bl, "BW": bw,
         "TILE": tile, "AW": max(1, (max(depth, 2) - 1).bit_length()), "MAW": AXI_ADDR_BITS,
@@ -162,7 +166,9 @@ def stream_stalls(p, latency, words, restarts, consumer_cycles, beat_cycles=1.0)
     peak)."""
     bursts = nm.ceil(words / p["BW"])
     steady = nm.maximum(bursts - restarts, 0.0)
-    shortfall = nm.maximum(latency + p["BL"] * beat_cycles - consumer_cycles, 0.0)
+    ahead = p["TILE"] / p["BW"] - 1  # bursts kept ahead of the reader
+    shortfall = nm.maximum(nm.maximum(latency + p["BL"] * beat_cycles - ahead * consumer_cycles,
+                                      p["BL"] * beat_cycles - consumer_cycles), 0.0)
     return restarts * restart_stall(p, latency, beat_cycles) + steady * shortfall
 
 

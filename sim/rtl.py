@@ -145,7 +145,7 @@ _MEM_PORTS = {
 }
 _MEM_TIE = {"arvalid": "1'b0", "araddr": "64'd0", "arlen": "8'd0", "arsize": "3'd0", "arburst": "2'd1",
             "rready": "1'b1", "awvalid": "1'b0", "awaddr": "64'd0", "awlen": "8'd0", "awsize": "3'd0",
-            "awburst": "2'd1", "wvalid": "1'b0", "wdata": "0", "wstrb": "0", "wlast": "1'b0", "bready": "1'b1"}
+            "awburst": "2'd1", "wvalid": "1'b0", "wdata": "DW'd0", "wstrb": "NB'd0", "wlast": "1'b0", "bready": "1'b1"}
 #: bytes between the bundles' base addresses (each bundle has its own memory; distinct bases catch a base mix-up)
 _BASE_STEP = 4096
 #: fraction of the cycles each AXI channel is paused under AxiRam with backpressure
@@ -237,7 +237,8 @@ def offchip_bundles(hw: Path, rtl: dict[str, Any], prefix: str, opts: AxiOptions
                 elif side in sides or sig not in _MEM_TIE:
                     conns.append(f".s_axi_{sig}()")
                 else:
-                    conns.append(f".s_axi_{sig}({_MEM_TIE[sig]})")
+                    tie = {"wdata": f"{entry['DW']}'d0", "wstrb": f"{int(entry['DW']) // 8}'d0"}.get(sig, _MEM_TIE[sig])
+                    conns.append(f".s_axi_{sig}({tie})")
         host_input = is_host_input(name)
         bundles.append({
             "name": name, **entry, "sides": sides, "ports": bports, "base": base, "base_hex": f"{base:#x}",
@@ -433,7 +434,7 @@ def write_testbench(hw_dir: Path, build_dir: Path, *, axi: AxiOptions | None = N
     mem_dir = sim_path(hw_dir / "rtl", build_dir) + "/"
     text = _jinja().get_template("tb_wrapper.v.j2").render(
         tb=TB_NAME, top=rtl["top"], mems=mems, output=output, mem_dir=verilog_string(mem_dir),
-        bundles=bundles, axi_model=opts.model, conns=top_connections(rtl, "", mems, bundles),
+        bundles=bundles, axi_model=opts.model, axi_any=bool(bundles), conns=top_connections(rtl, "", mems, bundles),
     )
     build_dir.mkdir(parents=True, exist_ok=True)
     path = build_dir / f"{TB_NAME}.v"
@@ -839,7 +840,8 @@ def run_rtl_batch(
                 "conns": top_connections(m, f"d{k}_", mems, prep[0]),
             })
         text = _jinja().get_template("tb_batch.v.j2").render(tb=TB_NAME, top=manifests[0]["top"], designs=designs,
-                                                             axi_model=opts.model)
+                                                             axi_model=opts.model,
+                                                             axi_any=any(d["bundles"] for d in designs))
         tb = bdir / f"{TB_NAME}.v"
         if not tb.exists() or tb.read_text() != text:
             tb.write_text(text)

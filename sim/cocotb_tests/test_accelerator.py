@@ -121,7 +121,7 @@ async def _attach_axiram(dut: Any, cfg: dict[str, Any]) -> list[tuple[list[str],
 
 @cocotb.test()
 async def test_accelerator_run(dut) -> None:
-    """One ap_start -> ap_done run of the accelerator."""
+    """One ap_start -> ap_done run of the accelerator (a run past the cycle limit is a result: ``timed_out``)."""
     t0, c0 = time.perf_counter(), time.process_time()
     cfg_path = os.environ.get("LPGNAS_RTL_AXI")
     cfg = json.loads(Path(cfg_path).read_text()) if cfg_path else None
@@ -157,4 +157,3 @@ async def test_accelerator_run(dut) -> None:
     if path:
         with open(path, "w") as fh:
             json.dump(result, fh, allow_nan=False)
-    assert not any(timed_out if batch else [timed_out]), f"no ap_done within the cycle limit: {cycles}"

@@ -103,3 +103,90 @@ def io_images(
     produce)."""
     out = run_model(ir, graph, x_codes)
     return [*feature_images(ir, x_codes, hw), _fmt_image("expected", out, ir.layers[-1].formats["output"])]
+
+
+# ---- off-chip buffers: the bytes external memory holds (docs/rtl.md "Off-chip buffers") -------------------------
+# A buffer in ``HardwareConfig.offchip`` keeps element i at byte ``base + i*EB`` (little-endian, the element in the
+# low EW bits, the rest of its EB bytes zero); a banked host array's element is a group of ``lanes`` codes of
+# ``lane_bits`` bits (lane k at bits k*lane_bits). ``entry`` is the buffer's record of rtl.json "axi" (keys DW, EB,
+# EW, depth, lanes, lane_bits).
+
+
+def axi_elements(image: MemoryImage, entry: dict, row: int | None = None) -> list[int]:
+    """The elements (EW-bit, two's complement) an off-chip buffer holds for ``image``: one per image word
+    (``lanes`` 1), or, for a banked array (``lanes`` L > 1), groups of L codes: with ``row`` (the dense features,
+    ``row`` = F_in codes per node, ``IG = ceil(row / L)`` groups per node) element ``n*IG + ig`` has in lane k the
+    code of feature ``ig*L + k`` of node n, all ones past the row (padding the design must mask); without
+    ``row`` (the sparse ``feat_col`` / ``feat_val``) element g has in lane k the flat image's code ``g*L + k``."""
+    lanes, ew = int(entry["lanes"]), int(entry["EW"])
+    data = [int(v) for v in np.asarray(image.data, dtype=np.int64).ravel()]
+    if lanes <= 1:
+        return [v & ((1 << ew) - 1) for v in data]
+    w = int(entry["lane_bits"])
+    if lanes * w > ew:
+        raise ValueError(f"{image.name}: {lanes} lanes of {w} bits do not fit an element of {ew} bits")
+    lane_mask = (1 << w) - 1
+    if row is None:
+        groups = -(-len(data) // lanes)
+        codes = [[data[g * lanes + k] if g * lanes + k < len(data) else lane_mask for k in range(lanes)]
+                 for g in range(groups)]
+    else:
+        if row < 1 or len(data) % row:
+            raise ValueError(f"{image.name}: {len(data)} codes are no whole rows of {row}")
+        ig_count = -(-row // lanes)
+        codes = []
+        for n in range(len(data) // row):
+            for ig in range(ig_count):
+                f0 = ig * lanes
+                codes.append([data[n * row + f0 + k] if f0 + k < row else lane_mask for k in range(lanes)])
+    out = []
+    for lane_codes in codes:
+        e = 0
+        for k, c in enumerate(lane_codes):
+            e |= (c & lane_mask) << (k * w)
+        out.append(e)
+    return out
+
+
+def elements_to_bytes(elements: list[int], entry: dict) -> bytes:
+    """Elements (EW-bit) laid out as external memory holds them from the buffer's base: EB bytes each,
+    little-endian."""
+    eb, mask = int(entry["EB"]), (1 << int(entry["EW"])) - 1
+    return b"".join((int(e) & mask).to_bytes(eb, "little") for e in elements)
+
+
+def bytes_to_words(data: bytes, data_bits: int) -> list[int]:
+    """Little-endian bytes as ``data_bits``-bit bus words (word j = bytes j*DW/8 ..; a short last word padded
+    with zero bytes)."""
+    nb = data_bits // 8
+    padded = bytes(data) + bytes(-len(data) % nb)
+    return [int.from_bytes(padded[i:i + nb], "little") for i in range(0, len(padded), nb)]
+
+
+def words_to_bytes(words: list[int], data_bits: int) -> bytes:
+    """The inverse of :func:`bytes_to_words`."""
+    nb = data_bits // 8
+    return b"".join((int(w) & ((1 << data_bits) - 1)).to_bytes(nb, "little") for w in words)
+
+
+def axi_words(image: MemoryImage, entry: dict, row: int | None = None) -> list[int]:
+    """The DW-bit bus words holding ``image`` in external memory from the buffer's base (4 KB aligned, so word j
+    is at byte ``base + j*DW/8``): :func:`axi_elements` at EB bytes each, little-endian, the last word padded
+    with zeros."""
+    return bytes_to_words(elements_to_bytes(axi_elements(image, entry, row), entry), int(entry["DW"]))
+
+
+def axi_codes(words: list[int], entry: dict, count: int, signed: bool) -> list[int]:
+    """The first ``count`` element codes of an off-chip buffer (``lanes`` 1: the outputs) from its DW-bit words
+    starting at the base: the inverse of :func:`axi_words`, two's complement on EW bits when ``signed``."""
+    eb, ew = int(entry["EB"]), int(entry["EW"])
+    data = words_to_bytes(words, int(entry["DW"]))
+    if len(data) < count * eb:
+        raise ValueError(f"{len(data)} bytes hold fewer than {count} elements of {eb} bytes")
+    out = []
+    for i in range(count):
+        v = int.from_bytes(data[i * eb:(i + 1) * eb], "little") & ((1 << ew) - 1)
+        if signed and v >> (ew - 1):
+            v -= 1 << ew
+        out.append(v)
+    return out

@@ -13,24 +13,39 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 
+from lpgnas.buffers import OUTPUTS
 from lpgnas.errors import BuildError, LpgnasError, ToolMissingError
 from lpgnas.fileio import cache_root
+from lpgnas.hls_templates.images import (
+    MemoryImage,
+    axi_codes,
+    axi_elements,
+    bytes_to_words,
+    elements_to_bytes,
+)
 from lpgnas.names import verilog_string
 
 SIMULATORS = ("verilator", "icarus")
 TB_NAME = "lpgnas_tb"
 TEST_MODULE = "lpgnas.sim.cocotb_tests.test_accelerator"
 _TEMPLATES = Path(__file__).parent / "templates"
+#: the fast behavioural AXI4 slave the wrappers put behind each off-chip bundle (axi_model "fast")
+AXI_MEM_MODEL = Path(__file__).parent / "models" / "lpg_axi_mem.v"
+#: what serves the off-chip buffers' AXI4 masters: lpg_axi_mem in the wrapper, or cocotbext-axi's AxiRam
+AXI_MODELS = ("fast", "axiram")
 _BUILD_ARGS = {
     # --timing: the wrapper's clock is a delay loop, so Python is not woken every cycle
     # -fcoroutines: the wheel's headers need it with g++ 12; -O2 rather than the default -Os: speed of long runs
@@ -113,6 +128,255 @@ def _mem_entries(rtl: dict[str, Any]) -> list[dict[str, Any]]:
     return mems
 
 
+# ---- off-chip buffers (rtl.json "axi"; docs/rtl.md "Off-chip buffers") ----------------------------------------
+
+#: the signals of an off-chip buffer's AXI4 master, by channel side (the top's ports m_axi_<name>_<signal>)
+AXI_READ_SIGNALS = ("arvalid", "arready", "araddr", "arlen", "arsize", "arburst", "arid", "arlock", "arcache",
+                    "arprot", "arqos", "rvalid", "rready", "rdata", "rresp", "rlast", "rid")
+AXI_WRITE_SIGNALS = ("awvalid", "awready", "awaddr", "awlen", "awsize", "awburst", "awid", "awlock", "awcache",
+                     "awprot", "awqos", "wvalid", "wready", "wdata", "wstrb", "wlast", "bvalid", "bready", "bresp",
+                     "bid")
+#: lpg_axi_mem's slave ports per side, and the values tying a side no adapter uses
+_MEM_PORTS = {
+    "read": ("arvalid", "arready", "araddr", "arlen", "arsize", "arburst", "rvalid", "rready", "rdata", "rresp",
+             "rlast"),
+    "write": ("awvalid", "awready", "awaddr", "awlen", "awsize", "awburst", "wvalid", "wready", "wdata", "wstrb",
+              "wlast", "bvalid", "bready", "bresp"),
+}
+_MEM_TIE = {"arvalid": "1'b0", "araddr": "64'd0", "arlen": "8'd0", "arsize": "3'd0", "arburst": "2'd1",
+            "rready": "1'b1", "awvalid": "1'b0", "awaddr": "64'd0", "awlen": "8'd0", "awsize": "3'd0",
+            "awburst": "2'd1", "wvalid": "1'b0", "wdata": "DW'd0", "wstrb": "NB'd0", "wlast": "1'b0", "bready": "1'b1"}
+#: bytes between the bundles' base addresses (each bundle has its own memory; distinct bases catch a base mix-up)
+_BASE_STEP = 4096
+#: fraction of the cycles each AXI channel is paused under AxiRam with backpressure
+AXIRAM_PAUSE = 0.25
+
+
+@dataclass(frozen=True)
+class AxiOptions:
+    """How the wrapper serves off-chip buffers: ``model`` (:data:`AXI_MODELS`), ``latency`` (read, write-response
+    latency in cycles; None: the device memory's, :func:`memory_latencies`), ``backpressure`` (fast: lpg_axi_mem's
+    LFSR on every channel; axiram: random pauses on AR / R / AW / W / B), ``seed`` (of both and of the garbage
+    that fills memory outside the host images)."""
+
+    model: str = "fast"
+    latency: tuple[int, int] | None = None
+    backpressure: bool = False
+    seed: int = 1
+
+
+def axi_options(model: str, latency: int | tuple[int, int] | None, backpressure: bool, seed: int) -> AxiOptions:
+    """Checked :class:`AxiOptions` (``latency`` one number: read and write-response latency alike)."""
+    if model not in AXI_MODELS:
+        raise LpgnasError(f"unknown axi_model {model!r}; choose one of {', '.join(AXI_MODELS)}")
+    lat = None
+    if latency is not None:
+        lat = (int(latency), int(latency)) if isinstance(latency, int) else (int(latency[0]), int(latency[1]))
+        if min(lat) < 2:
+            raise LpgnasError(f"axi_latency {latency}: the memory models need at least 2 cycles")
+    return AxiOptions(model, lat, bool(backpressure), int(seed))
+
+
+def memory_latencies(hw_config: Path) -> tuple[int, int]:
+    """Read and write-response latency (kernel cycles, at least 2) of the external memory of the design's device,
+    at the design's clock (:func:`lpgnas.hw_model.offchip.memory_timing`, the cost model's figures)."""
+    from lpgnas.devices import load_device
+    from lpgnas.hw_model.offchip import memory_timing, require_memory
+    from lpgnas.hwconfig import HardwareConfig
+
+    hw = HardwareConfig.load(hw_config)
+    dev = load_device(hw.device)
+    memory = require_memory(dev, hw.offchip)
+    assert memory is not None
+    t = memory_timing(memory, dev.clock_mhz, hw.clock_mhz)
+    return max(2, int(t.read_latency)), max(2, int(t.write_latency))
+
+
+def is_host_input(name: str) -> bool:
+    """Whether an off-chip buffer holds host data the design reads (not the outputs, not a scratch row buffer)."""
+    from lpgnas.hw_model.offchip import buffer_kind
+
+    return buffer_kind(name) == "host" and name != OUTPUTS
+
+
+def offchip_bundles(hw: Path, rtl: dict[str, Any], prefix: str, opts: AxiOptions, first_seed: int = 1
+                    ) -> list[dict[str, Any]]:
+    """The design's off-chip buffers as the wrapper serves them, from rtl.json ``axi`` and its ports: per bundle
+    its entry (``read``, ``write``, ``DW``, ``EB``, ``EW``, ``depth``, ``lanes``, ``lane_bits``), the top's
+    ``m_axi_<name>_*`` ports, a base address (distinct, nonzero, 4 KB aligned), the memory's size (a power of two
+    covering the buffer), latencies, the lpg_axi_mem parameters and connections, plusarg names."""
+    axi = rtl.get("axi") or {}
+    if not axi:
+        return []
+    ports = {p["name"]: p for p in rtl["ports"]}
+    lat, blat = opts.latency or memory_latencies(hw / "hw_config.json")
+    bundles = []
+    for k, (name, entry) in enumerate(axi.items()):
+        sides = (["read"] if entry.get("read") else []) + (["write"] if entry.get("write") else [])
+        sigs = [s for side in sides for s in (AXI_READ_SIGNALS if side == "read" else AXI_WRITE_SIGNALS)]
+        bports = []
+        for sig in sigs:
+            p = ports.get(f"m_axi_{name}_{sig}")
+            if p is None:
+                if sig in ("rid", "bid", "arid", "awid", "arlock", "awlock", "arcache", "awcache", "arprot", "awprot",
+                           "arqos", "awqos", "rresp", "bresp", "rlast"):
+                    continue  # optional on the master
+                raise LpgnasError(f"{hw}/rtl/rtl.json: off-chip buffer {name} has no port m_axi_{name}_{sig}")
+            bports.append({"sig": sig, "dir": p["dir"], "width": p["width"]})
+        if f"{name}_base" not in ports:
+            raise LpgnasError(f"{hw}/rtl/rtl.json: off-chip buffer {name} has no port {name}_base")
+        base = _BASE_STEP * (k + 1)
+        end = base + -(-int(entry["depth"]) * int(entry["EB"]) // _BASE_STEP) * _BASE_STEP
+        mem_aw = max(12, (end - 1).bit_length())
+        have = {b["sig"] for b in bports}
+        conns = []
+        for side in ("read", "write"):
+            for sig in _MEM_PORTS[side]:
+                if side in sides and sig in have:
+                    conns.append(f".s_axi_{sig}({prefix}m_axi_{name}_{sig})")
+                elif side in sides or sig not in _MEM_TIE:
+                    conns.append(f".s_axi_{sig}()")
+                else:
+                    tie = {"wdata": f"{entry['DW']}'d0", "wstrb": f"{int(entry['DW']) // 8}'d0"}.get(sig, _MEM_TIE[sig])
+                    conns.append(f".s_axi_{sig}({tie})")
+        host_input = is_host_input(name)
+        bundles.append({
+            "name": name, **entry, "sides": sides, "ports": bports, "base": base, "base_hex": f"{base:#x}",
+            "mem_aw": mem_aw, "mem_bytes": 1 << mem_aw, "lat": lat, "blat": blat, "bp": int(opts.backpressure),
+            "seed": first_seed + k, "role": "outputs" if name == OUTPUTS else "host input" if host_input else "scratch",
+            "host_input": host_input, "dump": name == OUTPUTS, "mem_conns": conns,
+            "zero": [s for s in ("rid", "bid") if s in have],
+            "plus_init": f"{prefix}{name}_axi_init", "plus_dump": f"{prefix}{name}_axi_dump",
+        })
+    return bundles
+
+
+def _hex_words(data: bytes, data_bits: int) -> str:
+    """``data`` as DW-bit words, one hex line each (lpg_axi_mem's $readmemh image)."""
+    nb = data_bits // 8
+    return "".join(data[i:i + nb][::-1].hex() + "\n" for i in range(0, len(data), nb))
+
+
+def _image(hw: Path, name: str) -> MemoryImage:
+    """A design's data image ``data/<name>.mem`` with its manifest width and signedness."""
+    design = json.loads((hw / "design.json").read_text())
+    meta = next(img for img in design["images"] if img["name"] == name)
+    codes = _read_mem(hw / "data" / f"{name}.mem", meta["words"], meta["width"], meta["signed"])
+    if any(c is None for c in codes):
+        raise LpgnasError(f"{hw}/data/{name}.mem: fewer than {meta['words']} readable words")
+    return MemoryImage(name, np.asarray(codes, dtype=np.int64), meta["width"], meta["signed"])
+
+
+def write_axi_images(hw: Path, bundles: list[dict[str, Any]], bdir: Path, prefix: str, seed: int
+                     ) -> dict[str, Path]:
+    """Each bundle's memory image (``<bdir>/<prefix><name>.axi_init.hex``, DW-bit words): random bytes (garbage,
+    from ``seed``: a read of memory nobody wrote shows), a host input's elements (:func:`axi_elements` of its data
+    image, dense features by rows of ``in_features``) at its base. Returns the files by buffer name."""
+    files = {}
+    in_features = None
+    for b in bundles:
+        data = bytearray(random.Random(f"{seed}:{prefix}{b['name']}").randbytes(b["mem_bytes"]))
+        if b["host_input"]:
+            if b["name"] == "features" and in_features is None:
+                in_features = int(json.loads((hw / "model.ir.json").read_text())["in_features"])
+            elements = axi_elements(_image(hw, b["name"]), b, in_features if b["name"] == "features" else None)
+            if len(elements) > int(b["depth"]):
+                raise LpgnasError(f"{hw}: image {b['name']} has {len(elements)} elements, the off-chip buffer holds "
+                                  f"{b['depth']}; regenerate the design with a larger capacity")
+            raw = elements_to_bytes(elements, b)
+            data[b["base"]:b["base"] + len(raw)] = raw
+        path = bdir / f"{prefix}{b['name']}.axi_init.hex"
+        path.write_text(_hex_words(bytes(data), int(b["DW"])))
+        files[b["name"]] = path
+    return files
+
+
+def read_axi_dump(path: Path, data_bits: int) -> bytes:
+    """A memory dump of DW-bit hex words (lpg_axi_mem's $writememh, or the AxiRam test's) as bytes; words that
+    are not hex (x / z) read as 0xEE bytes."""
+    nb = data_bits // 8
+    out = bytearray()
+    for line in path.read_text().split("\n"):
+        line = line.split("//")[0].strip()
+        if not line or line.startswith("@"):
+            continue
+        for tok in line.split():
+            try:
+                out += int(tok, 16).to_bytes(nb, "little")
+            except ValueError:
+                out += b"\xee" * nb
+    return bytes(out)
+
+
+def _axi_outputs(hw: Path, bundle: dict[str, Any], dump: Path, out_mem: Path) -> None:
+    """The outputs bundle's dumped memory -> ``out_mem`` (one code per line, as the on-chip dump), for
+    :func:`_compare`; nothing when the dump is missing (then every output mismatches)."""
+    if not dump.exists():
+        return
+    design = json.loads((hw / "design.json").read_text())
+    exp = next(img for img in design["images"] if img["name"] == "expected")
+    data = read_axi_dump(dump, int(bundle["DW"]))
+    nb = int(bundle["DW"]) // 8
+    start = bundle["base"] // nb
+    words = bytes_to_words(data, int(bundle["DW"]))[start:]
+    codes = axi_codes(words, bundle, exp["words"], exp["signed"])
+    mask, digits = (1 << exp["width"]) - 1, (exp["width"] + 3) // 4
+    out_mem.write_text("".join(format(c & mask, f"0{digits}x") + "\n" for c in codes))
+
+
+def _axi_plusargs(bundles: list[dict[str, Any]], files: dict[str, Path], dumps: dict[str, Path], cwd: Path
+                  ) -> list[str]:
+    args = [f"+{b['plus_init']}={sim_path(files[b['name']], cwd)}" for b in bundles]
+    return args + [f"+{b['plus_dump']}={sim_path(dumps[b['name']], cwd)}" for b in bundles if b["dump"]]
+
+
+def _axi_config(designs: list[tuple[str, list[dict[str, Any]], dict[str, Path], dict[str, Path]]],
+                opts: AxiOptions) -> dict[str, Any]:
+    """What the cocotb test needs of the off-chip buffers: per design its prefix and bundles (memory files,
+    latencies, sides, base and size), the model and the pause fraction (AxiRam)."""
+    keep = ("name", "sides", "DW", "EB", "depth", "base", "mem_bytes", "lat", "blat", "seed", "dump")
+    return {"model": opts.model, "pause": AXIRAM_PAUSE if opts.backpressure else 0.0, "seed": opts.seed,
+            "designs": [{"prefix": prefix, "bundles": [{**{k: b[k] for k in keep}, "init": str(files[b["name"]]),
+                                                        "dump_file": str(dumps.get(b["name"], ""))} for b in bs]}
+                        for prefix, bs, files, dumps in designs]}
+
+
+#: ports of the top the wrappers connect to their control logic (single wrapper names; the batch prefixes d<k>_)
+_CONTROL = {"ap_ce": "ap_ce"}
+
+
+def top_connections(rtl: dict[str, Any], prefix: str, mems: list[dict[str, Any]], bundles: list[dict[str, Any]]
+                    ) -> list[str]:
+    """The wrapper's port connections of the top: controls, host memory ports, off-chip bundles (each wrapper
+    signal named ``<prefix><port>``); an output the wrapper does not know stays open, an unknown input is an
+    :class:`LpgnasError`."""
+    ports = {p["name"]: p for p in rtl["ports"]}
+    known: set[str] = set()
+    for m in mems:
+        stems = [f"{m['name']}_{k}" for k in range(m["banks"])] if m["banks"] else [m["name"]]
+        for stem in stems:
+            known |= {f"{stem}_address0", f"{stem}_ce0", f"{stem}_q0", f"{stem}_we0", f"{stem}_d0"}
+    for b in bundles:
+        known |= {f"m_axi_{b['name']}_{s['sig']}" for s in b["ports"]} | {f"{b['name']}_base"}
+    # rtl.json lists the ports beyond ap_ctrl_hs (ap_clk, ap_rst, ap_start, ap_done, ap_idle, ap_ready)
+    handshake = ("ap_start", "ap_done", "ap_idle", "ap_ready")
+    conns = [".ap_clk(clk)", ".ap_rst(rst)", *(f".{name}({prefix}{name})" for name in handshake)]
+    for name, p in ports.items():
+        if name in ("ap_clk", "ap_rst", *handshake):
+            continue
+        if name in _CONTROL:
+            conns.append(f".{name}({_CONTROL[name]})")
+        elif name in ("num_nodes", "num_edges"):
+            conns.append(f".{name}({prefix}{name}[{p['width'] - 1}:0])")
+        elif name in known:
+            conns.append(f".{name}({prefix}{name})")
+        elif p["dir"] == "output":
+            conns.append(f".{name}()")
+        else:
+            raise LpgnasError(f"rtl.json: the top's input {name} is no port the simulation wrapper knows")
+    return conns
+
+
 #: characters a simulator cannot take in the paths of its sources and build folder: Icarus writes them into
 #: its .vvp file between unescaped quotes; Verilator's makefiles split at white space and its `line
 #: directives break at a quote
@@ -142,21 +406,35 @@ def sim_path(path: Path, cwd: Path) -> str:
     return rel
 
 
-def write_testbench(hw_dir: Path, build_dir: Path) -> Path:
-    """Render the wrapper for the design in ``hw_dir`` into ``build_dir`` (the simulation's working folder:
-    the design's ROM folder is named relative to it)."""
-    rtl = json.loads((hw_dir / "rtl" / "rtl.json").read_text())
-    ports = {p["name"]: p for p in rtl["ports"]}
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    mems = _mem_entries(rtl)
+def _output_memory(hw_dir: Path, mems: list[dict[str, Any]], bundles: list[dict[str, Any]]) -> str | None:
+    """The on-chip output memory's name, or None when the outputs are off chip; else :class:`LpgnasError`."""
     outputs = [m["name"] for m in mems if m["output"]]
-    if len(outputs) != 1:
-        raise LpgnasError(f"{hw_dir}/rtl/rtl.json: expected one output buffer port, found {outputs}")
+    off = [b["name"] for b in bundles if b["name"] == OUTPUTS]
+    if len(outputs) + len(off) != 1:
+        raise LpgnasError(f"{hw_dir}/rtl/rtl.json: expected one output buffer (ap_memory port or off-chip), found "
+                          f"{outputs + off}")
+    return outputs[0] if outputs else None
+
+
+def _jinja() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def write_testbench(hw_dir: Path, build_dir: Path, *, axi: AxiOptions | None = None) -> Path:
+    """Render the wrapper for the design in ``hw_dir`` into ``build_dir`` (the simulation's working folder:
+    the design's ROM folder is named relative to it); off-chip buffers served as ``axi`` says (default: the
+    fast model at the device memory's latencies)."""
+    hw_dir = Path(hw_dir)
+    rtl = json.loads((hw_dir / "rtl" / "rtl.json").read_text())
+    opts = axi or AxiOptions()
+    mems = _mem_entries(rtl)
+    bundles = offchip_bundles(hw_dir, rtl, "", opts, opts.seed)
+    output = _output_memory(hw_dir, mems, bundles)
     mem_dir = sim_path(hw_dir / "rtl", build_dir) + "/"
-    text = env.get_template("tb_wrapper.v.j2").render(
-        tb=TB_NAME, top=rtl["top"], mems=mems, output=outputs[0], mem_dir=verilog_string(mem_dir),
-        nw=ports["num_nodes"]["width"], ew=ports["num_edges"]["width"],
+    text = _jinja().get_template("tb_wrapper.v.j2").render(
+        tb=TB_NAME, top=rtl["top"], mems=mems, output=output, mem_dir=verilog_string(mem_dir),
+        bundles=bundles, axi_model=opts.model, axi_any=bool(bundles), conns=top_connections(rtl, "", mems, bundles),
     )
     build_dir.mkdir(parents=True, exist_ok=True)
     path = build_dir / f"{TB_NAME}.v"
@@ -330,12 +608,15 @@ def _data_plusargs(hw: Path, prefix: str, out_mem: Path, cwd: Path) -> list[str]
     simulation's working folder ``cwd``).
 
     Every host memory of the design gets its image (same name: ``lpgnas.names.tensor_name``) and every
-    image a memory, else :class:`LpgnasError`: a memory left unloaded reads as x (Icarus) or garbage
-    (Verilator) and must not reach the simulation."""
+    image a memory (an on-chip one, or an off-chip host input: rtl.json ``axi``, whose image goes to the AXI
+    memory, :func:`write_axi_images`), else :class:`LpgnasError`: a memory left unloaded reads as x (Icarus) or
+    garbage (Verilator) and must not reach the simulation."""
     design = json.loads((hw / "design.json").read_text())
-    mems = _mem_entries(json.loads((hw / "rtl" / "rtl.json").read_text()))
-    output = next(m["name"] for m in mems if m["output"])
-    inputs = {m["name"] for m in mems if not m["output"]}
+    rtl = json.loads((hw / "rtl" / "rtl.json").read_text())
+    mems = _mem_entries(rtl)
+    onchip = {m["name"] for m in mems if not m["output"]}
+    offchip = {name for name in rtl.get("axi") or {} if is_host_input(name)}
+    inputs = onchip | offchip
     images = {img["name"] for img in design["images"] if img["name"] != "expected"}
     if inputs != images:
         raise LpgnasError(
@@ -344,8 +625,8 @@ def _data_plusargs(hw: Path, prefix: str, out_mem: Path, cwd: Path) -> list[str]
             "regenerate the design with `lpgnas generate`"
         )
     args = [f"+{prefix}num_nodes={design['num_nodes']}", f"+{prefix}num_edges={design['num_edges']}",
-            f"+{prefix}{output}_out={sim_path(out_mem, cwd)}"]
-    return args + [f"+{prefix}{name}={sim_path(hw / 'data' / (name + '.mem'), cwd)}" for name in sorted(images)]
+            f"+{prefix}{OUTPUTS}_out={sim_path(out_mem, cwd)}"]
+    return args + [f"+{prefix}{name}={sim_path(hw / 'data' / (name + '.mem'), cwd)}" for name in sorted(onchip)]
 
 
 def _seed_plusargs(simulator: str, seed: int | None) -> list[str]:
@@ -379,6 +660,45 @@ def _compare(hw: Path, out_mem: Path) -> dict[str, Any]:
     }
 
 
+def _prepare_offchip(hw: Path, rtl: dict[str, Any], prefix: str, opts: AxiOptions, bdir: Path, first_seed: int
+                     ) -> tuple[list[dict[str, Any]], dict[str, Path], dict[str, Path], list[str]]:
+    """A design's off-chip bundles, their memory images (written), dump files (removed) and plusargs."""
+    bundles = offchip_bundles(hw, rtl, prefix, opts, first_seed)
+    files = write_axi_images(hw, bundles, bdir, prefix, opts.seed)
+    dumps = {b["name"]: bdir / f"{prefix}{b['name']}.axi_dump.hex" for b in bundles if b["dump"]}
+    for d in dumps.values():
+        d.unlink(missing_ok=True)
+    return bundles, files, dumps, _axi_plusargs(bundles, files, dumps, bdir)
+
+
+def _axi_report(bundles: list[dict[str, Any]], opts: AxiOptions, errors: list[str]) -> dict[str, Any]:
+    """The result keys of a design's off-chip buffers (empty without any)."""
+    if not bundles:
+        return {"offchip": []}
+    return {"offchip": [b["name"] for b in bundles], "axi_model": opts.model,
+            "axi_latency": [bundles[0]["lat"], bundles[0]["blat"]], "axi_backpressure": opts.backpressure,
+            "axi_bases": {b["name"]: b["base"] for b in bundles}, "axi_errors": errors}
+
+
+def _axi_errors(res: dict[str, Any], k: int | None, bundles: list[dict[str, Any]]) -> list[str]:
+    """The protocol errors of design ``k`` (None: the single wrapper) from the cocotb test's result: the fast
+    models' error flags (bit per bundle), the AxiRam monitors' messages."""
+    flags = res.get("axi_errors", 0) if k is None else (res.get("axi_errors") or [0] * (k + 1))[k]
+    msgs = res.get("axi_messages", []) if k is None else (res.get("axi_messages") or [[]] * (k + 1))[k]
+    return [f"{b['name']}: lpg_axi_mem flagged a protocol error" for i, b in enumerate(bundles)
+            if int(flags) >> i & 1] + list(msgs)
+
+
+def _axi_env(bdir: Path, designs: list[tuple[str, list[dict[str, Any]], dict[str, Path], dict[str, Path]]],
+             opts: AxiOptions) -> dict[str, str]:
+    """The cocotb test's environment for the off-chip buffers: the config file (written), none without any."""
+    if not any(d[1] for d in designs):
+        return {}
+    path = bdir / "axi_config.json"
+    path.write_text(json.dumps(_axi_config(designs, opts), indent=1))
+    return {"LPGNAS_RTL_AXI": str(path)}
+
+
 def run_rtl(
     hw_dir: str | Path,
     simulator: str = "verilator",
@@ -388,32 +708,56 @@ def run_rtl(
     verbose: bool = False,
     seed: int | None = None,
     stall_seed: int | None = None,
+    axi_model: str = "fast",
+    axi_latency: int | tuple[int, int] | None = None,
+    axi_backpressure: bool = False,
+    axi_seed: int = 1,
 ) -> dict[str, Any]:
     """Simulate the design in ``hw_dir`` on its data images and compare with ``data/expected.mem``.
 
     Returns ``{"bit_exact", "mismatches", "first_mismatches", "num_outputs", "cycles", "stall_cycles",
-    "timed_out", "wall_seconds", "cycles_per_second", "cpu_seconds", "simulator", "build_seconds", "rebuilt"}``;
+    "timed_out", "wall_seconds", "cycles_per_second", "cpu_seconds", "simulator", "build_seconds", "rebuilt",
+    "offchip"}``;
     ``cycles`` runs from ap_start to ap_done, ``wall_seconds`` is the simulation's wall time (build
     excluded). Also written to ``<hw_dir>/rtl_sim_<simulator>.json``. ``seed`` (Verilator): start every
     uninitialised variable with random bits from this seed (``+verilator+rand+reset+2``), so a memory
     that is never loaded shows as wrong outputs, as its x does under Icarus. ``stall_seed`` (1 .. 2**32 - 1):
     the wrapper drives ``ap_ce`` low on about 1/4 of the cycles (an LFSR from this seed; same build);
     ``stall_cycles`` counts those within ``cycles``, so ``cycles - stall_cycles`` is the unstalled run's length.
+
+    Off-chip buffers (rtl.json ``axi``): each AXI4 bundle gets its own memory, holding random bytes and, for a
+    host input, the buffer's elements at a base address of its own; ``axi_model`` "fast" serves it with
+    ``sim/models/lpg_axi_mem.v`` inside the wrapper, "axiram" with cocotbext-axi's AxiRam from the cocotb test
+    (Python every cycle: slow). ``axi_latency``: read and write-response latency (one number or a pair; None:
+    the device memory's, :func:`memory_latencies`; the fast model's are build parameters). ``axi_backpressure``:
+    ready / valid held back on every channel (fast: LFSRs, about 1 cycle in 4; AxiRam: random pauses,
+    :data:`AXIRAM_PAUSE`), from ``axi_seed``, which also seeds the garbage. The outputs are read back from the
+    memory after ap_done. Extra result keys then: ``axi_model``, ``axi_latency`` [read, write], ``axi_backpressure``,
+    ``axi_bases`` {buffer: base}, ``axi_errors`` (protocol errors the memory models flagged; expected empty).
+    Builds of the AxiRam wrapper live in ``HW/sim_build/<simulator>_axiram``.
     """
     hw = Path(hw_dir).resolve()
     check_simulator(simulator)
-    bdir = Path(build_dir).resolve() if build_dir else hw / "sim_build" / simulator
+    opts = axi_options(axi_model, axi_latency, axi_backpressure, axi_seed)
+    rtl = json.loads((hw / "rtl" / "rtl.json").read_text())
+    suffix = "_axiram" if rtl.get("axi") and opts.model == "axiram" else ""
+    bdir = Path(build_dir).resolve() if build_dir else hw / "sim_build" / f"{simulator}{suffix}"
     for path in (hw, bdir):
         check_build_path(path, simulator)
     with _naming_folder(bdir):
-        tb = write_testbench(hw, bdir)
-        sources = [*_sources(hw), tb]
+        tb = write_testbench(hw, bdir, axi=opts)
+        bundles, files, dumps, axi_args = _prepare_offchip(hw, rtl, "", opts, bdir, opts.seed)
+        model = [AXI_MEM_MODEL] if bundles and opts.model == "fast" else []
+        sources = [*_sources(hw), *model, tb]
         out_mem = bdir / "outputs_out.mem"
         out_mem.unlink(missing_ok=True)
-        plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem, bdir),
+        plusargs = [f"+max_cycles={max_cycles}", *_data_plusargs(hw, "", out_mem, bdir), *axi_args,
                     *_seed_plusargs(simulator, seed), *_stall_plusargs(stall_seed)]
+        env = _axi_env(bdir, [("", bundles, files, dumps)], opts)
         res, build_seconds, rebuilt, wall_total = _build_and_run(
-            simulator, bdir, sources, sources + sorted((hw / "rtl").glob("*.mem")), plusargs, {}, verbose)
+            simulator, bdir, sources, sources + sorted((hw / "rtl").glob("*.mem")), plusargs, env, verbose)
+        if OUTPUTS in dumps:
+            _axi_outputs(hw, next(b for b in bundles if b["name"] == OUTPUTS), dumps[OUTPUTS], out_mem)
     wall = res.get("sim_seconds") or wall_total
     cmp = _compare(hw, out_mem)
     report = {
@@ -428,6 +772,7 @@ def run_rtl(
         "cpu_seconds": res.get("sim_cpu_seconds"),
         "build_seconds": build_seconds,
         "rebuilt": rebuilt,
+        **_axi_report(bundles, opts, _axi_errors(res, None, bundles)),
     }
     (hw / f"rtl_sim_{simulator}.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     return report
@@ -443,19 +788,25 @@ def run_rtl_batch(
     quick_build: bool = False,
     seed: int | None = None,
     stall_seed: int | None = None,
+    axi_model: str = "fast",
+    axi_latency: int | tuple[int, int] | None = None,
+    axi_backpressure: bool = False,
+    axi_seed: int = 1,
 ) -> list[dict[str, Any]]:
     """Simulate several generated designs in one build (top ``lpgnas_top`` of design k renamed
     ``lpgnas_top_d<k>``; the module library must be the same in all), all started together.
 
     One Verilator build then serves many designs (tests of many formats). Returns one report per design
     as :func:`run_rtl` (``wall_seconds`` / ``build_seconds`` are the whole batch's). ``quick_build``
-    compiles the Verilator model unoptimised (for short test runs); ``seed``, ``stall_seed``: as :func:`run_rtl`
-    (one ``ap_ce`` for all designs, ``stall_cycles`` per design).
+    compiles the Verilator model unoptimised (for short test runs); ``seed``, ``stall_seed``, ``axi_*``: as
+    :func:`run_rtl` (one ``ap_ce`` for all designs, ``stall_cycles`` per design; each design's off-chip bundles
+    their own memories).
     """
     hws = [Path(h).resolve() for h in hw_dirs]
     if not hws:
         return []
     check_simulator(simulator)
+    opts = axi_options(axi_model, axi_latency, axi_backpressure, axi_seed)
     bdir = Path(build_dir).resolve()
     for path in (*hws, bdir):
         check_build_path(path, simulator)
@@ -469,49 +820,60 @@ def run_rtl_batch(
             raise LpgnasError(f"{h}: its RTL module library differs from {hws[0]}'s; simulate it separately")
     sources = [hws[0] / "rtl" / n for n in library]
     designs = []
-    for k, (h, m) in enumerate(zip(hws, manifests, strict=True)):
-        top_text = (h / "rtl" / f"{m['top']}.v").read_text()
-        renamed = top_text.replace(f"module {m['top']} ", f"module {m['top']}_d{k} ", 1)
-        path = bdir / f"{m['top']}_d{k}.v"
-        if not path.exists() or path.read_text() != renamed:
-            path.write_text(renamed)
-        sources.append(path)
-        ports = {p["name"]: p for p in m["ports"]}
-        mems = _mem_entries(m)
-        designs.append({
-            "mems": mems, "output": next(x["name"] for x in mems if x["output"]),
-            "mem_dir": verilog_string(sim_path(h / "rtl", bdir) + "/"), "nw": ports["num_nodes"]["width"],
-            "ew": ports["num_edges"]["width"],
-        })
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    text = env.get_template("tb_batch.v.j2").render(tb=TB_NAME, top=manifests[0]["top"], designs=designs)
-    tb = bdir / f"{TB_NAME}.v"
-    if not tb.exists() or tb.read_text() != text:
-        tb.write_text(text)
-    sources.append(tb)
+    axi_designs = []
     plusargs = [f"+max_cycles={max_cycles}", *_seed_plusargs(simulator, seed), *_stall_plusargs(stall_seed)]
-    outs = []
-    for k, h in enumerate(hws):
-        out_mem = bdir / f"d{k}_out.mem"
-        out_mem.unlink(missing_ok=True)
-        outs.append(out_mem)
-        plusargs += _data_plusargs(h, f"d{k}_", out_mem, bdir)
-    mem_files = [f for h in hws for f in sorted((h / "rtl").glob("*.mem"))]
     with _naming_folder(bdir):
+        for k, (h, m) in enumerate(zip(hws, manifests, strict=True)):
+            top_text = (h / "rtl" / f"{m['top']}.v").read_text()
+            renamed = top_text.replace(f"module {m['top']} ", f"module {m['top']}_d{k} ", 1)
+            path = bdir / f"{m['top']}_d{k}.v"
+            if not path.exists() or path.read_text() != renamed:
+                path.write_text(renamed)
+            sources.append(path)
+            mems = _mem_entries(m)
+            prep = _prepare_offchip(h, m, f"d{k}_", opts, bdir, opts.seed + 64 * k)
+            axi_designs.append((f"d{k}_", *prep[:3]))
+            plusargs += prep[3]
+            designs.append({
+                "mems": mems, "output": _output_memory(h, mems, prep[0]), "bundles": prep[0],
+                "mem_dir": verilog_string(sim_path(h / "rtl", bdir) + "/"),
+                "conns": top_connections(m, f"d{k}_", mems, prep[0]),
+            })
+        text = _jinja().get_template("tb_batch.v.j2").render(tb=TB_NAME, top=manifests[0]["top"], designs=designs,
+                                                             axi_model=opts.model,
+                                                             axi_any=any(d["bundles"] for d in designs))
+        tb = bdir / f"{TB_NAME}.v"
+        if not tb.exists() or tb.read_text() != text:
+            tb.write_text(text)
+        if opts.model == "fast" and any(d["bundles"] for d in designs):
+            sources.append(AXI_MEM_MODEL)
+        sources.append(tb)
+        outs = []
+        for k, h in enumerate(hws):
+            out_mem = bdir / f"d{k}_out.mem"
+            out_mem.unlink(missing_ok=True)
+            outs.append(out_mem)
+            plusargs += _data_plusargs(h, f"d{k}_", out_mem, bdir)
+        mem_files = [f for h in hws for f in sorted((h / "rtl").glob("*.mem"))]
+        env = {"LPGNAS_RTL_DESIGNS": str(len(hws)), **_axi_env(bdir, axi_designs, opts)}
         res, build_seconds, rebuilt, wall_total = _build_and_run(
-            simulator, bdir, sources, sources + mem_files, plusargs, {"LPGNAS_RTL_DESIGNS": str(len(hws))},
-            verbose, quick_build)
+            simulator, bdir, sources, sources + mem_files, plusargs, env, verbose, quick_build)
+        for k, h in enumerate(hws):
+            _, bundles, _, dumps = axi_designs[k]
+            if OUTPUTS in dumps:
+                _axi_outputs(h, next(b for b in bundles if b["name"] == OUTPUTS), dumps[OUTPUTS], outs[k])
     wall = res.get("sim_seconds") or wall_total
     reports = []
     for k, h in enumerate(hws):
         cmp = _compare(h, outs[k])
         cycles, timed_out = res["cycles"][k], res["timed_out"][k]
+        bundles = axi_designs[k][1]
         reports.append({
             "simulator": simulator, "bit_exact": cmp["mismatches"] == 0 and not timed_out, **cmp,
             "cycles": cycles, "stall_cycles": res["stall_cycles"][k], "timed_out": timed_out, "wall_seconds": wall,
             "cycles_per_second": sum(res["cycles"]) / wall if wall > 0 else None,
             "cpu_seconds": res.get("sim_cpu_seconds"), "build_seconds": build_seconds, "rebuilt": rebuilt,
+            **_axi_report(bundles, opts, _axi_errors(res, k, bundles)),
         })
     return reports
 

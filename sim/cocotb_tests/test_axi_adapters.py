@@ -12,18 +12,9 @@ write adapter's ``committed`` (monotone; every element below it already in memor
 records (errors, cycles, stall cycles of each read, flush-to-idle cycles) in the JSON file named by
 ``LPGNAS_AXI_RESULT``, under the test's name; the pytest driver asserts on them.
 
-**Latency emulation.** ``AxiRam`` has no latency knob, and its own path from an AR handshake (cycle ``c``) to
-the first R beat is 2 cycles (the sink queues the AR at the edge ending ``c``, the R source drives the beat at
-the next edge). ``LatencyAxiRamRead`` stamps each AR with the time of its handshake edge (a wrapper around
-the AR sink queue's ``put_nowait``) and makes the read process wait, before it hands a burst's first beat to
-the R source, until half a cycle after the edge ending cycle ``c + LAT - 2``: the beat is then valid in cycle
-``c + LAT``, or later when earlier bursts still stream (responses stay in order, one beat per cycle). Likewise
-``LatencyAxiRamWrite`` stamps W beats and passes each B response to the B source through a forwarding task
-half a cycle after the edge ending ``c + BLAT - 2``, ``c`` the cycle of the burst's last W beat, without
-holding up the W channel. The sinks' queue limits are raised to 16 so that AR / AW / W are always ready
-unless a pause generator says otherwise; pause generators (``set_pause_generator``) give the random
-backpressure. ``lpg_axi_mem`` with the same LAT / BLAT and no backpressure has the same timing, cycle for
-cycle (the equivalence test).
+**Latency emulation**: ``LatencyAxiRamRead`` / ``LatencyAxiRamWrite`` of :mod:`sim.cocotb_tests.axi_latency`
+(AxiRam with an emulated read / write-response latency); ``lpg_axi_mem`` with the same LAT / BLAT and no
+backpressure has the same timing, cycle for cycle (the equivalence test).
 """
 
 from __future__ import annotations
@@ -32,119 +23,25 @@ import json
 import logging
 import os
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.queue import Queue
-from cocotb.simtime import get_sim_time
-from cocotb.triggers import FallingEdge, RisingEdge, Timer
-from cocotbext.axi import AxiRamRead, AxiRamWrite, AxiReadBus, AxiWriteBus
+from cocotb.triggers import FallingEdge, RisingEdge
+from cocotbext.axi import AxiReadBus, AxiWriteBus
+
+from lpgnas.sim.cocotb_tests.axi_latency import LatencyAxiRamRead, LatencyAxiRamWrite, pauses
 
 PERIOD_NS = 10
-#: queue limits of AxiRam's AR / AW / W sinks (its default, 2, would drop ready after two queued bursts)
-QUEUE_LIMIT = 16
 MEM_BYTES = 1 << 16
 
 _CFG: dict[str, Any] = json.loads(Path(os.environ["LPGNAS_AXI_CONFIG"]).read_text())
 
 
-def _now() -> int:
-    return int(get_sim_time("step"))
-
-
 def _period_steps() -> int:
     return int(_CFG["period_steps"])
-
-
-def _stamp_handshakes(channel: Any) -> None:
-    """Stamp every transaction a sink queues with the sim time of its handshake edge (``handshake_step``)."""
-    queue = channel.queue
-    put = queue.put_nowait
-
-    def stamped(obj: Any) -> None:
-        obj.handshake_step = _now()
-        put(obj)
-
-    queue.put_nowait = stamped
-
-
-class LatencyAxiRamRead(AxiRamRead):
-    """AxiRam's read side with read latency ``latency`` >= 2 (AR handshake cycle -> first R beat cycle)."""
-
-    def __init__(self, bus: Any, clock: Any, reset: Any, mem: bytearray, latency: int) -> None:
-        if latency < 2:
-            raise ValueError(f"AxiRam's own read path takes 2 cycles; latency {latency} < 2")
-        super().__init__(bus, clock, reset, size=len(mem), mem=mem)
-        self.ar_channel.queue_occupancy_limit = QUEUE_LIMIT
-        self.latency = latency
-        self._first_beat_step: int | None = None
-        _stamp_handshakes(self.ar_channel)
-        recv = self.ar_channel.recv
-
-        async def recv_timed() -> Any:
-            ar = await recv()
-            self._first_beat_step = ar.handshake_step + (self.latency - 2) * _period_steps() + _period_steps() // 2
-            return ar
-
-        self.ar_channel.recv = recv_timed
-
-    async def _read(self, address: int, length: int) -> bytes:
-        if self._first_beat_step is not None:
-            delay = self._first_beat_step - _now()
-            self._first_beat_step = None
-            if delay > 0:
-                await Timer(delay, unit="step")
-        return await super()._read(address, length)
-
-
-class LatencyAxiRamWrite(AxiRamWrite):
-    """AxiRam's write side with write-response latency ``latency`` >= 2 (last W beat cycle -> B cycle)."""
-
-    def __init__(self, bus: Any, clock: Any, reset: Any, mem: bytearray, latency: int) -> None:
-        if latency < 2:
-            raise ValueError(f"AxiRam's own write-response path takes 2 cycles; latency {latency} < 2")
-        super().__init__(bus, clock, reset, size=len(mem), mem=mem)
-        self.aw_channel.queue_occupancy_limit = QUEUE_LIMIT
-        self.w_channel.queue_occupancy_limit = QUEUE_LIMIT
-        _stamp_handshakes(self.w_channel)
-        recv = self.w_channel.recv
-        self._last_w_step = 0
-
-        async def recv_timed() -> Any:
-            w = await recv()
-            self._last_w_step = w.handshake_step
-            return w
-
-        self.w_channel.recv = recv_timed
-        self.latency = latency
-        send = self.b_channel.send
-        pending: Queue[tuple[Any, int]] = Queue()
-
-        async def send_later(b: Any) -> None:
-            at = self._last_w_step + (self.latency - 2) * _period_steps() + _period_steps() // 2
-            pending.put_nowait((b, at))
-
-        async def forward() -> None:
-            while True:
-                b, at = await pending.get()
-                delay = at - _now()
-                if delay > 0:
-                    await Timer(delay, unit="step")
-                await send(b)
-
-        self.b_channel.send = send_later
-        cocotb.start_soon(forward())
-
-
-def pauses(seed: int, p: float) -> Iterator[bool]:
-    """Pause generator: paused in a random fraction ``p`` of the cycles."""
-    rng = random.Random(seed)
-    while True:
-        yield rng.random() < p
 
 
 # ---- the adapters of the harness ------------------------------------------------------------------------------
@@ -247,11 +144,11 @@ def attach_ram(dut: Any, port: Port, latency: int, blat: int, seed: int, pause: 
     """An AxiRam side on ``port``'s AXI master (its bytearray as memory), pause generators if ``pause``."""
     if port.kind == "write":
         ram = LatencyAxiRamWrite(AxiWriteBus.from_prefix(dut, f"{port.prefix}_m_axi"), dut.clk, dut.rst,
-                                 port.mem, blat)
+                                 port.mem, blat, period_steps=_period_steps())
         channels = (ram.aw_channel, ram.w_channel, ram.b_channel)
     else:
         ram = LatencyAxiRamRead(AxiReadBus.from_prefix(dut, f"{port.prefix}_m_axi"), dut.clk, dut.rst,
-                                port.mem, latency)
+                                port.mem, latency, period_steps=_period_steps())
         channels = (ram.ar_channel, ram.r_channel)
     if pause:
         for k, ch in enumerate(channels):

@@ -230,7 +230,6 @@ def test_axi_mutations_are_caught(fast_runs):
 
 
 @needs_verilator
-@pytest.mark.xfail(strict=True, reason="RTL: the sparse transform's first feat_ptr read falls in the restart cycle")
 def test_sparse_feat_ptr_offchip_under_a_random_initial_state(fast_runs):
     r = fast_runs[FEAT_PTR]
     assert r["bit_exact"], (r["mismatches"], r["timed_out"], r["first_mismatches"][:3])

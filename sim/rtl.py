@@ -5,6 +5,12 @@ that holds the host memories (loaded by ``$readmemh`` from ``HW/data/*.mem``), t
 runs the cocotb test ``sim.cocotb_tests.test_accelerator`` (start, wait for ``ap_done``), and compares the
 dumped output buffer with ``HW/data/expected.mem``. Builds live in ``HW/sim_build/<simulator>`` and are
 reused while the sources are unchanged (the data files are plusargs, so a new graph needs no rebuild).
+
+Off-chip buffers (``HardwareConfig.offchip``; rtl.json ``axi``): each AXI4 bundle ``m_axi_<name>_*`` gets a memory
+of its own, holding random bytes and, for a host input, the buffer's elements at a distinct 4 KB-aligned base
+(:func:`lpgnas.hls_templates.images.axi_words`); served by the fast behavioural slave ``sim/models/lpg_axi_mem.v``
+inside the wrapper (``axi_model="fast"``) or by cocotbext-axi's AxiRam from the cocotb test (``"axiram"``); the
+outputs are read back from memory after ``ap_done`` and compared as the on-chip ones.
 """
 
 from __future__ import annotations

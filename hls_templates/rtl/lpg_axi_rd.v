@@ -180,12 +180,20 @@ module lpg_axi_rd #(
         end else if (issue) begin
             m_axi_arvalid <= 1'b1;
             m_axi_araddr  <= base + ({{(MAW-WW){1'b0}}, issue_word} << WB_L);
-            m_axi_arlen   <= issue_n[7:0] * BPW8 - 8'd1;
+            m_axi_arlen   <= issue_n8 * BPW8 - 8'd1;
         end else if (m_axi_arready) begin
             m_axi_arvalid <= 1'b0;
         end
     end
     wire           ar_free = ~m_axi_arvalid | m_axi_arready;
+    wire [7:0]     issue_n8;             // issue_n at 8 bits (a burst never exceeds 256 beats)
+    generate
+        if (WW >= 8) begin : g_issue_n8_cut
+            assign issue_n8 = issue_n[7:0];
+        end else begin : g_issue_n8_ext
+            assign issue_n8 = {{(8-WW){1'b0}}, issue_n};
+        end
+    endgenerate
     wire [IFW-1:0] issue_nf;            // issue_n at IFW bits (a burst never exceeds BW words)
     generate
         if (IFW <= WW) begin : g_nf_cut

@@ -140,6 +140,14 @@ module lpg_axi_wr #(
     // Lint waiver: a burst has at most BW words (the high bits of the count are zero)
     /* verilator lint_off UNUSEDSIGNAL */
     wire [WW-1:0]  aw_n = (avail >= BW_W) ? BW_W : avail;
+    wire [7:0]     aw_n8;             // aw_n at 8 bits (a burst never exceeds 256 beats)
+    generate
+        if (WW >= 8) begin : g_aw_n8_cut
+            assign aw_n8 = aw_n[7:0];
+        end else begin : g_aw_n8_ext
+            assign aw_n8 = {{(8-WW){1'b0}}, aw_n};
+        end
+    endgenerate
     /* verilator lint_on UNUSEDSIGNAL */
 
     // ---- W: one beat register, loaded from the queue -------------------------------------------------------
@@ -216,7 +224,7 @@ module lpg_axi_wr #(
             if (aw_issue) begin
                 m_axi_awvalid <= 1'b1;
                 m_axi_awaddr <= base + ({{(MAW-WW){1'b0}}, awed} << WB_L);
-                m_axi_awlen <= ((aw_n == BW_W) ? BL8 : aw_n[7:0] * BPW8) - 8'd1;
+                m_axi_awlen <= ((aw_n == BW_W) ? BL8 : aw_n8 * BPW8) - 8'd1;
                 awed <= awed + aw_n;
             end else if (m_axi_awready) begin
                 m_axi_awvalid <= 1'b0;

@@ -302,16 +302,20 @@ def read_axi_dump(path: Path, data_bits: int) -> bytes:
     are not hex (x / z) read as 0xEE bytes."""
     nb = data_bits // 8
     out = bytearray()
+    for tok in _hex_tokens(path):
+        try:
+            out += int(tok, 16).to_bytes(nb, "little")
+        except ValueError:
+            out += b"\xee" * nb
+    return bytes(out)
+
+
+def _hex_tokens(path: Path) -> Iterator[str]:
+    """The word tokens of a ``$readmemh`` / ``$writememh`` file (comments and ``@`` address lines skipped)."""
     for line in path.read_text().split("\n"):
         line = line.split("//")[0].strip()
-        if not line or line.startswith("@"):
-            continue
-        for tok in line.split():
-            try:
-                out += int(tok, 16).to_bytes(nb, "little")
-            except ValueError:
-                out += b"\xee" * nb
-    return bytes(out)
+        if line and not line.startswith("@"):
+            yield from line.split()
 
 
 def _axi_outputs(hw: Path, bundle: dict[str, Any], dump: Path, out_mem: Path) -> None:
@@ -520,21 +524,17 @@ def _digest(paths: list[Path], extra: str) -> str:
 def _read_mem(path: Path, count: int, width: int, signed: bool) -> list[int | None]:
     """First ``count`` words of a hex ``.mem`` file as integers (None for x/z or missing words)."""
     words: list[int | None] = []
-    for line in path.read_text().split("\n"):
-        line = line.split("//")[0].strip()
-        if not line or line.startswith("@"):
-            continue
-        for tok in line.split():
-            try:
-                v = int(tok, 16) & ((1 << width) - 1)
-            except ValueError:
-                words.append(None)
-                continue
-            if signed and v >> (width - 1):
-                v -= 1 << width
-            words.append(v)
+    for tok in _hex_tokens(path):
         if len(words) >= count:
             break
+        try:
+            v = int(tok, 16) & ((1 << width) - 1)
+        except ValueError:
+            words.append(None)
+            continue
+        if signed and v >> (width - 1):
+            v -= 1 << width
+        words.append(v)
     return (words + [None] * count)[:count]
 
 

@@ -599,8 +599,9 @@ def test_expected_all_operators_equals_fixed_at_one_hot(expected_cost_all_ops):
             assert float(got[k]) == pytest.approx(v, rel=1e-9, abs=1e-9), (k, choice)
 
 
-def test_expected_all_operators_gradcheck(expected_cost_all_ops):
-    opts, ec = expected_cost_all_ops
+def gradcheck_expected(ec, opts: dict, scales: dict[str, float]) -> bool:
+    """torch.autograd.gradcheck of ``ec``'s outputs ``scales`` (each divided by its scale) in softmax logits over
+    every decision of ``opts`` with more than one option."""
     keys = [k for k, v in opts.items() if len(v) > 1]
     logits = [torch.randn(len(opts[k]), dtype=torch.float64, requires_grad=True) for k in keys]
 
@@ -608,9 +609,14 @@ def test_expected_all_operators_gradcheck(expected_cost_all_ops):
         probs = {k: torch.softmax(lg, 0) for k, lg in zip(keys, ls, strict=True)}
         probs.update({k: torch.ones(1, dtype=torch.float64) for k, v in opts.items() if len(v) == 1})
         out = ec(probs)
-        return torch.stack([out["lut"] / 1000, out["dsp"], out["bram36"], out["cycles"] / 1e4, out["model_bits"] / 1e3])
+        return torch.stack([out[k] / scale for k, scale in scales.items()])
 
-    assert torch.autograd.gradcheck(f, tuple(logits), eps=1e-6, atol=1e-4)
+    return torch.autograd.gradcheck(f, tuple(logits), eps=1e-6, atol=1e-4)
+
+
+def test_expected_all_operators_gradcheck(expected_cost_all_ops):
+    opts, ec = expected_cost_all_ops
+    assert gradcheck_expected(ec, opts, {"lut": 1000, "dsp": 1, "bram36": 1, "cycles": 1e4, "model_bits": 1e3})
 
 
 # ---- cycles of a GAT-family design: the model against the RTL simulation -------------------------------

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from lpgnas import devices
 from lpgnas.devices import PRESETS, Device, load_device
@@ -20,6 +19,7 @@ from lpgnas.hw_model.offchip import adapter_params, memory_timing
 from lpgnas.hw_model.units import axi
 from lpgnas.hwconfig import HardwareConfig, LayerHW
 from lpgnas.testing import random_ir
+from tests.test_hw_model import gradcheck_expected
 
 #: PubMed's shape (Planetoid): nodes, edges + self-loops, features, classes
 PUBMED = (19717, 88648 + 19717, 500, 3)
@@ -210,16 +210,7 @@ def test_expected_cost_follows_the_placement():
         for k, v in ref.items():
             assert float(got[k]) == pytest.approx(v, rel=1e-9, abs=1e-9), (k, choice)
         assert ref["bram36"] < ref0["bram36"] and ref["cycles"] > ref0["cycles"]
-    keys = [k for k, v in opts.items() if len(v) > 1]
-    logits = [torch.randn(len(opts[k]), dtype=torch.float64, requires_grad=True) for k in keys]
-
-    def f(*ls):
-        probs = {k: torch.softmax(lg, 0) for k, lg in zip(keys, ls, strict=True)}
-        probs.update({k: torch.ones(1, dtype=torch.float64) for k, v in opts.items() if len(v) == 1})
-        out = ec(probs)
-        return torch.stack([out["lut"] / 1000, out["bram36"], out["cycles"] / 1e4])
-
-    assert torch.autograd.gradcheck(f, tuple(logits), eps=1e-6, atol=1e-4)
+    assert gradcheck_expected(ec, opts, {"lut": 1000, "bram36": 1, "cycles": 1e4})
 
 
 # ---- placement in the DSE ---------------------------------------------------------------------------------------
